@@ -1,0 +1,27 @@
+package io.tokenbus.bus;
+
+/**
+ * Every event-bus address tokenbus uses, in one place.
+ * <ul>
+ *   <li>{@link #WORK}: generation requests, sent to one worker (round-robin);</li>
+ *   <li>{@code tokenbus.gen.<id>.events}: the generation's published event batches;</li>
+ *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel).</li>
+ * </ul>
+ */
+public final class Addresses {
+
+  public static final String WORK = "tokenbus.work";
+
+  private static final String GENERATION_PREFIX = "tokenbus.gen.";
+
+  private Addresses() {
+  }
+
+  public static String events(String generationId) {
+    return GENERATION_PREFIX + generationId + ".events";
+  }
+
+  public static String control(String generationId) {
+    return GENERATION_PREFIX + generationId + ".control";
+  }
+}

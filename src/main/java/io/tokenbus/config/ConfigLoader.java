@@ -1,0 +1,170 @@
+package io.tokenbus.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Builds the configuration from three layers, later wins: the default file (conf/tokenbus.yaml,
+ * embedded in the jar), an optional file named on the command line or by {@code TOKENBUS_CONFIG},
+ * and environment variables. Every key of the default file has an environment variable:
+ * {@code TOKENBUS_} + its path in upper case with '.' and '-' as '_'; a few have aliases.
+ */
+public final class ConfigLoader {
+
+  public static final String DEFAULTS_RESOURCE = "io/tokenbus/config/tokenbus.yaml";
+  public static final String CONFIG_FILE_ENV = "TOKENBUS_CONFIG";
+
+  /** Names that other tools already use for the same setting. */
+  private static final Map<String, String> ENV_ALIASES = Map.of(
+      "OPENAI_BASE_URL", "openai.base-url",
+      "OPENAI_API_KEY", "openai.api-key");
+
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+      .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  private ConfigLoader() {
+  }
+
+  /** Loads the configuration for a command line: its only argument, if any, is a YAML file. */
+  public static TokenbusConfig load(String[] args, Map<String, String> env) {
+    if (args.length > 1) {
+      throw new ConfigException("command line", "takes at most one argument, a configuration file; got " + args.length);
+    }
+    String file = args.length == 1 ? args[0] : env.get(CONFIG_FILE_ENV);
+    return load(file == null || file.isBlank() ? null : Path.of(file), env);
+  }
+
+  public static TokenbusConfig load(Path file, Map<String, String> env) {
+    ObjectNode tree = defaults();
+    if (file != null) {
+      overlay(tree, readFile(file), "", file.toString());
+    }
+    Map<String, String> fromEnv = overlayEnvironment(tree, env);
+    try {
+      return YAML.treeToValue(tree, TokenbusConfig.class).validated();
+    } catch (JsonMappingException e) {
+      String key = e.getPath().stream().map(JsonMappingException.Reference::getFieldName)
+          .collect(Collectors.joining("."));
+      String source = fromEnv.containsKey(key) ? " (from " + fromEnv.get(key) + ")" : "";
+      String value = tree.at("/" + key.replace('.', '/')).asText();
+      throw new ConfigException(key, "has an invalid value \"" + value + "\"" + source
+          + ": " + e.getOriginalMessage().split("\n")[0]);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException("configuration", e.getOriginalMessage());
+    } catch (ConfigException e) {
+      String source = fromEnv.get(e.key());
+      throw source == null ? e : new ConfigException(e.key(), e.getMessage().substring(e.key().length() + 1) + " (from " + source + ")");
+    }
+  }
+
+  /** The environment variable that sets a key, for documentation and error messages. */
+  public static String envName(String key) {
+    return "TOKENBUS_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+  }
+
+  private static ObjectNode defaults() {
+    try (InputStream in = ConfigLoader.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException("embedded default configuration " + DEFAULTS_RESOURCE + " is missing");
+      }
+      return (ObjectNode) YAML.readTree(in);
+    } catch (IOException e) {
+      throw new IllegalStateException("embedded default configuration is unreadable", e);
+    }
+  }
+
+  private static JsonNode readFile(Path file) {
+    if (!Files.isRegularFile(file)) {
+      throw new ConfigException("configuration file", file + " does not exist or is not a file");
+    }
+    try {
+      JsonNode node = YAML.readTree(file.toFile());
+      if (node == null || node.isMissingNode() || node.isNull()) {
+        return YAML.createObjectNode();
+      }
+      if (!node.isObject()) {
+        throw new ConfigException("configuration file", file + " must hold a YAML mapping of sections");
+      }
+      return node;
+    } catch (IOException e) {
+      throw new ConfigException("configuration file", file + " is not valid YAML: " + e.getMessage().split("\n")[0]);
+    }
+  }
+
+  /** Copies {@code from} over {@code into}, refusing keys the defaults do not have (typos). */
+  private static void overlay(ObjectNode into, JsonNode from, String prefix, String source) {
+    Iterator<Map.Entry<String, JsonNode>> fields = from.fields();
+    while (fields.hasNext()) {
+      Map.Entry<String, JsonNode> field = fields.next();
+      String key = prefix + field.getKey();
+      JsonNode existing = into.get(field.getKey());
+      if (existing == null) {
+        throw new ConfigException(key, "is not a known configuration key (in " + source + ")");
+      }
+      if (existing.isObject()) {
+        if (!field.getValue().isObject()) {
+          throw new ConfigException(key, "must be a section with keys (in " + source + ")");
+        }
+        overlay((ObjectNode) existing, field.getValue(), key + ".", source);
+      } else {
+        if (field.getValue().isContainerNode()) {
+          throw new ConfigException(key, "must be a single value (in " + source + ")");
+        }
+        into.set(field.getKey(), field.getValue());
+      }
+    }
+  }
+
+  /** Applies environment variables; returns key → the variable that set it. */
+  private static Map<String, String> overlayEnvironment(ObjectNode tree, Map<String, String> env) {
+    Map<String, String> applied = new LinkedHashMap<>();
+    ENV_ALIASES.forEach((name, key) -> {
+      if (env.get(name) != null) {
+        set(tree, key, env.get(name));
+        applied.put(key, name);
+      }
+    });
+    forEachLeaf(tree, "", key -> {
+      String name = envName(key);
+      if (env.get(name) != null) {
+        set(tree, key, env.get(name));
+        applied.put(key, name);
+      }
+    });
+    return applied;
+  }
+
+  private static void forEachLeaf(JsonNode node, String prefix, java.util.function.Consumer<String> action) {
+    node.fields().forEachRemaining(field -> {
+      if (field.getValue().isObject()) {
+        forEachLeaf(field.getValue(), prefix + field.getKey() + ".", action);
+      } else {
+        action.accept(prefix + field.getKey());
+      }
+    });
+  }
+
+  private static void set(ObjectNode tree, String key, String value) {
+    String[] parts = key.split("\\.");
+    ObjectNode section = (ObjectNode) tree.get(parts[0]);
+    section.set(parts[1], TextNode.valueOf(value));
+  }
+}

@@ -1,0 +1,103 @@
+package io.tokenbus.config;
+
+import java.net.URI;
+
+/**
+ * The whole configuration, parsed once at start-up and handed down. Every key is documented in
+ * {@code conf/tokenbus.yaml}; {@link ConfigLoader} builds this from the layers and validates it.
+ */
+public record TokenbusConfig(
+    Http http, Viewer viewer, WebSocket websocket, Generation generation, Mock mock, OpenAi openai) {
+
+  public record Http(int port, String host, int instances, int maxBodyBytes) {
+  }
+
+  public record Viewer(int heartbeatSeconds, int writeQueueBytes, int maxStallSeconds, int catchUpBufferEvents) {
+  }
+
+  public record WebSocket(int maxFrameBytes, int maxSubscriptions) {
+  }
+
+  public record Generation(
+      int workers, int maxConcurrent, int maxEvents, int batchWindowMs, int batchMaxEvents,
+      int retentionSeconds, String streamModel) {
+  }
+
+  public record Mock(double tokensPerSecond, int defaultMaxTokens) {
+  }
+
+  public record OpenAi(String baseUrl, String apiKey, int connectTimeoutMs, int idleTimeoutSeconds) {
+
+    public boolean configured() {
+      return !baseUrl.isEmpty();
+    }
+
+    /** Never prints the key. */
+    @Override
+    public String toString() {
+      return "OpenAi[baseUrl=" + baseUrl + ", apiKey=" + (apiKey.isEmpty() ? "(none)" : "(set)")
+          + ", connectTimeoutMs=" + connectTimeoutMs + ", idleTimeoutSeconds=" + idleTimeoutSeconds + "]";
+    }
+  }
+
+  /** Checks every value, naming the key of the first bad one; returns the config with strings normalised. */
+  TokenbusConfig validated() {
+    range("http.port", http.port, 0, 65535);
+    notBlank("http.host", http.host);
+    range("http.instances", http.instances, 0, 256);
+    range("http.max-body-bytes", http.maxBodyBytes, 1024, 64 * 1024 * 1024);
+    range("viewer.heartbeat-seconds", viewer.heartbeatSeconds, 1, 3600);
+    range("viewer.write-queue-bytes", viewer.writeQueueBytes, 1024, 64 * 1024 * 1024);
+    range("viewer.max-stall-seconds", viewer.maxStallSeconds, 1, 3600);
+    range("viewer.catch-up-buffer-events", viewer.catchUpBufferEvents, 1, 1_000_000);
+    range("websocket.max-frame-bytes", websocket.maxFrameBytes, 256, 16 * 1024 * 1024);
+    range("websocket.max-subscriptions", websocket.maxSubscriptions, 1, 10_000);
+    range("generation.workers", generation.workers, 0, 256);
+    range("generation.max-concurrent", generation.maxConcurrent, 1, 1_000_000);
+    range("generation.max-events", generation.maxEvents, 1, 100_000_000);
+    range("generation.batch-window-ms", generation.batchWindowMs, 0, 1000);
+    range("generation.batch-max-events", generation.batchMaxEvents, 1, 100_000);
+    range("generation.retention-seconds", generation.retentionSeconds, 1, 7 * 24 * 3600);
+    notBlank("generation.stream-model", generation.streamModel);
+    if (!(mock.tokensPerSecond > 0 && mock.tokensPerSecond <= 1_000_000)) {
+      throw new ConfigException("mock.tokens-per-second", "must be above 0 and at most 1000000, got " + mock.tokensPerSecond);
+    }
+    range("mock.default-max-tokens", mock.defaultMaxTokens, 1, 1_000_000);
+    range("openai.connect-timeout-ms", openai.connectTimeoutMs, 1, 600_000);
+    range("openai.idle-timeout-seconds", openai.idleTimeoutSeconds, 1, 3600);
+    String baseUrl = openai.baseUrl == null ? "" : openai.baseUrl.trim();
+    while (baseUrl.endsWith("/")) {
+      baseUrl = baseUrl.substring(0, baseUrl.length() - 1);
+    }
+    if (!baseUrl.isEmpty()) {
+      checkUrl("openai.base-url", baseUrl);
+    }
+    String apiKey = openai.apiKey == null ? "" : openai.apiKey.trim();
+    OpenAi normalised = new OpenAi(baseUrl, apiKey, openai.connectTimeoutMs, openai.idleTimeoutSeconds);
+    return new TokenbusConfig(http, viewer, websocket, generation, mock, normalised);
+  }
+
+  private static void range(String key, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new ConfigException(key, "must be between " + min + " and " + max + ", got " + value);
+    }
+  }
+
+  private static void notBlank(String key, String value) {
+    if (value == null || value.isBlank()) {
+      throw new ConfigException(key, "must not be empty");
+    }
+  }
+
+  private static void checkUrl(String key, String value) {
+    try {
+      URI uri = new URI(value);
+      String scheme = uri.getScheme();
+      if (scheme == null || !(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
+        throw new ConfigException(key, "must be an http:// or https:// URL such as https://api.openai.com/v1, got \"" + value + "\"");
+      }
+    } catch (java.net.URISyntaxException e) {
+      throw new ConfigException(key, "is not a valid URL: \"" + value + "\"");
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package io.tokenbus.fanout;
+
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.Usage;
+import io.tokenbus.generation.GenerationInfo;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/** Turns one generation's events into the bytes of each {@link WireFormat}; this is where JSON meets the core. */
+public final class EventEncoder {
+
+  private static final Buffer EMPTY = Buffer.buffer(0);
+  private static final String DONE_LINE = "data: [DONE]\n\n";
+
+  private final String id;
+  private final String model;
+  private final long created;
+
+  public EventEncoder(GenerationInfo info) {
+    this.id = info.id();
+    this.model = info.model();
+    this.created = info.created();
+  }
+
+  public Buffer encode(WireFormat format, GenerationEvent event) {
+    return switch (format) {
+      case EVENTS_SSE -> Buffer.buffer("id: " + event.seq() + "\nevent: " + event.type().wireName()
+          + "\ndata: " + eventData(event).encode() + "\n\n");
+      case WEBSOCKET -> Buffer.buffer(frame(event).encode());
+      case CHAT_CHUNKS -> Buffer.buffer(chat(event, false));
+      case CHAT_CHUNKS_WITH_USAGE -> Buffer.buffer(chat(event, true));
+      case SEED_SSE -> Buffer.buffer(seed(event));
+      case NONE -> EMPTY;
+    };
+  }
+
+  /** The {@code data} of an SSE event (and the body of a WebSocket frame). */
+  public static JsonObject eventData(GenerationEvent event) {
+    JsonObject data = new JsonObject();
+    switch (event.type()) {
+      case DELTA -> data.put("text", event.text());
+      case DONE -> data.put("finish_reason", event.finishReason()).put("usage", usage(event.usage()));
+      case ERROR -> data.put("message", event.failure().message()).put("type", event.failure().type())
+          .put("code", event.failure().code()).put("usage", usage(event.usage()));
+      case CANCELLED -> data.put("usage", usage(event.usage()));
+    }
+    return data;
+  }
+
+  private JsonObject frame(GenerationEvent event) {
+    return new JsonObject().put("type", event.type().wireName()).put("generation", id).put("seq", event.seq())
+        .mergeIn(eventData(event));
+  }
+
+  public static JsonObject usage(Usage usage) {
+    if (usage == null) {
+      return null;
+    }
+    return new JsonObject().put("prompt_tokens", usage.promptTokens())
+        .put("completion_tokens", usage.completionTokens()).put("total_tokens", usage.totalTokens());
+  }
+
+  /** A {@code chat.completion.chunk} with one choice. */
+  public JsonObject chunk(JsonObject delta, String finishReason) {
+    JsonObject choice = new JsonObject().put("index", 0).put("delta", delta).putNull("logprobs")
+        .put("finish_reason", finishReason);
+    return chunkBase().put("choices", new JsonArray().add(choice));
+  }
+
+  private JsonObject chunkBase() {
+    return new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
+        .put("model", model);
+  }
+
+  private String chat(GenerationEvent event, boolean withUsage) {
+    return switch (event.type()) {
+      case DELTA -> "data: " + chunk(new JsonObject().put("content", event.text()), null).encode() + "\n\n";
+      case DONE -> {
+        String finish = "data: " + chunk(new JsonObject(), event.finishReason()).encode() + "\n\n";
+        String usage = withUsage && event.usage() != null
+            ? "data: " + chunkBase().put("choices", new JsonArray()).put("usage", usage(event.usage())).encode() + "\n\n"
+            : "";
+        yield finish + usage + DONE_LINE;
+      }
+      case ERROR -> "data: " + errorBody(event.failure()).encode() + "\n\n";
+      case CANCELLED -> "data: " + errorBody(new Failure(409, "invalid_request_error", "generation_cancelled",
+          "Generation " + id + " was cancelled")).encode() + "\n\n";
+    };
+  }
+
+  private String seed(GenerationEvent event) {
+    return switch (event.type()) {
+      case DELTA -> dataLines(event.text()) + "\n";
+      case DONE -> DONE_LINE;
+      case ERROR -> "event: error\ndata: " + eventData(event).encode() + "\n\n" + DONE_LINE;
+      case CANCELLED -> "event: cancelled\ndata: " + eventData(event).encode() + "\n\n" + DONE_LINE;
+    };
+  }
+
+  /** One {@code data:} line per line of {@code text}, so an SSE reader rebuilds it exactly (line breaks as LF). */
+  static String dataLines(String text) {
+    StringBuilder out = new StringBuilder(text.length() + 8);
+    int start = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '\n' || c == '\r') {
+        out.append("data: ").append(text, start, i).append('\n');
+        if (c == '\r' && i + 1 < text.length() && text.charAt(i + 1) == '\n') {
+          i++;
+        }
+        start = i + 1;
+      }
+    }
+    return out.append("data: ").append(text, start, text.length()).append('\n').toString();
+  }
+
+  /** OpenAI's error shape: {@code {"error": {"message", "type", "param", "code"}}}. */
+  public static JsonObject errorBody(Failure failure) {
+    return new JsonObject().put("error", new JsonObject().put("message", failure.message())
+        .put("type", failure.type()).putNull("param").put("code", failure.code()));
+  }
+}

@@ -1,0 +1,173 @@
+package io.tokenbus.fanout;
+
+import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.EventBatch;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A node's fan-out: for each generation with viewers on this node, exactly one event-bus consumer
+ * of its address, however many viewers it has. Each batch is wrapped once ({@link EncodedBatch},
+ * encoded once per format) and handed to each event loop that holds viewers of it: one hop per
+ * loop, not per connection. Membership changes are rare and take one lock; delivery takes none.
+ */
+public final class FanOut {
+
+  private final Vertx vertx;
+  private final GenerationStore store;
+  private final TokenbusConfig.Viewer config;
+  private final Map<String, Channel> channels = new HashMap<>();
+
+  public FanOut(Vertx vertx, GenerationStore store, TokenbusConfig.Viewer config) {
+    this.vertx = vertx;
+    this.store = store;
+    this.config = config;
+  }
+
+  GenerationStore store() {
+    return store;
+  }
+
+  TokenbusConfig.Viewer config() {
+    return config;
+  }
+
+  /** Viewers of a generation on this node. */
+  public synchronized int viewers(String generation) {
+    Channel channel = channels.get(generation);
+    return channel == null ? 0 : channel.count;
+  }
+
+  /** Adds a viewer (on its event loop); completes once live batches reach it. */
+  synchronized Future<Void> join(Viewer viewer) {
+    Channel channel = channels.computeIfAbsent(viewer.generation(), id -> new Channel(viewer));
+    channel.add(viewer);
+    return channel.ready;
+  }
+
+  synchronized void leave(Viewer viewer) {
+    Channel channel = channels.get(viewer.generation());
+    if (channel != null && channel.remove(viewer) == 0) {
+      channels.remove(viewer.generation());
+      channel.consumer.unregister();
+    }
+  }
+
+  /** One generation's consumer on this node, and its viewers grouped by event loop. */
+  private final class Channel {
+    final EventEncoder encoder;
+    final MessageConsumer<EventBatch> consumer;
+    final Future<Void> ready;
+    final List<LoopGroup> loops = new CopyOnWriteArrayList<>();
+    int count;
+
+    Channel(Viewer first) {
+      encoder = new EventEncoder(first.info());
+      consumer = vertx.eventBus().consumer(Addresses.events(first.generation()), this::onBatch);
+      ready = consumer.completion();
+    }
+
+    void add(Viewer viewer) {
+      count++;
+      for (LoopGroup loop : loops) {
+        if (loop.context == viewer.context()) {
+          loop.add(viewer);
+          return;
+        }
+      }
+      LoopGroup loop = new LoopGroup(viewer.context());
+      loops.add(loop);
+      loop.add(viewer);
+    }
+
+    int remove(Viewer viewer) {
+      for (LoopGroup loop : loops) {
+        if (loop.context == viewer.context()) {
+          loop.remove(viewer);
+        }
+      }
+      return --count;
+    }
+
+    void onBatch(Message<EventBatch> message) {
+      EncodedBatch batch = new EncodedBatch(message.body(), encoder);
+      Context current = Vertx.currentContext();
+      for (LoopGroup loop : loops) {
+        if (loop.context == current) {
+          loop.deliver(batch);
+        } else {
+          loop.context.runOnContext(v -> loop.deliver(batch));
+        }
+      }
+    }
+  }
+
+  /**
+   * The viewers of one generation on one event loop; touched only from that loop. Removal during
+   * delivery (a viewer that just wrote its terminal event) is deferred until the loop is done.
+   */
+  private static final class LoopGroup {
+    final Context context;
+    final ArrayList<Viewer> viewers = new ArrayList<>();
+    boolean delivering;
+    boolean dirty;
+
+    LoopGroup(Context context) {
+      this.context = context;
+    }
+
+    void add(Viewer viewer) {
+      viewer.slot = viewers.size();
+      viewers.add(viewer);
+    }
+
+    void remove(Viewer viewer) {
+      int slot = viewer.slot;
+      if (slot < 0 || slot >= viewers.size() || viewers.get(slot) != viewer) {
+        return;
+      }
+      viewer.slot = -1;
+      if (delivering) {
+        viewers.set(slot, null);
+        dirty = true;
+        return;
+      }
+      Viewer last = viewers.remove(viewers.size() - 1);
+      if (last != viewer) {
+        viewers.set(slot, last);
+        last.slot = slot;
+      }
+    }
+
+    void deliver(EncodedBatch batch) {
+      delivering = true;
+      try {
+        for (int i = 0, n = viewers.size(); i < n; i++) {
+          Viewer viewer = viewers.get(i);
+          if (viewer != null) {
+            viewer.onBatch(batch);
+          }
+        }
+      } finally {
+        delivering = false;
+      }
+      if (dirty) {
+        dirty = false;
+        viewers.removeIf(v -> v == null);
+        for (int i = 0; i < viewers.size(); i++) {
+          viewers.get(i).slot = i;
+        }
+      }
+    }
+  }
+}

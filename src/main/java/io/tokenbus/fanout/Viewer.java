@@ -1,0 +1,258 @@
+package io.tokenbus.fanout;
+
+import io.tokenbus.bus.EventType;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.generation.GenerationInfo;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection watching one generation: nothing more than an output and a cursor (the last seq
+ * it was sent). Lives on its connection's event loop.
+ *
+ * <p>Joining without a race: register for live batches first (holding what arrives), read the log
+ * after the cursor and send it, then release the held batches above what was sent. Late join
+ * (cursor 0), resume (Last-Event-ID) and snapshot all take this path.
+ *
+ * <p>Slow viewers: when the connection's write queue is full nothing more is queued for it; it
+ * keeps only its cursor (the log is the buffer). When the queue drains, it reads what it missed
+ * from the log and receives it merged into one delta carrying the last seq. Stalled longer than
+ * the limit, the connection is closed and its client resumes.
+ */
+public final class Viewer {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Viewer.class);
+  /** Events per write while replaying the log, so the write queue is checked between writes. */
+  private static final int REPLAY_CHUNK = 64;
+
+  private enum State { NEW, CATCHING_UP, LIVE, STALLED, CLOSED }
+
+  private final FanOut fanOut;
+  private final GenerationInfo info;
+  private final ViewerOutput out;
+  private final boolean snapshot;
+  private final EventEncoder encoder;
+  private final ArrayDeque<EncodedBatch> held = new ArrayDeque<>();
+  private Context context;
+  private State state = State.NEW;
+  private long cursor;
+  private int heldEvents;
+  private boolean heldOverflow;
+  private long stallTimer = -1;
+  int slot = -1;
+
+  /**
+   * @param cursor   the last seq the client has (0 for everything)
+   * @param snapshot send what the log holds as one merged delta instead of event by event
+   */
+  public Viewer(FanOut fanOut, GenerationInfo info, long cursor, boolean snapshot, ViewerOutput out) {
+    this.fanOut = fanOut;
+    this.info = info;
+    this.cursor = cursor;
+    this.snapshot = snapshot;
+    this.out = out;
+    this.encoder = new EventEncoder(info);
+  }
+
+  public String generation() {
+    return info.id();
+  }
+
+  GenerationInfo info() {
+    return info;
+  }
+
+  Context context() {
+    return context;
+  }
+
+  /** Starts watching; call on the connection's event loop. */
+  public void start() {
+    context = Vertx.currentContext();
+    if (context == null || !context.isEventLoopContext()) {
+      throw new IllegalStateException("a viewer starts on its connection's event loop");
+    }
+    state = State.CATCHING_UP;
+    fanOut.join(this).onComplete(ar -> {
+      if (ar.failed()) {
+        LOG.warn("Viewer of {} could not subscribe: {}", info.id(), ar.cause().getMessage());
+        abort("subscription failed");
+      } else if (state == State.CATCHING_UP) {
+        readLog(snapshot);
+      }
+    });
+  }
+
+  /** The client went away or unsubscribed. */
+  public void close() {
+    if (state != State.CLOSED) {
+      state = State.CLOSED;
+      cancelStallTimer();
+      fanOut.leave(this);
+    }
+  }
+
+  /** A live batch, on this viewer's event loop. */
+  void onBatch(EncodedBatch batch) {
+    switch (state) {
+      case LIVE -> deliver(batch);
+      case CATCHING_UP -> hold(batch);
+      default -> {
+        // NEW, STALLED, CLOSED: the log has it
+      }
+    }
+  }
+
+  private void deliver(EncodedBatch batch) {
+    if (batch.lastSeq() <= cursor) {
+      return;
+    }
+    if (batch.firstSeq() > cursor + 1) {
+      catchUp(false); // a gap: fill it from the log
+      return;
+    }
+    if (out.writeQueueFull()) {
+      stall();
+      return;
+    }
+    Encoded encoded = batch.in(out.format()).from((int) (cursor + 1 - batch.firstSeq()));
+    write(encoded);
+  }
+
+  private void hold(EncodedBatch batch) {
+    if (heldOverflow) {
+      return;
+    }
+    if (heldEvents + batch.size() > fanOut.config().catchUpBufferEvents()) {
+      heldOverflow = true;
+      held.clear();
+      heldEvents = 0;
+      return;
+    }
+    held.add(batch);
+    heldEvents += batch.size();
+  }
+
+  private void catchUp(boolean merge) {
+    state = State.CATCHING_UP;
+    readLog(merge);
+  }
+
+  private void readLog(boolean merge) {
+    held.clear();
+    heldEvents = 0;
+    heldOverflow = false;
+    fanOut.store().readAfter(info.id(), cursor).onComplete(ar -> {
+      if (Vertx.currentContext() == context) {
+        afterRead(ar, merge);
+      } else {
+        context.runOnContext(v -> afterRead(ar, merge));
+      }
+    });
+  }
+
+  private void afterRead(AsyncResult<List<GenerationEvent>> ar, boolean merge) {
+    if (state != State.CATCHING_UP) {
+      return;
+    }
+    if (ar.failed() || ar.result() == null) {
+      LOG.warn("Viewer of {} cannot read the log: {}", info.id(), ar.failed() ? ar.cause().getMessage() : "expired");
+      abort("generation log unavailable");
+      return;
+    }
+    List<GenerationEvent> events = merge ? merge(ar.result()) : ar.result();
+    for (int i = 0; i < events.size() && state == State.CATCHING_UP; i += REPLAY_CHUNK) {
+      if (out.writeQueueFull()) {
+        stall();
+        return;
+      }
+      List<GenerationEvent> chunk = events.subList(i, Math.min(events.size(), i + REPLAY_CHUNK));
+      write(Encoded.of(encoder, out.format(), chunk));
+    }
+    if (state != State.CATCHING_UP) {
+      return;
+    }
+    if (heldOverflow) {
+      readLog(true);
+      return;
+    }
+    state = State.LIVE;
+    while (!held.isEmpty() && state == State.LIVE) {
+      deliver(held.poll());
+    }
+    held.clear();
+    heldEvents = 0;
+  }
+
+  private void write(Encoded encoded) {
+    out.write(encoded);
+    cursor = encoded.last().seq();
+    if (encoded.last().terminal()) {
+      state = State.CLOSED;
+      cancelStallTimer();
+      fanOut.leave(this);
+      out.end();
+    }
+  }
+
+  private void stall() {
+    state = State.STALLED;
+    out.onDrain(this::onDrain);
+    long limitMs = fanOut.config().maxStallSeconds() * 1000L;
+    stallTimer = context.owner().setTimer(limitMs, t -> {
+      stallTimer = -1;
+      if (state == State.STALLED) {
+        LOG.info("Viewer of {} stalled for {} ms at seq {}; closing its connection", info.id(), limitMs, cursor);
+        abort("stalled");
+      }
+    });
+  }
+
+  private void onDrain() {
+    if (state == State.STALLED) {
+      cancelStallTimer();
+      catchUp(true);
+    }
+  }
+
+  private void abort(String reason) {
+    close();
+    out.abort(reason);
+  }
+
+  private void cancelStallTimer() {
+    if (stallTimer != -1) {
+      context.owner().cancelTimer(stallTimer);
+      stallTimer = -1;
+    }
+  }
+
+  /** Folds each run of consecutive deltas into one delta carrying the run's last seq. */
+  static List<GenerationEvent> merge(List<GenerationEvent> events) {
+    List<GenerationEvent> merged = new ArrayList<>();
+    StringBuilder text = null;
+    long seq = 0;
+    for (GenerationEvent event : events) {
+      if (event.type() == EventType.DELTA) {
+        text = text == null ? new StringBuilder(event.text()) : text.append(event.text());
+        seq = event.seq();
+      } else {
+        if (text != null) {
+          merged.add(GenerationEvent.delta(seq, text.toString()));
+          text = null;
+        }
+        merged.add(event);
+      }
+    }
+    if (text != null) {
+      merged.add(GenerationEvent.delta(seq, text.toString()));
+    }
+    return merged;
+  }
+}

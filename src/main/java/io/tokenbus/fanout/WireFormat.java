@@ -1,0 +1,17 @@
+package io.tokenbus.fanout;
+
+/** The byte formats a viewer can receive; each is encoded at most once per event per node. */
+public enum WireFormat {
+  /** {@code GET /v1/generations/{id}/events}: {@code id:}, {@code event:} and JSON {@code data:}. */
+  EVENTS_SSE,
+  /** {@code /v1/ws}: one JSON text frame per event. */
+  WEBSOCKET,
+  /** {@code POST /v1/chat/completions} with {@code stream: true}: {@code chat.completion.chunk} lines. */
+  CHAT_CHUNKS,
+  /** The same, with the usage chunk the client asked for with {@code stream_options.include_usage}. */
+  CHAT_CHUNKS_WITH_USAGE,
+  /** {@code POST /stream}: the classic {@code data: <token>} stream ending with {@code data: [DONE]}. */
+  SEED_SSE,
+  /** Nothing is written: a viewer that only waits for the end (non-streaming completions). */
+  NONE
+}

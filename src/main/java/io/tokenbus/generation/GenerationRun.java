@@ -1,0 +1,165 @@
+package io.tokenbus.generation;
+
+import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.ControlCommand;
+import io.tokenbus.bus.EventBatch;
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.Usage;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.provider.Provider;
+import io.tokenbus.provider.UpstreamCall;
+import io.tokenbus.provider.UpstreamListener;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The owner's loop of one generation, on one worker's event loop. Upstream events are numbered and
+ * collected; a batch is appended to the log and, only once the append is acknowledged, published
+ * on the generation's address as one message (group commit). One append is in flight at a time,
+ * so the log and the published stream are in seq order. A cancel on the control address stops the
+ * upstream and ends the generation with {@code cancelled}.
+ */
+final class GenerationRun implements UpstreamListener {
+
+  private static final Logger LOG = LoggerFactory.getLogger(GenerationRun.class);
+
+  private final Vertx vertx;
+  private final GenerationInfo info;
+  private final GenerationStore store;
+  private final TokenbusConfig.Generation config;
+  private final Provider provider;
+  private final Runnable onEnd;
+  private final List<GenerationEvent> pending = new ArrayList<>();
+  private final Promise<Void> ended = Promise.promise();
+  private MessageConsumer<ControlCommand> control;
+  private UpstreamCall call;
+  private long nextSeq = 1;
+  private boolean terminalQueued;
+  private boolean flushScheduled;
+  private boolean appending;
+  private boolean stopped;
+
+  GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig.Generation config,
+                Provider provider, Runnable onEnd) {
+    this.vertx = vertx;
+    this.info = info;
+    this.store = store;
+    this.config = config;
+    this.provider = provider;
+    this.onEnd = onEnd;
+  }
+
+  /** Listens for commands, then starts the upstream call; completes once both are in place. */
+  Future<Void> start() {
+    control = vertx.eventBus().consumer(Addresses.control(info.id()), this::onControl);
+    return control.completion().onSuccess(v -> call = provider.start(info.request(), this));
+  }
+
+  private void onControl(Message<ControlCommand> message) {
+    if (message.body() == ControlCommand.CANCEL) {
+      if (!terminalQueued) {
+        if (call != null) {
+          call.cancel();
+        }
+        LOG.info("Generation {} cancelled", info.id());
+        queue(GenerationEvent.cancelled(nextSeq++, usageSoFar()));
+      }
+      ended.future().onComplete(ar -> message.reply(null));
+    }
+  }
+
+  @Override
+  public void onDelta(String text) {
+    if (terminalQueued || text.isEmpty()) {
+      return;
+    }
+    if (nextSeq >= config.maxEvents()) {
+      call.cancel();
+      onFailure(new Failure(502, "upstream_error", "event_limit_reached",
+          "The generation reached the limit of " + config.maxEvents() + " events (generation.max-events)"));
+      return;
+    }
+    queue(GenerationEvent.delta(nextSeq++, text));
+  }
+
+  @Override
+  public void onFinish(String finishReason, Usage usage) {
+    if (!terminalQueued) {
+      queue(GenerationEvent.done(nextSeq++, finishReason, usage != null ? usage : usageSoFar()));
+    }
+  }
+
+  @Override
+  public void onFailure(Failure failure) {
+    if (!terminalQueued) {
+      LOG.info("Generation {} failed: {}", info.id(), failure.message());
+      queue(GenerationEvent.error(nextSeq++, failure, usageSoFar()));
+    }
+  }
+
+  private Usage usageSoFar() {
+    return call != null ? call.usageSoFar() : Usage.of(0, 0);
+  }
+
+  private void queue(GenerationEvent event) {
+    terminalQueued |= event.terminal();
+    pending.add(event);
+    if (pending.size() >= config.batchMaxEvents() || event.terminal()) {
+      flush();
+    } else if (!flushScheduled) {
+      flushScheduled = true;
+      if (config.batchWindowMs() == 0) {
+        // After the current task: everything one upstream read delivered goes in one batch.
+        vertx.getOrCreateContext().runOnContext(v -> flush());
+      } else {
+        vertx.setTimer(config.batchWindowMs(), t -> flush());
+      }
+    }
+  }
+
+  private void flush() {
+    flushScheduled = false;
+    if (appending || stopped || pending.isEmpty()) {
+      return;
+    }
+    EventBatch batch = new EventBatch(info.id(), info.epoch(), pending);
+    pending.clear();
+    appending = true;
+    store.append(info.id(), info.epoch(), batch.events()).onComplete(ar -> {
+      appending = false;
+      if (ar.failed()) {
+        LOG.error("Generation {}: append of seq {}..{} failed; stopping the generation", info.id(),
+            batch.firstSeq(), batch.lastSeq(), ar.cause());
+        stop();
+        return;
+      }
+      vertx.eventBus().publish(Addresses.events(info.id()), batch);
+      if (batch.terminal()) {
+        stop();
+      } else if (!pending.isEmpty()) {
+        flush();
+      }
+    });
+  }
+
+  private void stop() {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
+    if (call != null) {
+      call.cancel();
+    }
+    control.unregister();
+    ended.tryComplete();
+    onEnd.run();
+  }
+}

@@ -1,0 +1,31 @@
+package io.tokenbus.generation;
+
+import io.tokenbus.bus.GenerationEvent;
+import io.vertx.core.Future;
+import java.util.List;
+
+/**
+ * Generation metadata and each generation's ordered event log: the single source of truth for
+ * status, late join, resume, snapshot and (in a cluster) takeover. Every method is asynchronous so
+ * that a replicated implementation can stand behind the same interface. Unknown or expired
+ * generations read as {@code null}.
+ */
+public interface GenerationStore {
+
+  /** Records a new generation with an empty log. */
+  Future<Void> create(GenerationInfo info);
+
+  Future<GenerationInfo> info(String id);
+
+  /**
+   * Appends consecutive events (the first one's seq follows the log's last). Fails with
+   * {@link StaleEpochException} when {@code epoch} is not the generation's current epoch, so a
+   * former owner can never write again. A terminal event starts the retention period.
+   */
+  Future<Void> append(String id, long epoch, List<GenerationEvent> events);
+
+  /** The events with seq above {@code afterSeq}, in order. */
+  Future<List<GenerationEvent>> readAfter(String id, long afterSeq);
+
+  Future<GenerationSnapshot> snapshot(String id);
+}

@@ -1,0 +1,84 @@
+package io.tokenbus.generation;
+
+import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.bus.StartReply;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.provider.ModelRouter;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A generation worker: takes generation requests from {@link Addresses#WORK}, routes each to its
+ * provider and runs it ({@link GenerationRun}). Pulling an upstream is non-blocking I/O, so this
+ * verticle runs on an event loop, not a worker thread; several instances spread the generations.
+ */
+public final class GenerationVerticle extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(GenerationVerticle.class);
+
+  private final TokenbusConfig config;
+  private final GenerationStore store;
+  private final AtomicInteger running;
+  private final String nodeId;
+  private ModelRouter router;
+
+  /**
+   * @param running generations running on this node, shared by all worker instances, bounded by
+   *                {@code generation.max-concurrent}
+   */
+  public GenerationVerticle(TokenbusConfig config, GenerationStore store, AtomicInteger running, String nodeId) {
+    this.config = config;
+    this.store = store;
+    this.running = running;
+    this.nodeId = nodeId;
+  }
+
+  @Override
+  public Future<?> start() {
+    router = new ModelRouter(vertx, config);
+    return vertx.eventBus().<GenerationRequest>consumer(Addresses.WORK, this::onRequest).completion();
+  }
+
+  @Override
+  public Future<?> stop() {
+    router.close();
+    return Future.succeededFuture();
+  }
+
+  private void onRequest(Message<GenerationRequest> message) {
+    GenerationRequest request = message.body();
+    ModelRouter.Route route = router.route(request.model());
+    if (route.failure() != null) {
+      message.reply(StartReply.refused(route.failure()));
+      return;
+    }
+    if (running.incrementAndGet() > config.generation().maxConcurrent()) {
+      running.decrementAndGet();
+      message.reply(StartReply.refused(new Failure(429, "rate_limit_error", "capacity_exceeded",
+          "This node is running its limit of " + config.generation().maxConcurrent()
+              + " generations (generation.max-concurrent); retry shortly")));
+      return;
+    }
+    GenerationInfo info = new GenerationInfo(GenerationIds.next(), request.model(),
+        System.currentTimeMillis() / 1000, request, nodeId, 1);
+    GenerationRun run = new GenerationRun(vertx, info, store, config.generation(), route.provider(),
+        running::decrementAndGet);
+    store.create(info)
+        .compose(v -> run.start())
+        .onSuccess(v -> {
+          LOG.debug("Generation {} started on {} ({})", info.id(), route.provider().name(), info.model());
+          message.reply(StartReply.started(info.id(), info.created()));
+        })
+        .onFailure(e -> {
+          running.decrementAndGet();
+          LOG.error("Generation {} could not start", info.id(), e);
+          message.reply(StartReply.refused(Failure.internal("The generation could not be started")));
+        });
+  }
+}

@@ -1,0 +1,9 @@
+package io.tokenbus.generation;
+
+/** An append by a writer whose ownership of the generation has been taken over. */
+public final class StaleEpochException extends RuntimeException {
+
+  public StaleEpochException(String generation, long writerEpoch, long currentEpoch) {
+    super("generation " + generation + " is at epoch " + currentEpoch + ", writer has epoch " + writerEpoch, null, false, false);
+  }
+}

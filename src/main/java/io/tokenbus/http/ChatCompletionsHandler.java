@@ -1,0 +1,161 @@
+package io.tokenbus.http;
+
+import io.tokenbus.bus.EventType;
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.fanout.Encoded;
+import io.tokenbus.fanout.EventEncoder;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.fanout.Viewer;
+import io.tokenbus.fanout.ViewerOutput;
+import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+/**
+ * {@code POST /v1/chat/completions}, OpenAI-compatible. The generation runs on a worker like any
+ * other; the requester is just its first viewer. Streaming answers hold their headers until the
+ * first event, so a generation that fails before its first token answers with the right HTTP status
+ * (as OpenAI does) instead of a 200 stream holding an error.
+ */
+final class ChatCompletionsHandler {
+
+  private final GenerationClient generations;
+  private final GenerationStore store;
+  private final FanOut fanOut;
+  private final TokenbusConfig.Viewer config;
+  private final Heartbeats heartbeats;
+
+  ChatCompletionsHandler(GenerationClient generations, GenerationStore store, FanOut fanOut,
+                         TokenbusConfig.Viewer config, Heartbeats heartbeats) {
+    this.generations = generations;
+    this.store = store;
+    this.fanOut = fanOut;
+    this.config = config;
+    this.heartbeats = heartbeats;
+  }
+
+  void handle(RoutingContext ctx) {
+    JsonObject body = ChatRequests.json(ctx.body().buffer());
+    GenerationRequest request = ChatRequests.parse(body);
+    boolean stream = ChatRequests.stream(body);
+    WireFormat format = ChatRequests.includeUsage(body) ? WireFormat.CHAT_CHUNKS_WITH_USAGE : WireFormat.CHAT_CHUNKS;
+    generations.start(request)
+        .onSuccess(info -> {
+          HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
+          ViewerOutput output = stream
+              ? new ChatStreamOutput(response, format, info, config.writeQueueBytes(), heartbeats)
+              : new CompletionOutput(response, store, info);
+          Viewer viewer = new Viewer(fanOut, info, 0, false, output);
+          response.closeHandler(v -> viewer.close());
+          viewer.start();
+        })
+        .onFailure(ctx::fail);
+  }
+
+  /** A streamed chat completion: role chunk, content chunks, finish chunk, optional usage, [DONE]. */
+  private static final class ChatStreamOutput extends SseOutput {
+    private final EventEncoder encoder;
+    private final String id;
+    private boolean started;
+    private boolean answeredWithError;
+
+    ChatStreamOutput(HttpServerResponse response, WireFormat format, GenerationInfo info, int queueBytes, Heartbeats heartbeats) {
+      super(response, format, queueBytes, heartbeats);
+      this.encoder = new EventEncoder(info);
+      this.id = info.id();
+    }
+
+    @Override
+    public void write(Encoded events) {
+      if (!started) {
+        started = true;
+        GenerationEvent first = events.first();
+        if (first.type() == EventType.ERROR) {
+          answeredWithError = true;
+          ErrorHandler.render(response, first.failure(), null);
+          return;
+        }
+        SseOutput.prepare(response, id);
+        JsonObject role = new JsonObject().put("role", "assistant").put("content", "");
+        response.write(Buffer.buffer("data: " + encoder.chunk(role, null).encode() + "\n\n"));
+      }
+      super.write(events);
+    }
+
+    @Override
+    public void end() {
+      if (!answeredWithError) {
+        super.end();
+      } else {
+        super.closed();
+      }
+    }
+  }
+
+  /** A non-streaming completion: writes nothing until the end, then one {@code chat.completion}. */
+  private static final class CompletionOutput implements ViewerOutput {
+    private final HttpServerResponse response;
+    private final GenerationStore store;
+    private final GenerationInfo info;
+
+    CompletionOutput(HttpServerResponse response, GenerationStore store, GenerationInfo info) {
+      this.response = response;
+      this.store = store;
+      this.info = info;
+    }
+
+    @Override
+    public WireFormat format() {
+      return WireFormat.NONE;
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return false;
+    }
+
+    @Override
+    public void write(Encoded events) {
+    }
+
+    @Override
+    public void onDrain(Runnable action) {
+    }
+
+    @Override
+    public void end() {
+      store.snapshot(info.id()).onComplete(ar -> {
+        if (response.closed()) {
+          return;
+        }
+        if (ar.failed() || ar.result() == null) {
+          ErrorHandler.render(response, Failure.internal("The generation's result is no longer available"), null);
+          return;
+        }
+        GenerationEvent terminal = ar.result().terminal();
+        switch (terminal.type()) {
+          case DONE -> response.putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+              .end(GenerationJson.chatCompletion(ar.result()).encode());
+          case ERROR -> ErrorHandler.render(response, terminal.failure(), null);
+          default -> ErrorHandler.render(response, new Failure(409, "invalid_request_error", "generation_cancelled",
+              "Generation " + info.id() + " was cancelled"), null);
+        }
+      });
+    }
+
+    @Override
+    public void abort(String reason) {
+      if (!response.closed()) {
+        ErrorHandler.render(response, Failure.internal("The generation could not be followed: " + reason), null);
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+package io.tokenbus.http;
+
+import io.tokenbus.bus.Failure;
+import io.tokenbus.fanout.EventEncoder;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.HttpException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one place failures become HTTP answers, in OpenAI's error shape
+ * {@code {"error": {"message", "type", "param", "code"}}}. Unexpected failures are logged here,
+ * once, and answered without internals.
+ */
+final class ErrorHandler {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ErrorHandler.class);
+
+  private ErrorHandler() {
+  }
+
+  static void handle(RoutingContext ctx) {
+    Throwable cause = ctx.failure();
+    ApiException error;
+    if (cause instanceof ApiException api) {
+      error = api;
+    } else if (cause instanceof HttpException http) {
+      error = forStatus(http.getStatusCode(), ctx);
+    } else if (cause == null) {
+      error = forStatus(ctx.statusCode(), ctx);
+    } else {
+      LOG.error("Unexpected failure on {} {}", ctx.request().method(), ctx.request().path(), cause);
+      error = new ApiException(Failure.internal("Internal error"));
+    }
+    HttpServerResponse response = ctx.response();
+    if (response.headWritten()) {
+      if (!response.ended()) {
+        response.reset();
+      }
+      return;
+    }
+    render(response, error.failure(), error.param());
+  }
+
+  static void render(HttpServerResponse response, Failure failure, String param) {
+    JsonObject body = EventEncoder.errorBody(failure);
+    if (param != null) {
+      body.getJsonObject("error").put("param", param);
+    }
+    response.setStatusCode(failure.status()).putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
+    if (failure.status() == 429 || failure.status() == 503) {
+      response.putHeader(HttpHeaders.RETRY_AFTER, "1");
+    }
+    response.end(body.encode());
+  }
+
+  private static ApiException forStatus(int status, RoutingContext ctx) {
+    String path = ctx.request().path();
+    return switch (status) {
+      case 404 -> new ApiException(new Failure(404, "invalid_request_error", "not_found", "No such endpoint: " + path));
+      case 405 -> new ApiException(new Failure(405, "invalid_request_error", "method_not_allowed",
+          ctx.request().method() + " is not allowed on " + path));
+      case 413 -> new ApiException(new Failure(413, "invalid_request_error", "request_too_large",
+          "The request body is larger than http.max-body-bytes"));
+      case 400 -> ApiException.badRequest("bad_request", "Bad request", null);
+      default -> {
+        if (status >= 500) {
+          LOG.error("Failure with status {} on {} {}", status, ctx.request().method(), path);
+          yield new ApiException(Failure.internal("Internal error"));
+        }
+        yield new ApiException(new Failure(status, "invalid_request_error", "http_" + status, "Request failed"));
+      }
+    };
+  }
+}

@@ -1,0 +1,55 @@
+package io.tokenbus.http;
+
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.fanout.EventEncoder;
+import io.tokenbus.generation.GenerationSnapshot;
+import io.vertx.core.json.JsonObject;
+
+/** The JSON views of a generation: its status object and its non-streaming chat completion. */
+final class GenerationJson {
+
+  private GenerationJson() {
+  }
+
+  static JsonObject status(GenerationSnapshot snapshot, int subscribers) {
+    String id = snapshot.info().id();
+    GenerationEvent terminal = snapshot.terminal();
+    JsonObject json = new JsonObject()
+        .put("id", id)
+        .put("object", "generation")
+        .put("model", snapshot.info().model())
+        .put("created", snapshot.info().created())
+        .put("status", snapshot.status().wireName())
+        .put("text", snapshot.text())
+        .put("seq", snapshot.lastSeq())
+        .put("finish_reason", terminal == null ? null : terminal.finishReason())
+        .put("usage", terminal == null ? null : EventEncoder.usage(terminal.usage()))
+        .put("subscribers", subscribers)
+        .put("urls", urls(id));
+    if (terminal != null && terminal.failure() != null) {
+      json.put("error", new JsonObject().put("message", terminal.failure().message())
+          .put("type", terminal.failure().type()).put("code", terminal.failure().code()));
+    }
+    return json;
+  }
+
+  static JsonObject urls(String id) {
+    String base = "/v1/generations/" + id;
+    return new JsonObject().put("self", base).put("events", base + "/events").put("cancel", base + "/cancel")
+        .put("websocket", "/v1/ws");
+  }
+
+  static JsonObject chatCompletion(GenerationSnapshot snapshot) {
+    GenerationEvent terminal = snapshot.terminal();
+    JsonObject message = new JsonObject().put("role", "assistant").put("content", snapshot.text()).putNull("refusal");
+    JsonObject choice = new JsonObject().put("index", 0).put("message", message).putNull("logprobs")
+        .put("finish_reason", terminal.finishReason());
+    return new JsonObject()
+        .put("id", snapshot.info().id())
+        .put("object", "chat.completion")
+        .put("created", snapshot.info().created())
+        .put("model", snapshot.info().model())
+        .put("choices", new io.vertx.core.json.JsonArray().add(choice))
+        .put("usage", EventEncoder.usage(terminal.usage()));
+  }
+}

@@ -1,0 +1,115 @@
+package io.tokenbus.http;
+
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.fanout.Viewer;
+import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.generation.GenerationSnapshot;
+import io.tokenbus.generation.GenerationStatus;
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.Future;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
+
+/** {@code /v1/generations}: start without watching, status, the SSE event stream, cancel. */
+final class GenerationsHandler {
+
+  private final GenerationClient generations;
+  private final GenerationStore store;
+  private final FanOut fanOut;
+  private final TokenbusConfig.Viewer config;
+  private final Heartbeats heartbeats;
+
+  GenerationsHandler(GenerationClient generations, GenerationStore store, FanOut fanOut,
+                     TokenbusConfig.Viewer config, Heartbeats heartbeats) {
+    this.generations = generations;
+    this.store = store;
+    this.fanOut = fanOut;
+    this.config = config;
+    this.heartbeats = heartbeats;
+  }
+
+  /** {@code POST /v1/generations}: 201 with the status and the URLs to watch it. */
+  void create(RoutingContext ctx) {
+    generations.start(ChatRequests.parse(ChatRequests.json(ctx.body().buffer())))
+        .compose(info -> snapshot(info.id()))
+        .onSuccess(snapshot -> ctx.response().setStatusCode(201)
+            .putHeader(HttpHeaders.LOCATION, "/v1/generations/" + snapshot.info().id())
+            .putHeader("X-Generation-Id", snapshot.info().id())
+            .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+            .end(GenerationJson.status(snapshot, fanOut.viewers(snapshot.info().id())).encode()))
+        .onFailure(ctx::fail);
+  }
+
+  /** {@code GET /v1/generations/{id}}. */
+  void status(RoutingContext ctx) {
+    snapshot(ctx.pathParam("id"))
+        .onSuccess(snapshot -> json(ctx.response(), snapshot))
+        .onFailure(ctx::fail);
+  }
+
+  /**
+   * {@code GET /v1/generations/{id}/events}: every event from seq 1, or after {@code Last-Event-ID}
+   * (which wins, since a reconnecting EventSource repeats the original URL) or {@code ?after=};
+   * {@code ?snapshot=true} folds what exists into one delta first.
+   */
+  void events(RoutingContext ctx) {
+    String lastEventId = ctx.request().getHeader("Last-Event-ID");
+    long cursor = lastEventId != null
+        ? Cursors.parse(lastEventId, "Last-Event-ID")
+        : Cursors.parse(ctx.request().getParam("after"), "after");
+    boolean snapshotJoin = Cursors.flag(ctx.request().getParam("snapshot"), "snapshot");
+    snapshot(ctx.pathParam("id")).onSuccess(snapshot -> {
+      Cursors.checkWithin(cursor, snapshot);
+      HttpServerResponse response = ctx.response();
+      if (snapshot.terminal() != null && cursor >= snapshot.terminal().seq()) {
+        // The client has everything, the end included; 204 also tells an EventSource not to reconnect.
+        response.setStatusCode(204).putHeader("X-Generation-Id", snapshot.info().id()).end();
+        return;
+      }
+      SseOutput.prepare(response, snapshot.info().id());
+      response.write("retry: 1000\n\n");
+      SseOutput output = new SseOutput(response, WireFormat.EVENTS_SSE, config.writeQueueBytes(), heartbeats);
+      Viewer viewer = new Viewer(fanOut, snapshot.info(), cursor, snapshotJoin, output);
+      response.closeHandler(v -> {
+        output.closed();
+        viewer.close();
+      });
+      viewer.start();
+    }).onFailure(ctx::fail);
+  }
+
+  /** {@code POST /v1/generations/{id}/cancel}: 200 with the final status, 409 if it had already ended. */
+  void cancel(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    snapshot(id)
+        .compose(before -> generations.cancel(id).recover(e -> {
+          if (GenerationClient.noOwner(e)) {
+            return Future.succeededFuture();
+          }
+          return Future.failedFuture(e);
+        }))
+        .compose(v -> snapshot(id))
+        .onSuccess(after -> {
+          if (after.status() != GenerationStatus.CANCELLED) {
+            ctx.fail(new ApiException(new io.tokenbus.bus.Failure(409, "invalid_request_error", "generation_finished",
+                "Generation " + id + " had already ended with status " + after.status().wireName())));
+            return;
+          }
+          json(ctx.response(), after);
+        })
+        .onFailure(ctx::fail);
+  }
+
+  private Future<GenerationSnapshot> snapshot(String id) {
+    return store.snapshot(id).compose(snapshot -> snapshot != null
+        ? Future.succeededFuture(snapshot)
+        : Future.failedFuture(ApiException.notFound("generation_not_found", "No generation with id '" + id + "' (unknown or expired)")));
+  }
+
+  private void json(HttpServerResponse response, GenerationSnapshot snapshot) {
+    response.putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .end(GenerationJson.status(snapshot, fanOut.viewers(snapshot.info().id())).encode());
+  }
+}

@@ -1,0 +1,88 @@
+package io.tokenbus.http;
+
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.util.function.IntConsumer;
+
+/**
+ * The HTTP edge, one instance per event loop: the OpenAI-compatible API, generation status and
+ * SSE streams, the WebSocket, and the classic {@code /stream} endpoint. Viewers it creates are
+ * fed by the node's {@link FanOut}.
+ */
+public final class HttpServerVerticle extends VerticleBase {
+
+  private final TokenbusConfig config;
+  private final GenerationStore store;
+  private final FanOut fanOut;
+  private final IntConsumer onListening;
+  private Heartbeats heartbeats;
+
+  /** @param onListening receives the port actually bound (useful with port 0) */
+  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, IntConsumer onListening) {
+    this.config = config;
+    this.store = store;
+    this.fanOut = fanOut;
+    this.onListening = onListening;
+  }
+
+  @Override
+  public Future<?> start() {
+    heartbeats = new Heartbeats(vertx, config.viewer().heartbeatSeconds());
+    HttpServerOptions options = new HttpServerOptions()
+        .setPort(config.http().port())
+        .setHost(config.http().host())
+        .setMaxWebSocketFrameSize(config.websocket().maxFrameBytes())
+        .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
+    HttpServer server = vertx.createHttpServer(options).requestHandler(router());
+    return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
+  }
+
+  @Override
+  public Future<?> stop() {
+    heartbeats.stop();
+    return Future.succeededFuture();
+  }
+
+  private Router router() {
+    GenerationClient generations = new GenerationClient(vertx, store);
+    ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, fanOut, config.viewer(), heartbeats);
+    GenerationsHandler gens = new GenerationsHandler(generations, store, fanOut, config.viewer(), heartbeats);
+    SeedStreamHandler seed = new SeedStreamHandler(generations, fanOut, config, heartbeats);
+    BodyHandler body = BodyHandler.create(false).setBodyLimit(config.http().maxBodyBytes());
+
+    Router router = Router.router(vertx);
+    router.post("/v1/chat/completions").handler(body).handler(chat::handle);
+    router.post("/v1/generations").handler(body).handler(gens::create);
+    router.get("/v1/generations/:id").handler(gens::status);
+    router.get("/v1/generations/:id/events").handler(gens::events);
+    router.post("/v1/generations/:id/cancel").handler(gens::cancel);
+    router.get("/v1/ws").handler(ctx -> upgrade(ctx, generations));
+    router.post("/stream").handler(body).handler(seed::handle);
+    router.get("/health").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .end("{\"status\":\"UP\"}"));
+    router.route().failureHandler(ErrorHandler::handle);
+    router.errorHandler(404, ErrorHandler::handle);
+    router.errorHandler(405, ErrorHandler::handle);
+    return router;
+  }
+
+  private void upgrade(RoutingContext ctx, GenerationClient generations) {
+    ctx.request().toWebSocket()
+        .onSuccess(socket -> new WebSocketSession(socket, generations, store, fanOut, config, heartbeats).start())
+        .onFailure(e -> {
+          if (!ctx.response().headWritten()) {
+            ctx.fail(new ApiException(io.tokenbus.bus.Failure.invalidRequest("websocket_required",
+                "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request")));
+          }
+        });
+  }
+}

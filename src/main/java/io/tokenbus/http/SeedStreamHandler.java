@@ -1,0 +1,59 @@
+package io.tokenbus.http;
+
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.fanout.Viewer;
+import io.tokenbus.fanout.WireFormat;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+/**
+ * {@code POST /stream}: the endpoint of the classic FastAPI tutorial, so its fetch-reader client
+ * works unchanged: the prompt in {@code ?prompt=} or {@code {"prompt": "..."}}, the answer as
+ * {@code data: <token>} events, then {@code data: [DONE]}.
+ */
+final class SeedStreamHandler {
+
+  private final GenerationClient generations;
+  private final FanOut fanOut;
+  private final TokenbusConfig config;
+  private final Heartbeats heartbeats;
+
+  SeedStreamHandler(GenerationClient generations, FanOut fanOut, TokenbusConfig config, Heartbeats heartbeats) {
+    this.generations = generations;
+    this.fanOut = fanOut;
+    this.config = config;
+    this.heartbeats = heartbeats;
+  }
+
+  void handle(RoutingContext ctx) {
+    String prompt = ctx.request().getParam("prompt");
+    if (prompt == null && ctx.body().length() > 0) {
+      JsonObject body = ChatRequests.json(ctx.body().buffer());
+      if (body.getValue("prompt") != null && !(body.getValue("prompt") instanceof String)) {
+        throw ApiException.badRequest("invalid_prompt", "'prompt' must be a string", "prompt");
+      }
+      prompt = body.getString("prompt");
+    }
+    if (prompt == null || prompt.isBlank()) {
+      throw ApiException.badRequest("invalid_prompt", "A prompt is required: ?prompt=... or {\"prompt\": \"...\"}", "prompt");
+    }
+    String model = config.generation().streamModel();
+    JsonObject body = new JsonObject().put("model", model)
+        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", prompt)));
+    generations.start(new GenerationRequest(model, body, null, null))
+        .onSuccess(info -> {
+          SseOutput.prepare(ctx.response(), info.id());
+          SseOutput output = new SseOutput(ctx.response(), WireFormat.SEED_SSE, config.viewer().writeQueueBytes(), heartbeats);
+          Viewer viewer = new Viewer(fanOut, info, 0, false, output);
+          ctx.response().closeHandler(v -> {
+            output.closed();
+            viewer.close();
+          });
+          viewer.start();
+        })
+        .onFailure(ctx::fail);
+  }
+}

@@ -1,0 +1,88 @@
+package io.tokenbus.http;
+
+import io.tokenbus.fanout.Encoded;
+import io.tokenbus.fanout.ViewerOutput;
+import io.tokenbus.fanout.WireFormat;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+
+/** A viewer's SSE response: one write per batch, a bounded write queue, heartbeats while idle. */
+class SseOutput implements ViewerOutput, Heartbeats.Beating {
+
+  private static final Buffer PING = Buffer.buffer(": ping\n\n");
+
+  protected final HttpServerResponse response;
+  private final WireFormat format;
+  private final Heartbeats heartbeats;
+
+  SseOutput(HttpServerResponse response, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
+    this.response = response;
+    this.format = format;
+    this.heartbeats = heartbeats;
+    response.setWriteQueueMaxSize(writeQueueBytes);
+    heartbeats.add(this);
+  }
+
+  /** The headers of every SSE answer; written at once so the client sees the stream open. */
+  static void prepare(HttpServerResponse response, String generationId) {
+    response.setStatusCode(200).setChunked(true)
+        .putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+        .putHeader(HttpHeaders.CACHE_CONTROL, "no-cache")
+        .putHeader("X-Accel-Buffering", "no")
+        .putHeader("X-Generation-Id", generationId);
+  }
+
+  @Override
+  public WireFormat format() {
+    return format;
+  }
+
+  @Override
+  public boolean writeQueueFull() {
+    return response.writeQueueFull();
+  }
+
+  @Override
+  public void write(Encoded events) {
+    if (!response.closed()) {
+      response.write(events.joined());
+    }
+  }
+
+  @Override
+  public void onDrain(Runnable action) {
+    response.drainHandler(v -> {
+      response.drainHandler(null);
+      action.run();
+    });
+  }
+
+  @Override
+  public void end() {
+    heartbeats.remove(this);
+    if (!response.closed() && !response.ended()) {
+      response.end();
+    }
+  }
+
+  @Override
+  public void abort(String reason) {
+    heartbeats.remove(this);
+    if (!response.closed()) {
+      response.reset();
+    }
+  }
+
+  /** Called when the client goes away. */
+  void closed() {
+    heartbeats.remove(this);
+  }
+
+  @Override
+  public void beat() {
+    if (response.headWritten() && !response.closed() && !response.writeQueueFull()) {
+      response.write(PING);
+    }
+  }
+}
