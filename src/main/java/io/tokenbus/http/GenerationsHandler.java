@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
@@ -84,22 +85,28 @@ final class GenerationsHandler {
   void cancel(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     snapshot(id)
-        .compose(before -> generations.cancel(id).recover(e -> {
-          if (GenerationClient.noOwner(e)) {
-            return Future.succeededFuture();
+        .compose(before -> {
+          if (before.status() != GenerationStatus.RUNNING) {
+            return Future.failedFuture(finished(before));
           }
-          return Future.failedFuture(e);
-        }))
+          return generations.cancel(id).recover(e -> GenerationClient.noOwner(e)
+              ? Future.succeededFuture() // it ended meanwhile: the status below tells how
+              : Future.failedFuture(e));
+        })
         .compose(v -> snapshot(id))
         .onSuccess(after -> {
           if (after.status() != GenerationStatus.CANCELLED) {
-            ctx.fail(new ApiException(new io.tokenbus.bus.Failure(409, "invalid_request_error", "generation_finished",
-                "Generation " + id + " had already ended with status " + after.status().wireName())));
+            ctx.fail(finished(after));
             return;
           }
           json(ctx.response(), after);
         })
         .onFailure(ctx::fail);
+  }
+
+  private static ApiException finished(GenerationSnapshot snapshot) {
+    return new ApiException(new Failure(409, "invalid_request_error", "generation_finished",
+        "Generation " + snapshot.info().id() + " had already ended with status " + snapshot.status().wireName()));
   }
 
   private Future<GenerationSnapshot> snapshot(String id) {

@@ -1,0 +1,80 @@
+package io.tokenbus.support;
+
+import io.tokenbus.Tokenbus;
+import io.tokenbus.config.ConfigLoader;
+import io.tokenbus.config.TokenbusConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import java.util.HashMap;
+import java.util.Map;
+
+/** A real tokenbus node on 127.0.0.1 and a random port, configured through the same environment variables users set. */
+public final class TestHub {
+
+  private final Tokenbus.Node node;
+  private final WebClient web;
+
+  private TestHub(Tokenbus.Node node, Vertx vertx) {
+    this.node = node;
+    this.web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.port()));
+  }
+
+  /** Starts a node with the embedded defaults plus {@code env} (environment-variable style overrides). */
+  public static Future<TestHub> start(Vertx vertx, Map<String, String> env) {
+    Map<String, String> all = new HashMap<>();
+    all.put("TOKENBUS_HTTP_PORT", "0");
+    all.put("TOKENBUS_HTTP_HOST", "127.0.0.1");
+    all.putAll(env);
+    TokenbusConfig config = ConfigLoader.load((java.nio.file.Path) null, all);
+    return Tokenbus.deploy(vertx, config).map(node -> new TestHub(node, vertx));
+  }
+
+  public static Future<TestHub> start(Vertx vertx) {
+    return start(vertx, Map.of());
+  }
+
+  public int port() {
+    return node.port();
+  }
+
+  public TokenbusConfig config() {
+    return node.config();
+  }
+
+  public WebClient web() {
+    return web;
+  }
+
+  public Future<HttpResponse<Buffer>> post(String path, JsonObject body) {
+    return web.post(path).sendJsonObject(body);
+  }
+
+  public Future<HttpResponse<Buffer>> postRaw(String path, String body) {
+    return web.post(path).putHeader("content-type", "application/json").sendBuffer(Buffer.buffer(body));
+  }
+
+  public Future<HttpResponse<Buffer>> get(String path) {
+    return web.get(path).send();
+  }
+
+  /** Starts a generation without watching it; completes with its id. */
+  public Future<String> startGeneration(JsonObject request) {
+    return post("/v1/generations", request).map(response -> {
+      if (response.statusCode() != 201) {
+        throw new IllegalStateException("POST /v1/generations answered " + response.statusCode() + ": " + response.bodyAsString());
+      }
+      return response.bodyAsJsonObject().getString("id");
+    });
+  }
+
+  public static JsonObject mockRequest(int maxTokens, double tokensPerSecond) {
+    return new JsonObject().put("model", "mock")
+        .put("messages", new io.vertx.core.json.JsonArray().add(new JsonObject().put("role", "user").put("content", "hello there")))
+        .put("max_tokens", maxTokens).put("mock_tokens_per_second", tokensPerSecond);
+  }
+}

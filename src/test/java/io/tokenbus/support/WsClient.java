@@ -1,0 +1,55 @@
+package io.tokenbus.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonObject;
+
+/** A real WebSocket client of {@code /v1/ws}, recording every JSON frame it receives. */
+public final class WsClient {
+
+  private final WebSocket socket;
+  private final Recorder<JsonObject> frames = new Recorder<>();
+  private final Promise<Short> closed = Promise.promise();
+
+  private WsClient(WebSocket socket) {
+    this.socket = socket;
+  }
+
+  public static Future<WsClient> connect(Vertx vertx, int port) {
+    return vertx.createWebSocketClient()
+        .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/v1/ws"))
+        .map(socket -> {
+          WsClient client = new WsClient(socket);
+          socket.textMessageHandler(text -> client.frames.add(new JsonObject(text)));
+          socket.closeHandler(v -> client.closed.tryComplete(socket.closeStatusCode()));
+          return client;
+        });
+  }
+
+  public Future<Void> send(JsonObject frame) {
+    return socket.writeTextMessage(frame.encode());
+  }
+
+  public Future<Void> sendText(String text) {
+    return socket.writeTextMessage(text);
+  }
+
+  public Recorder<JsonObject> frames() {
+    return frames;
+  }
+
+  public Future<Short> closed() {
+    return closed.future();
+  }
+
+  public boolean isClosed() {
+    return socket.isClosed();
+  }
+
+  public Future<Void> close() {
+    return socket.close();
+  }
+}
