@@ -86,6 +86,15 @@ public final class SseClient {
     request.reset();
   }
 
+  /** Stops reading: the socket's receive window fills and the server sees a stalled viewer. */
+  public void pause() {
+    response.pause();
+  }
+
+  public void resume() {
+    response.resume();
+  }
+
   private synchronized void feed(Buffer chunk) {
     partial.appendBuffer(chunk);
     int start = 0;
@@ -129,5 +138,11 @@ public final class SseClient {
 
   public static HttpClientAgent client(Vertx vertx) {
     return vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions(), new io.vertx.core.http.PoolOptions().setHttp1MaxSize(2000));
+  }
+
+  /** A client with a tiny receive buffer, so that a paused response backs up into the server quickly. */
+  public static HttpClientAgent smallWindowClient(Vertx vertx) {
+    return vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions().setReceiveBufferSize(4096),
+        new io.vertx.core.http.PoolOptions().setHttp1MaxSize(10));
   }
 }

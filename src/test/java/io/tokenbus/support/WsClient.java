@@ -10,19 +10,22 @@ import io.vertx.core.json.JsonObject;
 /** A real WebSocket client of {@code /v1/ws}, recording every JSON frame it receives. */
 public final class WsClient {
 
+  private final io.vertx.core.http.WebSocketClient client; // held: Vert.x closes an unreachable client
   private final WebSocket socket;
   private final Recorder<JsonObject> frames = new Recorder<>();
   private final Promise<Short> closed = Promise.promise();
 
-  private WsClient(WebSocket socket) {
+  private WsClient(io.vertx.core.http.WebSocketClient client, WebSocket socket) {
+    this.client = client;
     this.socket = socket;
   }
 
   public static Future<WsClient> connect(Vertx vertx, int port) {
-    return vertx.createWebSocketClient()
+    io.vertx.core.http.WebSocketClient wsClient = vertx.createWebSocketClient();
+    return wsClient
         .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/v1/ws"))
         .map(socket -> {
-          WsClient client = new WsClient(socket);
+          WsClient client = new WsClient(wsClient, socket);
           socket.textMessageHandler(text -> client.frames.add(new JsonObject(text)));
           socket.closeHandler(v -> client.closed.tryComplete(socket.closeStatusCode()));
           return client;

@@ -1,0 +1,103 @@
+package io.tokenbus.fanout;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tokenbus.provider.MockText;
+import io.tokenbus.support.Poll;
+import io.tokenbus.support.SseClient;
+import io.tokenbus.support.SseEvent;
+import io.tokenbus.support.TestHub;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.junit5.VertxExtension;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(VertxExtension.class)
+@DisplayName("Slow viewers")
+class SlowViewerTest {
+
+  /**
+   * About 10 MB of SSE: well past what the kernel buffers of a loopback connection absorb (up to
+   * 4 MB of send buffer here), so the hub's own write queue really fills.
+   */
+  private static final int TOKENS = 200_000;
+  private static final Map<String, String> SMALL_QUEUE = Map.of("TOKENBUS_VIEWER_WRITE_QUEUE_BYTES", "1024",
+      "TOKENBUS_GENERATION_MAX_EVENTS", "300000");
+
+  private static String text(List<SseEvent> events) {
+    StringBuilder text = new StringBuilder();
+    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
+    return text.toString();
+  }
+
+  private static void assertIncreasing(List<SseEvent> events) {
+    for (int i = 1; i < events.size(); i++) {
+      assertTrue(events.get(i).seq() > events.get(i - 1).seq(), "seq " + events.get(i).seq() + " after " + events.get(i - 1).seq());
+    }
+  }
+
+  @Test
+  @DisplayName("a stalled viewer delays neither the generation nor a fast viewer, then catches up merged, losing nothing")
+  void stalledViewerCatchesUpMerged(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, SMALL_QUEUE));
+    String id = await(hub.startGeneration(TestHub.mockRequest(TOKENS, 400_000)));
+    HttpClientAgent slowClient = SseClient.smallWindowClient(vertx);
+    SseClient slow = await(SseClient.get(slowClient, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    slow.pause();
+    SseClient fast = await(SseClient.get(SseClient.client(vertx), hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+
+    await(fast.ended(), 30);
+    List<SseEvent> all = fast.events().items();
+    assertIncreasing(all); // at this rate even a fast reader may lag at moments and get merged deltas
+    assertEquals(TOKENS + 1, all.get(all.size() - 1).seq());
+    assertEquals(MockText.text(TOKENS), text(all));
+    assertFalse(slow.ended().isComplete(), "the slow viewer is still behind while the fast one has everything");
+    assertEquals("completed", await(hub.get("/v1/generations/" + id)).bodyAsJsonObject().getString("status"));
+
+    slow.resume();
+    await(slow.ended(), 30);
+    List<SseEvent> caughtUp = slow.events().items();
+    assertIncreasing(caughtUp);
+    assertEquals(MockText.text(TOKENS), text(caughtUp));
+    assertEquals("done", caughtUp.get(caughtUp.size() - 1).event());
+    assertEquals(TOKENS + 1, caughtUp.get(caughtUp.size() - 1).seq());
+    assertTrue(caughtUp.size() < TOKENS / 2, "missed deltas were merged: " + caughtUp.size() + " events for " + TOKENS + " tokens");
+  }
+
+  @Test
+  @DisplayName("a viewer stalled past viewer.max-stall-seconds is disconnected and resumes with Last-Event-ID")
+  void stalledTooLongIsClosedAndResumes(Vertx vertx) {
+    Map<String, String> env = new java.util.HashMap<>(SMALL_QUEUE);
+    env.put("TOKENBUS_VIEWER_MAX_STALL_SECONDS", "1");
+    TestHub hub = await(TestHub.start(vertx, env));
+    String id = await(hub.startGeneration(TestHub.mockRequest(TOKENS, 400_000)));
+    SseClient slow = await(SseClient.get(SseClient.smallWindowClient(vertx), hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    slow.pause();
+    await(Poll.until(vertx, () -> hub.get("/v1/generations/" + id).map(r -> r.bodyAsJsonObject()),
+        status -> status.getString("status").equals("completed") && status.getInteger("subscribers") == 0, 10_000));
+
+    slow.resume();
+    assertTrue(await(slow.ended().map(v -> false).recover(e -> io.vertx.core.Future.succeededFuture(true)), 10),
+        "the connection was broken off, not ended normally");
+    List<SseEvent> before = slow.events().items();
+    assertFalse(before.isEmpty() && before.get(before.size() - 1).terminal());
+    String lastId = before.isEmpty() ? "0" : before.get(before.size() - 1).id();
+
+    SseClient resumed = await(SseClient.get(SseClient.client(vertx), hub.port(), "/v1/generations/" + id + "/events",
+        Map.of("Last-Event-ID", lastId)));
+    await(resumed.ended(), 30);
+    List<SseEvent> all = new ArrayList<>(before);
+    all.addAll(resumed.events().items());
+    assertIncreasing(all);
+    assertEquals(Long.parseLong(lastId) + 1, resumed.events().items().get(0).seq());
+    assertEquals(MockText.text(TOKENS), text(all));
+  }
+}
