@@ -98,6 +98,8 @@ class WebSocketTest {
   @DisplayName("subscribe with after resumes with no gap and no duplicate; snapshot folds what exists")
   void subscribeAfterAndSnapshot(Vertx vertx) {
     String id = await(hub.startGeneration(TestHub.mockRequest(30, 3000)));
+    await(Poll.until(vertx, () -> hub.get("/v1/generations/" + id).map(r -> r.bodyAsJsonObject().getString("status")),
+        "completed"::equals, 5000)); // a cursor can only name events that exist
     await(ws.send(subscribe(id).put("after", 12)));
     await(ws.frames().whenAny(f -> ended(f, id)));
     assertContiguous(framesOf(id), 13);

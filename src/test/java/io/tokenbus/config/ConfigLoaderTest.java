@@ -1,0 +1,133 @@
+package io.tokenbus.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+@DisplayName("Configuration")
+class ConfigLoaderTest {
+
+  @TempDir
+  Path dir;
+
+  private Path file(String yaml) throws IOException {
+    Path file = dir.resolve("tokenbus.yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+
+  @Test
+  @DisplayName("with nothing given, serves the mock on 8080 with no upstream")
+  void defaults() {
+    TokenbusConfig config = ConfigLoader.load(new String[0], Map.of());
+    assertEquals(8080, config.http().port());
+    assertFalse(config.openai().configured());
+    assertEquals("mock", config.generation().streamModel());
+    assertTrue(config.generation().retentionSeconds() >= 600);
+  }
+
+  @Test
+  @DisplayName("precedence: defaults < file (command line or TOKENBUS_CONFIG) < environment")
+  void precedence() throws IOException {
+    Path file = file("http:\n  port: 9000\nmock:\n  tokens-per-second: 5\n");
+    TokenbusConfig fromFile = ConfigLoader.load(new String[] {file.toString()}, Map.of());
+    assertEquals(9000, fromFile.http().port());
+    assertEquals(5, fromFile.mock().tokensPerSecond());
+    assertEquals("0.0.0.0", fromFile.http().host(), "keys the file leaves out keep their defaults");
+    TokenbusConfig viaEnv = ConfigLoader.load(new String[0], Map.of("TOKENBUS_CONFIG", file.toString(), "TOKENBUS_HTTP_PORT", "9100"));
+    assertEquals(9100, viaEnv.http().port());
+    assertEquals(5, viaEnv.mock().tokensPerSecond());
+  }
+
+  @Test
+  @DisplayName("OPENAI_BASE_URL and OPENAI_API_KEY configure the upstream, and the key is never printed")
+  void openAiVariables() {
+    TokenbusConfig config = ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "http://localhost:11434/v1/",
+        "OPENAI_API_KEY", "sk-secret-value"));
+    assertEquals("http://localhost:11434/v1", config.openai().baseUrl());
+    assertEquals("sk-secret-value", config.openai().apiKey());
+    assertFalse(config.toString().contains("sk-secret-value"));
+  }
+
+  @Test
+  @DisplayName("a bad value or unknown key stops loading with a message naming the key and its source")
+  void errorsNameTheKey() throws IOException {
+    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "abc")), "http.port", "TOKENBUS_HTTP_PORT");
+    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "70000")), "http.port", "65535");
+    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "localhost:8000")), "openai.base-url", "OPENAI_BASE_URL");
+    assertMessage(() -> ConfigLoader.load(file("http:\n  prot: 1\n"), Map.of()), "http.prot", "not a known");
+    assertMessage(() -> ConfigLoader.load(file("viewer: 3\n"), Map.of()), "viewer", "section");
+    assertMessage(() -> ConfigLoader.load(file("mock:\n  tokens-per-second: 0\n"), Map.of()), "mock.tokens-per-second", "above 0");
+    assertMessage(() -> ConfigLoader.load(file("http: [\n"), Map.of()), "configuration file", "YAML");
+    assertMessage(() -> ConfigLoader.load(dir.resolve("missing.yaml"), Map.of()), "configuration file", "does not exist");
+  }
+
+  private static void assertMessage(org.junit.jupiter.api.function.Executable load, String... parts) {
+    ConfigException e = assertThrows(ConfigException.class, load);
+    for (String part : parts) {
+      assertTrue(e.getMessage().contains(part), e.getMessage() + " should mention " + part);
+    }
+  }
+
+  @Test
+  @DisplayName("the real process refuses an invalid configuration at start-up, naming the key")
+  void processExitsOnInvalidConfiguration() throws Exception {
+    Process process = java(Map.of("TOKENBUS_HTTP_PORT", "eighty"));
+    try {
+      assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+      String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(2, process.exitValue(), output);
+      assertTrue(output.contains("http.port") && output.contains("TOKENBUS_HTTP_PORT"), output);
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+
+  @Test
+  @DisplayName("the real process starts on its defaults plus environment, and never logs the upstream key")
+  void processStartsWithoutLoggingTheKey() throws Exception {
+    Process process = java(Map.of("TOKENBUS_HTTP_PORT", "0", "TOKENBUS_HTTP_HOST", "127.0.0.1",
+        "OPENAI_BASE_URL", "http://127.0.0.1:9/v1", "OPENAI_API_KEY", "sk-never-log-me-123456", "TOKENBUS_LOG_LEVEL", "DEBUG"));
+    List<String> lines = new ArrayList<>();
+    try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = out.readLine()) != null) {
+        lines.add(line);
+        if (line.contains("tokenbus listening")) {
+          break;
+        }
+      }
+    } finally {
+      process.destroy();
+      process.waitFor(10, TimeUnit.SECONDS);
+      process.destroyForcibly();
+    }
+    String output = String.join("\n", lines);
+    assertTrue(output.contains("tokenbus listening on http://127.0.0.1:"), output);
+    assertFalse(output.contains("sk-never-log-me"), output);
+  }
+
+  private static Process java(Map<String, String> env) throws IOException {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder builder = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "io.tokenbus.Tokenbus")
+        .redirectErrorStream(true);
+    builder.environment().keySet().removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
+    builder.environment().putAll(env);
+    return builder.start();
+  }
+}
