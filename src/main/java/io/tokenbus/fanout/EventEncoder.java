@@ -49,9 +49,14 @@ public final class EventEncoder {
     return data;
   }
 
+  /** A WebSocket frame: the SSE data plus type, generation and seq; an error's own type becomes {@code error_type}. */
   private JsonObject frame(GenerationEvent event) {
-    return new JsonObject().put("type", event.type().wireName()).put("generation", id).put("seq", event.seq())
-        .mergeIn(eventData(event));
+    JsonObject data = eventData(event);
+    Object errorType = data.remove("type");
+    if (errorType != null) {
+      data.put("error_type", errorType);
+    }
+    return new JsonObject().put("type", event.type().wireName()).put("generation", id).put("seq", event.seq()).mergeIn(data);
   }
 
   public static JsonObject usage(Usage usage) {

@@ -85,6 +85,24 @@ class ConfigLoaderTest {
   }
 
   @Test
+  @DisplayName("README documents every key of conf/tokenbus.yaml with its default and environment variable")
+  void readmeDocumentsEveryKey() throws IOException {
+    String readme = Files.readString(Path.of("README.md"));
+    com.fasterxml.jackson.databind.JsonNode defaults = new com.fasterxml.jackson.databind.ObjectMapper(
+        new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(Path.of("conf", "tokenbus.yaml").toFile());
+    List<String> missing = new ArrayList<>();
+    defaults.fields().forEachRemaining(section -> section.getValue().fields().forEachRemaining(key -> {
+      String name = section.getKey() + "." + key.getKey();
+      String value = key.getValue().asText();
+      String row = "| `" + name + "` | " + (value.isEmpty() ? "empty" : "`" + value + "`") + " | ";
+      if (!readme.contains(row) || !readme.contains(ConfigLoader.envName(name))) {
+        missing.add(name);
+      }
+    }));
+    assertTrue(missing.isEmpty(), "README's configuration table lacks or mis-states: " + missing);
+  }
+
+  @Test
   @DisplayName("the real process refuses an invalid configuration at start-up, naming the key")
   void processExitsOnInvalidConfiguration() throws Exception {
     Process process = java(Map.of("TOKENBUS_HTTP_PORT", "eighty"));

@@ -195,6 +195,20 @@ class ChatCompletionsTest {
   }
 
   @Test
+  @DisplayName("a mid-stream failure reaches WebSocket subscribers as a terminal error frame with its seq")
+  void midStreamFailureOverWebSocket(Vertx vertx) {
+    upstream.respond(new FakeOpenAi.Stream(TOKENS, 0, "stop", -1, 2));
+    io.tokenbus.support.WsClient ws = await(io.tokenbus.support.WsClient.connect(vertx, hub.port()));
+    await(ws.send(new JsonObject().put("type", "generate").put("request", request(true))));
+    JsonObject error = await(ws.frames().whenAny(f -> f.containsKey("seq") && !f.getString("type").equals("delta")));
+    assertEquals("error", error.getString("type"));
+    assertEquals(3, error.getLong("seq"));
+    assertEquals("upstream_error", error.getString("error_type"));
+    assertEquals("upstream_error", error.getString("code"));
+    assertTrue(error.getString("message").contains("connection broke"), error.encode());
+  }
+
+  @Test
   @DisplayName("cancel closes the upstream connection within a second and every subscriber gets cancelled")
   void cancelClosesUpstream() {
     upstream.respond(FakeOpenAi.Stream.of(Collections.nCopies(10_000, "tok "), 20));
