@@ -14,6 +14,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,11 +75,16 @@ public final class Tokenbus {
     GenerationStore store = new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L);
     FanOut fanOut = new FanOut(vertx, store, config.viewer());
     AtomicInteger running = new AtomicInteger();
-    AtomicInteger port = new AtomicInteger();
+    Set<Integer> ports = ConcurrentHashMap.newKeySet();
+    // Port 0 is bound as -1: Vert.x then picks one random port shared by every instance, where
+    // with 0 each instance would get a port of its own.
+    int bindPort = config.http().port() == 0 ? -1 : config.http().port();
     return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId),
             new DeploymentOptions().setInstances(workers))
-        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, port::set),
+        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, bindPort, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
-        .map(id -> new Node(vertx, config, port.get()));
+        .compose(id -> ports.size() == 1
+            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next()))
+            : Future.failedFuture(new IllegalStateException("HTTP verticle instances bound different ports: " + ports)));
   }
 }

@@ -23,14 +23,19 @@ public final class HttpServerVerticle extends VerticleBase {
   private final TokenbusConfig config;
   private final GenerationStore store;
   private final FanOut fanOut;
+  private final int port;
   private final IntConsumer onListening;
   private Heartbeats heartbeats;
 
-  /** @param onListening receives the port actually bound (useful with port 0) */
-  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, IntConsumer onListening) {
+  /**
+   * @param port        the port to bind; instances binding the same host and port share it
+   * @param onListening receives the port actually bound (the one chosen when {@code port} is 0)
+   */
+  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, int port, IntConsumer onListening) {
     this.config = config;
     this.store = store;
     this.fanOut = fanOut;
+    this.port = port;
     this.onListening = onListening;
   }
 
@@ -38,7 +43,7 @@ public final class HttpServerVerticle extends VerticleBase {
   public Future<?> start() {
     heartbeats = new Heartbeats(vertx, config.viewer().heartbeatSeconds());
     HttpServerOptions options = new HttpServerOptions()
-        .setPort(config.http().port())
+        .setPort(port)
         .setHost(config.http().host())
         .setMaxWebSocketFrameSize(config.websocket().maxFrameBytes())
         .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
