@@ -32,11 +32,6 @@ class SlowViewerTest {
   private static final Map<String, String> SMALL_QUEUE = Map.of("TOKENBUS_VIEWER_WRITE_QUEUE_BYTES", "1024",
       "TOKENBUS_GENERATION_MAX_EVENTS", "300000");
 
-  private static String text(List<SseEvent> events) {
-    StringBuilder text = new StringBuilder();
-    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
-    return text.toString();
-  }
 
   private static void assertIncreasing(List<SseEvent> events) {
     for (int i = 1; i < events.size(); i++) {
@@ -58,7 +53,7 @@ class SlowViewerTest {
     List<SseEvent> all = fast.events().items();
     assertIncreasing(all); // at this rate even a fast reader may lag at moments and get merged deltas
     assertEquals(TOKENS + 1, all.get(all.size() - 1).seq());
-    assertEquals(MockText.text(TOKENS), text(all));
+    assertEquals(MockText.text(TOKENS), SseEvent.text(all));
     assertFalse(slow.ended().isComplete(), "the slow viewer is still behind while the fast one has everything");
     assertEquals("completed", await(hub.get("/v1/generations/" + id)).bodyAsJsonObject().getString("status"));
 
@@ -66,7 +61,7 @@ class SlowViewerTest {
     await(slow.ended(), 30);
     List<SseEvent> caughtUp = slow.events().items();
     assertIncreasing(caughtUp);
-    assertEquals(MockText.text(TOKENS), text(caughtUp));
+    assertEquals(MockText.text(TOKENS), SseEvent.text(caughtUp));
     assertEquals("done", caughtUp.get(caughtUp.size() - 1).event());
     assertEquals(TOKENS + 1, caughtUp.get(caughtUp.size() - 1).seq());
     assertTrue(caughtUp.size() < TOKENS / 2, "missed deltas were merged: " + caughtUp.size() + " events for " + TOKENS + " tokens");
@@ -98,6 +93,6 @@ class SlowViewerTest {
     all.addAll(resumed.events().items());
     assertIncreasing(all);
     assertEquals(Long.parseLong(lastId) + 1, resumed.events().items().get(0).seq());
-    assertEquals(MockText.text(TOKENS), text(all));
+    assertEquals(MockText.text(TOKENS), SseEvent.text(all));
   }
 }

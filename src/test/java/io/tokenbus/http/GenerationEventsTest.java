@@ -38,11 +38,6 @@ class GenerationEventsTest {
     return await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events" + query, headers));
   }
 
-  private static String text(List<SseEvent> events) {
-    StringBuilder text = new StringBuilder();
-    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
-    return text.toString();
-  }
 
   private static void assertContiguous(List<SseEvent> events, long from) {
     for (int i = 0; i < events.size(); i++) {
@@ -70,7 +65,7 @@ class GenerationEventsTest {
       List<SseEvent> events = untilEnd(viewer);
       assertEquals(tokens + 1, events.size());
       assertContiguous(events, 1);
-      assertEquals(MockText.text(tokens), text(events));
+      assertEquals(MockText.text(tokens), SseEvent.text(events));
       assertEquals("done", events.get(tokens).event());
       assertEquals("length", events.get(tokens).json().getString("finish_reason"));
       assertEquals(tokens, events.get(tokens).json().getJsonObject("usage").getInteger("completion_tokens"));
@@ -85,7 +80,7 @@ class GenerationEventsTest {
     List<SseEvent> late = untilEnd(watch(id, Map.of(), ""));
     assertEquals(41, late.size());
     assertContiguous(late, 1);
-    assertEquals(MockText.text(40), text(late));
+    assertEquals(MockText.text(40), SseEvent.text(late));
   }
 
   @Test
@@ -100,7 +95,7 @@ class GenerationEventsTest {
     List<SseEvent> all = new ArrayList<>(before);
     all.addAll(after);
     assertContiguous(all, 1);
-    assertEquals(MockText.text(60), text(all));
+    assertEquals(MockText.text(60), SseEvent.text(all));
   }
 
   @Test
@@ -110,7 +105,7 @@ class GenerationEventsTest {
     await(watch(id, Map.of(), "").events().whenCount(5));
     List<SseEvent> after = untilEnd(watch(id, Map.of(), "?after=5"));
     assertContiguous(after, 6);
-    assertEquals(MockText.text(30).substring(MockText.text(5).length()), text(after));
+    assertEquals(MockText.text(30).substring(MockText.text(5).length()), SseEvent.text(after));
   }
 
   @Test
@@ -123,7 +118,7 @@ class GenerationEventsTest {
     assertTrue(snapshot.seq() >= 20, "the snapshot covers at least what was already streamed");
     assertEquals(MockText.text((int) snapshot.seq()), snapshot.json().getString("text"));
     assertContiguous(events.subList(1, events.size()), snapshot.seq() + 1);
-    assertEquals(MockText.text(80), text(events));
+    assertEquals(MockText.text(80), SseEvent.text(events));
   }
 
   @Test
@@ -180,7 +175,7 @@ class GenerationEventsTest {
     SseEvent last = events.get(events.size() - 1);
     assertEquals("cancelled", last.event());
     assertEquals(cancelled.getLong("seq"), last.seq());
-    assertEquals(cancelled.getString("text"), text(events));
+    assertEquals(cancelled.getString("text"), SseEvent.text(events));
     assertEquals(events.size() - 1, last.json().getJsonObject("usage").getInteger("completion_tokens"));
     var again = await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject()));
     assertEquals(409, again.statusCode());

@@ -41,11 +41,6 @@ class OpenAiSdkTest {
         .putAdditionalBodyProperty("mock_tokens_per_second", JsonValue.from(rate)).build();
   }
 
-  private static String sseText(List<SseEvent> events) {
-    StringBuilder text = new StringBuilder();
-    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
-    return text.toString();
-  }
 
   @Test
   @DisplayName("the SDK streams a completion while SSE, WebSocket, late and reconnecting viewers all end with its exact text")
@@ -85,7 +80,7 @@ class OpenAiSdkTest {
 
     SseClient fromStart = await(sse);
     await(fromStart.ended());
-    assertEquals(expected, sseText(fromStart.events().items()));
+    assertEquals(expected, SseEvent.text(fromStart.events().items()));
 
     WsClient socket = await(ws);
     String generation = id;
@@ -97,7 +92,7 @@ class OpenAiSdkTest {
 
     SseClient lateJoiner = await(late);
     await(lateJoiner.ended());
-    assertEquals(expected, sseText(lateJoiner.events().items()));
+    assertEquals(expected, SseEvent.text(lateJoiner.events().items()));
 
     // The reconnecting viewer: keep the first 10 events, drop, and come back with Last-Event-ID.
     SseClient first = await(dropping);
@@ -109,7 +104,7 @@ class OpenAiSdkTest {
     for (int i = 0; i < kept.size(); i++) {
       assertEquals(i + 1, kept.get(i).seq());
     }
-    assertEquals(expected, sseText(kept));
+    assertEquals(expected, SseEvent.text(kept));
   }
 
   @Test

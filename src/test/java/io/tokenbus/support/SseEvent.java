@@ -1,6 +1,7 @@
 package io.tokenbus.support;
 
 import io.vertx.core.json.JsonObject;
+import java.util.List;
 
 /** One Server-Sent Event as a client sees it. */
 public record SseEvent(String id, String event, String data) {
@@ -11,6 +12,13 @@ public record SseEvent(String id, String event, String data) {
 
   public long seq() {
     return Long.parseLong(id);
+  }
+
+  /** The text of the {@code delta} events, in order. */
+  public static String text(List<SseEvent> events) {
+    StringBuilder text = new StringBuilder();
+    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
+    return text.toString();
   }
 
   public boolean terminal() {
