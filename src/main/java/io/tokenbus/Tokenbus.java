@@ -75,13 +75,14 @@ public final class Tokenbus {
     GenerationStore store = new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L);
     FanOut fanOut = new FanOut(vertx, store, config.viewer());
     AtomicInteger running = new AtomicInteger();
+    AtomicInteger openStreams = new AtomicInteger();
     Set<Integer> ports = ConcurrentHashMap.newKeySet();
     // Port 0 is bound as -1: Vert.x then picks one random port shared by every instance, where
     // with 0 each instance would get a port of its own.
     int bindPort = config.http().port() == 0 ? -1 : config.http().port();
     return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId),
             new DeploymentOptions().setInstances(workers))
-        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, bindPort, ports::add),
+        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, bindPort, openStreams, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
         .compose(id -> ports.size() == 1
             ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next()))

@@ -50,12 +50,14 @@ final class ChatCompletionsHandler {
     generations.start(request)
         .onSuccess(info -> {
           HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
-          ViewerOutput output = stream
-              ? new ChatStreamOutput(response, format, info, config.writeQueueBytes(), heartbeats)
-              : new CompletionOutput(response, store, info);
-          Viewer viewer = new Viewer(fanOut, info, 0, false, output);
-          response.closeHandler(v -> viewer.close());
-          viewer.start();
+          if (stream) {
+            ChatStreamOutput output = new ChatStreamOutput(response, format, info, config.writeQueueBytes(), heartbeats);
+            output.watch(new Viewer(fanOut, info, 0, false, output));
+          } else {
+            Viewer viewer = new Viewer(fanOut, info, 0, false, new CompletionOutput(response, store, info));
+            response.closeHandler(v -> viewer.close());
+            viewer.start();
+          }
         })
         .onFailure(ctx::fail);
   }

@@ -72,12 +72,7 @@ final class GenerationsHandler {
       SseOutput.prepare(response, snapshot.info().id());
       response.write("retry: 1000\n\n");
       SseOutput output = new SseOutput(response, WireFormat.EVENTS_SSE, config.writeQueueBytes(), heartbeats);
-      Viewer viewer = new Viewer(fanOut, snapshot.info(), cursor, snapshotJoin, output);
-      response.closeHandler(v -> {
-        output.closed();
-        viewer.close();
-      });
-      viewer.start();
+      output.watch(new Viewer(fanOut, snapshot.info(), cursor, snapshotJoin, output));
     }).onFailure(ctx::fail);
   }
 

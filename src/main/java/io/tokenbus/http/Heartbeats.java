@@ -3,10 +3,12 @@ package io.tokenbus.http;
 import io.vertx.core.Vertx;
 import java.util.LinkedHashSet;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Keeps idle streaming connections of one HTTP verticle alive through proxies: one timer per
- * event loop for all its connections, not one per connection. Touched only from that loop.
+ * The open streaming connections (SSE and WebSocket) of one HTTP verticle: keeps them alive through
+ * proxies with one timer per event loop, not one per connection, and counts them for the node.
+ * Touched only from that loop.
  */
 final class Heartbeats {
 
@@ -16,19 +18,26 @@ final class Heartbeats {
 
   private final Set<Beating> connections = new LinkedHashSet<>();
   private final Vertx vertx;
+  private final AtomicInteger open;
   private final long timer;
 
-  Heartbeats(Vertx vertx, int intervalSeconds) {
+  /** @param open the node's count of open streaming connections, shared by all HTTP verticles */
+  Heartbeats(Vertx vertx, int intervalSeconds, AtomicInteger open) {
     this.vertx = vertx;
+    this.open = open;
     this.timer = vertx.setPeriodic(intervalSeconds * 1000L, id -> connections.forEach(Beating::beat));
   }
 
   void add(Beating connection) {
-    connections.add(connection);
+    if (connections.add(connection)) {
+      open.incrementAndGet();
+    }
   }
 
   void remove(Beating connection) {
-    connections.remove(connection);
+    if (connections.remove(connection)) {
+      open.decrementAndGet();
+    }
   }
 
   void stop() {

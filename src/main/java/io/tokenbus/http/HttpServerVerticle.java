@@ -8,9 +8,11 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
 /**
@@ -24,24 +26,28 @@ public final class HttpServerVerticle extends VerticleBase {
   private final GenerationStore store;
   private final FanOut fanOut;
   private final int port;
+  private final AtomicInteger openStreams;
   private final IntConsumer onListening;
   private Heartbeats heartbeats;
 
   /**
    * @param port        the port to bind; instances binding the same host and port share it
-   * @param onListening receives the port actually bound (the one chosen when {@code port} is 0)
+   * @param openStreams the node's count of open SSE and WebSocket connections, shared by all instances
+   * @param onListening receives the port actually bound
    */
-  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, int port, IntConsumer onListening) {
+  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, int port,
+                            AtomicInteger openStreams, IntConsumer onListening) {
     this.config = config;
     this.store = store;
     this.fanOut = fanOut;
     this.port = port;
+    this.openStreams = openStreams;
     this.onListening = onListening;
   }
 
   @Override
   public Future<?> start() {
-    heartbeats = new Heartbeats(vertx, config.viewer().heartbeatSeconds());
+    heartbeats = new Heartbeats(vertx, config.viewer().heartbeatSeconds(), openStreams);
     HttpServerOptions options = new HttpServerOptions()
         .setPort(port)
         .setHost(config.http().host())
@@ -73,7 +79,7 @@ public final class HttpServerVerticle extends VerticleBase {
     router.get("/v1/ws").handler(ctx -> upgrade(ctx, generations));
     router.post("/stream").handler(body).handler(seed::handle);
     router.get("/health").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .end("{\"status\":\"UP\"}"));
+        .end(new JsonObject().put("status", "UP").put("streams", openStreams.get()).encode()));
     router.route().failureHandler(ErrorHandler::handle);
     router.errorHandler(404, ErrorHandler::handle);
     router.errorHandler(405, ErrorHandler::handle);

@@ -47,12 +47,7 @@ final class SeedStreamHandler {
         .onSuccess(info -> {
           SseOutput.prepare(ctx.response(), info.id());
           SseOutput output = new SseOutput(ctx.response(), WireFormat.SEED_SSE, config.viewer().writeQueueBytes(), heartbeats);
-          Viewer viewer = new Viewer(fanOut, info, 0, false, output);
-          ctx.response().closeHandler(v -> {
-            output.closed();
-            viewer.close();
-          });
-          viewer.start();
+          output.watch(new Viewer(fanOut, info, 0, false, output));
         })
         .onFailure(ctx::fail);
   }

@@ -1,6 +1,7 @@
 package io.tokenbus.http;
 
 import io.tokenbus.fanout.Encoded;
+import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
 import io.vertx.core.buffer.Buffer;
@@ -74,7 +75,16 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
     }
   }
 
-  /** Called when the client goes away. */
+  /** Starts {@code viewer} on this response; when the client goes away, both stop. */
+  void watch(Viewer viewer) {
+    response.closeHandler(v -> {
+      closed();
+      viewer.close();
+    });
+    viewer.start();
+  }
+
+  /** Stops heartbeats, once the response is over or the client has gone. */
   void closed() {
     heartbeats.remove(this);
   }
