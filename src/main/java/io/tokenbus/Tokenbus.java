@@ -67,12 +67,16 @@ public final class Tokenbus {
 
   /** Deploys a node on {@code vertx}; completes once every verticle is ready and the port is bound. */
   public static Future<Node> deploy(Vertx vertx, TokenbusConfig config) {
+    return deploy(vertx, config, new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L));
+  }
+
+  /** Deploys a node on {@code vertx} over the given store. */
+  public static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store) {
     LocalCodec.registerAll(vertx);
     int cores = Runtime.getRuntime().availableProcessors();
     int workers = config.generation().workers() > 0 ? config.generation().workers() : cores;
     int httpInstances = config.http().instances() > 0 ? config.http().instances() : cores;
     String nodeId = UUID.randomUUID().toString();
-    GenerationStore store = new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L);
     FanOut fanOut = new FanOut(vertx, store, config.viewer());
     AtomicInteger running = new AtomicInteger();
     AtomicInteger openStreams = new AtomicInteger();

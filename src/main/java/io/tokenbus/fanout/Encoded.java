@@ -23,7 +23,17 @@ public final class Encoded {
     this.frames = frames;
   }
 
-  static Encoded of(EventEncoder encoder, WireFormat format, List<GenerationEvent> events) {
+  /** Log events, with frames from the node's cache. */
+  static Encoded cached(FrameCache cache, WireFormat format, List<GenerationEvent> events) {
+    List<Buffer> frames = new ArrayList<>(events.size());
+    for (GenerationEvent event : events) {
+      frames.add(cache.frame(format, event));
+    }
+    return new Encoded(events, frames);
+  }
+
+  /** Events made for one viewer (merged deltas), encoded for it alone. */
+  static Encoded encode(EventEncoder encoder, WireFormat format, List<GenerationEvent> events) {
     List<Buffer> frames = new ArrayList<>(events.size());
     for (GenerationEvent event : events) {
       frames.add(encoder.encode(format, event));

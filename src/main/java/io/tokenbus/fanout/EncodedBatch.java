@@ -9,12 +9,12 @@ import io.tokenbus.bus.EventBatch;
 final class EncodedBatch {
 
   private final EventBatch batch;
-  private final EventEncoder encoder;
+  private final FrameCache frames;
   private final Encoded[] byFormat = new Encoded[WireFormat.values().length];
 
-  EncodedBatch(EventBatch batch, EventEncoder encoder) {
+  EncodedBatch(EventBatch batch, FrameCache frames) {
     this.batch = batch;
-    this.encoder = encoder;
+    this.frames = frames;
   }
 
   long firstSeq() {
@@ -32,7 +32,7 @@ final class EncodedBatch {
   synchronized Encoded in(WireFormat format) {
     Encoded encoded = byFormat[format.ordinal()];
     if (encoded == null) {
-      encoded = byFormat[format.ordinal()] = Encoded.of(encoder, format, batch.events());
+      encoded = byFormat[format.ordinal()] = Encoded.cached(frames, format, batch.events());
     }
     return encoded;
   }

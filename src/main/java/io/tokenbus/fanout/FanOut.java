@@ -9,6 +9,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.internal.ContextInternal;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -48,11 +49,28 @@ public final class FanOut {
     return channel == null ? 0 : channel.count;
   }
 
-  /** Adds a viewer (on its event loop); completes once live batches reach it. */
-  synchronized Future<Void> join(Viewer viewer) {
+  /**
+   * Adds a viewer (on its event loop); the future completes, on any thread, once live batches
+   * reach it. Returns the node's frame cache of the generation for its replays.
+   */
+  synchronized Joined join(Viewer viewer) {
     Channel channel = channels.computeIfAbsent(viewer.generation(), id -> new Channel(viewer));
     channel.add(viewer);
-    return channel.ready;
+    return new Joined(channel.ready, channel.frames);
+  }
+
+  record Joined(Future<Void> ready, FrameCache frames) {
+  }
+
+  /** Event loops holding viewers of a generation on this node (for tests: one hop per loop). */
+  synchronized int loops(String generation) {
+    Channel channel = channels.get(generation);
+    return channel == null ? 0 : channel.loops.size();
+  }
+
+  /** The event-loop context itself: request handlers run on per-request duplicates of it. */
+  static Context loopOf(Context context) {
+    return ((ContextInternal) context).unwrap();
   }
 
   synchronized void leave(Viewer viewer) {
@@ -65,14 +83,14 @@ public final class FanOut {
 
   /** One generation's consumer on this node, and its viewers grouped by event loop. */
   private final class Channel {
-    final EventEncoder encoder;
+    final FrameCache frames;
     final MessageConsumer<EventBatch> consumer;
     final Future<Void> ready;
     final List<LoopGroup> loops = new CopyOnWriteArrayList<>();
     int count;
 
     Channel(Viewer first) {
-      encoder = new EventEncoder(first.info());
+      frames = new FrameCache(new EventEncoder(first.info()));
       consumer = vertx.eventBus().consumer(Addresses.events(first.generation()), this::onBatch);
       ready = consumer.completion();
     }
@@ -92,16 +110,16 @@ public final class FanOut {
 
     int remove(Viewer viewer) {
       for (LoopGroup loop : loops) {
-        if (loop.context == viewer.context()) {
-          loop.remove(viewer);
+        if (loop.context == viewer.context() && loop.remove(viewer) && loop.isEmpty()) {
+          loops.remove(loop);
         }
       }
       return --count;
     }
 
     void onBatch(Message<EventBatch> message) {
-      EncodedBatch batch = new EncodedBatch(message.body(), encoder);
-      Context current = Vertx.currentContext();
+      EncodedBatch batch = new EncodedBatch(message.body(), frames);
+      Context current = loopOf(Vertx.currentContext());
       for (LoopGroup loop : loops) {
         if (loop.context == current) {
           loop.deliver(batch);
@@ -119,6 +137,7 @@ public final class FanOut {
   private static final class LoopGroup {
     final Context context;
     final ArrayList<Viewer> viewers = new ArrayList<>();
+    int live;
     boolean delivering;
     boolean dirty;
 
@@ -129,24 +148,33 @@ public final class FanOut {
     void add(Viewer viewer) {
       viewer.slot = viewers.size();
       viewers.add(viewer);
+      live++;
     }
 
-    void remove(Viewer viewer) {
+    /** Removes the viewer; true if it was here. */
+    boolean remove(Viewer viewer) {
       int slot = viewer.slot;
       if (slot < 0 || slot >= viewers.size() || viewers.get(slot) != viewer) {
-        return;
+        return false;
       }
       viewer.slot = -1;
+      live--;
       if (delivering) {
         viewers.set(slot, null);
         dirty = true;
-        return;
+        return true;
       }
       Viewer last = viewers.remove(viewers.size() - 1);
       if (last != viewer) {
         viewers.set(slot, last);
         last.slot = slot;
       }
+      return true;
+    }
+
+    /** No viewers left: a batch already on its way here finds nobody, which is harmless. */
+    boolean isEmpty() {
+      return live == 0;
     }
 
     void deliver(EncodedBatch batch) {

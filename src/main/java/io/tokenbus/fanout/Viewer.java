@@ -6,6 +6,7 @@ import io.tokenbus.generation.GenerationInfo;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +40,8 @@ public final class Viewer {
   private final boolean snapshot;
   private final EventEncoder encoder;
   private final ArrayDeque<EncodedBatch> held = new ArrayDeque<>();
-  private Context context;
+  private ContextInternal context;
+  private FrameCache frames;
   private State state = State.NEW;
   private long cursor;
   private int heldEvents;
@@ -68,25 +70,38 @@ public final class Viewer {
     return info;
   }
 
+  /** The viewer's event-loop context (never a per-request duplicate). */
   Context context() {
     return context;
   }
 
   /** Starts watching; call on the connection's event loop. */
   public void start() {
-    context = Vertx.currentContext();
-    if (context == null || !context.isEventLoopContext()) {
+    Context current = Vertx.currentContext();
+    if (current == null || !current.isEventLoopContext()) {
       throw new IllegalStateException("a viewer starts on its connection's event loop");
     }
+    context = (ContextInternal) FanOut.loopOf(current);
     state = State.CATCHING_UP;
-    fanOut.join(this).onComplete(ar -> {
+    FanOut.Joined joined = fanOut.join(this);
+    frames = joined.frames();
+    // The consumer's registration completes on the loop of whoever created the channel: come home first.
+    joined.ready().onComplete(ar -> onLoop(() -> {
       if (ar.failed()) {
         LOG.warn("Viewer of {} could not subscribe: {}", info.id(), ar.cause().getMessage());
         abort("subscription failed");
       } else if (state == State.CATCHING_UP) {
         readLog(snapshot);
       }
-    });
+    }));
+  }
+
+  private void onLoop(Runnable action) {
+    if (context.inThread()) {
+      action.run();
+    } else {
+      context.runOnContext(v -> action.run());
+    }
   }
 
   /** The client went away or unsubscribed. */
@@ -100,6 +115,7 @@ public final class Viewer {
 
   /** A live batch, on this viewer's event loop. */
   void onBatch(EncodedBatch batch) {
+    assert context.inThread() : "viewer of " + info.id() + " called off its event loop";
     switch (state) {
       case LIVE -> deliver(batch);
       case CATCHING_UP -> hold(batch);
@@ -148,16 +164,11 @@ public final class Viewer {
     held.clear();
     heldEvents = 0;
     heldOverflow = false;
-    fanOut.store().readAfter(info.id(), cursor).onComplete(ar -> {
-      if (Vertx.currentContext() == context) {
-        afterRead(ar, merge);
-      } else {
-        context.runOnContext(v -> afterRead(ar, merge));
-      }
-    });
+    fanOut.store().readAfter(info.id(), cursor).onComplete(ar -> onLoop(() -> afterRead(ar, merge)));
   }
 
   private void afterRead(AsyncResult<List<GenerationEvent>> ar, boolean merge) {
+    assert context.inThread() : "viewer of " + info.id() + " called off its event loop";
     if (state != State.CATCHING_UP) {
       return;
     }
@@ -173,13 +184,13 @@ public final class Viewer {
         return;
       }
       List<GenerationEvent> chunk = events.subList(i, Math.min(events.size(), i + REPLAY_CHUNK));
-      write(Encoded.of(encoder, out.format(), chunk));
+      write(merge ? Encoded.encode(encoder, out.format(), chunk) : Encoded.cached(frames, out.format(), chunk));
     }
     if (state != State.CATCHING_UP) {
       return;
     }
     if (heldOverflow) {
-      readLog(true);
+      readLog(merge); // same mode: a viewer that is not behind must not get merged deltas
       return;
     }
     state = State.LIVE;

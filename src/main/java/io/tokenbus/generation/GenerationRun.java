@@ -46,6 +46,7 @@ final class GenerationRun implements UpstreamListener {
   private boolean flushScheduled;
   private boolean appending;
   private boolean stopped;
+  private boolean logFailed;
 
   GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig.Generation config,
                 Provider provider, Runnable onEnd) {
@@ -136,9 +137,7 @@ final class GenerationRun implements UpstreamListener {
     store.append(info.id(), info.epoch(), batch.events()).onComplete(ar -> {
       appending = false;
       if (ar.failed()) {
-        LOG.error("Generation {}: append of seq {}..{} failed; stopping the generation", info.id(),
-            batch.firstSeq(), batch.lastSeq(), ar.cause());
-        stop();
+        onAppendFailed(batch, ar.cause());
         return;
       }
       vertx.eventBus().publish(Addresses.events(info.id()), batch);
@@ -148,6 +147,36 @@ final class GenerationRun implements UpstreamListener {
         flush();
       }
     });
+  }
+
+  /**
+   * The log refused a batch. A stale epoch means another node owns the generation now: stop quietly.
+   * Otherwise end the generation with an {@code error} at the failed batch's first seq (its events
+   * were never published), so nobody waits forever; if the log refuses that too, viewers are still
+   * told, though the log may then lack the end.
+   */
+  private void onAppendFailed(EventBatch batch, Throwable cause) {
+    if (cause instanceof StaleEpochException) {
+      LOG.warn("Generation {}: {}; this node stops writing it", info.id(), cause.getMessage());
+      stop();
+      return;
+    }
+    if (logFailed) {
+      LOG.error("Generation {}: the log refused the terminal event too; telling live viewers only", info.id(), cause);
+      vertx.eventBus().publish(Addresses.events(info.id()), batch);
+      stop();
+      return;
+    }
+    LOG.error("Generation {}: append of seq {}..{} failed; ending the generation", info.id(), batch.firstSeq(),
+        batch.lastSeq(), cause);
+    logFailed = true;
+    if (call != null) {
+      call.cancel();
+    }
+    pending.clear();
+    nextSeq = batch.firstSeq();
+    terminalQueued = false;
+    queue(GenerationEvent.error(nextSeq++, Failure.internal("The generation's log could not be written"), usageSoFar()));
   }
 
   private void stop() {

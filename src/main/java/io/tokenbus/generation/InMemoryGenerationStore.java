@@ -86,21 +86,22 @@ public final class InMemoryGenerationStore implements GenerationStore {
     if (log == null) {
       return Future.succeededFuture(null);
     }
+    List<GenerationEvent> events;
+    synchronized (log) {
+      events = List.copyOf(log.events); // copy references under the lock, fold outside it
+    }
     StringBuilder text = new StringBuilder();
     long lastDeltaSeq = 0;
     GenerationEvent terminal = null;
-    long lastSeq;
-    synchronized (log) {
-      for (GenerationEvent event : log.events) {
-        if (event.type() == EventType.DELTA) {
-          text.append(event.text());
-          lastDeltaSeq = event.seq();
-        } else if (event.terminal()) {
-          terminal = event;
-        }
+    for (GenerationEvent event : events) {
+      if (event.type() == EventType.DELTA) {
+        text.append(event.text());
+        lastDeltaSeq = event.seq();
+      } else if (event.terminal()) {
+        terminal = event;
       }
-      lastSeq = log.events.size();
     }
+    long lastSeq = events.size();
     return Future.succeededFuture(new GenerationSnapshot(log.info, text.toString(), lastSeq, lastDeltaSeq, terminal));
   }
 

@@ -53,7 +53,7 @@ final class ChatCompletionsHandler {
           if (stream) {
             ChatStreamOutput output = new ChatStreamOutput(response, format, info, config.writeQueueBytes(), heartbeats);
             output.watch(new Viewer(fanOut, info, 0, false, output));
-          } else {
+          } else if (!response.closed()) {
             Viewer viewer = new Viewer(fanOut, info, 0, false, new CompletionOutput(response, store, info));
             response.closeHandler(v -> viewer.close());
             viewer.start();

@@ -31,12 +31,13 @@ final class Cursors {
     throw ApiException.badRequest("invalid_" + name, name + " must be true or false, got '" + clip(value) + "'", name);
   }
 
-  /** A cursor past the last event cannot come from this generation. */
-  static void checkWithin(long cursor, GenerationSnapshot snapshot) {
+  /** A cursor past the last event cannot come from this generation; returns the snapshot when it is within. */
+  static GenerationSnapshot checkWithin(long cursor, GenerationSnapshot snapshot) {
     if (cursor > snapshot.lastSeq()) {
       throw ApiException.badRequest("invalid_cursor", "The cursor " + cursor + " is beyond the last event ("
           + snapshot.lastSeq() + ") of generation " + snapshot.info().id(), "after");
     }
+    return snapshot;
   }
 
   private static String clip(String value) {

@@ -61,8 +61,7 @@ final class GenerationsHandler {
         ? Cursors.parse(lastEventId, "Last-Event-ID")
         : Cursors.parse(ctx.request().getParam("after"), "after");
     boolean snapshotJoin = Cursors.flag(ctx.request().getParam("snapshot"), "snapshot");
-    snapshot(ctx.pathParam("id")).onSuccess(snapshot -> {
-      Cursors.checkWithin(cursor, snapshot);
+    snapshot(ctx.pathParam("id")).map(snapshot -> Cursors.checkWithin(cursor, snapshot)).onSuccess(snapshot -> {
       HttpServerResponse response = ctx.response();
       if (snapshot.terminal() != null && cursor >= snapshot.terminal().seq()) {
         // The client has everything, the end included; 204 also tells an EventSource not to reconnect.

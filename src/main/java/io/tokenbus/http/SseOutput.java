@@ -77,6 +77,10 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   /** Starts {@code viewer} on this response; when the client goes away, both stop. */
   void watch(Viewer viewer) {
+    if (response.closed()) {
+      closed(); // the client left while the generation was starting: the close handler would never run
+      return;
+    }
     response.closeHandler(v -> {
       closed();
       viewer.close();

@@ -34,6 +34,8 @@ final class WebSocketSession implements Heartbeats.Beating {
   private final Heartbeats heartbeats;
   private final Map<String, Viewer> subscriptions = new HashMap<>();
   private final List<Runnable> waitingForDrain = new ArrayList<>();
+  /** {@code generate} frames whose generation has not started yet: they hold a subscription slot. */
+  private int starting;
 
   WebSocketSession(ServerWebSocket socket, GenerationClient generations, GenerationStore store, FanOut fanOut,
                    TokenbusConfig config, Heartbeats heartbeats) {
@@ -142,13 +144,21 @@ final class WebSocketSession implements Heartbeats.Beating {
       error(id, "already_subscribed", "This socket already watches generation '" + id + "'");
       return false;
     }
-    if (subscriptions.size() >= config.websocket().maxSubscriptions()) {
-      error(id, "too_many_subscriptions", "This socket already watches " + subscriptions.size()
-          + " generations (websocket.max-subscriptions)");
+    if (full(id)) {
       return false;
     }
     subscriptions.put(id, null);
     return true;
+  }
+
+  /** True (after an error frame) when no subscription slot is free. */
+  private boolean full(String id) {
+    if (subscriptions.size() + starting >= config.websocket().maxSubscriptions()) {
+      error(id, "too_many_subscriptions", "This socket already watches " + (subscriptions.size() + starting)
+          + " generations (websocket.max-subscriptions)");
+      return true;
+    }
+    return false;
   }
 
   private void watch(GenerationInfo info, long cursor, boolean snapshot) {
@@ -182,19 +192,23 @@ final class WebSocketSession implements Heartbeats.Beating {
     }
     Future<GenerationInfo> started;
     try {
-      started = generations.start(ChatRequests.parse(body));
+      io.tokenbus.bus.GenerationRequest request = ChatRequests.parse(body);
+      if (full(null)) {
+        return; // refuse before starting: a generation nobody watches would only burn tokens
+      }
+      started = generations.start(request);
     } catch (ApiException e) {
       error(null, e.failure().code(), e.getMessage());
       return;
     }
-    started.onSuccess(info -> {
+    starting++;
+    started.onComplete(ar -> starting--).onSuccess(info -> {
       if (socket.isClosed()) {
         return;
       }
       socket.writeTextMessage(new JsonObject().put("type", "started").put("generation", info.id()).encode());
-      if (reserve(info.id())) {
-        watch(info, 0, false);
-      }
+      subscriptions.put(info.id(), null);
+      watch(info, 0, false);
     }).onFailure(e -> error(null, e instanceof ApiException api ? api.failure().code() : "internal_error", e.getMessage()));
   }
 

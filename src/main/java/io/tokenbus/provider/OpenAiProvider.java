@@ -99,7 +99,7 @@ final class OpenAiProvider implements Provider {
     Call(GenerationRequest request, UpstreamListener listener) {
       this.request = request;
       this.listener = listener;
-      this.decoder = new SseDecoder(MAX_LINE_BYTES, this::onData);
+      this.decoder = new SseDecoder(MAX_LINE_BYTES, this::onData, this::onErrorField);
     }
 
     Call start() {
@@ -171,7 +171,11 @@ final class OpenAiProvider implements Provider {
         return;
       }
       if (data.equals("[DONE]")) {
-        finish();
+        if (finishReason != null) {
+          finish();
+        } else {
+          fail(Failure.upstream("The upstream stream ended before the answer finished"), true);
+        }
         return;
       }
       JsonObject chunk;
@@ -202,6 +206,18 @@ final class OpenAiProvider implements Provider {
           }
         }
       }
+    }
+
+    /** llama.cpp's {@code error: {"code", "message", "type"}} line. */
+    private void onErrorField(String value) {
+      String message = value;
+      try {
+        JsonObject error = new JsonObject(value);
+        message = error.getString("message", value);
+      } catch (DecodeException | ClassCastException e) {
+        // not JSON: keep the text
+      }
+      fail(Failure.upstream("The upstream failed mid-stream: " + redact(message)), true);
     }
 
     private void finish() {

@@ -8,20 +8,24 @@ import java.util.function.Consumer;
 /**
  * Decodes a Server-Sent Events byte stream into the {@code data} of each event, as the SSE spec
  * says: lines end in LF, CRLF or CR; {@code data:} lines join with LF; a blank line ends an event;
- * comments and other fields are ignored. Bytes are decoded as UTF-8 a whole line at a time, so a
- * character split across network reads survives. A line longer than the limit is an error.
+ * comments and standard fields are ignored. One non-standard field is reported: {@code error:},
+ * which llama.cpp's server sends for a failure before closing with {@code data: [DONE]}. Bytes are
+ * decoded as UTF-8 a whole line at a time, so a character split across network reads survives. A
+ * line longer than the limit is an error.
  */
 public final class SseDecoder {
 
   private final int maxLineBytes;
   private final Consumer<String> onData;
+  private final Consumer<String> onErrorField;
   private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
   private StringBuilder data;
   private boolean lastWasCr;
 
-  public SseDecoder(int maxLineBytes, Consumer<String> onData) {
+  public SseDecoder(int maxLineBytes, Consumer<String> onData, Consumer<String> onErrorField) {
     this.maxLineBytes = maxLineBytes;
     this.onData = onData;
+    this.onErrorField = onErrorField;
   }
 
   /** Feeds bytes; throws {@link IllegalStateException} if a line exceeds the limit. */
@@ -53,6 +57,10 @@ public final class SseDecoder {
         data = null;
         onData.accept(event);
       }
+      return;
+    }
+    if (text.startsWith("error:")) {
+      onErrorField.accept(text.substring(text.length() > 6 && text.charAt(6) == ' ' ? 7 : 6));
       return;
     }
     if (text.startsWith("data")) {

@@ -209,6 +209,23 @@ class ChatCompletionsTest {
   }
 
   @Test
+  @DisplayName("llama.cpp's error: line, and a [DONE] with no finish reason, fail the generation instead of completing it")
+  void upstreamErrorFieldAndIncompleteDone() {
+    String partial = FakeOpenAi.chunk("{\"content\":\"Partial\"}", null);
+    for (String body : List.of(
+        partial + "error: {\"code\":500,\"message\":\"context shift failed\",\"type\":\"server_error\"}\n\ndata: [DONE]\n\n",
+        partial + "data: [DONE]\n\n")) {
+      upstream.respond(new FakeOpenAi.Raw(body));
+      SseClient sse = stream(request(true));
+      await(sse.ended());
+      JsonObject status = await(hub.get("/v1/generations/" + sse.headers().get("X-Generation-Id"))).bodyAsJsonObject();
+      assertEquals("failed", status.getString("status"), body);
+      assertEquals("Partial", status.getString("text"));
+      assertTrue(!body.contains("error:") || status.getJsonObject("error").getString("message").contains("context shift failed"));
+    }
+  }
+
+  @Test
   @DisplayName("cancel closes the upstream connection within a second and every subscriber gets cancelled")
   void cancelClosesUpstream() {
     upstream.respond(FakeOpenAi.Stream.of(Collections.nCopies(10_000, "tok "), 20));

@@ -98,8 +98,9 @@ class WebSocketTest {
   @DisplayName("subscribe with after resumes with no gap and no duplicate; snapshot folds what exists")
   void subscribeAfterAndSnapshot(Vertx vertx) {
     String id = await(hub.startGeneration(TestHub.mockRequest(30, 3000)));
-    await(Poll.until(vertx, () -> hub.get("/v1/generations/" + id).map(r -> r.bodyAsJsonObject().getString("status")),
-        "completed"::equals, 5000)); // a cursor can only name events that exist
+    // A cursor can only name events that exist: let the generation finish first.
+    await(await(io.tokenbus.support.SseClient.get(io.tokenbus.support.SseClient.client(vertx), hub.port(),
+        "/v1/generations/" + id + "/events", Map.of())).ended());
     await(ws.send(subscribe(id).put("after", 12)));
     await(ws.frames().whenAny(f -> ended(f, id)));
     assertContiguous(framesOf(id), 13);
@@ -189,6 +190,10 @@ class WebSocketTest {
     JsonObject error = errorFrameAfter(subscribe(ids.get(3)));
     assertEquals("too_many_subscriptions", error.getString("code"));
     assertTrue(error.getString("message").contains("websocket.max-subscriptions"));
+    JsonObject refused = errorFrameAfter(new JsonObject().put("type", "generate").put("request", TestHub.mockRequest(1000, 20)));
+    assertEquals("too_many_subscriptions", refused.getString("code"));
+    assertTrue(ws.frames().items().stream().noneMatch(f -> f.getString("type").equals("started")),
+        "a generate past the limit starts nothing");
     ids.forEach(id -> await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())));
   }
 }

@@ -21,7 +21,11 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class FakeOpenAi {
 
   /** How the next requests are answered. */
-  public sealed interface Behavior permits Stream, Status, Hang {
+  public sealed interface Behavior permits Stream, Status, Hang, Raw {
+  }
+
+  /** Answers 200 {@code text/event-stream} with exactly these bytes, as some servers do. */
+  public record Raw(String body) implements Behavior {
   }
 
   /**
@@ -89,6 +93,8 @@ public final class FakeOpenAi {
         request.response().setStatusCode(status.status()).putHeader("content-type", "application/json").end(status.body());
       } else if (current instanceof Stream stream) {
         stream(request.response(), stream, body.toJsonObject());
+      } else if (current instanceof Raw raw) {
+        request.response().putHeader("content-type", "text/event-stream").end(raw.body());
       }
       // Hang: say nothing
     });
@@ -141,7 +147,8 @@ public final class FakeOpenAi {
     response.end("data: [DONE]\n\n");
   }
 
-  private static String chunk(String delta, String finishReason) {
+  /** One chunk line, byte for byte as OpenAI sends it. */
+  public static String chunk(String delta, String finishReason) {
     return "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":1732000000,"
         + "\"model\":\"gpt-fake-2024-07-18\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_fake\","
         + "\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"logprobs\":null,\"finish_reason\":"

@@ -26,12 +26,21 @@ public final class TestHub {
 
   /** Starts a node with the embedded defaults plus {@code env} (environment-variable style overrides). */
   public static Future<TestHub> start(Vertx vertx, Map<String, String> env) {
+    TokenbusConfig config = config(env);
+    return Tokenbus.deploy(vertx, config).map(node -> new TestHub(node, vertx));
+  }
+
+  /** The same over a given store. */
+  public static Future<TestHub> start(Vertx vertx, Map<String, String> env, io.tokenbus.generation.GenerationStore store) {
+    return Tokenbus.deploy(vertx, config(env), store).map(node -> new TestHub(node, vertx));
+  }
+
+  private static TokenbusConfig config(Map<String, String> env) {
     Map<String, String> all = new HashMap<>();
     all.put("TOKENBUS_HTTP_PORT", "0");
     all.put("TOKENBUS_HTTP_HOST", "127.0.0.1");
     all.putAll(env);
-    TokenbusConfig config = ConfigLoader.load((java.nio.file.Path) null, all);
-    return Tokenbus.deploy(vertx, config).map(node -> new TestHub(node, vertx));
+    return ConfigLoader.load((java.nio.file.Path) null, all);
   }
 
   public static Future<TestHub> start(Vertx vertx) {

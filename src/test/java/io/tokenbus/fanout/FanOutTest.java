@@ -1,0 +1,142 @@
+package io.tokenbus.fanout;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.EventBatch;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.bus.LocalCodec;
+import io.tokenbus.config.ConfigLoader;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.InMemoryGenerationStore;
+import io.tokenbus.support.Recorder;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(VertxExtension.class)
+@DisplayName("FanOut")
+class FanOutTest {
+
+  private InMemoryGenerationStore store;
+  private FanOut fanOut;
+  private GenerationInfo info;
+
+  @BeforeEach
+  void setUp(Vertx vertx) {
+    LocalCodec.registerAll(vertx);
+    store = new InMemoryGenerationStore(vertx, 60_000);
+    fanOut = new FanOut(vertx, store, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
+    info = new GenerationInfo("chatcmpl-test", "mock", 1, new GenerationRequest("mock", new JsonObject(), null, null), "node", 1);
+    await(store.create(info));
+  }
+
+  /** An output that records what its viewer writes and on which thread. */
+  private static final class RecordingOutput implements ViewerOutput {
+    final Recorder<GenerationEvent> events = new Recorder<>();
+    final List<Thread> threads = new ArrayList<>();
+
+    @Override
+    public WireFormat format() {
+      return WireFormat.EVENTS_SSE;
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return false;
+    }
+
+    @Override
+    public void write(Encoded encoded) {
+      threads.add(Thread.currentThread());
+      encoded.events().forEach(events::add);
+    }
+
+    @Override
+    public void onDrain(Runnable action) {
+    }
+
+    @Override
+    public void end() {
+    }
+
+    @Override
+    public void abort(String reason) {
+    }
+  }
+
+  /** Starts a viewer on a fresh per-request duplicate of {@code loop}, as an HTTP handler would. */
+  private Future<Viewer> startOn(Context loop, RecordingOutput output) {
+    Promise<Viewer> started = Promise.promise();
+    ((ContextInternal) loop).duplicate().runOnContext(v -> {
+      Viewer viewer = new Viewer(fanOut, info, 0, false, output);
+      viewer.start();
+      started.complete(viewer);
+    });
+    return started.future();
+  }
+
+  private Future<Void> append(Vertx vertx, GenerationEvent... events) {
+    return store.append(info.id(), 1, List.of(events))
+        .onSuccess(v -> vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(events))));
+  }
+
+  @Test
+  @DisplayName("viewers are grouped by event loop, and each gets every event once, on its own loop")
+  void oneGroupPerLoop(Vertx vertx) {
+    Context loopA = ((VertxInternal) vertx).createEventLoopContext(); // each takes the next event loop
+    Context loopB = ((VertxInternal) vertx).createEventLoopContext();
+    assertTrue(((ContextInternal) loopA).nettyEventLoop() != ((ContextInternal) loopB).nettyEventLoop(), "two loops");
+    List<RecordingOutput> outputs = new ArrayList<>();
+    for (Context loop : List.of(loopA, loopA, loopA, loopB, loopB)) {
+      RecordingOutput output = new RecordingOutput();
+      outputs.add(output);
+      await(startOn(loop, output));
+    }
+    assertEquals(2, fanOut.loops(info.id()), "one group per event loop, not per request context");
+    await(append(vertx, GenerationEvent.delta(1, "a"), GenerationEvent.delta(2, "b")));
+    await(append(vertx, GenerationEvent.done(3, "stop", null)));
+    for (RecordingOutput output : outputs) {
+      List<GenerationEvent> events = await(output.events.whenCount(3));
+      assertEquals(List.of(1L, 2L, 3L), events.stream().map(GenerationEvent::seq).toList());
+      assertEquals(1, output.threads.stream().distinct().count(), "one loop per viewer");
+    }
+    assertEquals(0, fanOut.viewers(info.id()), "viewers leave after the terminal event");
+  }
+
+  @Test
+  @DisplayName("viewers that come and go leave no loop groups behind")
+  void churnLeavesNoGroups(Vertx vertx) {
+    Context loop = vertx.getOrCreateContext();
+    RecordingOutput stays = new RecordingOutput();
+    await(startOn(loop, stays));
+    for (int i = 0; i < 100; i++) {
+      Viewer passing = await(startOn(loop, new RecordingOutput()));
+      Promise<Void> closed = Promise.promise();
+      loop.runOnContext(v -> {
+        passing.close();
+        closed.complete();
+      });
+      await(closed.future());
+    }
+    assertEquals(1, fanOut.viewers(info.id()));
+    assertEquals(1, fanOut.loops(info.id()));
+    await(append(vertx, GenerationEvent.delta(1, "x")));
+    assertEquals(1, await(stays.events.whenCount(1)).size());
+  }
+}

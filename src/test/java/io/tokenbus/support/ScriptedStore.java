@@ -1,0 +1,86 @@
+package io.tokenbus.support;
+
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSnapshot;
+import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.generation.InMemoryGenerationStore;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.util.List;
+
+/**
+ * The in-memory store with faults a replicated store can have: answers that arrive later (as from
+ * another node), and appends that fail from a given seq on.
+ */
+public final class ScriptedStore implements GenerationStore {
+
+  private final Vertx vertx;
+  private final InMemoryGenerationStore store;
+  private volatile long delayMs;
+  private volatile long failAppendsFromSeq = Long.MAX_VALUE;
+  private volatile int appendFailures;
+  private final Recorder<String> infoAnswered = new Recorder<>();
+
+  public ScriptedStore(Vertx vertx) {
+    this.vertx = vertx;
+    this.store = new InMemoryGenerationStore(vertx, 600_000);
+  }
+
+  /** Every answer arrives this much later, on a timer. */
+  public ScriptedStore delay(long ms) {
+    this.delayMs = ms;
+    return this;
+  }
+
+  /** Appends that reach {@code seq} fail, {@code times} times (then succeed again). */
+  public ScriptedStore failAppends(long seq, int times) {
+    this.failAppendsFromSeq = seq;
+    this.appendFailures = times;
+    return this;
+  }
+
+  /** Ids whose {@code info} has been answered. */
+  public Recorder<String> infoAnswered() {
+    return infoAnswered;
+  }
+
+  private <T> Future<T> later(Future<T> answer) {
+    if (delayMs == 0) {
+      return answer;
+    }
+    Promise<T> promise = Promise.promise();
+    vertx.setTimer(delayMs, t -> answer.onComplete(promise));
+    return promise.future();
+  }
+
+  @Override
+  public Future<Void> create(GenerationInfo info) {
+    return later(store.create(info));
+  }
+
+  @Override
+  public Future<GenerationInfo> info(String id) {
+    return later(store.info(id)).onComplete(ar -> infoAnswered.add(id));
+  }
+
+  @Override
+  public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
+    if (events.get(events.size() - 1).seq() >= failAppendsFromSeq && appendFailures > 0) {
+      appendFailures--;
+      return later(Future.failedFuture(new IllegalStateException("injected append failure")));
+    }
+    return later(store.append(id, epoch, events));
+  }
+
+  @Override
+  public Future<List<GenerationEvent>> readAfter(String id, long afterSeq) {
+    return later(store.readAfter(id, afterSeq));
+  }
+
+  @Override
+  public Future<GenerationSnapshot> snapshot(String id) {
+    return later(store.snapshot(id));
+  }
+}
