@@ -19,6 +19,7 @@ import java.util.Map;
  */
 public final class SseClient {
 
+  private final HttpClientAgent client; // held: Vert.x closes an unreachable client, even mid-request
   private final HttpClientRequest request;
   private final HttpClientResponse response;
   private final Recorder<SseEvent> events = new Recorder<>();
@@ -30,7 +31,8 @@ public final class SseClient {
   private String event;
   private StringBuilder data;
 
-  private SseClient(HttpClientRequest request, HttpClientResponse response) {
+  private SseClient(HttpClientAgent client, HttpClientRequest request, HttpClientResponse response) {
+    this.client = client;
     this.request = request;
     this.response = response;
   }
@@ -47,7 +49,7 @@ public final class SseClient {
   private static Future<SseClient> open(HttpClientAgent client, RequestOptions options, Map<String, String> headers, String body) {
     headers.forEach(options::putHeader);
     return client.request(options).compose(req -> (body == null ? req.send() : req.send(body)).map(resp -> {
-      SseClient sse = new SseClient(req, resp);
+      SseClient sse = new SseClient(client, req, resp);
       resp.handler(sse::feed);
       resp.endHandler(v -> sse.ended.tryComplete());
       resp.exceptionHandler(e -> sse.ended.tryFail(e));
