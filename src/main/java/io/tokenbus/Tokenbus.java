@@ -1,6 +1,6 @@
 package io.tokenbus;
 
-import io.tokenbus.bus.LocalCodec;
+import io.tokenbus.bus.BusCodec;
 import io.tokenbus.config.ConfigException;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
@@ -12,6 +12,11 @@ import io.tokenbus.http.HttpServerVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import io.tokenbus.cluster.HazelcastConfigs;
+import io.tokenbus.cluster.HazelcastGenerationStore;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.Set;
@@ -21,8 +26,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts a tokenbus node: loads the configuration, registers the event-bus codecs once, creates the
- * node's store and fan-out, and deploys the generation workers and then the HTTP verticles.
+ * Starts a tokenbus node: loads the configuration, starts Vert.x (clustered on Hazelcast when
+ * configured), registers the event-bus codecs once, creates the node's store and fan-out, and
+ * deploys the generation workers and then the HTTP verticles.
  */
 public final class Tokenbus {
 
@@ -48,21 +54,48 @@ public final class Tokenbus {
       System.exit(2);
       return;
     }
-    Vertx vertx = Vertx.vertx();
+    Node node;
+    try {
+      node = start(config).await(120, TimeUnit.SECONDS);
+    } catch (ConfigException e) {
+      System.err.println("tokenbus: invalid configuration: " + e.getMessage());
+      System.exit(2);
+      return;
+    } catch (Exception e) {
+      LOG.error("tokenbus failed to start: {}", e.getMessage());
+      System.exit(1);
+      return;
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
-        vertx.close().await(10, TimeUnit.SECONDS);
+        node.close().await(30, TimeUnit.SECONDS);
       } catch (Exception e) {
         // exiting anyway
       }
     }, "tokenbus-shutdown"));
-    deploy(vertx, config)
-        .onSuccess(node -> LOG.info("tokenbus listening on http://{}:{} (models: mock{})", config.http().host(), node.port(),
-            config.openai().configured() ? ", any other via " + config.openai().baseUrl() : ""))
-        .onFailure(e -> {
-          LOG.error("tokenbus failed to start: {}", e.getMessage());
-          vertx.close().onComplete(v -> System.exit(1));
-        });
+    LOG.info("tokenbus listening on http://{}:{} (models: mock{}){}", config.http().host(), node.port(),
+        config.openai().configured() ? ", any other via " + config.openai().baseUrl() : "",
+        config.cluster().enabled() ? ", cluster '" + config.cluster().name() + "' as " + config.cluster().host() + ":"
+            + config.cluster().port() : "");
+  }
+
+  /**
+   * Starts a node: a plain {@link Vertx} with the in-memory store, or, with {@code cluster.enabled},
+   * a clustered one on Hazelcast with the replicated store. Completes once it serves.
+   */
+  public static Future<Node> start(TokenbusConfig config) {
+    if (!config.cluster().enabled()) {
+      Vertx vertx = Vertx.vertx();
+      return deploy(vertx, config).onFailure(e -> vertx.close());
+    }
+    HazelcastClusterManager manager = new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
+    VertxOptions options = new VertxOptions().setEventBusOptions(new EventBusOptions()
+        .setHost(config.cluster().host()).setClusterPublicHost(config.cluster().host()));
+    return Vertx.builder().with(options).withClusterManager(manager).buildClustered().compose(vertx -> {
+      GenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
+          config.generation().retentionSeconds());
+      return deploy(vertx, config, store, manager.getNodeId()).onFailure(e -> vertx.close());
+    });
   }
 
   /** Deploys a node on {@code vertx}; completes once every verticle is ready and the port is bound. */
@@ -72,11 +105,14 @@ public final class Tokenbus {
 
   /** Deploys a node on {@code vertx} over the given store. */
   public static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store) {
-    LocalCodec.registerAll(vertx);
+    return deploy(vertx, config, store, UUID.randomUUID().toString());
+  }
+
+  private static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store, String nodeId) {
+    BusCodec.registerAll(vertx);
     int cores = Runtime.getRuntime().availableProcessors();
     int workers = config.generation().workers() > 0 ? config.generation().workers() : cores;
     int httpInstances = config.http().instances() > 0 ? config.http().instances() : cores;
-    String nodeId = UUID.randomUUID().toString();
     FanOut fanOut = new FanOut(vertx, store, config.viewer());
     AtomicInteger running = new AtomicInteger();
     AtomicInteger openStreams = new AtomicInteger();

@@ -5,7 +5,7 @@ package io.tokenbus.bus;
  * OpenAI's error {@code type} and {@code code}. Travels in terminal {@code error} events and in
  * rejected generation requests, and is rendered once, at the HTTP edge.
  */
-public record Failure(int status, String type, String code, String message) {
+public record Failure(int status, String type, String code, String message) implements java.io.Serializable {
 
   public static Failure invalidRequest(String code, String message) {
     return new Failure(400, "invalid_request_error", code, message);

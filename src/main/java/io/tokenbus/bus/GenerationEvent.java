@@ -8,7 +8,7 @@ import java.util.Objects;
  * {@code usage} for done, {@code failure} (and the usage so far) for error, {@code usage} for
  * cancelled. Immutable, so one instance is shared by every reader on a node.
  */
-public record GenerationEvent(long seq, EventType type, String text, String finishReason, Usage usage, Failure failure) {
+public record GenerationEvent(long seq, EventType type, String text, String finishReason, Usage usage, Failure failure) implements java.io.Serializable {
 
   public GenerationEvent {
     Objects.requireNonNull(type, "type");

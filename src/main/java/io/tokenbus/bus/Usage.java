@@ -1,7 +1,7 @@
 package io.tokenbus.bus;
 
 /** Token counts of one generation, as OpenAI reports them. */
-public record Usage(long promptTokens, long completionTokens, long totalTokens) {
+public record Usage(long promptTokens, long completionTokens, long totalTokens) implements java.io.Serializable {
 
   public static Usage of(long promptTokens, long completionTokens) {
     return new Usage(promptTokens, completionTokens, promptTokens + completionTokens);

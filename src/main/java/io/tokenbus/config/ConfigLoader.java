@@ -33,7 +33,8 @@ public final class ConfigLoader {
   /** Names that other tools already use for the same setting. */
   private static final Map<String, String> ENV_ALIASES = Map.of(
       "OPENAI_BASE_URL", "openai.base-url",
-      "OPENAI_API_KEY", "openai.api-key");
+      "OPENAI_API_KEY", "openai.api-key",
+      "TOKENBUS_CLUSTER", "cluster.enabled");
 
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
       .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)

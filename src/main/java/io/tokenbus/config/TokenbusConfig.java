@@ -7,7 +7,7 @@ import java.net.URI;
  * {@code conf/tokenbus.yaml}; {@link ConfigLoader} builds this from the layers and validates it.
  */
 public record TokenbusConfig(
-    Http http, Viewer viewer, WebSocket websocket, Generation generation, Mock mock, OpenAi openai) {
+    Http http, Viewer viewer, WebSocket websocket, Generation generation, Mock mock, OpenAi openai, Cluster cluster) {
 
   public record Http(int port, String host, int instances, int maxBodyBytes) {
   }
@@ -37,6 +37,15 @@ public record TokenbusConfig(
     public String toString() {
       return "OpenAi[baseUrl=" + baseUrl + ", apiKey=" + (apiKey.isEmpty() ? "(none)" : "(set)")
           + ", connectTimeoutMs=" + connectTimeoutMs + ", idleTimeoutSeconds=" + idleTimeoutSeconds + "]";
+    }
+  }
+
+  public record Cluster(boolean enabled, String name, String host, int port, String members, String configFile) {
+
+    /** The members as {@code host:port} strings. */
+    public java.util.List<String> memberList() {
+      return members.isBlank() ? java.util.List.of()
+          : java.util.Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
     }
   }
 
@@ -74,7 +83,24 @@ public record TokenbusConfig(
     }
     String apiKey = openai.apiKey == null ? "" : openai.apiKey.trim();
     OpenAi normalised = new OpenAi(baseUrl, apiKey, openai.connectTimeoutMs, openai.idleTimeoutSeconds);
-    return new TokenbusConfig(http, viewer, websocket, generation, mock, normalised);
+    notBlank("cluster.name", cluster.name);
+    notBlank("cluster.host", cluster.host);
+    range("cluster.port", cluster.port, 1, 65535);
+    Cluster clusterNormalised = new Cluster(cluster.enabled, cluster.name.trim(), cluster.host.trim(), cluster.port,
+        cluster.members == null ? "" : cluster.members.trim(), cluster.configFile == null ? "" : cluster.configFile.trim());
+    for (String member : clusterNormalised.memberList()) {
+      int colon = member.lastIndexOf(':');
+      String port = colon < 0 ? "" : member.substring(colon + 1);
+      if (colon <= 0 || port.isEmpty() || !port.chars().allMatch(Character::isDigit) || Integer.parseInt(port) < 1
+          || Integer.parseInt(port) > 65535) {
+        throw new ConfigException("cluster.members", "must be comma-separated host:port pairs such as "
+            + "10.0.0.1:5701,10.0.0.2:5701; got \"" + member + "\"");
+      }
+    }
+    if (!clusterNormalised.configFile().isEmpty() && !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(clusterNormalised.configFile()))) {
+      throw new ConfigException("cluster.config-file", "names a file that does not exist: " + clusterNormalised.configFile());
+    }
+    return new TokenbusConfig(http, viewer, websocket, generation, mock, normalised, clusterNormalised);
   }
 
   private static void range(String key, long value, long min, long max) {

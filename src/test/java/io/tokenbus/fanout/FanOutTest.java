@@ -8,7 +8,7 @@ import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.EventBatch;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
-import io.tokenbus.bus.LocalCodec;
+import io.tokenbus.bus.BusCodec;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.InMemoryGenerationStore;
@@ -39,7 +39,7 @@ class FanOutTest {
 
   @BeforeEach
   void setUp(Vertx vertx) {
-    LocalCodec.registerAll(vertx);
+    BusCodec.registerAll(vertx);
     store = new InMemoryGenerationStore(vertx, 60_000);
     fanOut = new FanOut(vertx, store, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
     info = new GenerationInfo("chatcmpl-test", "mock", 1, new GenerationRequest("mock", new JsonObject(), null, null), "node", 1);

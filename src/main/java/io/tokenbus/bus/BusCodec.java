@@ -1,0 +1,66 @@
+package io.tokenbus.bus;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.MessageCodec;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+
+/**
+ * The event-bus codec of each record tokenbus sends. On one node every receiver gets the same
+ * immutable instance (no copy); between nodes the record travels in {@link Wire}'s compact binary
+ * form, encoded once per message.
+ */
+public final class BusCodec<T> implements MessageCodec<T, T> {
+
+  private final Class<T> type;
+  private final BiConsumer<Wire.Writer, T> write;
+  private final Function<Wire.Reader, T> read;
+
+  private BusCodec(Class<T> type, BiConsumer<Wire.Writer, T> write, Function<Wire.Reader, T> read) {
+    this.type = type;
+    this.write = write;
+    this.read = read;
+  }
+
+  /** Registers the codecs of every record tokenbus sends; call once per {@link Vertx}. */
+  public static void registerAll(Vertx vertx) {
+    register(vertx, EventBatch.class, Wire::writeBatch, Wire::readBatch);
+    register(vertx, GenerationRequest.class, Wire::writeRequest, Wire::readRequest);
+    register(vertx, StartReply.class, Wire::writeStartReply, Wire::readStartReply);
+    register(vertx, ControlCommand.class, (w, c) -> w.writeInt(c.ordinal()), r -> ControlCommand.values()[r.readInt()]);
+  }
+
+  private static <T> void register(Vertx vertx, Class<T> type, BiConsumer<Wire.Writer, T> write, Function<Wire.Reader, T> read) {
+    vertx.eventBus().registerDefaultCodec(type, new BusCodec<>(type, write, read));
+  }
+
+  @Override
+  public void encodeToWire(Buffer buffer, T value) {
+    int lengthAt = buffer.length();
+    buffer.appendInt(0);
+    write.accept(new Wire.Writer(buffer), value);
+    buffer.setInt(lengthAt, buffer.length() - lengthAt - 4);
+  }
+
+  @Override
+  public T decodeFromWire(int pos, Buffer buffer) {
+    int length = buffer.getInt(pos);
+    return read.apply(new Wire.Reader(buffer.getBuffer(pos + 4, pos + 4 + length)));
+  }
+
+  @Override
+  public T transform(T value) {
+    return value;
+  }
+
+  @Override
+  public String name() {
+    return "tokenbus." + type.getSimpleName();
+  }
+
+  @Override
+  public byte systemCodecID() {
+    return -1;
+  }
+}

@@ -1,0 +1,74 @@
+package io.tokenbus.cluster;
+
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.IMap;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSnapshot;
+import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.generation.StaleEpochException;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The cluster's store: each generation is one entry of the {@code tokenbus.generations} map, with
+ * one synchronous backup (conf/cluster.xml), so any node serves status, join, snapshot and resume
+ * for any generation, and an acknowledged append survives the loss of a node. Every operation is
+ * one entry processor on the partition owner; the owner appends once per batch, not per token.
+ * Results complete on the caller's Vert.x context.
+ */
+public final class HazelcastGenerationStore implements GenerationStore {
+
+  public static final String MAP = "tokenbus.generations";
+
+  private final Vertx vertx;
+  private final IMap<String, StoredGeneration> map;
+  private final long retentionSeconds;
+
+  public HazelcastGenerationStore(Vertx vertx, HazelcastInstance hazelcast, long retentionSeconds) {
+    this.vertx = vertx;
+    this.map = hazelcast.getMap(MAP);
+    this.retentionSeconds = retentionSeconds;
+  }
+
+  private <R> Future<R> run(String id, EntryProcessor<String, StoredGeneration, R> processor) {
+    return Future.fromCompletionStage(map.submitToKey(id, processor), vertx.getOrCreateContext());
+  }
+
+  @Override
+  public Future<Void> create(GenerationInfo info) {
+    return run(info.id(), new LogProcessors.Create(new StoredGeneration(info))).compose(created -> created
+        ? Future.succeededFuture()
+        : Future.failedFuture(new IllegalStateException("generation " + info.id() + " already exists")));
+  }
+
+  @Override
+  public Future<GenerationInfo> info(String id) {
+    return run(id, new LogProcessors.Info()).map(data -> data == null ? null : data.toInfo());
+  }
+
+  @Override
+  public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
+    return run(id, new LogProcessors.Append(epoch, new ArrayList<>(events), retentionSeconds)).compose(outcome -> switch (outcome) {
+      case LogProcessors.APPENDED -> Future.succeededFuture();
+      case LogProcessors.STALE_EPOCH -> Future.failedFuture(new StaleEpochException(id, epoch, -1));
+      case LogProcessors.UNKNOWN -> Future.failedFuture(new IllegalStateException("generation " + id + " is unknown or expired"));
+      case LogProcessors.ENDED -> Future.failedFuture(new IllegalStateException("generation " + id + " has already ended"));
+      default -> Future.failedFuture(new IllegalStateException("generation " + id + " refused seq " + events.get(0).seq()
+          + " out of order"));
+    });
+  }
+
+  @Override
+  public Future<List<GenerationEvent>> readAfter(String id, long afterSeq) {
+    return run(id, new LogProcessors.ReadAfter(afterSeq)).map(events -> events);
+  }
+
+  @Override
+  public Future<GenerationSnapshot> snapshot(String id) {
+    return run(id, new LogProcessors.Snapshot()).map(data -> data == null ? null : data.toSnapshot());
+  }
+}

@@ -1,0 +1,152 @@
+package io.tokenbus.cluster;
+
+import io.tokenbus.bus.EventType;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSnapshot;
+import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.ExtendedMapEntry;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The operations on a stored generation, run as entry processors on the member that owns its
+ * partition (and, for writes, again on its backup), so each is atomic and only its result crosses
+ * the network. Read-only ones have no backup processor.
+ */
+final class LogProcessors {
+
+  private LogProcessors() {
+  }
+
+  /** Outcome codes of {@link Append}. */
+  static final int APPENDED = 0;
+  static final int UNKNOWN = 1;
+  static final int STALE_EPOCH = 2;
+  static final int ENDED = 3;
+  static final int OUT_OF_ORDER = 4;
+
+  /** Creates the entry if absent; true if created. */
+  record Create(StoredGeneration generation) implements EntryProcessor<String, StoredGeneration, Boolean> {
+    @Override
+    public Boolean process(Map.Entry<String, StoredGeneration> entry) {
+      if (entry.getValue() != null) {
+        return false;
+      }
+      entry.setValue(generation);
+      return true;
+    }
+  }
+
+  /** Appends consecutive events written at {@code epoch}; a terminal one starts the retention period. */
+  record Append(long epoch, ArrayList<GenerationEvent> events, long retentionSeconds)
+      implements EntryProcessor<String, StoredGeneration, Integer> {
+    @Override
+    public Integer process(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration generation = entry.getValue();
+      if (generation == null) {
+        return UNKNOWN;
+      }
+      if (generation.epoch != epoch) {
+        return STALE_EPOCH;
+      }
+      if (generation.ended) {
+        return ENDED;
+      }
+      if (events.get(0).seq() != generation.events.size() + 1) {
+        return OUT_OF_ORDER;
+      }
+      generation.events.addAll(events);
+      generation.ended = events.get(events.size() - 1).terminal();
+      if (generation.ended) {
+        ((ExtendedMapEntry<String, StoredGeneration>) entry).setValue(generation, retentionSeconds, TimeUnit.SECONDS);
+      } else {
+        entry.setValue(generation);
+      }
+      return APPENDED;
+    }
+  }
+
+  /** Reads {@link GenerationInfo}, or null. */
+  record Info() implements EntryProcessor<String, StoredGeneration, GenerationInfoData> {
+    @Override
+    public GenerationInfoData process(Map.Entry<String, StoredGeneration> entry) {
+      return entry.getValue() == null ? null : new GenerationInfoData(entry.getValue());
+    }
+
+    @Override
+    public EntryProcessor<String, StoredGeneration, GenerationInfoData> getBackupProcessor() {
+      return null;
+    }
+  }
+
+  /** The events after a seq, or null. */
+  record ReadAfter(long afterSeq) implements EntryProcessor<String, StoredGeneration, ArrayList<GenerationEvent>> {
+    @Override
+    public ArrayList<GenerationEvent> process(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration generation = entry.getValue();
+      if (generation == null) {
+        return null;
+      }
+      List<GenerationEvent> events = generation.events;
+      int from = (int) Math.min(Math.max(afterSeq, 0), events.size());
+      return new ArrayList<>(events.subList(from, events.size()));
+    }
+
+    @Override
+    public EntryProcessor<String, StoredGeneration, ArrayList<GenerationEvent>> getBackupProcessor() {
+      return null;
+    }
+  }
+
+  /** The generation folded where it is stored: only the text and a few numbers travel. */
+  record Snapshot() implements EntryProcessor<String, StoredGeneration, SnapshotData> {
+    @Override
+    public SnapshotData process(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration generation = entry.getValue();
+      if (generation == null) {
+        return null;
+      }
+      StringBuilder text = new StringBuilder();
+      long lastDeltaSeq = 0;
+      GenerationEvent terminal = null;
+      for (GenerationEvent event : generation.events) {
+        if (event.type() == EventType.DELTA) {
+          text.append(event.text());
+          lastDeltaSeq = event.seq();
+        } else if (event.terminal()) {
+          terminal = event;
+        }
+      }
+      return new SnapshotData(new GenerationInfoData(generation), text.toString(), generation.events.size(), lastDeltaSeq, terminal);
+    }
+
+    @Override
+    public EntryProcessor<String, StoredGeneration, SnapshotData> getBackupProcessor() {
+      return null;
+    }
+  }
+
+  /** {@link GenerationInfo} in a serializable form (its request body is JSON text). */
+  record GenerationInfoData(String id, String model, long created, String body, Integer maxTokens, Double rate,
+                            String owner, long epoch) implements Serializable {
+    GenerationInfoData(StoredGeneration g) {
+      this(g.id, g.model, g.created, g.body, g.maxTokens, g.mockTokensPerSecond, g.owner, g.epoch);
+    }
+
+    GenerationInfo toInfo() {
+      return new GenerationInfo(id, model, created, new io.tokenbus.bus.GenerationRequest(model,
+          new io.vertx.core.json.JsonObject(body), maxTokens, rate), owner, epoch);
+    }
+  }
+
+  record SnapshotData(GenerationInfoData info, String text, long lastSeq, long lastDeltaSeq, GenerationEvent terminal)
+      implements Serializable {
+    GenerationSnapshot toSnapshot() {
+      return new GenerationSnapshot(info.toInfo(), text, lastSeq, lastDeltaSeq, terminal);
+    }
+  }
+}

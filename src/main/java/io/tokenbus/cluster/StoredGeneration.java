@@ -1,0 +1,36 @@
+package io.tokenbus.cluster;
+
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.generation.GenerationInfo;
+import java.io.Serializable;
+import java.util.ArrayList;
+
+/**
+ * One generation as the cluster stores it: its metadata, owner and epoch, and its event log. Held
+ * as an object in the map (in-memory format OBJECT) and changed only by entry processors on the
+ * partition that owns it, so appends happen in place, one at a time.
+ */
+final class StoredGeneration implements Serializable {
+
+  final String id;
+  final String model;
+  final long created;
+  final String body;
+  final Integer maxTokens;
+  final Double mockTokensPerSecond;
+  String owner;
+  long epoch;
+  final ArrayList<GenerationEvent> events = new ArrayList<>();
+  boolean ended;
+
+  StoredGeneration(GenerationInfo info) {
+    this.id = info.id();
+    this.model = info.model();
+    this.created = info.created();
+    this.body = info.request().body().encode();
+    this.maxTokens = info.request().maxTokens();
+    this.mockTokensPerSecond = info.request().mockTokensPerSecond();
+    this.owner = info.owner();
+    this.epoch = info.epoch();
+  }
+}

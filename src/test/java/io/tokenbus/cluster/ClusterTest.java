@@ -1,0 +1,118 @@
+package io.tokenbus.cluster;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tokenbus.provider.MockText;
+import io.tokenbus.support.SseClient;
+import io.tokenbus.support.SseEvent;
+import io.tokenbus.support.TestCluster;
+import io.tokenbus.support.TestHub;
+import io.tokenbus.support.WsClient;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** Two clustered nodes in this JVM: whatever runs on one is watchable, replayable and resumable from the other. */
+@ExtendWith(VertxExtension.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 120, timeUnit = TimeUnit.SECONDS)
+@DisplayName("Two clustered nodes")
+class ClusterTest {
+
+  private final TestCluster cluster = new TestCluster(2);
+  private int portA;
+  private int portB;
+
+  @BeforeAll
+  void startCluster() {
+    portA = cluster.start(0);
+    portB = cluster.start(1);
+  }
+
+  @AfterAll
+  void stopCluster() {
+    cluster.close();
+  }
+
+  private static String start(Vertx vertx, int port, JsonObject request) {
+    WebClient web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port));
+    var response = await(web.post("/v1/generations").sendJsonObject(request));
+    assertEquals(201, response.statusCode(), response.bodyAsString());
+    return response.bodyAsJsonObject().getString("id");
+  }
+
+  private static JsonObject get(Vertx vertx, int port, String path) {
+    WebClient web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port));
+    return await(web.get(path).send()).bodyAsJsonObject();
+  }
+
+  @Test
+  @DisplayName("a generation started on A streams to viewers on A and B, replays and resumes on B, with one text")
+  void watchReplayResumeAcrossNodes(Vertx vertx) {
+    HttpClientAgent client = SseClient.client(vertx);
+    String id = start(vertx, portA, TestHub.mockRequest(120, 150));
+    String path = "/v1/generations/" + id + "/events";
+    SseClient onA = await(SseClient.get(client, portA, path, Map.of()));
+    SseClient onB = await(SseClient.get(client, portB, path, Map.of()));
+    WsClient wsB = await(WsClient.connect(vertx, portB));
+    await(wsB.send(new JsonObject().put("type", "subscribe").put("generation", id)));
+    SseClient dropping = await(SseClient.get(client, portB, path, Map.of()));
+    List<SseEvent> kept = new ArrayList<>(await(dropping.events().whenCount(30)).subList(0, 30));
+    dropping.close();
+    SseClient resumed = await(SseClient.get(client, portB, path, Map.of("Last-Event-ID", "30")));
+
+    String expected = MockText.text(120);
+    for (SseClient viewer : List.of(onA, onB, resumed)) {
+      await(viewer.ended());
+    }
+    assertEquals(121, onA.events().size());
+    assertEquals(onA.events().items(), onB.events().items());
+    assertEquals(expected, SseEvent.text(onB.events().items()));
+    kept.addAll(resumed.events().items());
+    assertEquals(onA.events().items(), kept);
+    List<JsonObject> frames = await(wsB.frames().when(f -> f.stream().anyMatch(x -> x.getString("type").equals("done"))));
+    StringBuilder wsText = new StringBuilder();
+    frames.stream().filter(f -> f.getString("type").equals("delta")).forEach(f -> wsText.append(f.getString("text")));
+    assertEquals(expected, wsText.toString());
+
+    SseClient lateOnB = await(SseClient.get(client, portB, path, Map.of()));
+    await(lateOnB.ended());
+    assertEquals(onA.events().items(), lateOnB.events().items());
+    JsonObject status = get(vertx, portB, "/v1/generations/" + id);
+    assertEquals("completed", status.getString("status"));
+    assertEquals(expected, status.getString("text"));
+  }
+
+  @Test
+  @DisplayName("a generation on one node is cancelled from the other, and its viewers on both get cancelled")
+  void cancelAcrossNodes(Vertx vertx) {
+    HttpClientAgent client = SseClient.client(vertx);
+    String id = start(vertx, portA, TestHub.mockRequest(10_000, 50));
+    String path = "/v1/generations/" + id + "/events";
+    SseClient onA = await(SseClient.get(client, portA, path, Map.of()));
+    SseClient onB = await(SseClient.get(client, portB, path, Map.of()));
+    await(onB.events().whenCount(3));
+    WebClient web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(portB));
+    var cancelled = await(web.post("/v1/generations/" + id + "/cancel").send());
+    assertEquals(200, cancelled.statusCode(), cancelled.bodyAsString());
+    await(onA.ended());
+    await(onB.ended());
+    assertEquals("cancelled", onA.events().items().get(onA.events().size() - 1).event());
+    assertEquals(onA.events().items(), onB.events().items());
+  }
+}

@@ -1,0 +1,70 @@
+package io.tokenbus.support;
+
+import io.tokenbus.Tokenbus;
+import io.tokenbus.config.ConfigLoader;
+import io.tokenbus.config.TokenbusConfig;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+/**
+ * Clustered nodes in this JVM, each its own Vert.x and Hazelcast member on 127.0.0.1, on a cluster
+ * name of their own so runs never meet. Nodes start one after another, as Hazelcast prefers.
+ */
+public final class TestCluster implements AutoCloseable {
+
+  private final String name = "tokenbus-test-" + UUID.randomUUID();
+  private final List<Integer> ports = new ArrayList<>();
+  private final List<Tokenbus.Node> nodes = new ArrayList<>();
+
+  public TestCluster(int size) {
+    for (int i = 0; i < size; i++) {
+      ports.add(freePort());
+    }
+  }
+
+  /** The environment a node of this cluster starts with (what a user would set). */
+  public Map<String, String> env(int index) {
+    Map<String, String> env = new HashMap<>();
+    env.put("TOKENBUS_HTTP_PORT", "0");
+    env.put("TOKENBUS_HTTP_HOST", "127.0.0.1");
+    env.put("TOKENBUS_CLUSTER", "true");
+    env.put("TOKENBUS_CLUSTER_NAME", name);
+    env.put("TOKENBUS_CLUSTER_HOST", "127.0.0.1");
+    env.put("TOKENBUS_CLUSTER_PORT", String.valueOf(ports.get(index)));
+    env.put("TOKENBUS_CLUSTER_MEMBERS", ports.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(",")));
+    return env;
+  }
+
+  /** Starts node {@code index} in this JVM; returns its HTTP port. */
+  public int start(int index) {
+    TokenbusConfig config = ConfigLoader.load((java.nio.file.Path) null, env(index));
+    Tokenbus.Node node = Await.await(Tokenbus.start(config), 60);
+    nodes.add(node);
+    return node.port();
+  }
+
+  public static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Tokenbus.Node node : nodes) {
+      try {
+        Await.await(node.close(), 30);
+      } catch (RuntimeException | AssertionError e) {
+        // keep closing the others
+      }
+    }
+  }
+}
