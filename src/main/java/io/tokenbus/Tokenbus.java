@@ -7,6 +7,7 @@ import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.GenerationVerticle;
+import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.http.HttpServerVerticle;
 import io.vertx.core.DeploymentOptions;
@@ -17,6 +18,7 @@ import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import io.tokenbus.cluster.HazelcastConfigs;
 import io.tokenbus.cluster.HazelcastGenerationStore;
+import io.tokenbus.cluster.OwnershipVerticle;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.Set;
@@ -92,9 +94,11 @@ public final class Tokenbus {
     VertxOptions options = new VertxOptions().setEventBusOptions(new EventBusOptions()
         .setHost(config.cluster().host()).setClusterPublicHost(config.cluster().host()));
     return Vertx.builder().with(options).withClusterManager(manager).buildClustered().compose(vertx -> {
-      GenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
-          config.generation().retentionSeconds());
-      return deploy(vertx, config, store, manager.getNodeId()).onFailure(e -> vertx.close());
+      HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
+          config.generation().retentionSeconds(), manager.getNodeId());
+      return deploy(vertx, config, store, manager.getNodeId())
+          .compose(node -> vertx.deployVerticle(new OwnershipVerticle(store, manager, 1000)).map(node))
+          .onFailure(e -> vertx.close());
     });
   }
 
@@ -110,6 +114,7 @@ public final class Tokenbus {
 
   private static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store, String nodeId) {
     BusCodec.registerAll(vertx);
+    BusCodec.registerLocal(vertx, ResumeGeneration.class);
     int cores = Runtime.getRuntime().availableProcessors();
     int workers = config.generation().workers() > 0 ? config.generation().workers() : cores;
     int httpInstances = config.http().instances() > 0 ? config.http().instances() : cores;
@@ -122,7 +127,7 @@ public final class Tokenbus {
     int bindPort = config.http().port() == 0 ? -1 : config.http().port();
     return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId),
             new DeploymentOptions().setInstances(workers))
-        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, bindPort, openStreams, ports::add),
+        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, bindPort, openStreams, nodeId, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
         .compose(id -> ports.size() == 1
             ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next()))

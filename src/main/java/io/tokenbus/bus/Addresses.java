@@ -4,6 +4,7 @@ package io.tokenbus.bus;
  * Every event-bus address tokenbus uses, in one place.
  * <ul>
  *   <li>{@link #WORK}: generation requests, sent to one worker (round-robin);</li>
+ *   <li>{@link #RESUME}: taken-over generations, to a worker of the same node;</li>
  *   <li>{@code tokenbus.gen.<id>.events}: the generation's published event batches;</li>
  *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel).</li>
  * </ul>
@@ -11,6 +12,9 @@ package io.tokenbus.bus;
 public final class Addresses {
 
   public static final String WORK = "tokenbus.work";
+
+  /** Node-local: generations this node has taken over, for one of its workers to continue. */
+  public static final String RESUME = "tokenbus.work.resume";
 
   private static final String GENERATION_PREFIX = "tokenbus.gen.";
 

@@ -31,6 +31,15 @@ public final class BusCodec<T> implements MessageCodec<T, T> {
     register(vertx, ControlCommand.class, (w, c) -> w.writeInt(c.ordinal()), r -> ControlCommand.values()[r.readInt()]);
   }
 
+  /** Registers a record that never leaves its node: passed by reference, refused on the wire. */
+  public static <T> void registerLocal(Vertx vertx, Class<T> type) {
+    register(vertx, type, (w, v) -> {
+      throw new UnsupportedOperationException(type.getSimpleName() + " is node-local");
+    }, r -> {
+      throw new UnsupportedOperationException(type.getSimpleName() + " is node-local");
+    });
+  }
+
   private static <T> void register(Vertx vertx, Class<T> type, BiConsumer<Wire.Writer, T> write, Function<Wire.Reader, T> read) {
     vertx.eventBus().registerDefaultCodec(type, new BusCodec<>(type, write, read));
   }

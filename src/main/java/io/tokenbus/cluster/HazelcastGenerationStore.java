@@ -7,6 +7,7 @@ import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.generation.StaleEpochException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -27,11 +28,14 @@ public final class HazelcastGenerationStore implements GenerationStore {
   private final Vertx vertx;
   private final IMap<String, StoredGeneration> map;
   private final long retentionSeconds;
+  private final String node;
 
-  public HazelcastGenerationStore(Vertx vertx, HazelcastInstance hazelcast, long retentionSeconds) {
+  /** @param node this node's id (the cluster manager's), recorded as the owner of what it takes over */
+  public HazelcastGenerationStore(Vertx vertx, HazelcastInstance hazelcast, long retentionSeconds, String node) {
     this.vertx = vertx;
     this.map = hazelcast.getMap(MAP);
     this.retentionSeconds = retentionSeconds;
+    this.node = node;
   }
 
   private <R> Future<R> run(String id, EntryProcessor<String, StoredGeneration, R> processor) {
@@ -65,6 +69,22 @@ public final class HazelcastGenerationStore implements GenerationStore {
   @Override
   public Future<List<GenerationEvent>> readAfter(String id, long afterSeq) {
     return run(id, new LogProcessors.ReadAfter(afterSeq)).map(events -> events);
+  }
+
+  @Override
+  public Future<Void> release(String id, long epoch) {
+    return run(id, new LogProcessors.Release(epoch, node)).mapEmpty();
+  }
+
+  /** Ids of running generations stored on this member whose owner is gone. Blocking: call off the event loop. */
+  java.util.Set<String> localOrphans(java.util.Set<String> alive) {
+    return map.localKeySet(new LogProcessors.Orphans(new java.util.HashSet<>(alive)));
+  }
+
+  /** Takes a generation over for this node; completes with where it stands, or null if another node has it. */
+  Future<ResumeGeneration> takeover(String id, java.util.Set<String> alive) {
+    return run(id, new LogProcessors.Takeover(new java.util.HashSet<>(alive), node)).map(data -> data == null ? null
+        : new ResumeGeneration(data.info().toInfo(), data.lastSeq(), data.deltas(), data.text()));
   }
 
   @Override

@@ -7,7 +7,9 @@ import io.tokenbus.generation.GenerationSnapshot;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
 import java.io.Serializable;
+import com.hazelcast.query.Predicate;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -68,6 +70,62 @@ final class LogProcessors {
       }
       return APPENDED;
     }
+  }
+
+  /** Gives up ownership held at {@code epoch} (graceful shutdown): no owner, epoch bumped. */
+  record Release(long epoch, String node) implements EntryProcessor<String, StoredGeneration, Boolean> {
+    @Override
+    public Boolean process(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration generation = entry.getValue();
+      if (generation == null || generation.ended || generation.epoch != epoch) {
+        return false;
+      }
+      generation.owner = null;
+      generation.releasedBy = node;
+      generation.epoch++;
+      entry.setValue(generation);
+      return true;
+    }
+  }
+
+  /** Running generations whose owner is gone (not among {@code alive}) or that were released. */
+  record Orphans(HashSet<String> alive) implements Predicate<String, StoredGeneration> {
+    @Override
+    public boolean apply(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration generation = entry.getValue();
+      return generation != null && !generation.ended && (generation.owner == null || !alive.contains(generation.owner));
+    }
+  }
+
+  /**
+   * Takes an orphan over: compare-and-set of the owner with an epoch bump, so the former owner, if it
+   * is only paused, can never append again. Null when it is not (or no longer) an orphan for us.
+   */
+  record Takeover(HashSet<String> alive, String node) implements EntryProcessor<String, StoredGeneration, TakeoverData> {
+    @Override
+    public TakeoverData process(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration generation = entry.getValue();
+      if (generation == null || generation.ended || node.equals(generation.releasedBy)
+          || (generation.owner != null && alive.contains(generation.owner))) {
+        return null;
+      }
+      generation.owner = node;
+      generation.releasedBy = null;
+      generation.epoch++;
+      entry.setValue(generation);
+      StringBuilder text = new StringBuilder();
+      long deltas = 0;
+      for (GenerationEvent event : generation.events) {
+        if (event.type() == EventType.DELTA) {
+          text.append(event.text());
+          deltas++;
+        }
+      }
+      return new TakeoverData(new GenerationInfoData(generation), generation.events.size(), deltas, text.toString());
+    }
+  }
+
+  record TakeoverData(GenerationInfoData info, long lastSeq, long deltas, String text) implements Serializable {
   }
 
   /** Reads {@link GenerationInfo}, or null. */

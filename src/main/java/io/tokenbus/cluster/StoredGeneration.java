@@ -18,7 +18,10 @@ final class StoredGeneration implements Serializable {
   final String body;
   final Integer maxTokens;
   final Double mockTokensPerSecond;
+  /** The node writing it; null once released or never re-owned. */
   String owner;
+  /** The node that released it on shutdown, which must not take it back. */
+  String releasedBy;
   long epoch;
   final ArrayList<GenerationEvent> events = new ArrayList<>();
   boolean ended;

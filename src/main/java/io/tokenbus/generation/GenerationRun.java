@@ -37,31 +37,64 @@ final class GenerationRun implements UpstreamListener {
   private final TokenbusConfig.Generation config;
   private final Provider provider;
   private final Runnable onEnd;
+  private final Resume resume;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
   private MessageConsumer<ControlCommand> control;
   private UpstreamCall call;
-  private long nextSeq = 1;
+  private long nextSeq;
   private boolean terminalQueued;
   private boolean flushScheduled;
   private boolean appending;
   private boolean stopped;
   private boolean logFailed;
 
+  /**
+   * @param resume where to continue a generation taken over from another node, or null to start one
+   */
   GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig.Generation config,
-                Provider provider, Runnable onEnd) {
+                Provider provider, Resume resume, Runnable onEnd) {
     this.vertx = vertx;
     this.info = info;
     this.store = store;
     this.config = config;
     this.provider = provider;
+    this.resume = resume;
     this.onEnd = onEnd;
+    this.nextSeq = resume == null ? 1 : resume.lastSeq() + 1;
   }
 
-  /** Listens for commands, then starts the upstream call; completes once both are in place. */
+  /** Where a taken-over generation stands: its last seq, and the deltas and text it has. */
+  record Resume(long lastSeq, long deltas, String text) {
+  }
+
+  String id() {
+    return info.id();
+  }
+
+  /** Listens for commands, then starts (or continues) the upstream call; completes once both are in place. */
   Future<Void> start() {
     control = vertx.eventBus().consumer(Addresses.control(info.id()), this::onControl);
-    return control.completion().onSuccess(v -> call = provider.start(info.request(), this));
+    return control.completion().onSuccess(v -> call = resume == null
+        ? provider.start(info.request(), this)
+        : provider.resume(info.request(), resume.deltas(), resume.text(), this));
+  }
+
+  /**
+   * Gives the generation up without ending it (this node is shutting down): the upstream stops,
+   * unwritten events are dropped (nobody saw them) and the store releases ownership, bumping the
+   * epoch, so another node takes it over from the log and this one can no longer write.
+   */
+  Future<Void> release() {
+    if (stopped || terminalQueued) {
+      return Future.succeededFuture();
+    }
+    if (call != null) {
+      call.cancel();
+    }
+    pending.clear();
+    LOG.info("Generation {} released for another node to take over", info.id());
+    return store.release(info.id(), info.epoch()).onComplete(ar -> stop());
   }
 
   private void onControl(Message<ControlCommand> message) {

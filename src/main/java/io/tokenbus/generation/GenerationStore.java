@@ -28,4 +28,11 @@ public interface GenerationStore {
   Future<List<GenerationEvent>> readAfter(String id, long afterSeq);
 
   Future<GenerationSnapshot> snapshot(String id);
+
+  /**
+   * Gives up ownership held at {@code epoch} without ending the generation, so that another node
+   * takes it over; bumps the epoch so the releasing writer is fenced off. A store with no other
+   * node to take over does nothing.
+   */
+  Future<Void> release(String id, long epoch);
 }

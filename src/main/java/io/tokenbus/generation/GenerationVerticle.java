@@ -4,6 +4,11 @@ import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
+import io.tokenbus.provider.Provider;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.provider.ModelRouter;
 import io.vertx.core.Future;
@@ -27,6 +32,8 @@ public final class GenerationVerticle extends VerticleBase {
   private final AtomicInteger running;
   private final String nodeId;
   private ModelRouter router;
+  /** Generations this worker runs, touched only on its event loop. */
+  private final Map<String, GenerationRun> runs = new HashMap<>();
 
   /**
    * @param running generations running on this node, shared by all worker instances, bounded by
@@ -42,13 +49,37 @@ public final class GenerationVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     router = new ModelRouter(vertx, config);
+    vertx.eventBus().<ResumeGeneration>localConsumer(Addresses.RESUME, this::onResume);
     return vertx.eventBus().<GenerationRequest>consumer(Addresses.WORK, this::onRequest).completion();
   }
 
+  /** On shutdown, running generations are released so that another node takes them over. */
   @Override
   public Future<?> stop() {
-    router.close();
-    return Future.succeededFuture();
+    List<Future<Void>> released = new ArrayList<>();
+    new ArrayList<>(runs.values()).forEach(run -> released.add(run.release()));
+    return Future.join(released).onComplete(ar -> router.close());
+  }
+
+  /** Continues a generation this node has just taken over (see the cluster's ownership watchdog). */
+  private void onResume(Message<ResumeGeneration> message) {
+    ResumeGeneration resume = message.body();
+    ModelRouter.Route route = router.route(resume.info().model());
+    Provider provider = route.provider() != null ? route.provider() : new UnavailableProvider(route.failure());
+    running.incrementAndGet();
+    launch(resume.info(), provider, new GenerationRun.Resume(resume.lastSeq(), resume.deltas(), resume.text()))
+        .onSuccess(v -> LOG.info("Generation {} taken over at seq {} (epoch {})", resume.info().id(), resume.lastSeq(),
+            resume.info().epoch()));
+  }
+
+  /** Runs a generation on this worker until it ends or is released. */
+  private Future<Void> launch(GenerationInfo info, Provider provider, GenerationRun.Resume resume) {
+    GenerationRun run = new GenerationRun(vertx, info, store, config.generation(), provider, resume, () -> {
+      runs.remove(info.id());
+      running.decrementAndGet();
+    });
+    runs.put(info.id(), run);
+    return run.start();
   }
 
   private void onRequest(Message<GenerationRequest> message) {
@@ -67,10 +98,8 @@ public final class GenerationVerticle extends VerticleBase {
     }
     GenerationInfo info = new GenerationInfo(GenerationIds.next(), request.model(),
         System.currentTimeMillis() / 1000, request, nodeId, 1);
-    GenerationRun run = new GenerationRun(vertx, info, store, config.generation(), route.provider(),
-        running::decrementAndGet);
     store.create(info)
-        .compose(v -> run.start())
+        .compose(v -> launch(info, route.provider(), null))
         .onSuccess(v -> {
           LOG.debug("Generation {} started on {} ({})", info.id(), route.provider().name(), info.model());
           message.reply(StartReply.started(info.id(), info.created()));

@@ -105,6 +105,12 @@ public final class InMemoryGenerationStore implements GenerationStore {
     return Future.succeededFuture(new GenerationSnapshot(log.info, text.toString(), lastSeq, lastDeltaSeq, terminal));
   }
 
+  /** A single node has nobody to hand a generation to. */
+  @Override
+  public Future<Void> release(String id, long epoch) {
+    return Future.succeededFuture();
+  }
+
   private static final class Log {
     final GenerationInfo info;
     final ArrayList<GenerationEvent> events = new ArrayList<>();

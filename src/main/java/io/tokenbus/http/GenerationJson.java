@@ -25,6 +25,8 @@ final class GenerationJson {
         .put("finish_reason", terminal == null ? null : terminal.finishReason())
         .put("usage", terminal == null ? null : EventEncoder.usage(terminal.usage()))
         .put("subscribers", subscribers)
+        .put("owner", snapshot.info().owner())
+        .put("epoch", snapshot.info().epoch())
         .put("urls", urls(id));
     if (terminal != null && terminal.failure() != null) {
       json.put("error", new JsonObject().put("message", terminal.failure().message())

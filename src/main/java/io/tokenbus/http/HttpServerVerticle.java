@@ -27,16 +27,19 @@ public final class HttpServerVerticle extends VerticleBase {
   private final FanOut fanOut;
   private final int port;
   private final AtomicInteger openStreams;
+  private final String nodeId;
   private final IntConsumer onListening;
   private Heartbeats heartbeats;
 
   /**
    * @param port        the port to bind; instances binding the same host and port share it
    * @param openStreams the node's count of open SSE and WebSocket connections, shared by all instances
+   * @param nodeId      this node's id (the owner id that generation statuses show)
    * @param onListening receives the port actually bound
    */
   public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, int port,
-                            AtomicInteger openStreams, IntConsumer onListening) {
+                            AtomicInteger openStreams, String nodeId, IntConsumer onListening) {
+    this.nodeId = nodeId;
     this.config = config;
     this.store = store;
     this.fanOut = fanOut;
@@ -79,7 +82,7 @@ public final class HttpServerVerticle extends VerticleBase {
     router.get("/v1/ws").handler(ctx -> upgrade(ctx, generations));
     router.post("/stream").handler(body).handler(seed::handle);
     router.get("/health").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .end(new JsonObject().put("status", "UP").put("streams", openStreams.get()).encode()));
+        .end(new JsonObject().put("status", "UP").put("node", nodeId).put("streams", openStreams.get()).encode()));
     router.route().failureHandler(ErrorHandler::handle);
     router.errorHandler(404, ErrorHandler::handle);
     router.errorHandler(405, ErrorHandler::handle);

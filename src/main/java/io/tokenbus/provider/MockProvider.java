@@ -29,10 +29,16 @@ final class MockProvider implements Provider {
 
   @Override
   public UpstreamCall start(GenerationRequest request, UpstreamListener listener) {
+    return resume(request, 0, "", listener);
+  }
+
+  /** The mock is deterministic (one delta per token), so it continues exactly where it stopped. */
+  @Override
+  public UpstreamCall resume(GenerationRequest request, long deltas, String textSoFar, UpstreamListener listener) {
     int length = request.maxTokens() != null ? request.maxTokens() : config.defaultMaxTokens();
     String finishReason = request.maxTokens() != null ? "length" : "stop";
     double rate = request.mockTokensPerSecond() != null ? request.mockTokensPerSecond() : config.tokensPerSecond();
-    return new Run(length, finishReason, rate, promptWords(request.body()), listener).start();
+    return new Run(length, (int) deltas, finishReason, rate, promptWords(request.body()), listener).start();
   }
 
   private static long promptWords(JsonObject body) {
@@ -53,11 +59,14 @@ final class MockProvider implements Provider {
     private final long promptTokens;
     private final UpstreamListener listener;
     private final long startNanos = System.nanoTime();
+    private final int startAt;
     private long timer;
     private int emitted;
 
-    Run(int length, String finishReason, double rate, long promptTokens, UpstreamListener listener) {
+    Run(int length, int startAt, String finishReason, double rate, long promptTokens, UpstreamListener listener) {
       this.length = length;
+      this.startAt = startAt;
+      this.emitted = startAt;
       this.finishReason = finishReason;
       this.rate = rate;
       this.promptTokens = promptTokens;
@@ -72,7 +81,7 @@ final class MockProvider implements Provider {
 
     private void tick() {
       double elapsedSeconds = (System.nanoTime() - startNanos) / 1e9;
-      long due = Math.min(length, (long) (elapsedSeconds * rate) + 1);
+      long due = Math.min(length, startAt + (long) (elapsedSeconds * rate) + 1);
       while (emitted < due) {
         listener.onDelta(MockText.token(emitted++));
       }

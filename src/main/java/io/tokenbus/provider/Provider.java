@@ -12,4 +12,24 @@ public interface Provider {
   String name();
 
   UpstreamCall start(GenerationRequest request, UpstreamListener listener);
+
+  /**
+   * Continues a generation another node started, after {@code deltas} deltas holding
+   * {@code textSoFar}: the listener gets only what follows. A provider that cannot continue fails
+   * at once, and the generation ends with its partial text.
+   */
+  default UpstreamCall resume(GenerationRequest request, long deltas, String textSoFar, UpstreamListener listener) {
+    listener.onFailure(io.tokenbus.bus.Failure.upstream("The node running this generation left the cluster, and the "
+        + name() + " provider cannot continue an answer it did not start; the partial text is kept"));
+    return new UpstreamCall() {
+      @Override
+      public void cancel() {
+      }
+
+      @Override
+      public io.tokenbus.bus.Usage usageSoFar() {
+        return io.tokenbus.bus.Usage.of(0, deltas);
+      }
+    };
+  }
 }

@@ -80,6 +80,11 @@ public final class ScriptedStore implements GenerationStore {
   }
 
   @Override
+  public Future<Void> release(String id, long epoch) {
+    return later(store.release(id, epoch));
+  }
+
+  @Override
   public Future<GenerationSnapshot> snapshot(String id) {
     return later(store.snapshot(id));
   }

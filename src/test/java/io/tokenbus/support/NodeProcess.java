@@ -1,0 +1,101 @@
+package io.tokenbus.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A tokenbus node as a real process: {@code java -jar target/tokenbus.jar} with an environment,
+ * its output copied to {@code target/it-logs/<name>.log}. Ready when it logs that it listens.
+ */
+public final class NodeProcess implements AutoCloseable {
+
+  private final String name;
+  private final Process process;
+  private final int httpPort;
+  private final Promise<Void> ready = Promise.promise();
+
+  private NodeProcess(String name, Process process, int httpPort) {
+    this.name = name;
+    this.process = process;
+    this.httpPort = httpPort;
+  }
+
+  public static NodeProcess start(String name, Map<String, String> env) throws IOException {
+    Path jar = Path.of("target", "tokenbus.jar");
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException("target/tokenbus.jar is missing: run the integration tests with mvn verify");
+    }
+    int httpPort = TestCluster.freePort();
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder builder = new ProcessBuilder(javaBin, "-Xmx512m", "-jar", jar.toString()).redirectErrorStream(true);
+    builder.environment().keySet().removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
+    builder.environment().putAll(env);
+    builder.environment().put("TOKENBUS_HTTP_PORT", String.valueOf(httpPort));
+    builder.environment().put("TOKENBUS_HTTP_HOST", "127.0.0.1");
+    NodeProcess node = new NodeProcess(name, builder.start(), httpPort);
+    node.pump(Path.of("target", "it-logs", name + ".log"));
+    return node;
+  }
+
+  private void pump(Path log) throws IOException {
+    Files.createDirectories(log.getParent());
+    PrintWriter out = new PrintWriter(Files.newBufferedWriter(log, StandardCharsets.UTF_8), true);
+    Thread thread = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = in.readLine()) != null) {
+          out.println(line);
+          if (line.contains("tokenbus listening on")) {
+            ready.tryComplete();
+          }
+        }
+      } catch (IOException e) {
+        // the process is gone
+      } finally {
+        out.close();
+        ready.tryFail(name + " exited before it was ready (exit " + (process.isAlive() ? "?" : process.exitValue()) + ")");
+      }
+    }, "output-" + name);
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** Completes once the node serves HTTP. */
+  public Future<Void> ready() {
+    return ready.future();
+  }
+
+  public int httpPort() {
+    return httpPort;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  /** SIGKILL: no shutdown hook, no goodbye to the cluster. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** SIGTERM: a graceful shutdown. */
+  public boolean terminate(int seconds) throws InterruptedException {
+    process.destroy();
+    return process.waitFor(seconds, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void close() {
+    process.destroyForcibly();
+  }
+}
