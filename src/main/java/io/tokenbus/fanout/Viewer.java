@@ -31,6 +31,11 @@ public final class Viewer {
   private static final Logger LOG = LoggerFactory.getLogger(Viewer.class);
   /** Events per write while replaying the log, so the write queue is checked between writes. */
   private static final int REPLAY_CHUNK = 64;
+  /**
+   * A replicated store can refuse a read for a moment (partitions moving after a node left): retry
+   * with backoff, 50 ms doubling to 1 s, about 5 s in all, before giving the connection up.
+   */
+  private static final int MAX_READ_RETRIES = 9;
 
   private enum State { NEW, CATCHING_UP, LIVE, STALLED, CLOSED }
 
@@ -47,6 +52,7 @@ public final class Viewer {
   private int heldEvents;
   private boolean heldOverflow;
   private long stallTimer = -1;
+  private int readRetries;
   int slot = -1;
 
   /**
@@ -172,11 +178,22 @@ public final class Viewer {
     if (state != State.CATCHING_UP) {
       return;
     }
+    if (ar.failed() && readRetries < MAX_READ_RETRIES) {
+      long delay = Math.min(1000, 50L << readRetries++);
+      LOG.debug("Viewer of {}: log read failed ({}), retrying in {} ms", info.id(), ar.cause().getMessage(), delay);
+      context.owner().setTimer(delay, t -> onLoop(() -> {
+        if (state == State.CATCHING_UP) {
+          readLog(merge);
+        }
+      }));
+      return;
+    }
     if (ar.failed() || ar.result() == null) {
       LOG.warn("Viewer of {} cannot read the log: {}", info.id(), ar.failed() ? ar.cause().getMessage() : "expired");
       abort("generation log unavailable");
       return;
     }
+    readRetries = 0;
     List<GenerationEvent> events = merge ? merge(ar.result()) : ar.result();
     for (int i = 0; i < events.size() && state == State.CATCHING_UP; i += REPLAY_CHUNK) {
       if (out.writeQueueFull()) {

@@ -57,8 +57,8 @@ class ClusterFailoverIT {
     return WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.httpPort()));
   }
 
-  private static List<SseEvent> untilEnd(SseClient viewer) {
-    await(viewer.ended(), 60);
+  private static List<SseEvent> untilEnd(SseClient viewer, String who) {
+    await(viewer.ended(), 60, who + " ending");
     return viewer.events().items();
   }
 
@@ -99,7 +99,7 @@ class ClusterFailoverIT {
       onSurvivors.add(await(SseClient.get(client, node.httpPort(), path, Map.of())));
     }
     SseClient onOwner = await(SseClient.get(client, started.owner().httpPort(), path, Map.of()));
-    await(onOwner.events().whenCount(30));
+    await(onOwner.events().whenCount(30), 20, "30 events on the owner");
 
     if (kill) {
       started.owner().kill();
@@ -111,14 +111,16 @@ class ClusterFailoverIT {
     await(onOwner.ended().recover(e -> io.vertx.core.Future.succeededFuture()), 30);
     List<SseEvent> before = onOwner.events().items();
     String lastId = before.get(before.size() - 1).id();
-    SseClient reconnected = await(SseClient.get(client, survivors.get(0).httpPort(), path, Map.of("Last-Event-ID", lastId)));
+    SseClient reconnected = await(SseClient.get(client, survivors.get(0).httpPort(), path, Map.of("Last-Event-ID", lastId)),
+        20, "reconnecting to " + survivors.get(0).name());
     List<SseEvent> joined = new ArrayList<>(before);
-    joined.addAll(untilEnd(reconnected));
+    joined.addAll(untilEnd(reconnected, "the reconnected viewer on " + survivors.get(0).name()));
     assertWhole(joined);
-    for (SseClient viewer : onSurvivors) {
-      assertWhole(untilEnd(viewer));
+    for (int i = 0; i < onSurvivors.size(); i++) {
+      assertWhole(untilEnd(onSurvivors.get(i), "the viewer on " + survivors.get(i).name()));
     }
-    JsonObject status = await(web(vertx, survivors.get(1)).get("/v1/generations/" + started.id()).send()).bodyAsJsonObject();
+    JsonObject status = await(web(vertx, survivors.get(1)).get("/v1/generations/" + started.id()).send(), 20,
+        "status from " + survivors.get(1).name()).bodyAsJsonObject();
     assertEquals("completed", status.getString("status"));
     assertEquals(MockText.text(TOKENS), status.getString("text"));
     assertTrue(status.getLong("epoch") > 1, "ownership moved: " + status.encode());

@@ -14,10 +14,17 @@ public final class Await {
   }
 
   public static <T> T await(Future<T> future, int seconds) {
+    return await(future, seconds, "future");
+  }
+
+  /** The same, naming what is awaited in the failure, for tests with many steps. */
+  public static <T> T await(Future<T> future, int seconds, String what) {
     try {
       return future.await(seconds, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
-      throw new AssertionError("timed out after " + seconds + " s", e);
+      throw new AssertionError(what + ": timed out after " + seconds + " s", e);
+    } catch (RuntimeException e) {
+      throw new AssertionError(what + ": " + e, e);
     }
   }
 }

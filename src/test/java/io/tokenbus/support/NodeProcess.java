@@ -18,15 +18,20 @@ import java.util.concurrent.TimeUnit;
  */
 public final class NodeProcess implements AutoCloseable {
 
+  private static final java.util.regex.Pattern LISTENING = java.util.regex.Pattern.compile("tokenbus listening on http://[^:]+:(\\d+)");
+  private static final java.util.concurrent.atomic.AtomicInteger SEQUENCE = new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Tells the logs of one test JVM from the next: they stay in target/it-logs for a post-mortem. */
+  private static final String RUN = java.time.LocalTime.now().toString().replace(':', '-').replace('.', '-');
+
   private final String name;
   private final Process process;
-  private final int httpPort;
+  private volatile int httpPort;
   private final Promise<Void> ready = Promise.promise();
 
-  private NodeProcess(String name, Process process, int httpPort) {
+  private NodeProcess(String name, Process process) {
     this.name = name;
     this.process = process;
-    this.httpPort = httpPort;
   }
 
   public static NodeProcess start(String name, Map<String, String> env) throws IOException {
@@ -34,15 +39,14 @@ public final class NodeProcess implements AutoCloseable {
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException("target/tokenbus.jar is missing: run the integration tests with mvn verify");
     }
-    int httpPort = TestCluster.freePort();
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder builder = new ProcessBuilder(javaBin, "-Xmx512m", "-jar", jar.toString()).redirectErrorStream(true);
     builder.environment().keySet().removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
     builder.environment().putAll(env);
-    builder.environment().put("TOKENBUS_HTTP_PORT", String.valueOf(httpPort));
+    builder.environment().put("TOKENBUS_HTTP_PORT", "0"); // the node logs the port it got
     builder.environment().put("TOKENBUS_HTTP_HOST", "127.0.0.1");
-    NodeProcess node = new NodeProcess(name, builder.start(), httpPort);
-    node.pump(Path.of("target", "it-logs", name + ".log"));
+    NodeProcess node = new NodeProcess(name + "-" + SEQUENCE.incrementAndGet(), builder.start());
+    node.pump(Path.of("target", "it-logs", RUN + "-" + node.name + ".log"));
     return node;
   }
 
@@ -54,7 +58,9 @@ public final class NodeProcess implements AutoCloseable {
         String line;
         while ((line = in.readLine()) != null) {
           out.println(line);
-          if (line.contains("tokenbus listening on")) {
+          java.util.regex.Matcher listening = LISTENING.matcher(line);
+          if (listening.find()) {
+            httpPort = Integer.parseInt(listening.group(1));
             ready.tryComplete();
           }
         }
@@ -62,7 +68,7 @@ public final class NodeProcess implements AutoCloseable {
         // the process is gone
       } finally {
         out.close();
-        ready.tryFail(name + " exited before it was ready (exit " + (process.isAlive() ? "?" : process.exitValue()) + ")");
+        ready.tryFail(name + " stopped before it was ready; see its log in target/it-logs");
       }
     }, "output-" + name);
     thread.setDaemon(true);

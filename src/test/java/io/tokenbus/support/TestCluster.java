@@ -49,12 +49,22 @@ public final class TestCluster implements AutoCloseable {
     return node.port();
   }
 
+  /**
+   * A port to listen on that must be known before the node starts (Hazelcast members are listed up
+   * front). Taken below the kernel's ephemeral range (32768 and up here), so no outgoing connection
+   * can grab it between this check and the bind.
+   */
   public static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 100; attempt++) {
+      int port = random.nextInt(20_000, 32_000);
+      try (ServerSocket socket = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+        return socket.getLocalPort();
+      } catch (IOException taken) {
+        // try another
+      }
     }
+    throw new IllegalStateException("no free port in 20000-32000");
   }
 
   @Override

@@ -1,0 +1,16 @@
+# The tokenbus image used by docker-compose.yml: built from source, run on a JRE.
+FROM maven:3.9-eclipse-temurin-17 AS build
+WORKDIR /src
+COPY pom.xml .
+RUN mvn -q -B dependency:go-offline
+COPY conf conf
+COPY src src
+RUN mvn -q -B package -DskipTests
+
+FROM eclipse-temurin:17-jre
+WORKDIR /app
+COPY --from=build /src/target/tokenbus.jar /app/tokenbus.jar
+COPY conf /app/conf
+# 8080: HTTP/SSE/WebSocket. 5701: Hazelcast. The clustered event bus uses a random port between nodes.
+EXPOSE 8080 5701
+ENTRYPOINT ["java", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/tokenbus.jar"]
