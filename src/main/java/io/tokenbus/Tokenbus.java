@@ -91,8 +91,12 @@ public final class Tokenbus {
       return deploy(vertx, config).onFailure(e -> vertx.close());
     }
     HazelcastClusterManager manager = new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
-    VertxOptions options = new VertxOptions().setEventBusOptions(new EventBusOptions()
-        .setHost(config.cluster().host()).setClusterPublicHost(config.cluster().host()));
+    EventBusOptions eventBus = new EventBusOptions().setHost(config.cluster().host())
+        .setClusterPublicHost(config.cluster().host()).setPort(config.cluster().eventBusPort());
+    if (config.cluster().eventBusPort() > 0) {
+      eventBus.setClusterPublicPort(config.cluster().eventBusPort()); // otherwise the port it bound is advertised
+    }
+    VertxOptions options = new VertxOptions().setEventBusOptions(eventBus);
     return Vertx.builder().with(options).withClusterManager(manager).buildClustered().compose(vertx -> {
       HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
           config.generation().retentionSeconds(), manager.getNodeId());

@@ -40,7 +40,7 @@ public record TokenbusConfig(
     }
   }
 
-  public record Cluster(boolean enabled, String name, String host, int port, String members, String configFile) {
+  public record Cluster(boolean enabled, String name, String host, int port, int eventBusPort, String members, String configFile) {
 
     /** The members as {@code host:port} strings. */
     public java.util.List<String> memberList() {
@@ -86,7 +86,8 @@ public record TokenbusConfig(
     notBlank("cluster.name", cluster.name);
     notBlank("cluster.host", cluster.host);
     range("cluster.port", cluster.port, 1, 65535);
-    Cluster clusterNormalised = new Cluster(cluster.enabled, cluster.name.trim(), cluster.host.trim(), cluster.port,
+    range("cluster.event-bus-port", cluster.eventBusPort, 0, 65535);
+    Cluster clusterNormalised = new Cluster(cluster.enabled, cluster.name.trim(), cluster.host.trim(), cluster.port, cluster.eventBusPort,
         cluster.members == null ? "" : cluster.members.trim(), cluster.configFile == null ? "" : cluster.configFile.trim());
     for (String member : clusterNormalised.memberList()) {
       int colon = member.lastIndexOf(':');
