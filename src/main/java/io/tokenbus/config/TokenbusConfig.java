@@ -19,7 +19,7 @@ public record TokenbusConfig(
   }
 
   public record Generation(
-      int workers, int maxConcurrent, int maxEvents, int batchWindowMs, int batchMaxEvents,
+      int workers, int maxConcurrent, int placementAttempts, int maxEvents, int batchWindowMs, int batchMaxEvents,
       int retentionSeconds, String streamModel) {
   }
 
@@ -63,6 +63,7 @@ public record TokenbusConfig(
     range("websocket.max-subscriptions", websocket.maxSubscriptions, 1, 10_000);
     range("generation.workers", generation.workers, 0, 256);
     range("generation.max-concurrent", generation.maxConcurrent, 1, 1_000_000);
+    range("generation.placement-attempts", generation.placementAttempts, 1, 1000);
     range("generation.max-events", generation.maxEvents, 1, 100_000_000);
     range("generation.batch-window-ms", generation.batchWindowMs, 0, 1000);
     range("generation.batch-max-events", generation.batchMaxEvents, 1, 100_000);

@@ -92,8 +92,7 @@ public final class GenerationVerticle extends VerticleBase {
     if (running.incrementAndGet() > config.generation().maxConcurrent()) {
       running.decrementAndGet();
       message.reply(StartReply.refused(new Failure(429, "rate_limit_error", "capacity_exceeded",
-          "This node is running its limit of " + config.generation().maxConcurrent()
-              + " generations (generation.max-concurrent); retry shortly")));
+          "No node asked has room for another generation (generation.max-concurrent); retry shortly")));
       return;
     }
     GenerationInfo info = new GenerationInfo(GenerationIds.next(), request.model(),

@@ -21,23 +21,33 @@ final class GenerationClient {
 
   private final Vertx vertx;
   private final GenerationStore store;
+  private final int placementAttempts;
 
-  GenerationClient(Vertx vertx, GenerationStore store) {
+  GenerationClient(Vertx vertx, GenerationStore store, int placementAttempts) {
     this.vertx = vertx;
     this.store = store;
+    this.placementAttempts = placementAttempts;
   }
 
-  /** Sends the request to a worker; completes with the started generation. */
+  /**
+   * Sends the request to a worker; completes with the started generation. A worker whose node is
+   * full refuses with {@code capacity_exceeded}, and the request is offered to the next one
+   * (round-robin over every node's workers), up to {@code generation.placement-attempts} times.
+   */
   Future<GenerationInfo> start(GenerationRequest request) {
+    return place(request, 1).compose(reply -> reply.failure() != null
+        ? Future.failedFuture(new ApiException(reply.failure()))
+        : store.info(reply.generationId()));
+  }
+
+  private Future<StartReply> place(GenerationRequest request, int attempt) {
     return vertx.eventBus().<StartReply>request(Addresses.WORK, request, START)
         .recover(e -> Future.failedFuture(new ApiException(new Failure(503, "api_error", "no_worker",
             "No generation worker could take the request: " + e.getMessage()))))
         .compose(message -> {
           StartReply reply = message.body();
-          if (reply.failure() != null) {
-            return Future.failedFuture(new ApiException(reply.failure()));
-          }
-          return store.info(reply.generationId());
+          boolean full = reply.failure() != null && "capacity_exceeded".equals(reply.failure().code());
+          return full && attempt < placementAttempts ? place(request, attempt + 1) : Future.succeededFuture(reply);
         });
   }
 

@@ -67,7 +67,7 @@ public final class HttpServerVerticle extends VerticleBase {
   }
 
   private Router router() {
-    GenerationClient generations = new GenerationClient(vertx, store);
+    GenerationClient generations = new GenerationClient(vertx, store, config.generation().placementAttempts());
     ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, fanOut, config.viewer(), heartbeats);
     GenerationsHandler gens = new GenerationsHandler(generations, store, fanOut, config.viewer(), heartbeats);
     SeedStreamHandler seed = new SeedStreamHandler(generations, fanOut, config, heartbeats);

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @DisplayName("Two clustered nodes")
 class ClusterTest {
 
-  private final TestCluster cluster = new TestCluster(2);
+  private final TestCluster cluster = new TestCluster(3); // the third joins later
   private int portA;
   private int portB;
 
@@ -96,6 +96,20 @@ class ClusterTest {
     JsonObject status = get(vertx, portB, "/v1/generations/" + id);
     assertEquals("completed", status.getString("status"));
     assertEquals(expected, status.getString("text"));
+  }
+
+  @Test
+  @DisplayName("a node that joins after a generation ended serves its full replay")
+  void lateNodeReplays(Vertx vertx) {
+    HttpClientAgent client = SseClient.client(vertx);
+    String id = start(vertx, portA, TestHub.mockRequest(40, 2000));
+    SseClient onA = await(SseClient.get(client, portA, "/v1/generations/" + id + "/events", Map.of()));
+    await(onA.ended());
+    int portC = cluster.start(2);
+    SseClient onC = await(SseClient.get(client, portC, "/v1/generations/" + id + "/events", Map.of()));
+    await(onC.ended());
+    assertEquals(onA.events().items(), onC.events().items());
+    assertEquals(MockText.text(40), SseEvent.text(onC.events().items()));
   }
 
   @Test

@@ -28,6 +28,13 @@ public final class TestCluster implements AutoCloseable {
     }
   }
 
+  /** The environment a node of this cluster starts with (what a user would set), plus {@code extra}. */
+  public Map<String, String> env(int index, Map<String, String> extra) {
+    Map<String, String> env = env(index);
+    env.putAll(extra);
+    return env;
+  }
+
   /** The environment a node of this cluster starts with (what a user would set). */
   public Map<String, String> env(int index) {
     Map<String, String> env = new HashMap<>();
@@ -43,7 +50,11 @@ public final class TestCluster implements AutoCloseable {
 
   /** Starts node {@code index} in this JVM; returns its HTTP port. */
   public int start(int index) {
-    TokenbusConfig config = ConfigLoader.load((java.nio.file.Path) null, env(index));
+    return start(index, Map.of());
+  }
+
+  public int start(int index, Map<String, String> extra) {
+    TokenbusConfig config = ConfigLoader.load((java.nio.file.Path) null, env(index, extra));
     Tokenbus.Node node = Await.await(Tokenbus.start(config), 60);
     nodes.add(node);
     return node.port();
