@@ -48,17 +48,9 @@ public final class Tokenbus {
   }
 
   public static void main(String[] args) {
-    TokenbusConfig config;
-    try {
-      config = ConfigLoader.load(args, System.getenv());
-    } catch (ConfigException e) {
-      System.err.println("tokenbus: invalid configuration: " + e.getMessage());
-      System.exit(2);
-      return;
-    }
     Node node;
     try {
-      node = start(config).await(120, TimeUnit.SECONDS);
+      node = start(ConfigLoader.load(args, System.getenv())).await(120, TimeUnit.SECONDS);
     } catch (ConfigException e) {
       System.err.println("tokenbus: invalid configuration: " + e.getMessage());
       System.exit(2);
@@ -68,6 +60,7 @@ public final class Tokenbus {
       System.exit(1);
       return;
     }
+    TokenbusConfig config = node.config();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.close().await(30, TimeUnit.SECONDS);
