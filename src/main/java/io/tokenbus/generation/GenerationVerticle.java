@@ -5,6 +5,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
 import io.tokenbus.provider.Provider;
+import io.tokenbus.provider.UnavailableProvider;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -19,17 +19,8 @@ public interface Provider {
    * at once, and the generation ends with its partial text.
    */
   default UpstreamCall resume(GenerationRequest request, long deltas, String textSoFar, UpstreamListener listener) {
-    listener.onFailure(io.tokenbus.bus.Failure.upstream("The node running this generation left the cluster, and the "
-        + name() + " provider cannot continue an answer it did not start; the partial text is kept"));
-    return new UpstreamCall() {
-      @Override
-      public void cancel() {
-      }
-
-      @Override
-      public io.tokenbus.bus.Usage usageSoFar() {
-        return io.tokenbus.bus.Usage.of(0, deltas);
-      }
-    };
+    return new UnavailableProvider(io.tokenbus.bus.Failure.upstream("The node running this generation left the cluster, and the "
+        + name() + " provider cannot continue an answer it did not start; the partial text is kept"))
+        .resume(request, deltas, textSoFar, listener);
   }
 }

@@ -20,7 +20,7 @@ public final class TestCluster implements AutoCloseable {
 
   private final String name = "tokenbus-test-" + UUID.randomUUID();
   private final List<Integer> ports = new ArrayList<>();
-  private final List<Tokenbus.Node> nodes = new ArrayList<>();
+  private final Map<Integer, Tokenbus.Node> nodes = new java.util.TreeMap<>();
 
   public TestCluster(int size) {
     for (int i = 0; i < size; i++) {
@@ -56,8 +56,16 @@ public final class TestCluster implements AutoCloseable {
   public int start(int index, Map<String, String> extra) {
     TokenbusConfig config = ConfigLoader.load((java.nio.file.Path) null, env(index, extra));
     Tokenbus.Node node = Await.await(Tokenbus.start(config), 60);
-    nodes.add(node);
+    nodes.put(index, node);
     return node.port();
+  }
+
+  /** Stops node {@code index} the graceful way (as on SIGTERM). */
+  public void stop(int index) {
+    Tokenbus.Node node = nodes.remove(index);
+    if (node != null) {
+      Await.await(node.close(), 60);
+    }
   }
 
   /**
@@ -80,7 +88,7 @@ public final class TestCluster implements AutoCloseable {
 
   @Override
   public void close() {
-    for (Tokenbus.Node node : nodes) {
+    for (Tokenbus.Node node : nodes.values()) {
       try {
         Await.await(node.close(), 30);
       } catch (RuntimeException | AssertionError e) {

@@ -1,18 +1,15 @@
-package io.tokenbus.generation;
+package io.tokenbus.provider;
 
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.Usage;
-import io.tokenbus.provider.Provider;
-import io.tokenbus.provider.UpstreamCall;
-import io.tokenbus.provider.UpstreamListener;
 
-/** Stands in for a provider this node does not have (a taken-over generation's model): fails at once. */
-final class UnavailableProvider implements Provider {
+/** Stands in for a provider that cannot serve a request (a model this node lacks): fails at once. */
+public final class UnavailableProvider implements Provider {
 
   private final Failure failure;
 
-  UnavailableProvider(Failure failure) {
+  public UnavailableProvider(Failure failure) {
     this.failure = failure;
   }
 
