@@ -13,6 +13,8 @@ import io.tokenbus.http.HttpServerVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
@@ -37,7 +39,7 @@ public final class Tokenbus {
   private static final Logger LOG = LoggerFactory.getLogger(Tokenbus.class);
 
   /** A running node. */
-  public record Node(Vertx vertx, TokenbusConfig config, int port) {
+  public record Node(Vertx vertx, TokenbusConfig config, int port, FanOut fanOut) {
 
     public Future<Void> close() {
       return vertx.close();
@@ -95,6 +97,16 @@ public final class Tokenbus {
           config.generation().retentionSeconds(), manager.getNodeId());
       return deploy(vertx, config, store, manager.getNodeId())
           .compose(node -> vertx.deployVerticle(new OwnershipVerticle(store, manager, 1000)).map(node))
+          .onSuccess(node -> manager.getHazelcastInstance().getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+              node.fanOut().resync();
+            }
+          }))
           .onFailure(e -> vertx.close());
     });
   }
@@ -127,7 +139,7 @@ public final class Tokenbus {
         .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, bindPort, openStreams, nodeId, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
         .compose(id -> ports.size() == 1
-            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next()))
+            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut))
             : Future.failedFuture(new IllegalStateException("HTTP verticle instances bound different ports: " + ports)));
   }
 }

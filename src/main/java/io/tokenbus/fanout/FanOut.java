@@ -62,6 +62,21 @@ public final class FanOut {
   record Joined(Future<Void> ready, FrameCache frames) {
   }
 
+  /**
+   * Has every live viewer on this node re-read the log after its cursor. Called when a cluster
+   * member leaves: a batch it appended but never published (its last one, perhaps the terminal
+   * event) would otherwise never reach viewers that are waiting for it.
+   */
+  public void resync() {
+    List<LoopGroup> groups = new ArrayList<>();
+    synchronized (this) {
+      channels.values().forEach(channel -> groups.addAll(channel.loops));
+    }
+    for (LoopGroup group : groups) {
+      group.context.runOnContext(v -> group.forEach(Viewer::resync));
+    }
+  }
+
   /** Event loops holding viewers of a generation on this node (for tests: one hop per loop). */
   synchronized int loops(String generation) {
     Channel channel = channels.get(generation);
@@ -88,6 +103,8 @@ public final class FanOut {
     final Future<Void> ready;
     final List<LoopGroup> loops = new CopyOnWriteArrayList<>();
     int count;
+    /** The highest owner epoch seen: a batch from an older owner (paused, then fenced off) is dropped. */
+    long epoch;
 
     Channel(Viewer first) {
       frames = new FrameCache(new EventEncoder(first.info()));
@@ -118,6 +135,10 @@ public final class FanOut {
     }
 
     void onBatch(Message<EventBatch> message) {
+      if (message.body().epoch() < epoch) {
+        return;
+      }
+      epoch = message.body().epoch();
       EncodedBatch batch = new EncodedBatch(message.body(), frames);
       Context current = loopOf(Vertx.currentContext());
       for (LoopGroup loop : loops) {
@@ -178,12 +199,17 @@ public final class FanOut {
     }
 
     void deliver(EncodedBatch batch) {
+      forEach(viewer -> viewer.onBatch(batch));
+    }
+
+    /** Runs {@code action} on each viewer; viewers that leave meanwhile are removed afterwards. */
+    void forEach(java.util.function.Consumer<Viewer> action) {
       delivering = true;
       try {
         for (int i = 0, n = viewers.size(); i < n; i++) {
           Viewer viewer = viewers.get(i);
           if (viewer != null) {
-            viewer.onBatch(batch);
+            action.accept(viewer);
           }
         }
       } finally {

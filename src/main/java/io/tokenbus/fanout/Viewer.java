@@ -119,6 +119,13 @@ public final class Viewer {
     }
   }
 
+  /** Re-reads the log after the cursor if live (see {@link FanOut#resync()}); on this viewer's loop. */
+  void resync() {
+    if (state == State.LIVE) {
+      catchUp(false);
+    }
+  }
+
   /** A live batch, on this viewer's event loop. */
   void onBatch(EncodedBatch batch) {
     assert context.inThread() : "viewer of " + info.id() + " called off its event loop";

@@ -120,6 +120,31 @@ class FanOutTest {
   }
 
   @Test
+  @DisplayName("after resync, a viewer gets what the log has but was never published (an owner died in between)")
+  void resyncDeliversUnpublishedEvents(Vertx vertx) {
+    RecordingOutput output = new RecordingOutput();
+    await(startOn(vertx.getOrCreateContext(), output));
+    await(append(vertx, GenerationEvent.delta(1, "a")));
+    await(output.events.whenCount(1));
+    await(store.append(info.id(), 1, List.of(GenerationEvent.delta(2, "b"), GenerationEvent.done(3, "stop", null))));
+    fanOut.resync();
+    assertEquals(List.of(1L, 2L, 3L), await(output.events.whenCount(3)).stream().map(GenerationEvent::seq).toList());
+  }
+
+  @Test
+  @DisplayName("a batch from a superseded owner epoch is dropped")
+  void staleEpochBatchesAreDropped(Vertx vertx) {
+    RecordingOutput output = new RecordingOutput();
+    await(startOn(vertx.getOrCreateContext(), output));
+    vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 2, List.of(GenerationEvent.delta(1, "new"))));
+    await(output.events.whenCount(1));
+    vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(GenerationEvent.delta(2, "old"))));
+    vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 2, List.of(GenerationEvent.delta(2, "new2"))));
+    List<GenerationEvent> events = await(output.events.whenCount(2));
+    assertEquals("new2", events.get(1).text());
+  }
+
+  @Test
   @DisplayName("viewers that come and go leave no loop groups behind")
   void churnLeavesNoGroups(Vertx vertx) {
     Context loop = vertx.getOrCreateContext();
