@@ -32,7 +32,10 @@ public final class HazelcastConfigs {
     NetworkConfig network = config.getNetworkConfig();
     network.setPort(cluster.port()).setPortAutoIncrement(false);
     network.setPublicAddress(cluster.host() + ":" + cluster.port());
-    config.setProperty("hazelcast.local.localAddress", resolve(cluster.host()));
+    String address = resolve(cluster.host());
+    config.setProperty("hazelcast.local.localAddress", address);
+    config.setProperty("hazelcast.socket.bind.any", "false");
+    network.getInterfaces().setEnabled(true).setInterfaces(List.of(address));
     JoinConfig join = network.getJoin();
     join.getMulticastConfig().setEnabled(false);
     join.getAutoDetectionConfig().setEnabled(false);

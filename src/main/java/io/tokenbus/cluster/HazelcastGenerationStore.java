@@ -72,8 +72,8 @@ public final class HazelcastGenerationStore implements GenerationStore {
   }
 
   @Override
-  public Future<Void> release(String id, long epoch) {
-    return run(id, new LogProcessors.Release(epoch, node)).mapEmpty();
+  public Future<Boolean> release(String id, long epoch) {
+    return run(id, new LogProcessors.Release(epoch, node));
   }
 
   /** Ids of running generations stored on this member whose owner is gone. Blocking: call off the event loop. */

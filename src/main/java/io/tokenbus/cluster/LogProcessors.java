@@ -55,10 +55,14 @@ final class LogProcessors {
       if (generation.epoch != epoch) {
         return STALE_EPOCH;
       }
+      long first = events.get(0).seq();
+      if (first <= generation.events.size() && alreadyThere(generation)) {
+        return APPENDED; // a retry of an append that was applied but reported lost (the member answering it left)
+      }
       if (generation.ended) {
         return ENDED;
       }
-      if (events.get(0).seq() != generation.events.size() + 1) {
+      if (first != generation.events.size() + 1) {
         return OUT_OF_ORDER;
       }
       generation.events.addAll(events);
@@ -69,6 +73,12 @@ final class LogProcessors {
         entry.setValue(generation);
       }
       return APPENDED;
+    }
+
+    private boolean alreadyThere(StoredGeneration generation) {
+      int from = (int) events.get(0).seq() - 1;
+      return from + events.size() <= generation.events.size()
+          && generation.events.subList(from, from + events.size()).equals(events);
     }
   }
 

@@ -94,7 +94,7 @@ final class GenerationRun implements UpstreamListener {
     }
     pending.clear();
     LOG.info("Generation {} released for another node to take over", info.id());
-    return store.release(info.id(), info.epoch()).onComplete(ar -> stop());
+    return store.release(info.id(), info.epoch()).<Void>mapEmpty().onComplete(ar -> stop());
   }
 
   private void onControl(Message<ControlCommand> message) {
@@ -183,10 +183,12 @@ final class GenerationRun implements UpstreamListener {
   }
 
   /**
-   * The log refused a batch. A stale epoch means another node owns the generation now: stop quietly.
-   * Otherwise end the generation with an {@code error} at the failed batch's first seq (its events
-   * were never published), so nobody waits forever; if the log refuses that too, viewers are still
-   * told, though the log may then lack the end.
+   * The log refused a batch, or its answer was lost. A stale epoch means another node owns the
+   * generation now: stop quietly. Otherwise the batch may or may not be in the log, so read where
+   * the log really ends and write an {@code error} right after it, so nobody waits forever. If the
+   * log refuses that too, nothing more is published that it lacks: the generation is released for
+   * another node to take over; only a single node, with nobody to hand it to, tells its live
+   * viewers directly.
    */
   private void onAppendFailed(EventBatch batch, Throwable cause) {
     if (cause instanceof StaleEpochException) {
@@ -194,22 +196,28 @@ final class GenerationRun implements UpstreamListener {
       stop();
       return;
     }
+    if (call != null) {
+      call.cancel();
+    }
+    pending.clear();
     if (logFailed) {
-      LOG.error("Generation {}: the log refused the terminal event too; telling live viewers only", info.id(), cause);
-      vertx.eventBus().publish(Addresses.events(info.id()), batch);
-      stop();
+      LOG.error("Generation {}: the log refused the terminal event too", info.id(), cause);
+      store.release(info.id(), info.epoch()).onComplete(released -> {
+        if (released.failed() || !released.result()) {
+          vertx.eventBus().publish(Addresses.events(info.id()), batch);
+        }
+        stop();
+      });
       return;
     }
     LOG.error("Generation {}: append of seq {}..{} failed; ending the generation", info.id(), batch.firstSeq(),
         batch.lastSeq(), cause);
     logFailed = true;
-    if (call != null) {
-      call.cancel();
-    }
-    pending.clear();
-    nextSeq = batch.firstSeq();
-    terminalQueued = false;
-    queue(GenerationEvent.error(nextSeq++, Failure.internal("The generation's log could not be written"), usageSoFar()));
+    store.snapshot(info.id()).onComplete(read -> {
+      nextSeq = read.succeeded() && read.result() != null ? read.result().lastSeq() + 1 : batch.firstSeq();
+      terminalQueued = false;
+      queue(GenerationEvent.error(nextSeq++, Failure.internal("The generation's log could not be written"), usageSoFar()));
+    });
   }
 
   private void stop() {

@@ -31,8 +31,8 @@ public interface GenerationStore {
 
   /**
    * Gives up ownership held at {@code epoch} without ending the generation, so that another node
-   * takes it over; bumps the epoch so the releasing writer is fenced off. A store with no other
-   * node to take over does nothing.
+   * takes it over; bumps the epoch so the releasing writer is fenced off. Completes with false when
+   * there is no other node to take over (and nothing was changed).
    */
-  Future<Void> release(String id, long epoch);
+  Future<Boolean> release(String id, long epoch);
 }

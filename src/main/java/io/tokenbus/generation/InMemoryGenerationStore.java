@@ -107,8 +107,8 @@ public final class InMemoryGenerationStore implements GenerationStore {
 
   /** A single node has nobody to hand a generation to. */
   @Override
-  public Future<Void> release(String id, long epoch) {
-    return Future.succeededFuture();
+  public Future<Boolean> release(String id, long epoch) {
+    return Future.succeededFuture(false);
   }
 
   private static final class Log {

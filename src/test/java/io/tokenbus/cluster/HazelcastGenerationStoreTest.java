@@ -71,6 +71,17 @@ class HazelcastGenerationStoreTest {
   }
 
   @Test
+  @DisplayName("a retried append that was already applied counts as written; other content at those seqs is refused")
+  void appendIsIdempotent() {
+    List<GenerationEvent> batch = List.of(GenerationEvent.delta(1, "a"), GenerationEvent.delta(2, "b"));
+    await(nodeA.append(info.id(), 1, batch));
+    await(nodeA.append(info.id(), 1, batch));
+    assertInstanceOf(IllegalStateException.class, await(nodeA.append(info.id(), 1, List.of(GenerationEvent.delta(2, "x")))
+        .map(v -> (Throwable) null).recover(io.vertx.core.Future::succeededFuture)));
+    assertEquals(2, await(nodeA.readAfter(info.id(), 0)).size());
+  }
+
+  @Test
   @DisplayName("a released generation is taken over by another node, never by the one that released it")
   void releaseHandsOver() {
     await(nodeA.append(info.id(), 1, List.of(GenerationEvent.delta(1, "a"))));

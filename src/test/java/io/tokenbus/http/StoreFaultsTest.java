@@ -94,6 +94,23 @@ class StoreFaultsTest {
   }
 
   @Test
+  @DisplayName("an append applied but answered as failed: the error follows the log's real end, and live viewers match the log")
+  void appendAppliedButAnsweredAsFailed(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).loseAppendAnswers(5, 1)));
+    String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
+    SseClient live = watch(vertx, hub, id, Map.of());
+    await(live.ended());
+    SseClient late = watch(vertx, hub, id, Map.of());
+    await(late.ended());
+    assertEquals(late.events().items(), live.events().items(), "live viewers saw exactly what the log holds");
+    List<SseEvent> events = late.events().items();
+    assertEquals("error", events.get(events.size() - 1).event());
+    for (int i = 0; i < events.size(); i++) {
+      assertEquals(i + 1, events.get(i).seq());
+    }
+  }
+
+  @Test
   @DisplayName("when the log refuses even the error, live viewers are still told the generation ended")
   void logThatKeepsFailing(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, Integer.MAX_VALUE)));

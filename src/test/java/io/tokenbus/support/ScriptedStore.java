@@ -21,6 +21,7 @@ public final class ScriptedStore implements GenerationStore {
   private volatile long delayMs;
   private volatile long failAppendsFromSeq = Long.MAX_VALUE;
   private volatile int appendFailures;
+  private volatile boolean applyFailedAppends;
   private final Recorder<String> infoAnswered = new Recorder<>();
 
   public ScriptedStore(Vertx vertx) {
@@ -38,6 +39,13 @@ public final class ScriptedStore implements GenerationStore {
   public ScriptedStore failAppends(long seq, int times) {
     this.failAppendsFromSeq = seq;
     this.appendFailures = times;
+    return this;
+  }
+
+  /** Appends that reach {@code seq} are applied but answered as failed, {@code times} times (a lost answer). */
+  public ScriptedStore loseAppendAnswers(long seq, int times) {
+    failAppends(seq, times);
+    this.applyFailedAppends = true;
     return this;
   }
 
@@ -69,7 +77,8 @@ public final class ScriptedStore implements GenerationStore {
   public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
     if (events.get(events.size() - 1).seq() >= failAppendsFromSeq && appendFailures > 0) {
       appendFailures--;
-      return later(Future.failedFuture(new IllegalStateException("injected append failure")));
+      Future<Void> applied = applyFailedAppends ? store.append(id, epoch, events) : Future.succeededFuture();
+      return later(applied.compose(v -> Future.failedFuture(new IllegalStateException("injected append failure"))));
     }
     return later(store.append(id, epoch, events));
   }
@@ -80,7 +89,7 @@ public final class ScriptedStore implements GenerationStore {
   }
 
   @Override
-  public Future<Void> release(String id, long epoch) {
+  public Future<Boolean> release(String id, long epoch) {
     return later(store.release(id, epoch));
   }
 
