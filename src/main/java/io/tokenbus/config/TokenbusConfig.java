@@ -40,13 +40,19 @@ public record TokenbusConfig(
     }
   }
 
-  public record Cluster(boolean enabled, String name, String host, int port, int eventBusPort, String members, String configFile) {
+  public record Cluster(boolean enabled, String name, String host, int port, int eventBusPort, int batchWindowMs,
+                        String members, String configFile) {
 
     /** The members as {@code host:port} strings. */
     public java.util.List<String> memberList() {
       return members.isBlank() ? java.util.List.of()
           : java.util.Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
     }
+  }
+
+  /** The group-commit window in effect: a clustered node with no window of its own uses the cluster's. */
+  public int batchWindowMs() {
+    return cluster.enabled() && generation.batchWindowMs() == 0 ? cluster.batchWindowMs() : generation.batchWindowMs();
   }
 
   /** Checks every value, naming the key of the first bad one; returns the config with strings normalised. */
@@ -88,7 +94,9 @@ public record TokenbusConfig(
     notBlank("cluster.host", cluster.host);
     range("cluster.port", cluster.port, 1, 65535);
     range("cluster.event-bus-port", cluster.eventBusPort, 0, 65535);
-    Cluster clusterNormalised = new Cluster(cluster.enabled, cluster.name.trim(), cluster.host.trim(), cluster.port, cluster.eventBusPort,
+    range("cluster.batch-window-ms", cluster.batchWindowMs, 0, 1000);
+    Cluster clusterNormalised = new Cluster(cluster.enabled, cluster.name.trim(), cluster.host.trim(), cluster.port,
+        cluster.eventBusPort, cluster.batchWindowMs,
         cluster.members == null ? "" : cluster.members.trim(), cluster.configFile == null ? "" : cluster.configFile.trim());
     for (String member : clusterNormalised.memberList()) {
       int colon = member.lastIndexOf(':');

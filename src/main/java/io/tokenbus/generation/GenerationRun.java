@@ -30,11 +30,14 @@ import org.slf4j.LoggerFactory;
 final class GenerationRun implements UpstreamListener {
 
   private static final Logger LOG = LoggerFactory.getLogger(GenerationRun.class);
+  /** About 5 s of retries (50 ms doubling to 1 s) before a refused append ends the generation. */
+  private static final int MAX_APPEND_RETRIES = 9;
 
   private final Vertx vertx;
   private final GenerationInfo info;
   private final GenerationStore store;
   private final TokenbusConfig.Generation config;
+  private final int batchWindowMs;
   private final Provider provider;
   private final Runnable onEnd;
   private final Resume resume;
@@ -52,12 +55,13 @@ final class GenerationRun implements UpstreamListener {
   /**
    * @param resume where to continue a generation taken over from another node, or null to start one
    */
-  GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig.Generation config,
+  GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig config,
                 Provider provider, Resume resume, Runnable onEnd) {
     this.vertx = vertx;
     this.info = info;
     this.store = store;
-    this.config = config;
+    this.config = config.generation();
+    this.batchWindowMs = config.batchWindowMs();
     this.provider = provider;
     this.resume = resume;
     this.onEnd = onEnd;
@@ -150,11 +154,11 @@ final class GenerationRun implements UpstreamListener {
       flush();
     } else if (!flushScheduled) {
       flushScheduled = true;
-      if (config.batchWindowMs() == 0) {
+      if (batchWindowMs == 0) {
         // After the current task: everything one upstream read delivered goes in one batch.
         vertx.getOrCreateContext().runOnContext(v -> flush());
       } else {
-        vertx.setTimer(config.batchWindowMs(), t -> flush());
+        vertx.setTimer(batchWindowMs, t -> flush());
       }
     }
   }
@@ -166,8 +170,24 @@ final class GenerationRun implements UpstreamListener {
     }
     EventBatch batch = new EventBatch(info.id(), info.epoch(), pending);
     pending.clear();
+    append(batch, 0);
+  }
+
+  /**
+   * Appends, then publishes. A refused append is retried with backoff (appends are idempotent, so a
+   * retry of one that did land is harmless): a replicated log refuses writes for a moment while a
+   * lost member's partitions move, and an append whose backup is unconfirmed must not count.
+   */
+  private void append(EventBatch batch, int attempt) {
     appending = true;
     store.append(info.id(), info.epoch(), batch.events()).onComplete(ar -> {
+      if (ar.failed() && !(ar.cause() instanceof StaleEpochException) && attempt < MAX_APPEND_RETRIES && !stopped) {
+        long delay = Math.min(1000, 50L << attempt);
+        LOG.debug("Generation {}: append of seq {}..{} failed ({}), retrying in {} ms", info.id(), batch.firstSeq(),
+            batch.lastSeq(), ar.cause().getMessage(), delay);
+        vertx.setTimer(delay, t -> append(batch, attempt + 1));
+        return;
+      }
       appending = false;
       if (ar.failed()) {
         onAppendFailed(batch, ar.cause());

@@ -20,7 +20,9 @@ public interface GenerationStore {
   /**
    * Appends consecutive events (the first one's seq follows the log's last). Fails with
    * {@link StaleEpochException} when {@code epoch} is not the generation's current epoch, so a
-   * former owner can never write again. A terminal event starts the retention period.
+   * former owner can never write again. Idempotent: a retry of an append that already landed (the
+   * same events at the same seqs) succeeds without changing anything. A terminal event starts the
+   * retention period.
    */
   Future<Void> append(String id, long epoch, List<GenerationEvent> events);
 

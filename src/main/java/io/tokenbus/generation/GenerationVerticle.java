@@ -75,7 +75,7 @@ public final class GenerationVerticle extends VerticleBase {
 
   /** Runs a generation on this worker until it ends or is released. */
   private Future<Void> launch(GenerationInfo info, Provider provider, GenerationRun.Resume resume) {
-    GenerationRun run = new GenerationRun(vertx, info, store, config.generation(), provider, resume, () -> {
+    GenerationRun run = new GenerationRun(vertx, info, store, config, provider, resume, () -> {
       runs.remove(info.id());
       running.decrementAndGet();
     });

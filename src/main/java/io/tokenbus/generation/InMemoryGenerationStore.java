@@ -51,6 +51,10 @@ public final class InMemoryGenerationStore implements GenerationStore {
       if (epoch != log.info.epoch()) {
         return Future.failedFuture(new StaleEpochException(id, epoch, log.info.epoch()));
       }
+      int from = (int) events.get(0).seq() - 1;
+      if (from + events.size() <= log.events.size() && log.events.subList(from, from + events.size()).equals(events)) {
+        return Future.succeededFuture(); // a retry of an append that already landed
+      }
       if (log.terminal) {
         return Future.failedFuture(new IllegalStateException("generation " + id + " has already ended"));
       }

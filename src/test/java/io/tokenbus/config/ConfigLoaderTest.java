@@ -65,6 +65,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  @DisplayName("a clustered node batches appends over cluster.batch-window-ms unless a window is set; a single node does not wait")
+  void batchWindow() {
+    assertEquals(0, ConfigLoader.load(new String[0], Map.of()).batchWindowMs());
+    assertEquals(10, ConfigLoader.load(new String[0], Map.of("TOKENBUS_CLUSTER", "true")).batchWindowMs());
+    assertEquals(3, ConfigLoader.load(new String[0], Map.of("TOKENBUS_CLUSTER", "true", "TOKENBUS_GENERATION_BATCH_WINDOW_MS", "3"))
+        .batchWindowMs());
+  }
+
+  @Test
   @DisplayName("a bad value or unknown key stops loading with a message naming the key and its source")
   void errorsNameTheKey() throws IOException {
     assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "abc")), "http.port", "TOKENBUS_HTTP_PORT");

@@ -74,9 +74,22 @@ class StoreFaultsTest {
   }
 
   @Test
-  @DisplayName("an append that fails ends the generation with an error at the next seq, for live and late viewers")
+  @DisplayName("an append refused once is retried, and the generation completes as if nothing happened")
+  void refusedAppendIsRetried(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, 3)));
+    String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
+    SseClient live = watch(vertx, hub, id, Map.of());
+    await(live.ended());
+    List<SseEvent> events = live.events().items();
+    assertEquals(51, events.size());
+    assertEquals("done", events.get(50).event());
+    assertEquals(MockText.text(50), SseEvent.text(events));
+  }
+
+  @Test
+  @DisplayName("an append refused past its retries ends the generation with an error at the next seq, for live and late viewers")
   void appendFailureEndsTheGeneration(Vertx vertx) {
-    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, 1)));
+    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, 10)));
     String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
     SseClient live = watch(vertx, hub, id, Map.of());
     await(live.ended());
@@ -94,7 +107,7 @@ class StoreFaultsTest {
   }
 
   @Test
-  @DisplayName("an append applied but answered as failed: the error follows the log's real end, and live viewers match the log")
+  @DisplayName("an append applied but answered as failed: its retry counts as written, and live viewers match the log")
   void appendAppliedButAnsweredAsFailed(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).loseAppendAnswers(5, 1)));
     String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
@@ -104,7 +117,8 @@ class StoreFaultsTest {
     await(late.ended());
     assertEquals(late.events().items(), live.events().items(), "live viewers saw exactly what the log holds");
     List<SseEvent> events = late.events().items();
-    assertEquals("error", events.get(events.size() - 1).event());
+    assertEquals("done", events.get(events.size() - 1).event());
+    assertEquals(51, events.size());
     for (int i = 0; i < events.size(); i++) {
       assertEquals(i + 1, events.get(i).seq());
     }
