@@ -12,7 +12,9 @@ import io.tokenbus.generation.StaleEpochException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The cluster's store: each generation is one entry of the {@code tokenbus.generations} map, with
@@ -58,7 +60,7 @@ public final class HazelcastGenerationStore implements GenerationStore {
   public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
     return run(id, new LogProcessors.Append(epoch, new ArrayList<>(events), retentionSeconds)).compose(outcome -> switch (outcome) {
       case LogProcessors.APPENDED -> Future.succeededFuture();
-      case LogProcessors.STALE_EPOCH -> Future.failedFuture(new StaleEpochException(id, epoch, -1));
+      case LogProcessors.STALE_EPOCH -> Future.failedFuture(new StaleEpochException(id, epoch));
       case LogProcessors.UNKNOWN -> Future.failedFuture(new IllegalStateException("generation " + id + " is unknown or expired"));
       case LogProcessors.ENDED -> Future.failedFuture(new IllegalStateException("generation " + id + " has already ended"));
       default -> Future.failedFuture(new IllegalStateException("generation " + id + " refused seq " + events.get(0).seq()
@@ -77,13 +79,13 @@ public final class HazelcastGenerationStore implements GenerationStore {
   }
 
   /** Ids of running generations stored on this member whose owner is gone. Blocking: call off the event loop. */
-  java.util.Set<String> localOrphans(java.util.Set<String> alive) {
-    return map.localKeySet(new LogProcessors.Orphans(new java.util.HashSet<>(alive)));
+  Set<String> localOrphans(Set<String> alive) {
+    return map.localKeySet(new LogProcessors.Orphans(new HashSet<>(alive)));
   }
 
   /** Takes a generation over for this node; completes with where it stands, or null if another node has it. */
-  Future<ResumeGeneration> takeover(String id, java.util.Set<String> alive) {
-    return run(id, new LogProcessors.Takeover(new java.util.HashSet<>(alive), node)).map(data -> data == null ? null
+  Future<ResumeGeneration> takeover(String id, Set<String> alive) {
+    return run(id, new LogProcessors.Takeover(new HashSet<>(alive), node)).map(data -> data == null ? null
         : new ResumeGeneration(data.info().toInfo(), data.lastSeq(), data.deltas(), data.text()));
   }
 

@@ -49,16 +49,18 @@ class ClusterTest {
     cluster.close();
   }
 
+  private static WebClient web(Vertx vertx, int port) {
+    return WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port));
+  }
+
   private static String start(Vertx vertx, int port, JsonObject request) {
-    WebClient web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port));
-    var response = await(web.post("/v1/generations").sendJsonObject(request));
+    var response = await(web(vertx, port).post("/v1/generations").sendJsonObject(request));
     assertEquals(201, response.statusCode(), response.bodyAsString());
     return response.bodyAsJsonObject().getString("id");
   }
 
   private static JsonObject get(Vertx vertx, int port, String path) {
-    WebClient web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port));
-    return await(web.get(path).send()).bodyAsJsonObject();
+    return await(web(vertx, port).get(path).send()).bodyAsJsonObject();
   }
 
   @Test
@@ -121,8 +123,7 @@ class ClusterTest {
     SseClient onA = await(SseClient.get(client, portA, path, Map.of()));
     SseClient onB = await(SseClient.get(client, portB, path, Map.of()));
     await(onB.events().whenCount(3));
-    WebClient web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(portB));
-    var cancelled = await(web.post("/v1/generations/" + id + "/cancel").send());
+    var cancelled = await(web(vertx, portB).post("/v1/generations/" + id + "/cancel").send());
     assertEquals(200, cancelled.statusCode(), cancelled.bodyAsString());
     await(onA.ended());
     await(onB.ended());
