@@ -7,6 +7,7 @@ import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.GenerationVerticle;
+import io.tokenbus.provider.Upstreams;
 import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.http.HttpServerVerticle;
@@ -70,8 +71,11 @@ public final class Tokenbus {
         // exiting anyway
       }
     }, "tokenbus-shutdown"));
+    String providers = config.providers().entrySet().stream().filter(e -> e.getValue().enabled())
+        .map(e -> e.getValue().models() + " via " + e.getKey() + " (" + e.getValue().effectiveBaseUrl() + ")")
+        .collect(java.util.stream.Collectors.joining(", "));
     LOG.info("tokenbus listening on http://{}:{} (models: mock{}){}", config.http().host(), node.port(),
-        config.openai().configured() ? ", any other via " + config.openai().baseUrl() : "",
+        providers.isEmpty() ? "" : ", " + providers,
         config.cluster().enabled() ? ", cluster '" + config.cluster().name() + "' as " + config.cluster().host() + ":"
             + config.cluster().port() : "");
   }
@@ -127,16 +131,17 @@ public final class Tokenbus {
     int cores = Runtime.getRuntime().availableProcessors();
     int workers = config.generation().workers() > 0 ? config.generation().workers() : cores;
     int httpInstances = config.http().instances() > 0 ? config.http().instances() : cores;
-    FanOut fanOut = new FanOut(vertx, store, config.viewer());
+    FanOut fanOut = new FanOut(vertx, store, config.viewer(), config.generation().idleCancelSeconds());
     AtomicInteger running = new AtomicInteger();
     AtomicInteger openStreams = new AtomicInteger();
     Set<Integer> ports = ConcurrentHashMap.newKeySet();
     // Port 0 is bound as -1: Vert.x then picks one random port shared by every instance, where
     // with 0 each instance would get a port of its own.
     int bindPort = config.http().port() == 0 ? -1 : config.http().port();
-    return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId),
+    Upstreams upstreams = new Upstreams(vertx, config);
+    return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId, upstreams),
             new DeploymentOptions().setInstances(workers))
-        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, bindPort, openStreams, nodeId, ports::add),
+        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, bindPort, openStreams, nodeId, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
         .compose(id -> ports.size() == 1
             ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut))

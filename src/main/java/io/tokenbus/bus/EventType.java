@@ -1,11 +1,20 @@
 package io.tokenbus.bus;
 
-/** The kinds of generation event; {@code done}, {@code error} and {@code cancelled} are terminal. */
+/**
+ * The kinds of generation event; {@code done}, {@code error} and {@code cancelled} are terminal.
+ * New kinds are only ever appended: the wire format carries the ordinal.
+ */
 public enum EventType {
   DELTA("delta"),
   DONE("done"),
   ERROR("error"),
-  CANCELLED("cancelled");
+  CANCELLED("cancelled"),
+  /** The answer restarts after a break (recovery strategy {@code restart}): the text so far is void. */
+  RESET("reset"),
+  /** A piece of a tool call, as the upstream streamed it. */
+  TOOL_CALL("tool_call"),
+  /** The upstream failed and tokenbus retried, recovered or fell back; the text is unaffected. */
+  RECOVERY("recovery");
 
   private final String wireName;
 
@@ -19,6 +28,6 @@ public enum EventType {
   }
 
   public boolean terminal() {
-    return this != DELTA;
+    return this == DONE || this == ERROR || this == CANCELLED;
   }
 }

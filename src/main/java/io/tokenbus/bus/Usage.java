@@ -6,4 +6,9 @@ public record Usage(long promptTokens, long completionTokens, long totalTokens) 
   public static Usage of(long promptTokens, long completionTokens) {
     return new Usage(promptTokens, completionTokens, promptTokens + completionTokens);
   }
+
+  public Usage plus(Usage other) {
+    return new Usage(promptTokens + other.promptTokens, completionTokens + other.completionTokens,
+        totalTokens + other.totalTokens);
+  }
 }

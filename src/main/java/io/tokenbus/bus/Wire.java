@@ -95,12 +95,13 @@ final class Wire {
     w.writeString(event.finishReason());
     writeUsage(w, event.usage());
     writeFailure(w, event.failure());
+    w.writeString(event.data());
   }
 
   static GenerationEvent readEvent(Reader r) {
     long seq = r.readLong();
     EventType type = EventType.values()[r.readInt()];
-    return new GenerationEvent(seq, type, r.readString(), r.readString(), readUsage(r), readFailure(r));
+    return new GenerationEvent(seq, type, r.readString(), r.readString(), readUsage(r), readFailure(r), r.readString());
   }
 
   private static void writeUsage(Writer w, Usage usage) {

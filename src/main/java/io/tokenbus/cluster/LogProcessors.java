@@ -4,6 +4,7 @@ import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
+import io.tokenbus.generation.LogFold;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
 import java.io.Serializable;
@@ -123,15 +124,8 @@ final class LogProcessors {
       generation.releasedBy = null;
       generation.epoch++;
       entry.setValue(generation);
-      StringBuilder text = new StringBuilder();
-      long deltas = 0;
-      for (GenerationEvent event : generation.events) {
-        if (event.type() == EventType.DELTA) {
-          text.append(event.text());
-          deltas++;
-        }
-      }
-      return new TakeoverData(new GenerationInfoData(generation), generation.events.size(), deltas, text.toString());
+      LogFold fold = LogFold.of(generation.events);
+      return new TakeoverData(new GenerationInfoData(generation), fold.lastSeq(), fold.deltas(), fold.text());
     }
   }
 
@@ -178,18 +172,9 @@ final class LogProcessors {
       if (generation == null) {
         return null;
       }
-      StringBuilder text = new StringBuilder();
-      long lastDeltaSeq = 0;
-      GenerationEvent terminal = null;
-      for (GenerationEvent event : generation.events) {
-        if (event.type() == EventType.DELTA) {
-          text.append(event.text());
-          lastDeltaSeq = event.seq();
-        } else if (event.terminal()) {
-          terminal = event;
-        }
-      }
-      return new SnapshotData(new GenerationInfoData(generation), text.toString(), generation.events.size(), lastDeltaSeq, terminal);
+      GenerationSnapshot folded = LogFold.of(generation.events).snapshot(null);
+      return new SnapshotData(new GenerationInfoData(generation), folded.text(), folded.lastSeq(), folded.lastDeltaSeq(),
+          folded.terminal(), folded.recoveries(), folded.lastRecovery());
     }
 
     @Override
@@ -211,10 +196,11 @@ final class LogProcessors {
     }
   }
 
-  record SnapshotData(GenerationInfoData info, String text, long lastSeq, long lastDeltaSeq, GenerationEvent terminal)
+  record SnapshotData(GenerationInfoData info, String text, long lastSeq, long lastDeltaSeq, GenerationEvent terminal,
+                      int recoveries, GenerationEvent lastRecovery)
       implements Serializable {
     GenerationSnapshot toSnapshot() {
-      return new GenerationSnapshot(info.toInfo(), text, lastSeq, lastDeltaSeq, terminal);
+      return new GenerationSnapshot(info.toInfo(), text, lastSeq, lastDeltaSeq, terminal, recoveries, lastRecovery);
     }
   }
 }

@@ -14,6 +14,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -32,9 +33,14 @@ public final class ConfigLoader {
 
   /** Names that other tools already use for the same setting. */
   private static final Map<String, String> ENV_ALIASES = Map.of(
-      "OPENAI_BASE_URL", "openai.base-url",
-      "OPENAI_API_KEY", "openai.api-key",
+      "OPENAI_BASE_URL", "providers.openai.base-url",
+      "OPENAI_API_KEY", "providers.openai.api-key",
+      "ANTHROPIC_BASE_URL", "providers.anthropic.base-url",
+      "ANTHROPIC_API_KEY", "providers.anthropic.api-key",
       "TOKENBUS_CLUSTER", "cluster.enabled");
+
+  /** The section whose entries a file may add to, each starting from the default entry of its type. */
+  private static final String PROVIDERS = "providers";
 
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
       .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -55,8 +61,9 @@ public final class ConfigLoader {
 
   public static TokenbusConfig load(Path file, Map<String, String> env) {
     ObjectNode tree = defaults();
+    ObjectNode templates = ((ObjectNode) tree.get(PROVIDERS)).deepCopy();
     if (file != null) {
-      overlay(tree, readFile(file), "", file.toString());
+      overlay(tree, readFile(file), "", file.toString(), templates);
     }
     Map<String, String> fromEnv = overlayEnvironment(tree, env);
     try {
@@ -110,13 +117,29 @@ public final class ConfigLoader {
     }
   }
 
-  /** Copies {@code from} over {@code into}, refusing keys the defaults do not have (typos). */
-  private static void overlay(ObjectNode into, JsonNode from, String prefix, String source) {
+  /**
+   * Copies {@code from} over {@code into}, refusing keys the defaults do not have (typos). Two kinds
+   * of section take new keys: one that is empty in the defaults is a free map of strings (headers,
+   * fallbacks), and a new provider starts as a copy of the default provider of its type.
+   */
+  private static void overlay(ObjectNode into, JsonNode from, String prefix, String source, ObjectNode templates) {
     Iterator<Map.Entry<String, JsonNode>> fields = from.fields();
+    boolean freeMap = into.isEmpty() && !prefix.isEmpty();
     while (fields.hasNext()) {
       Map.Entry<String, JsonNode> field = fields.next();
       String key = prefix + field.getKey();
       JsonNode existing = into.get(field.getKey());
+      if (existing == null && prefix.equals(PROVIDERS + ".") && field.getValue().isObject()) {
+        existing = providerTemplate(field.getValue(), templates, key, source);
+        into.set(field.getKey(), existing);
+      }
+      if (existing == null && freeMap) {
+        if (field.getValue().isContainerNode()) {
+          throw new ConfigException(key, "must be a single value (in " + source + ")");
+        }
+        into.put(field.getKey(), field.getValue().isNull() ? "" : field.getValue().asText());
+        continue;
+      }
       if (existing == null) {
         throw new ConfigException(key, "is not a known configuration key (in " + source + ")");
       }
@@ -124,7 +147,7 @@ public final class ConfigLoader {
         if (!field.getValue().isObject()) {
           throw new ConfigException(key, "must be a section with keys (in " + source + ")");
         }
-        overlay((ObjectNode) existing, field.getValue(), key + ".", source);
+        overlay((ObjectNode) existing, field.getValue(), key + ".", source, templates);
       } else {
         if (field.getValue().isContainerNode()) {
           throw new ConfigException(key, "must be a single value (in " + source + ")");
@@ -134,38 +157,58 @@ public final class ConfigLoader {
     }
   }
 
+  /** A new provider's starting point: the default provider of the type it names (openai if none). */
+  private static ObjectNode providerTemplate(JsonNode entry, ObjectNode templates, String key, String source) {
+    String type = entry.path("type").asText(TokenbusConfig.Provider.OPENAI);
+    Iterator<Map.Entry<String, JsonNode>> defaults = templates.fields();
+    while (defaults.hasNext()) {
+      JsonNode candidate = defaults.next().getValue();
+      if (candidate.path("type").asText().equals(type)) {
+        return ((ObjectNode) candidate).deepCopy();
+      }
+    }
+    throw new ConfigException(key + ".type", "must be openai or anthropic, got \"" + type + "\" (in " + source + ")");
+  }
+
   /** Applies environment variables; returns key → the variable that set it. */
   private static Map<String, String> overlayEnvironment(ObjectNode tree, Map<String, String> env) {
     Map<String, String> applied = new LinkedHashMap<>();
     ENV_ALIASES.forEach((name, key) -> {
       if (env.get(name) != null) {
-        set(tree, key, env.get(name));
+        set(tree, List.of(key.split("\\.")), env.get(name));
         applied.put(key, name);
       }
     });
-    forEachLeaf(tree, "", key -> {
+    forEachLeaf(tree, List.of(), path -> {
+      String key = String.join(".", path);
       String name = envName(key);
       if (env.get(name) != null) {
-        set(tree, key, env.get(name));
+        set(tree, path, env.get(name));
         applied.put(key, name);
       }
     });
     return applied;
   }
 
-  private static void forEachLeaf(JsonNode node, String prefix, java.util.function.Consumer<String> action) {
-    node.fields().forEachRemaining(field -> {
+  private static void forEachLeaf(JsonNode node, List<String> path, java.util.function.Consumer<List<String>> action) {
+    List<Map.Entry<String, JsonNode>> fields = new java.util.ArrayList<>();
+    node.fields().forEachRemaining(fields::add);
+    for (Map.Entry<String, JsonNode> field : fields) {
+      List<String> fieldPath = new java.util.ArrayList<>(path);
+      fieldPath.add(field.getKey());
       if (field.getValue().isObject()) {
-        forEachLeaf(field.getValue(), prefix + field.getKey() + ".", action);
+        forEachLeaf(field.getValue(), fieldPath, action);
       } else {
-        action.accept(prefix + field.getKey());
+        action.accept(fieldPath);
       }
-    });
+    }
   }
 
-  private static void set(ObjectNode tree, String key, String value) {
-    String[] parts = key.split("\\.");
-    ObjectNode section = (ObjectNode) tree.get(parts[0]);
-    section.set(parts[1], TextNode.valueOf(value));
+  private static void set(ObjectNode tree, List<String> path, String value) {
+    ObjectNode section = tree;
+    for (int i = 0; i < path.size() - 1; i++) {
+      section = (ObjectNode) section.get(path.get(i));
+    }
+    section.set(path.get(path.size() - 1), TextNode.valueOf(value));
   }
 }

@@ -1,13 +1,19 @@
 package io.tokenbus.config;
 
 import java.net.URI;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
  * The whole configuration, parsed once at start-up and handed down. Every key is documented in
  * {@code conf/tokenbus.yaml}; {@link ConfigLoader} builds this from the layers and validates it.
  */
 public record TokenbusConfig(
-    Http http, Viewer viewer, WebSocket websocket, Generation generation, Mock mock, OpenAi openai, Cluster cluster) {
+    Http http, Viewer viewer, WebSocket websocket, Generation generation, Mock mock,
+    Map<String, Provider> providers, Map<String, String> fallbacks, Cluster cluster) {
 
   public record Http(int port, String host, int instances, int maxBodyBytes) {
   }
@@ -20,24 +26,70 @@ public record TokenbusConfig(
 
   public record Generation(
       int workers, int maxConcurrent, int placementAttempts, int maxEvents, int batchWindowMs, int batchMaxEvents,
-      int retentionSeconds, String streamModel) {
+      int retentionSeconds, String streamModel, int idleCancelSeconds) {
   }
 
   public record Mock(double tokensPerSecond, int defaultMaxTokens) {
   }
 
-  public record OpenAi(String baseUrl, String apiKey, int connectTimeoutMs, int idleTimeoutSeconds) {
+  /**
+   * One upstream: which models it serves, where it is, and how tokenbus treats its failures.
+   *
+   * @param type   {@code openai} (any OpenAI-compatible server) or {@code anthropic} (the Messages API)
+   * @param models comma-separated model patterns; {@code *} matches any run of characters
+   */
+  public record Provider(String type, String models, String baseUrl, String apiKey, Map<String, String> headers,
+                         Timeouts timeouts, Retry retry, Recovery recovery, CircuitBreaker circuitBreaker,
+                         Anthropic anthropic) {
 
-    public boolean configured() {
-      return !baseUrl.isEmpty();
+    public static final String OPENAI = "openai";
+    public static final String ANTHROPIC = "anthropic";
+
+    /** A provider with neither a base URL nor a key is not in use. */
+    public boolean enabled() {
+      return !baseUrl.isEmpty() || !apiKey.isEmpty();
     }
 
-    /** Never prints the key. */
+    /** The base URL in effect: the configured one, or the provider type's public endpoint. */
+    public String effectiveBaseUrl() {
+      if (!baseUrl.isEmpty()) {
+        return baseUrl;
+      }
+      return type.equals(ANTHROPIC) ? "https://api.anthropic.com" : "https://api.openai.com/v1";
+    }
+
+    public List<String> modelPatterns() {
+      return Arrays.stream(models.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
+    }
+
+    /** Never prints the key or header values (they often hold credentials). */
     @Override
     public String toString() {
-      return "OpenAi[baseUrl=" + baseUrl + ", apiKey=" + (apiKey.isEmpty() ? "(none)" : "(set)")
-          + ", connectTimeoutMs=" + connectTimeoutMs + ", idleTimeoutSeconds=" + idleTimeoutSeconds + "]";
+      return "Provider[type=" + type + ", models=" + models + ", baseUrl=" + baseUrl + ", apiKey="
+          + (apiKey.isEmpty() ? "(none)" : "(set)") + ", headers=" + headers.keySet() + ", " + timeouts + ", " + retry
+          + ", " + recovery + ", " + circuitBreaker + "]";
     }
+  }
+
+  /** Upstream timeouts; each ends the attempt, and all but {@code totalMs} may be retried or recovered. */
+  public record Timeouts(int connectMs, int firstTokenMs, int idleMs, int totalMs) {
+  }
+
+  /** Retries of an attempt that failed before producing anything: exponential backoff with full jitter. */
+  public record Retry(int maxAttempts, int initialBackoffMs, int maxBackoffMs, int maxRetryAfterMs) {
+  }
+
+  /** What happens when a stream breaks after it produced text. */
+  public record Recovery(String strategy, int maxAttempts, String continueInstruction) {
+
+    public static final List<String> STRATEGIES = List.of("continue", "restart", "fail");
+  }
+
+  public record CircuitBreaker(int failureThreshold, int resetMs) {
+  }
+
+  /** Settings only the Anthropic Messages API needs. */
+  public record Anthropic(String version, int defaultMaxTokens) {
   }
 
   public record Cluster(boolean enabled, String name, String host, int port, int eventBusPort, int batchWindowMs,
@@ -75,21 +127,21 @@ public record TokenbusConfig(
     range("generation.batch-max-events", generation.batchMaxEvents, 1, 100_000);
     range("generation.retention-seconds", generation.retentionSeconds, 1, 7 * 24 * 3600);
     notBlank("generation.stream-model", generation.streamModel);
+    range("generation.idle-cancel-seconds", generation.idleCancelSeconds, 0, 24 * 3600);
     if (!(mock.tokensPerSecond > 0 && mock.tokensPerSecond <= 1_000_000)) {
       throw new ConfigException("mock.tokens-per-second", "must be above 0 and at most 1000000, got " + mock.tokensPerSecond);
     }
     range("mock.default-max-tokens", mock.defaultMaxTokens, 1, 1_000_000);
-    range("openai.connect-timeout-ms", openai.connectTimeoutMs, 1, 600_000);
-    range("openai.idle-timeout-seconds", openai.idleTimeoutSeconds, 1, 3600);
-    String baseUrl = openai.baseUrl == null ? "" : openai.baseUrl.trim();
-    while (baseUrl.endsWith("/")) {
-      baseUrl = baseUrl.substring(0, baseUrl.length() - 1);
-    }
-    if (!baseUrl.isEmpty()) {
-      checkUrl("openai.base-url", baseUrl);
-    }
-    String apiKey = openai.apiKey == null ? "" : openai.apiKey.trim();
-    OpenAi normalised = new OpenAi(baseUrl, apiKey, openai.connectTimeoutMs, openai.idleTimeoutSeconds);
+    Map<String, Provider> providersNormalised = new LinkedHashMap<>();
+    providers.forEach((name, provider) -> providersNormalised.put(name, validated("providers." + name, provider)));
+    Map<String, String> fallbacksNormalised = new LinkedHashMap<>();
+    fallbacks.forEach((model, chain) -> {
+      List<String> models = Arrays.stream((chain == null ? "" : chain).split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
+      if (models.isEmpty()) {
+        throw new ConfigException("fallbacks." + model, "must name at least one model, comma-separated");
+      }
+      fallbacksNormalised.put(model.trim(), String.join(",", models));
+    });
     notBlank("cluster.name", cluster.name);
     notBlank("cluster.host", cluster.host);
     range("cluster.port", cluster.port, 1, 65535);
@@ -110,7 +162,64 @@ public record TokenbusConfig(
     if (!clusterNormalised.configFile().isEmpty() && !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(clusterNormalised.configFile()))) {
       throw new ConfigException("cluster.config-file", "names a file that does not exist: " + clusterNormalised.configFile());
     }
-    return new TokenbusConfig(http, viewer, websocket, generation, mock, normalised, clusterNormalised);
+    return new TokenbusConfig(http, viewer, websocket, generation, mock, java.util.Collections.unmodifiableMap(providersNormalised),
+        java.util.Collections.unmodifiableMap(fallbacksNormalised), clusterNormalised);
+  }
+
+  /** The fallback chain of a model: the models to try, in order, after it; empty when it has none. */
+  public List<String> fallbacksOf(String model) {
+    String chain = fallbacks.get(model);
+    return chain == null ? List.of() : List.of(chain.split(","));
+  }
+
+  private static Provider validated(String key, Provider p) {
+    String type = p.type() == null ? "" : p.type().trim().toLowerCase(Locale.ROOT);
+    if (!type.equals(Provider.OPENAI) && !type.equals(Provider.ANTHROPIC)) {
+      throw new ConfigException(key + ".type", "must be openai or anthropic, got \"" + p.type() + "\"");
+    }
+    String models = p.models() == null ? "" : p.models().trim();
+    if (Arrays.stream(models.split(",")).allMatch(String::isBlank)) {
+      throw new ConfigException(key + ".models", "must name at least one model pattern, such as gpt-* or llama*");
+    }
+    String baseUrl = p.baseUrl() == null ? "" : p.baseUrl().trim();
+    while (baseUrl.endsWith("/")) {
+      baseUrl = baseUrl.substring(0, baseUrl.length() - 1);
+    }
+    if (!baseUrl.isEmpty()) {
+      checkUrl(key + ".base-url", baseUrl);
+    }
+    String apiKey = p.apiKey() == null ? "" : p.apiKey().trim();
+    Map<String, String> headers = new LinkedHashMap<>();
+    (p.headers() == null ? Map.<String, String>of() : p.headers()).forEach((name, value) -> {
+      if (name.isBlank() || !name.chars().allMatch(c -> c > 32 && c < 127 && c != ':')) {
+        throw new ConfigException(key + ".headers", "has an invalid header name \"" + name + "\"");
+      }
+      headers.put(name, value == null ? "" : value);
+    });
+    Timeouts t = p.timeouts();
+    range(key + ".timeouts.connect-ms", t.connectMs(), 1, 600_000);
+    range(key + ".timeouts.first-token-ms", t.firstTokenMs(), 1, 3_600_000);
+    range(key + ".timeouts.idle-ms", t.idleMs(), 1, 3_600_000);
+    range(key + ".timeouts.total-ms", t.totalMs(), 1, 24 * 3_600_000);
+    Retry r = p.retry();
+    range(key + ".retry.max-attempts", r.maxAttempts(), 1, 100);
+    range(key + ".retry.initial-backoff-ms", r.initialBackoffMs(), 0, 600_000);
+    range(key + ".retry.max-backoff-ms", r.maxBackoffMs(), r.initialBackoffMs(), 600_000);
+    range(key + ".retry.max-retry-after-ms", r.maxRetryAfterMs(), 0, 3_600_000);
+    Recovery rec = p.recovery();
+    String strategy = rec.strategy() == null ? "" : rec.strategy().trim().toLowerCase(Locale.ROOT);
+    if (!Recovery.STRATEGIES.contains(strategy)) {
+      throw new ConfigException(key + ".recovery.strategy", "must be one of " + Recovery.STRATEGIES + ", got \"" + rec.strategy() + "\"");
+    }
+    range(key + ".recovery.max-attempts", rec.maxAttempts(), 0, 100);
+    CircuitBreaker cb = p.circuitBreaker();
+    range(key + ".circuit-breaker.failure-threshold", cb.failureThreshold(), 0, 10_000);
+    range(key + ".circuit-breaker.reset-ms", cb.resetMs(), 1, 3_600_000);
+    notBlank(key + ".anthropic.version", p.anthropic().version());
+    range(key + ".anthropic.default-max-tokens", p.anthropic().defaultMaxTokens(), 1, 1_000_000);
+    return new Provider(type, models, baseUrl, apiKey, java.util.Collections.unmodifiableMap(headers), t, r,
+        new Recovery(strategy, rec.maxAttempts(), rec.continueInstruction() == null ? "" : rec.continueInstruction()), cb,
+        p.anthropic());
   }
 
   private static void range(String key, long value, long min, long max) {

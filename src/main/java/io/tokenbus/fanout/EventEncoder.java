@@ -4,6 +4,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.provider.ChunkExtras;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -45,8 +46,19 @@ public final class EventEncoder {
       case ERROR -> data.put("message", event.failure().message()).put("type", event.failure().type())
           .put("code", event.failure().code()).put("usage", usage(event.usage()));
       case CANCELLED -> data.put("usage", usage(event.usage()));
+      case RESET -> data.put("message", event.failure().message()).put("code", event.failure().code());
+      case TOOL_CALL -> data.put("tool_calls", toolCalls(event));
+      case RECOVERY -> data.mergeIn(new JsonObject(event.data()));
     }
     return data;
+  }
+
+  /** The tool-call deltas of a tool_call event, as the upstream's chunk held them. */
+  private static JsonArray toolCalls(GenerationEvent event) {
+    JsonObject chunk = new JsonObject(event.data());
+    JsonArray choices = chunk.getJsonArray("choices", new JsonArray());
+    JsonObject delta = choices.isEmpty() ? new JsonObject() : choices.getJsonObject(0).getJsonObject("delta", new JsonObject());
+    return delta.getJsonArray("tool_calls", new JsonArray());
   }
 
   /** A WebSocket frame: the SSE data plus type, generation and seq; an error's own type becomes {@code error_type}. */
@@ -79,9 +91,25 @@ public final class EventEncoder {
         .put("model", model);
   }
 
+  /**
+   * Chat Completions chunks. A delta or tool call whose upstream chunk carried more than text gets
+   * it back, merged over tokenbus's chunk (see {@link ChunkExtras}). A reset cannot be said in this
+   * format (text already sent cannot be taken back), so it ends the stream with an error; a
+   * recovery is an SSE comment.
+   */
   private String chat(GenerationEvent event, boolean withUsage) {
     return switch (event.type()) {
-      case DELTA -> "data: " + chunk(new JsonObject().put("content", event.text()), null).encode() + "\n\n";
+      case DELTA -> {
+        JsonObject delta = event.text().isEmpty() && event.data() != null ? new JsonObject()
+            : new JsonObject().put("content", event.text());
+        JsonObject chunk = chunk(delta, null);
+        yield "data: " + (event.data() == null ? chunk : ChunkExtras.merge(chunk, new JsonObject(event.data()))).encode() + "\n\n";
+      }
+      case TOOL_CALL -> "data: " + ChunkExtras.merge(chunk(new JsonObject(), null), new JsonObject(event.data())).encode() + "\n\n";
+      case RESET -> "data: " + errorBody(new Failure(502, "upstream_error", "answer_restarted", "The upstream failed mid-answer and "
+          + "the answer restarted (recovery strategy restart); text already streamed is void. Read the whole answer at "
+          + "/v1/generations/" + id + "/events. Cause: " + event.failure().message())).encode() + "\n\n";
+      case RECOVERY -> ": recovery " + event.text() + "\n\n";
       case DONE -> {
         String finish = "data: " + chunk(new JsonObject(), event.finishReason()).encode() + "\n\n";
         String usage = withUsage && event.usage() != null
@@ -97,7 +125,9 @@ public final class EventEncoder {
 
   private String seed(GenerationEvent event) {
     return switch (event.type()) {
-      case DELTA -> dataLines(event.text()) + "\n";
+      case DELTA -> event.text().isEmpty() ? "" : dataLines(event.text()) + "\n";
+      case TOOL_CALL, RECOVERY -> "";
+      case RESET -> "event: reset\ndata: " + eventData(event).encode() + "\n\n";
       case DONE -> DONE_LINE;
       case ERROR -> "event: error\ndata: " + eventData(event).encode() + "\n\n" + DONE_LINE;
       case CANCELLED -> "event: cancelled\ndata: " + eventData(event).encode() + "\n\n" + DONE_LINE;

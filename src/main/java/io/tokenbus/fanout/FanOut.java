@@ -1,6 +1,7 @@
 package io.tokenbus.fanout;
 
 import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.ControlCommand;
 import io.tokenbus.bus.EventBatch;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.generation.GenerationStore;
@@ -21,6 +22,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * of its address, however many viewers it has. Each batch is wrapped once ({@link EncodedBatch},
  * encoded once per format) and handed to each event loop that holds viewers of it: one hop per
  * loop, not per connection. Membership changes are rare and take one lock; delivery takes none.
+ * While a generation has viewers here, its owner hears so ({@link ControlCommand#WATCHING}) every
+ * few seconds, for the idle-cancel policy.
  */
 public final class FanOut {
 
@@ -30,9 +33,33 @@ public final class FanOut {
   private final Map<String, Channel> channels = new HashMap<>();
 
   public FanOut(Vertx vertx, GenerationStore store, TokenbusConfig.Viewer config) {
+    this(vertx, store, config, 0);
+  }
+
+  /**
+   * @param idleCancelSeconds the owners' idle-cancel limit (0: none): viewers are reported at a
+   *                          third of it, so a watched generation is never taken for idle
+   */
+  public FanOut(Vertx vertx, GenerationStore store, TokenbusConfig.Viewer config, int idleCancelSeconds) {
     this.vertx = vertx;
     this.store = store;
     this.config = config;
+    if (idleCancelSeconds > 0) {
+      long period = Math.max(1000, idleCancelSeconds * 1000L / 3);
+      vertx.setPeriodic(period, period, t -> reportWatched());
+    }
+  }
+
+  private void reportWatched() {
+    List<String> watched;
+    synchronized (this) {
+      watched = new ArrayList<>(channels.keySet());
+    }
+    watched.forEach(this::reportWatched);
+  }
+
+  private void reportWatched(String generation) {
+    vertx.eventBus().send(Addresses.control(generation), ControlCommand.WATCHING);
   }
 
   GenerationStore store() {
@@ -53,10 +80,19 @@ public final class FanOut {
    * Adds a viewer (on its event loop); the future completes, on any thread, once live batches
    * reach it. Returns the node's frame cache of the generation for its replays.
    */
-  synchronized Joined join(Viewer viewer) {
-    Channel channel = channels.computeIfAbsent(viewer.generation(), id -> new Channel(viewer));
-    channel.add(viewer);
-    return new Joined(channel.ready, channel.frames);
+  Joined join(Viewer viewer) {
+    boolean first;
+    Joined joined;
+    synchronized (this) {
+      first = !channels.containsKey(viewer.generation());
+      Channel channel = channels.computeIfAbsent(viewer.generation(), id -> new Channel(viewer));
+      channel.add(viewer);
+      joined = new Joined(channel.ready, channel.frames);
+    }
+    if (first) {
+      reportWatched(viewer.generation());
+    }
+    return joined;
   }
 
   record Joined(Future<Void> ready, FrameCache frames) {

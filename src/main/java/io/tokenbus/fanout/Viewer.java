@@ -268,13 +268,16 @@ public final class Viewer {
     }
   }
 
-  /** Folds each run of consecutive deltas into one delta carrying the run's last seq. */
+  /**
+   * Folds each run of consecutive plain deltas into one delta carrying the run's last seq. A delta
+   * with pass-through data is kept whole, so Chat Completions clients still get its fields.
+   */
   static List<GenerationEvent> merge(List<GenerationEvent> events) {
     List<GenerationEvent> merged = new ArrayList<>();
     StringBuilder text = null;
     long seq = 0;
     for (GenerationEvent event : events) {
-      if (event.type() == EventType.DELTA) {
+      if (event.type() == EventType.DELTA && event.data() == null) {
         text = text == null ? new StringBuilder(event.text()) : text.append(event.text());
         seq = event.seq();
       } else {

@@ -7,9 +7,9 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.provider.Provider;
-import io.tokenbus.provider.UpstreamCall;
-import io.tokenbus.provider.UpstreamListener;
+import io.tokenbus.provider.Continuation;
+import io.tokenbus.provider.Upstreams;
+import io.vertx.core.json.JsonObject;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -25,9 +25,11 @@ import org.slf4j.LoggerFactory;
  * collected; a batch is appended to the log and, only once the append is acknowledged, published
  * on the generation's address as one message (group commit). One append is in flight at a time,
  * so the log and the published stream are in seq order. A cancel on the control address stops the
- * upstream and ends the generation with {@code cancelled}.
+ * upstream and ends the generation with {@code cancelled}; so does nobody watching for
+ * {@code generation.idle-cancel-seconds} (nodes with viewers say so on the control address).
+ * Talking to the upstream, with its retries and recoveries, is {@link UpstreamRun}'s job.
  */
-final class GenerationRun implements UpstreamListener {
+final class GenerationRun implements UpstreamRun.Sink {
 
   private static final Logger LOG = LoggerFactory.getLogger(GenerationRun.class);
   /** About 5 s of retries (50 ms doubling to 1 s) before a refused append ends the generation. */
@@ -38,13 +40,15 @@ final class GenerationRun implements UpstreamListener {
   private final GenerationStore store;
   private final TokenbusConfig.Generation config;
   private final int batchWindowMs;
-  private final Provider provider;
+  private final List<Upstreams.Target> chain;
   private final Runnable onEnd;
   private final Resume resume;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
   private MessageConsumer<ControlCommand> control;
-  private UpstreamCall call;
+  private UpstreamRun upstream;
+  private long idleTimer = -1;
+  private long lastWatchedNanos = System.nanoTime();
   private long nextSeq;
   private boolean terminalQueued;
   private boolean flushScheduled;
@@ -56,13 +60,13 @@ final class GenerationRun implements UpstreamListener {
    * @param resume where to continue a generation taken over from another node, or null to start one
    */
   GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig config,
-                Provider provider, Resume resume, Runnable onEnd) {
+                List<Upstreams.Target> chain, Resume resume, Runnable onEnd) {
     this.vertx = vertx;
     this.info = info;
     this.store = store;
     this.config = config.generation();
     this.batchWindowMs = config.batchWindowMs();
-    this.provider = provider;
+    this.chain = chain;
     this.resume = resume;
     this.onEnd = onEnd;
     this.nextSeq = resume == null ? 1 : resume.lastSeq() + 1;
@@ -79,9 +83,21 @@ final class GenerationRun implements UpstreamListener {
   /** Listens for commands, then starts (or continues) the upstream call; completes once both are in place. */
   Future<Void> start() {
     control = vertx.eventBus().consumer(Addresses.control(info.id()), this::onControl);
-    return control.completion().onSuccess(v -> call = resume == null
-        ? provider.start(info.request(), this)
-        : provider.resume(info.request(), resume.deltas(), resume.text(), this));
+    return control.completion().onSuccess(v -> {
+      upstream = new UpstreamRun(vertx, info.id(), info.request(), chain,
+          resume == null ? null : new Continuation(resume.text(), resume.deltas()), this);
+      int idleCancel = config.idleCancelSeconds();
+      if (idleCancel > 0) {
+        long limitNanos = idleCancel * 1_000_000_000L;
+        idleTimer = vertx.setPeriodic(Math.min(250, idleCancel * 1000L), t -> {
+          if (System.nanoTime() - lastWatchedNanos > limitNanos && !terminalQueued) {
+            LOG.info("Generation {}: nobody watched it for {} s (generation.idle-cancel-seconds); cancelling", info.id(), idleCancel);
+            cancel();
+          }
+        });
+      }
+      upstream.start();
+    });
   }
 
   /**
@@ -93,8 +109,8 @@ final class GenerationRun implements UpstreamListener {
     if (stopped || terminalQueued) {
       return Future.succeededFuture();
     }
-    if (call != null) {
-      call.cancel();
+    if (upstream != null) {
+      upstream.cancel();
     }
     pending.clear();
     LOG.info("Generation {} released for another node to take over", info.id());
@@ -102,49 +118,84 @@ final class GenerationRun implements UpstreamListener {
   }
 
   private void onControl(Message<ControlCommand> message) {
-    if (message.body() == ControlCommand.CANCEL) {
-      if (!terminalQueued) {
-        if (call != null) {
-          call.cancel();
+    switch (message.body()) {
+      case WATCHING -> lastWatchedNanos = System.nanoTime();
+      case CANCEL -> {
+        if (!terminalQueued) {
+          LOG.info("Generation {} cancelled", info.id());
+          cancel();
         }
-        LOG.info("Generation {} cancelled", info.id());
-        queue(GenerationEvent.cancelled(nextSeq++, usageSoFar()));
+        ended.future().onComplete(ar -> message.reply(null));
       }
-      ended.future().onComplete(ar -> message.reply(null));
     }
   }
 
-  @Override
-  public void onDelta(String text) {
-    if (terminalQueued || text.isEmpty()) {
-      return;
+  private void cancel() {
+    if (upstream != null) {
+      upstream.cancel();
+    }
+    queue(GenerationEvent.cancelled(nextSeq++, usageSoFar()));
+  }
+
+  /** False, after ending the generation with an error, when it has no room for another event. */
+  private boolean room() {
+    if (terminalQueued) {
+      return false;
     }
     if (nextSeq >= config.maxEvents()) {
-      call.cancel();
-      onFailure(new Failure(502, "upstream_error", "event_limit_reached",
-          "The generation reached the limit of " + config.maxEvents() + " events (generation.max-events)"));
-      return;
+      Usage usage = usageSoFar();
+      upstream.cancel();
+      fail(new Failure(502, "upstream_error", "event_limit_reached",
+          "The generation reached the limit of " + config.maxEvents() + " events (generation.max-events)"), usage);
+      return false;
     }
-    queue(GenerationEvent.delta(nextSeq++, text));
+    return true;
   }
 
   @Override
-  public void onFinish(String finishReason, Usage usage) {
-    if (!terminalQueued) {
-      queue(GenerationEvent.done(nextSeq++, finishReason, usage != null ? usage : usageSoFar()));
+  public void delta(String text, String chunk) {
+    if (room()) {
+      queue(GenerationEvent.delta(nextSeq++, text, chunk));
     }
   }
 
   @Override
-  public void onFailure(Failure failure) {
+  public void toolCall(String chunk) {
+    if (room()) {
+      queue(GenerationEvent.toolCall(nextSeq++, chunk));
+    }
+  }
+
+  @Override
+  public void reset(Failure cause) {
+    if (room()) {
+      queue(GenerationEvent.reset(nextSeq++, cause));
+    }
+  }
+
+  @Override
+  public void recovery(String kind, Failure cause, JsonObject details) {
+    if (room()) {
+      queue(GenerationEvent.recovery(nextSeq++, kind, cause, details.encode()));
+    }
+  }
+
+  @Override
+  public void finish(String finishReason, Usage usage) {
     if (!terminalQueued) {
-      LOG.info("Generation {} failed: {}", info.id(), failure.message());
-      queue(GenerationEvent.error(nextSeq++, failure, usageSoFar()));
+      queue(GenerationEvent.done(nextSeq++, finishReason, usage));
+    }
+  }
+
+  @Override
+  public void fail(Failure failure, Usage usage) {
+    if (!terminalQueued) {
+      queue(GenerationEvent.error(nextSeq++, failure, usage));
     }
   }
 
   private Usage usageSoFar() {
-    return call != null ? call.usageSoFar() : Usage.of(0, 0);
+    return upstream != null ? upstream.usageSoFar() : Usage.of(0, 0);
   }
 
   private void queue(GenerationEvent event) {
@@ -216,8 +267,8 @@ final class GenerationRun implements UpstreamListener {
       stop();
       return;
     }
-    if (call != null) {
-      call.cancel();
+    if (upstream != null) {
+      upstream.cancel();
     }
     pending.clear();
     if (logFailed) {
@@ -245,9 +296,10 @@ final class GenerationRun implements UpstreamListener {
       return;
     }
     stopped = true;
-    if (call != null) {
-      call.cancel();
+    if (upstream != null) {
+      upstream.cancel();
     }
+    vertx.cancelTimer(idleTimer);
     control.unregister();
     ended.tryComplete();
     onEnd.run();

@@ -29,7 +29,7 @@ public enum GenerationStatus {
       case DONE -> COMPLETED;
       case ERROR -> FAILED;
       case CANCELLED -> CANCELLED;
-      case DELTA -> throw new IllegalArgumentException("a delta is not terminal");
+      default -> throw new IllegalArgumentException("a " + type.wireName() + " event is not terminal");
     };
   }
 }

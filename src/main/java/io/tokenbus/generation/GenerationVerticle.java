@@ -4,14 +4,13 @@ import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
-import io.tokenbus.provider.Provider;
 import io.tokenbus.provider.UnavailableProvider;
+import io.tokenbus.provider.Upstreams;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.provider.ModelRouter;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
@@ -32,7 +31,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final GenerationStore store;
   private final AtomicInteger running;
   private final String nodeId;
-  private ModelRouter router;
+  private final Upstreams upstreams;
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
 
@@ -40,8 +39,10 @@ public final class GenerationVerticle extends VerticleBase {
    * @param running generations running on this node, shared by all worker instances, bounded by
    *                {@code generation.max-concurrent}
    */
-  public GenerationVerticle(TokenbusConfig config, GenerationStore store, AtomicInteger running, String nodeId) {
+  public GenerationVerticle(TokenbusConfig config, GenerationStore store, AtomicInteger running, String nodeId,
+                            Upstreams upstreams) {
     this.config = config;
+    this.upstreams = upstreams;
     this.store = store;
     this.running = running;
     this.nodeId = nodeId;
@@ -49,7 +50,6 @@ public final class GenerationVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    router = new ModelRouter(vertx, config);
     vertx.eventBus().<ResumeGeneration>localConsumer(Addresses.RESUME, this::onResume);
     return vertx.eventBus().<GenerationRequest>consumer(Addresses.WORK, this::onRequest).completion();
   }
@@ -59,23 +59,24 @@ public final class GenerationVerticle extends VerticleBase {
   public Future<?> stop() {
     List<Future<Void>> released = new ArrayList<>();
     new ArrayList<>(runs.values()).forEach(run -> released.add(run.release()));
-    return Future.join(released).onComplete(ar -> router.close());
+    return Future.join(released);
   }
 
   /** Continues a generation this node has just taken over (see the cluster's ownership watchdog). */
   private void onResume(Message<ResumeGeneration> message) {
     ResumeGeneration resume = message.body();
-    ModelRouter.Route route = router.route(resume.info().model());
-    Provider provider = route.provider() != null ? route.provider() : new UnavailableProvider(route.failure());
+    Upstreams.Route route = upstreams.route(resume.info().model());
+    List<Upstreams.Target> chain = route.failure() == null ? route.chain()
+        : List.of(new Upstreams.Target(resume.info().model(), new UnavailableProvider(route.failure()), Upstreams.MOCK_POLICY, null));
     running.incrementAndGet();
-    launch(resume.info(), provider, new GenerationRun.Resume(resume.lastSeq(), resume.deltas(), resume.text()))
+    launch(resume.info(), chain, new GenerationRun.Resume(resume.lastSeq(), resume.deltas(), resume.text()))
         .onSuccess(v -> LOG.info("Generation {} taken over at seq {} (epoch {})", resume.info().id(), resume.lastSeq(),
             resume.info().epoch()));
   }
 
   /** Runs a generation on this worker until it ends or is released. */
-  private Future<Void> launch(GenerationInfo info, Provider provider, GenerationRun.Resume resume) {
-    GenerationRun run = new GenerationRun(vertx, info, store, config, provider, resume, () -> {
+  private Future<Void> launch(GenerationInfo info, List<Upstreams.Target> chain, GenerationRun.Resume resume) {
+    GenerationRun run = new GenerationRun(vertx, info, store, config, chain, resume, () -> {
       runs.remove(info.id());
       running.decrementAndGet();
     });
@@ -85,7 +86,7 @@ public final class GenerationVerticle extends VerticleBase {
 
   private void onRequest(Message<GenerationRequest> message) {
     GenerationRequest request = message.body();
-    ModelRouter.Route route = router.route(request.model());
+    Upstreams.Route route = upstreams.route(request.model());
     if (route.failure() != null) {
       message.reply(StartReply.refused(route.failure()));
       return;
@@ -99,9 +100,9 @@ public final class GenerationVerticle extends VerticleBase {
     GenerationInfo info = new GenerationInfo(GenerationIds.next(), request.model(),
         System.currentTimeMillis() / 1000, request, nodeId, 1);
     store.create(info)
-        .compose(v -> launch(info, route.provider(), null))
+        .compose(v -> launch(info, route.chain(), null))
         .onSuccess(v -> {
-          LOG.debug("Generation {} started on {} ({})", info.id(), route.provider().name(), info.model());
+          LOG.debug("Generation {} started on {} ({})", info.id(), route.chain().get(0).provider().name(), info.model());
           message.reply(StartReply.started(info.id(), info.created()));
         })
         .onFailure(e -> {

@@ -94,19 +94,7 @@ public final class InMemoryGenerationStore implements GenerationStore {
     synchronized (log) {
       events = List.copyOf(log.events); // copy references under the lock, fold outside it
     }
-    StringBuilder text = new StringBuilder();
-    long lastDeltaSeq = 0;
-    GenerationEvent terminal = null;
-    for (GenerationEvent event : events) {
-      if (event.type() == EventType.DELTA) {
-        text.append(event.text());
-        lastDeltaSeq = event.seq();
-      } else if (event.terminal()) {
-        terminal = event;
-      }
-    }
-    long lastSeq = events.size();
-    return Future.succeededFuture(new GenerationSnapshot(log.info, text.toString(), lastSeq, lastDeltaSeq, terminal));
+    return Future.succeededFuture(LogFold.of(events).snapshot(log.info));
   }
 
   /** A single node has nobody to hand a generation to. */

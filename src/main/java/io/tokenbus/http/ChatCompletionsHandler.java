@@ -78,8 +78,12 @@ final class ChatCompletionsHandler {
     @Override
     public void write(Encoded events) {
       if (!started) {
+        // Retries before the first token do not commit the answer's status: the headers wait for real output.
+        GenerationEvent first = events.events().stream().filter(e -> e.type() != EventType.RECOVERY).findFirst().orElse(null);
+        if (first == null) {
+          return;
+        }
         started = true;
-        GenerationEvent first = events.first();
         if (first.type() == EventType.ERROR) {
           answeredWithError = true;
           ErrorHandler.render(response, first.failure(), null);
@@ -102,11 +106,15 @@ final class ChatCompletionsHandler {
     }
   }
 
-  /** A non-streaming completion: writes nothing until the end, then one {@code chat.completion}. */
+  /**
+   * A non-streaming completion: writes nothing until the end, then one {@code chat.completion}.
+   * Tool-call deltas are assembled into the message's {@code tool_calls} on the way.
+   */
   private static final class CompletionOutput implements ViewerOutput {
     private final HttpServerResponse response;
     private final GenerationStore store;
     private final GenerationInfo info;
+    private final ToolCallAssembler toolCalls = new ToolCallAssembler();
 
     CompletionOutput(HttpServerResponse response, GenerationStore store, GenerationInfo info) {
       this.response = response;
@@ -126,6 +134,7 @@ final class ChatCompletionsHandler {
 
     @Override
     public void write(Encoded events) {
+      events.events().forEach(toolCalls::add);
     }
 
     @Override
@@ -145,7 +154,7 @@ final class ChatCompletionsHandler {
         GenerationEvent terminal = ar.result().terminal();
         switch (terminal.type()) {
           case DONE -> response.putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-              .end(GenerationJson.chatCompletion(ar.result()).encode());
+              .end(GenerationJson.chatCompletion(ar.result(), toolCalls.result()).encode());
           case ERROR -> ErrorHandler.render(response, terminal.failure(), null);
           default -> ErrorHandler.render(response, new Failure(409, "invalid_request_error", "generation_cancelled",
               "Generation " + info.id() + " was cancelled"), null);

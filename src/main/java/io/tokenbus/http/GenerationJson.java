@@ -3,6 +3,7 @@ package io.tokenbus.http;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.fanout.EventEncoder;
 import io.tokenbus.generation.GenerationSnapshot;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 /** The JSON views of a generation: its status object and its non-streaming chat completion. */
@@ -27,6 +28,8 @@ final class GenerationJson {
         .put("subscribers", subscribers)
         .put("owner", snapshot.info().owner())
         .put("epoch", snapshot.info().epoch())
+        .put("recoveries", snapshot.recoveries())
+        .put("last_recovery", snapshot.lastRecovery() == null ? null : EventEncoder.eventData(snapshot.lastRecovery()))
         .put("urls", urls(id));
     if (terminal != null && terminal.failure() != null) {
       json.put("error", new JsonObject().put("message", terminal.failure().message())
@@ -41,9 +44,13 @@ final class GenerationJson {
         .put("websocket", "/v1/ws");
   }
 
-  static JsonObject chatCompletion(GenerationSnapshot snapshot) {
+  static JsonObject chatCompletion(GenerationSnapshot snapshot, JsonArray toolCalls) {
     GenerationEvent terminal = snapshot.terminal();
-    JsonObject message = new JsonObject().put("role", "assistant").put("content", snapshot.text()).putNull("refusal");
+    JsonObject message = new JsonObject().put("role", "assistant")
+        .put("content", snapshot.text().isEmpty() && !toolCalls.isEmpty() ? null : snapshot.text()).putNull("refusal");
+    if (!toolCalls.isEmpty()) {
+      message.put("tool_calls", toolCalls);
+    }
     JsonObject choice = new JsonObject().put("index", 0).put("message", message).putNull("logprobs")
         .put("finish_reason", terminal.finishReason());
     return new JsonObject()
@@ -51,7 +58,7 @@ final class GenerationJson {
         .put("object", "chat.completion")
         .put("created", snapshot.info().created())
         .put("model", snapshot.info().model())
-        .put("choices", new io.vertx.core.json.JsonArray().add(choice))
+        .put("choices", new JsonArray().add(choice))
         .put("usage", EventEncoder.usage(terminal.usage()));
   }
 }

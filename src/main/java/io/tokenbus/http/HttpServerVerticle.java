@@ -8,7 +8,9 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.tokenbus.provider.Upstreams;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -25,6 +27,7 @@ public final class HttpServerVerticle extends VerticleBase {
   private final TokenbusConfig config;
   private final GenerationStore store;
   private final FanOut fanOut;
+  private final Upstreams upstreams;
   private final int port;
   private final AtomicInteger openStreams;
   private final String nodeId;
@@ -37,9 +40,10 @@ public final class HttpServerVerticle extends VerticleBase {
    * @param nodeId      this node's id (the owner id that generation statuses show)
    * @param onListening receives the port actually bound
    */
-  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, int port,
+  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, Upstreams upstreams, int port,
                             AtomicInteger openStreams, String nodeId, IntConsumer onListening) {
     this.nodeId = nodeId;
+    this.upstreams = upstreams;
     this.config = config;
     this.store = store;
     this.fanOut = fanOut;
@@ -75,6 +79,7 @@ public final class HttpServerVerticle extends VerticleBase {
 
     Router router = Router.router(vertx);
     router.post("/v1/chat/completions").handler(body).handler(chat::handle);
+    router.get("/v1/models").handler(this::models);
     router.post("/v1/generations").handler(body).handler(gens::create);
     router.get("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);
@@ -87,6 +92,20 @@ public final class HttpServerVerticle extends VerticleBase {
     router.errorHandler(404, ErrorHandler::handle);
     router.errorHandler(405, ErrorHandler::handle);
     return router;
+  }
+
+  /**
+   * OpenAI's model list. Models routed by pattern are listed as the pattern ({@code claude-*}):
+   * any model matching it is served.
+   */
+  private void models(RoutingContext ctx) {
+    JsonArray data = new JsonArray();
+    for (Upstreams.ServedModel model : upstreams.models()) {
+      data.add(new JsonObject().put("id", model.id()).put("object", "model").put("created", 0)
+          .put("owned_by", model.provider()).put("pattern", model.pattern()));
+    }
+    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .end(new JsonObject().put("object", "list").put("data", data).encode());
   }
 
   private void upgrade(RoutingContext ctx, GenerationClient generations) {

@@ -46,8 +46,9 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void write(Encoded events) {
-    if (!response.closed()) {
-      response.write(events.joined());
+    Buffer bytes = events.joined();
+    if (!response.closed() && bytes.length() > 0) {
+      response.write(bytes);
     }
   }
 

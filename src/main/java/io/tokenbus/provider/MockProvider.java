@@ -28,13 +28,14 @@ final class MockProvider implements Provider {
   }
 
   @Override
-  public UpstreamCall start(GenerationRequest request, UpstreamListener listener) {
-    return resume(request, 0, "", listener);
+  public boolean continuesExactly() {
+    return true;
   }
 
   /** The mock is deterministic (one delta per token), so it continues exactly where it stopped. */
   @Override
-  public UpstreamCall resume(GenerationRequest request, long deltas, String textSoFar, UpstreamListener listener) {
+  public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+    long deltas = from == null ? 0 : from.deltas();
     int length = request.maxTokens() != null ? request.maxTokens() : config.defaultMaxTokens();
     String finishReason = request.maxTokens() != null ? "length" : "stop";
     double rate = request.mockTokensPerSecond() != null ? request.mockTokensPerSecond() : config.tokensPerSecond();
@@ -83,7 +84,7 @@ final class MockProvider implements Provider {
       double elapsedSeconds = (System.nanoTime() - startNanos) / 1e9;
       long due = Math.min(length, startAt + (long) (elapsedSeconds * rate) + 1);
       while (emitted < due) {
-        listener.onDelta(MockText.token(emitted++));
+        listener.onDelta(MockText.token(emitted++), null);
       }
       if (emitted >= length) {
         vertx.cancelTimer(timer);
@@ -98,7 +99,7 @@ final class MockProvider implements Provider {
 
     @Override
     public Usage usageSoFar() {
-      return Usage.of(promptTokens, emitted);
+      return Usage.of(promptTokens, emitted - startAt);
     }
   }
 }

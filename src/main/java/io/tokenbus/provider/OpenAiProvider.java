@@ -17,43 +17,47 @@ import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Any OpenAI-compatible Chat Completions server (OpenAI, vLLM, Ollama's /v1, llama.cpp, LM Studio),
- * pulled with Vert.x's non-blocking HTTP client. The client's request goes upstream as it came,
- * with {@code stream: true} and {@code stream_options.include_usage: true} forced so that
- * tokenbus can stream it and report usage. The reply is parsed as the real wire format:
- * {@code data:} lines of {@code chat.completion.chunk} (role-only first chunk, empty-content
- * chunks, the finish chunk, the usage chunk), ending with {@code data: [DONE]}.
+ * pulled with Vert.x's non-blocking HTTP client. The client's request goes upstream as it came
+ * (every field, {@code tools} and {@code response_format} included), with {@code stream: true} and
+ * {@code stream_options.include_usage: true} forced so that tokenbus can stream it and report usage.
+ * The reply is parsed as the real wire format: {@code data:} lines of {@code chat.completion.chunk}
+ * (role-only first chunk, empty-content chunks, the finish chunk, the usage chunk), ending with
+ * {@code data: [DONE]}; llama.cpp's {@code error:} line too. Whatever a chunk carries besides text
+ * is kept (see {@link ChunkExtras}) so that Chat Completions clients get it unchanged.
+ *
+ * <p>A continuation sends the partial answer as a last, assistant, message, followed by the
+ * configured continue instruction as a user message when there is one.
  */
 final class OpenAiProvider implements Provider {
 
   private static final Logger LOG = LoggerFactory.getLogger(OpenAiProvider.class);
   private static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
   private static final int MAX_ERROR_BODY_BYTES = 16 * 1024;
-  /** Keys of the common providers, also when a message masks part of them. */
-  private static final Pattern KEY_LIKE = Pattern.compile("\\b(sk|pk|rk)-[A-Za-z0-9_*.-]{6,}");
 
-  private final Vertx vertx;
-  private final TokenbusConfig.OpenAi config;
+  private final String name;
+  private final TokenbusConfig.Provider config;
   private final HttpClientAgent client;
   private final String endpoint;
+  private final Redactor redactor;
 
-  OpenAiProvider(Vertx vertx, TokenbusConfig.OpenAi config) {
-    this.vertx = vertx;
+  OpenAiProvider(Vertx vertx, String name, TokenbusConfig.Provider config) {
+    this.name = name;
     this.config = config;
-    this.endpoint = config.baseUrl() + "/chat/completions";
+    this.endpoint = config.effectiveBaseUrl() + "/chat/completions";
+    this.redactor = new Redactor(config);
     this.client = vertx.createHttpClient(
-        new HttpClientOptions().setConnectTimeout(config.connectTimeoutMs()).setKeepAlive(true),
+        new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
         new PoolOptions().setHttp1MaxSize(256));
   }
 
   @Override
   public String name() {
-    return "openai";
+    return name;
   }
 
   void close() {
@@ -61,58 +65,50 @@ final class OpenAiProvider implements Provider {
   }
 
   @Override
-  public UpstreamCall start(GenerationRequest request, UpstreamListener listener) {
-    return new Call(request, listener).start();
+  public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+    return new Call(upstreamBody(request, model, from, config.recovery().continueInstruction()), listener).start();
   }
 
-  /** Removes the API key, and anything shaped like one, from text that may reach a client or a log. */
-  String redact(String text) {
-    if (text == null) {
-      return "";
-    }
-    String redacted = config.apiKey().isEmpty() ? text : text.replace(config.apiKey(), "[redacted]");
-    return KEY_LIKE.matcher(redacted).replaceAll("[redacted]");
-  }
-
-  static JsonObject upstreamBody(GenerationRequest request) {
+  static JsonObject upstreamBody(GenerationRequest request, String model, Continuation from, String instruction) {
     JsonObject body = request.body().copy();
     body.remove("mock_tokens_per_second");
+    body.put("model", model);
     body.put("stream", true);
     JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o : new JsonObject();
     body.put("stream_options", options.put("include_usage", true));
+    if (from != null && !from.text().isEmpty()) {
+      JsonArray messages = body.getJsonArray("messages").copy();
+      messages.add(new JsonObject().put("role", "assistant").put("content", from.text()));
+      if (!instruction.isBlank()) {
+        messages.add(new JsonObject().put("role", "user").put("content", instruction));
+      }
+      body.put("messages", messages);
+    }
     return body;
   }
 
-  /** One upstream call: request, response status, SSE stream, idle watchdog. */
+  /** One upstream attempt: request, response status, SSE stream. */
   private final class Call implements UpstreamCall {
-    private final GenerationRequest request;
+    private final JsonObject body;
     private final UpstreamListener listener;
     private final SseDecoder decoder;
     private HttpClientRequest httpRequest;
-    private long watchdog = -1;
-    private long lastActivity = System.nanoTime();
     private boolean ended;
     private String finishReason;
     private Usage usage;
     private long deltas;
 
-    Call(GenerationRequest request, UpstreamListener listener) {
-      this.request = request;
+    Call(JsonObject body, UpstreamListener listener) {
+      this.body = body;
       this.listener = listener;
       this.decoder = new SseDecoder(MAX_LINE_BYTES, this::onData, this::onErrorField);
     }
 
     Call start() {
-      long idleNanos = config.idleTimeoutSeconds() * 1_000_000_000L;
-      long period = Math.min(1000, config.idleTimeoutSeconds() * 1000L);
-      watchdog = vertx.setPeriodic(period, id -> {
-        if (System.nanoTime() - lastActivity > idleNanos) {
-          fail(Failure.upstreamTimeout("The upstream sent nothing for " + config.idleTimeoutSeconds() + " s"), true);
-        }
-      });
       RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(endpoint)
           .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
           .putHeader(HttpHeaders.ACCEPT, "text/event-stream");
+      config.headers().forEach(options::putHeader);
       if (!config.apiKey().isEmpty()) {
         options.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + config.apiKey());
       }
@@ -122,12 +118,12 @@ final class OpenAiProvider implements Provider {
             if (ended) {
               req.reset();
             }
-            return req.send(upstreamBody(request).toBuffer());
+            return req.send(body.toBuffer());
           })
           .onSuccess(this::onResponse)
           .onFailure(e -> {
-            LOG.warn("Upstream request to {} failed: {}", config.baseUrl(), redact(e.getMessage()));
-            fail(Failure.upstream("The upstream could not be reached: " + e.getClass().getSimpleName()), false);
+            LOG.warn("Upstream {} ({}) could not be reached: {}", name, config.effectiveBaseUrl(), redactor.redact(e.getMessage()));
+            fail(UpstreamFailure.broken(Failure.upstream("The upstream could not be reached: " + e.getClass().getSimpleName())), false);
           });
       return this;
     }
@@ -136,32 +132,32 @@ final class OpenAiProvider implements Provider {
       if (ended) {
         return;
       }
-      lastActivity = System.nanoTime();
       if (response.statusCode() / 100 != 2) {
-        Buffer body = Buffer.buffer();
+        Buffer errorBody = Buffer.buffer();
+        long retryAfter = RetryAfter.parseMillis(response.getHeader(HttpHeaders.RETRY_AFTER), response.getHeader("retry-after-ms"));
         response.handler(chunk -> {
-          if (body.length() < MAX_ERROR_BODY_BYTES) {
-            body.appendBuffer(chunk);
+          if (errorBody.length() < MAX_ERROR_BODY_BYTES) {
+            errorBody.appendBuffer(chunk);
           }
         });
-        response.endHandler(v -> fail(statusFailure(response.statusCode(), body), false));
-        response.exceptionHandler(e -> fail(statusFailure(response.statusCode(), body), false));
+        response.endHandler(v -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
+        response.exceptionHandler(e -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
         return;
       }
       response.handler(chunk -> {
-        lastActivity = System.nanoTime();
         try {
           decoder.feed(chunk);
         } catch (IllegalStateException e) {
-          fail(Failure.upstream("The upstream stream is malformed: " + e.getMessage()), true);
+          fail(UpstreamFailure.broken(Failure.upstream("The upstream stream is malformed: " + e.getMessage())), true);
         }
       });
-      response.exceptionHandler(e -> fail(Failure.upstream("The upstream connection broke: " + redact(e.getMessage())), true));
+      response.exceptionHandler(e -> fail(UpstreamFailure.broken(
+          Failure.upstream("The upstream connection broke: " + redactor.redact(e.getMessage()))), true));
       response.endHandler(v -> {
         if (finishReason != null) {
           finish();
         } else {
-          fail(Failure.upstream("The upstream stream ended before the answer finished"), false);
+          fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished")), false);
         }
       });
     }
@@ -174,7 +170,7 @@ final class OpenAiProvider implements Provider {
         if (finishReason != null) {
           finish();
         } else {
-          fail(Failure.upstream("The upstream stream ended before the answer finished"), true);
+          fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished")), true);
         }
         return;
       }
@@ -182,28 +178,43 @@ final class OpenAiProvider implements Provider {
       try {
         chunk = new JsonObject(data);
       } catch (DecodeException e) {
-        fail(Failure.upstream("The upstream sent a chunk that is not JSON"), true);
+        fail(UpstreamFailure.broken(Failure.upstream("The upstream sent a chunk that is not JSON")), true);
         return;
       }
       if (chunk.getValue("error") instanceof JsonObject error) {
-        fail(Failure.upstream("The upstream failed mid-stream: " + redact(error.getString("message", error.encode()))), true);
+        String message = redactor.redact(error.getString("message", error.encode()));
+        int status = error.getValue("code") instanceof Number code ? code.intValue() : 500;
+        fail(status >= 400 && status < 600 ? UpstreamFailure.status(status, message, -1)
+            : UpstreamFailure.broken(Failure.upstream("The upstream failed mid-stream: " + message)), true);
         return;
       }
       if (chunk.getValue("usage") instanceof JsonObject u) {
         usage = new Usage(u.getLong("prompt_tokens", 0L), u.getLong("completion_tokens", 0L), u.getLong("total_tokens", 0L));
       }
-      if (chunk.getValue("choices") instanceof JsonArray choices) {
-        for (Object c : choices) {
-          if (c instanceof JsonObject choice && choice.getInteger("index", 0) == 0) {
-            if (choice.getValue("delta") instanceof JsonObject delta
-                && delta.getValue("content") instanceof String content && !content.isEmpty()) {
-              deltas++;
-              listener.onDelta(content);
-            }
-            if (choice.getValue("finish_reason") instanceof String reason) {
-              finishReason = reason;
-            }
+      if (!(chunk.getValue("choices") instanceof JsonArray choices)) {
+        return;
+      }
+      for (Object c : choices) {
+        if (!(c instanceof JsonObject choice) || choice.getInteger("index", 0) != 0) {
+          continue;
+        }
+        JsonObject delta = choice.getValue("delta") instanceof JsonObject d ? d : new JsonObject();
+        String content = delta.getValue("content") instanceof String s ? s : "";
+        if (delta.getValue("tool_calls") instanceof JsonArray) {
+          deltas++;
+          listener.onToolCall(ChunkExtras.of(chunk).encode());
+        } else {
+          JsonObject extras = ChunkExtras.of(chunk);
+          if (!content.isEmpty() || extras != null) {
+            deltas++;
+            listener.onDelta(content, extras == null ? null : extras.encode());
           }
+        }
+        if (ended) {
+          return;
+        }
+        if (choice.getValue("finish_reason") instanceof String reason) {
+          finishReason = reason;
         }
       }
     }
@@ -211,13 +222,15 @@ final class OpenAiProvider implements Provider {
     /** llama.cpp's {@code error: {"code", "message", "type"}} line. */
     private void onErrorField(String value) {
       String message = value;
+      int status = 500;
       try {
         JsonObject error = new JsonObject(value);
         message = error.getString("message", value);
+        status = error.getValue("code") instanceof Number code ? code.intValue() : 500;
       } catch (DecodeException | ClassCastException e) {
         // not JSON: keep the text
       }
-      fail(Failure.upstream("The upstream failed mid-stream: " + redact(message)), true);
+      fail(UpstreamFailure.status(status >= 400 && status < 600 ? status : 500, redactor.redact(message), -1), true);
     }
 
     private void finish() {
@@ -228,7 +241,7 @@ final class OpenAiProvider implements Provider {
       listener.onFinish(finishReason == null ? "stop" : finishReason, usage);
     }
 
-    private void fail(Failure failure, boolean closeConnection) {
+    private void fail(UpstreamFailure failure, boolean closeConnection) {
       if (ended) {
         return;
       }
@@ -238,7 +251,6 @@ final class OpenAiProvider implements Provider {
 
     private void end(boolean closeConnection) {
       ended = true;
-      vertx.cancelTimer(watchdog);
       if (closeConnection && httpRequest != null) {
         httpRequest.reset();
       }
@@ -256,28 +268,11 @@ final class OpenAiProvider implements Provider {
       return usage != null ? usage : Usage.of(0, deltas);
     }
 
-    private Failure statusFailure(int status, Buffer body) {
-      String message = body.toString();
-      try {
-        JsonObject json = new JsonObject(body);
-        if (json.getValue("error") instanceof JsonObject error && error.getString("message") != null) {
-          message = error.getString("message");
-        } else if (json.getValue("error") instanceof String text) {
-          message = text;
-        }
-      } catch (DecodeException | ClassCastException e) {
-        // not JSON: keep the raw text
-      }
-      message = redact(message.length() > 500 ? message.substring(0, 500) + "…" : message);
-      LOG.warn("Upstream {} answered {}: {}", config.baseUrl(), status, message);
-      String text = "The upstream answered " + status + ": " + message;
-      return switch (status) {
-        case 400, 404, 422 -> new Failure(status, "invalid_request_error", "upstream_rejected_request", text);
-        case 401, 403 -> new Failure(502, "upstream_error", "upstream_auth_failed", text);
-        case 408 -> Failure.upstreamTimeout(text);
-        case 429 -> new Failure(429, "rate_limit_error", "upstream_rate_limited", text);
-        default -> Failure.upstream(text);
-      };
+    private UpstreamFailure statusFailure(int status, Buffer errorBody, long retryAfterMs) {
+      String message = ErrorBodies.message(errorBody);
+      message = redactor.redact(message.length() > 500 ? message.substring(0, 500) + "…" : message);
+      LOG.warn("Upstream {} ({}) answered {}: {}", name, config.effectiveBaseUrl(), status, message);
+      return UpstreamFailure.status(status, message, retryAfterMs);
     }
   }
 }

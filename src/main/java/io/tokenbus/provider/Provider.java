@@ -3,24 +3,26 @@ package io.tokenbus.provider;
 import io.tokenbus.bus.GenerationRequest;
 
 /**
- * Pulls one generation from an upstream model. {@link #start} is called on the owner's event loop,
- * and every {@link UpstreamListener} callback arrives on that same loop; after a terminal callback
- * ({@code onFinish} or {@code onFailure}) there are no more.
+ * Pulls one attempt of a generation from an upstream model. {@link #start} is called on the
+ * owner's event loop, and every {@link UpstreamListener} callback arrives on that same loop.
+ * Retries, timeouts between tokens, recovery and fallbacks are not a provider's business: the
+ * caller ({@code generation.UpstreamRun}) does them for every provider alike.
  */
 public interface Provider {
 
   String name();
 
-  UpstreamCall start(GenerationRequest request, UpstreamListener listener);
-
   /**
-   * Continues a generation another node started, after {@code deltas} deltas holding
-   * {@code textSoFar}: the listener gets only what follows. A provider that cannot continue fails
-   * at once, and the generation ends with its partial text.
+   * Starts an attempt.
+   *
+   * @param model the model to ask for: the request's own, or a fallback's
+   * @param from  null for a new answer, or the partial answer to continue: the listener then gets
+   *              what follows it (possibly overlapping its end, which the caller trims)
    */
-  default UpstreamCall resume(GenerationRequest request, long deltas, String textSoFar, UpstreamListener listener) {
-    return new UnavailableProvider(io.tokenbus.bus.Failure.upstream("The node running this generation left the cluster, and the "
-        + name() + " provider cannot continue an answer it did not start; the partial text is kept"))
-        .resume(request, deltas, textSoFar, listener);
+  UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener);
+
+  /** True when a continuation yields exactly what follows the partial answer, so nothing is trimmed. */
+  default boolean continuesExactly() {
+    return false;
   }
 }

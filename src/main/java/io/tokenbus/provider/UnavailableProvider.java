@@ -19,13 +19,8 @@ public final class UnavailableProvider implements Provider {
   }
 
   @Override
-  public UpstreamCall start(GenerationRequest request, UpstreamListener listener) {
-    return resume(request, 0, "", listener);
-  }
-
-  @Override
-  public UpstreamCall resume(GenerationRequest request, long deltas, String textSoFar, UpstreamListener listener) {
-    listener.onFailure(failure);
+  public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+    listener.onFailure(UpstreamFailure.fatal(failure));
     return new UpstreamCall() {
       @Override
       public void cancel() {
@@ -33,7 +28,7 @@ public final class UnavailableProvider implements Provider {
 
       @Override
       public Usage usageSoFar() {
-        return Usage.of(0, deltas);
+        return Usage.of(0, 0);
       }
     };
   }

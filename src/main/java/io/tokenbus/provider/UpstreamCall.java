@@ -2,12 +2,12 @@ package io.tokenbus.provider;
 
 import io.tokenbus.bus.Usage;
 
-/** A running upstream call. */
+/** A running upstream attempt. */
 public interface UpstreamCall {
 
-  /** Stops the call and closes its upstream connection; no listener callback follows. */
+  /** Stops the attempt and closes its upstream connection; no listener callback follows. */
   void cancel();
 
-  /** The usage produced so far, as well as the provider knows it. */
+  /** The usage this attempt produced so far, as well as the provider knows it. */
   Usage usageSoFar();
 }

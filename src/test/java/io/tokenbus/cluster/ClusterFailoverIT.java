@@ -66,7 +66,12 @@ class ClusterFailoverIT {
     for (int i = 0; i < events.size(); i++) {
       assertEquals(i + 1, events.get(i).seq(), "seq at " + i);
     }
-    assertEquals(TOKENS + 1, events.size(), "every delta and one terminal event");
+    assertEquals(TOKENS, events.stream().filter(e -> e.event().equals("delta")).count(), "every delta, once");
+    List<SseEvent> recoveries = events.stream().filter(e -> e.event().equals("recovery")).toList();
+    assertEquals(1, recoveries.size(), "the takeover is reported once: " + recoveries);
+    assertEquals("continue", recoveries.get(0).json().getString("kind"));
+    assertTrue(recoveries.get(0).json().getString("message").contains("left the cluster"), recoveries.get(0).data());
+    assertEquals(TOKENS + 2, events.size(), "every delta, the recovery and one terminal event");
     assertEquals("done", events.get(events.size() - 1).event());
     assertEquals(MockText.text(TOKENS), SseEvent.text(events));
   }
@@ -123,6 +128,7 @@ class ClusterFailoverIT {
         "status from " + survivors.get(1).name()).bodyAsJsonObject();
     assertEquals("completed", status.getString("status"));
     assertEquals(MockText.text(TOKENS), status.getString("text"));
+    assertEquals(1, status.getInteger("recoveries"), status.encode());
     // Killed: taken over once (epoch 2). Stopped: released, then taken over (epoch 3), a handover, not a death.
     assertEquals(kill ? 2 : 3, status.getLong("epoch"), "ownership moved: " + status.encode());
   }

@@ -29,12 +29,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class ClusterHandoverTest {
 
   @Test
-  @DisplayName("when its owner stops, it ends on the survivor with the partial text kept and an error naming the cause")
+  @DisplayName("with recovery strategy fail, when its owner stops it ends on the survivor with the partial text kept and an error naming the cause")
   void endsCleanlyWithoutRecovery(Vertx vertx) {
     FakeOpenAi upstream = await(FakeOpenAi.start(vertx));
     upstream.respond(FakeOpenAi.Stream.of(Collections.nCopies(10_000, "word "), 20));
     try (TestCluster cluster = new TestCluster(2)) {
-      Map<String, String> env = Map.of("OPENAI_BASE_URL", upstream.baseUrl());
+      Map<String, String> env = Map.of("OPENAI_BASE_URL", upstream.baseUrl(), "TOKENBUS_PROVIDERS_OPENAI_RECOVERY_STRATEGY", "fail");
       int[] ports = {cluster.start(0, env), cluster.start(1, env)};
       WebClient a = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
       JsonObject request = new JsonObject().put("model", "gpt-fake")

@@ -36,7 +36,9 @@ class ConfigLoaderTest {
   void defaults() {
     TokenbusConfig config = ConfigLoader.load(new String[0], Map.of());
     assertEquals(8080, config.http().port());
-    assertFalse(config.openai().configured());
+    assertTrue(config.providers().values().stream().noneMatch(TokenbusConfig.Provider::enabled));
+    assertEquals(List.of("openai", "anthropic"), List.copyOf(config.providers().keySet()));
+    assertEquals(10, config.generation().idleCancelSeconds());
     assertEquals("mock", config.generation().streamModel());
     assertTrue(config.generation().retentionSeconds() >= 600);
   }
@@ -59,9 +61,56 @@ class ConfigLoaderTest {
   void openAiVariables() {
     TokenbusConfig config = ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "http://localhost:11434/v1/",
         "OPENAI_API_KEY", "sk-secret-value"));
-    assertEquals("http://localhost:11434/v1", config.openai().baseUrl());
-    assertEquals("sk-secret-value", config.openai().apiKey());
+    assertEquals("http://localhost:11434/v1", config.providers().get("openai").baseUrl());
+    assertEquals("sk-secret-value", config.providers().get("openai").apiKey());
     assertFalse(config.toString().contains("sk-secret-value"));
+  }
+
+  @Test
+  @DisplayName("ANTHROPIC_API_KEY enables the Anthropic provider on its public endpoint for claude-* models")
+  void anthropicVariables() {
+    TokenbusConfig config = ConfigLoader.load(new String[0], Map.of("ANTHROPIC_API_KEY", "sk-ant-secret-value"));
+    TokenbusConfig.Provider anthropic = config.providers().get("anthropic");
+    assertTrue(anthropic.enabled());
+    assertEquals("https://api.anthropic.com", anthropic.effectiveBaseUrl());
+    assertEquals(List.of("claude-*"), anthropic.modelPatterns());
+    assertFalse(config.providers().get("openai").enabled());
+    assertFalse(config.toString().contains("sk-ant-secret-value"));
+  }
+
+  @Test
+  @DisplayName("a file adds providers (from the defaults of their type), headers and fallback chains; env reaches them")
+  void providersFromAFile() throws IOException {
+    Path file = file("""
+        providers:
+          llama:
+            type: openai
+            models: "llama*, qwen*"
+            base-url: http://gpu-box:8000/v1/
+            headers:
+              X-Team: search
+            recovery:
+              strategy: restart
+          claude-eu:
+            type: anthropic
+            models: claude-eu-*
+            api-key: sk-ant-eu
+        fallbacks:
+          gpt-4.1: "claude-sonnet-4-5, llama3.1"
+        """);
+    TokenbusConfig config = ConfigLoader.load(file, Map.of("TOKENBUS_PROVIDERS_LLAMA_TIMEOUTS_IDLE_MS", "1234"));
+    TokenbusConfig.Provider llama = config.providers().get("llama");
+    assertEquals("http://gpu-box:8000/v1", llama.baseUrl());
+    assertEquals(List.of("llama*", "qwen*"), llama.modelPatterns());
+    assertEquals(Map.of("X-Team", "search"), llama.headers());
+    assertEquals("restart", llama.recovery().strategy());
+    assertEquals(3, llama.retry().maxAttempts(), "unset keys come from the default provider of the type");
+    assertEquals(1234, llama.timeouts().idleMs());
+    TokenbusConfig.Provider eu = config.providers().get("claude-eu");
+    assertEquals("anthropic", eu.type());
+    assertEquals("2023-06-01", eu.anthropic().version());
+    assertEquals(List.of("claude-sonnet-4-5", "llama3.1"), config.fallbacksOf("gpt-4.1"));
+    assertEquals(List.of(), config.fallbacksOf("gpt-4o"));
   }
 
   @Test
@@ -78,7 +127,16 @@ class ConfigLoaderTest {
   void errorsNameTheKey() throws IOException {
     assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "abc")), "http.port", "TOKENBUS_HTTP_PORT");
     assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "70000")), "http.port", "65535");
-    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "localhost:8000")), "openai.base-url", "OPENAI_BASE_URL");
+    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "localhost:8000")), "providers.openai.base-url",
+        "OPENAI_BASE_URL");
+    assertMessage(() -> ConfigLoader.load(file("providers:\n  x:\n    type: gemini\n"), Map.of()), "providers.x.type", "openai or anthropic");
+    assertMessage(() -> ConfigLoader.load(file("providers:\n  openai:\n    recovery:\n      strategy: retry\n"), Map.of()),
+        "providers.openai.recovery.strategy", "continue");
+    assertMessage(() -> ConfigLoader.load(file("providers:\n  openai:\n    timeoutz: 1\n"), Map.of()), "providers.openai.timeoutz",
+        "not a known");
+    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_PROVIDERS_ANTHROPIC_RETRY_MAX_ATTEMPTS", "0")),
+        "providers.anthropic.retry.max-attempts", "TOKENBUS_PROVIDERS_ANTHROPIC_RETRY_MAX_ATTEMPTS");
+    assertMessage(() -> ConfigLoader.load(file("fallbacks:\n  gpt-4o: \" , \"\n"), Map.of()), "fallbacks.gpt-4o", "at least one");
     assertMessage(() -> ConfigLoader.load(file("http:\n  prot: 1\n"), Map.of()), "http.prot", "not a known");
     assertMessage(() -> ConfigLoader.load(file("viewer: 3\n"), Map.of()), "viewer", "section");
     assertMessage(() -> ConfigLoader.load(file("mock:\n  tokens-per-second: 0\n"), Map.of()), "mock.tokens-per-second", "above 0");
@@ -100,15 +158,34 @@ class ConfigLoaderTest {
     com.fasterxml.jackson.databind.JsonNode defaults = new com.fasterxml.jackson.databind.ObjectMapper(
         new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(Path.of("conf", "tokenbus.yaml").toFile());
     List<String> missing = new ArrayList<>();
-    defaults.fields().forEachRemaining(section -> section.getValue().fields().forEachRemaining(key -> {
-      String name = section.getKey() + "." + key.getKey();
-      String value = key.getValue().asText();
-      String row = "| `" + name + "` | " + (value.isEmpty() ? "empty" : "`" + value + "`") + " | ";
-      if (!readme.contains(row) || !readme.contains(ConfigLoader.envName(name))) {
+    leaves(defaults, "", (name, value) -> {
+      // Provider keys are documented once, as providers.<name>.…, with the openai entry's defaults.
+      String documented = name.startsWith("providers.") ? "providers.<name>." + name.split("\\.", 3)[2] : name;
+      if (name.startsWith("providers.") && !name.startsWith("providers.openai.")) {
+        if (!readme.contains("| `" + documented + "` |")) {
+          missing.add(name);
+        }
+        return;
+      }
+      String row = "| `" + documented + "` | " + (value.isEmpty() ? "empty" : "`" + value + "`") + " | ";
+      String env = ConfigLoader.envName(documented);
+      // A free map ({} in the defaults) is set from a file; its entries have no variables of their own.
+      if (!readme.contains(row) || (!value.equals("{}") && !readme.contains(env))) {
         missing.add(name);
       }
-    }));
+    });
     assertTrue(missing.isEmpty(), "README's configuration table lacks or mis-states: " + missing);
+  }
+
+  private static void leaves(com.fasterxml.jackson.databind.JsonNode node, String prefix,
+                             java.util.function.BiConsumer<String, String> action) {
+    node.fields().forEachRemaining(field -> {
+      if (field.getValue().isObject() && !field.getValue().isEmpty()) {
+        leaves(field.getValue(), prefix + field.getKey() + ".", action);
+      } else {
+        action.accept(prefix + field.getKey(), field.getValue().isObject() ? "{}" : field.getValue().asText());
+      }
+    });
   }
 
   @Test

@@ -37,8 +37,12 @@ class ChatCompletionsTest {
   @BeforeEach
   void start(Vertx vertx) {
     upstream = await(FakeOpenAi.start(vertx));
+    // No retries, no recovery, no breaker: these tests pin what reaches clients when a failure is final.
+    // UpstreamRecoveryTest covers what happens when it is not.
     hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", upstream.baseUrl(), "OPENAI_API_KEY", KEY,
-        "TOKENBUS_OPENAI_IDLE_TIMEOUT_SECONDS", "1")));
+        "TOKENBUS_PROVIDERS_OPENAI_TIMEOUTS_FIRST_TOKEN_MS", "1000", "TOKENBUS_PROVIDERS_OPENAI_TIMEOUTS_IDLE_MS", "1000",
+        "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_ATTEMPTS", "1", "TOKENBUS_PROVIDERS_OPENAI_RECOVERY_STRATEGY", "fail",
+        "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0")));
     client = SseClient.client(vertx);
   }
 

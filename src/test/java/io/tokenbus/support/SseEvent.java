@@ -14,10 +14,16 @@ public record SseEvent(String id, String event, String data) {
     return Long.parseLong(id);
   }
 
-  /** The text of the {@code delta} events, in order. */
+  /** The text of the {@code delta} events, in order, as a client builds it: a {@code reset} starts it over. */
   public static String text(List<SseEvent> events) {
     StringBuilder text = new StringBuilder();
-    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
+    for (SseEvent e : events) {
+      if (e.event().equals("delta")) {
+        text.append(e.json().getString("text"));
+      } else if (e.event().equals("reset")) {
+        text.setLength(0);
+      }
+    }
     return text.toString();
   }
 

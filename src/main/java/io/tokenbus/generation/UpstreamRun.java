@@ -1,0 +1,420 @@
+package io.tokenbus.generation;
+
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.bus.Usage;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.provider.Continuation;
+import io.tokenbus.provider.UpstreamCall;
+import io.tokenbus.provider.UpstreamFailure;
+import io.tokenbus.provider.UpstreamListener;
+import io.tokenbus.provider.Upstreams;
+import io.vertx.circuitbreaker.OpenCircuitException;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pulls one generation's answer through as many upstream attempts as it takes, on the owner's
+ * event loop. It is where every provider gets the same resilience:
+ * <ul>
+ *   <li>timeouts: first token, idle gap, whole generation (the connect timeout is the client's);</li>
+ *   <li>before anything was produced, retries with exponential backoff and full jitter, honouring
+ *       {@code Retry-After}; then the next model of the fallback chain;</li>
+ *   <li>after text was produced, the provider's recovery strategy: continue from the partial text
+ *       (trimming what the continuation repeats), restart (a {@code reset} first), or fail;</li>
+ *   <li>a circuit breaker per provider, consulted before each attempt.</li>
+ * </ul>
+ * Every retry, recovery and fallback is reported ({@link Sink#recovery}) so that it shows in the
+ * log and in the generation's status.
+ */
+final class UpstreamRun {
+
+  private static final Logger LOG = LoggerFactory.getLogger(UpstreamRun.class);
+
+  /** Where the answer goes: the generation's run, which numbers, logs and publishes it. */
+  interface Sink {
+    void delta(String text, String chunk);
+
+    void toolCall(String chunk);
+
+    void reset(Failure cause);
+
+    void recovery(String kind, Failure cause, JsonObject details);
+
+    void finish(String finishReason, Usage usage);
+
+    void fail(Failure failure, Usage usage);
+  }
+
+  private final Vertx vertx;
+  private final String id;
+  private final GenerationRequest request;
+  private final List<Upstreams.Target> chain;
+  private final Sink sink;
+  private final StringBuilder text = new StringBuilder();
+  private final long deadlineNanos;
+  private long deltas;
+  private boolean toolCalls;
+  private int targetIndex;
+  private int attemptsOnTarget;
+  private int attempts;
+  private int recoveries;
+  private Usage usageDone;
+  private Attempt current;
+  private long watchdog = -1;
+  private long pendingTimer = -1;
+  private boolean ended;
+
+  /**
+   * @param from where a generation taken over from another node stands, or null for a new one
+   */
+  UpstreamRun(Vertx vertx, String id, GenerationRequest request, List<Upstreams.Target> chain, Continuation from, Sink sink) {
+    this.vertx = vertx;
+    this.id = id;
+    this.request = request;
+    this.chain = chain;
+    this.sink = sink;
+    this.deadlineNanos = System.nanoTime() + chain.get(0).policy().timeouts().totalMs() * 1_000_000L;
+    this.usageDone = from == null ? Usage.of(0, 0) : Usage.of(0, from.deltas());
+    if (from != null) {
+      text.append(from.text());
+      deltas = from.deltas();
+    }
+  }
+
+  void start() {
+    TokenbusConfig.Timeouts primary = chain.get(0).policy().timeouts();
+    long period = Math.max(10, Math.min(250, Math.min(primary.firstTokenMs(), primary.idleMs()) / 4));
+    watchdog = vertx.setPeriodic(period, t -> checkTimeouts());
+    if (!text.isEmpty()) {
+      // Taken over from a node that left: its stream broke like any other.
+      Failure cause = Failure.upstream("The node running this generation left the cluster");
+      switch (target().policy().recovery().strategy()) {
+        case "fail" -> {
+          end(new Failure(cause.status(), cause.type(), cause.code(), cause.message()
+              + "; not recovered (recovery strategy fail), the text so far is kept"));
+          return;
+        }
+        case "restart" -> restart(cause);
+        default -> {
+        }
+      }
+      recoveries++;
+      report(target().policy().recovery().strategy(), cause, target(), 0);
+    }
+    attempt();
+  }
+
+  /** Stops for good (a cancel, or a release): closes the upstream connection; nothing is reported after. */
+  void cancel() {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    stopTimers();
+    if (current != null) {
+      current.settle(true);
+      if (current.call != null) {
+        usageDone = usageDone.plus(current.call.usageSoFar());
+        current.call.cancel();
+      }
+      current = null;
+    }
+  }
+
+  /** The usage of every attempt so far: what the upstreams actually produced (and billed). */
+  Usage usageSoFar() {
+    return current == null || current.call == null ? usageDone : usageDone.plus(current.call.usageSoFar());
+  }
+
+  private Upstreams.Target target() {
+    return chain.get(targetIndex);
+  }
+
+  private void attempt() {
+    pendingTimer = -1;
+    if (ended) {
+      return;
+    }
+    Upstreams.Target target = target();
+    attempts++;
+    attemptsOnTarget++;
+    Attempt attempt = new Attempt(target);
+    current = attempt;
+    if (target.breaker() == null) {
+      attempt.begin();
+      return;
+    }
+    target.breaker().<Void>execute(promise -> {
+      attempt.breakerPromise = promise;
+      attempt.begin();
+    }).onFailure(e -> {
+      if (e instanceof OpenCircuitException && attempt.breakerPromise == null && current == attempt) {
+        attempt.failed(UpstreamFailure.broken(new Failure(503, "upstream_error", "circuit_open", "The circuit of provider "
+            + target.provider().name() + " is open after repeated failures; it is not called for now")), true);
+      }
+    });
+  }
+
+  private void checkTimeouts() {
+    Attempt attempt = current;
+    long now = System.nanoTime();
+    if (now - deadlineNanos > 0) {
+      int totalMs = chain.get(0).policy().timeouts().totalMs();
+      LOG.warn("Generation {}: total timeout of {} ms reached", id, totalMs);
+      Usage usage = usageSoFar();
+      cancel();
+      sink.fail(new Failure(504, "upstream_error", "generation_timeout", "The generation took longer than " + totalMs
+          + " ms (timeouts.total-ms); the text so far is kept"), usage);
+      return;
+    }
+    if (attempt == null || attempt.call == null) {
+      return;
+    }
+    TokenbusConfig.Timeouts timeouts = attempt.target.policy().timeouts();
+    if (!attempt.produced && now - attempt.lastActivityNanos > timeouts.firstTokenMs() * 1_000_000L) {
+      attempt.timedOut("The upstream sent no token within " + timeouts.firstTokenMs() + " ms (timeouts.first-token-ms)");
+    } else if (attempt.produced && now - attempt.lastActivityNanos > timeouts.idleMs() * 1_000_000L) {
+      attempt.timedOut("The upstream sent nothing for " + timeouts.idleMs() + " ms mid-answer (timeouts.idle-ms)");
+    }
+  }
+
+  /** Decides what follows a failed attempt. */
+  private void onFailure(Attempt attempt, UpstreamFailure failure) {
+    usageDone = usageDone.plus(attempt.call == null ? Usage.of(0, 0) : attempt.call.usageSoFar());
+    current = null;
+    Upstreams.Target target = attempt.target;
+    Failure cause = failure.failure();
+    if (!failure.retryable()) {
+      end(cause);
+      return;
+    }
+    boolean hasAnswer = !text.isEmpty() || toolCalls;
+    if (attempt.produced && hasAnswer) {
+      onBreak(target, cause, failure.retryAfterMs());
+      return;
+    }
+    retryOrFallBack(target, cause, failure.retryAfterMs(), attempt.circuitOpen);
+  }
+
+  /** An attempt failed before it produced anything: the same target again, or the next one. */
+  private void retryOrFallBack(Upstreams.Target target, Failure cause, long retryAfterMs, boolean circuitOpen) {
+    TokenbusConfig.Retry retry = target.policy().retry();
+    boolean waitTooLong = retryAfterMs > retry.maxRetryAfterMs();
+    if (!circuitOpen && !waitTooLong && attemptsOnTarget < retry.maxAttempts()) {
+      long delay = retryAfterMs >= 0 ? retryAfterMs : backoff(retry, attemptsOnTarget);
+      LOG.info("Generation {}: attempt {} at {} ({}) failed: {}; retrying in {} ms", id, attemptsOnTarget,
+          target.provider().name(), target.model(), cause.message(), delay);
+      report("retry", cause, target, delay);
+      pendingTimer = delay == 0 ? -1 : vertx.setTimer(delay, t -> attempt());
+      if (delay == 0) {
+        attempt();
+      }
+      return;
+    }
+    if (targetIndex + 1 < chain.size()) {
+      targetIndex++;
+      attemptsOnTarget = 0;
+      LOG.warn("Generation {}: {} ({}) failed: {}; falling back to {} ({})", id, target.provider().name(), target.model(),
+          cause.message(), target().provider().name(), target().model());
+      report("fallback", cause, target(), 0);
+      attempt();
+      return;
+    }
+    end(cause);
+  }
+
+  /** The stream broke after it produced text: the recovery strategy of the provider it broke on. */
+  private void onBreak(Upstreams.Target target, Failure cause, long retryAfterMs) {
+    TokenbusConfig.Recovery recovery = target.policy().recovery();
+    String strategy = recovery.strategy();
+    if (strategy.equals("fail") || recoveries >= recovery.maxAttempts()) {
+      String why = strategy.equals("fail") ? "recovery strategy fail" : "after " + recoveries + " recoveries (recovery.max-attempts)";
+      end(new Failure(cause.status(), cause.type(), cause.code(), cause.message() + "; not recovered (" + why
+          + "), the text so far is kept"));
+      return;
+    }
+    if (strategy.equals("continue") && toolCalls) {
+      end(new Failure(cause.status(), cause.type(), cause.code(), cause.message()
+          + "; a tool call cannot be continued, the text so far is kept"));
+      return;
+    }
+    recoveries++;
+    attemptsOnTarget = 0;
+    LOG.warn("Generation {}: {} ({}) broke mid-answer: {}; recovery {} of {}: {}", id, target.provider().name(), target.model(),
+        cause.message(), recoveries, recovery.maxAttempts(), strategy);
+    if (strategy.equals("restart")) {
+      restart(cause);
+    }
+    report(strategy, cause, target, Math.max(0, retryAfterMs));
+    if (retryAfterMs > 0 && retryAfterMs <= target.policy().retry().maxRetryAfterMs()) {
+      pendingTimer = vertx.setTimer(retryAfterMs, t -> attempt());
+    } else {
+      attempt();
+    }
+  }
+
+  private void restart(Failure cause) {
+    text.setLength(0);
+    deltas = 0;
+    toolCalls = false;
+    sink.reset(cause);
+  }
+
+  private void report(String kind, Failure cause, Upstreams.Target next, long delayMs) {
+    sink.recovery(kind, cause, new JsonObject().put("kind", kind).put("attempt", attempts).put("recoveries", recoveries)
+        .put("provider", next.provider().name()).put("model", next.model()).put("delay_ms", delayMs)
+        .put("message", cause.message()).put("code", cause.code()));
+  }
+
+  /** Full jitter: a random delay up to initial × 2^(n−1), at most the maximum. */
+  private static long backoff(TokenbusConfig.Retry retry, int attempt) {
+    long ceiling = Math.min(retry.maxBackoffMs(), (long) retry.initialBackoffMs() << Math.min(20, attempt - 1));
+    return ceiling <= 0 ? 0 : ThreadLocalRandom.current().nextLong(ceiling + 1);
+  }
+
+  private void end(Failure failure) {
+    Usage usage = usageSoFar();
+    ended = true;
+    stopTimers();
+    LOG.info("Generation {} failed: {}", id, failure.message());
+    sink.fail(failure, usage);
+  }
+
+  private void stopTimers() {
+    vertx.cancelTimer(watchdog);
+    if (pendingTimer >= 0) {
+      vertx.cancelTimer(pendingTimer);
+    }
+  }
+
+  /** One call to one target; its callbacks count only while it is the current attempt. */
+  private final class Attempt implements UpstreamListener {
+    final Upstreams.Target target;
+    UpstreamCall call;
+    Promise<Void> breakerPromise;
+    SeamTrimmer trimmer;
+    long lastActivityNanos = System.nanoTime();
+    boolean produced;
+    boolean circuitOpen;
+    private boolean settled;
+
+    Attempt(Upstreams.Target target) {
+      this.target = target;
+    }
+
+    void begin() {
+      Continuation from = null;
+      if (!text.isEmpty()) {
+        from = new Continuation(text.toString(), deltas);
+        if (!target.provider().continuesExactly()) {
+          trimmer = new SeamTrimmer(from.text());
+        }
+      }
+      lastActivityNanos = System.nanoTime();
+      call = target.provider().start(request, target.model(), from, this);
+    }
+
+    private boolean live() {
+      return !ended && current == this;
+    }
+
+    private void progress() {
+      lastActivityNanos = System.nanoTime();
+      if (!produced) {
+        produced = true;
+        attemptsOnTarget = 0;
+        settle(true);
+      }
+    }
+
+    @Override
+    public void onDelta(String piece, String chunk) {
+      if (!live()) {
+        return;
+      }
+      progress();
+      String out = trimmer == null ? piece : trimmer.feed(piece);
+      if (out.isEmpty() && chunk == null) {
+        return;
+      }
+      text.append(out);
+      deltas++;
+      sink.delta(out, chunk);
+    }
+
+    @Override
+    public void onToolCall(String chunk) {
+      if (!live()) {
+        return;
+      }
+      progress();
+      flushTrimmer();
+      toolCalls = true;
+      sink.toolCall(chunk);
+    }
+
+    @Override
+    public void onFinish(String finishReason, Usage usage) {
+      if (!live()) {
+        return;
+      }
+      flushTrimmer();
+      settle(true);
+      usageDone = usageDone.plus(usage != null ? usage : call.usageSoFar());
+      current = null;
+      ended = true;
+      stopTimers();
+      sink.finish(finishReason, usageDone);
+    }
+
+    @Override
+    public void onFailure(UpstreamFailure failure) {
+      if (!live()) {
+        return;
+      }
+      settle(!failure.retryable());
+      UpstreamRun.this.onFailure(this, failure);
+    }
+
+    void failed(UpstreamFailure failure, boolean open) {
+      circuitOpen = open;
+      UpstreamRun.this.onFailure(this, failure);
+    }
+
+    void timedOut(String message) {
+      call.cancel();
+      settle(false);
+      UpstreamRun.this.onFailure(this, UpstreamFailure.broken(Failure.upstreamTimeout(message)));
+    }
+
+    private void flushTrimmer() {
+      if (trimmer != null && !trimmer.done()) {
+        String rest = trimmer.flush();
+        if (!rest.isEmpty()) {
+          text.append(rest);
+          deltas++;
+          sink.delta(rest, null);
+        }
+      }
+    }
+
+    /** Tells the circuit breaker how the upstream did: alive (or not its fault), or failing. */
+    void settle(boolean healthy) {
+      if (settled || breakerPromise == null) {
+        return;
+      }
+      settled = true;
+      if (healthy) {
+        breakerPromise.tryComplete();
+      } else {
+        breakerPromise.tryFail("attempt failed");
+      }
+    }
+  }
+}

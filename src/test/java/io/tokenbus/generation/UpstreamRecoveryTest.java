@@ -1,0 +1,298 @@
+package io.tokenbus.generation;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tokenbus.support.FakeAnthropic;
+import io.tokenbus.support.FakeOpenAi;
+import io.tokenbus.support.SseClient;
+import io.tokenbus.support.SseEvent;
+import io.tokenbus.support.TestHub;
+import io.tokenbus.support.UpstreamScript;
+import io.tokenbus.support.UpstreamScript.Answer;
+import io.tokenbus.support.UpstreamScript.Fault;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Every upstream fault, on both wire formats, as generation subscribers see it: the whole answer
+ * with no seam (the text the upstream would have produced without the fault, seq without gaps), or
+ * one terminal error with the partial text kept, as configured.
+ */
+@ExtendWith(VertxExtension.class)
+@DisplayName("Upstream faults: retries, timeouts and partial-response recovery")
+class UpstreamRecoveryTest {
+
+  private static final List<String> TOKENS = List.of("The", " quick", " brown", " fox", " jumps", " over", " the", " lazy",
+      " dog", ".", "\n\n", "Then", " it", " sleeps", " 😴", ".");
+  private static final String FULL = String.join("", TOKENS);
+
+  /** The two wire formats, each with the model that routes to its fake. */
+  enum Format {
+    OPENAI("gpt-test"), ANTHROPIC("claude-test");
+
+    final String model;
+
+    Format(String model) {
+      this.model = model;
+    }
+  }
+
+  private Vertx vertx;
+  private FakeOpenAi openai;
+  private FakeAnthropic anthropic;
+  private HttpClientAgent client;
+
+  @BeforeEach
+  void start(Vertx vertx) {
+    this.vertx = vertx;
+    openai = await(FakeOpenAi.start(vertx));
+    anthropic = await(FakeAnthropic.start(vertx));
+    client = SseClient.client(vertx);
+  }
+
+  /** A hub on both fakes with fast retries and short timeouts; {@code extra} sets more (KEY=VALUE, provider keys for both). */
+  private TestHub hub(String... extra) {
+    Map<String, String> env = new HashMap<>(Map.of("OPENAI_BASE_URL", openai.baseUrl(), "ANTHROPIC_BASE_URL", anthropic.baseUrl(),
+        "ANTHROPIC_API_KEY", "sk-ant-test-0123456789"));
+    Map<String, String> perProvider = new HashMap<>(Map.of("RETRY_INITIAL_BACKOFF_MS", "10", "RETRY_MAX_BACKOFF_MS", "50",
+        "TIMEOUTS_FIRST_TOKEN_MS", "600", "TIMEOUTS_IDLE_MS", "400", "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0"));
+    for (String setting : extra) {
+      String[] kv = setting.split("=", 2);
+      if (kv[0].startsWith("TOKENBUS_")) {
+        env.put(kv[0], kv[1]);
+      } else {
+        perProvider.put(kv[0], kv[1]);
+      }
+    }
+    perProvider.forEach((key, value) -> {
+      env.put("TOKENBUS_PROVIDERS_OPENAI_" + key, value);
+      env.put("TOKENBUS_PROVIDERS_ANTHROPIC_" + key, value);
+    });
+    return await(TestHub.start(vertx, env));
+  }
+
+  private void script(Format format, UpstreamScript.Behavior... behaviors) {
+    if (format == Format.OPENAI) {
+      openai.respondInOrder(behaviors);
+    } else {
+      anthropic.respondInOrder(behaviors);
+    }
+  }
+
+  private int requests(Format format) {
+    return format == Format.OPENAI ? openai.requests().size() : anthropic.requests().size();
+  }
+
+  private String continuedFrom(Format format, int request) {
+    return format == Format.OPENAI ? openai.requests().items().get(request).continuedFrom()
+        : anthropic.requests().items().get(request).continuedFrom();
+  }
+
+  private Future<Long> closed(Format format, int request) {
+    return format == Format.OPENAI ? openai.requests().items().get(request).closedAtNanos()
+        : anthropic.requests().items().get(request).closedAtNanos();
+  }
+
+  private static JsonObject request(String model) {
+    return new JsonObject().put("model", model)
+        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "Tell me about the fox")));
+  }
+
+  /** Starts a generation and watches it to the end; returns its events and its final status. */
+  private Watched watch(TestHub hub, String model) {
+    String id = await(hub.startGeneration(request(model)));
+    SseClient viewer = await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    await(viewer.ended(), 20, "the generation's end");
+    JsonObject status = await(hub.get("/v1/generations/" + id)).bodyAsJsonObject();
+    return new Watched(id, viewer.events().items(), status);
+  }
+
+  private record Watched(String id, List<SseEvent> events, JsonObject status) {
+    SseEvent last() {
+      return events.get(events.size() - 1);
+    }
+
+    List<SseEvent> ofType(String type) {
+      return events.stream().filter(e -> e.event().equals(type)).toList();
+    }
+
+    /** Seq 1, 2, 3, … with no gap and no repeat. */
+    void assertGapFree() {
+      for (int i = 0; i < events.size(); i++) {
+        assertEquals(i + 1, events.get(i).seq(), "seq at " + i + " of " + events);
+      }
+    }
+
+    void assertWhole(String text) {
+      assertGapFree();
+      assertEquals("done", last().event(), events.toString());
+      assertEquals(text, SseEvent.text(events));
+      assertEquals(text, status.getString("text"));
+      assertEquals("completed", status.getString("status"));
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Fault.class)
+  @DisplayName("OpenAI format: a stream that breaks after 4 tokens, however, is continued seamlessly")
+  void openAiBreaksAreContinued(Fault fault) {
+    breakIsContinued(Format.OPENAI, fault);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Fault.class)
+  @DisplayName("Anthropic format: a stream that breaks after 4 tokens, however, is continued seamlessly")
+  void anthropicBreaksAreContinued(Fault fault) {
+    breakIsContinued(Format.ANTHROPIC, fault);
+  }
+
+  private void breakIsContinued(Format format, Fault fault) {
+    TestHub hub = hub();
+    Answer answer = Answer.of(TOKENS).interval(5);
+    script(format, answer.fault(fault, 4), answer);
+    Watched watched = watch(hub, format.model);
+    watched.assertWhole(FULL);
+    String partial = String.join("", TOKENS.subList(0, 4));
+    if (fault == Fault.NONE) {
+      assertEquals(1, requests(format));
+      assertEquals(0, watched.status().getInteger("recoveries"));
+      return;
+    }
+    assertEquals(2, requests(format), "one continuation");
+    assertEquals(format == Format.ANTHROPIC ? partial.stripTrailing() : partial, continuedFrom(format, 1));
+    if (fault != Fault.NO_FINISH) { // a response that ended cleanly leaves a reusable connection
+      assertTrue(await(closed(format, 0), 5) > 0, "the broken connection is closed");
+    }
+    List<SseEvent> recoveries = watched.ofType("recovery");
+    assertEquals(1, recoveries.size());
+    assertEquals("continue", recoveries.get(0).json().getString("kind"));
+    assertEquals(1, watched.status().getInteger("recoveries"));
+    assertEquals("continue", watched.status().getJsonObject("last_recovery").getString("kind"));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName("what a continuation repeats of the partial answer is trimmed at the seam")
+  void overlapIsTrimmed(Format format) {
+    TestHub hub = hub();
+    Answer answer = Answer.of(TOKENS).interval(5);
+    script(format, answer.fault(Fault.DROP, 7), answer.overlap(11));
+    watch(hub, format.model).assertWhole(FULL);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName("restart strategy: subscribers get a reset, then the new answer, whole")
+  void restart(Format format) {
+    TestHub hub = hub("RECOVERY_STRATEGY=restart");
+    Answer answer = Answer.of(TOKENS).interval(5);
+    script(format, answer.fault(Fault.DROP, 5), answer);
+    Watched watched = watch(hub, format.model);
+    watched.assertWhole(FULL);
+    assertEquals(1, watched.ofType("reset").size());
+    assertNull(continuedFrom(format, 1), "a restart is a new request, not a continuation");
+    assertEquals(5 + TOKENS.size(), watched.ofType("delta").size(), "the void text, then the whole answer again");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName("fail strategy: one terminal error, the partial text kept")
+  void fail(Format format) {
+    TestHub hub = hub("RECOVERY_STRATEGY=fail");
+    script(format, Answer.of(TOKENS).interval(5).fault(Fault.DROP, 5));
+    Watched watched = watch(hub, format.model);
+    watched.assertGapFree();
+    assertEquals("error", watched.last().event());
+    assertTrue(watched.last().json().getString("message").contains("text so far is kept"), watched.last().data());
+    String partial = String.join("", TOKENS.subList(0, 5));
+    assertEquals(partial, SseEvent.text(watched.events()));
+    assertEquals(partial, watched.status().getString("text"));
+    assertEquals("failed", watched.status().getString("status"));
+    assertEquals(1, requests(format));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName("recoveries are bounded: past recovery.max-attempts the generation fails with its text")
+  void boundedRecoveries(Format format) {
+    TestHub hub = hub("RECOVERY_MAX_ATTEMPTS=2");
+    // Each continuation breaks again after 2 more tokens.
+    script(format, Answer.of(TOKENS).interval(5).fault(Fault.DROP, 2));
+    Watched watched = watch(hub, format.model);
+    watched.assertGapFree();
+    assertEquals("error", watched.last().event());
+    assertEquals(3, requests(format), "the first attempt and two recoveries");
+    assertEquals(2, watched.status().getInteger("recoveries"));
+    assertTrue(FULL.startsWith(watched.status().getString("text")));
+    assertEquals(SseEvent.text(watched.events()), watched.status().getString("text"));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName("429 with Retry-After is retried after that delay; a 500 is retried at once; both then succeed")
+  void retriesBeforeTheFirstToken(Format format) {
+    TestHub hub = hub();
+    UpstreamScript.Status limited = format == Format.OPENAI ? FakeOpenAi.rateLimited(700) : FakeAnthropic.rateLimited(1);
+    UpstreamScript.Status broken = new UpstreamScript.Status(500, format == Format.OPENAI
+        ? "{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\",\"param\":null,\"code\":null}}"
+        : "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal server error\"}}");
+    script(format, limited, broken, Answer.of(TOKENS));
+    long started = System.nanoTime();
+    Watched watched = watch(hub, format.model);
+    watched.assertWhole(FULL);
+    assertEquals(3, requests(format));
+    assertTrue(System.nanoTime() - started >= 650_000_000L, "Retry-After was honoured");
+    List<SseEvent> retries = watched.ofType("recovery");
+    assertEquals(2, retries.size());
+    assertTrue(retries.stream().allMatch(e -> e.json().getString("kind").equals("retry")));
+    assertTrue(retries.get(0).json().getLong("delay_ms") >= 650, retries.get(0).data());
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName("a slow first token times out and is retried; the slow connection is closed")
+  void slowFirstToken(Format format) {
+    TestHub hub = hub();
+    script(format, Answer.of(TOKENS).firstTokenDelay(5_000), Answer.of(TOKENS));
+    Watched watched = watch(hub, format.model);
+    watched.assertWhole(FULL);
+    assertEquals(2, requests(format));
+    assertTrue(await(closed(format, 0), 5) > 0);
+    assertEquals("upstream_timeout", watched.ofType("recovery").get(0).json().getString("code"));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName("errors that a retry cannot fix fail at once, with the upstream's message and never the key")
+  void fatalErrors(Format format) {
+    TestHub hub = hub();
+    UpstreamScript.Status rejected = format == Format.OPENAI
+        ? new UpstreamScript.Status(400, "{\"error\":{\"message\":\"Invalid value for 'temperature'\",\"type\":\"invalid_request_error\","
+            + "\"param\":\"temperature\",\"code\":null}}")
+        : FakeAnthropic.error(400, "invalid_request_error", "temperature: Input should be less than or equal to 1");
+    script(format, rejected);
+    var response = await(hub.post("/v1/chat/completions", request(format.model)));
+    assertEquals(400, response.statusCode(), response.bodyAsString());
+    JsonObject error = response.bodyAsJsonObject().getJsonObject("error");
+    assertEquals("upstream_rejected_request", error.getString("code"));
+    assertTrue(error.getString("message").contains("temperature"), error.encode());
+    assertFalse(response.bodyAsString().contains("sk-ant-test"));
+    assertEquals(1, requests(format), "not retried");
+  }
+}
