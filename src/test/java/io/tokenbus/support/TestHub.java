@@ -40,7 +40,7 @@ public final class TestHub {
     all.put("TOKENBUS_HTTP_PORT", "0");
     all.put("TOKENBUS_HTTP_HOST", "127.0.0.1");
     all.putAll(env);
-    return ConfigLoader.load((java.nio.file.Path) null, all);
+    return ConfigLoader.load(new String[0], all); // honours TOKENBUS_CONFIG, as the real process does
   }
 
   public static Future<TestHub> start(Vertx vertx) {
