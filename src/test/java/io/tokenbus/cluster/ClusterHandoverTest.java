@@ -64,4 +64,39 @@ class ClusterHandoverTest {
       assertTrue(status.getString("text").startsWith("word word word word word "), status.getString("text"));
     }
   }
+
+  @Test
+  @DisplayName("with recovery strategy continue (the default), the survivor asks the upstream to continue: viewers see one seamless answer")
+  void survivorContinuesTheAnswer(Vertx vertx) {
+    FakeOpenAi upstream = await(FakeOpenAi.start(vertx));
+    List<String> tokens = java.util.stream.IntStream.range(0, 300).mapToObj(i -> " w" + i).toList();
+    upstream.respond(io.tokenbus.support.UpstreamScript.Answer.of(tokens).interval(15));
+    try (TestCluster cluster = new TestCluster(2)) {
+      Map<String, String> env = Map.of("OPENAI_BASE_URL", upstream.baseUrl());
+      int[] ports = {cluster.start(0, env), cluster.start(1, env)};
+      WebClient a = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
+      JsonObject request = new JsonObject().put("model", "gpt-fake")
+          .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "count")));
+      JsonObject created = await(a.post("/v1/generations").sendJsonObject(request)).bodyAsJsonObject();
+      int ownerIndex = await(a.get("/health").send()).bodyAsJsonObject().getString("node").equals(created.getString("owner")) ? 0 : 1;
+      int survivorPort = ports[1 - ownerIndex];
+      SseClient viewer = await(SseClient.get(SseClient.client(vertx), survivorPort,
+          "/v1/generations/" + created.getString("id") + "/events", Map.of()));
+      await(viewer.events().whenCount(20));
+
+      cluster.stop(ownerIndex);
+
+      await(viewer.ended(), 30);
+      List<SseEvent> events = viewer.events().items();
+      for (int i = 0; i < events.size(); i++) {
+        assertEquals(i + 1, events.get(i).seq());
+      }
+      assertEquals("done", events.get(events.size() - 1).event());
+      assertEquals(String.join("", tokens), SseEvent.text(events), "no token lost or repeated at the seam");
+      assertEquals(2, upstream.requests().size());
+      String partial = upstream.requests().items().get(1).continuedFrom();
+      assertTrue(partial.length() > 20 && String.join("", tokens).startsWith(partial), partial);
+      assertEquals(1, events.stream().filter(e -> e.event().equals("recovery")).count());
+    }
+  }
 }
