@@ -15,7 +15,7 @@ public final class ChunkExtras {
   private ChunkExtras() {
   }
 
-  /** The extras of {@code chunk}'s first choice and of the chunk itself, or null when it has none at the choice level. */
+  /** The extras of {@code chunk}'s first choice and of the chunk itself, or null when it has none. */
   static JsonObject of(JsonObject chunk) {
     JsonObject extras = chunk.copy();
     extras.remove("id");
@@ -25,7 +25,6 @@ public final class ChunkExtras {
     if (extras.getValue("usage") == null) {
       extras.remove("usage");
     }
-    boolean choiceLevel = false;
     if (extras.getValue("choices") instanceof JsonArray choices && !choices.isEmpty() && choices.getValue(0) instanceof JsonObject first) {
       JsonObject choice = first.copy();
       choice.remove("index");
@@ -46,12 +45,24 @@ public final class ChunkExtras {
           choice.put("delta", delta);
         }
       }
-      choiceLevel = !choice.isEmpty();
-      extras.put("choices", new JsonArray().add(choice));
+      if (choice.isEmpty()) {
+        extras.remove("choices");
+      } else {
+        extras.put("choices", new JsonArray().add(choice));
+      }
     } else {
       extras.remove("choices");
     }
-    return choiceLevel ? extras : null;
+    return extras.isEmpty() ? null : extras;
+  }
+
+  /**
+   * True when the extras say something about the answer itself (tool calls, logprobs, reasoning),
+   * not only about the chunk (system_fingerprint, service_tier): such a chunk is worth an event
+   * even without text.
+   */
+  static boolean aboutTheAnswer(JsonObject extras) {
+    return extras != null && extras.getValue("choices") instanceof JsonArray choices && !choices.isEmpty();
   }
 
   /**

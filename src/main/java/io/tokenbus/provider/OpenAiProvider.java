@@ -205,7 +205,7 @@ final class OpenAiProvider implements Provider {
           listener.onToolCall(ChunkExtras.of(chunk).encode());
         } else {
           JsonObject extras = ChunkExtras.of(chunk);
-          if (!content.isEmpty() || extras != null) {
+          if (!content.isEmpty() || ChunkExtras.aboutTheAnswer(extras)) {
             deltas++;
             listener.onDelta(content, extras == null ? null : extras.encode());
           }
