@@ -340,8 +340,8 @@ final class UpstreamRun {
       }
       progress();
       String out = trimmer == null ? piece : trimmer.feed(piece);
-      if (out.isEmpty() && chunk == null) {
-        return;
+      if (out.isEmpty() && (chunk == null || !piece.isEmpty())) {
+        return; // nothing, or text the seam trimmer held back or dropped: its chunk's fields go with it
       }
       text.append(out);
       deltas++;

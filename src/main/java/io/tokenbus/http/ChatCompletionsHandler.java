@@ -68,6 +68,8 @@ final class ChatCompletionsHandler {
     private final String id;
     private boolean started;
     private boolean answeredWithError;
+    private boolean restarted;
+    private Viewer viewer;
 
     ChatStreamOutput(HttpServerResponse response, WireFormat format, GenerationInfo info, int queueBytes, Heartbeats heartbeats) {
       super(response, format, queueBytes, heartbeats);
@@ -93,11 +95,32 @@ final class ChatCompletionsHandler {
         JsonObject role = new JsonObject().put("role", "assistant").put("content", "");
         response.write(Buffer.buffer("data: " + encoder.chunk(role, null).encode() + "\n\n"));
       }
+      if (restarted) {
+        return;
+      }
       super.write(events);
+      if (events.events().stream().anyMatch(e -> e.type() == EventType.RESET)) {
+        // Text already streamed cannot be taken back in this format: the stream ends with the error
+        // chunk that says so, and this client stops watching (the generation goes on for the others).
+        restarted = true;
+        super.end();
+        if (viewer != null) {
+          viewer.close();
+        }
+      }
+    }
+
+    @Override
+    void watch(Viewer viewer) {
+      this.viewer = viewer;
+      super.watch(viewer);
     }
 
     @Override
     public void end() {
+      if (restarted) {
+        return;
+      }
       if (!answeredWithError) {
         super.end();
       } else {

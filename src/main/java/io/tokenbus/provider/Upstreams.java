@@ -63,6 +63,8 @@ public final class Upstreams {
             .setMaxFailures(settings.circuitBreaker().failureThreshold())
             .setResetTimeout(settings.circuitBreaker().resetMs())
             .setTimeout(-1) // tokenbus times attempts itself
+            // Failures count until a success resets them ("in a row"), not only within Vert.x's 10 s default window.
+            .setFailuresRollingWindow(3_600_000)
             .setNotificationAddress(null));
         breaker.openHandler(v -> LOG.warn("Circuit of provider {} opened: its requests fail at once, or go to their fallbacks, "
             + "for {} ms", name, settings.circuitBreaker().resetMs()));

@@ -212,6 +212,25 @@ class UpstreamRecoveryTest {
 
   @ParameterizedTest
   @EnumSource(Format.class)
+  @DisplayName("restart strategy: a chat-completions stream, which cannot take text back, ends with answer_restarted; the generation goes on")
+  void restartEndsAChatStream(Format format) {
+    TestHub hub = hub("RECOVERY_STRATEGY=restart");
+    Answer answer = Answer.of(TOKENS).interval(20);
+    script(format, answer.fault(Fault.DROP, 5), answer);
+    SseClient chat = await(SseClient.post(client, hub.port(), "/v1/chat/completions", request(format.model).put("stream", true).encode()));
+    await(chat.ended(), 10, "the chat stream's end");
+    List<SseEvent> chunks = chat.events().items();
+    JsonObject last = chunks.get(chunks.size() - 1).json();
+    assertEquals("answer_restarted", last.getJsonObject("error").getString("code"), chunks.toString());
+    assertTrue(chunks.stream().noneMatch(e -> e.data().equals("[DONE]")));
+    String id = chat.headers().get("X-Generation-Id");
+    SseClient viewer = await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    await(viewer.ended(), 10);
+    assertEquals(FULL, SseEvent.text(viewer.events().items()));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
   @DisplayName("fail strategy: one terminal error, the partial text kept")
   void fail(Format format) {
     TestHub hub = hub("RECOVERY_STRATEGY=fail");
