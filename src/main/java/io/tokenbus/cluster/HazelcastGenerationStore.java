@@ -86,7 +86,7 @@ public final class HazelcastGenerationStore implements GenerationStore {
   /** Takes a generation over for this node; completes with where it stands, or null if another node has it. */
   Future<ResumeGeneration> takeover(String id, Set<String> alive) {
     return run(id, new LogProcessors.Takeover(new HashSet<>(alive), node)).map(data -> data == null ? null
-        : new ResumeGeneration(data.info().toInfo(), data.lastSeq(), data.deltas(), data.text()));
+        : new ResumeGeneration(data.info().toInfo(), data.progress()));
   }
 
   @Override

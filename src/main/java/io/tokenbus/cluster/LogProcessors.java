@@ -125,11 +125,11 @@ final class LogProcessors {
       generation.epoch++;
       entry.setValue(generation);
       LogFold fold = LogFold.of(generation.events);
-      return new TakeoverData(new GenerationInfoData(generation), fold.lastSeq(), fold.deltas(), fold.text());
+      return new TakeoverData(new GenerationInfoData(generation), fold.progress());
     }
   }
 
-  record TakeoverData(GenerationInfoData info, long lastSeq, long deltas, String text) implements Serializable {
+  record TakeoverData(GenerationInfoData info, io.tokenbus.generation.Progress progress) implements Serializable {
   }
 
   /** Reads {@link GenerationInfo}, or null. */

@@ -46,7 +46,7 @@ public final class OwnershipVerticle extends VerticleBase {
         .compose(orphans -> Future.join(orphans.stream().map(id -> store.takeover(id, alive)
             .onSuccess(resume -> {
               if (resume != null) {
-                LOG.info("Taking over generation {} at seq {}: its owner left the cluster", id, resume.lastSeq());
+                LOG.info("Taking over generation {} at seq {}: its owner left the cluster", id, resume.progress().lastSeq());
                 vertx.eventBus().send(Addresses.RESUME, resume);
               }
             })).toList()))

@@ -241,6 +241,11 @@ public record TokenbusConfig(
       if (scheme == null || !(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
         throw new ConfigException(key, "must be an http:// or https:// URL such as https://api.openai.com/v1, got \"" + value + "\"");
       }
+      // Both would end up in logs, and a query would also break the paths appended to the URL.
+      if (uri.getRawUserInfo() != null || uri.getRawQuery() != null || uri.getRawFragment() != null) {
+        throw new ConfigException(key, "must not hold credentials, a query or a fragment (use api-key and headers); got a URL with "
+            + (uri.getRawUserInfo() != null ? "user info" : uri.getRawQuery() != null ? "a query" : "a fragment"));
+      }
     } catch (java.net.URISyntaxException e) {
       throw new ConfigException(key, "is not a valid URL: \"" + value + "\"");
     }

@@ -45,7 +45,7 @@ public final class FanOut {
     this.store = store;
     this.config = config;
     if (idleCancelSeconds > 0) {
-      long period = Math.max(1000, idleCancelSeconds * 1000L / 3);
+      long period = Math.max(100, idleCancelSeconds * 1000L / 3); // several reports within every idle limit
       vertx.setPeriodic(period, period, t -> reportWatched());
     }
   }

@@ -42,7 +42,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final int batchWindowMs;
   private final List<Upstreams.Target> chain;
   private final Runnable onEnd;
-  private final Resume resume;
+  private final Progress resume;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
   private MessageConsumer<ControlCommand> control;
@@ -60,7 +60,7 @@ final class GenerationRun implements UpstreamRun.Sink {
    * @param resume where to continue a generation taken over from another node, or null to start one
    */
   GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig config,
-                List<Upstreams.Target> chain, Resume resume, Runnable onEnd) {
+                List<Upstreams.Target> chain, Progress resume, Runnable onEnd) {
     this.vertx = vertx;
     this.info = info;
     this.store = store;
@@ -72,9 +72,6 @@ final class GenerationRun implements UpstreamRun.Sink {
     this.nextSeq = resume == null ? 1 : resume.lastSeq() + 1;
   }
 
-  /** Where a taken-over generation stands: its last seq, and the deltas and text it has. */
-  record Resume(long lastSeq, long deltas, String text) {
-  }
 
   String id() {
     return info.id();
@@ -85,7 +82,8 @@ final class GenerationRun implements UpstreamRun.Sink {
     control = vertx.eventBus().consumer(Addresses.control(info.id()), this::onControl);
     return control.completion().onSuccess(v -> {
       upstream = new UpstreamRun(vertx, info.id(), info.request(), chain,
-          resume == null ? null : new Continuation(resume.text(), resume.deltas()), this);
+          resume == null ? null : new Continuation(resume.text(), resume.deltas()),
+          resume != null && resume.toolCalls(), resume != null && resume.otherOutput(), this);
       int idleCancel = config.idleCancelSeconds();
       if (idleCancel > 0) {
         long limitNanos = idleCancel * 1_000_000_000L;

@@ -69,13 +69,13 @@ public final class GenerationVerticle extends VerticleBase {
     List<Upstreams.Target> chain = route.failure() == null ? route.chain()
         : List.of(new Upstreams.Target(resume.info().model(), new UnavailableProvider(route.failure()), Upstreams.MOCK_POLICY, null));
     running.incrementAndGet();
-    launch(resume.info(), chain, new GenerationRun.Resume(resume.lastSeq(), resume.deltas(), resume.text()))
-        .onSuccess(v -> LOG.info("Generation {} taken over at seq {} (epoch {})", resume.info().id(), resume.lastSeq(),
+    launch(resume.info(), chain, resume.progress())
+        .onSuccess(v -> LOG.info("Generation {} taken over at seq {} (epoch {})", resume.info().id(), resume.progress().lastSeq(),
             resume.info().epoch()));
   }
 
   /** Runs a generation on this worker until it ends or is released. */
-  private Future<Void> launch(GenerationInfo info, List<Upstreams.Target> chain, GenerationRun.Resume resume) {
+  private Future<Void> launch(GenerationInfo info, List<Upstreams.Target> chain, Progress resume) {
     GenerationRun run = new GenerationRun(vertx, info, store, config, chain, resume, () -> {
       runs.remove(info.id());
       running.decrementAndGet();

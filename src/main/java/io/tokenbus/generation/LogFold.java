@@ -15,6 +15,8 @@ public final class LogFold {
   private long lastSeq;
   private long lastDeltaSeq;
   private long deltas;
+  private boolean toolCalls;
+  private boolean otherOutput;
   private int recoveries;
   private GenerationEvent lastRecovery;
   private GenerationEvent terminal;
@@ -30,19 +32,25 @@ public final class LogFold {
     switch (event.type()) {
       case DELTA -> {
         text.append(event.text());
+        otherOutput |= event.text().isEmpty();
         lastDeltaSeq = event.seq();
         deltas++;
       }
       case RESET -> {
         text.setLength(0);
         deltas = 0;
+        toolCalls = false;
+        otherOutput = false;
         lastDeltaSeq = event.seq();
       }
       case RECOVERY -> {
         recoveries++;
         lastRecovery = event;
       }
-      case TOOL_CALL -> lastDeltaSeq = event.seq();
+      case TOOL_CALL -> {
+        toolCalls = true;
+        lastDeltaSeq = event.seq();
+      }
       default -> {
         if (event.terminal()) {
           terminal = event;
@@ -62,6 +70,10 @@ public final class LogFold {
   /** Deltas since the last reset: where a deterministic provider resumes. */
   public long deltas() {
     return deltas;
+  }
+
+  public Progress progress() {
+    return new Progress(lastSeq, deltas, text(), toolCalls, otherOutput);
   }
 
   public GenerationSnapshot snapshot(GenerationInfo info) {

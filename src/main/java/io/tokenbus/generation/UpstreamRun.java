@@ -60,6 +60,8 @@ final class UpstreamRun {
   private final long deadlineNanos;
   private long deltas;
   private boolean toolCalls;
+  /** Output without text since the last reset (reasoning, logprobs alone): it counts as output, but cannot be continued from. */
+  private boolean otherOutput;
   private int targetIndex;
   private int attemptsOnTarget;
   private int attempts;
@@ -73,7 +75,8 @@ final class UpstreamRun {
   /**
    * @param from where a generation taken over from another node stands, or null for a new one
    */
-  UpstreamRun(Vertx vertx, String id, GenerationRequest request, List<Upstreams.Target> chain, Continuation from, Sink sink) {
+  UpstreamRun(Vertx vertx, String id, GenerationRequest request, List<Upstreams.Target> chain, Continuation from,
+              boolean fromToolCalls, boolean fromOtherOutput, Sink sink) {
     this.vertx = vertx;
     this.id = id;
     this.request = request;
@@ -84,6 +87,8 @@ final class UpstreamRun {
     if (from != null) {
       text.append(from.text());
       deltas = from.deltas();
+      toolCalls = fromToolCalls;
+      otherOutput = fromOtherOutput;
     }
   }
 
@@ -91,21 +96,10 @@ final class UpstreamRun {
     TokenbusConfig.Timeouts primary = chain.get(0).policy().timeouts();
     long period = Math.max(10, Math.min(250, Math.min(primary.firstTokenMs(), primary.idleMs()) / 4));
     watchdog = vertx.setPeriodic(period, t -> checkTimeouts());
-    if (!text.isEmpty()) {
+    if (hasOutput()) {
       // Taken over from a node that left: its stream broke like any other.
-      Failure cause = Failure.upstream("The node running this generation left the cluster");
-      switch (target().policy().recovery().strategy()) {
-        case "fail" -> {
-          end(new Failure(cause.status(), cause.type(), cause.code(), cause.message()
-              + "; not recovered (recovery strategy fail), the text so far is kept"));
-          return;
-        }
-        case "restart" -> restart(cause);
-        default -> {
-        }
-      }
-      recoveries++;
-      report(target().policy().recovery().strategy(), cause, target(), 0);
+      onBreak(target(), Failure.upstream("The node running this generation left the cluster"), -1);
+      return;
     }
     attempt();
   }
@@ -194,12 +188,15 @@ final class UpstreamRun {
       end(cause);
       return;
     }
-    boolean hasAnswer = !text.isEmpty() || toolCalls;
-    if (attempt.produced && hasAnswer) {
+    if (attempt.produced && hasOutput()) {
       onBreak(target, cause, failure.retryAfterMs());
       return;
     }
     retryOrFallBack(target, cause, failure.retryAfterMs(), attempt.circuitOpen);
+  }
+
+  private boolean hasOutput() {
+    return !text.isEmpty() || toolCalls || otherOutput;
   }
 
   /** An attempt failed before it produced anything: the same target again, or the next one. */
@@ -229,40 +226,53 @@ final class UpstreamRun {
     end(cause);
   }
 
-  /** The stream broke after it produced text: the recovery strategy of the provider it broke on. */
+  /** The stream broke after it produced output: the recovery strategy of the provider it broke on. */
   private void onBreak(Upstreams.Target target, Failure cause, long retryAfterMs) {
     TokenbusConfig.Recovery recovery = target.policy().recovery();
     String strategy = recovery.strategy();
     if (strategy.equals("fail") || recoveries >= recovery.maxAttempts()) {
       String why = strategy.equals("fail") ? "recovery strategy fail" : "after " + recoveries + " recoveries (recovery.max-attempts)";
-      end(new Failure(cause.status(), cause.type(), cause.code(), cause.message() + "; not recovered (" + why
-          + "), the text so far is kept"));
+      end(withCause(cause, "; not recovered (" + why + "), the text so far is kept"));
       return;
     }
-    if (strategy.equals("continue") && toolCalls) {
-      end(new Failure(cause.status(), cause.type(), cause.code(), cause.message()
-          + "; a tool call cannot be continued, the text so far is kept"));
+    if (strategy.equals("continue") && (toolCalls || text.isEmpty())) {
+      end(withCause(cause, "; an answer with a tool call, or with no text yet, cannot be continued; the text so far is kept"));
       return;
+    }
+    if (retryAfterMs > target.policy().retry().maxRetryAfterMs()) {
+      if (targetIndex + 1 >= chain.size()) {
+        end(withCause(cause, "; the upstream asked to wait " + retryAfterMs + " ms, longer than retry.max-retry-after-ms; "
+            + "the text so far is kept"));
+        return;
+      }
+      targetIndex++;
+      retryAfterMs = 0;
     }
     recoveries++;
     attemptsOnTarget = 0;
-    LOG.warn("Generation {}: {} ({}) broke mid-answer: {}; recovery {} of {}: {}", id, target.provider().name(), target.model(),
-        cause.message(), recoveries, recovery.maxAttempts(), strategy);
+    LOG.warn("Generation {}: {} ({}) broke mid-answer: {}; recovery {} of {}: {} with {} ({})", id, target.provider().name(),
+        target.model(), cause.message(), recoveries, recovery.maxAttempts(), strategy, target().provider().name(), target().model());
     if (strategy.equals("restart")) {
       restart(cause);
     }
-    report(strategy, cause, target, Math.max(0, retryAfterMs));
-    if (retryAfterMs > 0 && retryAfterMs <= target.policy().retry().maxRetryAfterMs()) {
-      pendingTimer = vertx.setTimer(retryAfterMs, t -> attempt());
+    long delay = Math.max(0, retryAfterMs);
+    report(strategy, cause, target(), delay);
+    if (delay > 0) {
+      pendingTimer = vertx.setTimer(delay, t -> attempt());
     } else {
       attempt();
     }
+  }
+
+  private static Failure withCause(Failure cause, String suffix) {
+    return new Failure(cause.status(), cause.type(), cause.code(), cause.message() + suffix);
   }
 
   private void restart(Failure cause) {
     text.setLength(0);
     deltas = 0;
     toolCalls = false;
+    otherOutput = false;
     sink.reset(cause);
   }
 
@@ -317,7 +327,17 @@ final class UpstreamRun {
         }
       }
       lastActivityNanos = System.nanoTime();
-      call = target.provider().start(request, target.model(), from, this);
+      try {
+        call = target.provider().start(request, target.model(), from, this);
+      } catch (RuntimeException e) {
+        // A request the provider cannot even build (a client's malformed tool arguments, say): no retry can help.
+        LOG.warn("Generation {}: {} cannot send this request: {}", id, target.provider().name(), e.toString());
+        settle(true);
+        if (live()) {
+          UpstreamRun.this.onFailure(this, UpstreamFailure.fatal(Failure.invalidRequest("unsupported_request",
+              "The request cannot be sent to " + target.model() + ": " + e.getMessage())));
+        }
+      }
     }
 
     private boolean live() {
@@ -344,6 +364,7 @@ final class UpstreamRun {
         return; // nothing, or text the seam trimmer held back or dropped: its chunk's fields go with it
       }
       text.append(out);
+      otherOutput |= out.isEmpty();
       deltas++;
       sink.delta(out, chunk);
     }

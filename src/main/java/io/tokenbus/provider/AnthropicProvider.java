@@ -43,14 +43,14 @@ final class AnthropicProvider implements Provider {
   private final String endpoint;
   private final Redactor redactor;
 
-  AnthropicProvider(Vertx vertx, String name, TokenbusConfig.Provider config) {
+  AnthropicProvider(Vertx vertx, String name, TokenbusConfig.Provider config, int maxConnections) {
     this.name = name;
     this.config = config;
     this.endpoint = config.effectiveBaseUrl() + "/v1/messages";
     this.redactor = new Redactor(config);
     this.client = vertx.createHttpClient(
         new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
-        new PoolOptions().setHttp1MaxSize(256));
+        new PoolOptions().setHttp1MaxSize(maxConnections));
   }
 
   @Override
@@ -67,8 +67,9 @@ final class AnthropicProvider implements Provider {
     JsonObject body;
     try {
       body = AnthropicTranslation.request(request, model, from, config.anthropic().defaultMaxTokens());
-    } catch (IllegalArgumentException e) {
-      listener.onFailure(UpstreamFailure.fatal(Failure.invalidRequest("unsupported_for_model", e.getMessage())));
+    } catch (RuntimeException e) { // IllegalArgumentException, or a client's malformed JSON (tool arguments, say)
+      listener.onFailure(UpstreamFailure.fatal(Failure.invalidRequest("unsupported_for_model",
+          "The request cannot be sent to an Anthropic model: " + e.getMessage())));
       return new Call(null, listener);
     }
     return new Call(body, listener).start();

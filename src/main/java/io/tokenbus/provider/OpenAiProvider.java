@@ -45,14 +45,14 @@ final class OpenAiProvider implements Provider {
   private final String endpoint;
   private final Redactor redactor;
 
-  OpenAiProvider(Vertx vertx, String name, TokenbusConfig.Provider config) {
+  OpenAiProvider(Vertx vertx, String name, TokenbusConfig.Provider config, int maxConnections) {
     this.name = name;
     this.config = config;
     this.endpoint = config.effectiveBaseUrl() + "/chat/completions";
     this.redactor = new Redactor(config);
     this.client = vertx.createHttpClient(
         new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
-        new PoolOptions().setHttp1MaxSize(256));
+        new PoolOptions().setHttp1MaxSize(maxConnections));
   }
 
   @Override
@@ -85,6 +85,18 @@ final class OpenAiProvider implements Provider {
       body.put("messages", messages);
     }
     return body;
+  }
+
+  /** The HTTP status an OpenAI error {@code type} stands for; unknown kinds count as a server error. */
+  static int statusOfType(String type) {
+    return switch (type) {
+      case "invalid_request_error", "BadRequestError" -> 400;
+      case "authentication_error" -> 401;
+      case "permission_error" -> 403;
+      case "not_found_error" -> 404;
+      case "rate_limit_error", "requests", "tokens", "insufficient_quota" -> 429;
+      default -> 500;
+    };
   }
 
   /** One upstream attempt: request, response status, SSE stream. */
@@ -183,7 +195,8 @@ final class OpenAiProvider implements Provider {
       }
       if (chunk.getValue("error") instanceof JsonObject error) {
         String message = redactor.redact(error.getString("message", error.encode()));
-        int status = error.getValue("code") instanceof Number code ? code.intValue() : 500;
+        // Servers put a status in "code" (vLLM, llama.cpp); OpenAI puts a name there and the kind in "type".
+        int status = error.getValue("code") instanceof Number code ? code.intValue() : statusOfType(error.getString("type", ""));
         fail(status >= 400 && status < 600 ? UpstreamFailure.status(status, message, -1)
             : UpstreamFailure.broken(Failure.upstream("The upstream failed mid-stream: " + message)), true);
         return;

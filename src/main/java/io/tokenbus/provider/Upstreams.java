@@ -54,8 +54,9 @@ public final class Upstreams {
         return;
       }
       Provider provider = switch (settings.type()) {
-        case TokenbusConfig.Provider.ANTHROPIC -> new AnthropicProvider(vertx, name, settings);
-        default -> new OpenAiProvider(vertx, name, settings);
+        // Every running generation may hold one streaming connection: the pool never makes one wait for another.
+        case TokenbusConfig.Provider.ANTHROPIC -> new AnthropicProvider(vertx, name, settings, config.generation().maxConcurrent());
+        default -> new OpenAiProvider(vertx, name, settings, config.generation().maxConcurrent());
       };
       CircuitBreaker breaker = null;
       if (settings.circuitBreaker().failureThreshold() > 0) {

@@ -58,8 +58,8 @@ class HazelcastGenerationStoreTest {
     // Only a generation whose owner is not among the live nodes is an orphan.
     assertNull(await(nodeB.takeover(info.id(), Set.of("node-a", "node-b"))), "a live owner keeps its generation");
     var resume = await(nodeB.takeover(info.id(), Set.of("node-b")));
-    assertEquals(2, resume.lastSeq());
-    assertEquals("ab", resume.text());
+    assertEquals(2, resume.progress().lastSeq());
+    assertEquals("ab", resume.progress().text());
     assertEquals(2, resume.info().epoch());
     assertEquals("node-b", resume.info().owner());
 

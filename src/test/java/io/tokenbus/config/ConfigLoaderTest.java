@@ -114,6 +114,17 @@ class ConfigLoaderTest {
   }
 
   @Test
+  @DisplayName("the README's example configuration (conf/examples/upstreams.yaml) loads")
+  void exampleConfiguration() {
+    TokenbusConfig config = ConfigLoader.load(Path.of("conf", "examples", "upstreams.yaml"),
+        Map.of("OPENAI_API_KEY", "sk-x-0123456789", "ANTHROPIC_API_KEY", "sk-ant-0123456789"));
+    assertEquals(List.of("openai", "anthropic", "llama"), List.copyOf(config.providers().keySet()));
+    assertTrue(config.providers().values().stream().allMatch(TokenbusConfig.Provider::enabled));
+    assertEquals("restart", config.providers().get("llama").recovery().strategy());
+    assertFalse(config.fallbacksOf("gpt-4o").isEmpty());
+  }
+
+  @Test
   @DisplayName("a clustered node batches appends over cluster.batch-window-ms unless a window is set; a single node does not wait")
   void batchWindow() {
     assertEquals(0, ConfigLoader.load(new String[0], Map.of()).batchWindowMs());

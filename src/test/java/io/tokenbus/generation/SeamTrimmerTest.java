@@ -46,4 +46,13 @@ class SeamTrimmerTest {
     assertEquals("", run("abc def", List.of("def")));
     assertEquals("", run("abc def", List.of()));
   }
+
+  @Test
+  @DisplayName("a break inside a word or a number is not a repeat: nothing is trimmed")
+  void breaksInsideWords() {
+    assertEquals("0 in Rome.", run("In the year 200", List.of("0 in Rome.")));
+    assertEquals("ok now.", run("Open the bo", List.of("ok now.")));
+    assertEquals("aab", run("a", List.of("a", "a", "b")));
+    assertEquals(" in Rome.", run("In the year 2000", List.of("2000 in Rome.")), "a whole number repeated is trimmed");
+  }
 }

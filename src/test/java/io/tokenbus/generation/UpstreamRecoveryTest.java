@@ -188,11 +188,11 @@ class UpstreamRecoveryTest {
 
   @ParameterizedTest
   @EnumSource(Format.class)
-  @DisplayName("what a continuation repeats of the partial answer is trimmed at the seam")
+  @DisplayName("the words a continuation repeats of the partial answer are trimmed at the seam")
   void overlapIsTrimmed(Format format) {
     TestHub hub = hub();
     Answer answer = Answer.of(TOKENS).interval(5);
-    script(format, answer.fault(Fault.DROP, 7), answer.overlap(11));
+    script(format, answer.fault(Fault.DROP, 7), answer.overlap(" over the".length()));
     watch(hub, format.model).assertWhole(FULL);
   }
 
@@ -313,5 +313,60 @@ class UpstreamRecoveryTest {
     assertTrue(error.getString("message").contains("temperature"), error.encode());
     assertFalse(response.bodyAsString().contains("sk-ant-test"));
     assertEquals(1, requests(format), "not retried");
+  }
+
+  @org.junit.jupiter.api.Test
+  @DisplayName("a break after output without text (reasoning) cannot be continued: bounded, never a retry loop")
+  void breakAfterReasoningOnly() {
+    String reasoning = FakeOpenAi.chunk("{\"reasoning_content\":\"Let me think\"}", null); // then the stream just ends
+    openai.respond(new FakeOpenAi.Raw(reasoning));
+    Watched continued = watch(hub(), Format.OPENAI.model);
+    continued.assertGapFree();
+    assertEquals("error", continued.last().event());
+    assertTrue(continued.last().json().getString("message").contains("cannot be continued"), continued.last().data());
+    assertEquals(1, requests(Format.OPENAI));
+  }
+
+  @org.junit.jupiter.api.Test
+  @DisplayName("restarting after output without text is bounded by recovery.max-attempts")
+  void restartAfterReasoningOnly() {
+    openai.respond(new FakeOpenAi.Raw(FakeOpenAi.chunk("{\"reasoning_content\":\"Let me think\"}", null)));
+    Watched restarted = watch(hub("RECOVERY_STRATEGY=restart", "RECOVERY_MAX_ATTEMPTS=2"), Format.OPENAI.model);
+    restarted.assertGapFree();
+    assertEquals("error", restarted.last().event());
+    assertEquals(2, restarted.ofType("reset").size());
+    assertEquals(1 + 2, requests(Format.OPENAI), "one attempt, then two restarts");
+  }
+
+  @org.junit.jupiter.api.Test
+  @DisplayName("an OpenAI mid-stream error naming a client error is not retried")
+  void midStreamClientError() {
+    openai.respond(new FakeOpenAi.Raw(FakeOpenAi.chunk("{\"content\":\"Hi\"}", null)
+        + "data: {\"error\":{\"message\":\"This model's maximum context length is 128000 tokens\",\"type\":\"invalid_request_error\","
+        + "\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}\n\n"));
+    Watched watched = watch(hub(), Format.OPENAI.model);
+    assertEquals("error", watched.last().event());
+    assertEquals("upstream_rejected_request", watched.last().json().getString("code"));
+    assertEquals(1, requests(Format.OPENAI));
+    assertEquals("Hi", watched.status().getString("text"));
+  }
+
+  @org.junit.jupiter.api.Test
+  @DisplayName("a request the Anthropic translation cannot build is a prompt 400 and does not count against the provider's circuit")
+  void untranslatableRequest() {
+    TestHub hub = hub("CIRCUIT_BREAKER_FAILURE_THRESHOLD=2");
+    JsonObject bad = new JsonObject().put("model", "claude-test").put("messages", new JsonArray()
+        .add(new JsonObject().put("role", "user").put("content", "weather?"))
+        .add(new JsonObject().put("role", "assistant").put("tool_calls", new JsonArray().add(new JsonObject().put("id", "call_1")
+            .put("type", "function").put("function", new JsonObject().put("name", "get_weather").put("arguments", "{bad")))))
+        .add(new JsonObject().put("role", "tool").put("tool_call_id", "call_1").put("content", "sunny")));
+    for (int i = 0; i < 3; i++) {
+      var response = await(hub.post("/v1/chat/completions", bad), 5);
+      assertEquals(400, response.statusCode(), response.bodyAsString());
+      assertEquals("unsupported_for_model", response.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    }
+    anthropic.respond(Answer.of(TOKENS));
+    assertEquals(200, await(hub.post("/v1/chat/completions", request("claude-test"))).statusCode(), "the circuit stayed closed");
+    assertEquals(1, requests(Format.ANTHROPIC));
   }
 }
