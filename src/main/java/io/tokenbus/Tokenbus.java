@@ -8,6 +8,13 @@ import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.GenerationVerticle;
 import io.tokenbus.provider.Upstreams;
+import io.tokenbus.cluster.HazelcastSessionStore;
+import io.tokenbus.http.GenerationClient;
+import io.tokenbus.session.InMemorySessionStore;
+import io.tokenbus.session.SessionBatch;
+import io.tokenbus.session.SessionHub;
+import io.tokenbus.session.SessionStore;
+import io.tokenbus.session.Sessions;
 import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.http.HttpServerVerticle;
@@ -99,7 +106,9 @@ public final class Tokenbus {
     return Vertx.builder().with(options).withClusterManager(manager).buildClustered().compose(vertx -> {
       HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
           config.generation().retentionSeconds(), manager.getNodeId());
-      return deploy(vertx, config, store, manager.getNodeId())
+      HazelcastSessionStore sessionStore = new HazelcastSessionStore(vertx, manager.getHazelcastInstance(),
+          config.sessions().maxSessions(), config.sessions().idleExpirySeconds());
+      return deploy(vertx, config, store, sessionStore, manager.getNodeId())
           .compose(node -> vertx.deployVerticle(new OwnershipVerticle(store, manager, 1000)).map(node))
           .onSuccess(node -> manager.getHazelcastInstance().getCluster().addMembershipListener(new MembershipListener() {
             @Override
@@ -120,13 +129,19 @@ public final class Tokenbus {
     return deploy(vertx, config, new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L));
   }
 
-  /** Deploys a node on {@code vertx} over the given store. */
-  public static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store) {
-    return deploy(vertx, config, store, UUID.randomUUID().toString());
+  private static SessionStore sessionStore(Vertx vertx, TokenbusConfig config) {
+    return new InMemorySessionStore(vertx, config.sessions().maxSessions(), config.sessions().idleExpirySeconds() * 1000L);
   }
 
-  private static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store, String nodeId) {
+  /** Deploys a node on {@code vertx} over the given store. */
+  public static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store) {
+    return deploy(vertx, config, store, sessionStore(vertx, config), UUID.randomUUID().toString());
+  }
+
+  private static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store, SessionStore sessionStore,
+                                     String nodeId) {
     BusCodec.registerAll(vertx);
+    BusCodec.registerSerialized(vertx, SessionBatch.class);
     BusCodec.registerLocal(vertx, ResumeGeneration.class);
     int cores = Runtime.getRuntime().availableProcessors();
     int workers = config.generation().workers() > 0 ? config.generation().workers() : cores;
@@ -139,9 +154,12 @@ public final class Tokenbus {
     // with 0 each instance would get a port of its own.
     int bindPort = config.http().port() == 0 ? -1 : config.http().port();
     Upstreams upstreams = new Upstreams(vertx, config);
-    return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId, upstreams),
+    Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
+    sessions.starter(new GenerationClient(vertx, store, config.generation().placementAttempts())::start);
+    SessionHub sessionHub = new SessionHub(vertx);
+    return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId, upstreams, sessions),
             new DeploymentOptions().setInstances(workers))
-        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, bindPort, openStreams, nodeId, ports::add),
+        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, sessions, sessionHub, bindPort, openStreams, nodeId, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
         .compose(id -> ports.size() == 1
             ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut))

@@ -28,4 +28,9 @@ public final class Addresses {
   public static String control(String generationId) {
     return GENERATION_PREFIX + generationId + ".control";
   }
+
+  /** Where a chat session's events are published, once the store has them. */
+  public static String sessionEvents(String session) {
+    return "tokenbus.session." + session + ".events";
+  }
 }

@@ -31,6 +31,28 @@ public final class BusCodec<T> implements MessageCodec<T, T> {
     register(vertx, ControlCommand.class, (w, c) -> w.writeInt(c.ordinal()), r -> ControlCommand.values()[r.readInt()]);
   }
 
+  /**
+   * Registers a record that travels between nodes in Java serialization: for the chat sessions'
+   * small, infrequent batches, where a hand-written format would buy nothing.
+   */
+  public static <T extends java.io.Serializable> void registerSerialized(Vertx vertx, Class<T> type) {
+    register(vertx, type, (w, v) -> {
+      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+      try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+        out.writeObject(v);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      w.writeBytes(bytes.toByteArray());
+    }, r -> {
+      try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(r.readBytes()))) {
+        return type.cast(in.readObject());
+      } catch (java.io.IOException | ClassNotFoundException e) {
+        throw new IllegalStateException("cannot read a " + type.getSimpleName(), e);
+      }
+    });
+  }
+
   /** Registers a record that never leaves its node: passed by reference, refused on the wire. */
   public static <T> void registerLocal(Vertx vertx, Class<T> type) {
     register(vertx, type, (w, v) -> {

@@ -8,6 +8,11 @@ import io.vertx.core.json.JsonObject;
  *
  * @param maxTokens            the request's {@code max_tokens} / {@code max_completion_tokens}, or null
  * @param mockTokensPerSecond  the mock model's speed for this request, or null for the configured one
+ * @param session              the chat session this generation answers, or null
  */
-public record GenerationRequest(String model, JsonObject body, Integer maxTokens, Double mockTokensPerSecond) {
+public record GenerationRequest(String model, JsonObject body, Integer maxTokens, Double mockTokensPerSecond, SessionLink session) {
+
+  public GenerationRequest(String model, JsonObject body, Integer maxTokens, Double mockTokensPerSecond) {
+    this(model, body, maxTokens, mockTokensPerSecond, null);
+  }
 }

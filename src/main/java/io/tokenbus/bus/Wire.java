@@ -27,6 +27,10 @@ final class Wire {
       buffer.appendLong(value);
     }
 
+    void writeBytes(byte[] bytes) {
+      buffer.appendInt(bytes.length).appendBytes(bytes);
+    }
+
     void writeString(String value) {
       if (value == null) {
         buffer.appendInt(-1);
@@ -55,6 +59,13 @@ final class Wire {
       long value = buffer.getLong(pos);
       pos += 8;
       return value;
+    }
+
+    byte[] readBytes() {
+      int length = readInt();
+      byte[] bytes = buffer.getBytes(pos, pos + length);
+      pos += length;
+      return bytes;
     }
 
     String readString() {
@@ -136,6 +147,10 @@ final class Wire {
     w.writeString(request.body().encode());
     w.writeString(request.maxTokens() == null ? null : request.maxTokens().toString());
     w.writeString(request.mockTokensPerSecond() == null ? null : request.mockTokensPerSecond().toString());
+    SessionLink link = request.session();
+    w.writeString(link == null ? null : link.session());
+    w.writeString(link == null ? null : link.message());
+    w.writeString(link == null ? null : link.generation());
   }
 
   static GenerationRequest readRequest(Reader r) {
@@ -143,8 +158,11 @@ final class Wire {
     JsonObject body = new JsonObject(r.readString());
     String maxTokens = r.readString();
     String rate = r.readString();
+    String session = r.readString();
+    String message = r.readString();
+    String generation = r.readString();
     return new GenerationRequest(model, body, maxTokens == null ? null : Integer.valueOf(maxTokens),
-        rate == null ? null : Double.valueOf(rate));
+        rate == null ? null : Double.valueOf(rate), session == null ? null : new SessionLink(session, message, generation));
   }
 
   static void writeStartReply(Writer w, StartReply reply) {

@@ -185,14 +185,14 @@ final class LogProcessors {
 
   /** {@link GenerationInfo} in a serializable form (its request body is JSON text). */
   record GenerationInfoData(String id, String model, long created, String body, Integer maxTokens, Double rate,
-                            String owner, long epoch) implements Serializable {
+                            io.tokenbus.bus.SessionLink session, String owner, long epoch) implements Serializable {
     GenerationInfoData(StoredGeneration g) {
-      this(g.id, g.model, g.created, g.body, g.maxTokens, g.mockTokensPerSecond, g.owner, g.epoch);
+      this(g.id, g.model, g.created, g.body, g.maxTokens, g.mockTokensPerSecond, g.session, g.owner, g.epoch);
     }
 
     GenerationInfo toInfo() {
       return new GenerationInfo(id, model, created, new io.tokenbus.bus.GenerationRequest(model,
-          new io.vertx.core.json.JsonObject(body), maxTokens, rate), owner, epoch);
+          new io.vertx.core.json.JsonObject(body), maxTokens, rate, session), owner, epoch);
     }
   }
 

@@ -18,6 +18,7 @@ final class StoredGeneration implements Serializable {
   final String body;
   final Integer maxTokens;
   final Double mockTokensPerSecond;
+  final io.tokenbus.bus.SessionLink session;
   /** The node writing it; null once released or never re-owned. */
   String owner;
   /** The node that released it on shutdown, which must not take it back. */
@@ -33,6 +34,7 @@ final class StoredGeneration implements Serializable {
     this.body = info.request().body().encode();
     this.maxTokens = info.request().maxTokens();
     this.mockTokensPerSecond = info.request().mockTokensPerSecond();
+    this.session = info.request().session();
     this.owner = info.owner();
     this.epoch = info.epoch();
   }

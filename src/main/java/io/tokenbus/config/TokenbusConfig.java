@@ -13,7 +13,12 @@ import java.util.Map;
  */
 public record TokenbusConfig(
     Http http, Viewer viewer, WebSocket websocket, Generation generation, Mock mock,
-    Map<String, Provider> providers, Map<String, String> fallbacks, Cluster cluster) {
+    Map<String, Provider> providers, Map<String, String> fallbacks, Sessions sessions, Cluster cluster) {
+
+  /** Chat sessions: their limits and timings. */
+  public record Sessions(int maxSessions, int maxParticipants, int maxMessageChars, int maxTranscriptChars,
+                         int maxTitleChars, int idleExpirySeconds, int presenceGraceSeconds, String defaultModel) {
+  }
 
   public record Http(int port, String host, int instances, int maxBodyBytes) {
   }
@@ -162,8 +167,16 @@ public record TokenbusConfig(
     if (!clusterNormalised.configFile().isEmpty() && !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(clusterNormalised.configFile()))) {
       throw new ConfigException("cluster.config-file", "names a file that does not exist: " + clusterNormalised.configFile());
     }
+    range("sessions.max-sessions", sessions.maxSessions(), 1, 10_000_000);
+    range("sessions.max-participants", sessions.maxParticipants(), 1, 10_000);
+    range("sessions.max-message-chars", sessions.maxMessageChars(), 1, 1_000_000);
+    range("sessions.max-transcript-chars", sessions.maxTranscriptChars(), sessions.maxMessageChars(), 100_000_000);
+    range("sessions.max-title-chars", sessions.maxTitleChars(), 1, 10_000);
+    range("sessions.idle-expiry-seconds", sessions.idleExpirySeconds(), 10, 365 * 24 * 3600);
+    range("sessions.presence-grace-seconds", sessions.presenceGraceSeconds(), 0, 3600);
+    notBlank("sessions.default-model", sessions.defaultModel());
     return new TokenbusConfig(http, viewer, websocket, generation, mock, java.util.Collections.unmodifiableMap(providersNormalised),
-        java.util.Collections.unmodifiableMap(fallbacksNormalised), clusterNormalised);
+        java.util.Collections.unmodifiableMap(fallbacksNormalised), sessions, clusterNormalised);
   }
 
   /** The fallback chain of a model: the models to try, in order, after it; empty when it has none. */

@@ -42,6 +42,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final int batchWindowMs;
   private final List<Upstreams.Target> chain;
   private final Runnable onEnd;
+  private final CommitListener listener;
   private final Progress resume;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
@@ -60,7 +61,8 @@ final class GenerationRun implements UpstreamRun.Sink {
    * @param resume where to continue a generation taken over from another node, or null to start one
    */
   GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig config,
-                List<Upstreams.Target> chain, Progress resume, Runnable onEnd) {
+                List<Upstreams.Target> chain, Progress resume, CommitListener listener, Runnable onEnd) {
+    this.listener = info.request().session() == null ? CommitListener.NONE : listener;
     this.vertx = vertx;
     this.info = info;
     this.store = store;
@@ -93,6 +95,9 @@ final class GenerationRun implements UpstreamRun.Sink {
             cancel();
           }
         });
+      }
+      if (resume != null) {
+        listener.resumed(info);
       }
       upstream.start();
     });
@@ -243,6 +248,7 @@ final class GenerationRun implements UpstreamRun.Sink {
         return;
       }
       vertx.eventBus().publish(Addresses.events(info.id()), batch);
+      listener.committed(info, batch.events());
       if (batch.terminal()) {
         stop();
       } else if (!pending.isEmpty()) {

@@ -32,6 +32,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final AtomicInteger running;
   private final String nodeId;
   private final Upstreams upstreams;
+  private final CommitListener listener;
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
 
@@ -40,8 +41,9 @@ public final class GenerationVerticle extends VerticleBase {
    *                {@code generation.max-concurrent}
    */
   public GenerationVerticle(TokenbusConfig config, GenerationStore store, AtomicInteger running, String nodeId,
-                            Upstreams upstreams) {
+                            Upstreams upstreams, CommitListener listener) {
     this.config = config;
+    this.listener = listener;
     this.upstreams = upstreams;
     this.store = store;
     this.running = running;
@@ -76,7 +78,7 @@ public final class GenerationVerticle extends VerticleBase {
 
   /** Runs a generation on this worker until it ends or is released. */
   private Future<Void> launch(GenerationInfo info, List<Upstreams.Target> chain, Progress resume) {
-    GenerationRun run = new GenerationRun(vertx, info, store, config, chain, resume, () -> {
+    GenerationRun run = new GenerationRun(vertx, info, store, config, chain, resume, listener, () -> {
       runs.remove(info.id());
       running.decrementAndGet();
     });
@@ -97,7 +99,8 @@ public final class GenerationVerticle extends VerticleBase {
           "No node asked has room for another generation (generation.max-concurrent); retry shortly")));
       return;
     }
-    GenerationInfo info = new GenerationInfo(GenerationIds.next(), request.model(),
+    String id = request.session() != null ? request.session().generation() : GenerationIds.next();
+    GenerationInfo info = new GenerationInfo(id, request.model(),
         System.currentTimeMillis() / 1000, request, nodeId, 1);
     store.create(info)
         .compose(v -> launch(info, route.chain(), null))

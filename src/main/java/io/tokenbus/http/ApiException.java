@@ -6,7 +6,7 @@ import io.tokenbus.bus.Failure;
  * A failure to render to the client, carried to the router's failure handler. No stack trace:
  * it is an answer, not a bug.
  */
-public final class ApiException extends RuntimeException {
+public final class ApiException extends RuntimeException implements io.tokenbus.session.Sessions.FailureCarrier {
 
   private final Failure failure;
   private final String param;
@@ -29,6 +29,7 @@ public final class ApiException extends RuntimeException {
     return new ApiException(Failure.notFound(code, message));
   }
 
+  @Override
   public Failure failure() {
     return failure;
   }

@@ -14,7 +14,7 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 
 /** The HTTP side's view of the workers: start a generation, cancel one. Failures are {@link ApiException}s. */
-final class GenerationClient {
+public final class GenerationClient {
 
   private static final DeliveryOptions START = new DeliveryOptions().setSendTimeout(10_000);
   private static final DeliveryOptions CONTROL = new DeliveryOptions().setSendTimeout(5_000);
@@ -23,7 +23,7 @@ final class GenerationClient {
   private final GenerationStore store;
   private final int placementAttempts;
 
-  GenerationClient(Vertx vertx, GenerationStore store, int placementAttempts) {
+  public GenerationClient(Vertx vertx, GenerationStore store, int placementAttempts) {
     this.vertx = vertx;
     this.store = store;
     this.placementAttempts = placementAttempts;
@@ -34,7 +34,7 @@ final class GenerationClient {
    * full refuses with {@code capacity_exceeded}, and the request is offered to the next one
    * (round-robin over every node's workers), up to {@code generation.placement-attempts} times.
    */
-  Future<GenerationInfo> start(GenerationRequest request) {
+  public Future<GenerationInfo> start(GenerationRequest request) {
     return place(request, 1).compose(reply -> reply.failure() != null
         ? Future.failedFuture(new ApiException(reply.failure()))
         : store.info(reply.generationId()));

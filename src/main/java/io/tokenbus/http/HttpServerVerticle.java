@@ -11,6 +11,8 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.tokenbus.provider.Upstreams;
+import io.tokenbus.session.SessionHub;
+import io.tokenbus.session.Sessions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -28,6 +30,8 @@ public final class HttpServerVerticle extends VerticleBase {
   private final GenerationStore store;
   private final FanOut fanOut;
   private final Upstreams upstreams;
+  private final Sessions sessions;
+  private final SessionHub sessionHub;
   private final int port;
   private final AtomicInteger openStreams;
   private final String nodeId;
@@ -40,10 +44,13 @@ public final class HttpServerVerticle extends VerticleBase {
    * @param nodeId      this node's id (the owner id that generation statuses show)
    * @param onListening receives the port actually bound
    */
-  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, Upstreams upstreams, int port,
+  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, Upstreams upstreams, Sessions sessions,
+                            SessionHub sessionHub, int port,
                             AtomicInteger openStreams, String nodeId, IntConsumer onListening) {
     this.nodeId = nodeId;
     this.upstreams = upstreams;
+    this.sessions = sessions;
+    this.sessionHub = sessionHub;
     this.config = config;
     this.store = store;
     this.fanOut = fanOut;
@@ -80,6 +87,13 @@ public final class HttpServerVerticle extends VerticleBase {
     Router router = Router.router(vertx);
     router.post("/v1/chat/completions").handler(body).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
+    SessionsHandler chats = new SessionsHandler(sessions, sessionHub, upstreams, config.viewer().writeQueueBytes(), heartbeats);
+    router.post("/v1/sessions").handler(body).handler(chats::create);
+    router.get("/v1/sessions/:id").handler(chats::get);
+    router.post("/v1/sessions/:id/messages").handler(body).handler(chats::post);
+    router.post("/v1/sessions/:id/stop").handler(body).handler(chats::stop);
+    router.post("/v1/sessions/:id/typing").handler(body).handler(chats::typing);
+    router.get("/v1/sessions/:id/events").handler(chats::events);
     router.post("/v1/generations").handler(body).handler(gens::create);
     router.get("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);

@@ -1,0 +1,258 @@
+package io.tokenbus.http;
+
+import io.tokenbus.bus.Failure;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.provider.Upstreams;
+import io.tokenbus.session.SessionEncoder;
+import io.tokenbus.session.SessionEvent;
+import io.tokenbus.session.SessionHub;
+import io.tokenbus.session.SessionLimitException;
+import io.tokenbus.session.SessionOutput;
+import io.tokenbus.session.SessionState;
+import io.tokenbus.session.SessionViewer;
+import io.tokenbus.session.Sessions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.List;
+
+/**
+ * {@code /v1/sessions}: create, read, post, stop, typing, and the session's SSE event stream. A
+ * participant who names themselves ({@code ?author=}) on the stream is present while connected.
+ */
+final class SessionsHandler {
+
+  private final Sessions sessions;
+  private final SessionHub hub;
+  private final Upstreams upstreams;
+  private final TokenbusConfig.Sessions config;
+  private final int writeQueueBytes;
+  private final Heartbeats heartbeats;
+
+  SessionsHandler(Sessions sessions, SessionHub hub, Upstreams upstreams, int writeQueueBytes, Heartbeats heartbeats) {
+    this.sessions = sessions;
+    this.hub = hub;
+    this.upstreams = upstreams;
+    this.config = sessions.config();
+    this.writeQueueBytes = writeQueueBytes;
+    this.heartbeats = heartbeats;
+  }
+
+  private static ApiException notFound(String id) {
+    return ApiException.notFound("session_not_found", "No session " + id + " (it may have expired)");
+  }
+
+  private static String optionalString(JsonObject body, String key, int max) {
+    Object value = body.getValue(key);
+    if (value == null) {
+      return null;
+    }
+    if (!(value instanceof String text) || text.length() > max) {
+      throw ApiException.badRequest("invalid_" + key, "'" + key + "' must be a string of at most " + max + " characters", key);
+    }
+    return text;
+  }
+
+  private static String author(String value) {
+    if (value == null || value.isBlank() || value.length() > 64 || value.chars().anyMatch(Character::isISOControl)) {
+      throw ApiException.badRequest("invalid_author", "'author' (a display name) is required: 1 to 64 characters, no control "
+          + "characters", "author");
+    }
+    return value.trim();
+  }
+
+  private static JsonObject body(RoutingContext ctx, boolean required) {
+    Buffer buffer = ctx.body().buffer();
+    return buffer == null || buffer.length() == 0 ? (required ? ChatRequests.json(buffer) : new JsonObject()) : ChatRequests.json(buffer);
+  }
+
+  /** {@code POST /v1/sessions}: 201 with the session and its share URL. */
+  void create(RoutingContext ctx) {
+    JsonObject body = body(ctx, false);
+    String title = optionalString(body, "title", config.maxTitleChars());
+    String model = optionalString(body, "model", 200);
+    String system = optionalString(body, "system", config.maxMessageChars());
+    String chosen = model == null || model.isBlank() ? config.defaultModel() : model;
+    Failure unserved = upstreams.route(chosen).failure();
+    if (unserved != null) {
+      throw new ApiException(unserved, "model");
+    }
+    sessions.create(title == null ? "" : title, chosen, system == null ? "" : system)
+        .recover(e -> Future.failedFuture(e instanceof SessionLimitException
+            ? new ApiException(new Failure(429, "rate_limit_error", "session_limit_reached", e.getMessage())) : e))
+        .onSuccess(view -> {
+          JsonObject json = SessionEncoder.view(view);
+          String host = ctx.request().authority() == null ? "" : ctx.request().scheme() + "://" + ctx.request().authority();
+          json.put("share_url", host + "/?session=" + view.id());
+          ctx.response().setStatusCode(201).putHeader(HttpHeaders.LOCATION, "/v1/sessions/" + view.id())
+              .putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(json.encode());
+        })
+        .onFailure(ctx::fail);
+  }
+
+  /** {@code GET /v1/sessions/{id}}: the session and its transcript. */
+  void get(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    sessions.view(id).onSuccess(view -> {
+      if (view == null) {
+        ctx.fail(notFound(id));
+        return;
+      }
+      ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(SessionEncoder.view(view).encode());
+    }).onFailure(ctx::fail);
+  }
+
+  /** {@code POST /v1/sessions/{id}/messages}: 202 with the message and the answer started (or queued) for it. */
+  void post(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    JsonObject body = body(ctx, true);
+    String author = author(body.getValue("author") instanceof String a ? a : null);
+    if (!(body.getValue("content") instanceof String content) || content.isBlank()) {
+      throw ApiException.badRequest("invalid_content", "'content' is required: a non-empty string", "content");
+    }
+    if (content.length() > config.maxMessageChars()) {
+      throw ApiException.badRequest("message_too_long", "'content' is longer than " + config.maxMessageChars()
+          + " characters (sessions.max-message-chars)", "content");
+    }
+    sessions.post(id, author, content).onSuccess(post -> {
+      if (post == null) {
+        ctx.fail(notFound(id));
+      } else if (post.refused() != null) {
+        ctx.fail(new ApiException(post.refused()));
+      } else {
+        ctx.response().setStatusCode(202).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+            .end(new JsonObject().put("message", SessionEncoder.message(post.message())).put("answer", post.answer())
+                .put("generation", post.generation()).put("queued", post.queued()).encode());
+      }
+    }).onFailure(ctx::fail);
+  }
+
+  /** {@code POST /v1/sessions/{id}/stop}: stops the answer in progress for everyone; queued questions are given up. */
+  void stop(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    sessions.view(id).compose(view -> view == null ? Future.failedFuture(notFound(id)) : sessions.stop(id))
+        .onSuccess(stopped -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+            .end(new JsonObject().put("stopped", stopped == null ? null : stopped.id()).encode()))
+        .onFailure(ctx::fail);
+  }
+
+  /** {@code POST /v1/sessions/{id}/typing}: {@code {"author"}}; everyone gets a presence {@code typing} event. */
+  void typing(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    String author = author(body(ctx, true).getValue("author") instanceof String a ? a : null);
+    sessions.view(id).compose(view -> view == null ? Future.failedFuture(notFound(id)) : sessions.typing(id, author))
+        .onSuccess(v -> ctx.response().setStatusCode(204).end())
+        .onFailure(ctx::fail);
+  }
+
+  /**
+   * {@code GET /v1/sessions/{id}/events}: a newcomer gets {@code state} (the whole session) and then
+   * live events; {@code Last-Event-ID} (or {@code ?after=}) resumes after that seq instead.
+   */
+  void events(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    String lastEventId = ctx.request().getHeader("Last-Event-ID");
+    String afterParam = ctx.request().getParam("after");
+    long after = lastEventId != null ? Cursors.parse(lastEventId, "Last-Event-ID")
+        : afterParam != null ? Cursors.parse(afterParam, "after") : -1;
+    String authorParam = ctx.request().getParam("author");
+    String author = authorParam == null ? null : author(authorParam);
+    Vertx vertx = ctx.vertx();
+    HttpServerResponse response = ctx.response();
+    sessions.view(id).compose(view -> {
+      if (view == null) {
+        return Future.failedFuture(notFound(id));
+      }
+      if (after > view.seq()) {
+        return Future.failedFuture(ApiException.badRequest("invalid_cursor", "The session has no event " + after + " yet (its last is "
+            + view.seq() + ")", "after"));
+      }
+      return author == null ? Future.succeededFuture() : sessions.presence(id, author, 1).compose(refused -> refused == null
+          ? Future.succeededFuture() : Future.failedFuture(new ApiException(refused)));
+    }).onSuccess(v -> {
+      SseOutput.prepare(response, id);
+      response.headers().remove("X-Generation-Id");
+      response.putHeader("X-Session-Id", id);
+      response.write(Buffer.buffer(": session " + id + "\n\n"));
+      Output output = new Output(response);
+      SessionViewer viewer = new SessionViewer(hub, sessions, id, after, output, vertx.getOrCreateContext());
+      response.closeHandler(x -> {
+        heartbeats.remove(output);
+        viewer.close();
+        if (author != null) {
+          sessions.leave(id, author);
+        }
+      });
+      if (response.closed()) {
+        viewer.close();
+        if (author != null) {
+          sessions.leave(id, author);
+        }
+        return;
+      }
+      viewer.start();
+    }).onFailure(ctx::fail);
+  }
+
+  /** A session stream on an SSE response. */
+  private final class Output implements SessionOutput, Heartbeats.Beating {
+    private final HttpServerResponse response;
+
+    Output(HttpServerResponse response) {
+      this.response = response;
+      response.setWriteQueueMaxSize(writeQueueBytes);
+      heartbeats.add(this);
+    }
+
+    @Override
+    public void state(SessionState.View view) {
+      if (!response.closed()) {
+        response.write(SessionEncoder.sseState(view));
+      }
+    }
+
+    @Override
+    public void events(List<SessionEvent> events) {
+      if (response.closed()) {
+        return;
+      }
+      Buffer bytes = Buffer.buffer();
+      events.forEach(e -> bytes.appendBuffer(SessionEncoder.sse(e)));
+      response.write(bytes);
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return response.writeQueueFull();
+    }
+
+    @Override
+    public void onDrain(Runnable action) {
+      response.drainHandler(v -> {
+        response.drainHandler(null);
+        action.run();
+      });
+    }
+
+    @Override
+    public void fail(String reason) {
+      heartbeats.remove(this);
+      if (!response.closed() && !response.ended()) {
+        response.write(Buffer.buffer("event: error\ndata: " + new JsonObject().put("message", "The session stream ended: " + reason)
+            .put("type", "invalid_request_error").put("code", "session_not_found").encode() + "\n\n"));
+        response.end();
+      }
+    }
+
+    @Override
+    public void beat() {
+      if (!response.closed() && !response.writeQueueFull()) {
+        response.write(Buffer.buffer(": ping\n\n"));
+      }
+    }
+  }
+}

@@ -1,0 +1,226 @@
+package io.tokenbus.session;
+
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationEvent;
+import java.io.Serializable;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+
+/**
+ * A chat session as stored: its settings, transcript, event log, who is here, and the answer in
+ * progress with the user messages waiting for theirs. Changed only by {@link SessionOps}, each run
+ * atomically by the store (under a lock, or in a Hazelcast entry processor), so every node sees
+ * one order. The ops are deterministic (ids and times come from the caller), as a replicated
+ * store replays them on its backups.
+ *
+ * <p>The ordering policy: one answer at a time. A message posted while the assistant answers is
+ * queued, and answered, in order, when the answer before it ends; each answer sees the transcript
+ * up to its own question.
+ */
+public final class SessionState implements Serializable {
+
+  private final String id;
+  final String title;
+  final String model;
+  final String system;
+  final long created;
+  long lastActive;
+  final ArrayList<SessionMessage> messages = new ArrayList<>();
+  final ArrayList<SessionEvent> log = new ArrayList<>();
+  /** Author → open connections (SSE or WebSocket, on any node). */
+  final LinkedHashMap<String, Integer> participants = new LinkedHashMap<>();
+  final ArrayDeque<String> queue = new ArrayDeque<>();
+  /** The assistant message being answered, or null. */
+  String answering;
+  /** The last generation seq copied into {@link #answering}. */
+  long relayed;
+  long chars;
+
+  SessionState(String id, String title, String model, String system, long created) {
+    this.id = id;
+    this.title = title;
+    this.model = model;
+    this.system = system;
+    this.created = created;
+    this.lastActive = created;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  long lastSeq() {
+    return log.size();
+  }
+
+  private SessionEvent add(List<SessionEvent> out, SessionEvent event) {
+    log.add(event);
+    out.add(event);
+    return event;
+  }
+
+  private long nextSeq() {
+    return log.size() + 1L;
+  }
+
+  private int indexOf(String messageId) {
+    for (int i = messages.size() - 1; i >= 0; i--) {
+      if (messages.get(i).id().equals(messageId)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Adds a user message; starts its answer if none is in progress. */
+  NextAnswer post(SessionMessage user, NewAnswer ids, List<SessionEvent> out) {
+    messages.add(user);
+    chars += user.content().length();
+    add(out, SessionEvent.message(nextSeq(), user));
+    if (answering != null) {
+      queue.add(user.id());
+      return null;
+    }
+    return startAnswer(user.id(), ids, out);
+  }
+
+  private NextAnswer startAnswer(String question, NewAnswer ids, List<SessionEvent> out) {
+    SessionMessage answer = SessionMessage.assistant(ids.messageId(), ids.generation(), ids.now());
+    List<SessionMessage> history = new ArrayList<>();
+    for (SessionMessage m : messages) {
+      history.add(m);
+      if (m.id().equals(question)) {
+        break;
+      }
+    }
+    messages.add(answer);
+    answering = answer.id();
+    relayed = 0;
+    add(out, SessionEvent.message(nextSeq(), answer));
+    return new NextAnswer(answer.id(), ids.generation(), model, system, history);
+  }
+
+  /** Copies a generation's committed events into its answer (each once), and starts the next answer if one waits. */
+  NextAnswer relay(String generation, List<GenerationEvent> events, NewAnswer next, List<SessionEvent> out) {
+    int at = answering == null ? -1 : indexOf(answering);
+    if (at < 0 || !generation.equals(messages.get(at).generation())) {
+      return null; // already ended (stopped, failed to start): late events change nothing
+    }
+    for (GenerationEvent event : events) {
+      if (event.seq() <= relayed) {
+        continue;
+      }
+      relayed = event.seq();
+      SessionMessage answer = messages.get(at);
+      switch (event.type()) {
+        case DELTA -> {
+          if (!event.text().isEmpty()) {
+            chars += event.text().length();
+            messages.set(at, answer.withContent(answer.content() + event.text()));
+            add(out, SessionEvent.answer(nextSeq(), "delta", answer, event.text(), null, null));
+          }
+        }
+        case RESET -> {
+          chars -= answer.content().length();
+          messages.set(at, answer.withContent(""));
+          add(out, SessionEvent.answer(nextSeq(), "reset", answer, null, null, event.failure()));
+        }
+        case DONE -> {
+          return end(at, "completed", "done", event.finishReason(), null, next, out);
+        }
+        case ERROR -> {
+          return end(at, "failed", "error", null, event.failure(), next, out);
+        }
+        case CANCELLED -> {
+          return end(at, "stopped", "cancelled", null, null, next, out);
+        }
+        default -> {
+          // tool calls and upstream recoveries are not part of a chat transcript
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Ends the answer in progress (if it is {@code messageId}) and starts the next one if a message waits. */
+  NextAnswer endAnswer(String messageId, String status, String type, Failure failure, NewAnswer next, List<SessionEvent> out) {
+    int at = answering == null || !answering.equals(messageId) ? -1 : indexOf(messageId);
+    return at < 0 ? null : end(at, status, type, null, failure, next, out);
+  }
+
+  private NextAnswer end(int at, String status, String type, String finishReason, Failure failure, NewAnswer next,
+                         List<SessionEvent> out) {
+    SessionMessage answer = messages.get(at).ended(status, finishReason, failure == null ? null : failure.message());
+    messages.set(at, answer);
+    answering = null;
+    add(out, SessionEvent.answer(nextSeq(), type, answer, null, finishReason, failure));
+    String question = queue.poll();
+    return question == null || next == null ? null : startAnswer(question, next, out);
+  }
+
+  /** The answer to stop: it and every queued question are given up. */
+  String stop() {
+    queue.clear();
+    return answering;
+  }
+
+  /** A connection of {@code author} opened (+1) or closed (−1); joined and left are said once per author. */
+  void presence(String author, int change, List<SessionEvent> out) {
+    int before = participants.getOrDefault(author, 0);
+    int after = Math.max(0, before + change);
+    if (after == 0) {
+      participants.remove(author);
+    } else {
+      participants.put(author, after);
+    }
+    if (before == 0 && after > 0) {
+      add(out, SessionEvent.presence(nextSeq(), author, "joined"));
+    }
+  }
+
+  /** Says {@code author} left, if they still have no connection (after the reconnect grace). */
+  void leftIfGone(String author, List<SessionEvent> out) {
+    if (!participants.containsKey(author) && hasJoined(author)) {
+      add(out, SessionEvent.presence(nextSeq(), author, "left"));
+    }
+  }
+
+  /** True if the last presence event of {@code author} is not a {@code left}. */
+  private boolean hasJoined(String author) {
+    for (int i = log.size() - 1; i >= 0; i--) {
+      SessionEvent event = log.get(i);
+      if ("presence".equals(event.type()) && author.equals(event.author()) && !"typing".equals(event.state())) {
+        return "joined".equals(event.state());
+      }
+    }
+    return false;
+  }
+
+  void typing(String author, List<SessionEvent> out) {
+    add(out, SessionEvent.presence(nextSeq(), author, "typing"));
+  }
+
+  List<String> present() {
+    return List.copyOf(participants.keySet());
+  }
+
+  /** Ids and time for an answer the caller may have to start, made outside the op (ops must be deterministic). */
+  record NewAnswer(String messageId, String generation, long now) implements Serializable {
+  }
+
+  /** An answer to start: its message and generation ids, and the conversation it answers. */
+  public record NextAnswer(String messageId, String generation, String model, String system, List<SessionMessage> history)
+      implements Serializable {
+  }
+
+  /** The session as clients see it, at one seq. */
+  public record View(String id, String title, String model, String system, long created, List<SessionMessage> messages,
+                     List<String> participants, String answering, int queued, long seq) implements Serializable {
+  }
+
+  View view() {
+    return new View(id, title, model, system, created, List.copyOf(messages), present(), answering, queue.size(), lastSeq());
+  }
+}

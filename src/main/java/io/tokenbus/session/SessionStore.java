@@ -1,0 +1,16 @@
+package io.tokenbus.session;
+
+import io.vertx.core.Future;
+
+/**
+ * Where sessions live: in memory on a single node, in a replicated Hazelcast map in a cluster. A
+ * session not used for {@code sessions.idle-expiry-seconds} disappears.
+ */
+public interface SessionStore {
+
+  /** Stores a new session; fails with {@link SessionLimitException} when {@code sessions.max-sessions} are stored. */
+  Future<Void> create(SessionState session);
+
+  /** Runs {@code op} atomically on the session; completes with null if there is no such session. */
+  <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op);
+}

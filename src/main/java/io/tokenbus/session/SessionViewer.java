@@ -1,0 +1,128 @@
+package io.tokenbus.session;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One participant's view of a session's event stream, on its connection's event loop. It starts
+ * from a cursor (the last seq the client has), or from the session's state for a newcomer, and
+ * then gets live batches. Batches that arrive while it reads the store are held and replayed after,
+ * skipping what the read already gave, so nothing is missed or doubled at the hand-over; a gap (a
+ * batch from another node overtaken by a later one) or a full write queue is mended by reading the
+ * store after the cursor again.
+ */
+public final class SessionViewer {
+
+  private final SessionHub hub;
+  private final Sessions sessions;
+  private final String session;
+  private final SessionOutput output;
+  final Context context;
+  private long cursor;
+  private boolean reading;
+  private boolean behind;
+  private boolean closed;
+  private final List<SessionBatch> held = new ArrayList<>();
+
+  /** @param after the client's cursor, or -1 for a newcomer, who gets the state first */
+  public SessionViewer(SessionHub hub, Sessions sessions, String session, long after, SessionOutput output, Context context) {
+    this.hub = hub;
+    this.sessions = sessions;
+    this.session = session;
+    this.output = output;
+    this.context = context;
+    this.cursor = after;
+  }
+
+  String session() {
+    return session;
+  }
+
+  public Future<Void> start() {
+    reading = true;
+    return hub.join(this).compose(v -> {
+      if (cursor >= 0) {
+        return Future.succeededFuture();
+      }
+      return sessions.view(session).compose(view -> {
+        if (view == null) {
+          return Future.failedFuture("no such session");
+        }
+        cursor = view.seq();
+        output.state(view);
+        return Future.succeededFuture();
+      });
+    }).onComplete(ar -> context.runOnContext(x -> {
+      if (ar.failed()) {
+        close();
+        output.fail(ar.cause().getMessage());
+      } else {
+        read();
+      }
+    })).mapEmpty();
+  }
+
+  public void close() {
+    if (!closed) {
+      closed = true;
+      hub.leave(this);
+    }
+  }
+
+  /** A live batch, on this viewer's loop. */
+  void onBatch(SessionBatch batch) {
+    if (closed) {
+      return;
+    }
+    if (reading || behind) {
+      held.add(batch);
+      return;
+    }
+    if (batch.lastSeq() <= cursor) {
+      return;
+    }
+    if (batch.firstSeq() > cursor + 1) {
+      read();
+      return;
+    }
+    write(batch.events());
+  }
+
+  private void read() {
+    reading = true;
+    held.clear();
+    sessions.readAfter(session, cursor).onComplete(ar -> context.runOnContext(v -> {
+      if (closed) {
+        return;
+      }
+      if (ar.failed() || ar.result() == null) {
+        close();
+        output.fail(ar.failed() ? ar.cause().getMessage() : "the session no longer exists");
+        return;
+      }
+      reading = false;
+      write(ar.result());
+      List<SessionBatch> later = new ArrayList<>(held);
+      held.clear();
+      later.forEach(this::onBatch);
+    }));
+  }
+
+  private void write(List<SessionEvent> events) {
+    List<SessionEvent> fresh = events.stream().filter(e -> e.seq() > cursor).toList();
+    if (fresh.isEmpty() || closed) {
+      return;
+    }
+    output.events(fresh);
+    cursor = fresh.get(fresh.size() - 1).seq();
+    if (output.writeQueueFull() && !behind) {
+      behind = true;
+      output.onDrain(() -> context.runOnContext(v -> {
+        behind = false;
+        read();
+      }));
+    }
+  }
+}

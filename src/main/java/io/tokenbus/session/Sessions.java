@@ -1,0 +1,234 @@
+package io.tokenbus.session;
+
+import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.ControlCommand;
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.bus.SessionLink;
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.generation.CommitListener;
+import io.tokenbus.generation.GenerationIds;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's side of the chat sessions: runs ops on the store and publishes the events they cause on
+ * the session's address; starts each answer as a generation tied to the session; and, as the
+ * generations' {@link CommitListener}, copies what an answer's owner commits into the session
+ * (so a node that takes a generation over carries the session's answer on too).
+ */
+public final class Sessions implements CommitListener {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final char[] ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
+
+  private final Vertx vertx;
+  private final SessionStore store;
+  private final GenerationStore generations;
+  private final TokenbusConfig.Sessions config;
+  private Function<GenerationRequest, Future<?>> starter;
+  /** Per generation, the relay of its last batch: batches go to the store one after another, in order. */
+  private final Map<String, Future<?>> relays = new ConcurrentHashMap<>();
+
+  public Sessions(Vertx vertx, SessionStore store, GenerationStore generations, TokenbusConfig.Sessions config) {
+    this.vertx = vertx;
+    this.store = store;
+    this.generations = generations;
+    this.config = config;
+  }
+
+  /** How answers are started: the HTTP side's placement of a generation request on a worker. */
+  public void starter(Function<GenerationRequest, Future<?>> starter) {
+    this.starter = starter;
+  }
+
+  public TokenbusConfig.Sessions config() {
+    return config;
+  }
+
+  static String newId(String prefix) {
+    char[] id = new char[20];
+    for (int i = 0; i < id.length; i++) {
+      id[i] = ALPHABET[RANDOM.nextInt(ALPHABET.length)];
+    }
+    return prefix + new String(id);
+  }
+
+  private static SessionState.NewAnswer newAnswer() {
+    return new SessionState.NewAnswer(newId("msg_"), GenerationIds.next(), System.currentTimeMillis() / 1000);
+  }
+
+  public Future<SessionState.View> create(String title, String model, String system) {
+    SessionState session = new SessionState(newId("sess_"), title, model, system, System.currentTimeMillis() / 1000);
+    return store.create(session).map(v -> session.view());
+  }
+
+  public Future<SessionState.View> view(String id) {
+    return store.apply(id, new SessionOps.View()).map(r -> r == null ? null : r.value());
+  }
+
+  public Future<List<SessionEvent>> readAfter(String id, long seq) {
+    return store.apply(id, new SessionOps.ReadAfter(seq)).map(r -> r == null ? null : r.value());
+  }
+
+  /** Runs a changing op and publishes the events it caused; completes with null for an unknown session. */
+  <T> Future<SessionResult<T>> change(String id, SessionOp<T> op) {
+    return store.apply(id, op).onSuccess(result -> {
+      if (result != null && !result.events().isEmpty()) {
+        vertx.eventBus().publish(Addresses.sessionEvents(id), new SessionBatch(id, result.events()));
+      }
+    });
+  }
+
+  /** What posting gave: the user's message, and the answer started for it (null when queued), or why it was refused. */
+  public record Post(SessionMessage message, String answer, String generation, boolean queued, Failure refused) {
+  }
+
+  /** Posts a user message: its answer starts at once, or is queued behind the one in progress. */
+  public Future<Post> post(String id, String author, String content) {
+    SessionMessage user = SessionMessage.user(newId("msg_"), author, content, System.currentTimeMillis() / 1000);
+    return change(id, new SessionOps.Post(user, newAnswer(), config.maxTranscriptChars())).map(result -> {
+      if (result == null) {
+        return null;
+      }
+      SessionOps.Posted posted = result.value();
+      if (posted.next() != null) {
+        startAnswer(id, posted.next());
+      }
+      return new Post(user, posted.next() == null ? null : posted.next().messageId(),
+          posted.next() == null ? null : posted.next().generation(), posted.queued(), posted.refused());
+    });
+  }
+
+  /** Stops the answer in progress, for everyone, and gives up the queued questions. */
+  public Future<SessionMessage> stop(String id) {
+    return change(id, new SessionOps.Stop()).compose(result -> {
+      if (result == null || result.value() == null) {
+        return Future.succeededFuture(result == null ? null : result.value());
+      }
+      SessionMessage answer = result.value();
+      return vertx.eventBus().request(Addresses.control(answer.generation()), ControlCommand.CANCEL)
+          .recover(e -> e instanceof ReplyException r && r.failureType() == ReplyFailure.NO_HANDLERS
+              // Nobody runs it (it never started, or just ended): end the answer here.
+              ? change(id, new SessionOps.EndAnswer(answer.id(), "stopped", "cancelled", null, null)).mapEmpty()
+              : Future.failedFuture(e))
+          .map(answer);
+    });
+  }
+
+  public Future<Failure> presence(String id, String author, int change) {
+    return change(id, new SessionOps.Presence(author, change, config.maxParticipants(), System.currentTimeMillis() / 1000))
+        .map(r -> r == null ? null : r.value());
+  }
+
+  /** A participant's last connection closed: unless they come back within the grace period, they left. */
+  public void leave(String id, String author) {
+    presence(id, author, -1).onSuccess(v -> vertx.setTimer(config.presenceGraceSeconds() * 1000L,
+        t -> change(id, new SessionOps.LeftIfGone(author))));
+  }
+
+  public Future<Void> typing(String id, String author) {
+    return change(id, new SessionOps.Typing(author)).mapEmpty();
+  }
+
+  private void startAnswer(String session, SessionState.NextAnswer next) {
+    JsonArray messages = new JsonArray();
+    if (next.system() != null && !next.system().isBlank()) {
+      messages.add(new JsonObject().put("role", "system").put("content", next.system()));
+    }
+    for (SessionMessage m : next.history()) {
+      if (m.role().equals("user")) {
+        messages.add(new JsonObject().put("role", "user").put("name", nameOf(m.author())).put("content", m.content()));
+      } else if (!m.content().isEmpty()) {
+        messages.add(new JsonObject().put("role", "assistant").put("content", m.content()));
+      }
+    }
+    JsonObject body = new JsonObject().put("model", next.model()).put("stream", true).put("messages", messages);
+    GenerationRequest request = new GenerationRequest(next.model(), body, null, null,
+        new SessionLink(session, next.messageId(), next.generation()));
+    starter.apply(request).onFailure(e -> {
+      Failure failure = e instanceof FailureCarrier carrier ? carrier.failure()
+          : Failure.internal("The answer could not be started: " + e.getMessage());
+      LOG.info("Session {}: answer {} could not start: {}", session, next.messageId(), failure.message());
+      change(session, new SessionOps.EndAnswer(next.messageId(), "failed", "error", failure, newAnswer()))
+          .onSuccess(r -> {
+            if (r != null && r.value() != null) {
+              startAnswer(session, r.value());
+            }
+          });
+    });
+  }
+
+  /** OpenAI's {@code name}: letters, digits, '_' and '-', at most 64. */
+  private static String nameOf(String author) {
+    String name = author.replaceAll("[^A-Za-z0-9_-]", "_");
+    return name.length() > 64 ? name.substring(0, 64) : name;
+  }
+
+  /** Something that says which {@link Failure} it stands for (the HTTP side's exceptions). */
+  public interface FailureCarrier {
+    Failure failure();
+  }
+
+  @Override
+  public void committed(GenerationInfo info, List<GenerationEvent> events) {
+    relay(info.request().session(), new ArrayList<>(events));
+  }
+
+  /**
+   * Copies what the former owner committed but never copied, before anything this node commits
+   * (its batches queue behind this catch-up).
+   */
+  @Override
+  public void resumed(GenerationInfo info) {
+    SessionLink link = info.request().session();
+    Future<?> catchUp = store.apply(link.session(), new SessionOps.Relayed(link.generation()))
+        .compose(r -> r == null || r.value() < 0 ? Future.succeededFuture(List.<GenerationEvent>of())
+            : generations.readAfter(link.generation(), r.value()))
+        .compose(missed -> missed == null || missed.isEmpty() ? Future.succeededFuture()
+            : write(link, new ArrayList<>(missed), 0));
+    relays.put(link.generation(), catchUp);
+  }
+
+  /** Copies events into the session, after those before them, retrying a failed write (the copy skips what it already has). */
+  private void relay(SessionLink link, ArrayList<GenerationEvent> events) {
+    Future<?> previous = relays.getOrDefault(link.generation(), Future.succeededFuture());
+    Future<?> next = previous.transform(v -> write(link, events, 0));
+    relays.put(link.generation(), next);
+    if (events.get(events.size() - 1).terminal()) {
+      next.onComplete(v -> relays.remove(link.generation()));
+    }
+  }
+
+  private Future<Void> write(SessionLink link, ArrayList<GenerationEvent> events, int attempt) {
+    return change(link.session(), new SessionOps.Relay(link.generation(), events, newAnswer())).<Void>map(result -> {
+      if (result != null && result.value() != null) {
+        startAnswer(link.session(), result.value());
+      }
+      return null;
+    }).recover(e -> {
+      if (attempt >= 8) {
+        LOG.error("Session {}: answer {} lost events {}..{}", link.session(), link.message(), events.get(0).seq(),
+            events.get(events.size() - 1).seq(), e);
+        return Future.succeededFuture();
+      }
+      return vertx.timer(Math.min(1000, 50L << attempt)).compose(t -> write(link, events, attempt + 1));
+    });
+  }
+}

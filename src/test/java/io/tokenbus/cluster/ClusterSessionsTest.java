@@ -1,0 +1,67 @@
+package io.tokenbus.cluster;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tokenbus.provider.MockText;
+import io.tokenbus.support.SseClient;
+import io.tokenbus.support.SseEvent;
+import io.tokenbus.support.TestCluster;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 120, timeUnit = TimeUnit.SECONDS)
+@DisplayName("Chat sessions across cluster nodes")
+class ClusterSessionsTest {
+
+  @Test
+  @DisplayName("a session created on one node is served by another: posts, the live stream and the transcript agree")
+  void servedByEveryNode(Vertx vertx) {
+    try (TestCluster cluster = new TestCluster(2)) {
+      Map<String, String> env = Map.of("TOKENBUS_MOCK_TOKENS_PER_SECOND", "200", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "30");
+      int[] ports = {cluster.start(0, env), cluster.start(1, env)};
+      WebClient a = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
+      WebClient b = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[1]));
+      String id = await(a.post("/v1/sessions").sendJsonObject(new JsonObject().put("title", "across"))).bodyAsJsonObject().getString("id");
+
+      SseClient onB = await(SseClient.get(SseClient.client(vertx), ports[1], "/v1/sessions/" + id + "/events?author=Bea", Map.of()));
+      SseClient onA = await(SseClient.get(SseClient.client(vertx), ports[0], "/v1/sessions/" + id + "/events?author=Al", Map.of()));
+      await(onB.events().whenAny(e -> e.event().equals("state")));
+      await(onA.events().whenAny(e -> e.event().equals("state")));
+      assertEquals(202, await(a.post("/v1/sessions/" + id + "/messages").sendJsonObject(
+          new JsonObject().put("author", "Al").put("content", "hello from A"))).statusCode());
+      assertEquals(202, await(b.post("/v1/sessions/" + id + "/messages").sendJsonObject(
+          new JsonObject().put("author", "Bea").put("content", "hello from B"))).statusCode());
+      for (SseClient viewer : List.of(onA, onB)) {
+        await(viewer.events().when(events -> events.stream().filter(e -> e.event().equals("done")).count() >= 2), 30, "two answers");
+      }
+      JsonObject fromB = await(b.get("/v1/sessions/" + id).send()).bodyAsJsonObject();
+      JsonObject fromA = await(a.get("/v1/sessions/" + id).send()).bodyAsJsonObject();
+      assertEquals(fromA.getJsonArray("messages"), fromB.getJsonArray("messages"));
+      assertEquals(MockText.text(30), fromB.getJsonArray("messages").getJsonObject(3).getString("content"));
+      List<String> seqA = onA.events().items().stream().filter(e -> !e.event().equals("state")).map(SseEvent::id).toList();
+      List<String> seqB = onB.events().items().stream().filter(e -> !e.event().equals("state")).map(SseEvent::id).toList();
+      assertEquals(seqA.get(seqA.size() - 1), seqB.get(seqB.size() - 1), "both nodes' viewers reach the same last seq");
+      String textA = deltas(onA.events().items());
+      assertEquals(textA, deltas(onB.events().items()));
+      assertEquals(MockText.text(30) + MockText.text(30), textA);
+    }
+  }
+
+  private static String deltas(List<SseEvent> events) {
+    StringBuilder text = new StringBuilder();
+    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
+    return text.toString();
+  }
+}
