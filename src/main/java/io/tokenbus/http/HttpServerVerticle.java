@@ -16,6 +16,7 @@ import io.tokenbus.session.Sessions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.StaticHandler;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
@@ -102,6 +103,15 @@ public final class HttpServerVerticle extends VerticleBase {
     router.post("/stream").handler(body).handler(seed::handle);
     router.get("/health").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
         .end(new JsonObject().put("status", "UP").put("node", nodeId).put("streams", openStreams.get()).encode()));
+    // The chat page (src/main/resources/webroot): plain files, no build step.
+    // A strict Content-Security-Policy as a second line behind the page's own escaping: no inline
+    // script, no other origin. Files are small and unhashed, so they are served uncached.
+    router.get("/*").handler(ctx -> {
+      ctx.response().putHeader("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+              + "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+          .putHeader("X-Content-Type-Options", "nosniff").putHeader("Referrer-Policy", "no-referrer");
+      ctx.next();
+    }).handler(StaticHandler.create("webroot").setCachingEnabled(false).setIncludeHidden(false).setIndexPage("index.html"));
     router.route().failureHandler(ErrorHandler::handle);
     router.errorHandler(404, ErrorHandler::handle);
     router.errorHandler(405, ErrorHandler::handle);

@@ -1,0 +1,290 @@
+// The tokenbus chat page: create or open a session, join under a name, and follow the session's
+// event stream (GET /v1/sessions/{id}/events). EventSource reconnects by itself with Last-Event-ID,
+// so a network drop resumes where it stopped; a reload starts from the session's state.
+import { render } from '/markdown.js';
+
+const $ = id => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const sessionId = params.get('session');
+const NAME_KEY = 'tokenbus.name';
+
+const api = async (path, body) => {
+  const response = await fetch(path, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    throw new Error(json?.error?.message ?? `HTTP ${response.status}`);
+  }
+  return json;
+};
+
+function show(id) {
+  for (const panel of ['landing', 'join-panel', 'chat']) {
+    $(panel).hidden = panel !== id;
+  }
+}
+
+// ---- landing: create a session ----
+function landing() {
+  show('landing');
+  $('create-form').addEventListener('submit', async event => {
+    event.preventDefault();
+    $('create').disabled = true;
+    try {
+      const session = await api('/v1/sessions', { title: $('title').value.trim() });
+      location.href = `/?session=${encodeURIComponent(session.id)}`;
+    } catch (e) {
+      $('create-error').textContent = e.message;
+      $('create').disabled = false;
+    }
+  });
+  $('title').focus();
+}
+
+// ---- the chat ----
+const messages = new Map(); // id -> { data, element }
+const present = new Set();
+const typing = new Map(); // author -> timer
+let name = null;
+let source = null;
+
+function messageElement(message) {
+  const element = document.createElement('article');
+  element.className = 'message';
+  element.dataset.id = message.id;
+  element.dataset.role = message.role;
+  const author = document.createElement('div');
+  author.className = 'author';
+  author.textContent = message.role === 'assistant' ? 'Assistant' : message.author;
+  const content = document.createElement('div');
+  content.className = 'content';
+  element.append(author, content);
+  return element;
+}
+
+function paint(entry) {
+  const { data, element } = entry;
+  element.dataset.status = data.status ?? '';
+  element.classList.toggle('mine', data.role === 'user' && data.author === name);
+  element.querySelector('.content').innerHTML = render(data.content)
+    + (data.status === 'stopped' ? '<p class="note">(stopped)</p>' : '')
+    + (data.status === 'failed' ? `<p class="note error">(failed${data.error ? ': ' + escapeText(data.error) : ''})</p>` : '');
+  entry.painted = true;
+}
+
+function escapeText(text) {
+  const span = document.createElement('span');
+  span.textContent = text;
+  return span.innerHTML;
+}
+
+let paintQueued = new Set();
+function schedulePaint(entry) {
+  paintQueued.add(entry);
+  if (paintQueued.size === 1) {
+    requestAnimationFrame(() => {
+      const stick = nearBottom();
+      paintQueued.forEach(paint);
+      paintQueued = new Set();
+      if (stick) scrollDown();
+    });
+  }
+}
+
+const nearBottom = () => {
+  const box = $('messages');
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+};
+const scrollDown = () => { $('messages').scrollTop = $('messages').scrollHeight; };
+
+function addMessage(message) {
+  if (messages.has(message.id)) {
+    return;
+  }
+  const entry = { data: { ...message }, element: messageElement(message) };
+  messages.set(message.id, entry);
+  $('messages').append(entry.element);
+  paint(entry);
+  scrollDown();
+  updateStop();
+}
+
+function updateStop() {
+  const streaming = [...messages.values()].some(m => m.data.status === 'streaming');
+  $('stop').disabled = !streaming;
+}
+
+function renderPeople() {
+  const list = $('participants');
+  list.replaceChildren(...[...present].sort().map(person => {
+    const li = document.createElement('li');
+    li.textContent = person;
+    if (person === name) li.classList.add('me');
+    return li;
+  }));
+  const who = [...typing.keys()].filter(person => person !== name);
+  $('typing').textContent = who.length === 0 ? '' : `${who.join(', ')} ${who.length === 1 ? 'is' : 'are'} typing…`;
+}
+
+function onState(state) {
+  messages.clear();
+  $('messages').replaceChildren();
+  state.messages.forEach(addMessage);
+  present.clear();
+  state.participants.forEach(p => present.add(p));
+  $('session-title').textContent = state.title || '';
+  document.title = state.title ? `${state.title} · tokenbus chat` : 'tokenbus chat';
+  renderPeople();
+  updateStop();
+}
+
+const handlers = {
+  state: data => onState(data.session),
+  message: data => addMessage(data.message),
+  delta: data => {
+    const entry = messages.get(data.message_id);
+    if (entry) {
+      entry.data.content += data.text;
+      schedulePaint(entry);
+    }
+  },
+  reset: data => {
+    const entry = messages.get(data.message_id);
+    if (entry) {
+      entry.data.content = '';
+      schedulePaint(entry);
+    }
+  },
+  done: data => end(data, 'completed'),
+  error: data => end(data, 'failed'),
+  cancelled: data => end(data, 'stopped'),
+  presence: data => {
+    if (data.state === 'joined') present.add(data.author);
+    if (data.state === 'left') present.delete(data.author);
+    if (data.state === 'typing') {
+      clearTimeout(typing.get(data.author));
+      typing.set(data.author, setTimeout(() => { typing.delete(data.author); renderPeople(); }, 3000));
+    } else {
+      clearTimeout(typing.get(data.author));
+      typing.delete(data.author);
+    }
+    renderPeople();
+  },
+};
+
+function end(data, status) {
+  const entry = messages.get(data.message_id);
+  if (!entry) return;
+  entry.data.status = status;
+  entry.data.finish_reason = data.finish_reason ?? null;
+  if (data.error) entry.data.error = data.error.message;
+  schedulePaint(entry);
+  updateStop();
+}
+
+function connect() {
+  source = new EventSource(`/v1/sessions/${encodeURIComponent(sessionId)}/events?author=${encodeURIComponent(name)}`);
+  for (const [type, handle] of Object.entries(handlers)) {
+    source.addEventListener(type, event => {
+      if (type === 'error' && !event.data) return; // the connection's own error event, not the answer's
+      handle(JSON.parse(event.data));
+    });
+  }
+  source.onopen = () => { $('connection').textContent = 'live'; $('connection').className = 'connection live'; };
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      $('connection').textContent = 'disconnected';
+      checkGone();
+    } else {
+      $('connection').textContent = 'reconnecting…';
+    }
+    $('connection').className = 'connection';
+  };
+}
+
+async function checkGone() {
+  try {
+    await api(`/v1/sessions/${encodeURIComponent(sessionId)}`);
+    setTimeout(connect, 2000); // the server ended the stream; come back
+  } catch (e) {
+    $('chat-error').textContent = `This chat is not available: ${e.message}`;
+  }
+}
+
+let lastTyping = 0;
+function chat() {
+  show('chat');
+  const share = $('share');
+  share.href = `${location.origin}/?session=${encodeURIComponent(sessionId)}`;
+  share.hidden = false;
+  share.addEventListener('click', async event => {
+    event.preventDefault();
+    try {
+      await navigator.clipboard.writeText(share.href);
+      share.textContent = 'Link copied';
+      setTimeout(() => { share.textContent = 'Share link'; }, 2000);
+    } catch {
+      prompt('Share this link:', share.href);
+    }
+  });
+  const input = $('input');
+  $('composer').addEventListener('submit', async event => {
+    event.preventDefault();
+    const content = input.value.trim();
+    if (!content) return;
+    $('send').disabled = true;
+    try {
+      await api(`/v1/sessions/${encodeURIComponent(sessionId)}/messages`, { author: name, content });
+      input.value = '';
+      $('chat-error').textContent = '';
+    } catch (e) {
+      $('chat-error').textContent = e.message;
+    } finally {
+      $('send').disabled = false;
+      input.focus();
+    }
+  });
+  input.addEventListener('keydown', event => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $('composer').requestSubmit();
+    }
+  });
+  input.addEventListener('input', () => {
+    const now = Date.now();
+    if (now - lastTyping > 2000 && input.value.trim()) {
+      lastTyping = now;
+      api(`/v1/sessions/${encodeURIComponent(sessionId)}/typing`, { author: name }).catch(() => {});
+    }
+  });
+  $('stop').addEventListener('click', () => {
+    api(`/v1/sessions/${encodeURIComponent(sessionId)}/stop`, {}).catch(e => { $('chat-error').textContent = e.message; });
+  });
+  connect();
+  input.focus();
+}
+
+function join() {
+  const stored = localStorage.getItem(NAME_KEY);
+  if (stored) {
+    name = stored;
+    chat();
+    return;
+  }
+  show('join-panel');
+  $('name-form').addEventListener('submit', event => {
+    event.preventDefault();
+    const value = $('name').value.trim();
+    if (!value) return;
+    name = value;
+    localStorage.setItem(NAME_KEY, name);
+    chat();
+  });
+  $('name').focus();
+}
+
+if (sessionId) join(); else landing();
