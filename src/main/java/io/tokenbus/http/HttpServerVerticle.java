@@ -134,7 +134,7 @@ public final class HttpServerVerticle extends VerticleBase {
 
   private void upgrade(RoutingContext ctx, GenerationClient generations) {
     ctx.request().toWebSocket()
-        .onSuccess(socket -> new WebSocketSession(socket, generations, store, fanOut, config, heartbeats).start())
+        .onSuccess(socket -> new WebSocketSession(socket, generations, store, fanOut, config, heartbeats, sessions, sessionHub).start())
         .onFailure(e -> {
           if (!ctx.response().headWritten()) {
             ctx.fail(new ApiException(io.tokenbus.bus.Failure.invalidRequest("websocket_required",

@@ -1,6 +1,14 @@
 package io.tokenbus.http;
 
+import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.session.SessionEncoder;
+import io.tokenbus.session.SessionEvent;
+import io.tokenbus.session.SessionHub;
+import io.tokenbus.session.SessionOutput;
+import io.tokenbus.session.SessionState;
+import io.tokenbus.session.SessionViewer;
+import io.tokenbus.session.Sessions;
 import io.tokenbus.fanout.Encoded;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
@@ -21,8 +29,10 @@ import java.util.Map;
 /**
  * One {@code /v1/ws} socket: watches any number of generations at once (up to the limit), each a
  * {@link Viewer} of its own sharing the socket's write queue. Client frames: {@code subscribe},
- * {@code unsubscribe}, {@code generate}, {@code cancel}. A frame that is not valid gets an
- * {@code error} frame without {@code seq} and the socket stays open.
+ * {@code unsubscribe}, {@code generate}, {@code cancel}; and for chat sessions {@code join},
+ * {@code leave} and {@code typing} (a joined session's events come as frames with {@code session}
+ * and {@code seq}). A frame that is not valid gets an {@code error} frame without {@code seq} and
+ * the socket stays open.
  */
 final class WebSocketSession implements Heartbeats.Beating {
 
@@ -33,13 +43,20 @@ final class WebSocketSession implements Heartbeats.Beating {
   private final TokenbusConfig config;
   private final Heartbeats heartbeats;
   private final Map<String, Viewer> subscriptions = new HashMap<>();
+  private final Sessions sessions;
+  private final SessionHub sessionHub;
+  /** Joined sessions: their viewers, and the name each was joined under. */
+  private final Map<String, SessionViewer> joined = new HashMap<>();
+  private final Map<String, String> joinedAs = new HashMap<>();
   private final List<Runnable> waitingForDrain = new ArrayList<>();
   /** {@code generate} frames whose generation has not started yet: they hold a subscription slot. */
   private int starting;
 
   WebSocketSession(ServerWebSocket socket, GenerationClient generations, GenerationStore store, FanOut fanOut,
-                   TokenbusConfig config, Heartbeats heartbeats) {
+                   TokenbusConfig config, Heartbeats heartbeats, Sessions sessions, SessionHub sessionHub) {
     this.socket = socket;
+    this.sessions = sessions;
+    this.sessionHub = sessionHub;
     this.generations = generations;
     this.store = store;
     this.fanOut = fanOut;
@@ -60,6 +77,7 @@ final class WebSocketSession implements Heartbeats.Beating {
       heartbeats.remove(this);
       new ArrayList<>(subscriptions.values()).forEach(Viewer::close);
       subscriptions.clear();
+      new ArrayList<>(joined.keySet()).forEach(this::leaveSession);
     });
     socket.exceptionHandler(e -> socket.close());
     heartbeats.add(this);
@@ -90,7 +108,23 @@ final class WebSocketSession implements Heartbeats.Beating {
       case "unsubscribe" -> unsubscribe(frame);
       case "generate" -> generate(frame);
       case "cancel" -> cancel(frame);
-      default -> error(null, "invalid_frame", "Unknown frame type '" + type + "': expected subscribe, unsubscribe, generate or cancel");
+      case "join" -> join(frame);
+      case "leave" -> {
+        if (frame.getValue("session") instanceof String session && joined.containsKey(session)) {
+          leaveSession(session);
+        } else {
+          error(null, "invalid_frame", "'leave' needs the 'session' of a session this socket joined");
+        }
+      }
+      case "typing" -> {
+        if (frame.getValue("session") instanceof String session && joinedAs.containsKey(session)) {
+          sessions.typing(session, joinedAs.get(session));
+        } else {
+          error(null, "invalid_frame", "'typing' needs the 'session' of a session this socket joined");
+        }
+      }
+      default -> error(null, "invalid_frame", "Unknown frame type '" + type + "': expected subscribe, unsubscribe, generate, "
+          + "cancel, join, leave or typing");
     }
   }
 
@@ -233,6 +267,124 @@ final class WebSocketSession implements Heartbeats.Beating {
     }
     error(null, "invalid_frame", "'" + frame.getValue("type") + "' needs a string 'generation'");
     return null;
+  }
+
+  /**
+   * {@code {"type": "join", "session", "author", "after"}}: follows a chat session (the state first
+   * without {@code after}), present as {@code author} while the socket is open.
+   */
+  private void join(JsonObject frame) {
+    if (!(frame.getValue("session") instanceof String session) || session.isBlank()) {
+      error(null, "invalid_frame", "'join' needs a string 'session'");
+      return;
+    }
+    if (!(frame.getValue("author") instanceof String author) || author.isBlank() || author.length() > 64
+        || author.chars().anyMatch(Character::isISOControl)) {
+      sessionError(session, "invalid_author", "'author' (a display name) is required: 1 to 64 characters, no control characters");
+      return;
+    }
+    if (joined.containsKey(session)) {
+      sessionError(session, "already_joined", "This socket has already joined session '" + session + "'");
+      return;
+    }
+    if (subscriptions.size() + joined.size() + starting >= config.websocket().maxSubscriptions()) {
+      sessionError(session, "too_many_subscriptions", "This socket already watches " + config.websocket().maxSubscriptions()
+          + " generations and sessions (websocket.max-subscriptions)");
+      return;
+    }
+    long after;
+    try {
+      Object value = frame.getValue("after");
+      after = value == null ? -1 : Cursors.parse(value instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())
+          ? String.valueOf(n.longValue()) : String.valueOf(value), "after");
+    } catch (ApiException e) {
+      sessionError(session, e.failure().code(), e.getMessage());
+      return;
+    }
+    String name = author.trim();
+    SessionViewer viewer = new SessionViewer(sessionHub, sessions, session, after, new SessionFrames(session),
+        io.vertx.core.Vertx.currentContext()); // frames are handled on the socket's event loop
+    joined.put(session, viewer);
+    sessions.view(session).compose(view -> {
+      if (view == null) {
+        return Future.failedFuture(new ApiException(Failure.notFound("session_not_found", "No session '" + session
+            + "' (unknown or expired)")));
+      }
+      if (after > view.seq()) {
+        return Future.failedFuture(ApiException.badRequest("invalid_cursor", "The session has no event " + after + " yet", "after"));
+      }
+      return sessions.presence(session, name, 1).compose(refused -> refused == null ? Future.succeededFuture()
+          : Future.failedFuture(new ApiException(refused)));
+    }).onComplete(ar -> {
+      if (ar.failed()) {
+        joined.remove(session);
+        sessionError(session, ar.cause() instanceof ApiException e ? e.failure().code() : "internal_error", ar.cause().getMessage());
+        return;
+      }
+      if (socket.isClosed() || joined.get(session) != viewer) {
+        sessions.leave(session, name);
+        return;
+      }
+      joinedAs.put(session, name);
+      viewer.start();
+    });
+  }
+
+  private void leaveSession(String session) {
+    SessionViewer viewer = joined.remove(session);
+    String name = joinedAs.remove(session);
+    if (viewer != null) {
+      viewer.close();
+    }
+    if (name != null) {
+      sessions.leave(session, name);
+    }
+  }
+
+  private void sessionError(String session, String code, String message) {
+    if (!socket.isClosed()) {
+      socket.writeTextMessage(new JsonObject().put("type", "error").put("code", code).put("message", message)
+          .put("session", session).encode());
+    }
+  }
+
+  /** A joined session's events, as frames on this socket. */
+  private final class SessionFrames implements SessionOutput {
+    private final String session;
+
+    SessionFrames(String session) {
+      this.session = session;
+    }
+
+    @Override
+    public void state(SessionState.View view) {
+      if (!socket.isClosed()) {
+        socket.writeTextMessage(SessionEncoder.frameState(view));
+      }
+    }
+
+    @Override
+    public void events(List<SessionEvent> events) {
+      if (!socket.isClosed()) {
+        events.forEach(e -> socket.writeTextMessage(SessionEncoder.frame(session, e)));
+      }
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return socket.writeQueueFull();
+    }
+
+    @Override
+    public void onDrain(Runnable action) {
+      waitingForDrain.add(action);
+    }
+
+    @Override
+    public void fail(String reason) {
+      joined.remove(session);
+      sessionError(session, "session_lost", "Stopped following session '" + session + "': " + reason);
+    }
   }
 
   /** A protocol error: it has no {@code seq}, which tells it apart from a generation's terminal {@code error} event. */

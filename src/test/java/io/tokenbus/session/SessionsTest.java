@@ -240,4 +240,35 @@ class SessionsTest {
     assertEquals(409, full.statusCode(), full.bodyAsString());
     assertEquals("session_full", full.bodyAsJsonObject().getJsonObject("error").getString("code"));
   }
+
+  @Test
+  @DisplayName("over the WebSocket: join gets the state then live frames, typing reaches the others, bad joins get error frames")
+  void webSocket(Vertx vertx) {
+    String id = create();
+    SseClient observer = watch(id, "", Map.of());
+    io.tokenbus.support.WsClient ws = await(io.tokenbus.support.WsClient.connect(vertx, hub.port()));
+    await(ws.send(new JsonObject().put("type", "join").put("session", id).put("author", "Wes")));
+    JsonObject state = await(ws.frames().whenAny(f -> "state".equals(f.getString("type"))));
+    assertEquals(id, state.getString("session"));
+    post(id, "Wes", "hello over ws");
+    await(ws.frames().whenAny(f -> "done".equals(f.getString("type"))), 20);
+    StringBuilder text = new StringBuilder();
+    ws.frames().items().stream().filter(f -> "delta".equals(f.getString("type"))).forEach(f -> text.append(f.getString("text")));
+    assertEquals(MockText.text(40), text.toString());
+    List<Long> seqs = ws.frames().items().stream().filter(f -> f.containsKey("seq") && !"state".equals(f.getString("type")))
+        .map(f -> f.getLong("seq")).toList();
+    for (int i = 1; i < seqs.size(); i++) {
+      assertEquals(seqs.get(i - 1) + 1, seqs.get(i));
+    }
+    await(ws.send(new JsonObject().put("type", "typing").put("session", id)));
+    await(observer.events().whenAny(e -> e.event().equals("presence") && e.json().getString("author").equals("Wes")
+        && e.json().getString("state").equals("typing")));
+
+    await(ws.send(new JsonObject().put("type", "join").put("session", "sess_nope").put("author", "Wes")));
+    JsonObject error = await(ws.frames().whenAny(f -> "error".equals(f.getString("type")) && "sess_nope".equals(f.getString("session"))));
+    assertEquals("session_not_found", error.getString("code"));
+    await(ws.send(new JsonObject().put("type", "join").put("session", id)));
+    assertEquals("invalid_author", await(ws.frames().whenAny(f -> "error".equals(f.getString("type"))
+        && id.equals(f.getString("session")) && !f.containsKey("seq"))).getString("code"));
+  }
 }
