@@ -4,7 +4,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.SessionEncoder;
-import io.tokenbus.session.SessionEvent;
+import io.tokenbus.session.EncodedSessionEvent;
 import io.tokenbus.session.SessionHub;
 import io.tokenbus.session.SessionLimitException;
 import io.tokenbus.session.SessionOutput;
@@ -216,12 +216,16 @@ final class SessionsHandler {
     }
 
     @Override
-    public void events(List<SessionEvent> events) {
+    public void events(List<EncodedSessionEvent> events) {
       if (response.closed()) {
         return;
       }
+      if (events.size() == 1) {
+        response.write(events.get(0).sse());
+        return;
+      }
       Buffer bytes = Buffer.buffer();
-      events.forEach(e -> bytes.appendBuffer(SessionEncoder.sse(e)));
+      events.forEach(e -> bytes.appendBuffer(e.sse()));
       response.write(bytes);
     }
 

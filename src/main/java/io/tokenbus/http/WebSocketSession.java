@@ -3,7 +3,7 @@ package io.tokenbus.http;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.session.SessionEncoder;
-import io.tokenbus.session.SessionEvent;
+import io.tokenbus.session.EncodedSessionEvent;
 import io.tokenbus.session.SessionHub;
 import io.tokenbus.session.SessionOutput;
 import io.tokenbus.session.SessionState;
@@ -364,9 +364,9 @@ final class WebSocketSession implements Heartbeats.Beating {
     }
 
     @Override
-    public void events(List<SessionEvent> events) {
+    public void events(List<EncodedSessionEvent> events) {
       if (!socket.isClosed()) {
-        events.forEach(e -> socket.writeTextMessage(SessionEncoder.frame(session, e)));
+        events.forEach(e -> socket.writeTextMessage(e.frame()));
       }
     }
 

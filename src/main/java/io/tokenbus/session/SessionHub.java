@@ -25,7 +25,7 @@ public final class SessionHub {
 
     Channel(String session) {
       consumer = vertx.eventBus().consumer(Addresses.sessionEvents(session), message -> {
-        SessionBatch batch = message.body();
+        List<EncodedSessionEvent> batch = SessionViewer.encode(session, message.body().events());
         for (SessionViewer viewer : viewers) {
           viewer.context.runOnContext(v -> viewer.onBatch(batch));
         }

@@ -8,7 +8,7 @@ public interface SessionOutput {
 
   void state(View view);
 
-  void events(List<SessionEvent> events);
+  void events(List<EncodedSessionEvent> events);
 
   boolean writeQueueFull();
 

@@ -24,7 +24,7 @@ public final class SessionViewer {
   private boolean reading;
   private boolean behind;
   private boolean closed;
-  private final List<SessionBatch> held = new ArrayList<>();
+  private final List<List<EncodedSessionEvent>> held = new ArrayList<>();
 
   /** @param after the client's cursor, or -1 for a newcomer, who gets the state first */
   public SessionViewer(SessionHub hub, Sessions sessions, String session, long after, SessionOutput output, Context context) {
@@ -71,23 +71,27 @@ public final class SessionViewer {
     }
   }
 
-  /** A live batch, on this viewer's loop. */
-  void onBatch(SessionBatch batch) {
-    if (closed) {
+  static List<EncodedSessionEvent> encode(String session, List<SessionEvent> events) {
+    return events.stream().map(e -> new EncodedSessionEvent(session, e)).toList();
+  }
+
+  /** A live batch (encoded once for the node), on this viewer's loop. */
+  void onBatch(List<EncodedSessionEvent> batch) {
+    if (closed || batch.isEmpty()) {
       return;
     }
     if (reading || behind) {
       held.add(batch);
       return;
     }
-    if (batch.lastSeq() <= cursor) {
+    if (batch.get(batch.size() - 1).seq() <= cursor) {
       return;
     }
-    if (batch.firstSeq() > cursor + 1) {
+    if (batch.get(0).seq() > cursor + 1) {
       read();
       return;
     }
-    write(batch.events());
+    write(batch);
   }
 
   private void read() {
@@ -103,15 +107,15 @@ public final class SessionViewer {
         return;
       }
       reading = false;
-      write(ar.result());
-      List<SessionBatch> later = new ArrayList<>(held);
+      write(encode(session, ar.result()));
+      List<List<EncodedSessionEvent>> later = new ArrayList<>(held);
       held.clear();
       later.forEach(this::onBatch);
     }));
   }
 
-  private void write(List<SessionEvent> events) {
-    List<SessionEvent> fresh = events.stream().filter(e -> e.seq() > cursor).toList();
+  private void write(List<EncodedSessionEvent> events) {
+    List<EncodedSessionEvent> fresh = events.stream().filter(e -> e.seq() > cursor).toList();
     if (fresh.isEmpty() || closed) {
       return;
     }
