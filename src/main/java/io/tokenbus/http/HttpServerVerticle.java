@@ -106,7 +106,8 @@ public final class HttpServerVerticle extends VerticleBase {
     // The chat page (src/main/resources/webroot): plain files, no build step.
     // A strict Content-Security-Policy as a second line behind the page's own escaping: no inline
     // script, no other origin. Files are small and unhashed, so they are served uncached.
-    router.get("/*").handler(ctx -> {
+    // Top-level files only, so that a GET on an API path still gets the API's own 404 or 405.
+    router.getWithRegex("/(?!v1$)[^/]*").handler(ctx -> {
       ctx.response().putHeader("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
               + "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
           .putHeader("X-Content-Type-Options", "nosniff").putHeader("Referrer-Policy", "no-referrer");
