@@ -111,10 +111,10 @@ final class SessionOps {
     }
   }
 
-  record Typing(String author) implements SessionOp<Void> {
+  record Typing(String author, long nowMillis) implements SessionOp<Void> {
     @Override
     public Void apply(SessionState state, List<SessionEvent> out) {
-      state.typing(author, out);
+      state.typing(author, nowMillis, out);
       return null;
     }
   }

@@ -32,6 +32,8 @@ public final class SessionState implements Serializable {
   /** Author → open connections (SSE or WebSocket, on any node). */
   final LinkedHashMap<String, Integer> participants = new LinkedHashMap<>();
   final ArrayDeque<String> queue = new ArrayDeque<>();
+  static final long TYPING_INTERVAL_MS = 1500;
+  final LinkedHashMap<String, Long> lastTyping = new LinkedHashMap<>();
   /** The assistant message being answered, or null. */
   String answering;
   /** The last generation seq copied into {@link #answering}. */
@@ -172,6 +174,7 @@ public final class SessionState implements Serializable {
     int after = Math.max(0, before + change);
     if (after == 0) {
       participants.remove(author);
+      lastTyping.remove(author);
     } else {
       participants.put(author, after);
     }
@@ -198,7 +201,13 @@ public final class SessionState implements Serializable {
     return false;
   }
 
-  void typing(String author, List<SessionEvent> out) {
+  /** Says {@code author} is typing, at most once per {@link #TYPING_INTERVAL_MS} each, so a chatty client cannot flood the log. */
+  void typing(String author, long nowMillis, List<SessionEvent> out) {
+    Long last = lastTyping.get(author);
+    if (last != null && nowMillis - last < TYPING_INTERVAL_MS) {
+      return;
+    }
+    lastTyping.put(author, nowMillis);
     add(out, SessionEvent.presence(nextSeq(), author, "typing"));
   }
 

@@ -144,7 +144,7 @@ public final class Sessions implements CommitListener {
   }
 
   public Future<Void> typing(String id, String author) {
-    return change(id, new SessionOps.Typing(author)).mapEmpty();
+    return change(id, new SessionOps.Typing(author, System.currentTimeMillis())).mapEmpty();
   }
 
   private void startAnswer(String session, SessionState.NextAnswer next) {

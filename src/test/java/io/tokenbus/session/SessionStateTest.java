@@ -1,0 +1,54 @@
+package io.tokenbus.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import io.tokenbus.bus.GenerationEvent;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** The session's rules, on the state alone: one answer at a time, copies taken once, typing throttled. */
+class SessionStateTest {
+
+  private static SessionState.NewAnswer ids(String n) {
+    return new SessionState.NewAnswer("msg_a" + n, "gen_" + n, 0);
+  }
+
+  @Test
+  @DisplayName("a question asked during an answer waits; the next answer sees the transcript up to its own question")
+  void queueAndHistory() {
+    SessionState state = new SessionState("s", "", "mock", "", 0);
+    List<SessionEvent> out = new ArrayList<>();
+    SessionState.NextAnswer first = state.post(SessionMessage.user("u1", "Ann", "one", 0), ids("1"), out);
+    assertNotNull(first);
+    assertNull(state.post(SessionMessage.user("u2", "Bob", "two", 0), ids("x"), out), "queued behind the answer in progress");
+    assertNull(state.post(SessionMessage.user("u3", "Ann", "three", 0), ids("y"), out));
+    // The first answer's events arrive twice (a retried copy): taken once.
+    List<GenerationEvent> events = List.of(GenerationEvent.delta(1, "A"), GenerationEvent.delta(2, "B"));
+    state.relay("gen_1", events, ids("2"), out);
+    state.relay("gen_1", events, ids("2"), out);
+    SessionState.NextAnswer second = state.relay("gen_1", List.of(GenerationEvent.done(3, "stop", null)), ids("2"), out);
+    assertEquals("AB", state.messages.get(1).content());
+    assertNotNull(second);
+    assertEquals(List.of("u1", "msg_a1", "u2"), second.history().stream().map(SessionMessage::id).toList());
+    assertEquals(List.of("u1", "msg_a1", "u2", "u3", "msg_a2"), state.messages.stream().map(SessionMessage::id).toList());
+    for (int i = 0; i < out.size(); i++) {
+      assertEquals(i + 1, out.get(i).seq());
+    }
+  }
+
+  @Test
+  @DisplayName("typing is said at most once per interval per person")
+  void typingThrottle() {
+    SessionState state = new SessionState("s", "", "mock", "", 0);
+    List<SessionEvent> out = new ArrayList<>();
+    state.typing("Ann", 1000, out);
+    state.typing("Ann", 1500, out);
+    state.typing("Bob", 1500, out);
+    state.typing("Ann", 1000 + SessionState.TYPING_INTERVAL_MS, out);
+    assertEquals(List.of("Ann", "Bob", "Ann"), out.stream().map(SessionEvent::author).toList());
+  }
+}
