@@ -86,7 +86,8 @@ final class GenerationRun implements UpstreamRun.Sink {
       upstream = new UpstreamRun(vertx, info.id(), info.request(), chain,
           resume == null ? null : new Continuation(resume.text(), resume.deltas()),
           resume != null && resume.toolCalls(), resume != null && resume.otherOutput(), this);
-      int idleCancel = config.idleCancelSeconds();
+      // A session's answer belongs to its transcript, watched or not: it ends by itself or by the session's stop.
+      int idleCancel = info.request().session() != null ? 0 : config.idleCancelSeconds();
       if (idleCancel > 0) {
         long limitNanos = idleCancel * 1_000_000_000L;
         idleTimer = vertx.setPeriodic(Math.min(250, idleCancel * 1000L), t -> {

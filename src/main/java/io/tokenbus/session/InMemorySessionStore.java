@@ -17,11 +17,11 @@ public final class InMemorySessionStore implements SessionStore {
   public InMemorySessionStore(Vertx vertx, int maxSessions, long idleMillis) {
     this.maxSessions = maxSessions;
     this.idleMillis = idleMillis;
-    vertx.setPeriodic(Math.min(5000, idleMillis), t -> sweep());
+    vertx.setPeriodic(Math.min(5000, idleMillis), t -> sweep(System.currentTimeMillis()));
   }
 
-  private void sweep() {
-    long now = System.currentTimeMillis();
+  /** Deletes the sessions idle since before {@code now} − the idle expiry. */
+  void sweep(long now) {
     sessions.values().removeIf(s -> {
       synchronized (s) {
         return now - s.lastActive > idleMillis;

@@ -42,7 +42,8 @@ public final class SessionEncoder {
     JsonObject json = new JsonObject().put("id", m.id()).put("role", m.role()).put("author", m.author())
         .put("content", m.content()).put("created", m.created());
     if (m.role().equals("assistant")) {
-      json.put("generation", m.generation()).put("status", m.status()).put("finish_reason", m.finishReason());
+      json.put("generation", m.generation()).put("reply_to", m.replyTo()).put("status", m.status())
+          .put("finish_reason", m.finishReason());
       if (m.error() != null) {
         json.put("error", m.error());
       }

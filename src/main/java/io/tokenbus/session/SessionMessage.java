@@ -8,14 +8,14 @@ import java.io.Serializable;
  * {@code stopped}) and finish reason. Immutable; the session state replaces it as it changes.
  */
 public record SessionMessage(String id, String role, String author, String content, long created, String generation,
-                             String status, String finishReason, String error) implements Serializable {
+                             String status, String finishReason, String error, String replyTo) implements Serializable {
 
   static SessionMessage user(String id, String author, String content, long created) {
-    return new SessionMessage(id, "user", author, content, created, null, null, null, null);
+    return new SessionMessage(id, "user", author, content, created, null, null, null, null, null);
   }
 
-  static SessionMessage assistant(String id, String generation, long created) {
-    return new SessionMessage(id, "assistant", "assistant", "", created, generation, "streaming", null, null);
+  static SessionMessage assistant(String id, String generation, long created, String replyTo) {
+    return new SessionMessage(id, "assistant", "assistant", "", created, generation, "streaming", null, null, replyTo);
   }
 
   boolean streaming() {
@@ -23,10 +23,10 @@ public record SessionMessage(String id, String role, String author, String conte
   }
 
   SessionMessage withContent(String newContent) {
-    return new SessionMessage(id, role, author, newContent, created, generation, status, finishReason, error);
+    return new SessionMessage(id, role, author, newContent, created, generation, status, finishReason, error, replyTo);
   }
 
   SessionMessage ended(String newStatus, String newFinishReason, String newError) {
-    return new SessionMessage(id, role, author, content, created, generation, newStatus, newFinishReason, newError);
+    return new SessionMessage(id, role, author, content, created, generation, newStatus, newFinishReason, newError, replyTo);
   }
 }

@@ -22,7 +22,6 @@ final class SessionOps {
         return new Posted(null, false, new Failure(409, "invalid_request_error", "session_full", "The session's transcript "
             + "has reached " + maxTranscriptChars + " characters (sessions.max-transcript-chars); start a new session"));
       }
-      state.lastActive = user.created();
       SessionState.NextAnswer next = state.post(user, ids, out);
       return new Posted(next, next == null, null);
     }
@@ -97,7 +96,6 @@ final class SessionOps {
         return new Failure(409, "invalid_request_error", "session_full_of_participants", "The session already has "
             + maxParticipants + " participants (sessions.max-participants)");
       }
-      state.lastActive = now;
       state.presence(author, change, out);
       return null;
     }

@@ -26,10 +26,14 @@ public final class SessionState implements Serializable {
   final String model;
   final String system;
   final long created;
+  /** Milliseconds; set by the in-memory store on every change (Hazelcast keeps its own time to live). */
   long lastActive;
   final ArrayList<SessionMessage> messages = new ArrayList<>();
   final ArrayList<SessionEvent> log = new ArrayList<>();
-  /** Author → open connections (SSE or WebSocket, on any node). */
+  /**
+   * Author → open connections (SSE or WebSocket, on any node). 0 means their last connection closed
+   * and they are still counted as here until the reconnect grace ends ({@link #leftIfGone}).
+   */
   final LinkedHashMap<String, Integer> participants = new LinkedHashMap<>();
   final ArrayDeque<String> queue = new ArrayDeque<>();
   static final long TYPING_INTERVAL_MS = 1500;
@@ -46,7 +50,7 @@ public final class SessionState implements Serializable {
     this.model = model;
     this.system = system;
     this.created = created;
-    this.lastActive = created;
+    this.lastActive = created * 1000;
   }
 
   public String id() {
@@ -89,12 +93,22 @@ public final class SessionState implements Serializable {
   }
 
   private NextAnswer startAnswer(String question, NewAnswer ids, List<SessionEvent> out) {
-    SessionMessage answer = SessionMessage.assistant(ids.messageId(), ids.generation(), ids.now());
+    SessionMessage answer = SessionMessage.assistant(ids.messageId(), ids.generation(), ids.now(), question);
+    // The conversation as the model must see it: each question followed by its own answer, up to this question
+    // (a question asked while an earlier one was answered sits before that answer in the transcript).
     List<SessionMessage> history = new ArrayList<>();
     for (SessionMessage m : messages) {
+      if (!m.role().equals("user")) {
+        continue;
+      }
       history.add(m);
       if (m.id().equals(question)) {
         break;
+      }
+      for (SessionMessage reply : messages) {
+        if (m.id().equals(reply.replyTo())) {
+          history.add(reply);
+        }
       }
     }
     messages.add(answer);
@@ -170,35 +184,25 @@ public final class SessionState implements Serializable {
 
   /** A connection of {@code author} opened (+1) or closed (−1); joined and left are said once per author. */
   void presence(String author, int change, List<SessionEvent> out) {
-    int before = participants.getOrDefault(author, 0);
-    int after = Math.max(0, before + change);
-    if (after == 0) {
-      participants.remove(author);
-      lastTyping.remove(author);
-    } else {
-      participants.put(author, after);
+    boolean known = participants.containsKey(author);
+    int after = Math.max(0, participants.getOrDefault(author, 0) + change);
+    if (change < 0 && !known) {
+      return;
     }
-    if (before == 0 && after > 0) {
+    participants.put(author, after);
+    if (!known && after > 0) {
       add(out, SessionEvent.presence(nextSeq(), author, "joined"));
     }
   }
 
-  /** Says {@code author} left, if they still have no connection (after the reconnect grace). */
+  /** Says {@code author} left, if they still have no connection (at the end of the reconnect grace). */
   void leftIfGone(String author, List<SessionEvent> out) {
-    if (!participants.containsKey(author) && hasJoined(author)) {
+    Integer connections = participants.get(author);
+    if (connections != null && connections == 0) {
+      participants.remove(author);
+      lastTyping.remove(author);
       add(out, SessionEvent.presence(nextSeq(), author, "left"));
     }
-  }
-
-  /** True if the last presence event of {@code author} is not a {@code left}. */
-  private boolean hasJoined(String author) {
-    for (int i = log.size() - 1; i >= 0; i--) {
-      SessionEvent event = log.get(i);
-      if ("presence".equals(event.type()) && author.equals(event.author()) && !"typing".equals(event.state())) {
-        return "joined".equals(event.state());
-      }
-    }
-    return false;
   }
 
   /** Says {@code author} is typing, at most once per {@link #TYPING_INTERVAL_MS} each, so a chatty client cannot flood the log. */

@@ -25,6 +25,9 @@ public final class SessionViewer {
   private boolean behind;
   private boolean closed;
   private final List<List<EncodedSessionEvent>> held = new ArrayList<>();
+  /** Batches held while reading or stuck; past it they are dropped and the store is read again instead. */
+  static final int MAX_HELD = 256;
+  private boolean heldDropped;
 
   /** @param after the client's cursor, or -1 for a newcomer, who gets the state first */
   public SessionViewer(SessionHub hub, Sessions sessions, String session, long after, SessionOutput output, Context context) {
@@ -81,7 +84,12 @@ public final class SessionViewer {
       return;
     }
     if (reading || behind) {
-      held.add(batch);
+      if (held.size() >= MAX_HELD) {
+        held.clear();
+        heldDropped = true;
+      } else if (!heldDropped) {
+        held.add(batch);
+      }
       return;
     }
     if (batch.get(batch.size() - 1).seq() <= cursor) {
@@ -97,6 +105,7 @@ public final class SessionViewer {
   private void read() {
     reading = true;
     held.clear();
+    heldDropped = false;
     sessions.readAfter(session, cursor).onComplete(ar -> context.runOnContext(v -> {
       if (closed) {
         return;
@@ -108,6 +117,11 @@ public final class SessionViewer {
       }
       reading = false;
       write(encode(session, ar.result()));
+      if (heldDropped) {
+        heldDropped = false;
+        read();
+        return;
+      }
       List<List<EncodedSessionEvent>> later = new ArrayList<>(held);
       held.clear();
       later.forEach(this::onBatch);

@@ -35,6 +35,11 @@ class SessionStateTest {
     assertNotNull(second);
     assertEquals(List.of("u1", "msg_a1", "u2"), second.history().stream().map(SessionMessage::id).toList());
     assertEquals(List.of("u1", "msg_a1", "u2", "u3", "msg_a2"), state.messages.stream().map(SessionMessage::id).toList());
+    SessionState.NextAnswer third = state.relay("gen_2", List.of(GenerationEvent.delta(1, "C"), GenerationEvent.done(2, "stop", null)),
+        ids("3"), out);
+    assertEquals(List.of("u1", "msg_a1", "u2", "msg_a2", "u3"), third.history().stream().map(SessionMessage::id).toList(),
+        "each question is followed by its own answer, though u3 was asked before a2 began");
+    assertEquals("u3", state.messages.get(5).replyTo());
     for (int i = 0; i < out.size(); i++) {
       assertEquals(i + 1, out.get(i).seq());
     }
@@ -50,5 +55,41 @@ class SessionStateTest {
     state.typing("Bob", 1500, out);
     state.typing("Ann", 1000 + SessionState.TYPING_INTERVAL_MS, out);
     assertEquals(List.of("Ann", "Bob", "Ann"), out.stream().map(SessionEvent::author).toList());
+  }
+
+  @Test
+  @DisplayName("presence: a reconnect within the grace says nothing; joined and left are said once each")
+  void presenceGrace() {
+    SessionState state = new SessionState("s", "", "mock", "", 0);
+    List<SessionEvent> out = new ArrayList<>();
+    state.presence("Ann", 1, out);
+    state.presence("Ann", -1, out); // the only tab reloads…
+    state.presence("Ann", 1, out); // …and is back before the grace ends
+    state.leftIfGone("Ann", out);
+    assertEquals(List.of("joined"), out.stream().map(SessionEvent::state).toList());
+    assertEquals(List.of("Ann"), state.present());
+    state.presence("Ann", -1, out);
+    state.leftIfGone("Ann", out);
+    state.leftIfGone("Ann", out);
+    state.presence("Bob", -1, out); // a close never matched by an open changes nothing
+    assertEquals(List.of("joined", "left"), out.stream().map(SessionEvent::state).toList());
+    assertEquals(List.of(), state.present());
+  }
+
+  @Test
+  @DisplayName("the in-memory store deletes a session only once it has been idle for the expiry")
+  void expiry() {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      InMemorySessionStore store = new InMemorySessionStore(vertx, 10, 60_000);
+      long now = System.currentTimeMillis();
+      store.create(new SessionState("s1", "", "mock", "", now / 1000));
+      store.sweep(now + 30_000);
+      assertNotNull(store.apply("s1", new SessionOps.View()).result(), "30 s idle of 60: kept");
+      store.sweep(now + 61_000);
+      assertNull(store.apply("s1", new SessionOps.View()).result(), "61 s idle: deleted");
+    } finally {
+      vertx.close();
+    }
   }
 }

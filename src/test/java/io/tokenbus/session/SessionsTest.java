@@ -271,4 +271,21 @@ class SessionsTest {
     assertEquals("invalid_author", await(ws.frames().whenAny(f -> "error".equals(f.getString("type"))
         && id.equals(f.getString("session")) && !f.containsKey("seq"))).getString("code"));
   }
+
+  @Test
+  @DisplayName("a session's answer is not idle-cancelled: it belongs to the transcript, watched or not")
+  void answersOutliveIdleCancel() {
+    Vertx other = Vertx.vertx();
+    try {
+      TestHub slow = await(TestHub.start(other, Map.of("TOKENBUS_GENERATION_IDLE_CANCEL_SECONDS", "1",
+          "TOKENBUS_MOCK_TOKENS_PER_SECOND", "25", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "50")));
+      String id = await(slow.post("/v1/sessions", new JsonObject())).bodyAsJsonObject().getString("id");
+      await(slow.post("/v1/sessions/" + id + "/messages", new JsonObject().put("author", "Ann").put("content", "take your time")));
+      SseClient viewer = await(SseClient.get(SseClient.client(other), slow.port(), "/v1/sessions/" + id + "/events", Map.of()));
+      SseEvent end = await(viewer.events().whenAny(e -> e.event().equals("done") || e.event().equals("cancelled")), 10);
+      assertEquals("done", end.event(), "two seconds of answer with no generation viewer");
+    } finally {
+      await(other.close());
+    }
+  }
 }
