@@ -31,6 +31,10 @@ public final class BusCodec<T> implements MessageCodec<T, T> {
     register(vertx, ControlCommand.class, (w, c) -> w.writeInt(c.ordinal()), r -> ControlCommand.values()[r.readInt()]);
   }
 
+  /** What a serialized record may hold: tokenbus's own records, and the JDK's collections, strings and boxes. */
+  private static final java.io.ObjectInputFilter SERIALIZED_CLASSES = java.io.ObjectInputFilter.Config.createFilter(
+      "maxdepth=20;maxrefs=100000;io.tokenbus.**;java.lang.*;java.util.*;java.util.ImmutableCollections$*;!*");
+
   /**
    * Registers a record that travels between nodes in Java serialization: for the chat sessions'
    * small, infrequent batches, where a hand-written format would buy nothing.
@@ -46,6 +50,7 @@ public final class BusCodec<T> implements MessageCodec<T, T> {
       w.writeBytes(bytes.toByteArray());
     }, r -> {
       try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(r.readBytes()))) {
+        in.setObjectInputFilter(SERIALIZED_CLASSES); // the event bus port is not authenticated: no gadget classes
         return type.cast(in.readObject());
       } catch (java.io.IOException | ClassNotFoundException e) {
         throw new IllegalStateException("cannot read a " + type.getSimpleName(), e);

@@ -17,7 +17,7 @@ public record TokenbusConfig(
 
   /** Chat sessions: their limits and timings. */
   public record Sessions(int maxSessions, int maxParticipants, int maxMessageChars, int maxTranscriptChars,
-                         int maxTitleChars, int idleExpirySeconds, int presenceGraceSeconds, String defaultModel) {
+                         int maxTitleChars, int maxQueued, int idleExpirySeconds, int presenceGraceSeconds, String defaultModel) {
   }
 
   public record Http(int port, String host, int instances, int maxBodyBytes) {
@@ -172,6 +172,7 @@ public record TokenbusConfig(
     range("sessions.max-message-chars", sessions.maxMessageChars(), 1, 1_000_000);
     range("sessions.max-transcript-chars", sessions.maxTranscriptChars(), sessions.maxMessageChars(), 100_000_000);
     range("sessions.max-title-chars", sessions.maxTitleChars(), 1, 10_000);
+    range("sessions.max-queued", sessions.maxQueued(), 0, 10_000);
     range("sessions.idle-expiry-seconds", sessions.idleExpirySeconds(), 10, 365 * 24 * 3600);
     range("sessions.presence-grace-seconds", sessions.presenceGraceSeconds(), 0, 3600);
     notBlank("sessions.default-model", sessions.defaultModel());

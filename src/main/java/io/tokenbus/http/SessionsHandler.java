@@ -174,26 +174,28 @@ final class SessionsHandler {
       return author == null ? Future.succeededFuture() : sessions.presence(id, author, 1).compose(refused -> refused == null
           ? Future.succeededFuture() : Future.failedFuture(new ApiException(refused)));
     }).onSuccess(v -> {
+      if (response.closed()) { // gone while joining
+        if (author != null) {
+          sessions.leave(id, author);
+        }
+        return;
+      }
       SseOutput.prepare(response, id);
       response.headers().remove("X-Generation-Id");
       response.putHeader("X-Session-Id", id);
       response.write(Buffer.buffer(": session " + id + "\n\n"));
       Output output = new Output(response);
       SessionViewer viewer = new SessionViewer(hub, sessions, id, after, output, vertx.getOrCreateContext());
-      response.closeHandler(x -> {
+      // Once, whichever comes first: the client leaving, or the stream ending on our side (a response that
+      // has ended never reports its close).
+      output.onEnd(() -> {
         heartbeats.remove(output);
         viewer.close();
         if (author != null) {
           sessions.leave(id, author);
         }
       });
-      if (response.closed()) {
-        viewer.close();
-        if (author != null) {
-          sessions.leave(id, author);
-        }
-        return;
-      }
+      response.closeHandler(x -> output.ended());
       viewer.start();
     }).onFailure(ctx::fail);
   }
@@ -201,6 +203,19 @@ final class SessionsHandler {
   /** A session stream on an SSE response. */
   private final class Output implements SessionOutput, Heartbeats.Beating {
     private final HttpServerResponse response;
+    private Runnable onEnd;
+    private boolean ended;
+
+    void onEnd(Runnable action) {
+      this.onEnd = action;
+    }
+
+    void ended() {
+      if (!ended) {
+        ended = true;
+        onEnd.run();
+      }
+    }
 
     Output(HttpServerResponse response) {
       this.response = response;
@@ -244,7 +259,7 @@ final class SessionsHandler {
 
     @Override
     public void fail(String reason) {
-      heartbeats.remove(this);
+      ended();
       if (!response.closed() && !response.ended()) {
         response.write(Buffer.buffer("event: error\ndata: " + new JsonObject().put("message", "The session stream ended: " + reason)
             .put("type", "invalid_request_error").put("code", "session_not_found").encode() + "\n\n"));

@@ -317,7 +317,7 @@ final class WebSocketSession implements Heartbeats.Beating {
           : Future.failedFuture(new ApiException(refused)));
     }).onComplete(ar -> {
       if (ar.failed()) {
-        joined.remove(session);
+        joined.remove(session, viewer);
         sessionError(session, ar.cause() instanceof ApiException e ? e.failure().code() : "internal_error", ar.cause().getMessage());
         return;
       }
@@ -382,7 +382,7 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public void fail(String reason) {
-      joined.remove(session);
+      leaveSession(session);
       sessionError(session, "session_lost", "Stopped following session '" + session + "': " + reason);
     }
   }

@@ -64,12 +64,18 @@ public final class SessionEncoder {
             .put("share", "/?session=" + view.id()));
   }
 
+  /** An event in SSE; a passing one (seq 0: typing) has no {@code id}, so it never moves a client's Last-Event-ID. */
   public static Buffer sse(SessionEvent event) {
-    return Buffer.buffer("id: " + event.seq() + "\nevent: " + event.type() + "\ndata: " + data(event).encode() + "\n\n");
+    return Buffer.buffer((event.seq() > 0 ? "id: " + event.seq() + "\n" : "") + "event: " + event.type() + "\ndata: "
+        + data(event).encode() + "\n\n");
   }
 
   public static String frame(String session, SessionEvent event) {
-    return new JsonObject().put("type", event.type()).put("session", session).put("seq", event.seq()).mergeIn(data(event)).encode();
+    JsonObject frame = new JsonObject().put("type", event.type()).put("session", session);
+    if (event.seq() > 0) {
+      frame.put("seq", event.seq());
+    }
+    return frame.mergeIn(data(event)).encode();
   }
 
   /** The first event a newcomer gets: the whole session at {@code view.seq()}. */

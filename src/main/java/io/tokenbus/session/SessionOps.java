@@ -15,9 +15,13 @@ final class SessionOps {
   record Posted(SessionState.NextAnswer next, boolean queued, Failure refused) implements java.io.Serializable {
   }
 
-  record Post(SessionMessage user, SessionState.NewAnswer ids, long maxTranscriptChars) implements SessionOp<Posted> {
+  record Post(SessionMessage user, SessionState.NewAnswer ids, long maxTranscriptChars, int maxQueued) implements SessionOp<Posted> {
     @Override
     public Posted apply(SessionState state, List<SessionEvent> out) {
+      if (state.answering != null && state.queue.size() >= maxQueued && !state.queue.contains(user.id())) {
+        return new Posted(null, false, new Failure(429, "rate_limit_error", "queue_full", maxQueued + " questions already wait "
+            + "for their answer (sessions.max-queued); post again when the assistant has answered some"));
+      }
       if (state.chars + user.content().length() > maxTranscriptChars) {
         return new Posted(null, false, new Failure(409, "invalid_request_error", "session_full", "The session's transcript "
             + "has reached " + maxTranscriptChars + " characters (sessions.max-transcript-chars); start a new session"));
@@ -28,9 +32,9 @@ final class SessionOps {
   }
 
   record Relay(String generation, ArrayList<GenerationEvent> events, SessionState.NewAnswer next)
-      implements SessionOp<SessionState.NextAnswer> {
+      implements SessionOp<SessionState.Relayed> {
     @Override
-    public SessionState.NextAnswer apply(SessionState state, List<SessionEvent> out) {
+    public SessionState.Relayed apply(SessionState state, List<SessionEvent> out) {
       return state.relay(generation, events, next, out);
     }
   }
@@ -109,11 +113,11 @@ final class SessionOps {
     }
   }
 
-  record Typing(String author, long nowMillis) implements SessionOp<Void> {
+  /** True when the typing is to be said (see {@link SessionState#typing}). */
+  record Typing(String author, long nowMillis) implements SessionOp<Boolean> {
     @Override
-    public Void apply(SessionState state, List<SessionEvent> out) {
-      state.typing(author, nowMillis, out);
-      return null;
+    public Boolean apply(SessionState state, List<SessionEvent> out) {
+      return state.typing(author, nowMillis);
     }
   }
 

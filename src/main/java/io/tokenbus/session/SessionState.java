@@ -82,6 +82,11 @@ public final class SessionState implements Serializable {
 
   /** Adds a user message; starts its answer if none is in progress. */
   NextAnswer post(SessionMessage user, NewAnswer ids, List<SessionEvent> out) {
+    if (indexOf(user.id()) >= 0) {
+      // The same post again (a store retrying an op that had landed): what it gave the first time.
+      int answer = indexOf(ids.messageId());
+      return answer >= 0 ? retold(answer) : null;
+    }
     messages.add(user);
     chars += user.content().length();
     add(out, SessionEvent.message(nextSeq(), user));
@@ -94,8 +99,34 @@ public final class SessionState implements Serializable {
 
   private NextAnswer startAnswer(String question, NewAnswer ids, List<SessionEvent> out) {
     SessionMessage answer = SessionMessage.assistant(ids.messageId(), ids.generation(), ids.now(), question);
-    // The conversation as the model must see it: each question followed by its own answer, up to this question
-    // (a question asked while an earlier one was answered sits before that answer in the transcript).
+    List<SessionMessage> history = historyFor(question);
+    messages.add(answer);
+    answering = answer.id();
+    relayed = 0;
+    add(out, SessionEvent.message(nextSeq(), answer));
+    return new NextAnswer(answer.id(), ids.generation(), model, system, history);
+  }
+
+  /**
+   * What a copy did: the next answer to start (or null); or, with nothing copied, that the events do
+   * not follow what was copied ({@code gapAfter}, the last seq it has, ≥ 0), or that the generation
+   * no longer answers anything here ({@code stale}: stopped, or never registered).
+   */
+  public record Relayed(NextAnswer next, long gapAfter, boolean stale) implements Serializable {
+  }
+
+  /**
+   * The conversation as the model must see it: each question followed by its own answer, up to
+   * {@code question} (a question asked while an earlier one was answered sits before that answer in
+   * the transcript).
+   */
+  private List<SessionMessage> historyFor(String question) {
+    java.util.Map<String, SessionMessage> replies = new java.util.HashMap<>();
+    for (SessionMessage m : messages) {
+      if (m.replyTo() != null) {
+        replies.put(m.replyTo(), m);
+      }
+    }
     List<SessionMessage> history = new ArrayList<>();
     for (SessionMessage m : messages) {
       if (!m.role().equals("user")) {
@@ -105,28 +136,28 @@ public final class SessionState implements Serializable {
       if (m.id().equals(question)) {
         break;
       }
-      for (SessionMessage reply : messages) {
-        if (m.id().equals(reply.replyTo())) {
-          history.add(reply);
-        }
+      SessionMessage reply = replies.get(m.id());
+      if (reply != null) {
+        history.add(reply);
       }
     }
-    messages.add(answer);
-    answering = answer.id();
-    relayed = 0;
-    add(out, SessionEvent.message(nextSeq(), answer));
-    return new NextAnswer(answer.id(), ids.generation(), model, system, history);
+    return history;
   }
 
-  /** Copies a generation's committed events into its answer (each once), and starts the next answer if one waits. */
-  NextAnswer relay(String generation, List<GenerationEvent> events, NewAnswer next, List<SessionEvent> out) {
+  /** Copies a generation's committed events into its answer (each once, none skipped), and starts the next answer if one waits. */
+  Relayed relay(String generation, List<GenerationEvent> events, NewAnswer next, List<SessionEvent> out) {
     int at = answering == null ? -1 : indexOf(answering);
     if (at < 0 || !generation.equals(messages.get(at).generation())) {
-      return null; // already ended (stopped, failed to start): late events change nothing
+      // A copy retried after it had ended this answer and started the next gets the same next answer.
+      int started = next == null || answering == null || !answering.equals(next.messageId()) ? -1 : indexOf(answering);
+      return started >= 0 ? new Relayed(retold(started), -1, false) : new Relayed(null, -1, true);
     }
     for (GenerationEvent event : events) {
       if (event.seq() <= relayed) {
         continue;
+      }
+      if (event.seq() > relayed + 1) {
+        return new Relayed(null, relayed, false); // events missing in between: the caller reads them from the log
       }
       relayed = event.seq();
       SessionMessage answer = messages.get(at);
@@ -144,20 +175,26 @@ public final class SessionState implements Serializable {
           add(out, SessionEvent.answer(nextSeq(), "reset", answer, null, null, event.failure()));
         }
         case DONE -> {
-          return end(at, "completed", "done", event.finishReason(), null, next, out);
+          return new Relayed(end(at, "completed", "done", event.finishReason(), null, next, out), -1, false);
         }
         case ERROR -> {
-          return end(at, "failed", "error", null, event.failure(), next, out);
+          return new Relayed(end(at, "failed", "error", null, event.failure(), next, out), -1, false);
         }
         case CANCELLED -> {
-          return end(at, "stopped", "cancelled", null, null, next, out);
+          return new Relayed(end(at, "stopped", "cancelled", null, null, next, out), -1, false);
         }
         default -> {
           // tool calls and upstream recoveries are not part of a chat transcript
         }
       }
     }
-    return null;
+    return new Relayed(null, -1, false);
+  }
+
+  /** The start of the answer at {@code index} again (its history as it was), for a retried op. */
+  private NextAnswer retold(int index) {
+    SessionMessage answer = messages.get(index);
+    return new NextAnswer(answer.id(), answer.generation(), model, system, historyFor(answer.replyTo()));
   }
 
   /** Ends the answer in progress (if it is {@code messageId}) and starts the next one if a message waits. */
@@ -172,8 +209,10 @@ public final class SessionState implements Serializable {
     messages.set(at, answer);
     answering = null;
     add(out, SessionEvent.answer(nextSeq(), type, answer, null, finishReason, failure));
-    String question = queue.poll();
-    return question == null || next == null ? null : startAnswer(question, next, out);
+    if (next == null || queue.isEmpty()) {
+      return null; // the queue stays for whoever can start its next answer
+    }
+    return startAnswer(queue.poll(), next, out);
   }
 
   /** The answer to stop: it and every queued question are given up. */
@@ -205,14 +244,18 @@ public final class SessionState implements Serializable {
     }
   }
 
-  /** Says {@code author} is typing, at most once per {@link #TYPING_INTERVAL_MS} each, so a chatty client cannot flood the log. */
-  void typing(String author, long nowMillis, List<SessionEvent> out) {
+  /**
+   * True when {@code author}'s typing is worth saying: they are here, and did not say so in the last
+   * {@link #TYPING_INTERVAL_MS}. Typing is not kept in the log (it is published as a passing event
+   * without a seq), so it costs nothing to replay and cannot grow the session.
+   */
+  boolean typing(String author, long nowMillis) {
     Long last = lastTyping.get(author);
-    if (last != null && nowMillis - last < TYPING_INTERVAL_MS) {
-      return;
+    if (!participants.containsKey(author) || (last != null && nowMillis - last < TYPING_INTERVAL_MS)) {
+      return false;
     }
     lastTyping.put(author, nowMillis);
-    add(out, SessionEvent.presence(nextSeq(), author, "typing"));
+    return true;
   }
 
   List<String> present() {

@@ -45,26 +45,27 @@ public final class SessionViewer {
 
   public Future<Void> start() {
     reading = true;
-    return hub.join(this).compose(v -> {
-      if (cursor >= 0) {
-        return Future.succeededFuture();
-      }
-      return sessions.view(session).compose(view -> {
-        if (view == null) {
-          return Future.failedFuture("no such session");
-        }
-        cursor = view.seq();
-        output.state(view);
-        return Future.succeededFuture();
-      });
-    }).onComplete(ar -> context.runOnContext(x -> {
-      if (ar.failed()) {
-        close();
-        output.fail(ar.cause().getMessage());
-      } else {
-        read();
-      }
-    })).mapEmpty();
+    return hub.join(this)
+        .compose(v -> cursor >= 0 ? Future.<SessionState.View>succeededFuture() : sessions.view(session))
+        .onComplete(ar -> context.runOnContext(x -> {
+          if (ar.failed() || (cursor < 0 && ar.result() == null)) {
+            close();
+            output.fail(ar.failed() ? ar.cause().getMessage() : "no such session");
+            return;
+          }
+          if (cursor < 0) {
+            cursor = ar.result().seq();
+            output.state(ar.result());
+          }
+          read();
+          // In a cluster a new subscription takes a moment to reach the other nodes: what they published
+          // meanwhile is read once more, in case it was the last event for a while.
+          context.owner().setTimer(1500, t -> {
+            if (!closed && !reading && !behind) {
+              read();
+            }
+          });
+        })).mapEmpty();
   }
 
   public void close() {
@@ -81,6 +82,13 @@ public final class SessionViewer {
   /** A live batch (encoded once for the node), on this viewer's loop. */
   void onBatch(List<EncodedSessionEvent> batch) {
     if (closed || batch.isEmpty()) {
+      return;
+    }
+    if (batch.get(0).seq() == 0) {
+      // A passing event (typing): worth showing now, not worth holding or replaying.
+      if (!reading && !behind && !output.writeQueueFull()) {
+        output.events(batch);
+      }
       return;
     }
     if (reading || behind) {

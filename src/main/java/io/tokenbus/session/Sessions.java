@@ -103,7 +103,7 @@ public final class Sessions implements CommitListener {
   /** Posts a user message: its answer starts at once, or is queued behind the one in progress. */
   public Future<Post> post(String id, String author, String content) {
     SessionMessage user = SessionMessage.user(newId("msg_"), author, content, System.currentTimeMillis() / 1000);
-    return change(id, new SessionOps.Post(user, newAnswer(), config.maxTranscriptChars())).map(result -> {
+    return change(id, new SessionOps.Post(user, newAnswer(), config.maxTranscriptChars(), config.maxQueued())).map(result -> {
       if (result == null) {
         return null;
       }
@@ -125,8 +125,14 @@ public final class Sessions implements CommitListener {
       SessionMessage answer = result.value();
       return vertx.eventBus().request(Addresses.control(answer.generation()), ControlCommand.CANCEL)
           .recover(e -> e instanceof ReplyException r && r.failureType() == ReplyFailure.NO_HANDLERS
-              // Nobody runs it (it never started, or just ended): end the answer here.
-              ? change(id, new SessionOps.EndAnswer(answer.id(), "stopped", "cancelled", null, null)).mapEmpty()
+              // Nobody runs it (it has not started, or just ended): end the answer here. Should the generation
+              // start after all, its first copy finds it stale and cancels it.
+              ? change(id, new SessionOps.EndAnswer(answer.id(), "stopped", "cancelled", null, newAnswer())).map(ended -> {
+                if (ended != null && ended.value() != null) {
+                  startAnswer(id, ended.value()); // a question posted after the stop
+                }
+                return null;
+              })
               : Future.failedFuture(e))
           .map(answer);
     });
@@ -143,8 +149,14 @@ public final class Sessions implements CommitListener {
         t -> change(id, new SessionOps.LeftIfGone(author))));
   }
 
+  /** Says {@code author} is typing, if they are here: a passing event (seq 0), not kept in the session's log. */
   public Future<Void> typing(String id, String author) {
-    return change(id, new SessionOps.Typing(author, System.currentTimeMillis())).mapEmpty();
+    return store.apply(id, new SessionOps.Typing(author, System.currentTimeMillis())).map(r -> {
+      if (r != null && Boolean.TRUE.equals(r.value())) {
+        vertx.eventBus().publish(Addresses.sessionEvents(id), new SessionBatch(id, List.of(SessionEvent.presence(0, author, "typing"))));
+      }
+      return null;
+    });
   }
 
   private void startAnswer(String session, SessionState.NextAnswer next) {
@@ -198,12 +210,30 @@ public final class Sessions implements CommitListener {
   @Override
   public void resumed(GenerationInfo info) {
     SessionLink link = info.request().session();
-    Future<?> catchUp = store.apply(link.session(), new SessionOps.Relayed(link.generation()))
+    relays.put(link.generation(), catchUp(link, 0));
+  }
+
+  /** Copies, from the generation's log, everything after what the session has of it. */
+  private Future<Void> catchUp(SessionLink link, int attempt) {
+    return store.apply(link.session(), new SessionOps.Relayed(link.generation()))
         .compose(r -> r == null || r.value() < 0 ? Future.succeededFuture(List.<GenerationEvent>of())
             : generations.readAfter(link.generation(), r.value()))
-        .compose(missed -> missed == null || missed.isEmpty() ? Future.succeededFuture()
-            : write(link, new ArrayList<>(missed), 0));
-    relays.put(link.generation(), catchUp);
+        .compose(missed -> missed == null || missed.isEmpty() ? Future.<Void>succeededFuture()
+            : write(link, new ArrayList<>(missed), 0))
+        .recover(e -> later(link, attempt, e));
+  }
+
+  /**
+   * The store or the log keeps failing (a partition moving, say): try again from the log a little
+   * later, for about a minute, so a missed end of an answer still reaches the session.
+   */
+  private Future<Void> later(SessionLink link, int attempt, Throwable cause) {
+    if (attempt >= 12) {
+      LOG.error("Session {}: answer {} could not be copied from generation {}; it stays as it is", link.session(),
+          link.message(), link.generation(), cause);
+      return Future.succeededFuture();
+    }
+    return vertx.timer(5000).compose(t -> catchUp(link, attempt + 1));
   }
 
   /** Copies events into the session, after those before them, retrying a failed write (the copy skips what it already has). */
@@ -212,23 +242,29 @@ public final class Sessions implements CommitListener {
     Future<?> next = previous.transform(v -> write(link, events, 0));
     relays.put(link.generation(), next);
     if (events.get(events.size() - 1).terminal()) {
-      next.onComplete(v -> relays.remove(link.generation()));
+      next.onComplete(v -> relays.remove(link.generation(), next));
     }
   }
 
   private Future<Void> write(SessionLink link, ArrayList<GenerationEvent> events, int attempt) {
-    return change(link.session(), new SessionOps.Relay(link.generation(), events, newAnswer())).<Void>map(result -> {
-      if (result != null && result.value() != null) {
-        startAnswer(link.session(), result.value());
+    return change(link.session(), new SessionOps.Relay(link.generation(), events, newAnswer())).<Void>compose(result -> {
+      if (result == null) {
+        return Future.succeededFuture(); // the session is gone
       }
-      return null;
-    }).recover(e -> {
-      if (attempt >= 8) {
-        LOG.error("Session {}: answer {} lost events {}..{}", link.session(), link.message(), events.get(0).seq(),
-            events.get(events.size() - 1).seq(), e);
-        return Future.succeededFuture();
+      SessionState.Relayed relayed = result.value();
+      if (relayed.next() != null) {
+        startAnswer(link.session(), relayed.next());
       }
-      return vertx.timer(Math.min(1000, 50L << attempt)).compose(t -> write(link, events, attempt + 1));
-    });
+      if (relayed.stale()) {
+        // Nothing here waits for it (the answer was stopped before it started): stop it too.
+        vertx.eventBus().send(Addresses.control(link.generation()), ControlCommand.CANCEL);
+      }
+      if (relayed.gapAfter() >= 0) {
+        return generations.readAfter(link.generation(), relayed.gapAfter()).compose(missing -> missing == null || missing.isEmpty()
+            ? Future.succeededFuture() : write(link, new ArrayList<>(missing), attempt + 1));
+      }
+      return Future.succeededFuture();
+    }).recover(e -> attempt >= 8 ? later(link, 0, e)
+        : vertx.timer(Math.min(1000, 50L << attempt)).compose(t -> write(link, events, attempt + 1)));
   }
 }

@@ -203,8 +203,13 @@ class SessionsTest {
     List<String> presence = observer.events().items().stream().filter(e -> e.event().equals("presence"))
         .map(e -> e.json().getString("author") + " " + e.json().getString("state")).toList();
     assertEquals(List.of("Ann joined", "Ann left"), presence);
+    SseClient bob = watch(id, "?author=Bob", Map.of());
+    await(observer.events().whenAny(e -> e.event().equals("presence") && e.json().getString("author").equals("Bob")));
     assertEquals(204, await(hub.post("/v1/sessions/" + id + "/typing", new JsonObject().put("author", "Bob"))).statusCode());
     await(observer.events().whenAny(e -> e.event().equals("presence") && e.json().getString("state").equals("typing")));
+    assertTrue(observer.raw().contains("\n\nevent: presence\ndata: {\"author\":\"Bob\",\"state\":\"typing\"}"),
+        "typing passes by with no id line, so it never moves a client's Last-Event-ID: " + observer.raw());
+    bob.close();
   }
 
   @Test
