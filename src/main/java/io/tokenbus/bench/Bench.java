@@ -1,0 +1,184 @@
+package io.tokenbus.bench;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.ext.web.client.WebClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+/**
+ * The load tool: N SSE subscribers of one generation, fed by {@link BenchUpstream} at R tokens/s for
+ * T seconds, and a report of what they got. Run a hub with {@code OPENAI_BASE_URL} pointing at the
+ * tool's upstream port, then:
+ *
+ * <pre>
+ * java -cp target/tokenbus.jar io.tokenbus.bench.Bench --hub-port 8080 --upstream-port 9700 \
+ *     --subscribers 1000 --rate 50 --seconds 10 [--hub-pid PID]
+ * </pre>
+ *
+ * With {@code --hub-pid} it also reports the hub's CPU time per delivered token and its RSS
+ * (from /proc). Every figure comes from one run; the tool never retries or hides a loss.
+ */
+public final class Bench {
+
+  /** What to run. */
+  public record Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, long hubPid,
+                        int connectBatch) {
+  }
+
+  /** What a run measured. */
+  public record Report(int subscribers, long expectedPerSubscriber, long delivered, long lost, long duplicated, long outOfOrder,
+                       double seconds, Histogram latencyMicros, double hubCpuSeconds, long hubRssKb) {
+
+    public double tokensPerSecond() {
+      return delivered / seconds;
+    }
+
+    public Map<String, Object> asMap() {
+      Map<String, Object> map = new LinkedHashMap<>();
+      map.put("subscribers", subscribers);
+      map.put("tokens_expected", expectedPerSubscriber * subscribers);
+      map.put("tokens_delivered", delivered);
+      map.put("tokens_per_second", Math.round(tokensPerSecond()));
+      map.put("lost", lost);
+      map.put("duplicated", duplicated);
+      map.put("out_of_order", outOfOrder);
+      map.put("latency_ms_p50", latencyMicros.getValueAtPercentile(50) / 1000.0);
+      map.put("latency_ms_p99", latencyMicros.getValueAtPercentile(99) / 1000.0);
+      map.put("latency_ms_p999", latencyMicros.getValueAtPercentile(99.9) / 1000.0);
+      map.put("latency_ms_max", latencyMicros.getMaxValue() / 1000.0);
+      if (hubCpuSeconds >= 0) {
+        map.put("hub_cpu_us_per_token", delivered == 0 ? null : Math.round(hubCpuSeconds * 1e6 / delivered * 100) / 100.0);
+        map.put("hub_rss_mb", hubRssKb / 1024);
+      }
+      return map;
+    }
+  }
+
+  private Bench() {
+  }
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> a = new LinkedHashMap<>();
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      a.put(args[i].replaceFirst("^--", ""), args[i + 1]);
+    }
+    Options options = new Options(a.getOrDefault("hub-host", "127.0.0.1"), Integer.parseInt(a.getOrDefault("hub-port", "8080")),
+        Integer.parseInt(a.getOrDefault("upstream-port", "9700")), Integer.parseInt(a.getOrDefault("subscribers", "100")),
+        Double.parseDouble(a.getOrDefault("rate", "50")), Integer.parseInt(a.getOrDefault("seconds", "10")),
+        Long.parseLong(a.getOrDefault("hub-pid", "-1")), Integer.parseInt(a.getOrDefault("connect-batch", "500")));
+    Vertx vertx = Vertx.vertx();
+    try {
+      BenchUpstream upstream = new BenchUpstream(vertx, options.rate(), (long) (options.rate() * options.seconds()));
+      upstream.start(options.upstreamPort()).toCompletionStage().toCompletableFuture().get();
+      Report report = run(vertx, upstream, options).toCompletionStage().toCompletableFuture()
+          .get(options.seconds() + 120L, TimeUnit.SECONDS);
+      System.out.println(new JsonObject(report.asMap()).encode());
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Runs one scenario against a hub whose upstream is {@code upstream} (already listening). */
+  public static Future<Report> run(Vertx vertx, BenchUpstream upstream, Options options) {
+    long tokens = (long) (options.rate() * options.seconds());
+    WebClient web = WebClient.create(vertx);
+    NetClient net = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(30_000));
+    Recorder recorder = new Recorder(3);
+    List<SseSubscriber> subscribers = new ArrayList<>();
+    JsonObject request = new JsonObject().put("model", "bench").put("max_tokens", tokens)
+        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "bench")));
+    long[] cpuBefore = {-1};
+    long[] started = {0};
+    long connectStart = System.nanoTime();
+    return web.post(options.hubPort(), options.hubHost(), "/v1/generations").sendJsonObject(request).compose(response -> {
+      if (response.statusCode() != 201) {
+        return Future.failedFuture("the hub refused the generation: " + response.bodyAsString());
+      }
+      String id = response.bodyAsJsonObject().getString("id");
+      return connectAll(vertx, net, options, "/v1/generations/" + id + "/events", recorder, subscribers, 0);
+    }).compose(v -> {
+      System.err.printf("%d subscribers connected in %.1f s%n", options.subscribers(), (System.nanoTime() - connectStart) / 1e9);
+      cpuBefore[0] = cpuTicks(options.hubPid());
+      started[0] = System.nanoTime();
+      upstream.go();
+      return Future.join(subscribers.stream().map(SseSubscriber::ended).toList());
+    }).map(v -> {
+      double seconds = (System.nanoTime() - started[0]) / 1e9;
+      long cpuAfter = cpuTicks(options.hubPid());
+      long delivered = 0;
+      long lost = 0;
+      long duplicated = 0;
+      long outOfOrder = 0;
+      long failed = subscribers.stream().filter(s -> s.failed).count();
+      if (failed > 0) {
+        System.err.println(failed + " subscribers saw the generation end with an error or a cancel, not done");
+      }
+      for (SseSubscriber s : subscribers) {
+        delivered += s.received;
+        lost += Math.max(0, tokens - (s.received - s.duplicated)); // every token not seen once, in a gap or at the end
+        duplicated += s.duplicated;
+        outOfOrder += s.outOfOrder;
+      }
+      double cpu = cpuBefore[0] < 0 || cpuAfter < 0 ? -1 : (cpuAfter - cpuBefore[0]) / 100.0;
+      net.close();
+      web.close();
+      return new Report(options.subscribers(), tokens, delivered, lost, duplicated, outOfOrder, seconds,
+          recorder.getIntervalHistogram(), cpu, rssKb(options.hubPid()));
+    });
+  }
+
+  /** Connects subscribers a batch at a time (a burst of 10,000 SYNs overflows the listen backlog). */
+  private static Future<Void> connectAll(Vertx vertx, NetClient net, Options options, String path, Recorder recorder,
+                                         List<SseSubscriber> subscribers, int done) {
+    if (done >= options.subscribers()) {
+      return Future.succeededFuture();
+    }
+    int batch = Math.min(options.connectBatch(), options.subscribers() - done);
+    List<Future<Void>> connects = new ArrayList<>();
+    for (int i = 0; i < batch; i++) {
+      SseSubscriber subscriber = new SseSubscriber(recorder);
+      subscribers.add(subscriber);
+      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort(), path));
+    }
+    return Future.all(connects).compose(v -> connectAll(vertx, net, options, path, recorder, subscribers, done + batch));
+  }
+
+  /** utime + stime of a process, in clock ticks (100 per second on Linux), or -1. */
+  static long cpuTicks(long pid) {
+    if (pid < 0) {
+      return -1;
+    }
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  static long rssKb(long pid) {
+    if (pid < 0) {
+      return -1;
+    }
+    try {
+      return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmRSS:"))
+          .map(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1L);
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package io.tokenbus.bench;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+
+/**
+ * The load tool's upstream: an OpenAI-compatible server on 127.0.0.1 that streams tokens at a
+ * steady rate, each token being {@code <seq>:<emit nanoTime> } (so subscribers in the same process
+ * measure the delay from emit to receive, and check order). It waits for {@link #go()} before the
+ * first token, so every subscriber is connected when the stream starts.
+ */
+public final class BenchUpstream {
+
+  private final Vertx vertx;
+  private final double rate;
+  private final long tokens;
+  private final Promise<Void> go = Promise.promise();
+  private HttpServer server;
+  private volatile long emitted;
+
+  public BenchUpstream(Vertx vertx, double rate, long tokens) {
+    this.vertx = vertx;
+    this.rate = rate;
+    this.tokens = tokens;
+  }
+
+  public Future<Integer> start(int port) {
+    server = vertx.createHttpServer().requestHandler(this::handle);
+    return server.listen(port, "127.0.0.1").map(HttpServer::actualPort);
+  }
+
+  /** Starts every stream waiting for it. */
+  public void go() {
+    go.tryComplete();
+  }
+
+  public long emitted() {
+    return emitted;
+  }
+
+  public Future<Void> close() {
+    return server == null ? Future.succeededFuture() : server.close();
+  }
+
+  private static String chunk(String content) {
+    return "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content + "\"},\"finish_reason\":null}]}\n\n";
+  }
+
+  private void handle(HttpServerRequest request) {
+    request.body().onSuccess(body -> {
+      HttpServerResponse response = request.response().setChunked(true).putHeader("content-type", "text/event-stream");
+      response.write(chunk(""));
+      go.future().onSuccess(v -> stream(response));
+    });
+  }
+
+  private void stream(HttpServerResponse response) {
+    long start = System.nanoTime();
+    long period = Math.max(1, (long) (1000 / rate));
+    long[] sent = {0};
+    vertx.setPeriodic(period, period, timer -> {
+      if (response.closed()) {
+        vertx.cancelTimer(timer);
+        return;
+      }
+      long due = Math.min(tokens, (long) ((System.nanoTime() - start) / 1e9 * rate) + 1);
+      Buffer out = Buffer.buffer();
+      while (sent[0] < due) {
+        sent[0]++;
+        out.appendString(chunk(sent[0] + ":" + System.nanoTime() + " "));
+      }
+      if (out.length() > 0) {
+        response.write(out);
+        emitted = sent[0];
+      }
+      if (sent[0] >= tokens) {
+        vertx.cancelTimer(timer);
+        response.end("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+      }
+    });
+  }
+}
