@@ -25,7 +25,7 @@ import org.HdrHistogram.Recorder;
  *
  * <pre>
  * java -cp target/tokenbus.jar io.tokenbus.bench.Bench --hub-port 8080 --upstream-port 9700 \
- *     --subscribers 1000 --rate 50 --seconds 10 [--hub-pid PID]
+ *     --subscribers 1000 --rate 50 --seconds 10 [--transport sse|ws] [--hub-pid PID]
  * </pre>
  *
  * With {@code --hub-pid} it also reports the hub's CPU time per delivered token and its RSS
@@ -35,7 +35,11 @@ public final class Bench {
 
   /** What to run. */
   public record Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, long hubPid,
-                        int connectBatch) {
+                        int connectBatch, String transport) {
+
+    boolean webSocket() {
+      return transport.equals("ws");
+    }
   }
 
   /** What a run measured. */
@@ -78,7 +82,11 @@ public final class Bench {
     Options options = new Options(a.getOrDefault("hub-host", "127.0.0.1"), Integer.parseInt(a.getOrDefault("hub-port", "8080")),
         Integer.parseInt(a.getOrDefault("upstream-port", "9700")), Integer.parseInt(a.getOrDefault("subscribers", "100")),
         Double.parseDouble(a.getOrDefault("rate", "50")), Integer.parseInt(a.getOrDefault("seconds", "10")),
-        Long.parseLong(a.getOrDefault("hub-pid", "-1")), Integer.parseInt(a.getOrDefault("connect-batch", "500")));
+        Long.parseLong(a.getOrDefault("hub-pid", "-1")), Integer.parseInt(a.getOrDefault("connect-batch", "500")),
+        a.getOrDefault("transport", "sse"));
+    if (!options.transport().equals("sse") && !options.webSocket()) {
+      throw new IllegalArgumentException("--transport is sse or ws, got " + options.transport());
+    }
     Vertx vertx = Vertx.vertx();
     try {
       BenchUpstream upstream = new BenchUpstream(vertx, options.rate(), (long) (options.rate() * options.seconds()));
@@ -97,7 +105,7 @@ public final class Bench {
     WebClient web = WebClient.create(vertx);
     NetClient net = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(30_000));
     Recorder recorder = new Recorder(3);
-    List<SseSubscriber> subscribers = new ArrayList<>();
+    List<Subscriber> subscribers = new ArrayList<>();
     JsonObject request = new JsonObject().put("model", "bench").put("max_tokens", tokens)
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "bench")));
     long[] cpuBefore = {-1};
@@ -108,13 +116,13 @@ public final class Bench {
         return Future.failedFuture("the hub refused the generation: " + response.bodyAsString());
       }
       String id = response.bodyAsJsonObject().getString("id");
-      return connectAll(vertx, net, options, "/v1/generations/" + id + "/events", recorder, subscribers, 0);
+      return connectAll(vertx, net, options, id, recorder, subscribers, 0);
     }).compose(v -> {
       System.err.printf("%d subscribers connected in %.1f s%n", options.subscribers(), (System.nanoTime() - connectStart) / 1e9);
       cpuBefore[0] = cpuTicks(options.hubPid());
       started[0] = System.nanoTime();
       upstream.go();
-      return Future.join(subscribers.stream().map(SseSubscriber::ended).toList());
+      return Future.join(subscribers.stream().map(Subscriber::ended).toList());
     }).map(v -> {
       double seconds = (System.nanoTime() - started[0]) / 1e9;
       long cpuAfter = cpuTicks(options.hubPid());
@@ -122,11 +130,12 @@ public final class Bench {
       long lost = 0;
       long duplicated = 0;
       long outOfOrder = 0;
-      long failed = subscribers.stream().filter(s -> s.failed).count();
+      long failed = subscribers.stream().filter(Subscriber::failed).count();
       if (failed > 0) {
         System.err.println(failed + " subscribers saw the generation end with an error or a cancel, not done");
       }
-      for (SseSubscriber s : subscribers) {
+      for (Subscriber subscriber : subscribers) {
+        TokenScanner s = subscriber.tokens();
         delivered += s.received;
         lost += Math.max(0, tokens - (s.received - s.duplicated)); // every token not seen once, in a gap or at the end
         duplicated += s.duplicated;
@@ -141,19 +150,19 @@ public final class Bench {
   }
 
   /** Connects subscribers a batch at a time (a burst of 10,000 SYNs overflows the listen backlog). */
-  private static Future<Void> connectAll(Vertx vertx, NetClient net, Options options, String path, Recorder recorder,
-                                         List<SseSubscriber> subscribers, int done) {
+  private static Future<Void> connectAll(Vertx vertx, NetClient net, Options options, String generation, Recorder recorder,
+                                         List<Subscriber> subscribers, int done) {
     if (done >= options.subscribers()) {
       return Future.succeededFuture();
     }
     int batch = Math.min(options.connectBatch(), options.subscribers() - done);
     List<Future<Void>> connects = new ArrayList<>();
     for (int i = 0; i < batch; i++) {
-      SseSubscriber subscriber = new SseSubscriber(recorder);
+      Subscriber subscriber = options.webSocket() ? new WsSubscriber(recorder) : new SseSubscriber(recorder);
       subscribers.add(subscriber);
-      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort(), path));
+      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort(), generation));
     }
-    return Future.all(connects).compose(v -> connectAll(vertx, net, options, path, recorder, subscribers, done + batch));
+    return Future.all(connects).compose(v -> connectAll(vertx, net, options, generation, recorder, subscribers, done + batch));
   }
 
   /** utime + stime of a process, in clock ticks (100 per second on Linux), or -1. */

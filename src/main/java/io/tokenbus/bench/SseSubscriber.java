@@ -15,36 +15,29 @@ import org.HdrHistogram.Recorder;
  * records each token's latency and counts tokens lost, repeated and out of order; {@code event:
  * done} ends it.
  */
-final class SseSubscriber {
+final class SseSubscriber implements Subscriber {
 
   /** Every terminal event starts with this ({@code done}, and the failures {@code error} and {@code cancelled} fail the run). */
   private static final byte[] DONE = "event: done".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] FAILED = "event: error".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] CANCELLED = "event: cancelled".getBytes(StandardCharsets.US_ASCII);
-  boolean failed;
+  private boolean failed;
   private int failedMatch;
   private int cancelledMatch;
 
-  private final Recorder latencies;
+  final TokenScanner tokens;
   private final Promise<Void> connected = Promise.promise();
   private final Promise<Void> ended = Promise.promise();
-  private long expected = 1;
-  long received;
-  long lost;
-  long duplicated;
-  long outOfOrder;
   private boolean inHeaders = true;
-  // The token being read: digits of seq, then of the timestamp, across reads.
-  private long seq;
-  private long stamp;
-  private int state; // 0: looking for a digit run, 1: in seq, 2: in stamp
   private int doneMatch;
 
   SseSubscriber(Recorder latencies) {
-    this.latencies = latencies;
+    this.tokens = new TokenScanner(latencies);
   }
 
-  Future<Void> connect(io.vertx.core.Vertx vertx, NetClient client, String host, int port, String path) {
+  @Override
+  public Future<Void> connect(io.vertx.core.Vertx vertx, NetClient client, String host, int port, String generation) {
+    String path = "/v1/generations/" + generation + "/events";
     // A hub out of file descriptors completes the TCP handshake (the kernel does) but never answers.
     long timer = vertx.setTimer(30_000, t -> connected.tryFail("no HTTP answer within 30 s (is the hub's open-file limit, "
         + "ulimit -n, high enough?)"));
@@ -60,8 +53,19 @@ final class SseSubscriber {
     return connected.future();
   }
 
-  Future<Void> ended() {
+  @Override
+  public Future<Void> ended() {
     return ended.future();
+  }
+
+  @Override
+  public TokenScanner tokens() {
+    return tokens;
+  }
+
+  @Override
+  public boolean failed() {
+    return failed;
   }
 
   private void onData(Buffer buffer) {
@@ -97,49 +101,9 @@ final class SseSubscriber {
         failedMatch = 0;
         cancelledMatch = 0;
       }
-      boolean digit = b >= '0' && b <= '9';
-      switch (state) {
-        case 0 -> {
-          if (digit) {
-            seq = b - '0';
-            state = 1;
-          }
-        }
-        case 1 -> {
-          if (digit) {
-            seq = seq * 10 + (b - '0');
-          } else if (b == ':') {
-            stamp = 0;
-            state = 2;
-          } else {
-            state = 0;
-          }
-        }
-        default -> {
-          if (digit) {
-            stamp = stamp * 10 + (b - '0');
-          } else {
-            if (b == ' ') {
-              token(seq, stamp, now);
-            }
-            state = 0;
-          }
-        }
-      }
+      tokens.scan(b, now);
     }
   }
 
-  private void token(long s, long emittedAt, long now) {
-    received++;
-    latencies.recordValue(Math.max(0, now - emittedAt) / 1000); // µs
-    if (s == expected) {
-      expected++;
-    } else if (s > expected) {
-      lost += s - expected;
-      expected = s + 1;
-    } else {
-      duplicated++;
-      outOfOrder++;
-    }
-  }
+
 }

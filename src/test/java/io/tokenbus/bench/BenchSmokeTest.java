@@ -9,7 +9,6 @@ import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxExtension;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Not a benchmark: proves the load tool still works end to end (a few seconds, a few subscribers). */
@@ -17,14 +16,15 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @DisplayName("The load tool, smoke run")
 class BenchSmokeTest {
 
-  @Test
-  @DisplayName("50 SSE subscribers of one generation at 100 tokens/s for 2 s: every token counted once, latencies recorded")
-  void smoke(Vertx vertx) {
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"sse", "ws"})
+  @DisplayName("50 subscribers (SSE, then WebSocket) of one generation at 100 tokens/s for 2 s: every token counted once")
+  void smoke(String transport, Vertx vertx) {
     BenchUpstream upstream = new BenchUpstream(vertx, 100, 200);
     int upstreamPort = await(upstream.start(0));
     TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1")));
     Bench.Report report = await(Bench.run(vertx, upstream, new Bench.Options("127.0.0.1", hub.port(), upstreamPort, 50, 100, 2,
-        ProcessHandle.current().pid(), 25)), 30);
+        ProcessHandle.current().pid(), 25, transport)), 30);
     assertEquals(50 * 200, report.delivered());
     assertEquals(0, report.lost());
     assertEquals(0, report.duplicated());
