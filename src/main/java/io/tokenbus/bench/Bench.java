@@ -34,11 +34,15 @@ import org.HdrHistogram.Recorder;
 public final class Bench {
 
   /** What to run. */
-  public record Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, long hubPid,
-                        int connectBatch, String transport) {
+  public record Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, String hubPid,
+                        int connectBatch, String transport, String target) {
 
     boolean webSocket() {
       return transport.equals("ws");
+    }
+
+    boolean nchan() {
+      return target.equals("nchan");
     }
   }
 
@@ -82,8 +86,8 @@ public final class Bench {
     Options options = new Options(a.getOrDefault("hub-host", "127.0.0.1"), Integer.parseInt(a.getOrDefault("hub-port", "8080")),
         Integer.parseInt(a.getOrDefault("upstream-port", "9700")), Integer.parseInt(a.getOrDefault("subscribers", "100")),
         Double.parseDouble(a.getOrDefault("rate", "50")), Integer.parseInt(a.getOrDefault("seconds", "10")),
-        Long.parseLong(a.getOrDefault("hub-pid", "-1")), Integer.parseInt(a.getOrDefault("connect-batch", "500")),
-        a.getOrDefault("transport", "sse"));
+        a.getOrDefault("hub-pid", ""), Integer.parseInt(a.getOrDefault("connect-batch", "500")),
+        a.getOrDefault("transport", "sse"), a.getOrDefault("target", "tokenbus"));
     if (!options.transport().equals("sse") && !options.webSocket()) {
       throw new IllegalArgumentException("--transport is sse or ws, got " + options.transport());
     }
@@ -111,17 +115,19 @@ public final class Bench {
     long[] cpuBefore = {-1};
     long[] started = {0};
     long connectStart = System.nanoTime();
-    return web.post(options.hubPort(), options.hubHost(), "/v1/generations").sendJsonObject(request).compose(response -> {
-      if (response.statusCode() != 201) {
-        return Future.failedFuture("the hub refused the generation: " + response.bodyAsString());
-      }
-      String id = response.bodyAsJsonObject().getString("id");
-      return connectAll(vertx, net, options, id, recorder, subscribers, 0);
-    }).compose(v -> {
+    Future<String> channel = options.nchan() ? Future.succeededFuture("bench-" + System.nanoTime())
+        : web.post(options.hubPort(), options.hubHost(), "/v1/generations").sendJsonObject(request).compose(response ->
+            response.statusCode() != 201 ? Future.failedFuture("the hub refused the generation: " + response.bodyAsString())
+                : Future.succeededFuture(response.bodyAsJsonObject().getString("id")));
+    return channel.compose(id -> connectAll(vertx, net, options, id, recorder, subscribers, 0)).compose(v -> {
       System.err.printf("%d subscribers connected in %.1f s%n", options.subscribers(), (System.nanoTime() - connectStart) / 1e9);
       cpuBefore[0] = cpuTicks(options.hubPid());
       started[0] = System.nanoTime();
-      upstream.go();
+      if (options.nchan()) {
+        publish(vertx, web, options, "/pub?channel=" + channel.result(), tokens);
+      } else {
+        upstream.go();
+      }
       return Future.join(subscribers.stream().map(Subscriber::ended).toList());
     }).map(v -> {
       double seconds = (System.nanoTime() - started[0]) / 1e9;
@@ -160,16 +166,76 @@ public final class Bench {
     for (int i = 0; i < batch; i++) {
       Subscriber subscriber = options.webSocket() ? new WsSubscriber(recorder) : new SseSubscriber(recorder);
       subscribers.add(subscriber);
-      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort(), generation));
+      String path = options.nchan() ? (options.webSocket() ? "/ws" : "/sub") + "?channel=" + generation
+          : options.webSocket() ? "/v1/ws" : "/v1/generations/" + generation + "/events";
+      String subscribe = options.nchan() || !options.webSocket() ? null
+          : "{\"type\":\"subscribe\",\"generation\":\"" + generation + "\"}";
+      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort(), path, subscribe));
     }
     return Future.all(connects).compose(v -> connectAll(vertx, net, options, generation, recorder, subscribers, done + batch));
   }
 
-  /** utime + stime of a process, in clock ticks (100 per second on Linux), or -1. */
-  static long cpuTicks(long pid) {
-    if (pid < 0) {
+  /**
+   * nchan's side: publishes the tokens to its channel at the rate, one POST after another (so they
+   * keep their order), then a last message that ends the subscribers.
+   */
+  private static void publish(Vertx vertx, WebClient web, Options options, String path, long tokens) {
+    long start = System.nanoTime();
+    long[] due = {0};
+    long[] posted = {0};
+    boolean[] busy = {false};
+    long period = Math.max(1, (long) (1000 / options.rate()));
+    vertx.setPeriodic(period, period, timer -> {
+      due[0] = Math.min(tokens, (long) ((System.nanoTime() - start) / 1e9 * options.rate()) + 1);
+      if (!busy[0]) {
+        busy[0] = true;
+        postDue(web, options, path, due, posted, tokens, () -> busy[0] = false);
+      }
+      if (posted[0] >= tokens) {
+        vertx.cancelTimer(timer);
+      }
+    });
+  }
+
+  private static void postDue(WebClient web, Options options, String path, long[] due, long[] posted, long tokens, Runnable idle) {
+    if (posted[0] >= due[0]) {
+      if (posted[0] >= tokens && posted[0] != Long.MAX_VALUE) {
+        posted[0] = Long.MAX_VALUE; // once: the end
+        web.post(options.hubPort(), options.hubHost(), path).sendBuffer(io.vertx.core.buffer.Buffer.buffer("event: done"));
+      }
+      idle.run();
+      return;
+    }
+    long seq = ++posted[0];
+    web.post(options.hubPort(), options.hubHost(), path).sendBuffer(io.vertx.core.buffer.Buffer.buffer(seq + ":" + System.nanoTime() + " "))
+        .onComplete(ar -> postDue(web, options, path, due, posted, tokens, idle));
+  }
+
+  /** utime + stime of the processes (comma-separated pids: nginx's workers), in clock ticks (100 per second), or -1. */
+  static long cpuTicks(String pids) {
+    return sum(pids, Bench::cpuTicks);
+  }
+
+  static long rssKb(String pids) {
+    return sum(pids, Bench::rssKb);
+  }
+
+  private static long sum(String pids, java.util.function.LongUnaryOperator each) {
+    if (pids == null || pids.isBlank()) {
       return -1;
     }
+    long total = 0;
+    for (String pid : pids.split(",")) {
+      long value = each.applyAsLong(Long.parseLong(pid.trim()));
+      if (value < 0) {
+        return -1;
+      }
+      total += value;
+    }
+    return total;
+  }
+
+  static long cpuTicks(long pid) {
     try {
       String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
       String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
@@ -180,9 +246,6 @@ public final class Bench {
   }
 
   static long rssKb(long pid) {
-    if (pid < 0) {
-      return -1;
-    }
     try {
       return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmRSS:"))
           .map(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1L);

@@ -36,8 +36,7 @@ final class SseSubscriber implements Subscriber {
   }
 
   @Override
-  public Future<Void> connect(io.vertx.core.Vertx vertx, NetClient client, String host, int port, String generation) {
-    String path = "/v1/generations/" + generation + "/events";
+  public Future<Void> connect(io.vertx.core.Vertx vertx, NetClient client, String host, int port, String path, String subscribe) {
     // A hub out of file descriptors completes the TCP handshake (the kernel does) but never answers.
     long timer = vertx.setTimer(30_000, t -> connected.tryFail("no HTTP answer within 30 s (is the hub's open-file limit, "
         + "ulimit -n, high enough?)"));

@@ -7,8 +7,12 @@ import io.vertx.core.net.NetClient;
 /** One subscriber of the load tool, over SSE or WebSocket. */
 interface Subscriber {
 
-  /** Connects and subscribes; completes once the stream is open. */
-  Future<Void> connect(Vertx vertx, NetClient client, String host, int port, String generation);
+  /**
+   * Connects to {@code path} and subscribes; completes once the stream is open.
+   *
+   * @param subscribe a WebSocket text frame to send once connected, or null
+   */
+  Future<Void> connect(Vertx vertx, NetClient client, String host, int port, String path, String subscribe);
 
   /** Completes at the generation's terminal event, or when the connection closes. */
   Future<Void> ended();

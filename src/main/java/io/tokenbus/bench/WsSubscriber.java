@@ -25,15 +25,15 @@ final class WsSubscriber implements Subscriber {
   private boolean upgraded;
   private Buffer pending = Buffer.buffer();
   private NetSocket socket;
-  private String generation;
+  private String subscribe;
 
   WsSubscriber(Recorder latencies) {
     this.tokens = new TokenScanner(latencies);
   }
 
   @Override
-  public Future<Void> connect(Vertx vertx, NetClient client, String host, int port, String generation) {
-    this.generation = generation;
+  public Future<Void> connect(Vertx vertx, NetClient client, String host, int port, String path, String subscribe) {
+    this.subscribe = subscribe;
     long timer = vertx.setTimer(30_000, t -> connected.tryFail("no WebSocket upgrade within 30 s (is the hub's open-file limit, "
         + "ulimit -n, high enough?)"));
     connected.future().onComplete(ar -> vertx.cancelTimer(timer));
@@ -46,7 +46,7 @@ final class WsSubscriber implements Subscriber {
         connected.tryFail("closed before the stream started");
         ended.tryComplete();
       });
-      s.write("GET /v1/ws HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      s.write("GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
           + "Sec-WebSocket-Key: " + Base64.getEncoder().encodeToString(nonce) + "\r\nSec-WebSocket-Version: 13\r\n\r\n");
     }).onFailure(connected::tryFail);
     return connected.future();
@@ -82,7 +82,9 @@ final class WsSubscriber implements Subscriber {
       }
       upgraded = true;
       pending = pending.getBuffer(end + 4, pending.length());
-      send("{\"type\":\"subscribe\",\"generation\":\"" + generation + "\"}");
+      if (subscribe != null) {
+        send(subscribe);
+      }
       connected.tryComplete();
     }
     int at = 0;
@@ -119,7 +121,7 @@ final class WsSubscriber implements Subscriber {
 
   private void onText(int from, int to, long now) {
     String type = pending.getString(from, Math.min(to, from + 24), "US-ASCII");
-    if (type.startsWith("{\"type\":\"done\"")) {
+    if (type.startsWith("{\"type\":\"done\"") || type.startsWith("event: done")) { // tokenbus's frame, or nchan's last message
       ended.tryComplete();
     } else if (type.startsWith("{\"type\":\"error\"") || type.startsWith("{\"type\":\"cancelled\"")) {
       failed = true;

@@ -24,7 +24,7 @@ class BenchSmokeTest {
     int upstreamPort = await(upstream.start(0));
     TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1")));
     Bench.Report report = await(Bench.run(vertx, upstream, new Bench.Options("127.0.0.1", hub.port(), upstreamPort, 50, 100, 2,
-        ProcessHandle.current().pid(), 25, transport)), 30);
+        String.valueOf(ProcessHandle.current().pid()), 25, transport, "tokenbus")), 30);
     assertEquals(50 * 200, report.delivered());
     assertEquals(0, report.lost());
     assertEquals(0, report.duplicated());
