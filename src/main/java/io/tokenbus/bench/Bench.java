@@ -97,7 +97,12 @@ public final class Bench {
       upstream.start(options.upstreamPort()).toCompletionStage().toCompletableFuture().get();
       Report report = run(vertx, upstream, options).toCompletionStage().toCompletableFuture()
           .get(options.seconds() + 120L, TimeUnit.SECONDS);
-      System.out.println(new JsonObject(report.asMap()).encode());
+      Map<String, Object> line = new LinkedHashMap<>();
+      line.put("target", options.target());
+      line.put("transport", options.transport());
+      line.put("rate", options.rate());
+      line.putAll(report.asMap());
+      System.out.println(new JsonObject(line).encode());
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }

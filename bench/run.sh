@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: tokenbus and nginx + nchan, the same scenarios, interleaved, in one run;
+# writes the table into docs/BENCHMARKS.md. Needs root for apt-get (nginx-light and
+# libnginx-mod-nchan from Debian) the first time. Everything listens on 127.0.0.1 only.
+#
+#   bench/run.sh                          # the default matrix (several minutes)
+#   SUBSCRIBERS="100 1000" RATES="50" SECONDS_PER_RUN=5 TRANSPORTS="sse" bench/run.sh   # a quick one
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUBSCRIBERS=${SUBSCRIBERS:-"100 1000 5000 10000"}
+RATES=${RATES:-"50 500"}
+TRANSPORTS=${TRANSPORTS:-"sse ws"}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+OUT=${OUT:-docs/BENCHMARKS.md}
+WORK=$(mktemp -d /tmp/tokenbus-bench.XXXXXX)
+RESULTS="$WORK/results.jsonl"
+
+if ! [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+  apt-get update -qq > /dev/null && apt-get install -y -qq nginx-light libnginx-mod-nchan > /dev/null
+fi
+[ -f target/tokenbus.jar ] || mvn -q -B package -DskipTests
+ulimit -n "$(ulimit -Hn)"
+
+cleanup() {
+  [ -n "${HUB:-}" ] && kill "$HUB" 2> /dev/null || true
+  nginx -p "$WORK/nchan" -c "$PWD/bench/nchan.conf" -s quit 2> /dev/null || true
+}
+trap cleanup EXIT
+
+OPENAI_BASE_URL=http://127.0.0.1:9700/v1 TOKENBUS_HTTP_HOST=127.0.0.1 java -jar target/tokenbus.jar > "$WORK/hub.log" 2>&1 &
+HUB=$!
+mkdir -p "$WORK/nchan/tmp"
+nginx -p "$WORK/nchan" -c "$PWD/bench/nchan.conf"
+until grep -q "tokenbus listening" "$WORK/hub.log"; do sleep 0.2; done
+NGINX_WORKERS=$(pgrep -f "nginx: worker" | paste -sd, -)
+
+bench() {
+  java -cp target/tokenbus.jar io.tokenbus.bench.Bench --seconds "$SECONDS_PER_RUN" "$@" 2>> "$WORK/bench.log" | tail -1 >> "$RESULTS"
+}
+
+for transport in $TRANSPORTS; do
+  for rate in $RATES; do
+    for n in $SUBSCRIBERS; do
+      echo "== $transport, $n subscribers, $rate tokens/s" >&2
+      bench --target tokenbus --hub-port 8080 --hub-pid "$HUB" --subscribers "$n" --rate "$rate" --transport "$transport"
+      bench --target nchan --hub-port 9800 --hub-pid "$NGINX_WORKERS" --subscribers "$n" --rate "$rate" --transport "$transport"
+    done
+  done
+done
+
+{
+  echo "# Benchmarks: tokenbus and nginx + nchan, side by side"
+  echo
+  echo "Written by \`bench/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+  echo "$(java -version 2>&1 | head -1), nginx $(nginx -v 2>&1 | cut -d/ -f2), the load tool on the same cores."
+  echo "Each row: one generation (one nchan channel) with N subscribers, R tokens/s for ${SECONDS_PER_RUN} s;"
+  echo "latency from the upstream's emit (nchan: the publisher's POST) to the subscriber's read."
+  echo
+  java -cp target/tokenbus.jar io.tokenbus.bench.Table "$RESULTS"
+  echo
+  echo "Reproduce: \`SUBSCRIBERS=\"$SUBSCRIBERS\" RATES=\"$RATES\" TRANSPORTS=\"$TRANSPORTS\" SECONDS_PER_RUN=$SECONDS_PER_RUN bench/run.sh\`"
+} > "$OUT"
+echo "wrote $OUT (raw results: $RESULTS)" >&2
