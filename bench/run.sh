@@ -55,7 +55,8 @@ done
   echo "Written by \`bench/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
   echo "$(java -version 2>&1 | head -1), nginx $(nginx -v 2>&1 | cut -d/ -f2), the load tool on the same cores."
   echo "Each row: one generation (one nchan channel) with N subscribers, R tokens/s for ${SECONDS_PER_RUN} s;"
-  echo "latency from the upstream's emit (nchan: the publisher's POST) to the subscriber's read."
+  echo "latency from each token's scheduled emit time, start + (seq - 1) / rate, for both (so a source held back by"
+  echo "the server under test counts), to the subscriber's read; delivered/s is the tokens over the time until the last one."
   echo
   java -cp target/tokenbus.jar io.tokenbus.bench.Table "$RESULTS"
   echo

@@ -182,7 +182,8 @@ public final class Bench {
 
   /**
    * nchan's side: publishes the tokens to its channel at the rate, one POST after another (so they
-   * keep their order), then a last message that ends the subscribers.
+   * keep their order), then a last message that ends the subscribers. Each token carries its
+   * scheduled time, as the tokenbus upstream's do: when nchan is slow to take them, that delay counts.
    */
   private static void publish(Vertx vertx, WebClient web, Options options, String path, long tokens) {
     long start = System.nanoTime();
@@ -194,7 +195,7 @@ public final class Bench {
       due[0] = Math.min(tokens, (long) ((System.nanoTime() - start) / 1e9 * options.rate()) + 1);
       if (!busy[0]) {
         busy[0] = true;
-        postDue(web, options, path, due, posted, tokens, () -> busy[0] = false);
+        postDue(web, options, path, start, due, posted, tokens, () -> busy[0] = false);
       }
       if (posted[0] >= tokens) {
         vertx.cancelTimer(timer);
@@ -202,7 +203,8 @@ public final class Bench {
     });
   }
 
-  private static void postDue(WebClient web, Options options, String path, long[] due, long[] posted, long tokens, Runnable idle) {
+  private static void postDue(WebClient web, Options options, String path, long start, long[] due, long[] posted, long tokens,
+                              Runnable idle) {
     if (posted[0] >= due[0]) {
       if (posted[0] >= tokens && posted[0] != Long.MAX_VALUE) {
         posted[0] = Long.MAX_VALUE; // once: the end
@@ -212,8 +214,9 @@ public final class Bench {
       return;
     }
     long seq = ++posted[0];
-    web.post(options.hubPort(), options.hubHost(), path).sendBuffer(io.vertx.core.buffer.Buffer.buffer(seq + ":" + System.nanoTime() + " "))
-        .onComplete(ar -> postDue(web, options, path, due, posted, tokens, idle));
+    long scheduled = start + (long) ((seq - 1) * 1e9 / options.rate());
+    web.post(options.hubPort(), options.hubHost(), path).sendBuffer(io.vertx.core.buffer.Buffer.buffer(seq + ":" + scheduled + " "))
+        .onComplete(ar -> postDue(web, options, path, start, due, posted, tokens, idle));
   }
 
   /** utime + stime of the processes (comma-separated pids: nginx's workers), in clock ticks (100 per second), or -1. */

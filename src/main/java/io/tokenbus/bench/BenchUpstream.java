@@ -11,7 +11,9 @@ import io.vertx.core.http.HttpServerResponse;
 /**
  * The load tool's upstream: an OpenAI-compatible server on 127.0.0.1 that streams tokens at a
  * steady rate, each token being {@code <seq>:<emit nanoTime> } (so subscribers in the same process
- * measure the delay from emit to receive, and check order). It waits for {@link #go()} before the
+ * measure the delay from emit to receive, and check order). The emit time is the token's scheduled
+ * time, start + (seq − 1) / rate, so a source held back by the server under test still counts its
+ * delay. It waits for {@link #go()} before the
  * first token, so every subscriber is connected when the stream starts.
  */
 public final class BenchUpstream {
@@ -72,7 +74,7 @@ public final class BenchUpstream {
       Buffer out = Buffer.buffer();
       while (sent[0] < due) {
         sent[0]++;
-        out.appendString(chunk(sent[0] + ":" + System.nanoTime() + " "));
+        out.appendString(chunk(sent[0] + ":" + (start + (long) ((sent[0] - 1) * 1e9 / rate)) + " "));
       }
       if (out.length() > 0) {
         response.write(out);
