@@ -157,7 +157,8 @@ public final class Tokenbus {
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
     sessions.starter(new GenerationClient(vertx, store, config.generation().placementAttempts())::start);
     SessionHub sessionHub = new SessionHub(vertx);
-    return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId, upstreams, sessions),
+    return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId, upstreams, sessions,
+            id -> fanOut.viewers(id) > 0),
             new DeploymentOptions().setInstances(workers))
         .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, sessions, sessionHub, bindPort, openStreams, nodeId, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))

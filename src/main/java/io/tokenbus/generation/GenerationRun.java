@@ -43,6 +43,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final List<Upstreams.Target> chain;
   private final Runnable onEnd;
   private final CommitListener listener;
+  private final java.util.function.Predicate<String> watchedHere;
   private final Progress resume;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
@@ -61,7 +62,9 @@ final class GenerationRun implements UpstreamRun.Sink {
    * @param resume where to continue a generation taken over from another node, or null to start one
    */
   GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig config,
-                List<Upstreams.Target> chain, Progress resume, CommitListener listener, Runnable onEnd) {
+                List<Upstreams.Target> chain, Progress resume, CommitListener listener,
+                java.util.function.Predicate<String> watchedHere, Runnable onEnd) {
+    this.watchedHere = watchedHere;
     this.listener = info.request().session() == null ? CommitListener.NONE : listener;
     this.vertx = vertx;
     this.info = info;
@@ -91,6 +94,11 @@ final class GenerationRun implements UpstreamRun.Sink {
       if (idleCancel > 0) {
         long limitNanos = idleCancel * 1_000_000_000L;
         idleTimer = vertx.setPeriodic(Math.min(250, idleCancel * 1000L), t -> {
+          // Viewers on this node are known at once; other nodes' say so on the control address. Under a
+          // heavy load their reports can come late, so a generation watched here is never idle.
+          if (watchedHere.test(info.id())) {
+            lastWatchedNanos = System.nanoTime();
+          }
           if (System.nanoTime() - lastWatchedNanos > limitNanos && !terminalQueued) {
             LOG.info("Generation {}: nobody watched it for {} s (generation.idle-cancel-seconds); cancelling", info.id(), idleCancel);
             cancel();

@@ -33,6 +33,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final String nodeId;
   private final Upstreams upstreams;
   private final CommitListener listener;
+  private final java.util.function.Predicate<String> watchedHere;
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
 
@@ -41,9 +42,10 @@ public final class GenerationVerticle extends VerticleBase {
    *                {@code generation.max-concurrent}
    */
   public GenerationVerticle(TokenbusConfig config, GenerationStore store, AtomicInteger running, String nodeId,
-                            Upstreams upstreams, CommitListener listener) {
+                            Upstreams upstreams, CommitListener listener, java.util.function.Predicate<String> watchedHere) {
     this.config = config;
     this.listener = listener;
+    this.watchedHere = watchedHere;
     this.upstreams = upstreams;
     this.store = store;
     this.running = running;
@@ -78,7 +80,7 @@ public final class GenerationVerticle extends VerticleBase {
 
   /** Runs a generation on this worker until it ends or is released. */
   private Future<Void> launch(GenerationInfo info, List<Upstreams.Target> chain, Progress resume) {
-    GenerationRun run = new GenerationRun(vertx, info, store, config, chain, resume, listener, () -> {
+    GenerationRun run = new GenerationRun(vertx, info, store, config, chain, resume, listener, watchedHere, () -> {
       runs.remove(info.id());
       running.decrementAndGet();
     });

@@ -201,4 +201,20 @@ class FallbackAndCancelTest {
         s -> !"running".equals(s.getString("status")), 2000));
     assertEquals("cancelled", status.getString("status"));
   }
+
+  @Test
+  @DisplayName("a generation watched on its own node is never idle-cancelled, even when the viewers' reports are lost (an overloaded loop)")
+  void watchedHereIsNeverIdle() throws IOException {
+    // Drop every WATCHING report, as an event loop too busy to send them in time would.
+    vertx.eventBus().addOutboundInterceptor(delivery -> {
+      if (delivery.message().body() != io.tokenbus.bus.ControlCommand.WATCHING) {
+        delivery.next();
+      }
+    });
+    TestHub hub = hub("TOKENBUS_GENERATION_IDLE_CANCEL_SECONDS", "1");
+    openai.respond(Answer.of(Collections.nCopies(100, "word ")).interval(25));
+    String id = await(hub.startGeneration(request("gpt-long")));
+    List<SseEvent> events = watch(hub, id);
+    assertEquals("done", events.get(events.size() - 1).event(), "2.5 s of answer with a viewer here and no report");
+  }
 }
