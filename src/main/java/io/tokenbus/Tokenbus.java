@@ -81,10 +81,10 @@ public final class Tokenbus {
     String providers = config.providers().entrySet().stream().filter(e -> e.getValue().enabled())
         .map(e -> e.getValue().models() + " via " + e.getKey() + " (" + e.getValue().effectiveBaseUrl() + ")")
         .collect(java.util.stream.Collectors.joining(", "));
-    LOG.info("tokenbus listening on http://{}:{} (models: mock{}){}", config.http().host(), node.port(),
+    LOG.info("tokenbus listening on http://{}:{} (models: mock{}){}, {} transport", config.http().host(), node.port(),
         providers.isEmpty() ? "" : ", " + providers,
         config.cluster().enabled() ? ", cluster '" + config.cluster().name() + "' as " + config.cluster().host() + ":"
-            + config.cluster().port() : "");
+            + config.cluster().port() : "", node.vertx().isNativeTransportEnabled() ? "epoll" : "NIO");
   }
 
   /**
@@ -93,7 +93,7 @@ public final class Tokenbus {
    */
   public static Future<Node> start(TokenbusConfig config) {
     if (!config.cluster().enabled()) {
-      Vertx vertx = Vertx.vertx();
+      Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
       return deploy(vertx, config).onFailure(e -> vertx.close());
     }
     HazelcastClusterManager manager = new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
@@ -102,7 +102,7 @@ public final class Tokenbus {
     if (config.cluster().eventBusPort() > 0) {
       eventBus.setClusterPublicPort(config.cluster().eventBusPort()); // otherwise the port it bound is advertised
     }
-    VertxOptions options = new VertxOptions().setEventBusOptions(eventBus);
+    VertxOptions options = new VertxOptions().setEventBusOptions(eventBus).setPreferNativeTransport(true);
     return Vertx.builder().with(options).withClusterManager(manager).buildClustered().compose(vertx -> {
       HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
           config.generation().retentionSeconds(), manager.getNodeId());
