@@ -7,7 +7,6 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.provider.Continuation;
 import io.tokenbus.provider.Upstreams;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.Future;
@@ -87,8 +86,7 @@ final class GenerationRun implements UpstreamRun.Sink {
     control = vertx.eventBus().consumer(Addresses.control(info.id()), this::onControl);
     return control.completion().onSuccess(v -> {
       upstream = new UpstreamRun(vertx, info.id(), info.request(), chain,
-          resume == null ? null : new Continuation(resume.text(), resume.deltas()),
-          resume != null && resume.toolCalls(), resume != null && resume.otherOutput(), this);
+          resume, this);
       // A session's answer belongs to its transcript, watched or not: it ends by itself or by the session's stop.
       int idleCancel = info.request().session() != null ? 0 : config.idleCancelSeconds();
       if (idleCancel > 0) {

@@ -75,8 +75,7 @@ final class UpstreamRun {
   /**
    * @param from where a generation taken over from another node stands, or null for a new one
    */
-  UpstreamRun(Vertx vertx, String id, GenerationRequest request, List<Upstreams.Target> chain, Continuation from,
-              boolean fromToolCalls, boolean fromOtherOutput, Sink sink) {
+  UpstreamRun(Vertx vertx, String id, GenerationRequest request, List<Upstreams.Target> chain, Progress from, Sink sink) {
     this.vertx = vertx;
     this.id = id;
     this.request = request;
@@ -87,8 +86,8 @@ final class UpstreamRun {
     if (from != null) {
       text.append(from.text());
       deltas = from.deltas();
-      toolCalls = fromToolCalls;
-      otherOutput = fromOtherOutput;
+      toolCalls = from.toolCalls();
+      otherOutput = from.otherOutput();
     }
   }
 

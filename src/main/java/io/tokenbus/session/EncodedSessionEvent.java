@@ -18,10 +18,6 @@ public final class EncodedSessionEvent {
     this.event = event;
   }
 
-  public SessionEvent event() {
-    return event;
-  }
-
   public long seq() {
     return event.seq();
   }

@@ -5,12 +5,4 @@ import java.util.List;
 
 /** Events of one session, as published on its address after the store took them. */
 public record SessionBatch(String session, List<SessionEvent> events) implements Serializable {
-
-  long firstSeq() {
-    return events.get(0).seq();
-  }
-
-  long lastSeq() {
-    return events.get(events.size() - 1).seq();
-  }
 }

@@ -18,9 +18,6 @@ public record SessionMessage(String id, String role, String author, String conte
     return new SessionMessage(id, "assistant", "assistant", "", created, generation, "streaming", null, null, replyTo);
   }
 
-  boolean streaming() {
-    return "streaming".equals(status);
-  }
 
   SessionMessage withContent(String newContent) {
     return new SessionMessage(id, role, author, newContent, created, generation, status, finishReason, error, replyTo);

@@ -74,26 +74,8 @@ final class SessionOps {
     }
   }
 
-  /** The generation answering the message in progress, or null. */
-  record Answering() implements SessionOp<String> {
-    @Override
-    public String apply(SessionState state, List<SessionEvent> out) {
-      for (SessionMessage m : state.messages) {
-        if (m.id().equals(state.answering)) {
-          return m.generation();
-        }
-      }
-      return null;
-    }
-
-    @Override
-    public boolean mutates() {
-      return false;
-    }
-  }
-
   /** A connection opens (+1) or closes (−1); a new participant past the limit is refused. */
-  record Presence(String author, int change, int maxParticipants, long now) implements SessionOp<Failure> {
+  record Presence(String author, int change, int maxParticipants) implements SessionOp<Failure> {
     @Override
     public Failure apply(SessionState state, List<SessionEvent> out) {
       if (change > 0 && !state.participants.containsKey(author) && state.participants.size() >= maxParticipants) {

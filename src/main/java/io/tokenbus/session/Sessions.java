@@ -139,7 +139,7 @@ public final class Sessions implements CommitListener {
   }
 
   public Future<Failure> presence(String id, String author, int change) {
-    return change(id, new SessionOps.Presence(author, change, config.maxParticipants(), System.currentTimeMillis() / 1000))
+    return change(id, new SessionOps.Presence(author, change, config.maxParticipants()))
         .map(r -> r == null ? null : r.value());
   }
 
