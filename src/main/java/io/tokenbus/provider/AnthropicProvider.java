@@ -5,22 +5,12 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientAgent;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
-import io.vertx.core.http.HttpClientResponse;
-import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Anthropic's Messages API ({@code POST /v1/messages}, streamed). Clients keep speaking OpenAI's
@@ -33,127 +23,60 @@ import org.slf4j.LoggerFactory;
  */
 final class AnthropicProvider implements Provider {
 
-  private static final Logger LOG = LoggerFactory.getLogger(AnthropicProvider.class);
-  private static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
-  private static final int MAX_ERROR_BODY_BYTES = 16 * 1024;
-
-  private final String name;
-  private final TokenbusConfig.Provider config;
-  private final HttpClientAgent client;
-  private final String endpoint;
-  private final Redactor redactor;
+  private final StreamingCall.Http http;
 
   AnthropicProvider(Vertx vertx, String name, TokenbusConfig.Provider config, int maxConnections) {
-    this.name = name;
-    this.config = config;
-    this.endpoint = config.effectiveBaseUrl() + "/v1/messages";
-    this.redactor = new Redactor(config);
-    this.client = vertx.createHttpClient(
-        new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
-        new PoolOptions().setHttp1MaxSize(maxConnections));
+    this.http = StreamingCall.Http.create(vertx, name, config, "/v1/messages", maxConnections);
   }
 
   @Override
   public String name() {
-    return name;
+    return http.name();
   }
 
   void close() {
-    client.close();
+    http.client().close();
   }
 
   @Override
   public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+    Call call = new Call(http, listener);
     JsonObject body;
     try {
-      body = AnthropicTranslation.request(request, model, from, config.anthropic().defaultMaxTokens());
+      body = AnthropicTranslation.request(request, model, from, http.config().anthropic().defaultMaxTokens());
     } catch (RuntimeException e) { // IllegalArgumentException, or a client's malformed JSON (tool arguments, say)
+      call.endUnsent();
       listener.onFailure(UpstreamFailure.fatal(Failure.invalidRequest("unsupported_for_model",
           "The request cannot be sent to an Anthropic model: " + e.getMessage())));
-      return new Call(null, listener);
+      return call;
     }
-    return new Call(body, listener).start();
+    RequestOptions auth = new RequestOptions().putHeader("anthropic-version", http.config().anthropic().version());
+    if (!http.config().apiKey().isEmpty()) {
+      auth.putHeader("x-api-key", http.config().apiKey());
+    }
+    return call.send(body, auth);
   }
 
-  /** One upstream attempt: request, response status, event stream. */
-  private final class Call implements UpstreamCall {
-    private final JsonObject body;
-    private final UpstreamListener listener;
-    private final SseDecoder decoder;
+  /** One upstream attempt: the Messages event stream. */
+  private static final class Call extends StreamingCall {
     /** Anthropic content-block index → OpenAI tool-call index. */
     private final Map<Integer, Integer> toolIndexes = new HashMap<>();
-    private HttpClientRequest httpRequest;
-    private boolean ended;
     private String stopReason;
     private long inputTokens;
     private long outputTokens = -1;
     private long deltas;
 
-    Call(JsonObject body, UpstreamListener listener) {
-      this.body = body;
-      this.listener = listener;
-      this.decoder = new SseDecoder(MAX_LINE_BYTES, this::onData, v -> { });
-      this.ended = body == null;
+    Call(StreamingCall.Http http, UpstreamListener listener) {
+      super(http, listener);
     }
 
-    Call start() {
-      RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(endpoint)
-          .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-          .putHeader(HttpHeaders.ACCEPT, "text/event-stream")
-          .putHeader("anthropic-version", config.anthropic().version());
-      config.headers().forEach(options::putHeader);
-      if (!config.apiKey().isEmpty()) {
-        options.putHeader("x-api-key", config.apiKey());
-      }
-      client.request(options)
-          .compose(req -> {
-            httpRequest = req;
-            if (ended) {
-              req.reset();
-            }
-            return req.send(body.toBuffer());
-          })
-          .onSuccess(this::onResponse)
-          .onFailure(e -> {
-            LOG.warn("Upstream {} ({}) could not be reached: {}", name, config.effectiveBaseUrl(), redactor.redact(e.getMessage()));
-            fail(UpstreamFailure.broken(Failure.upstream("The upstream could not be reached: " + e.getClass().getSimpleName())), false);
-          });
-      return this;
+    @Override
+    protected void onBodyEnd() {
+      fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished (no message_stop)")), false);
     }
 
-    private void onResponse(HttpClientResponse response) {
-      if (ended) {
-        return;
-      }
-      if (response.statusCode() / 100 != 2) {
-        Buffer errorBody = Buffer.buffer();
-        long retryAfter = RetryAfter.parseMillis(response.getHeader(HttpHeaders.RETRY_AFTER), null);
-        response.handler(chunk -> {
-          if (errorBody.length() < MAX_ERROR_BODY_BYTES) {
-            errorBody.appendBuffer(chunk);
-          }
-        });
-        response.endHandler(v -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
-        response.exceptionHandler(e -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
-        return;
-      }
-      response.handler(chunk -> {
-        try {
-          decoder.feed(chunk);
-        } catch (IllegalStateException e) {
-          fail(UpstreamFailure.broken(Failure.upstream("The upstream stream is malformed: " + e.getMessage())), true);
-        }
-      });
-      response.exceptionHandler(e -> fail(UpstreamFailure.broken(
-          Failure.upstream("The upstream connection broke: " + redactor.redact(e.getMessage()))), true));
-      response.endHandler(v -> fail(UpstreamFailure.broken(
-          Failure.upstream("The upstream stream ended before the answer finished (no message_stop)")), false));
-    }
-
-    private void onData(String data) {
-      if (ended) {
-        return;
-      }
+    @Override
+    protected void onData(String data) {
       JsonObject event;
       try {
         event = new JsonObject(data);
@@ -177,10 +100,10 @@ final class AnthropicProvider implements Provider {
             outputTokens = n.longValue();
           }
         }
-        case "message_stop" -> finish();
+        case "message_stop" -> finish(AnthropicTranslation.finishReason(stopReason), usageSoFar());
         case "error" -> {
           JsonObject error = event.getJsonObject("error", new JsonObject());
-          String message = redactor.redact(error.getString("message", "unknown error"));
+          String message = redact(error.getString("message", "unknown error"));
           int status = AnthropicTranslation.statusOf(error.getString("type", "api_error"));
           fail(UpstreamFailure.status(status, error.getString("type", "error") + ": " + message, -1), true);
         }
@@ -244,46 +167,9 @@ final class AnthropicProvider implements Provider {
           .put("delta", new JsonObject().put("tool_calls", new JsonArray().add(toolCall)))));
     }
 
-    private void finish() {
-      if (ended) {
-        return;
-      }
-      end(false);
-      listener.onFinish(AnthropicTranslation.finishReason(stopReason), usageSoFar());
-    }
-
-    private void fail(UpstreamFailure failure, boolean closeConnection) {
-      if (ended) {
-        return;
-      }
-      end(closeConnection);
-      listener.onFailure(failure);
-    }
-
-    private void end(boolean closeConnection) {
-      ended = true;
-      if (closeConnection && httpRequest != null) {
-        httpRequest.reset();
-      }
-    }
-
-    @Override
-    public void cancel() {
-      if (!ended) {
-        end(true);
-      }
-    }
-
     @Override
     public Usage usageSoFar() {
       return Usage.of(inputTokens, outputTokens >= 0 ? outputTokens : deltas);
-    }
-
-    private UpstreamFailure statusFailure(int status, Buffer errorBody, long retryAfterMs) {
-      String message = ErrorBodies.message(errorBody);
-      message = redactor.redact(message.length() > 500 ? message.substring(0, 500) + "…" : message);
-      LOG.warn("Upstream {} ({}) answered {}: {}", name, config.effectiveBaseUrl(), status, message);
-      return UpstreamFailure.status(status, message, retryAfterMs);
     }
   }
 }

@@ -5,20 +5,11 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientAgent;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Any OpenAI-compatible Chat Completions server (OpenAI, vLLM, Ollama's /v1, llama.cpp, LM Studio),
@@ -35,38 +26,28 @@ import org.slf4j.LoggerFactory;
  */
 final class OpenAiProvider implements Provider {
 
-  private static final Logger LOG = LoggerFactory.getLogger(OpenAiProvider.class);
-  private static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
-  private static final int MAX_ERROR_BODY_BYTES = 16 * 1024;
-
-  private final String name;
-  private final TokenbusConfig.Provider config;
-  private final HttpClientAgent client;
-  private final String endpoint;
-  private final Redactor redactor;
+  private final StreamingCall.Http http;
 
   OpenAiProvider(Vertx vertx, String name, TokenbusConfig.Provider config, int maxConnections) {
-    this.name = name;
-    this.config = config;
-    this.endpoint = config.effectiveBaseUrl() + "/chat/completions";
-    this.redactor = new Redactor(config);
-    this.client = vertx.createHttpClient(
-        new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
-        new PoolOptions().setHttp1MaxSize(maxConnections));
+    this.http = StreamingCall.Http.create(vertx, name, config, "/chat/completions", maxConnections);
   }
 
   @Override
   public String name() {
-    return name;
+    return http.name();
   }
 
   void close() {
-    client.close();
+    http.client().close();
   }
 
   @Override
   public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
-    return new Call(upstreamBody(request, model, from, config.recovery().continueInstruction()), listener).start();
+    RequestOptions auth = new RequestOptions();
+    if (!http.config().apiKey().isEmpty()) {
+      auth.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + http.config().apiKey());
+    }
+    return new Call(http, listener).send(upstreamBody(request, model, from, http.config().recovery().continueInstruction()), auth);
   }
 
   static JsonObject upstreamBody(GenerationRequest request, String model, Continuation from, String instruction) {
@@ -99,88 +80,30 @@ final class OpenAiProvider implements Provider {
     };
   }
 
-  /** One upstream attempt: request, response status, SSE stream. */
-  private final class Call implements UpstreamCall {
-    private final JsonObject body;
-    private final UpstreamListener listener;
-    private final SseDecoder decoder;
-    private HttpClientRequest httpRequest;
-    private boolean ended;
+  /** One upstream attempt: the Chat Completions chunk stream. */
+  private static final class Call extends StreamingCall {
     private String finishReason;
     private Usage usage;
     private long deltas;
 
-    Call(JsonObject body, UpstreamListener listener) {
-      this.body = body;
-      this.listener = listener;
-      this.decoder = new SseDecoder(MAX_LINE_BYTES, this::onData, this::onErrorField);
+    Call(StreamingCall.Http http, UpstreamListener listener) {
+      super(http, listener);
     }
 
-    Call start() {
-      RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(endpoint)
-          .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-          .putHeader(HttpHeaders.ACCEPT, "text/event-stream");
-      config.headers().forEach(options::putHeader);
-      if (!config.apiKey().isEmpty()) {
-        options.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + config.apiKey());
+    @Override
+    protected void onBodyEnd() {
+      if (finishReason != null) {
+        finish(finishReason, usage);
+      } else {
+        fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished")), false);
       }
-      client.request(options)
-          .compose(req -> {
-            httpRequest = req;
-            if (ended) {
-              req.reset();
-            }
-            return req.send(body.toBuffer());
-          })
-          .onSuccess(this::onResponse)
-          .onFailure(e -> {
-            LOG.warn("Upstream {} ({}) could not be reached: {}", name, config.effectiveBaseUrl(), redactor.redact(e.getMessage()));
-            fail(UpstreamFailure.broken(Failure.upstream("The upstream could not be reached: " + e.getClass().getSimpleName())), false);
-          });
-      return this;
     }
 
-    private void onResponse(HttpClientResponse response) {
-      if (ended) {
-        return;
-      }
-      if (response.statusCode() / 100 != 2) {
-        Buffer errorBody = Buffer.buffer();
-        long retryAfter = RetryAfter.parseMillis(response.getHeader(HttpHeaders.RETRY_AFTER), response.getHeader("retry-after-ms"));
-        response.handler(chunk -> {
-          if (errorBody.length() < MAX_ERROR_BODY_BYTES) {
-            errorBody.appendBuffer(chunk);
-          }
-        });
-        response.endHandler(v -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
-        response.exceptionHandler(e -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
-        return;
-      }
-      response.handler(chunk -> {
-        try {
-          decoder.feed(chunk);
-        } catch (IllegalStateException e) {
-          fail(UpstreamFailure.broken(Failure.upstream("The upstream stream is malformed: " + e.getMessage())), true);
-        }
-      });
-      response.exceptionHandler(e -> fail(UpstreamFailure.broken(
-          Failure.upstream("The upstream connection broke: " + redactor.redact(e.getMessage()))), true));
-      response.endHandler(v -> {
-        if (finishReason != null) {
-          finish();
-        } else {
-          fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished")), false);
-        }
-      });
-    }
-
-    private void onData(String data) {
-      if (ended) {
-        return;
-      }
+    @Override
+    protected void onData(String data) {
       if (data.equals("[DONE]")) {
         if (finishReason != null) {
-          finish();
+          finish(finishReason, usage);
         } else {
           fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished")), true);
         }
@@ -194,7 +117,7 @@ final class OpenAiProvider implements Provider {
         return;
       }
       if (chunk.getValue("error") instanceof JsonObject error) {
-        String message = redactor.redact(error.getString("message", error.encode()));
+        String message = redact(error.getString("message", error.encode()));
         // Servers put a status in "code" (vLLM, llama.cpp); OpenAI puts a name there and the kind in "type".
         int status = error.getValue("code") instanceof Number code ? code.intValue() : statusOfType(error.getString("type", ""));
         fail(status >= 400 && status < 600 ? UpstreamFailure.status(status, message, -1)
@@ -223,7 +146,7 @@ final class OpenAiProvider implements Provider {
             listener.onDelta(content, extras == null ? null : extras.encode());
           }
         }
-        if (ended) {
+        if (ended()) {
           return;
         }
         if (choice.getValue("finish_reason") instanceof String reason) {
@@ -233,7 +156,8 @@ final class OpenAiProvider implements Provider {
     }
 
     /** llama.cpp's {@code error: {"code", "message", "type"}} line. */
-    private void onErrorField(String value) {
+    @Override
+    protected void onErrorField(String value) {
       String message = value;
       int status = 500;
       try {
@@ -243,49 +167,12 @@ final class OpenAiProvider implements Provider {
       } catch (DecodeException | ClassCastException e) {
         // not JSON: keep the text
       }
-      fail(UpstreamFailure.status(status >= 400 && status < 600 ? status : 500, redactor.redact(message), -1), true);
-    }
-
-    private void finish() {
-      if (ended) {
-        return;
-      }
-      end(false);
-      listener.onFinish(finishReason == null ? "stop" : finishReason, usage);
-    }
-
-    private void fail(UpstreamFailure failure, boolean closeConnection) {
-      if (ended) {
-        return;
-      }
-      end(closeConnection);
-      listener.onFailure(failure);
-    }
-
-    private void end(boolean closeConnection) {
-      ended = true;
-      if (closeConnection && httpRequest != null) {
-        httpRequest.reset();
-      }
-    }
-
-    @Override
-    public void cancel() {
-      if (!ended) {
-        end(true);
-      }
+      fail(UpstreamFailure.status(status >= 400 && status < 600 ? status : 500, redact(message), -1), true);
     }
 
     @Override
     public Usage usageSoFar() {
       return usage != null ? usage : Usage.of(0, deltas);
-    }
-
-    private UpstreamFailure statusFailure(int status, Buffer errorBody, long retryAfterMs) {
-      String message = ErrorBodies.message(errorBody);
-      message = redactor.redact(message.length() > 500 ? message.substring(0, 500) + "…" : message);
-      LOG.warn("Upstream {} ({}) answered {}: {}", name, config.effectiveBaseUrl(), status, message);
-      return UpstreamFailure.status(status, message, retryAfterMs);
     }
   }
 }
