@@ -146,7 +146,7 @@ public final class Bench {
         System.err.println(failed + " subscribers saw the generation end with an error or a cancel, not done");
       }
       for (Subscriber subscriber : subscribers) {
-        TokenScanner s = subscriber.tokens();
+        TokenScanner s = subscriber.tokens;
         delivered += s.received;
         lost += Math.max(0, tokens - (s.received - s.duplicated)); // every token not seen once, in a gap or at the end
         duplicated += s.duplicated;
@@ -169,13 +169,12 @@ public final class Bench {
     int batch = Math.min(options.connectBatch(), options.subscribers() - done);
     List<Future<Void>> connects = new ArrayList<>();
     for (int i = 0; i < batch; i++) {
-      Subscriber subscriber = options.webSocket() ? new WsSubscriber(recorder) : new SseSubscriber(recorder);
-      subscribers.add(subscriber);
       String path = options.nchan() ? (options.webSocket() ? "/ws" : "/sub") + "?channel=" + generation
           : options.webSocket() ? "/v1/ws" : "/v1/generations/" + generation + "/events";
-      String subscribe = options.nchan() || !options.webSocket() ? null
-          : "{\"type\":\"subscribe\",\"generation\":\"" + generation + "\"}";
-      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort(), path, subscribe));
+      String subscribe = options.nchan() ? null : "{\"type\":\"subscribe\",\"generation\":\"" + generation + "\"}";
+      Subscriber subscriber = options.webSocket() ? new WsSubscriber(recorder, path, subscribe) : new SseSubscriber(recorder, path);
+      subscribers.add(subscriber);
+      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort()));
     }
     return Future.all(connects).compose(v -> connectAll(vertx, net, options, generation, recorder, subscribers, done + batch));
   }

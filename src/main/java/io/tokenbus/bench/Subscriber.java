@@ -1,24 +1,67 @@
 package io.tokenbus.bench;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetSocket;
+import org.HdrHistogram.Recorder;
 
-/** One subscriber of the load tool, over SSE or WebSocket. */
-interface Subscriber {
+/**
+ * One subscriber of the load tool on a raw TCP socket: it writes its handshake by hand, parses
+ * what comes back with a minimal parser of its protocol (SSE or WebSocket), and feeds the bench
+ * tokens it finds to its {@link TokenScanner}.
+ */
+abstract class Subscriber {
 
-  /**
-   * Connects to {@code path} and subscribes; completes once the stream is open.
-   *
-   * @param subscribe a WebSocket text frame to send once connected, or null
-   */
-  Future<Void> connect(Vertx vertx, NetClient client, String host, int port, String path, String subscribe);
+  final TokenScanner tokens;
+  protected final Promise<Void> connected = Promise.promise();
+  private final Promise<Void> ended = Promise.promise();
+  private boolean failed;
+  protected NetSocket socket;
+
+  Subscriber(Recorder latencies) {
+    this.tokens = new TokenScanner(latencies);
+  }
+
+  /** The request that opens the stream: an SSE GET, or a WebSocket upgrade. */
+  protected abstract String handshake(String host, int port);
+
+  /** Bytes from the hub, as they come. */
+  protected abstract void onData(Buffer buffer);
+
+  /** Connects and subscribes; completes once the stream is open. */
+  final Future<Void> connect(Vertx vertx, NetClient client, String host, int port) {
+    // A hub out of file descriptors completes the TCP handshake (the kernel does) but never answers.
+    long timer = vertx.setTimer(30_000, t -> connected.tryFail("no answer to the handshake within 30 s (is the hub's open-file "
+        + "limit, ulimit -n, high enough?)"));
+    connected.future().onComplete(ar -> vertx.cancelTimer(timer));
+    client.connect(port, host).onSuccess(s -> {
+      socket = s;
+      s.handler(this::onData);
+      s.closeHandler(v -> {
+        connected.tryFail("closed before the stream started");
+        ended.tryComplete();
+      });
+      s.write(handshake(host, port));
+    }).onFailure(connected::tryFail);
+    return connected.future();
+  }
+
+  /** The generation ended: with {@code done}, or (failed) with an error or a cancel. */
+  protected final void end(boolean withFailure) {
+    failed |= withFailure;
+    ended.tryComplete();
+  }
 
   /** Completes at the generation's terminal event, or when the connection closes. */
-  Future<Void> ended();
-
-  TokenScanner tokens();
+  final Future<Void> ended() {
+    return ended.future();
+  }
 
   /** True if the generation ended with an error or a cancel instead of done. */
-  boolean failed();
+  final boolean failed() {
+    return failed;
+  }
 }

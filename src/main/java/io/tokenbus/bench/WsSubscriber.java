@@ -1,11 +1,6 @@
 package io.tokenbus.bench;
 
-import io.vertx.core.Future;
-import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.net.NetClient;
-import io.vertx.core.net.NetSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.concurrent.ThreadLocalRandom;
@@ -16,58 +11,30 @@ import org.HdrHistogram.Recorder;
  * one masked {@code subscribe} frame, then the server's unmasked frames parsed by length, their
  * text scanned for bench tokens. A frame whose type is done, error or cancelled ends it.
  */
-final class WsSubscriber implements Subscriber {
+final class WsSubscriber extends Subscriber {
 
-  private final TokenScanner tokens;
-  private final Promise<Void> connected = Promise.promise();
-  private final Promise<Void> ended = Promise.promise();
-  private boolean failed;
+  private final String path;
+  /** A text frame to send once upgraded (tokenbus's subscribe), or null (nchan subscribes by URL). */
+  private final String subscribe;
   private boolean upgraded;
   private Buffer pending = Buffer.buffer();
-  private NetSocket socket;
-  private String subscribe;
 
-  WsSubscriber(Recorder latencies) {
-    this.tokens = new TokenScanner(latencies);
+  WsSubscriber(Recorder latencies, String path, String subscribe) {
+    super(latencies);
+    this.path = path;
+    this.subscribe = subscribe;
   }
 
   @Override
-  public Future<Void> connect(Vertx vertx, NetClient client, String host, int port, String path, String subscribe) {
-    this.subscribe = subscribe;
-    long timer = vertx.setTimer(30_000, t -> connected.tryFail("no WebSocket upgrade within 30 s (is the hub's open-file limit, "
-        + "ulimit -n, high enough?)"));
-    connected.future().onComplete(ar -> vertx.cancelTimer(timer));
+  protected String handshake(String host, int port) {
     byte[] nonce = new byte[16];
     ThreadLocalRandom.current().nextBytes(nonce);
-    client.connect(port, host).onSuccess(s -> {
-      socket = s;
-      s.handler(this::onData);
-      s.closeHandler(v -> {
-        connected.tryFail("closed before the stream started");
-        ended.tryComplete();
-      });
-      s.write("GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          + "Sec-WebSocket-Key: " + Base64.getEncoder().encodeToString(nonce) + "\r\nSec-WebSocket-Version: 13\r\n\r\n");
-    }).onFailure(connected::tryFail);
-    return connected.future();
+    return "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: " + Base64.getEncoder().encodeToString(nonce) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
   }
 
   @Override
-  public Future<Void> ended() {
-    return ended.future();
-  }
-
-  @Override
-  public TokenScanner tokens() {
-    return tokens;
-  }
-
-  @Override
-  public boolean failed() {
-    return failed;
-  }
-
-  private void onData(Buffer buffer) {
+  protected void onData(Buffer buffer) {
     long now = System.nanoTime();
     pending = pending.length() == 0 ? buffer : pending.appendBuffer(buffer);
     if (!upgraded) {
@@ -112,7 +79,7 @@ final class WsSubscriber implements Subscriber {
       if (opcode == 1) {
         onText(start, start + length, now);
       } else if (opcode == 8) {
-        ended.tryComplete();
+        end(false);
       }
       at = start + length;
     }
@@ -122,10 +89,9 @@ final class WsSubscriber implements Subscriber {
   private void onText(int from, int to, long now) {
     String type = pending.getString(from, Math.min(to, from + 24), "US-ASCII");
     if (type.startsWith("{\"type\":\"done\"") || type.startsWith("event: done")) { // tokenbus's frame, or nchan's last message
-      ended.tryComplete();
+      end(false);
     } else if (type.startsWith("{\"type\":\"error\"") || type.startsWith("{\"type\":\"cancelled\"")) {
-      failed = true;
-      ended.tryComplete();
+      end(true);
     } else {
       tokens.scan(pending, from, to, now);
     }
