@@ -18,6 +18,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
+import io.tokenbus.fanout.WireFormat;
 import java.util.List;
 
 /**
@@ -180,16 +181,14 @@ final class SessionsHandler {
         }
         return;
       }
-      SseOutput.prepare(response, id);
-      response.headers().remove("X-Generation-Id");
-      response.putHeader("X-Session-Id", id);
+      SseOutput.prepare(response, "X-Session-Id", id);
       response.write(Buffer.buffer(": session " + id + "\n\n"));
       Output output = new Output(response);
       SessionViewer viewer = new SessionViewer(hub, sessions, id, after, output, vertx.getOrCreateContext());
       // Once, whichever comes first: the client leaving, or the stream ending on our side (a response that
       // has ended never reports its close).
       output.onEnd(() -> {
-        heartbeats.remove(output);
+        output.closed();
         viewer.close();
         if (author != null) {
           sessions.leave(id, author);
@@ -200,27 +199,25 @@ final class SessionsHandler {
     }).onFailure(ctx::fail);
   }
 
-  /** A session stream on an SSE response. */
-  private final class Output implements SessionOutput, Heartbeats.Beating {
-    private final HttpServerResponse response;
+  /** A session stream on an SSE response: the write queue, drain and heartbeats are {@link SseOutput}'s. */
+  private final class Output extends SseOutput implements SessionOutput {
     private Runnable onEnd;
     private boolean ended;
+
+    Output(HttpServerResponse response) {
+      super(response, WireFormat.NONE, writeQueueBytes, heartbeats);
+    }
 
     void onEnd(Runnable action) {
       this.onEnd = action;
     }
 
+    /** Once, whichever comes first: the client leaving, or the stream ending on our side. */
     void ended() {
       if (!ended) {
         ended = true;
         onEnd.run();
       }
-    }
-
-    Output(HttpServerResponse response) {
-      this.response = response;
-      response.setWriteQueueMaxSize(writeQueueBytes);
-      heartbeats.add(this);
     }
 
     @Override
@@ -245,32 +242,12 @@ final class SessionsHandler {
     }
 
     @Override
-    public boolean writeQueueFull() {
-      return response.writeQueueFull();
-    }
-
-    @Override
-    public void onDrain(Runnable action) {
-      response.drainHandler(v -> {
-        response.drainHandler(null);
-        action.run();
-      });
-    }
-
-    @Override
     public void fail(String reason) {
       ended();
       if (!response.closed() && !response.ended()) {
         response.write(Buffer.buffer("event: error\ndata: " + new JsonObject().put("message", "The session stream ended: " + reason)
             .put("type", "invalid_request_error").put("code", "session_not_found").encode() + "\n\n"));
         response.end();
-      }
-    }
-
-    @Override
-    public void beat() {
-      if (!response.closed() && !response.writeQueueFull()) {
-        response.write(Buffer.buffer(": ping\n\n"));
       }
     }
   }

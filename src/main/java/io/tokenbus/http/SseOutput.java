@@ -25,13 +25,18 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
     heartbeats.add(this);
   }
 
-  /** The headers of every SSE answer; written at once so the client sees the stream open. */
+  /** The headers of a generation's SSE answer; written at once so the client sees the stream open. */
   static void prepare(HttpServerResponse response, String generationId) {
+    prepare(response, "X-Generation-Id", generationId);
+  }
+
+  /** The headers of every SSE answer, with the header naming what it streams ({@code X-Generation-Id}, {@code X-Session-Id}). */
+  static void prepare(HttpServerResponse response, String idHeader, String id) {
     response.setStatusCode(200).setChunked(true)
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8")
         .putHeader(HttpHeaders.CACHE_CONTROL, "no-cache")
         .putHeader("X-Accel-Buffering", "no")
-        .putHeader("X-Generation-Id", generationId);
+        .putHeader(idHeader, id);
   }
 
   @Override
