@@ -1,15 +1,22 @@
 package io.tokenbus.session;
 
 import io.tokenbus.bus.Addresses;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.internal.ContextInternal;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-/** A node's session subscriptions: one event-bus consumer per session with viewers here, shared by all of them. */
+/**
+ * A node's session subscriptions: one event-bus consumer per session with viewers here, shared by
+ * all of them. A batch is encoded once for the node and handed to each event loop holding viewers
+ * of it: one hop per loop, not per viewer.
+ */
 public final class SessionHub {
 
   private final Vertx vertx;
@@ -19,29 +26,46 @@ public final class SessionHub {
     this.vertx = vertx;
   }
 
+  /** The event loop itself: request handlers run on per-request duplicates of it. */
+  private static Context loopOf(Context context) {
+    return ((ContextInternal) context).unwrap();
+  }
+
   private final class Channel {
     final MessageConsumer<SessionBatch> consumer;
-    final List<SessionViewer> viewers = new CopyOnWriteArrayList<>();
+    /** Viewers by event loop. */
+    final Map<Context, List<SessionViewer>> loops = new ConcurrentHashMap<>();
+    int count;
 
     Channel(String session) {
       consumer = vertx.eventBus().consumer(Addresses.sessionEvents(session), message -> {
         List<EncodedSessionEvent> batch = SessionViewer.encode(session, message.body().events());
-        for (SessionViewer viewer : viewers) {
-          viewer.context.runOnContext(v -> viewer.onBatch(batch));
-        }
+        loops.forEach((loop, viewers) -> loop.runOnContext(v -> viewers.forEach(viewer -> viewer.onBatch(batch))));
       });
     }
   }
 
   synchronized Future<Void> join(SessionViewer viewer) {
     Channel channel = channels.computeIfAbsent(viewer.session(), Channel::new);
-    channel.viewers.add(viewer);
+    channel.loops.computeIfAbsent(loopOf(viewer.context), loop -> new CopyOnWriteArrayList<>()).add(viewer);
+    channel.count++;
     return channel.consumer.completion();
   }
 
   synchronized void leave(SessionViewer viewer) {
     Channel channel = channels.get(viewer.session());
-    if (channel != null && channel.viewers.remove(viewer) && channel.viewers.isEmpty()) {
+    if (channel == null) {
+      return;
+    }
+    Context loop = loopOf(viewer.context);
+    List<SessionViewer> viewers = channel.loops.get(loop);
+    if (viewers == null || !viewers.remove(viewer)) {
+      return;
+    }
+    if (viewers.isEmpty()) {
+      channel.loops.remove(loop);
+    }
+    if (--channel.count == 0) {
       channels.remove(viewer.session());
       channel.consumer.unregister();
     }
