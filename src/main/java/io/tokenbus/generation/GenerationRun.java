@@ -48,7 +48,8 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final Promise<Void> ended = Promise.promise();
   private MessageConsumer<ControlCommand> control;
   private UpstreamRun upstream;
-  private long idleTimer = -1;
+  /** One timer per generation: the upstream's timeouts and the idle-cancel policy. */
+  private long ticker = -1;
   private long lastWatchedNanos = System.nanoTime();
   private long nextSeq;
   private boolean terminalQueued;
@@ -89,20 +90,13 @@ final class GenerationRun implements UpstreamRun.Sink {
           resume, this);
       // A session's answer belongs to its transcript, watched or not: it ends by itself or by the session's stop.
       int idleCancel = info.request().session() != null ? 0 : config.idleCancelSeconds();
-      if (idleCancel > 0) {
-        long limitNanos = idleCancel * 1_000_000_000L;
-        idleTimer = vertx.setPeriodic(Math.min(250, idleCancel * 1000L), t -> {
-          // Viewers on this node are known at once; other nodes' say so on the control address. Under a
-          // heavy load their reports can come late, so a generation watched here is never idle.
-          if (watchedHere.test(info.id())) {
-            lastWatchedNanos = System.nanoTime();
-          }
-          if (System.nanoTime() - lastWatchedNanos > limitNanos && !terminalQueued) {
-            LOG.info("Generation {}: nobody watched it for {} s (generation.idle-cancel-seconds); cancelling", info.id(), idleCancel);
-            cancel();
-          }
-        });
-      }
+      long period = idleCancel > 0 ? Math.min(250, upstream.tickMillis()) : upstream.tickMillis();
+      ticker = vertx.setPeriodic(period, t -> {
+        upstream.checkTimeouts();
+        if (idleCancel > 0) {
+          checkIdle(idleCancel);
+        }
+      });
       if (resume != null) {
         listener.resumed(info);
       }
@@ -137,6 +131,21 @@ final class GenerationRun implements UpstreamRun.Sink {
         }
         ended.future().onComplete(ar -> message.reply(null));
       }
+    }
+  }
+
+  /**
+   * Cancels the generation once nobody has watched it for {@code idleCancel} seconds. Viewers on
+   * this node are known at once; other nodes' say so on the control address. Under a heavy load
+   * their reports can come late, so a generation watched here is never idle.
+   */
+  private void checkIdle(int idleCancel) {
+    if (watchedHere.test(info.id())) {
+      lastWatchedNanos = System.nanoTime();
+    }
+    if (System.nanoTime() - lastWatchedNanos > idleCancel * 1_000_000_000L && !terminalQueued) {
+      LOG.info("Generation {}: nobody watched it for {} s (generation.idle-cancel-seconds); cancelling", info.id(), idleCancel);
+      cancel();
     }
   }
 
@@ -310,7 +319,7 @@ final class GenerationRun implements UpstreamRun.Sink {
     if (upstream != null) {
       upstream.cancel();
     }
-    vertx.cancelTimer(idleTimer);
+    vertx.cancelTimer(ticker);
     control.unregister();
     ended.tryComplete();
     onEnd.run();

@@ -68,7 +68,6 @@ final class UpstreamRun {
   private int recoveries;
   private Usage usageDone;
   private Attempt current;
-  private long watchdog = -1;
   private long pendingTimer = -1;
   private boolean ended;
 
@@ -91,10 +90,16 @@ final class UpstreamRun {
     }
   }
 
-  void start() {
+  /**
+   * How often {@link #checkTimeouts} must run: a quarter of the shortest token timeout, 10 to
+   * 250 ms. The generation's run ticks it, on the timer it has anyway.
+   */
+  long tickMillis() {
     TokenbusConfig.Timeouts primary = chain.get(0).policy().timeouts();
-    long period = Math.max(10, Math.min(250, Math.min(primary.firstTokenMs(), primary.idleMs()) / 4));
-    watchdog = vertx.setPeriodic(period, t -> checkTimeouts());
+    return Math.max(10, Math.min(250, Math.min(primary.firstTokenMs(), primary.idleMs()) / 4));
+  }
+
+  void start() {
     if (hasOutput()) {
       // Taken over from a node that left: its stream broke like any other.
       onBreak(target(), Failure.upstream("The node running this generation left the cluster"), -1);
@@ -154,7 +159,11 @@ final class UpstreamRun {
     });
   }
 
-  private void checkTimeouts() {
+  /** Ends an attempt past its first-token or idle timeout, or the generation past its total one. */
+  void checkTimeouts() {
+    if (ended) {
+      return;
+    }
     Attempt attempt = current;
     long now = System.nanoTime();
     if (now - deadlineNanos > 0) {
@@ -296,7 +305,6 @@ final class UpstreamRun {
   }
 
   private void stopTimers() {
-    vertx.cancelTimer(watchdog);
     if (pendingTimer >= 0) {
       vertx.cancelTimer(pendingTimer);
     }
