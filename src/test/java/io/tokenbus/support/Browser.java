@@ -92,12 +92,21 @@ public final class Browser implements AutoCloseable {
     }
   }
 
-  /** A missing browser is a broken test environment, never a reason to skip. */
+  /**
+   * A missing browser fails the test in CI ({@code CI=true}, where .ci/run installs it): a broken
+   * test environment is never a reason to pass. On a developer's machine without it, the browser
+   * tests are skipped, saying how to install it, so the README's test command runs on a fresh one.
+   */
   private static void requireInstalled() {
     for (Path binary : List.of(CHROMIUM, CHROMEDRIVER)) {
       if (!Files.isExecutable(binary)) {
-        throw new AssertionError(binary + " is missing: the browser tests drive Debian's Chromium through its chromedriver. "
-            + "Install both with: apt-get update && apt-get install -y chromium chromium-driver");
+        String message = binary + " is missing: the browser tests drive Debian's Chromium through its chromedriver. "
+            + "Install both with: apt-get update && apt-get install -y chromium chromium-driver";
+        if ("true".equals(System.getenv("CI"))) {
+          throw new AssertionError(message);
+        }
+        System.err.println("SKIPPED browser test: " + message);
+        org.junit.jupiter.api.Assumptions.abort(message);
       }
     }
   }
