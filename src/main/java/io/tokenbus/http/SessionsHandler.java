@@ -145,7 +145,8 @@ final class SessionsHandler {
   void typing(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     String author = author(body(ctx, true).getValue("author") instanceof String a ? a : null);
-    sessions.view(id).compose(view -> view == null ? Future.failedFuture(notFound(id)) : sessions.typing(id, author))
+    // Not a view first: typing comes every few seconds per typist, and a view copies the whole transcript.
+    sessions.typing(id, author).compose(found -> found ? Future.succeededFuture() : Future.failedFuture(notFound(id)))
         .onSuccess(v -> ctx.response().setStatusCode(204).end())
         .onFailure(ctx::fail);
   }

@@ -149,13 +149,16 @@ public final class Sessions implements CommitListener {
         t -> change(id, new SessionOps.LeftIfGone(author))));
   }
 
-  /** Says {@code author} is typing, if they are here: a passing event (seq 0), not kept in the session's log. */
-  public Future<Void> typing(String id, String author) {
+  /**
+   * Says {@code author} is typing, if they are here: a passing event (seq 0), not kept in the
+   * session's log. Completes with false when there is no such session.
+   */
+  public Future<Boolean> typing(String id, String author) {
     return store.apply(id, new SessionOps.Typing(author, System.currentTimeMillis())).map(r -> {
       if (r != null && Boolean.TRUE.equals(r.value())) {
         vertx.eventBus().publish(Addresses.sessionEvents(id), new SessionBatch(id, List.of(SessionEvent.presence(0, author, "typing"))));
       }
-      return null;
+      return r != null;
     });
   }
 
