@@ -224,6 +224,7 @@ class SessionsTest {
         new Case("/v1/sessions/" + id + "/messages", "{\"author\":\"Ann\"}", 400, "invalid_content"),
         new Case("/v1/sessions/" + id + "/messages", "not json", 400, "invalid_json"),
         new Case("/v1/sessions/sess_missing/messages", "{\"author\":\"Ann\",\"content\":\"hi\"}", 404, "session_not_found"),
+        new Case("/v1/sessions/sess_missing/typing", "{\"author\":\"Ann\"}", 404, "session_not_found"),
         new Case("/v1/sessions", "{\"model\":\"gpt-nowhere\"}", 404, "model_not_found"),
         new Case("/v1/sessions", "{\"title\":42}", 400, "invalid_title"))) {
       var response = await(hub.web().post(hub.port(), "127.0.0.1", c.path()).putHeader("content-type", "application/json")
