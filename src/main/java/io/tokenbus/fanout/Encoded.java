@@ -8,28 +8,30 @@ import java.util.List;
 
 /**
  * Consecutive events with their encoded frames in one format: one buffer per event, plus (lazily,
- * once) all of them joined for a single socket write and each frame as text for WebSocket. Safe
- * to share between event loops.
+ * once) all of them joined for a single socket write and each frame as text for WebSocket. A
+ * {@link #range} of it shares its frames; a range of a shared batch (one every viewer of the node
+ * writes) also shares its joined buffer, as a slice. Safe to share between event loops.
  */
 public final class Encoded {
 
-  private final List<GenerationEvent> events;
-  private final List<Buffer> frames;
+  private final Frames frames;
+  private final int from;
+  private final int to;
   private Buffer joined;
-  private String[] texts;
 
-  private Encoded(List<GenerationEvent> events, List<Buffer> frames) {
-    this.events = events;
+  private Encoded(Frames frames, int from, int to) {
     this.frames = frames;
+    this.from = from;
+    this.to = to;
   }
 
-  /** Log events, with frames from the node's cache. */
-  static Encoded cached(FrameCache cache, WireFormat format, List<GenerationEvent> events) {
+  /** Log events, with frames from the node's cache; {@code shared} if many viewers will write it. */
+  static Encoded cached(FrameCache cache, WireFormat format, List<GenerationEvent> events, boolean shared) {
     List<Buffer> frames = new ArrayList<>(events.size());
     for (GenerationEvent event : events) {
       frames.add(cache.frame(format, event));
     }
-    return new Encoded(events, frames);
+    return new Encoded(new Frames(events, frames, shared), 0, events.size());
   }
 
   /** Events made for one viewer (merged deltas), encoded for it alone. */
@@ -38,38 +40,38 @@ public final class Encoded {
     for (GenerationEvent event : events) {
       frames.add(encoder.encode(format, event));
     }
-    return new Encoded(events, frames);
+    return new Encoded(new Frames(events, frames, false), 0, events.size());
   }
 
   public List<GenerationEvent> events() {
-    return events;
+    return frames.events.subList(from, to);
   }
 
   public GenerationEvent first() {
-    return events.get(0);
+    return frames.events.get(from);
   }
 
   public GenerationEvent last() {
-    return events.get(events.size() - 1);
+    return frames.events.get(to - 1);
   }
 
   public int size() {
-    return events.size();
+    return to - from;
   }
 
   /** All frames as one buffer, for stream formats. */
   public synchronized Buffer joined() {
     if (joined == null) {
-      if (frames.size() == 1) {
-        joined = frames.get(0);
+      if (size() == 1) {
+        joined = frames.frames.get(from);
+      } else if (frames.shared) {
+        int[] offsets = frames.offsets();
+        Buffer all = frames.joined();
+        joined = from == 0 && to == frames.size() ? all : all.slice(offsets[from], offsets[to]);
       } else {
-        int length = 0;
-        for (Buffer frame : frames) {
-          length += frame.length();
-        }
-        joined = Buffer.buffer(length);
-        for (Buffer frame : frames) {
-          joined.appendBuffer(frame);
+        joined = Buffer.buffer(bytes(0, size()));
+        for (int i = from; i < to; i++) {
+          joined.appendBuffer(frames.frames.get(i));
         }
       }
     }
@@ -77,18 +79,92 @@ public final class Encoded {
   }
 
   /** Frame {@code i} as text, for WebSocket text frames. */
-  public synchronized String text(int i) {
-    if (texts == null) {
-      texts = new String[frames.size()];
-    }
-    if (texts[i] == null) {
-      texts[i] = frames.get(i).toString(StandardCharsets.UTF_8);
-    }
-    return texts[i];
+  public String text(int i) {
+    return frames.text(from + i);
   }
 
-  /** The events from index {@code from} on, sharing the encoded frames. */
-  Encoded from(int from) {
-    return from == 0 ? this : new Encoded(events.subList(from, events.size()), frames.subList(from, frames.size()));
+  /** Encoded bytes of frames {@code i} (inclusive) to {@code j} (exclusive). */
+  int bytes(int i, int j) {
+    int[] offsets = frames.offsets();
+    return offsets[from + j] - offsets[from + i];
+  }
+
+  /**
+   * The end of the longest run of frames from {@code i} on within {@code maxBytes} (at least one
+   * frame, however big).
+   */
+  int fit(int i, int maxBytes) {
+    int[] offsets = frames.offsets();
+    int limit = offsets[from + i] + maxBytes;
+    int j = i + 1;
+    while (j < size() && offsets[from + j + 1] <= limit) {
+      j++;
+    }
+    return j;
+  }
+
+  /** Frames {@code i} (inclusive) to {@code j} (exclusive), sharing what is encoded. */
+  Encoded range(int i, int j) {
+    return i == 0 && j == size() ? this : new Encoded(frames, from + i, from + j);
+  }
+
+  /** The events from index {@code i} on. */
+  Encoded from(int i) {
+    return range(i, size());
+  }
+
+  /** The frames behind every range of one encoding. */
+  private static final class Frames {
+    final List<GenerationEvent> events;
+    final List<Buffer> frames;
+    final boolean shared;
+    private int[] offsets;
+    private Buffer joined;
+    private String[] texts;
+
+    Frames(List<GenerationEvent> events, List<Buffer> frames, boolean shared) {
+      this.events = events;
+      this.frames = frames;
+      this.shared = shared;
+    }
+
+    int size() {
+      return frames.size();
+    }
+
+    /** Where each frame starts in the joined bytes, and (last) their total length. */
+    synchronized int[] offsets() {
+      if (offsets == null) {
+        offsets = new int[frames.size() + 1];
+        for (int i = 0; i < frames.size(); i++) {
+          offsets[i + 1] = offsets[i] + frames.get(i).length();
+        }
+      }
+      return offsets;
+    }
+
+    synchronized Buffer joined() {
+      if (joined == null) {
+        if (frames.size() == 1) {
+          joined = frames.get(0);
+        } else {
+          joined = Buffer.buffer(offsets()[frames.size()]);
+          for (Buffer frame : frames) {
+            joined.appendBuffer(frame);
+          }
+        }
+      }
+      return joined;
+    }
+
+    synchronized String text(int i) {
+      if (texts == null) {
+        texts = new String[frames.size()];
+      }
+      if (texts[i] == null) {
+        texts[i] = frames.get(i).toString(StandardCharsets.UTF_8);
+      }
+      return texts[i];
+    }
   }
 }

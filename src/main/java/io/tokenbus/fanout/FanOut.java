@@ -15,13 +15,16 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A node's fan-out: for each generation with viewers on this node, exactly one event-bus consumer
  * of its address, however many viewers it has. Each batch is wrapped once ({@link EncodedBatch},
  * encoded once per format) and handed to each event loop that holds viewers of it: one hop per
- * loop, not per connection. Membership changes are rare and take one lock; delivery takes none.
+ * loop, not per connection, and batches that pile up while a loop is busy are written as one. Membership changes are rare and take one lock; delivery takes none.
  * While a generation has viewers here, its owner hears so ({@link ControlCommand#WATCHING}) every
  * few seconds, for the idle-cancel policy.
  */
@@ -175,31 +178,66 @@ public final class FanOut {
         return;
       }
       epoch = message.body().epoch();
-      EncodedBatch batch = new EncodedBatch(message.body(), frames);
-      Context current = loopOf(Vertx.currentContext());
+      EncodedBatch batch = new EncodedBatch(message.body().events(), frames);
       for (LoopGroup loop : loops) {
-        if (loop.context == current) {
-          loop.deliver(batch);
-        } else {
-          loop.context.runOnContext(v -> loop.deliver(batch));
-        }
+        loop.offer(batch);
       }
     }
   }
 
   /**
-   * The viewers of one generation on one event loop; touched only from that loop. Removal during
-   * delivery (a viewer that just wrote its terminal event) is deferred until the loop is done.
+   * The viewers of one generation on one event loop; touched only from that loop, except
+   * {@link #offer}. Removal during delivery (a viewer that just wrote its terminal event) is
+   * deferred until the loop is done.
+   *
+   * <p>Coalescing: batches are queued in an inbox and written by one task on the loop, which takes
+   * everything queued by then and writes each viewer one buffer for all of it. An idle loop writes
+   * a batch as soon as the task runs; a busy one (thousands of viewers, each write a system call)
+   * finds several batches waiting and pays one write per viewer for all of them. So the cost per
+   * token falls as load rises instead of the loop falling behind, and the inbox never holds more
+   * than what arrived during one pass over the viewers.
    */
   private static final class LoopGroup {
     final Context context;
     final ArrayList<Viewer> viewers = new ArrayList<>();
+    final Queue<EncodedBatch> inbox = new ConcurrentLinkedQueue<>();
+    final AtomicBoolean scheduled = new AtomicBoolean();
+    final List<EncodedBatch> run = new ArrayList<>();
     int live;
     boolean delivering;
     boolean dirty;
 
     LoopGroup(Context context) {
       this.context = context;
+    }
+
+    /** Queues a batch for this loop's viewers; any thread. */
+    void offer(EncodedBatch batch) {
+      inbox.add(batch);
+      if (scheduled.compareAndSet(false, true)) {
+        context.runOnContext(v -> flush());
+      }
+    }
+
+    /** Writes what the inbox holds: each run of consecutive batches as one. */
+    private void flush() {
+      scheduled.set(false);
+      EncodedBatch batch;
+      while ((batch = inbox.poll()) != null) {
+        if (!run.isEmpty() && !run.get(run.size() - 1).precedes(batch)) {
+          deliverRun();
+        }
+        run.add(batch);
+      }
+      if (!run.isEmpty()) {
+        deliverRun();
+      }
+    }
+
+    private void deliverRun() {
+      EncodedBatch merged = EncodedBatch.merge(run);
+      run.clear();
+      deliver(merged);
     }
 
     void add(Viewer viewer) {

@@ -29,8 +29,6 @@ import org.slf4j.LoggerFactory;
 public final class Viewer {
 
   private static final Logger LOG = LoggerFactory.getLogger(Viewer.class);
-  /** Events per write while replaying the log, so the write queue is checked between writes. */
-  private static final int REPLAY_CHUNK = 64;
   /**
    * A replicated store can refuse a read for a moment (partitions moving after a node left): retry
    * with backoff, 50 ms doubling to 1 s, about 5 s in all, before giving the connection up.
@@ -146,12 +144,7 @@ public final class Viewer {
       catchUp(false); // a gap: fill it from the log
       return;
     }
-    if (out.writeQueueFull()) {
-      stall();
-      return;
-    }
-    Encoded encoded = batch.in(out.format()).from((int) (cursor + 1 - batch.firstSeq()));
-    write(encoded);
+    send(batch.in(out.format()).from((int) (cursor + 1 - batch.firstSeq())));
   }
 
   private void hold(EncodedBatch batch) {
@@ -202,13 +195,9 @@ public final class Viewer {
     }
     readRetries = 0;
     List<GenerationEvent> events = merge ? merge(ar.result()) : ar.result();
-    for (int i = 0; i < events.size() && state == State.CATCHING_UP; i += REPLAY_CHUNK) {
-      if (out.writeQueueFull()) {
-        stall();
-        return;
-      }
-      List<GenerationEvent> chunk = events.subList(i, Math.min(events.size(), i + REPLAY_CHUNK));
-      write(merge ? Encoded.encode(encoder, out.format(), chunk) : Encoded.cached(frames, out.format(), chunk));
+    if (!events.isEmpty() && !send(merge ? Encoded.encode(encoder, out.format(), events)
+        : Encoded.cached(frames, out.format(), events, false))) {
+      return;
     }
     if (state != State.CATCHING_UP) {
       return;
@@ -225,15 +214,32 @@ public final class Viewer {
     heldEvents = 0;
   }
 
-  private void write(Encoded encoded) {
-    out.write(encoded);
-    cursor = encoded.last().seq();
-    if (encoded.last().terminal()) {
-      state = State.CLOSED;
-      cancelStallTimer();
-      fanOut.leave(this);
-      out.end();
+  /**
+   * Writes events in pieces of at most {@code viewer.write-queue-bytes} (one write when they fit,
+   * as they do but for a long replay or a loop far behind), checking the write queue before each.
+   * A full queue stalls the viewer at the last seq written. False if it stopped before the end.
+   */
+  private boolean send(Encoded encoded) {
+    int limit = fanOut.config().writeQueueBytes();
+    for (int i = 0, n = encoded.size(); i < n; ) {
+      if (out.writeQueueFull()) {
+        stall();
+        return false;
+      }
+      int j = encoded.fit(i, limit);
+      Encoded piece = encoded.range(i, j);
+      out.write(piece);
+      cursor = piece.last().seq();
+      if (piece.last().terminal()) {
+        state = State.CLOSED;
+        cancelStallTimer();
+        fanOut.leave(this);
+        out.end();
+        return false;
+      }
+      i = j;
     }
+    return true;
   }
 
   private void stall() {
