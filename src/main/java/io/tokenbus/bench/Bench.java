@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
 
 /**
  * The load tool: N SSE subscribers of one generation, fed by {@link BenchUpstream} at R tokens/s for
@@ -91,7 +90,7 @@ public final class Bench {
     if (!options.transport().equals("sse") && !options.webSocket()) {
       throw new IllegalArgumentException("--transport is sse or ws, got " + options.transport());
     }
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
     try {
       BenchUpstream upstream = new BenchUpstream(vertx, options.rate(), (long) (options.rate() * options.seconds()));
       upstream.start(options.upstreamPort()).toCompletionStage().toCompletableFuture().get();
@@ -113,7 +112,7 @@ public final class Bench {
     long tokens = (long) (options.rate() * options.seconds());
     WebClient web = WebClient.create(vertx);
     NetClient net = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(30_000));
-    Recorder recorder = new Recorder(3);
+    Latencies recorder = new Latencies();
     List<Subscriber> subscribers = new ArrayList<>();
     JsonObject request = new JsonObject().put("model", "bench").put("max_tokens", tokens)
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "bench")));
@@ -156,12 +155,12 @@ public final class Bench {
       net.close();
       web.close();
       return new Report(options.subscribers(), tokens, delivered, lost, duplicated, outOfOrder, seconds,
-          recorder.getIntervalHistogram(), cpu, rssKb(options.hubPid()));
+          recorder.merged(), cpu, rssKb(options.hubPid()));
     });
   }
 
   /** Connects subscribers a batch at a time (a burst of 10,000 SYNs overflows the listen backlog). */
-  private static Future<Void> connectAll(Vertx vertx, NetClient net, Options options, String generation, Recorder recorder,
+  private static Future<Void> connectAll(Vertx vertx, NetClient net, Options options, String generation, Latencies recorder,
                                          List<Subscriber> subscribers, int done) {
     if (done >= options.subscribers()) {
       return Future.succeededFuture();

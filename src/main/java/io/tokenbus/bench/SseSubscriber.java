@@ -2,7 +2,6 @@ package io.tokenbus.bench;
 
 import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
-import org.HdrHistogram.Recorder;
 
 /**
  * One SSE subscriber on a raw TCP socket with a minimal parser: it sends the GET by hand and scans
@@ -20,7 +19,7 @@ final class SseSubscriber extends Subscriber {
   private final String path;
   private boolean inHeaders = true;
 
-  SseSubscriber(Recorder latencies, String path) {
+  SseSubscriber(Latencies latencies, String path) {
     super(latencies);
     this.path = path;
   }

@@ -6,7 +6,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetSocket;
-import org.HdrHistogram.Recorder;
 
 /**
  * One subscriber of the load tool on a raw TCP socket: it writes its handshake by hand, parses
@@ -21,7 +20,7 @@ abstract class Subscriber {
   private boolean failed;
   protected NetSocket socket;
 
-  Subscriber(Recorder latencies) {
+  Subscriber(Latencies latencies) {
     this.tokens = new TokenScanner(latencies);
   }
 

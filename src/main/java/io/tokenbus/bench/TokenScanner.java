@@ -1,7 +1,6 @@
 package io.tokenbus.bench;
 
 import io.vertx.core.buffer.Buffer;
-import org.HdrHistogram.Recorder;
 
 /**
  * Finds the bench tokens ({@code <seq>:<emit nanoTime> }) in a byte stream, across reads and
@@ -10,7 +9,7 @@ import org.HdrHistogram.Recorder;
  */
 final class TokenScanner {
 
-  private final Recorder latencies;
+  private final Latencies latencies;
   private long expected = 1;
   long received;
   long lost;
@@ -20,7 +19,7 @@ final class TokenScanner {
   private long stamp;
   private int state; // 0: looking for a digit run, 1: in seq, 2: in stamp
 
-  TokenScanner(Recorder latencies) {
+  TokenScanner(Latencies latencies) {
     this.latencies = latencies;
   }
 
@@ -64,7 +63,7 @@ final class TokenScanner {
 
   private void token(long s, long emittedAt, long now) {
     received++;
-    latencies.recordValue(Math.max(0, now - emittedAt) / 1000); // µs
+    latencies.record(Math.max(0, now - emittedAt) / 1000); // µs
     if (s == expected) {
       expected++;
     } else if (s > expected) {

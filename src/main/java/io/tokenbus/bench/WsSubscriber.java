@@ -4,7 +4,6 @@ import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.concurrent.ThreadLocalRandom;
-import org.HdrHistogram.Recorder;
 
 /**
  * One WebSocket subscriber on a raw TCP socket with a minimal RFC 6455 client: the upgrade by hand,
@@ -19,7 +18,7 @@ final class WsSubscriber extends Subscriber {
   private boolean upgraded;
   private Buffer pending = Buffer.buffer();
 
-  WsSubscriber(Recorder latencies, String path, String subscribe) {
+  WsSubscriber(Latencies latencies, String path, String subscribe) {
     super(latencies);
     this.path = path;
     this.subscribe = subscribe;

@@ -23,7 +23,8 @@ public record TokenbusConfig(
   public record Http(int port, String host, int instances, int maxBodyBytes) {
   }
 
-  public record Viewer(int heartbeatSeconds, int writeQueueBytes, int maxStallSeconds, int catchUpBufferEvents) {
+  public record Viewer(int heartbeatSeconds, int writeQueueBytes, int maxStallSeconds, int catchUpBufferEvents,
+                       int coalesceMaxDelayMs) {
   }
 
   public record WebSocket(int maxFrameBytes, int maxSubscriptions) {
@@ -122,6 +123,7 @@ public record TokenbusConfig(
     range("viewer.write-queue-bytes", viewer.writeQueueBytes, 1024, 64 * 1024 * 1024);
     range("viewer.max-stall-seconds", viewer.maxStallSeconds, 1, 3600);
     range("viewer.catch-up-buffer-events", viewer.catchUpBufferEvents, 1, 1_000_000);
+    range("viewer.coalesce-max-delay-ms", viewer.coalesceMaxDelayMs, 0, 1000);
     range("websocket.max-frame-bytes", websocket.maxFrameBytes, 256, 16 * 1024 * 1024);
     range("websocket.max-subscriptions", websocket.maxSubscriptions, 1, 10_000);
     range("generation.workers", generation.workers, 0, 256);

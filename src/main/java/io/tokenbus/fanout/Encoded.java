@@ -2,7 +2,6 @@ package io.tokenbus.fanout;
 
 import io.tokenbus.bus.GenerationEvent;
 import io.vertx.core.buffer.Buffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,7 +16,7 @@ public final class Encoded {
   private final Frames frames;
   private final int from;
   private final int to;
-  private Buffer joined;
+  private volatile Buffer joined;
 
   private Encoded(Frames frames, int from, int to) {
     this.frames = frames;
@@ -59,8 +58,9 @@ public final class Encoded {
     return to - from;
   }
 
-  /** All frames as one buffer, for stream formats. */
-  public synchronized Buffer joined() {
+  /** All frames as one buffer, for stream formats (two loops racing both build the same bytes). */
+  public Buffer joined() {
+    Buffer joined = this.joined;
     if (joined == null) {
       if (size() == 1) {
         joined = frames.frames.get(from);
@@ -74,11 +74,12 @@ public final class Encoded {
           joined.appendBuffer(frames.frames.get(i));
         }
       }
+      this.joined = joined;
     }
     return joined;
   }
 
-  /** Frame {@code i} as text, for WebSocket text frames. */
+  /** The text of WebSocket frame {@code i}, for writing it through the WebSocket API. */
   public String text(int i) {
     return frames.text(from + i);
   }
@@ -118,7 +119,8 @@ public final class Encoded {
     final List<GenerationEvent> events;
     final List<Buffer> frames;
     final boolean shared;
-    private int[] offsets;
+    /** Where each frame starts in the joined bytes, and (last) their total length. */
+    final int[] offsets;
     private Buffer joined;
     private String[] texts;
 
@@ -126,20 +128,17 @@ public final class Encoded {
       this.events = events;
       this.frames = frames;
       this.shared = shared;
+      offsets = new int[frames.size() + 1];
+      for (int i = 0; i < frames.size(); i++) {
+        offsets[i + 1] = offsets[i] + frames.get(i).length();
+      }
     }
 
     int size() {
       return frames.size();
     }
 
-    /** Where each frame starts in the joined bytes, and (last) their total length. */
-    synchronized int[] offsets() {
-      if (offsets == null) {
-        offsets = new int[frames.size() + 1];
-        for (int i = 0; i < frames.size(); i++) {
-          offsets[i + 1] = offsets[i] + frames.get(i).length();
-        }
-      }
+    int[] offsets() {
       return offsets;
     }
 
@@ -162,7 +161,7 @@ public final class Encoded {
         texts = new String[frames.size()];
       }
       if (texts[i] == null) {
-        texts[i] = frames.get(i).toString(StandardCharsets.UTF_8);
+        texts[i] = EventEncoder.frameText(frames.get(i));
       }
       return texts[i];
     }

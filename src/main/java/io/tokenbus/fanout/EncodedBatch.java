@@ -3,6 +3,7 @@ package io.tokenbus.fanout;
 import io.tokenbus.bus.GenerationEvent;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Consecutive events as a node's viewers receive them: one published batch, or several merged
@@ -13,7 +14,7 @@ final class EncodedBatch {
 
   private final List<GenerationEvent> events;
   private final FrameCache frames;
-  private final Encoded[] byFormat = new Encoded[WireFormat.values().length];
+  private final AtomicReferenceArray<Encoded> byFormat = new AtomicReferenceArray<>(WireFormat.values().length);
 
   EncodedBatch(List<GenerationEvent> events, FrameCache frames) {
     this.events = events;
@@ -53,10 +54,15 @@ final class EncodedBatch {
     return new EncodedBatch(events, batches.get(0).frames);
   }
 
-  synchronized Encoded in(WireFormat format) {
-    Encoded encoded = byFormat[format.ordinal()];
+  /** The batch in {@code format}; loops racing to encode it first agree on one. */
+  Encoded in(WireFormat format) {
+    Encoded encoded = byFormat.get(format.ordinal());
     if (encoded == null) {
-      encoded = byFormat[format.ordinal()] = Encoded.cached(frames, format, events, true);
+      Encoded mine = Encoded.cached(frames, format, events, true);
+      encoded = byFormat.compareAndExchange(format.ordinal(), null, mine);
+      if (encoded == null) {
+        encoded = mine;
+      }
     }
     return encoded;
   }

@@ -8,6 +8,7 @@ import io.tokenbus.provider.ChunkExtras;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 
 /** Turns one generation's events into the bytes of each {@link WireFormat}; this is where JSON meets the core. */
 public final class EventEncoder {
@@ -29,12 +30,37 @@ public final class EventEncoder {
     return switch (format) {
       case EVENTS_SSE -> Buffer.buffer("id: " + event.seq() + "\nevent: " + event.type().wireName()
           + "\ndata: " + eventData(event).encode() + "\n\n");
-      case WEBSOCKET -> Buffer.buffer(frame(event).encode());
+      case WEBSOCKET -> textFrame(frame(event).encode());
       case CHAT_CHUNKS -> Buffer.buffer(chat(event, false));
       case CHAT_CHUNKS_WITH_USAGE -> Buffer.buffer(chat(event, true));
       case SEED_SSE -> Buffer.buffer(seed(event));
       case NONE -> EMPTY;
     };
+  }
+
+  /**
+   * A whole WebSocket text frame as a server sends it (RFC 6455 section 5.2: FIN, opcode 1, no
+   * mask): the same bytes suit every connection, so they are encoded once per node.
+   */
+  static Buffer textFrame(String text) {
+    byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+    int length = payload.length;
+    Buffer frame = Buffer.buffer(length + 10).appendByte((byte) 0x81);
+    if (length < 126) {
+      frame.appendByte((byte) length);
+    } else if (length < 65536) {
+      frame.appendByte((byte) 126).appendShort((short) length);
+    } else {
+      frame.appendByte((byte) 127).appendLong(length);
+    }
+    return frame.appendBytes(payload);
+  }
+
+  /** The text a frame made by {@link #textFrame} carries. */
+  static String frameText(Buffer frame) {
+    int marker = frame.getByte(1) & 0x7f;
+    int header = marker < 126 ? 2 : marker == 126 ? 4 : 10;
+    return frame.getString(header, frame.length(), "UTF-8");
   }
 
   /** The {@code data} of an SSE event (and the body of a WebSocket frame). */

@@ -159,7 +159,7 @@ public final class FanOut {
           return;
         }
       }
-      LoopGroup loop = new LoopGroup(viewer.context());
+      LoopGroup loop = new LoopGroup(viewer.context(), config.coalesceMaxDelayMs() * 1_000_000L);
       loops.add(loop);
       loop.add(viewer);
     }
@@ -190,12 +190,12 @@ public final class FanOut {
    * {@link #offer}. Removal during delivery (a viewer that just wrote its terminal event) is
    * deferred until the loop is done.
    *
-   * <p>Coalescing: batches are queued in an inbox and written by one task on the loop, which takes
-   * everything queued by then and writes each viewer one buffer for all of it. An idle loop writes
-   * a batch as soon as the task runs; a busy one (thousands of viewers, each write a system call)
-   * finds several batches waiting and pays one write per viewer for all of them. So the cost per
-   * token falls as load rises instead of the loop falling behind, and the inbox never holds more
-   * than what arrived during one pass over the viewers.
+   * <p>Coalescing: batches are queued in an inbox and written by a pass on the loop, which takes
+   * everything queued by then and writes each viewer one buffer for all of it. A pass that took T
+   * is followed by a pause of 3T, capped at {@code viewer.coalesce-max-delay-ms}: a few hundred
+   * viewers (T in microseconds) get each batch at once, while thousands (each write a system call)
+   * get several per write, so the cost per token falls as load rises instead of the loop falling
+   * behind. The inbox holds what arrives during one pass and one pause, nothing more.
    */
   private static final class LoopGroup {
     final Context context;
@@ -203,24 +203,38 @@ public final class FanOut {
     final Queue<EncodedBatch> inbox = new ConcurrentLinkedQueue<>();
     final AtomicBoolean scheduled = new AtomicBoolean();
     final List<EncodedBatch> run = new ArrayList<>();
+    final long maxPauseNanos;
+    /** When the next pass may start (System.nanoTime()); loop only. */
+    long nextPass;
     int live;
     boolean delivering;
     boolean dirty;
 
-    LoopGroup(Context context) {
+    LoopGroup(Context context, long maxPauseNanos) {
       this.context = context;
+      this.maxPauseNanos = maxPauseNanos;
     }
 
     /** Queues a batch for this loop's viewers; any thread. */
     void offer(EncodedBatch batch) {
       inbox.add(batch);
       if (scheduled.compareAndSet(false, true)) {
-        context.runOnContext(v -> flush());
+        context.runOnContext(v -> flushWhenDue());
+      }
+    }
+
+    private void flushWhenDue() {
+      long wait = nextPass - System.nanoTime();
+      if (wait >= 1_000_000) {
+        ((ContextInternal) context).setTimer(wait / 1_000_000, t -> flush()); // timers count whole milliseconds
+      } else {
+        flush();
       }
     }
 
     /** Writes what the inbox holds: each run of consecutive batches as one. */
     private void flush() {
+      long start = System.nanoTime();
       scheduled.set(false);
       EncodedBatch batch;
       while ((batch = inbox.poll()) != null) {
@@ -232,6 +246,8 @@ public final class FanOut {
       if (!run.isEmpty()) {
         deliverRun();
       }
+      long end = System.nanoTime();
+      nextPass = end + Math.min(maxPauseNanos, 3 * (end - start));
     }
 
     private void deliverRun() {

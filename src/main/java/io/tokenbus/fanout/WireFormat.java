@@ -4,7 +4,7 @@ package io.tokenbus.fanout;
 public enum WireFormat {
   /** {@code GET /v1/generations/{id}/events}: {@code id:}, {@code event:} and JSON {@code data:}. */
   EVENTS_SSE,
-  /** {@code /v1/ws}: one JSON text frame per event. */
+  /** {@code /v1/ws}: one JSON text frame per event, encoded as the whole frame (header and payload). */
   WEBSOCKET,
   /** {@code POST /v1/chat/completions} with {@code stream: true}: {@code chat.completion.chunk} lines. */
   CHAT_CHUNKS,

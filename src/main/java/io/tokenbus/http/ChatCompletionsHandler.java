@@ -15,6 +15,7 @@ import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -51,7 +52,7 @@ final class ChatCompletionsHandler {
         .onSuccess(info -> {
           HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
           if (stream) {
-            ChatStreamOutput output = new ChatStreamOutput(response, format, info, config.writeQueueBytes(), heartbeats);
+            ChatStreamOutput output = new ChatStreamOutput(ctx.request(), format, info, config.writeQueueBytes(), heartbeats);
             output.watch(new Viewer(fanOut, info, 0, false, output));
           } else if (!response.closed()) {
             Viewer viewer = new Viewer(fanOut, info, 0, false, new CompletionOutput(response, store, info));
@@ -71,8 +72,8 @@ final class ChatCompletionsHandler {
     private boolean restarted;
     private Viewer viewer;
 
-    ChatStreamOutput(HttpServerResponse response, WireFormat format, GenerationInfo info, int queueBytes, Heartbeats heartbeats) {
-      super(response, format, queueBytes, heartbeats);
+    ChatStreamOutput(HttpServerRequest request, WireFormat format, GenerationInfo info, int queueBytes, Heartbeats heartbeats) {
+      super(request, format, queueBytes, heartbeats);
       this.encoder = new EventEncoder(info);
       this.id = info.id();
     }

@@ -70,7 +70,7 @@ final class GenerationsHandler {
       }
       SseOutput.prepare(response, snapshot.info().id());
       response.write("retry: 1000\n\n");
-      SseOutput output = new SseOutput(response, WireFormat.EVENTS_SSE, config.writeQueueBytes(), heartbeats);
+      SseOutput output = new SseOutput(ctx.request(), WireFormat.EVENTS_SSE, config.writeQueueBytes(), heartbeats);
       output.watch(new Viewer(fanOut, snapshot.info(), cursor, snapshotJoin, output));
     }).onFailure(ctx::fail);
   }

@@ -46,7 +46,7 @@ final class SeedStreamHandler {
     generations.start(new GenerationRequest(model, body, null, null))
         .onSuccess(info -> {
           SseOutput.prepare(ctx.response(), info.id());
-          SseOutput output = new SseOutput(ctx.response(), WireFormat.SEED_SSE, config.viewer().writeQueueBytes(), heartbeats);
+          SseOutput output = new SseOutput(ctx.request(), WireFormat.SEED_SSE, config.viewer().writeQueueBytes(), heartbeats);
           output.watch(new Viewer(fanOut, info, 0, false, output));
         })
         .onFailure(ctx::fail);

@@ -15,6 +15,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -184,7 +185,7 @@ final class SessionsHandler {
       }
       SseOutput.prepare(response, "X-Session-Id", id);
       response.write(Buffer.buffer(": session " + id + "\n\n"));
-      Output output = new Output(response);
+      Output output = new Output(ctx.request());
       SessionViewer viewer = new SessionViewer(hub, sessions, id, after, output, vertx.getOrCreateContext());
       // Once, whichever comes first: the client leaving, or the stream ending on our side (a response that
       // has ended never reports its close).
@@ -205,8 +206,8 @@ final class SessionsHandler {
     private Runnable onEnd;
     private boolean ended;
 
-    Output(HttpServerResponse response) {
-      super(response, WireFormat.NONE, writeQueueBytes, heartbeats);
+    Output(HttpServerRequest request) {
+      super(request, WireFormat.NONE, writeQueueBytes, heartbeats);
     }
 
     void onEnd(Runnable action) {

@@ -6,19 +6,25 @@ import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 
-/** A viewer's SSE response: one write per batch, a bounded write queue, heartbeats while idle. */
+/**
+ * A viewer's SSE response: one write per batch (straight into the pipeline on HTTP/1.x, see
+ * {@link PipelineWriter}), a bounded write queue, heartbeats while idle.
+ */
 class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   private static final Buffer PING = Buffer.buffer(": ping\n\n");
 
   protected final HttpServerResponse response;
+  private final PipelineWriter pipeline;
   private final WireFormat format;
   private final Heartbeats heartbeats;
 
-  SseOutput(HttpServerResponse response, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
-    this.response = response;
+  SseOutput(HttpServerRequest request, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
+    this.response = request.response();
+    this.pipeline = PipelineWriter.of(request);
     this.format = format;
     this.heartbeats = heartbeats;
     response.setWriteQueueMaxSize(writeQueueBytes);
@@ -46,23 +52,32 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public boolean writeQueueFull() {
-    return response.writeQueueFull();
+    return response.writeQueueFull() || pipeline != null && !pipeline.writable();
   }
 
   @Override
   public void write(Encoded events) {
     Buffer bytes = events.joined();
-    if (!response.closed() && bytes.length() > 0) {
+    if (response.closed() || bytes.length() == 0) {
+      return;
+    }
+    if (pipeline != null && response.headWritten()) {
+      pipeline.write(bytes);
+    } else {
       response.write(bytes);
     }
   }
 
   @Override
   public void onDrain(Runnable action) {
-    response.drainHandler(v -> {
+    Runnable once = () -> {
       response.drainHandler(null);
       action.run();
-    });
+    };
+    response.drainHandler(v -> once.run());
+    if (pipeline != null) {
+      PipelineWriter.whenDrained(response::writeQueueFull, () -> response.write(PING), once);
+    }
   }
 
   @Override
@@ -101,7 +116,7 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void beat() {
-    if (response.headWritten() && !response.closed() && !response.writeQueueFull()) {
+    if (response.headWritten() && !response.closed() && !writeQueueFull()) {
       response.write(PING);
     }
   }

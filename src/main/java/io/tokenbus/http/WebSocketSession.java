@@ -37,6 +37,8 @@ import java.util.Map;
 final class WebSocketSession implements Heartbeats.Beating {
 
   private final ServerWebSocket socket;
+  /** Where a generation's frames, encoded once per node, are written whole; null: through the WebSocket API. */
+  private final PipelineWriter pipeline;
   private final GenerationClient generations;
   private final GenerationStore store;
   private final FanOut fanOut;
@@ -55,6 +57,7 @@ final class WebSocketSession implements Heartbeats.Beating {
   WebSocketSession(ServerWebSocket socket, GenerationClient generations, GenerationStore store, FanOut fanOut,
                    TokenbusConfig config, Heartbeats heartbeats, Sessions sessions, SessionHub sessionHub) {
     this.socket = socket;
+    this.pipeline = PipelineWriter.of(socket);
     this.sessions = sessions;
     this.sessionHub = sessionHub;
     this.generations = generations;
@@ -68,11 +71,7 @@ final class WebSocketSession implements Heartbeats.Beating {
     socket.setWriteQueueMaxSize(config.viewer().writeQueueBytes());
     socket.textMessageHandler(this::onText);
     socket.binaryMessageHandler(b -> error(null, "invalid_frame", "Binary frames are not supported; send JSON text frames"));
-    socket.drainHandler(v -> {
-      List<Runnable> actions = new ArrayList<>(waitingForDrain);
-      waitingForDrain.clear();
-      actions.forEach(Runnable::run);
-    });
+    socket.drainHandler(v -> drained());
     socket.closeHandler(v -> {
       heartbeats.remove(this);
       new ArrayList<>(subscriptions.values()).forEach(Viewer::close);
@@ -83,9 +82,16 @@ final class WebSocketSession implements Heartbeats.Beating {
     heartbeats.add(this);
   }
 
+  /** The socket's write queue drained: everything waiting for it goes on. */
+  private void drained() {
+    List<Runnable> actions = new ArrayList<>(waitingForDrain);
+    waitingForDrain.clear();
+    actions.forEach(Runnable::run);
+  }
+
   @Override
   public void beat() {
-    if (!socket.isClosed() && !socket.writeQueueFull()) {
+    if (!socket.isClosed() && !socket.writeQueueFull() && (pipeline == null || pipeline.writable())) {
       socket.writePing(Buffer.buffer());
     }
   }
@@ -414,12 +420,16 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public boolean writeQueueFull() {
-      return socket.writeQueueFull();
+      return socket.writeQueueFull() || pipeline != null && !pipeline.writable();
     }
 
     @Override
     public void write(Encoded events) {
       if (socket.isClosed()) {
+        return;
+      }
+      if (pipeline != null) {
+        pipeline.write(events.joined()); // every frame of the batch, one write
         return;
       }
       for (int i = 0; i < events.size(); i++) {
@@ -430,6 +440,9 @@ final class WebSocketSession implements Heartbeats.Beating {
     @Override
     public void onDrain(Runnable action) {
       waitingForDrain.add(action);
+      if (pipeline != null) {
+        PipelineWriter.whenDrained(socket::writeQueueFull, () -> socket.writePing(Buffer.buffer()), WebSocketSession.this::drained);
+      }
     }
 
     @Override

@@ -50,6 +50,7 @@ class FanOutTest {
   private static final class RecordingOutput implements ViewerOutput {
     final Recorder<GenerationEvent> events = new Recorder<>();
     final List<Thread> threads = new ArrayList<>();
+    final List<Integer> writes = new ArrayList<>();
 
     @Override
     public WireFormat format() {
@@ -64,6 +65,7 @@ class FanOutTest {
     @Override
     public void write(Encoded encoded) {
       threads.add(Thread.currentThread());
+      writes.add(encoded.size());
       encoded.events().forEach(events::add);
     }
 
@@ -117,6 +119,35 @@ class FanOutTest {
       assertEquals(1, output.threads.stream().distinct().count(), "one loop per viewer");
     }
     assertEquals(0, fanOut.viewers(info.id()), "viewers leave after the terminal event");
+  }
+
+  @Test
+  @DisplayName("batches that reach a loop before it could write the first go to each viewer in one write")
+  void coalescesWhatPilesUp(Vertx vertx) {
+    Context loop = ((VertxInternal) vertx).createEventLoopContext();
+    List<RecordingOutput> outputs = List.of(new RecordingOutput(), new RecordingOutput());
+    for (RecordingOutput output : outputs) {
+      await(startOn(loop, output));
+    }
+    await(append(vertx, GenerationEvent.delta(1, "a")));
+    for (RecordingOutput output : outputs) {
+      await(output.events.whenCount(1));
+    }
+    // Three batches published in one task of the viewers' loop: all three are queued before its pass runs.
+    Promise<Void> published = Promise.promise();
+    loop.runOnContext(v -> {
+      for (long seq = 2; seq <= 4; seq++) {
+        GenerationEvent event = GenerationEvent.delta(seq, "x" + seq);
+        vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(event)));
+      }
+      published.complete();
+    });
+    await(published.future());
+    for (RecordingOutput output : outputs) {
+      List<GenerationEvent> events = await(output.events.whenCount(4));
+      assertEquals(List.of(1L, 2L, 3L, 4L), events.stream().map(GenerationEvent::seq).toList());
+      assertEquals(List.of(1, 3), output.writes, "one write for the first batch, one for the three that piled up");
+    }
   }
 
   @Test
