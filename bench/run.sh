@@ -3,7 +3,7 @@
 # writes the table into docs/BENCHMARKS.md. Needs root for apt-get (nginx-light and
 # libnginx-mod-nchan from Debian) the first time. Everything listens on 127.0.0.1 only.
 #
-#   bench/run.sh                          # the default matrix (several minutes)
+#   bench/run.sh                          # the default matrix, capacity, TTFT and idle memory (about 20 minutes)
 #   SUBSCRIBERS="100 1000" RATES="50" SECONDS_PER_RUN=5 TRANSPORTS="sse" bench/run.sh   # a quick one
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,11 @@ SUBSCRIBERS=${SUBSCRIBERS:-"100 1000 5000 10000"}
 RATES=${RATES:-"50 500"}
 TRANSPORTS=${TRANSPORTS:-"sse ws"}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+# What has not arrived this long after the last token was due counts as lost (nchan takes minutes to push 50M messages).
+DRAIN_SECONDS=${DRAIN_SECONDS:-30}
+# The capacity ladder: N at 50 tokens/s over SSE, both servers; the largest N served with p99 < 100 ms is the figure.
+CAPACITY=${CAPACITY:-"2000 3000 4000 5000 6000 8000 10000"}
+CAPACITY_RESULTS="$WORK/capacity.jsonl"
 OUT=${OUT:-docs/BENCHMARKS.md}
 WORK=$(mktemp -d /tmp/tokenbus-bench.XXXXXX)
 RESULTS="$WORK/results.jsonl"
@@ -36,8 +41,13 @@ until grep -q "tokenbus listening" "$WORK/hub.log"; do sleep 0.2; done
 NGINX_WORKERS=$(pgrep -f "nginx: worker" | paste -sd, -)
 
 bench() {
-  java -cp target/tokenbus.jar io.tokenbus.bench.Bench --seconds "$SECONDS_PER_RUN" "$@" 2>> "$WORK/bench.log" | tail -1 >> "$RESULTS"
+  java -cp target/tokenbus.jar io.tokenbus.bench.Bench --seconds "$SECONDS_PER_RUN" --drain-seconds "$DRAIN_SECONDS" "$@" \
+    2>> "$WORK/bench.log" | tail -1 >> "${INTO:-$RESULTS}"
 }
+
+echo "== warm-up (not recorded): the JVM compiles the hot path" >&2
+INTO=/dev/null bench --target tokenbus --hub-port 8080 --hub-pid "$HUB" --subscribers 1000 --rate 50 --transport sse
+INTO=/dev/null bench --target tokenbus --hub-port 8080 --hub-pid "$HUB" --subscribers 1000 --rate 50 --transport ws
 
 for transport in $TRANSPORTS; do
   for rate in $RATES; do
@@ -49,6 +59,16 @@ for transport in $TRANSPORTS; do
   done
 done
 
+for n in $CAPACITY; do
+  echo "== capacity: sse, $n subscribers, 50 tokens/s" >&2
+  INTO=$CAPACITY_RESULTS bench --target tokenbus --hub-port 8080 --hub-pid "$HUB" --subscribers "$n" --rate 50 --transport sse
+  INTO=$CAPACITY_RESULTS bench --target nchan --hub-port 9800 --hub-pid "$NGINX_WORKERS" --subscribers "$n" --rate 50 --transport sse
+done
+echo "== time to first token" >&2
+bench --mode ttft --hub-port 8080 --requests 200
+echo "== memory per idle subscriber" >&2
+bench --mode idle --hub-port 8080 --hub-pid "$HUB" --subscribers 10000
+
 {
   echo "# Benchmarks: tokenbus and nginx + nchan, side by side"
   echo
@@ -57,9 +77,10 @@ done
   echo "Each row: one generation (one nchan channel) with N subscribers, R tokens/s for ${SECONDS_PER_RUN} s;"
   echo "latency from each token's scheduled emit time, start + (seq - 1) / rate, for both (so a source held back by"
   echo "the server under test counts), to the subscriber's read; delivered/s is the tokens over the time until the last one."
+  echo "tokenbus runs on its defaults after a warm-up run that is not recorded; nchan with bench/nchan.conf."
   echo
-  java -cp target/tokenbus.jar io.tokenbus.bench.Table "$RESULTS"
+  java -cp target/tokenbus.jar io.tokenbus.bench.Table "$RESULTS" "$CAPACITY_RESULTS"
   echo
-  echo "Reproduce: \`SUBSCRIBERS=\"$SUBSCRIBERS\" RATES=\"$RATES\" TRANSPORTS=\"$TRANSPORTS\" SECONDS_PER_RUN=$SECONDS_PER_RUN bench/run.sh\`"
+  echo "Reproduce: \`SUBSCRIBERS=\"$SUBSCRIBERS\" RATES=\"$RATES\" TRANSPORTS=\"$TRANSPORTS\" SECONDS_PER_RUN=$SECONDS_PER_RUN DRAIN_SECONDS=$DRAIN_SECONDS CAPACITY=\"$CAPACITY\" bench/run.sh\`"
 } > "$OUT"
 echo "wrote $OUT (raw results: $RESULTS)" >&2

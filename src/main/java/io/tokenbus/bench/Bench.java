@@ -1,6 +1,7 @@
 package io.tokenbus.bench;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -29,12 +30,16 @@ import org.HdrHistogram.Histogram;
  *
  * With {@code --hub-pid} it also reports the hub's CPU time per delivered token and its RSS
  * (from /proc). Every figure comes from one run; the tool never retries or hides a loss.
+ *
+ * <p>{@code --mode ttft [--requests 200]} measures time to first token through the hub and
+ * straight to the upstream; {@code --mode idle --subscribers N --hub-pid PID} the hub's memory per
+ * idle subscriber (see {@link Probes}).
  */
 public final class Bench {
 
   /** What to run. */
   public record Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, String hubPid,
-                        int connectBatch, String transport, String target) {
+                        int connectBatch, String transport, String target, int drainSeconds) {
 
     boolean webSocket() {
       return transport.equals("ws");
@@ -86,16 +91,31 @@ public final class Bench {
         Integer.parseInt(a.getOrDefault("upstream-port", "9700")), Integer.parseInt(a.getOrDefault("subscribers", "100")),
         Double.parseDouble(a.getOrDefault("rate", "50")), Integer.parseInt(a.getOrDefault("seconds", "10")),
         a.getOrDefault("hub-pid", ""), Integer.parseInt(a.getOrDefault("connect-batch", "500")),
-        a.getOrDefault("transport", "sse"), a.getOrDefault("target", "tokenbus"));
+        a.getOrDefault("transport", "sse"), a.getOrDefault("target", "tokenbus"),
+        Integer.parseInt(a.getOrDefault("drain-seconds", "30")));
     if (!options.transport().equals("sse") && !options.webSocket()) {
       throw new IllegalArgumentException("--transport is sse or ws, got " + options.transport());
     }
     Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
+    String mode = a.getOrDefault("mode", "fanout");
+    if (!mode.equals("fanout")) {
+      try {
+        Map<String, Object> line = switch (mode) {
+          case "ttft" -> Probes.ttft(vertx, options, Integer.parseInt(a.getOrDefault("requests", "200")));
+          case "idle" -> Probes.idle(vertx, options);
+          default -> throw new IllegalArgumentException("--mode is fanout, ttft or idle, got " + mode);
+        };
+        System.out.println(new JsonObject(line).encode());
+      } finally {
+        vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      }
+      return;
+    }
     try {
       BenchUpstream upstream = new BenchUpstream(vertx, options.rate(), (long) (options.rate() * options.seconds()));
       upstream.start(options.upstreamPort()).toCompletionStage().toCompletableFuture().get();
       Report report = run(vertx, upstream, options).toCompletionStage().toCompletableFuture()
-          .get(options.seconds() + 120L, TimeUnit.SECONDS);
+          .get(options.seconds() + options.drainSeconds() + 120L, TimeUnit.SECONDS);
       Map<String, Object> line = new LinkedHashMap<>();
       line.put("target", options.target());
       line.put("transport", options.transport());
@@ -132,7 +152,14 @@ public final class Bench {
       } else {
         upstream.go();
       }
-      return Future.join(subscribers.stream().map(Subscriber::ended).toList());
+      // Every subscriber's end, or the deadline: what has not arrived DRAIN seconds after the last token was due is lost.
+      Promise<Void> deadline = Promise.promise();
+      long timer = vertx.setTimer((options.seconds() + options.drainSeconds()) * 1000L, t -> deadline.tryComplete());
+      Future.join(subscribers.stream().map(Subscriber::ended).toList()).onComplete(ar -> {
+        vertx.cancelTimer(timer);
+        deadline.tryComplete();
+      });
+      return deadline.future();
     }).map(v -> {
       double seconds = (System.nanoTime() - started[0]) / 1e9;
       long cpuAfter = cpuTicks(options.hubPid());

@@ -1,6 +1,7 @@
 package io.tokenbus.bench;
 
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -65,7 +66,7 @@ public final class BenchUpstream {
     long start = System.nanoTime();
     long period = Math.max(1, (long) (1000 / rate));
     long[] sent = {0};
-    vertx.setPeriodic(period, period, timer -> {
+    Handler<Long> tick = timer -> {
       if (response.closed()) {
         vertx.cancelTimer(timer);
         return;
@@ -84,6 +85,8 @@ public final class BenchUpstream {
         vertx.cancelTimer(timer);
         response.end("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
       }
-    });
+    };
+    long timer = vertx.setPeriodic(period, period, tick);
+    tick.handle(timer); // the first token at once: it is due at start
   }
 }

@@ -18,7 +18,56 @@ public final class Table {
   }
 
   public static void main(String[] args) throws IOException {
-    List<JsonObject> runs = Files.readAllLines(Path.of(args[0])).stream().filter(l -> l.startsWith("{")).map(JsonObject::new).toList();
+    List<JsonObject> all = read(Path.of(args[0]));
+    List<JsonObject> runs = all.stream().filter(r -> !r.containsKey("scenario")).toList();
+    System.out.print(matrix(runs));
+    if (args.length > 1) {
+      System.out.println();
+      System.out.print(capacity(read(Path.of(args[1]))));
+    }
+    for (JsonObject probe : all.stream().filter(r -> r.containsKey("scenario")).toList()) {
+      System.out.println();
+      System.out.print(switch (probe.getString("scenario")) {
+        case "ttft" -> String.format("**Time to first token** (%d sequential streaming chat completions, alternating with the same "
+                + "request straight to the upstream): tokenbus p50 %.3f ms, p99 %.3f ms; direct p50 %.3f ms, p99 %.3f ms; "
+                + "**overhead p50 %.3f ms, p99 %.3f ms**.%n", probe.getInteger("requests"), probe.getDouble("tokenbus_ms_p50"),
+            probe.getDouble("tokenbus_ms_p99"), probe.getDouble("direct_ms_p50"), probe.getDouble("direct_ms_p99"),
+            probe.getDouble("overhead_ms_p50"), probe.getDouble("overhead_ms_p99"));
+        case "idle" -> String.format("**Memory per idle subscriber** (%d SSE subscribers of a generation that has not produced yet): "
+                + "**%d bytes of live heap** (after a full GC: %d KB → %d KB) and %d bytes of RSS (%d KB → %d KB) per connection.%n",
+            probe.getInteger("subscribers"), probe.getLong("heap_bytes_per_subscriber"), probe.getLong("heap_kb_before"),
+            probe.getLong("heap_kb_after"), probe.getLong("rss_bytes_per_subscriber"), probe.getLong("rss_kb_before"),
+            probe.getLong("rss_kb_after"));
+        default -> "";
+      });
+    }
+  }
+
+  private static List<JsonObject> read(Path path) throws IOException {
+    return Files.readAllLines(path).stream().filter(l -> l.startsWith("{")).map(JsonObject::new).toList();
+  }
+
+  /** Served: every token delivered once, in order, with p99 under 100 ms. */
+  static boolean served(JsonObject run) {
+    return run.getLong("lost") == 0 && run.getLong("duplicated") == 0 && run.getLong("out_of_order") == 0
+        && run.getLong("tokens_delivered").equals(run.getLong("tokens_expected")) && run.getDouble("latency_ms_p99") < 100;
+  }
+
+  private static String capacity(List<JsonObject> runs) {
+    StringBuilder out = new StringBuilder("**Capacity** (the largest N served at 50 tokens/s over SSE: every token delivered once, "
+        + "in order, p99 < 100 ms): ");
+    for (String target : List.of("tokenbus", "nchan")) {
+      List<JsonObject> mine = runs.stream().filter(r -> target.equals(r.getString("target"))).toList();
+      String ladder = String.join(", ", mine.stream().map(r -> r.getInteger("subscribers") + (served(r) ? " ✓" : " ✗")
+          + " (p99 " + r.getDouble("latency_ms_p99") + " ms)").toList());
+      int best = mine.stream().filter(Table::served).mapToInt(r -> r.getInteger("subscribers")).max().orElse(0);
+      out.append(target).append(" **").append(best == 0 ? "below the first step" : String.valueOf(best)).append("** [")
+          .append(ladder).append("]; ");
+    }
+    return out.append("\n").toString();
+  }
+
+  private static String matrix(List<JsonObject> runs) {
     Map<String, JsonObject[]> scenarios = new LinkedHashMap<>();
     for (JsonObject run : runs) {
       String key = run.getString("transport") + " " + run.getInteger("subscribers") + " " + run.getDouble("rate").intValue();
@@ -43,7 +92,7 @@ public final class Table {
           .append(ratio(n, t, "hub_cpu_us_per_token")).append(" | ")
           .append(errors(t)).append(", ").append(errors(n)).append(" |\n");
     });
-    System.out.print(out);
+    return out.toString();
   }
 
   private static String value(JsonObject run, String key) {

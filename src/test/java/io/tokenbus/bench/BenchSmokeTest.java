@@ -9,6 +9,7 @@ import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxExtension;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Not a benchmark: proves the load tool still works end to end (a few seconds, a few subscribers). */
@@ -24,7 +25,7 @@ class BenchSmokeTest {
     int upstreamPort = await(upstream.start(0));
     TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1")));
     Bench.Report report = await(Bench.run(vertx, upstream, new Bench.Options("127.0.0.1", hub.port(), upstreamPort, 50, 100, 2,
-        String.valueOf(ProcessHandle.current().pid()), 25, transport, "tokenbus")), 30);
+        String.valueOf(ProcessHandle.current().pid()), 25, transport, "tokenbus", 20)), 30);
     assertEquals(50 * 200, report.delivered());
     assertEquals(0, report.lost());
     assertEquals(0, report.duplicated());
@@ -32,5 +33,23 @@ class BenchSmokeTest {
     assertEquals(50L * 200, report.latencyMicros().getTotalCount());
     assertTrue(report.latencyMicros().getValueAtPercentile(50) > 0);
     assertTrue(report.hubCpuSeconds() >= 0 && report.hubRssKb() > 0, report.asMap().toString());
+  }
+
+  @Test
+  @DisplayName("the time-to-first-token probe measures both paths and the idle probe weighs each subscriber")
+  void probes(Vertx vertx) throws Exception {
+    int upstreamPort;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      upstreamPort = free.getLocalPort();
+    }
+    TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1")));
+    String pid = String.valueOf(ProcessHandle.current().pid());
+    Bench.Options options = new Bench.Options("127.0.0.1", hub.port(), upstreamPort, 20, 50, 1, pid, 10, "sse", "tokenbus", 5);
+    Map<String, Object> ttft = vertx.executeBlocking(() -> Probes.ttft(vertx, options, 5)).await();
+    assertEquals(5, ttft.get("requests"));
+    assertTrue((Double) ttft.get("tokenbus_ms_p50") > 0 && (Double) ttft.get("direct_ms_p50") > 0, ttft.toString());
+    Map<String, Object> idle = vertx.executeBlocking(() -> Probes.idle(vertx, options)).await();
+    assertEquals(20, idle.get("subscribers"));
+    assertTrue((Long) idle.get("heap_kb_after") > 0 && (Long) idle.get("rss_kb_after") > 0, idle.toString());
   }
 }
