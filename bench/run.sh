@@ -16,10 +16,10 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 DRAIN_SECONDS=${DRAIN_SECONDS:-30}
 # The capacity ladder: N at 50 tokens/s over SSE, both servers; the largest N served with p99 < 100 ms is the figure.
 CAPACITY=${CAPACITY:-"2000 3000 4000 5000 6000 8000 10000"}
-CAPACITY_RESULTS="$WORK/capacity.jsonl"
 OUT=${OUT:-docs/BENCHMARKS.md}
 WORK=$(mktemp -d /tmp/tokenbus-bench.XXXXXX)
 RESULTS="$WORK/results.jsonl"
+CAPACITY_RESULTS="$WORK/capacity.jsonl"
 
 if ! [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   apt-get update -qq > /dev/null && apt-get install -y -qq nginx-light libnginx-mod-nchan > /dev/null

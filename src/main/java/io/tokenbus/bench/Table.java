@@ -34,10 +34,12 @@ public final class Table {
             probe.getDouble("tokenbus_ms_p99"), probe.getDouble("direct_ms_p50"), probe.getDouble("direct_ms_p99"),
             probe.getDouble("overhead_ms_p50"), probe.getDouble("overhead_ms_p99"));
         case "idle" -> String.format("**Memory per idle subscriber** (%d SSE subscribers of a generation that has not produced yet): "
-                + "**%d bytes of live heap** (after a full GC: %d KB → %d KB) and %d bytes of RSS (%d KB → %d KB) per connection.%n",
+                + "**%d bytes of live heap** (after a full GC: %d KB → %d KB) per connection; RSS %d KB → %d KB (%s).%n",
             probe.getInteger("subscribers"), probe.getLong("heap_bytes_per_subscriber"), probe.getLong("heap_kb_before"),
-            probe.getLong("heap_kb_after"), probe.getLong("rss_bytes_per_subscriber"), probe.getLong("rss_kb_before"),
-            probe.getLong("rss_kb_after"));
+            probe.getLong("heap_kb_after"), probe.getLong("rss_kb_before"), probe.getLong("rss_kb_after"),
+            probe.getLong("rss_bytes_per_subscriber") >= 0 ? probe.getLong("rss_bytes_per_subscriber") + " bytes per connection"
+                : "no per-connection figure: the JVM gave back heap left from the earlier runs between the two readings; "
+                + "run the probe on a fresh hub for one");
         default -> "";
       });
     }
