@@ -68,7 +68,19 @@ public final class HttpServerVerticle extends VerticleBase {
         .setHost(config.http().host())
         .setMaxWebSocketFrameSize(config.websocket().maxFrameBytes())
         .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
-    HttpServer server = vertx.createHttpServer(options).requestHandler(router());
+    GenerationClient generations = new GenerationClient(vertx, store, config.generation().placementAttempts());
+    // WebSocket upgrades are taken before the router: a routed request hands out a wrapped socket,
+    // which hides the connection's pipeline from the fan-out's writes (PipelineWriter).
+    HttpServer server = vertx.createHttpServer(options).requestHandler(router(generations))
+        .webSocketHandshakeHandler(handshake -> {
+          if ("/v1/ws".equals(handshake.path())) {
+            handshake.accept();
+          } else {
+            handshake.reject(404);
+          }
+        })
+        .webSocketHandler(socket -> new WebSocketSession(socket, generations, store, fanOut, config, heartbeats, sessions, sessionHub)
+            .start());
     return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
   }
 
@@ -78,8 +90,7 @@ public final class HttpServerVerticle extends VerticleBase {
     return Future.succeededFuture();
   }
 
-  private Router router() {
-    GenerationClient generations = new GenerationClient(vertx, store, config.generation().placementAttempts());
+  private Router router(GenerationClient generations) {
     ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, fanOut, config.viewer(), heartbeats);
     GenerationsHandler gens = new GenerationsHandler(generations, store, fanOut, config.viewer(), heartbeats);
     SeedStreamHandler seed = new SeedStreamHandler(generations, fanOut, config, heartbeats);
@@ -99,7 +110,8 @@ public final class HttpServerVerticle extends VerticleBase {
     router.get("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);
     router.post("/v1/generations/:id/cancel").handler(gens::cancel);
-    router.get("/v1/ws").handler(ctx -> upgrade(ctx, generations));
+    router.get("/v1/ws").handler(ctx -> ctx.fail(new ApiException(io.tokenbus.bus.Failure.invalidRequest("websocket_required",
+        "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request"))));
     router.post("/stream").handler(body).handler(seed::handle);
     router.get("/health").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
         .end(new JsonObject().put("status", "UP").put("node", nodeId).put("streams", openStreams.get()).encode()));
@@ -131,16 +143,5 @@ public final class HttpServerVerticle extends VerticleBase {
     }
     ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
         .end(new JsonObject().put("object", "list").put("data", data).encode());
-  }
-
-  private void upgrade(RoutingContext ctx, GenerationClient generations) {
-    ctx.request().toWebSocket()
-        .onSuccess(socket -> new WebSocketSession(socket, generations, store, fanOut, config, heartbeats, sessions, sessionHub).start())
-        .onFailure(e -> {
-          if (!ctx.response().headWritten()) {
-            ctx.fail(new ApiException(io.tokenbus.bus.Failure.invalidRequest("websocket_required",
-                "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request")));
-          }
-        });
   }
 }

@@ -2,7 +2,6 @@ package io.tokenbus.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
@@ -10,7 +9,6 @@ import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.impl.HttpServerConnection;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.internal.http.WebSocketInternal;
-import java.util.function.BooleanSupplier;
 
 /**
  * Fan-out's write path: bytes shared by every viewer of a node, written straight into one
@@ -18,8 +16,8 @@ import java.util.function.BooleanSupplier;
  * promise and a trip through Vert.x's outbound queue per call, several times the rest of a write
  * when one event reaches thousands of connections; this skips those and nothing else. The bytes
  * still pass every handler of the pipeline (the HTTP/1.1 encoder frames them as a chunk; TLS, if
- * any, encrypts them), and Netty's outbound buffer still counts them, so {@code writeQueueFull()}
- * and drain handlers keep working.
+ * any, encrypts them), and Netty's outbound buffer still counts them against the connection's
+ * water marks ({@link #writable()}; {@link #whenDrained} replaces Vert.x's drain handler).
  *
  * <p>Only for writes on the connection's event loop, after its head was sent, and only while its
  * write queue is not full, so nothing Vert.x queued can be overtaken. Where the connection is not
@@ -57,18 +55,18 @@ final class PipelineWriter {
   }
 
   /**
-   * Has {@code onDrain} run once the connection drains. Vert.x reports a drain only for a write it
-   * had to queue, so while only this writer filled the buffer a heartbeat ({@code queueMarker},
-   * harmless to the client) is written through Vert.x to be queued behind it. If the buffer has
-   * drained already, {@code onDrain} runs on the next tick.
+   * Runs {@code onDrain} on the connection's loop once everything written so far has gone to the
+   * socket: {@code marker} (a heartbeat, harmless to the client) is written behind it, and its
+   * write completing is the signal. Vert.x's drain handler cannot serve: it fires only for writes
+   * Vert.x itself had to queue. If the connection fails first, {@code onDrain} never runs (its
+   * close handler takes over).
    */
-  static void whenDrained(BooleanSupplier vertxQueueFull, Runnable queueMarker, Runnable onDrain) {
-    if (!vertxQueueFull.getAsBoolean()) {
-      queueMarker.run();
-      if (!vertxQueueFull.getAsBoolean()) {
-        Vertx.currentContext().runOnContext(v -> onDrain.run());
+  void whenDrained(Buffer marker, Runnable onDrain) {
+    context.writeAndFlush(((BufferInternal) marker).getByteBuf()).addListener(written -> {
+      if (written.isSuccess()) {
+        onDrain.run();
       }
-    }
+    });
   }
 
   /** Writes and flushes; the buffer is not copied and may be written to other connections too. */

@@ -70,14 +70,14 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void onDrain(Runnable action) {
-    Runnable once = () -> {
+    if (pipeline != null) {
+      pipeline.whenDrained(PING, action);
+      return;
+    }
+    response.drainHandler(v -> {
       response.drainHandler(null);
       action.run();
-    };
-    response.drainHandler(v -> once.run());
-    if (pipeline != null) {
-      PipelineWriter.whenDrained(response::writeQueueFull, () -> response.write(PING), once);
-    }
+    });
   }
 
   @Override

@@ -36,6 +36,9 @@ import java.util.Map;
  */
 final class WebSocketSession implements Heartbeats.Beating {
 
+  /** An empty ping frame, whole (RFC 6455 section 5.5.2): the marker a stalled subscription waits behind. */
+  private static final Buffer PING_FRAME = Buffer.buffer(new byte[] {(byte) 0x89, 0});
+
   private final ServerWebSocket socket;
   /** Where a generation's frames, encoded once per node, are written whole; null: through the WebSocket API. */
   private final PipelineWriter pipeline;
@@ -439,9 +442,10 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public void onDrain(Runnable action) {
-      waitingForDrain.add(action);
       if (pipeline != null) {
-        PipelineWriter.whenDrained(socket::writeQueueFull, () -> socket.writePing(Buffer.buffer()), WebSocketSession.this::drained);
+        pipeline.whenDrained(PING_FRAME, action);
+      } else {
+        waitingForDrain.add(action);
       }
     }
 

@@ -2,7 +2,14 @@ package io.tokenbus.fanout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
 import io.tokenbus.bus.GenerationEvent;
+import io.vertx.core.buffer.Buffer;
 import java.util.List;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -25,5 +32,24 @@ class EventEncoderTest {
     List<GenerationEvent> merged = Viewer.merge(List.of(GenerationEvent.delta(4, "a"), GenerationEvent.delta(5, "b"),
         GenerationEvent.delta(6, "c"), GenerationEvent.done(7, "stop", null)));
     assertEquals(List.of(GenerationEvent.delta(6, "abc"), GenerationEvent.done(7, "stop", null)), merged);
+  }
+
+  @Test
+  @DisplayName("a WebSocket frame encoded once per node is byte for byte what Netty's encoder sends, at every length form")
+  void webSocketFramesMatchNetty() {
+    for (int length : new int[] {0, 1, 125, 126, 65535, 65536, 70000}) {
+      String text = "é".repeat(length / 2) + "x".repeat(length % 2); // two-byte characters: lengths count bytes
+      EmbeddedChannel netty = new EmbeddedChannel(
+          new WebSocket13FrameEncoder(false));
+      netty.writeOutbound(new TextWebSocketFrame(text));
+      ByteBuf expected = Unpooled.buffer();
+      for (Object part; (part = netty.readOutbound()) != null; ) {
+        expected.writeBytes((ByteBuf) part);
+        ((ByteBuf) part).release();
+      }
+      Buffer frame = EventEncoder.textFrame(text);
+      assertEquals(Buffer.buffer(ByteBufUtil.getBytes(expected)), frame, "length " + length);
+      assertEquals(text, EventEncoder.frameText(frame));
+    }
   }
 }

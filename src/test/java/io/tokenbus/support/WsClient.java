@@ -21,7 +21,15 @@ public final class WsClient {
   }
 
   public static Future<WsClient> connect(Vertx vertx, int port) {
-    io.vertx.core.http.WebSocketClient wsClient = vertx.createWebSocketClient();
+    return connect(vertx.createWebSocketClient(), port);
+  }
+
+  /** A client whose socket buffers little, so a paused one soon pushes back on the hub. */
+  public static Future<WsClient> connectSmallWindow(Vertx vertx, int port) {
+    return connect(vertx.createWebSocketClient(new io.vertx.core.http.WebSocketClientOptions().setReceiveBufferSize(4096)), port);
+  }
+
+  private static Future<WsClient> connect(io.vertx.core.http.WebSocketClient wsClient, int port) {
     return wsClient
         .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/v1/ws"))
         .map(socket -> {
@@ -46,6 +54,15 @@ public final class WsClient {
 
   public Future<Short> closed() {
     return closed.future();
+  }
+
+  /** Stops reading from the socket (the hub's writes back up), until {@link #resume()}. */
+  public void pause() {
+    socket.pause();
+  }
+
+  public void resume() {
+    socket.resume();
   }
 
   public boolean isClosed() {
