@@ -34,6 +34,12 @@ public final class Viewer {
    * with backoff, 50 ms doubling to 1 s, about 5 s in all, before giving the connection up.
    */
   private static final int MAX_READ_RETRIES = 9;
+  /**
+   * Most text one merged delta holds. A catch-up can cover a whole answer, and one frame that big
+   * is refused by common WebSocket clients (Vert.x's default frame limit is 64 KiB, Python's
+   * websockets 1 MiB); 8,192 characters stay under 64 KiB even if every one is JSON-escaped.
+   */
+  static final int MERGED_DELTA_MAX_CHARS = 8192;
 
   private enum State { NEW, CATCHING_UP, LIVE, STALLED, CLOSED }
 
@@ -275,8 +281,10 @@ public final class Viewer {
   }
 
   /**
-   * Folds each run of consecutive plain deltas into one delta carrying the run's last seq. A delta
-   * with pass-through data is kept whole, so Chat Completions clients still get its fields.
+   * Folds each run of consecutive plain deltas into deltas of at most
+   * {@link #MERGED_DELTA_MAX_CHARS} (a longer single delta is kept whole), each carrying the seq of
+   * the last delta it covers. A delta with pass-through data is kept whole, so Chat Completions
+   * clients still get its fields.
    */
   static List<GenerationEvent> merge(List<GenerationEvent> events) {
     List<GenerationEvent> merged = new ArrayList<>();
@@ -284,6 +292,10 @@ public final class Viewer {
     long seq = 0;
     for (GenerationEvent event : events) {
       if (event.type() == EventType.DELTA && event.data() == null) {
+        if (text != null && text.length() + event.text().length() > MERGED_DELTA_MAX_CHARS) {
+          merged.add(GenerationEvent.delta(seq, text.toString()));
+          text = null;
+        }
         text = text == null ? new StringBuilder(event.text()) : text.append(event.text());
         seq = event.seq();
       } else {

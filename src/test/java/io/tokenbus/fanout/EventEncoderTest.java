@@ -35,6 +35,17 @@ class EventEncoderTest {
   }
 
   @Test
+  @DisplayName("a merged delta stops short of the size limit, and one delta already past it is kept whole")
+  void mergeIsBounded() {
+    String half = "a".repeat(Viewer.MERGED_DELTA_MAX_CHARS / 2);
+    String big = "b".repeat(Viewer.MERGED_DELTA_MAX_CHARS + 1);
+    List<GenerationEvent> merged = Viewer.merge(List.of(GenerationEvent.delta(1, half), GenerationEvent.delta(2, half),
+        GenerationEvent.delta(3, "c"), GenerationEvent.delta(4, big), GenerationEvent.delta(5, "d")));
+    assertEquals(List.of(GenerationEvent.delta(2, half + half), GenerationEvent.delta(3, "c"), GenerationEvent.delta(4, big),
+        GenerationEvent.delta(5, "d")), merged);
+  }
+
+  @Test
   @DisplayName("a WebSocket frame encoded once per node is byte for byte what Netty's encoder sends, at every length form")
   void webSocketFramesMatchNetty() {
     for (int length : new int[] {0, 1, 125, 126, 65535, 65536, 70000}) {
