@@ -159,7 +159,7 @@ public final class ConfigLoader {
 
   /** A new provider's starting point: the default provider of the type it names (openai if none). */
   private static ObjectNode providerTemplate(JsonNode entry, ObjectNode templates, String key, String source) {
-    String type = entry.path("type").asText(TokenbusConfig.Provider.OPENAI);
+    String type = entry.path("type").asText(TokenbusConfig.Provider.OPENAI).trim().toLowerCase(java.util.Locale.ROOT); // as validated
     Iterator<Map.Entry<String, JsonNode>> defaults = templates.fields();
     while (defaults.hasNext()) {
       JsonNode candidate = defaults.next().getValue();

@@ -90,8 +90,7 @@ final class GenerationRun implements UpstreamRun.Sink {
           resume, this);
       // A session's answer belongs to its transcript, watched or not: it ends by itself or by the session's stop.
       int idleCancel = info.request().session() != null ? 0 : config.idleCancelSeconds();
-      long period = idleCancel > 0 ? Math.min(250, upstream.tickMillis()) : upstream.tickMillis();
-      ticker = vertx.setPeriodic(period, t -> {
+      ticker = vertx.setPeriodic(upstream.tickMillis(), t -> { // at most 250 ms: fine enough for idle-cancel too
         upstream.checkTimeouts();
         if (idleCancel > 0) {
           checkIdle(idleCancel);

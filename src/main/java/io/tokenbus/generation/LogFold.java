@@ -67,11 +67,6 @@ public final class LogFold {
     return lastSeq;
   }
 
-  /** Deltas since the last reset: where a deterministic provider resumes. */
-  public long deltas() {
-    return deltas;
-  }
-
   public Progress progress() {
     return new Progress(lastSeq, deltas, text(), toolCalls, otherOutput);
   }

@@ -153,8 +153,8 @@ final class UpstreamRun {
       attempt.begin();
     }).onFailure(e -> {
       if (e instanceof OpenCircuitException && attempt.breakerPromise == null && current == attempt) {
-        attempt.failed(UpstreamFailure.broken(new Failure(503, "upstream_error", "circuit_open", "The circuit of provider "
-            + target.provider().name() + " is open after repeated failures; it is not called for now")), true);
+        attempt.failOnOpenCircuit(UpstreamFailure.broken(new Failure(503, "upstream_error", "circuit_open", "The circuit of provider "
+            + target.provider().name() + " is open after repeated failures; it is not called for now")));
       }
     });
   }
@@ -410,8 +410,9 @@ final class UpstreamRun {
       UpstreamRun.this.onFailure(this, failure);
     }
 
-    void failed(UpstreamFailure failure, boolean open) {
-      circuitOpen = open;
+    /** The provider's circuit is open: this attempt fails without calling it. */
+    void failOnOpenCircuit(UpstreamFailure failure) {
+      circuitOpen = true;
       UpstreamRun.this.onFailure(this, failure);
     }
 

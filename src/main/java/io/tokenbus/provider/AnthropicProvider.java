@@ -34,10 +34,6 @@ final class AnthropicProvider implements Provider {
     return http.name();
   }
 
-  void close() {
-    http.client().close();
-  }
-
   @Override
   public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
     Call call = new Call(http, listener);

@@ -22,6 +22,7 @@ public final class ChunkExtras {
     extras.remove("object");
     extras.remove("created");
     extras.remove("model");
+    extras.remove("obfuscation"); // OpenAI's random per-chunk padding: meaningless once tokenbus re-chunks the stream
     if (extras.getValue("usage") == null) {
       extras.remove("usage");
     }

@@ -37,10 +37,6 @@ final class OpenAiProvider implements Provider {
     return http.name();
   }
 
-  void close() {
-    http.client().close();
-  }
-
   @Override
   public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
     RequestOptions auth = new RequestOptions();

@@ -74,6 +74,9 @@ public final class Upstreams {
       }
       providers.put(name, new Served(name, settings, provider, breaker));
     });
+    // Said once at start-up, not on every request: routing skips such fallbacks quietly.
+    config.fallbacks().forEach((model, chain) -> config.fallbacksOf(model).stream().filter(f -> target(f) == null).forEach(f ->
+        LOG.warn("Fallback {} of model {} is not served by any provider; it is skipped", f, model)));
   }
 
   public static boolean isMock(String model) {
@@ -92,9 +95,7 @@ public final class Upstreams {
     chain.add(primary);
     for (String fallback : config.fallbacksOf(model)) {
       Target target = target(fallback);
-      if (target == null) {
-        LOG.warn("Fallback {} of model {} is not served by any provider; skipped", fallback, model);
-      } else {
+      if (target != null) { // an unserved one was reported at start-up
         chain.add(target);
       }
     }
@@ -162,18 +163,5 @@ public final class Upstreams {
 
   /** A model, or a pattern of models, that tokenbus routes, and the provider it goes to. */
   public record ServedModel(String id, String provider, boolean pattern) {
-  }
-
-  public void close() {
-    providers.values().forEach(served -> {
-      if (served.provider() instanceof OpenAiProvider openai) {
-        openai.close();
-      } else if (served.provider() instanceof AnthropicProvider anthropic) {
-        anthropic.close();
-      }
-      if (served.breaker() != null) {
-        served.breaker().close();
-      }
-    });
   }
 }

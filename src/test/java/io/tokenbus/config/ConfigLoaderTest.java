@@ -92,7 +92,7 @@ class ConfigLoaderTest {
             recovery:
               strategy: restart
           claude-eu:
-            type: anthropic
+            type: Anthropic
             models: claude-eu-*
             api-key: sk-ant-eu
         fallbacks:
@@ -107,7 +107,7 @@ class ConfigLoaderTest {
     assertEquals(3, llama.retry().maxAttempts(), "unset keys come from the default provider of the type");
     assertEquals(1234, llama.timeouts().idleMs());
     TokenbusConfig.Provider eu = config.providers().get("claude-eu");
-    assertEquals("anthropic", eu.type());
+    assertEquals("anthropic", eu.type(), "the type is read as validated, case and all");
     assertEquals("2023-06-01", eu.anthropic().version());
     assertEquals(List.of("claude-sonnet-4-5", "llama3.1"), config.fallbacksOf("gpt-4.1"));
     assertEquals(List.of(), config.fallbacksOf("gpt-4o"));
