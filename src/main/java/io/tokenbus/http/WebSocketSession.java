@@ -194,11 +194,16 @@ final class WebSocketSession implements Heartbeats.Beating {
     return true;
   }
 
+  /** Generations watched or starting and sessions joined: each takes one of websocket.max-subscriptions. */
+  private int watching() {
+    return subscriptions.size() + starting + joined.size();
+  }
+
   /** True (after an error frame) when no subscription slot is free. */
   private boolean full(String id) {
-    if (subscriptions.size() + starting >= config.websocket().maxSubscriptions()) {
-      error(id, "too_many_subscriptions", "This socket already watches " + (subscriptions.size() + starting)
-          + " generations (websocket.max-subscriptions)");
+    if (watching() >= config.websocket().maxSubscriptions()) {
+      error(id, "too_many_subscriptions", "This socket already watches " + watching()
+          + " generations and sessions (websocket.max-subscriptions)");
       return true;
     }
     return false;
@@ -296,7 +301,7 @@ final class WebSocketSession implements Heartbeats.Beating {
       sessionError(session, "already_joined", "This socket has already joined session '" + session + "'");
       return;
     }
-    if (subscriptions.size() + joined.size() + starting >= config.websocket().maxSubscriptions()) {
+    if (watching() >= config.websocket().maxSubscriptions()) {
       sessionError(session, "too_many_subscriptions", "This socket already watches " + config.websocket().maxSubscriptions()
           + " generations and sessions (websocket.max-subscriptions)");
       return;

@@ -145,8 +145,13 @@ public final class Sessions implements CommitListener {
 
   /** A participant's last connection closed: unless they come back within the grace period, they left. */
   public void leave(String id, String author) {
-    presence(id, author, -1).onSuccess(v -> vertx.setTimer(config.presenceGraceSeconds() * 1000L,
-        t -> change(id, new SessionOps.LeftIfGone(author))));
+    presence(id, author, -1).onSuccess(v -> {
+      if (config.presenceGraceSeconds() == 0) {
+        change(id, new SessionOps.LeftIfGone(author)); // Vert.x refuses a timer of 0 ms
+      } else {
+        vertx.setTimer(config.presenceGraceSeconds() * 1000L, t -> change(id, new SessionOps.LeftIfGone(author)));
+      }
+    });
   }
 
   /**
@@ -222,7 +227,7 @@ public final class Sessions implements CommitListener {
         .compose(r -> r == null || r.value() < 0 ? Future.succeededFuture(List.<GenerationEvent>of())
             : generations.readAfter(link.generation(), r.value()))
         .compose(missed -> missed == null || missed.isEmpty() ? Future.<Void>succeededFuture()
-            : write(link, new ArrayList<>(missed), 0))
+            : write(link, new ArrayList<>(missed), newAnswer(), 0))
         .recover(e -> later(link, attempt, e));
   }
 
@@ -242,15 +247,19 @@ public final class Sessions implements CommitListener {
   /** Copies events into the session, after those before them, retrying a failed write (the copy skips what it already has). */
   private void relay(SessionLink link, ArrayList<GenerationEvent> events) {
     Future<?> previous = relays.getOrDefault(link.generation(), Future.succeededFuture());
-    Future<?> next = previous.transform(v -> write(link, events, 0));
+    Future<?> next = previous.transform(v -> write(link, events, newAnswer(), 0));
     relays.put(link.generation(), next);
     if (events.get(events.size() - 1).terminal()) {
       next.onComplete(v -> relays.remove(link.generation(), next));
     }
   }
 
-  private Future<Void> write(SessionLink link, ArrayList<GenerationEvent> events, int attempt) {
-    return change(link.session(), new SessionOps.Relay(link.generation(), events, newAnswer())).<Void>compose(result -> {
+  /**
+   * One copy, retried with the same {@code next}: if an attempt ended the answer and started the
+   * queued one but its reply was lost, the retry is told that same next answer and starts it.
+   */
+  private Future<Void> write(SessionLink link, ArrayList<GenerationEvent> events, SessionState.NewAnswer next, int attempt) {
+    return change(link.session(), new SessionOps.Relay(link.generation(), events, next)).<Void>compose(result -> {
       if (result == null) {
         return Future.succeededFuture(); // the session is gone
       }
@@ -264,10 +273,10 @@ public final class Sessions implements CommitListener {
       }
       if (relayed.gapAfter() >= 0) {
         return generations.readAfter(link.generation(), relayed.gapAfter()).compose(missing -> missing == null || missing.isEmpty()
-            ? Future.succeededFuture() : write(link, new ArrayList<>(missing), attempt + 1));
+            ? Future.succeededFuture() : write(link, new ArrayList<>(missing), next, attempt + 1));
       }
       return Future.succeededFuture();
     }).recover(e -> attempt >= 8 ? later(link, 0, e)
-        : vertx.timer(Math.min(1000, 50L << attempt)).compose(t -> write(link, events, attempt + 1)));
+        : vertx.timer(Math.min(1000, 50L << attempt)).compose(t -> write(link, events, next, attempt + 1)));
   }
 }

@@ -196,4 +196,22 @@ class WebSocketTest {
         "a generate past the limit starts nothing");
     ids.forEach(id -> await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())));
   }
+
+  @Test
+  @DisplayName("a joined session takes one of the socket's websocket.max-subscriptions slots")
+  void sessionsCountAgainstTheLimit() {
+    String session = await(hub.post("/v1/sessions", new JsonObject())).bodyAsJsonObject().getString("id");
+    await(ws.send(new JsonObject().put("type", "join").put("session", session).put("author", "Wes")));
+    await(ws.frames().whenAny(f -> "state".equals(f.getString("type"))));
+    List<String> ids = List.of(
+        await(hub.startGeneration(TestHub.mockRequest(1000, 20))),
+        await(hub.startGeneration(TestHub.mockRequest(1000, 20))),
+        await(hub.startGeneration(TestHub.mockRequest(1000, 20))));
+    for (String id : ids.subList(0, 2)) {
+      await(ws.send(subscribe(id)));
+    }
+    JsonObject error = errorFrameAfter(subscribe(ids.get(2)));
+    assertEquals("too_many_subscriptions", error.getString("code"));
+    ids.forEach(id -> await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())));
+  }
 }

@@ -1,0 +1,89 @@
+package io.tokenbus.session;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.config.ConfigLoader;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.InMemoryGenerationStore;
+import io.tokenbus.support.Recorder;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.junit5.VertxExtension;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(VertxExtension.class)
+@DisplayName("The sessions service on an in-memory store")
+class SessionsServiceTest {
+
+  /** The in-memory store, except that the reply of the first copy carrying an answer's end is lost (the copy itself lands). */
+  private static final class LosesOneReply implements SessionStore {
+    private final SessionStore store;
+    private boolean lost;
+
+    LosesOneReply(SessionStore store) {
+      this.store = store;
+    }
+
+    @Override
+    public Future<Void> create(SessionState session) {
+      return store.create(session);
+    }
+
+    @Override
+    public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
+      Future<SessionResult<T>> result = store.apply(id, op);
+      if (!lost && op instanceof SessionOps.Relay relay && relay.events().stream().anyMatch(GenerationEvent::terminal)) {
+        lost = true;
+        return result.compose(r -> Future.failedFuture("the reply was lost"));
+      }
+      return result;
+    }
+  }
+
+  @Test
+  @DisplayName("a copy that ended the answer but lost its reply is retried, and the queued question's answer still starts")
+  void lostReplyStillStartsTheNextAnswer(Vertx vertx) {
+    var config = ConfigLoader.load((java.nio.file.Path) null, Map.of()).sessions();
+    Sessions sessions = new Sessions(vertx, new LosesOneReply(new InMemorySessionStore(vertx, 10, 60_000)),
+        new InMemoryGenerationStore(vertx, 60_000), config);
+    Recorder<GenerationRequest> started = new Recorder<>();
+    sessions.starter(request -> {
+      started.add(request);
+      return Future.succeededFuture();
+    });
+    String id = await(sessions.create("", "mock", "")).id();
+    await(sessions.post(id, "Ann", "one"));
+    await(sessions.post(id, "Bob", "two")); // queued behind the first answer
+    GenerationRequest first = await(started.whenCount(1)).get(0);
+    GenerationInfo info = new GenerationInfo(first.session().generation(), "mock", 1, first, "node", 1);
+
+    sessions.committed(info, List.of(GenerationEvent.delta(1, "Hi"), GenerationEvent.done(2, "stop", null)));
+
+    List<GenerationRequest> both = await(started.whenCount(2), 10);
+    assertEquals("two", both.get(1).body().getJsonArray("messages").getJsonObject(2).getString("content"),
+        "the second answer is asked the second question, after the first and its answer");
+  }
+
+  @Test
+  @DisplayName("with sessions.presence-grace-seconds 0, someone whose last connection closes has left at once")
+  void noGraceLeavesAtOnce(Vertx vertx) {
+    var config = ConfigLoader.load((java.nio.file.Path) null, Map.of("TOKENBUS_SESSIONS_PRESENCE_GRACE_SECONDS", "0")).sessions();
+    Sessions sessions = new Sessions(vertx, new InMemorySessionStore(vertx, 10, 60_000), new InMemoryGenerationStore(vertx, 60_000),
+        config);
+    String id = await(sessions.create("", "mock", "")).id();
+    await(sessions.presence(id, "Ann", 1));
+    assertEquals(List.of("Ann"), await(sessions.view(id)).participants());
+    Recorder<SessionEvent> events = new Recorder<>();
+    vertx.eventBus().<SessionBatch>consumer(io.tokenbus.bus.Addresses.sessionEvents(id), m -> m.body().events().forEach(events::add));
+    sessions.leave(id, "Ann");
+    await(events.whenAny(e -> e.type().equals("presence") && "left".equals(e.state()) && "Ann".equals(e.author())), 5);
+    assertEquals(List.of(), await(sessions.view(id)).participants());
+  }
+}
