@@ -32,7 +32,7 @@ class BenchSmokeTest {
     assertEquals(0, report.outOfOrder());
     assertEquals(50L * 200, report.latencyMicros().getTotalCount());
     assertTrue(report.latencyMicros().getValueAtPercentile(50) > 0);
-    assertTrue(report.hubCpuSeconds() >= 0 && report.hubRssKb() > 0, report.asMap().toString());
+    assertTrue(report.hubCpuSeconds() > 0 && report.hubRssKb() > 0, report.asMap().toString());
   }
 
   @Test

@@ -207,9 +207,12 @@ class FallbackAndCancelTest {
   @DisplayName("a generation watched on its own node is never idle-cancelled, even when the viewers' reports are lost (an overloaded loop)")
   void watchedHereIsNeverIdle() throws IOException {
     // Drop every WATCHING report, as an event loop too busy to send them in time would.
+    java.util.concurrent.atomic.AtomicInteger dropped = new java.util.concurrent.atomic.AtomicInteger();
     vertx.eventBus().addOutboundInterceptor(delivery -> {
       if (delivery.message().body() != io.tokenbus.bus.ControlCommand.WATCHING) {
         delivery.next();
+      } else {
+        dropped.incrementAndGet();
       }
     });
     TestHub hub = hub("TOKENBUS_GENERATION_IDLE_CANCEL_SECONDS", "1");
@@ -217,5 +220,6 @@ class FallbackAndCancelTest {
     String id = await(hub.startGeneration(request("gpt-long")));
     List<SseEvent> events = watch(hub, id);
     assertEquals("done", events.get(events.size() - 1).event(), "2.5 s of answer with a viewer here and no report");
+    assertTrue(dropped.get() > 0, "the viewers' reports were sent, and lost");
   }
 }

@@ -177,7 +177,7 @@ class UpstreamRecoveryTest {
     assertEquals(2, requests(format), "one continuation");
     assertEquals(format == Format.ANTHROPIC ? partial.stripTrailing() : partial, continuedFrom(format, 1));
     if (fault != Fault.NO_FINISH) { // a response that ended cleanly leaves a reusable connection
-      assertTrue(await(closed(format, 0), 5) > 0, "the broken connection is closed");
+      await(closed(format, 0), 5, "the broken connection is closed");
     }
     List<SseEvent> recoveries = watched.ofType("recovery");
     assertEquals(1, recoveries.size());
@@ -292,7 +292,7 @@ class UpstreamRecoveryTest {
     Watched watched = watch(hub, format.model);
     watched.assertWhole(FULL);
     assertEquals(2, requests(format));
-    assertTrue(await(closed(format, 0), 5) > 0);
+    await(closed(format, 0), 5, "the slow connection is closed");
     assertEquals("upstream_timeout", watched.ofType("recovery").get(0).json().getString("code"));
   }
 
