@@ -42,7 +42,7 @@ public final class EventEncoder {
    * A whole WebSocket text frame as a server sends it (RFC 6455 section 5.2: FIN, opcode 1, no
    * mask): the same bytes suit every connection, so they are encoded once per node.
    */
-  static Buffer textFrame(String text) {
+  public static Buffer textFrame(String text) {
     byte[] payload = text.getBytes(StandardCharsets.UTF_8);
     int length = payload.length;
     Buffer frame = Buffer.buffer(length + 10).appendByte((byte) 0x81);
@@ -57,7 +57,7 @@ public final class EventEncoder {
   }
 
   /** The text a frame made by {@link #textFrame} carries. */
-  static String frameText(Buffer frame) {
+  public static String frameText(Buffer frame) {
     int marker = frame.getByte(1) & 0x7f;
     int header = marker < 126 ? 2 : marker == 126 ? 4 : 10;
     return frame.getString(header, frame.length(), "UTF-8");

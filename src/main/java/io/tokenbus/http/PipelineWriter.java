@@ -64,7 +64,8 @@ final class PipelineWriter {
   void whenDrained(Buffer marker, Runnable onDrain) {
     context.writeAndFlush(((BufferInternal) marker).getByteBuf()).addListener(written -> {
       if (written.isSuccess()) {
-        onDrain.run();
+        // Next tick, after the flush that completed the marker has also let Vert.x write what it queued.
+        context.executor().execute(onDrain);
       }
     });
   }

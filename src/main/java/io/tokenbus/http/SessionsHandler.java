@@ -231,16 +231,7 @@ final class SessionsHandler {
 
     @Override
     public void events(List<EncodedSessionEvent> events) {
-      if (response.closed()) {
-        return;
-      }
-      if (events.size() == 1) {
-        response.write(events.get(0).sse());
-        return;
-      }
-      Buffer bytes = Buffer.buffer();
-      events.forEach(e -> bytes.appendBuffer(e.sse()));
-      response.write(bytes);
+      write(EncodedSessionEvent.joined(events, EncodedSessionEvent::sse));
     }
 
     @Override

@@ -57,7 +57,11 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void write(Encoded events) {
-    Buffer bytes = events.joined();
+    write(events.joined());
+  }
+
+  /** Bytes shared by many viewers: straight into the pipeline once the head is out. */
+  protected void write(Buffer bytes) {
     if (response.closed() || bytes.length() == 0) {
       return;
     }

@@ -10,6 +10,7 @@ import io.tokenbus.session.SessionState;
 import io.tokenbus.session.SessionViewer;
 import io.tokenbus.session.Sessions;
 import io.tokenbus.fanout.Encoded;
+import io.tokenbus.fanout.EventEncoder;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.ViewerOutput;
@@ -83,6 +84,20 @@ final class WebSocketSession implements Heartbeats.Beating {
     });
     socket.exceptionHandler(e -> socket.close());
     heartbeats.add(this);
+  }
+
+  /** The socket's write queue is full: Vert.x's, or the channel's for what the pipeline took. */
+  private boolean queueFull() {
+    return socket.writeQueueFull() || pipeline != null && !pipeline.writable();
+  }
+
+  /** Runs {@code action} once the socket has taken what is queued for it. */
+  private void whenDrained(Runnable action) {
+    if (pipeline != null) {
+      pipeline.whenDrained(PING_FRAME, action);
+    } else {
+      waitingForDrain.add(action);
+    }
   }
 
   /** The socket's write queue drained: everything waiting for it goes on. */
@@ -379,19 +394,24 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public void events(List<EncodedSessionEvent> events) {
-      if (!socket.isClosed()) {
-        events.forEach(e -> socket.writeTextMessage(e.frame()));
+      if (socket.isClosed()) {
+        return;
+      }
+      if (pipeline != null) {
+        pipeline.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::frame));
+      } else {
+        events.forEach(e -> socket.writeTextMessage(EventEncoder.frameText(e.frame())));
       }
     }
 
     @Override
     public boolean writeQueueFull() {
-      return socket.writeQueueFull();
+      return queueFull();
     }
 
     @Override
     public void onDrain(Runnable action) {
-      waitingForDrain.add(action);
+      whenDrained(action);
     }
 
     @Override
@@ -428,7 +448,7 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public boolean writeQueueFull() {
-      return socket.writeQueueFull() || pipeline != null && !pipeline.writable();
+      return queueFull();
     }
 
     @Override
@@ -447,11 +467,7 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public void onDrain(Runnable action) {
-      if (pipeline != null) {
-        pipeline.whenDrained(PING_FRAME, action);
-      } else {
-        waitingForDrain.add(action);
-      }
+      whenDrained(action);
     }
 
     @Override
