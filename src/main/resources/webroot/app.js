@@ -186,15 +186,22 @@ function end(data, status) {
   updateStop();
 }
 
+const eventsUrl = () => `/v1/sessions/${encodeURIComponent(sessionId)}/events?author=${encodeURIComponent(name)}`;
+let retryDelay = 1000;
+
 function connect() {
-  source = new EventSource(`/v1/sessions/${encodeURIComponent(sessionId)}/events?author=${encodeURIComponent(name)}`);
+  source = new EventSource(eventsUrl());
   for (const [type, handle] of Object.entries(handlers)) {
     source.addEventListener(type, event => {
       if (type === 'error' && !event.data) return; // the connection's own error event, not the answer's
       handle(JSON.parse(event.data));
     });
   }
-  source.onopen = () => { $('connection').textContent = 'live'; $('connection').className = 'connection live'; };
+  source.onopen = () => {
+    retryDelay = 1000;
+    $('connection').textContent = 'live';
+    $('connection').className = 'connection live';
+  };
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
       $('connection').textContent = 'disconnected';
@@ -206,13 +213,25 @@ function connect() {
   };
 }
 
+// The stream closed for good. EventSource does not say why, so ask once: a refusal (4xx: the
+// chat is gone or full, the name is invalid) is shown and not retried; anything else is retried
+// with backoff.
 async function checkGone() {
+  const probe = new AbortController();
   try {
-    await api(`/v1/sessions/${encodeURIComponent(sessionId)}`);
-    setTimeout(connect, 2000); // the server ended the stream; come back
-  } catch (e) {
-    $('chat-error').textContent = `This chat is not available: ${e.message}`;
+    const response = await fetch(eventsUrl(), { signal: probe.signal });
+    if (response.status >= 400 && response.status < 500) {
+      const json = await response.json().catch(() => null);
+      $('chat-error').textContent = `This chat is not available: ${json?.error?.message ?? `HTTP ${response.status}`}`;
+      return;
+    }
+  } catch {
+    // the network, or the hub restarting: try again below
+  } finally {
+    probe.abort(); // only the status was wanted: the stream itself is EventSource's
   }
+  setTimeout(connect, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, 30000);
 }
 
 let lastTyping = 0;

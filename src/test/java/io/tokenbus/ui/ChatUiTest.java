@@ -183,6 +183,33 @@ class ChatUiTest {
 
   // ---- steps ----
 
+  @Test
+  @DisplayName("a stream the hub refuses (the chat is full) is explained on the page, not retried forever")
+  void refusedStreamIsExplained() {
+    Vertx vertx = Vertx.vertx(); // a hub of its own, with room for one participant
+    try {
+      refusedStreamIsExplained(vertx, await(TestHub.start(vertx, Map.of("TOKENBUS_SESSIONS_MAX_PARTICIPANTS", "1"))));
+    } finally {
+      await(vertx.close());
+    }
+  }
+
+  private void refusedStreamIsExplained(Vertx vertx, TestHub hub) {
+    String id = await(hub.post("/v1/sessions", new JsonObject())).bodyAsJsonObject().getString("id");
+    io.tokenbus.support.SseClient ann = await(io.tokenbus.support.SseClient.get(io.tokenbus.support.SseClient.client(vertx), hub.port(),
+        "/v1/sessions/" + id + "/events?author=Ann", Map.of()));
+    assertEquals(200, ann.status());
+    Browser bob = browser();
+    bob.open("http://127.0.0.1:" + hub.port() + "/?session=" + id);
+    bob.waitUntil(d -> d.findElement(By.id("name-form")).isDisplayed(), PAGE_SECONDS, "a new visitor sees #name-form");
+    bob.driver().findElement(By.id("name")).sendKeys("Bob");
+    bob.driver().findElement(By.id("join")).click();
+    String error = bob.waitUntil(d -> Optional.of(text("#chat-error").apply(d)).filter(t -> !t.isBlank()).orElse(null), PAGE_SECONDS,
+        "#chat-error explains the refusal");
+    assertTrue(error.contains("participants"), error);
+    assertEquals("disconnected", text("#connection").apply(bob.driver()));
+  }
+
   /** Ann creates a session from the landing page and joins; Bob opens her share link and joins. */
   private Chat annCreatesAndBobJoins(boolean screenshots) {
     Browser ann = browser();
