@@ -47,7 +47,7 @@ public final class Tokenbus {
   private static final Logger LOG = LoggerFactory.getLogger(Tokenbus.class);
 
   /** A running node. */
-  public record Node(Vertx vertx, TokenbusConfig config, int port, FanOut fanOut) {
+  public record Node(Vertx vertx, TokenbusConfig config, int port, FanOut fanOut, SessionHub sessionHub) {
 
     public Future<Void> close() {
       return vertx.close();
@@ -118,6 +118,7 @@ public final class Tokenbus {
             @Override
             public void memberRemoved(MembershipEvent event) {
               node.fanOut().resync();
+              node.sessionHub().resync();
             }
           }))
           .onFailure(e -> vertx.close());
@@ -163,7 +164,7 @@ public final class Tokenbus {
         .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, sessions, sessionHub, bindPort, openStreams, nodeId, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
         .compose(id -> ports.size() == 1
-            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut))
+            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut, sessionHub))
             : Future.failedFuture(new IllegalStateException("HTTP verticle instances bound different ports: " + ports)));
   }
 }

@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.internal.ContextInternal;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,6 +44,19 @@ public final class SessionHub {
         loops.forEach((loop, viewers) -> loop.runOnContext(v -> viewers.forEach(viewer -> viewer.onBatch(batch))));
       });
     }
+  }
+
+  /**
+   * Has every viewer on this node read the store after its cursor. Called when a cluster member
+   * leaves: an event it stored but never published (an answer's end, say) would otherwise wait for
+   * the session's next event.
+   */
+  public void resync() {
+    List<Map.Entry<Context, List<SessionViewer>>> loops = new ArrayList<>();
+    synchronized (this) {
+      channels.values().forEach(channel -> loops.addAll(channel.loops.entrySet()));
+    }
+    loops.forEach(loop -> loop.getKey().runOnContext(v -> loop.getValue().forEach(SessionViewer::resync)));
   }
 
   synchronized Future<Void> join(SessionViewer viewer) {

@@ -60,12 +60,15 @@ public final class SessionViewer {
           read();
           // In a cluster a new subscription takes a moment to reach the other nodes: what they published
           // meanwhile is read once more, in case it was the last event for a while.
-          context.owner().setTimer(1500, t -> {
-            if (!closed && !reading && !behind) {
-              read();
-            }
-          });
+          context.owner().setTimer(1500, t -> resync());
         })).mapEmpty();
+  }
+
+  /** Reads the store after the cursor, unless a read is already due; on this viewer's loop. */
+  void resync() {
+    if (!closed && !reading && !behind) {
+      read();
+    }
   }
 
   public void close() {

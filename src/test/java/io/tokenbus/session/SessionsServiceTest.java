@@ -86,4 +86,68 @@ class SessionsServiceTest {
     await(events.whenAny(e -> e.type().equals("presence") && "left".equals(e.state()) && "Ann".equals(e.author())), 5);
     assertEquals(List.of(), await(sessions.view(id)).participants());
   }
+
+  /** The in-memory store, recording the ops it runs. */
+  private static final class Watched implements SessionStore {
+    final SessionStore store;
+    final Recorder<SessionOp<?>> ops = new Recorder<>();
+
+    Watched(SessionStore store) {
+      this.store = store;
+    }
+
+    @Override
+    public Future<Void> create(SessionState session) {
+      return store.create(session);
+    }
+
+    @Override
+    public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
+      return store.apply(id, op).onSuccess(r -> ops.add(op));
+    }
+  }
+
+  @Test
+  @DisplayName("after a cluster member leaves, viewers read what it stored but never published")
+  void resyncReadsWhatWasNeverPublished(Vertx vertx) {
+    Watched store = new Watched(new InMemorySessionStore(vertx, 10, 60_000));
+    Sessions sessions = new Sessions(vertx, store, new InMemoryGenerationStore(vertx, 60_000),
+        ConfigLoader.load((java.nio.file.Path) null, Map.of()).sessions());
+    SessionHub hub = new SessionHub(vertx);
+    String id = await(sessions.create("", "mock", "")).id();
+    Recorder<Long> seen = new Recorder<>();
+    SessionOutput output = new SessionOutput() {
+      @Override
+      public void state(SessionState.View view) {
+      }
+
+      @Override
+      public void events(List<EncodedSessionEvent> events) {
+        events.forEach(e -> seen.add(e.seq()));
+      }
+
+      @Override
+      public boolean writeQueueFull() {
+        return false;
+      }
+
+      @Override
+      public void onDrain(Runnable action) {
+      }
+
+      @Override
+      public void fail(String reason) {
+      }
+    };
+    io.vertx.core.Context loop = vertx.getOrCreateContext();
+    loop.runOnContext(v -> new SessionViewer(hub, sessions, id, 0, output, loop).start());
+    // The viewer's own reads (on joining, and 1.5 s later) are done before the unpublished change.
+    await(store.ops.when(ops -> ops.stream().filter(op -> op instanceof SessionOps.ReadAfter).count() >= 2), 10);
+    SessionMessage message = SessionMessage.user("msg_x", "Ann", "stored, never published", 0);
+    await(store.apply(id, new SessionOps.Post(message, new SessionState.NewAnswer("msg_y", "gen_y", 0), 100_000, 10)));
+    assertEquals(List.of(), seen.items());
+
+    hub.resync();
+    assertEquals(List.of(1L), await(seen.whenCount(1), 5).subList(0, 1));
+  }
 }
