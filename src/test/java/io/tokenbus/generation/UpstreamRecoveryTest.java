@@ -146,6 +146,16 @@ class UpstreamRecoveryTest {
       assertEquals(text, status.getString("text"));
       assertEquals("completed", status.getString("status"));
     }
+
+    /** Failed with the text it had: gap-free, one terminal error, and the status agrees; the text is returned. */
+    String assertFailedWithText() {
+      assertGapFree();
+      assertEquals("error", last().event(), events.toString());
+      assertEquals("failed", status.getString("status"));
+      String text = SseEvent.text(events);
+      assertEquals(text, status.getString("text"));
+      return text;
+    }
   }
 
   @ParameterizedTest
@@ -236,13 +246,9 @@ class UpstreamRecoveryTest {
     TestHub hub = hub("RECOVERY_STRATEGY=fail");
     script(format, Answer.of(TOKENS).interval(5).fault(Fault.DROP, 5));
     Watched watched = watch(hub, format.model);
-    watched.assertGapFree();
-    assertEquals("error", watched.last().event());
+    String text = watched.assertFailedWithText();
     assertTrue(watched.last().json().getString("message").contains("text so far is kept"), watched.last().data());
-    String partial = String.join("", TOKENS.subList(0, 5));
-    assertEquals(partial, SseEvent.text(watched.events()));
-    assertEquals(partial, watched.status().getString("text"));
-    assertEquals("failed", watched.status().getString("status"));
+    assertEquals(String.join("", TOKENS.subList(0, 5)), text);
     assertEquals(1, requests(format));
   }
 
@@ -254,12 +260,11 @@ class UpstreamRecoveryTest {
     // Each continuation breaks again after 2 more tokens.
     script(format, Answer.of(TOKENS).interval(5).fault(Fault.DROP, 2));
     Watched watched = watch(hub, format.model);
-    watched.assertGapFree();
-    assertEquals("error", watched.last().event());
+    String text = watched.assertFailedWithText();
     assertEquals(3, requests(format), "the first attempt and two recoveries");
     assertEquals(2, watched.status().getInteger("recoveries"));
-    assertTrue(FULL.startsWith(watched.status().getString("text")));
-    assertEquals(SseEvent.text(watched.events()), watched.status().getString("text"));
+    assertFalse(text.isEmpty(), "the text so far is kept");
+    assertTrue(FULL.startsWith(text), text);
   }
 
   @ParameterizedTest

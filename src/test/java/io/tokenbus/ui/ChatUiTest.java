@@ -127,8 +127,7 @@ class ChatUiTest {
     Browser ann = chat.ann();
     Browser bob = chat.bob();
 
-    typeMessage(ann, "Tell me about streams.");
-    ann.driver().findElement(By.id("send")).click();
+    send(ann, "Tell me about streams.");
     streamingLength(ann, 20);
     bob.driver().navigate().refresh();
     // The stored name joins at once: no name form, straight back to the live chat.
@@ -159,8 +158,7 @@ class ChatUiTest {
     Browser bob = chat.bob();
     String hostile = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> [link](javascript:alert(1))";
 
-    typeMessage(ann, hostile);
-    ann.driver().findElement(By.id("send")).click();
+    send(ann, hostile);
     for (Browser browser : List.of(ann, bob)) {
       browser.waitUntil(d -> userMessages(shown(browser)).stream().anyMatch(m -> m.text().contains("<script>")),
           PAGE_SECONDS, "the message shows its <script> as text");
@@ -254,6 +252,11 @@ class ChatUiTest {
   private static void awaitLive(Browser browser) {
     browser.waitUntil(d -> d.findElement(By.id("composer")).isDisplayed(), PAGE_SECONDS, "the chat view shows #composer");
     browser.waitUntil(d -> text("#connection").apply(d).equals("live"), PAGE_SECONDS, "#connection says live");
+  }
+
+  private static void send(Browser browser, String message) {
+    typeMessage(browser, message);
+    browser.driver().findElement(By.id("send")).click();
   }
 
   private static void typeMessage(Browser browser, String message) {
