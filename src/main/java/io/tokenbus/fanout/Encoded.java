@@ -17,6 +17,7 @@ public final class Encoded {
   private final int from;
   private final int to;
   private volatile Buffer joined;
+  private volatile Buffer chunk;
 
   private Encoded(Frames frames, int from, int to) {
     this.frames = frames;
@@ -77,6 +78,23 @@ public final class Encoded {
       this.joined = joined;
     }
     return joined;
+  }
+
+  /**
+   * {@link #joined()} framed as one HTTP/1.1 chunk ({@code <size in hex>CRLF<bytes>CRLF}, RFC 9112
+   * §7.1), for an SSE response whose chunks skip the HTTP encoder: built once, like the joined bytes,
+   * and written by every viewer that writes these events.
+   */
+  public Buffer httpChunk() {
+    Buffer chunk = this.chunk;
+    if (chunk == null) {
+      Buffer bytes = joined();
+      String size = Integer.toHexString(bytes.length());
+      chunk = Buffer.buffer(size.length() + bytes.length() + 4).appendString(size).appendString("\r\n").appendBuffer(bytes)
+          .appendString("\r\n");
+      this.chunk = chunk;
+    }
+    return chunk;
   }
 
   /** The text of WebSocket frame {@code i}, for writing it through the WebSocket API. */

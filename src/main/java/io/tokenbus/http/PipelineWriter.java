@@ -26,23 +26,52 @@ import io.vertx.core.internal.http.WebSocketInternal;
  */
 final class PipelineWriter {
 
-  private final ChannelHandlerContext context;
+  /** Vert.x's names for its HTTP/1.x response encoder and for the compressor it adds when compression is on. */
+  private static final String HTTP_ENCODER = "httpEncoder";
+  private static final String DEFLATER = "deflater";
 
-  private PipelineWriter(ChannelHandlerContext context) {
+  private final ChannelHandlerContext context;
+  /** For {@link #writeChunk}: writes from here pass only the handlers below the HTTP encoder (TLS, if any). */
+  private final ChannelHandlerContext belowEncoder;
+
+  private PipelineWriter(ChannelHandlerContext context, ChannelHandlerContext belowEncoder) {
     this.context = context;
+    this.belowEncoder = belowEncoder;
   }
 
-  /** For an SSE response on HTTP/1.x; null otherwise. */
+  /**
+   * For an SSE response on HTTP/1.x; null otherwise, and where a compressor sits in the pipeline
+   * (raw bytes would pass it uncompressed, under a {@code Content-Encoding} that says otherwise).
+   */
   static PipelineWriter of(HttpServerRequest request) {
     if (request.version() != HttpVersion.HTTP_2 && request.connection() instanceof HttpServerConnection connection) {
-      return new PipelineWriter(connection.channelHandlerContext());
+      ChannelHandlerContext context = connection.channelHandlerContext();
+      if (context.pipeline().get(DEFLATER) == null) {
+        return new PipelineWriter(context, context.pipeline().context(HTTP_ENCODER));
+      }
     }
     return null;
   }
 
   /** For a WebSocket: the bytes must be whole frames. Null where Vert.x does not expose the pipeline. */
   static PipelineWriter of(ServerWebSocket socket) {
-    return socket instanceof WebSocketInternal internal ? new PipelineWriter(internal.channelHandlerContext()) : null;
+    return socket instanceof WebSocketInternal internal ? new PipelineWriter(internal.channelHandlerContext(), null) : null;
+  }
+
+  /** True if {@link #writeChunk} can be used: the response's HTTP encoder was found. */
+  boolean writesChunks() {
+    return belowEncoder != null;
+  }
+
+  /**
+   * Writes and flushes a whole HTTP/1.1 chunk (size line, bytes, CRLF) that was framed once for
+   * every viewer, past the HTTP encoder: the encoder would frame it again, per connection, in three
+   * writes. The encoder keeps its state (it is sending chunks, and Vert.x's last chunk still ends the
+   * response through it); whatever Vert.x writes goes through it in order with these, as every
+   * write happens on the connection's event loop.
+   */
+  void writeChunk(Buffer chunk) {
+    belowEncoder.writeAndFlush(((BufferInternal) chunk).getByteBuf(), belowEncoder.voidPromise());
   }
 
   /**

@@ -57,7 +57,12 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void write(Encoded events) {
-    write(events.joined());
+    if (pipeline != null && pipeline.writesChunks() && response.headWritten() && !response.closed()
+        && events.joined().length() > 0) {
+      pipeline.writeChunk(events.httpChunk()); // framed once for every viewer of the node that writes these events
+    } else {
+      write(events.joined());
+    }
   }
 
   /** Bytes shared by many viewers: straight into the pipeline once the head is out. */

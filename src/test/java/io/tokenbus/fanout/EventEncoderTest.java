@@ -63,4 +63,37 @@ class EventEncoderTest {
       assertEquals(text, EventEncoder.frameText(frame));
     }
   }
+
+  @Test
+  @DisplayName("an SSE batch framed once as an HTTP/1.1 chunk is byte for byte the chunk Netty's HTTP encoder writes for it")
+  void httpChunksMatchNetty() {
+    EventEncoder encoder = new EventEncoder(new io.tokenbus.generation.GenerationInfo("chatcmpl-chunk", "mock", 1,
+        new io.tokenbus.bus.GenerationRequest("mock", new io.vertx.core.json.JsonObject(), null, null), "node", 1));
+    for (int tokens : new int[] {1, 2, 40, 3000}) {
+      List<GenerationEvent> events = new java.util.ArrayList<>();
+      for (int seq = 1; seq <= tokens; seq++) {
+        events.add(GenerationEvent.delta(seq, "tok" + seq + "é"));
+      }
+      Encoded encoded = Encoded.encode(encoder, WireFormat.EVENTS_SSE, events);
+      EmbeddedChannel netty = new EmbeddedChannel(new io.netty.handler.codec.http.HttpResponseEncoder());
+      io.netty.handler.codec.http.HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
+          io.netty.handler.codec.http.HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpResponseStatus.OK);
+      io.netty.handler.codec.http.HttpUtil.setTransferEncodingChunked(head, true);
+      netty.writeOutbound(head);
+      drain(netty);
+      netty.writeOutbound(new io.netty.handler.codec.http.DefaultHttpContent(
+          Unpooled.wrappedBuffer(encoded.joined().getBytes())));
+      assertEquals(Buffer.buffer(ByteBufUtil.getBytes(drain(netty))), encoded.httpChunk(), tokens + " tokens");
+      assertEquals(encoded.joined().length(), Integer.parseInt(encoded.httpChunk().toString().split("\r\n", 2)[0], 16));
+    }
+  }
+
+  private static ByteBuf drain(EmbeddedChannel channel) {
+    ByteBuf out = Unpooled.buffer();
+    for (Object part; (part = channel.readOutbound()) != null; ) {
+      out.writeBytes((ByteBuf) part);
+      ((ByteBuf) part).release();
+    }
+    return out;
+  }
 }
