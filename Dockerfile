@@ -11,6 +11,9 @@ FROM eclipse-temurin:17-jre
 WORKDIR /app
 COPY --from=build /src/target/tokenbus.jar /app/tokenbus.jar
 COPY conf /app/conf
+COPY bin/tokenbus /app/bin/tokenbus
+ENV TOKENBUS_JAR=/app/tokenbus.jar
 # 8080: HTTP/SSE/WebSocket. 5701: Hazelcast. The clustered event bus uses a random port between nodes.
 EXPOSE 8080 5701
-ENTRYPOINT ["java", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/tokenbus.jar"]
+# The JVM settings are bin/tokenbus's (G1, heap sized to the container, exit on OOM); JAVA_OPTS adds to them.
+ENTRYPOINT ["/app/bin/tokenbus"]

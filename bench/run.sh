@@ -16,6 +16,8 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 DRAIN_SECONDS=${DRAIN_SECONDS:-30}
 # The capacity ladder: N at 50 tokens/s over SSE, both servers; the largest N served with p99 < 100 ms is the figure.
 CAPACITY=${CAPACITY:-"2000 3000 4000 5000 6000 8000 10000"}
+# Cross-node: a three-node cluster (deploy/local-cluster.sh) on the same cores, the generation on one node, N subscribers on the other two.
+CROSS_NODE=${CROSS_NODE:-5000}
 OUT=${OUT:-docs/BENCHMARKS.md}
 WORK=$(mktemp -d /tmp/tokenbus-bench.XXXXXX)
 RESULTS="$WORK/results.jsonl"
@@ -29,11 +31,12 @@ ulimit -n "$(ulimit -Hn)"
 
 cleanup() {
   [ -n "${HUB:-}" ] && kill "$HUB" 2> /dev/null || true
+  [ -n "${CLUSTER:-}" ] && kill "$CLUSTER" 2> /dev/null || true
   nginx -p "$WORK/nchan" -c "$PWD/bench/nchan.conf" -s quit 2> /dev/null || true
 }
 trap cleanup EXIT
 
-OPENAI_BASE_URL=http://127.0.0.1:9700/v1 TOKENBUS_HTTP_HOST=127.0.0.1 java -jar target/tokenbus.jar > "$WORK/hub.log" 2>&1 &
+OPENAI_BASE_URL=http://127.0.0.1:9700/v1 TOKENBUS_HTTP_HOST=127.0.0.1 bin/tokenbus > "$WORK/hub.log" 2>&1 &
 HUB=$!
 mkdir -p "$WORK/nchan/tmp"
 nginx -p "$WORK/nchan" -c "$PWD/bench/nchan.conf"
@@ -69,6 +72,28 @@ bench --mode ttft --hub-port 8080 --requests 200
 echo "== memory per idle subscriber" >&2
 bench --mode idle --hub-port 8080 --hub-pid "$HUB" --subscribers 10000
 
+kill "$HUB" && wait "$HUB" 2> /dev/null || true
+HUB=
+if [ -n "$CROSS_NODE" ]; then
+  echo "== cross-node: a three-node cluster" >&2
+  WITH_NGINX=no OPENAI_BASE_URL=http://127.0.0.1:9700/v1 TOKENBUS_CLUSTER_NAME=tokenbus-bench-$$ deploy/local-cluster.sh > "$WORK/cluster.out" 2>&1 &
+  CLUSTER=$!
+  until grep -q "^node 3:" "$WORK/cluster.out"; do
+    kill -0 "$CLUSTER" 2> /dev/null || { cat "$WORK/cluster.out" >&2; exit 1; }
+    sleep 0.5
+  done
+  NODES=$(sed -n 's/^node .*(pid \([0-9]*\),.*/\1/p' "$WORK/cluster.out" | paste -sd, -)
+  INTO=/dev/null bench --target tokenbus --hub-ports 8081,8082,8083 --hub-pid "$NODES" --subscribers 1000 --rate 50 --transport sse
+  for transport in $TRANSPORTS; do
+    for n in $CROSS_NODE; do
+      echo "== cross-node: $transport, $n subscribers on two nodes, 50 tokens/s" >&2
+      bench --target tokenbus --hub-ports 8081,8082,8083 --hub-pid "$NODES" --subscribers "$n" --rate 50 --transport "$transport"
+    done
+  done
+  kill "$CLUSTER" && wait "$CLUSTER" 2> /dev/null || true
+  CLUSTER=
+fi
+
 {
   echo "# Benchmarks: tokenbus and nginx + nchan, side by side"
   echo
@@ -81,6 +106,6 @@ bench --mode idle --hub-port 8080 --hub-pid "$HUB" --subscribers 10000
   echo
   java -cp target/tokenbus.jar io.tokenbus.bench.Table "$RESULTS" "$CAPACITY_RESULTS"
   echo
-  echo "Reproduce: \`SUBSCRIBERS=\"$SUBSCRIBERS\" RATES=\"$RATES\" TRANSPORTS=\"$TRANSPORTS\" SECONDS_PER_RUN=$SECONDS_PER_RUN DRAIN_SECONDS=$DRAIN_SECONDS CAPACITY=\"$CAPACITY\" bench/run.sh\`"
+  echo "Reproduce: \`SUBSCRIBERS=\"$SUBSCRIBERS\" RATES=\"$RATES\" TRANSPORTS=\"$TRANSPORTS\" SECONDS_PER_RUN=$SECONDS_PER_RUN DRAIN_SECONDS=$DRAIN_SECONDS CAPACITY=\"$CAPACITY\" CROSS_NODE=\"$CROSS_NODE\" bench/run.sh\`"
 } > "$OUT"
 echo "wrote $OUT (raw results: $RESULTS)" >&2

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts the docker-compose topology as plain processes on this machine: three clustered tokenbus
 # nodes (HTTP 8081-8083, Hazelcast 5701-5703) and, if nginx is installed, nginx on 8080 in front
-# of them with deploy/nginx.conf. Needs target/tokenbus.jar (mvn -q -B package -DskipTests).
-# Stop everything with Ctrl-C.
+# of them with deploy/nginx.conf (WITH_NGINX=no leaves it out). Needs target/tokenbus.jar
+# (mvn -q -B package -DskipTests). Every node listens on 127.0.0.1 unless TOKENBUS_HTTP_HOST says
+# otherwise, and takes the rest of its configuration from the environment (OPENAI_BASE_URL, ...).
+# Stop everything with Ctrl-C (or SIGTERM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jar=target/tokenbus.jar
@@ -14,19 +16,19 @@ trap cleanup EXIT INT TERM
 
 members=127.0.0.1:5701,127.0.0.1:5702,127.0.0.1:5703
 for i in 1 2 3; do
-  TOKENBUS_HTTP_PORT=$((8080 + i)) TOKENBUS_CLUSTER=true TOKENBUS_CLUSTER_NAME=${TOKENBUS_CLUSTER_NAME:-tokenbus-local} \
+  TOKENBUS_HTTP_HOST=${TOKENBUS_HTTP_HOST:-127.0.0.1} TOKENBUS_HTTP_PORT=$((8080 + i)) TOKENBUS_CLUSTER=true TOKENBUS_CLUSTER_NAME=${TOKENBUS_CLUSTER_NAME:-tokenbus-local} \
   TOKENBUS_CLUSTER_HOST=127.0.0.1 TOKENBUS_CLUSTER_PORT=$((5700 + i)) TOKENBUS_CLUSTER_MEMBERS=$members \
-    java -jar "$jar" > "$run/node-$i.log" 2>&1 &
+    bin/tokenbus > "$run/node-$i.log" 2>&1 &
   pids+=($!)
   # One after another: a node joins an existing cluster faster than three form one together.
   until grep -q "tokenbus listening" "$run/node-$i.log"; do
     kill -0 "${pids[-1]}" 2>/dev/null || { cat "$run/node-$i.log"; exit 1; }
     sleep 0.2
   done
-  echo "node $i: http://127.0.0.1:$((8080 + i))  (log $run/node-$i.log)"
+  echo "node $i: http://127.0.0.1:$((8080 + i))  (pid ${pids[-1]}, log $run/node-$i.log)"
 done
 
-if command -v nginx > /dev/null; then
+if [ "${WITH_NGINX:-yes}" != no ] && command -v nginx > /dev/null; then
   sed -e 's/tokenbus-\([123]\):8080/127.0.0.1:808\1/' -e "s|^events {|pid $run/nginx.pid;\nerror_log $run/nginx-error.log;\nevents {|" \
     -e "s|^http {|http {\n  access_log off;\n  client_body_temp_path $run;\n  proxy_temp_path $run;|" deploy/nginx.conf > "$run/nginx.conf"
   nginx -c "$run/nginx.conf" -g 'daemon off;' &

@@ -1,5 +1,6 @@
 package io.tokenbus.bench;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -31,15 +32,33 @@ import org.HdrHistogram.Histogram;
  * With {@code --hub-pid} it also reports the hub's CPU time per delivered token and its RSS
  * (from /proc). Every figure comes from one run; the tool never retries or hides a loss.
  *
+ * <p>{@code --hub-ports 8081,8082,8083} runs it across a cluster: the generation starts through
+ * the first node, and the subscribers connect to every node but its owner, so each token crosses
+ * the clustered event bus ({@code --hub-pid} then lists every node's pid).
+ *
  * <p>{@code --mode ttft [--requests 200]} measures time to first token through the hub and
  * straight to the upstream; {@code --mode idle --subscribers N --hub-pid PID} the hub's memory per
  * idle subscriber (see {@link Probes}).
  */
 public final class Bench {
 
-  /** What to run. */
+  /**
+   * What to run. {@code nodePorts} lists a cluster's nodes (the first takes the request); with more
+   * than one, the generation's owner is found and the subscribers are spread over the other nodes.
+   */
   public record Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, String hubPid,
-                        int connectBatch, String transport, String target, int drainSeconds) {
+                        int connectBatch, String transport, String target, int drainSeconds, List<Integer> nodePorts) {
+
+    /** One node. */
+    public Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, String hubPid,
+                   int connectBatch, String transport, String target, int drainSeconds) {
+      this(hubHost, hubPort, upstreamPort, subscribers, rate, seconds, hubPid, connectBatch, transport, target, drainSeconds,
+          List.of(hubPort));
+    }
+
+    boolean crossNode() {
+      return nodePorts.size() > 1;
+    }
 
     boolean webSocket() {
       return transport.equals("ws");
@@ -50,9 +69,12 @@ public final class Bench {
     }
   }
 
-  /** What a run measured. */
+  /**
+   * What a run measured. {@code placement} is where the generation ran and where its subscribers
+   * read it: the owner's port and the subscribers' ports (one port for a single node).
+   */
   public record Report(int subscribers, long expectedPerSubscriber, long delivered, long lost, long duplicated, long outOfOrder,
-                       double seconds, Histogram latencyMicros, double hubCpuSeconds, long hubRssKb) {
+                       double seconds, Histogram latencyMicros, double hubCpuSeconds, long hubRssKb, Placement placement) {
 
     public double tokensPerSecond() {
       return delivered / seconds;
@@ -75,7 +97,19 @@ public final class Bench {
         map.put("hub_cpu_us_per_token", delivered == 0 ? null : Math.round(hubCpuSeconds * 1e6 / delivered * 100) / 100.0);
         map.put("hub_rss_mb", hubRssKb / 1024);
       }
+      if (placement.crossNode()) {
+        map.put("owner_port", placement.ownerPort());
+        map.put("subscriber_ports", placement.subscriberPorts());
+      }
       return map;
+    }
+  }
+
+  /** The node that runs the generation and the nodes its subscribers read from. */
+  public record Placement(int ownerPort, List<Integer> subscriberPorts) {
+
+    boolean crossNode() {
+      return !subscriberPorts.contains(ownerPort);
     }
   }
 
@@ -87,16 +121,22 @@ public final class Bench {
     for (int i = 0; i + 1 < args.length; i += 2) {
       a.put(args[i].replaceFirst("^--", ""), args[i + 1]);
     }
-    Options options = new Options(a.getOrDefault("hub-host", "127.0.0.1"), Integer.parseInt(a.getOrDefault("hub-port", "8080")),
+    List<Integer> nodePorts = ports(a);
+    Options options = new Options(a.getOrDefault("hub-host", "127.0.0.1"), nodePorts.get(0),
         Integer.parseInt(a.getOrDefault("upstream-port", "9700")), Integer.parseInt(a.getOrDefault("subscribers", "100")),
         Double.parseDouble(a.getOrDefault("rate", "50")), Integer.parseInt(a.getOrDefault("seconds", "10")),
         a.getOrDefault("hub-pid", ""), Integer.parseInt(a.getOrDefault("connect-batch", "500")),
         a.getOrDefault("transport", "sse"), a.getOrDefault("target", "tokenbus"),
-        Integer.parseInt(a.getOrDefault("drain-seconds", "30")));
+        Integer.parseInt(a.getOrDefault("drain-seconds", "30")), nodePorts);
+    if (options.crossNode() && options.nchan()) {
+      throw new IllegalArgumentException("--hub-ports is for a tokenbus cluster; nchan has no cluster of its own");
+    }
     if (!options.transport().equals("sse") && !options.webSocket()) {
       throw new IllegalArgumentException("--transport is sse or ws, got " + options.transport());
     }
-    Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
+    // One event loop per core by default (Vert.x would make two): the subscribers are spread over them.
+    int threads = Integer.parseInt(a.getOrDefault("client-threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
+    Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(threads));
     String mode = a.getOrDefault("mode", "fanout");
     if (!mode.equals("fanout")) {
       try {
@@ -127,6 +167,12 @@ public final class Bench {
     }
   }
 
+  /** {@code --hub-ports 8081,8082,8083} (a cluster), else {@code --hub-port} (8080). */
+  private static List<Integer> ports(Map<String, String> a) {
+    return java.util.Arrays.stream(a.getOrDefault("hub-ports", a.getOrDefault("hub-port", "8080")).split(","))
+        .map(p -> Integer.parseInt(p.trim())).toList();
+  }
+
   /** Runs one scenario against a hub whose upstream is {@code upstream} (already listening). */
   public static Future<Report> run(Vertx vertx, BenchUpstream upstream, Options options) {
     long tokens = (long) (options.rate() * options.seconds());
@@ -143,8 +189,13 @@ public final class Bench {
         : web.post(options.hubPort(), options.hubHost(), "/v1/generations").sendJsonObject(request).compose(response ->
             response.statusCode() != 201 ? Future.failedFuture("the hub refused the generation: " + response.bodyAsString())
                 : Future.succeededFuture(response.bodyAsJsonObject().getString("id")));
-    return channel.compose(id -> connectAll(vertx, net, options, id, recorder, subscribers, 0)).compose(v -> {
-      System.err.printf("%d subscribers connected in %.1f s%n", options.subscribers(), (System.nanoTime() - connectStart) / 1e9);
+    Placement[] placement = {new Placement(options.hubPort(), List.of(options.hubPort()))};
+    return channel.compose(id -> place(web, options, id).compose(p -> {
+      placement[0] = p;
+      return connectAll(loops(vertx), net, options, id, p.subscriberPorts(), recorder, subscribers, 0);
+    })).compose(v -> {
+      System.err.printf("%d subscribers connected in %.1f s to %s (the generation runs on %d)%n", options.subscribers(),
+          (System.nanoTime() - connectStart) / 1e9, placement[0].subscriberPorts(), placement[0].ownerPort());
       cpuBefore[0] = cpuTicks(options.hubPid());
       started[0] = System.nanoTime();
       if (options.nchan()) {
@@ -182,13 +233,64 @@ public final class Bench {
       net.close();
       web.close();
       return new Report(options.subscribers(), tokens, delivered, lost, duplicated, outOfOrder, seconds,
-          recorder.merged(), cpu, rssKb(options.hubPid()));
+          recorder.merged(), cpu, rssKb(options.hubPid()), placement[0]);
     });
   }
 
+  /**
+   * Where the subscribers connect: the hub, or on a cluster every node but the generation's owner
+   * (found by matching the generation's {@code owner} with each node's {@code /health}), so every
+   * token crosses the clustered event bus.
+   */
+  private static Future<Placement> place(WebClient web, Options options, String generation) {
+    if (!options.crossNode()) {
+      return Future.succeededFuture(new Placement(options.hubPort(), List.of(options.hubPort())));
+    }
+    Future<String> owner = web.get(options.hubPort(), options.hubHost(), "/v1/generations/" + generation).send()
+        .map(r -> r.bodyAsJsonObject().getString("owner"));
+    List<Future<String>> nodes = options.nodePorts().stream()
+        .map(port -> web.get(port, options.hubHost(), "/health").send().map(r -> r.bodyAsJsonObject().getString("node"))).toList();
+    List<Future<String>> answers = new ArrayList<>(nodes);
+    answers.add(owner);
+    return Future.all(answers).compose(v -> {
+      List<Integer> others = new ArrayList<>();
+      int ownerPort = -1;
+      for (int i = 0; i < nodes.size(); i++) {
+        if (nodes.get(i).result().equals(owner.result())) {
+          ownerPort = options.nodePorts().get(i);
+        } else {
+          others.add(options.nodePorts().get(i));
+        }
+      }
+      return ownerPort < 0 ? Future.failedFuture("the generation's owner " + owner.result() + " is none of " + options.nodePorts())
+          : Future.succeededFuture(new Placement(ownerPort, others));
+    });
+  }
+
+  /**
+   * One context on each of the tool's event loops: subscribers are dealt out over them, so the
+   * client reads on every core it has (connected from one callback, they would all share its loop).
+   */
+  static List<Context> loops(Vertx vertx) {
+    java.util.Map<Object, Context> byLoop = new LinkedHashMap<>();
+    for (int i = 0; i < 64 && byLoop.size() < eventLoops(vertx); i++) {
+      io.vertx.core.internal.ContextInternal context = ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext();
+      byLoop.putIfAbsent(context.nettyEventLoop(), context);
+    }
+    return List.copyOf(byLoop.values());
+  }
+
+  private static int eventLoops(Vertx vertx) {
+    int count = 0;
+    for (Object ignored : ((io.vertx.core.internal.VertxInternal) vertx).nettyEventLoopGroup()) {
+      count++;
+    }
+    return count;
+  }
+
   /** Connects subscribers a batch at a time (a burst of 10,000 SYNs overflows the listen backlog). */
-  private static Future<Void> connectAll(Vertx vertx, NetClient net, Options options, String generation, Latencies recorder,
-                                         List<Subscriber> subscribers, int done) {
+  private static Future<Void> connectAll(List<Context> loops, NetClient net, Options options, String generation,
+                                         List<Integer> ports, Latencies recorder, List<Subscriber> subscribers, int done) {
     if (done >= options.subscribers()) {
       return Future.succeededFuture();
     }
@@ -200,9 +302,11 @@ public final class Bench {
       String subscribe = options.nchan() ? null : "{\"type\":\"subscribe\",\"generation\":\"" + generation + "\"}";
       Subscriber subscriber = options.webSocket() ? new WsSubscriber(recorder, path, subscribe) : new SseSubscriber(recorder, path);
       subscribers.add(subscriber);
-      connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort()));
+      int index = subscribers.size() - 1;
+      connects.add(subscriber.connect(loops.get(index % loops.size()), net, options.hubHost(), ports.get(index % ports.size())));
     }
-    return Future.all(connects).compose(v -> connectAll(vertx, net, options, generation, recorder, subscribers, done + batch));
+    return Future.all(connects).compose(v -> connectAll(loops, net, options, generation, ports, recorder, subscribers,
+        done + batch));
   }
 
   /**

@@ -18,9 +18,9 @@ final class Latencies {
     return histogram;
   });
 
-  /** On the recording thread. */
-  void record(long micros) {
-    mine.get().recordValue(micros);
+  /** The recording thread's histogram: a subscriber keeps it, as its socket stays on one event loop. */
+  Histogram mine() {
+    return mine.get();
   }
 
   /** Every thread's recordings; call once they have all stopped (their subscribers ended). */

@@ -114,13 +114,14 @@ final class Probes {
     long rssBefore = Bench.rssKb(pid);
     NetClient net = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(30_000));
     List<SseSubscriber> subscribers = new ArrayList<>();
+    List<io.vertx.core.Context> loops = Bench.loops(vertx);
     for (int done = 0; done < options.subscribers(); ) {
       int batch = Math.min(options.connectBatch(), options.subscribers() - done);
       List<Future<Void>> connects = new ArrayList<>();
       for (int i = 0; i < batch; i++) {
         SseSubscriber subscriber = new SseSubscriber(new Latencies(), "/v1/generations/" + id + "/events");
         subscribers.add(subscriber);
-        connects.add(subscriber.connect(vertx, net, options.hubHost(), options.hubPort()));
+        connects.add(subscriber.connect(loops.get(subscribers.size() % loops.size()), net, options.hubHost(), options.hubPort()));
       }
       await(Future.all(connects));
       done += batch;

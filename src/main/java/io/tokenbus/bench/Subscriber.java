@@ -1,5 +1,6 @@
 package io.tokenbus.bench;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -30,13 +31,17 @@ abstract class Subscriber {
   /** Bytes from the hub, as they come. */
   protected abstract void onData(Buffer buffer);
 
-  /** Connects and subscribes; completes once the stream is open. */
-  final Future<Void> connect(Vertx vertx, NetClient client, String host, int port) {
+  /**
+   * Connects and subscribes from {@code loop}, whose event loop then reads this subscriber's
+   * socket; completes once the stream is open.
+   */
+  final Future<Void> connect(Context loop, NetClient client, String host, int port) {
+    Vertx vertx = loop.owner();
     // A hub out of file descriptors completes the TCP handshake (the kernel does) but never answers.
     long timer = vertx.setTimer(30_000, t -> connected.tryFail("no answer to the handshake within 30 s (is the hub's open-file "
         + "limit, ulimit -n, high enough?)"));
     connected.future().onComplete(ar -> vertx.cancelTimer(timer));
-    client.connect(port, host).onSuccess(s -> {
+    loop.runOnContext(go -> client.connect(port, host).onSuccess(s -> {
       socket = s;
       s.handler(this::onData);
       s.closeHandler(v -> {
@@ -44,7 +49,7 @@ abstract class Subscriber {
         ended.tryComplete();
       });
       s.write(handshake(host, port));
-    }).onFailure(connected::tryFail);
+    }).onFailure(connected::tryFail));
     return connected.future();
   }
 

@@ -19,8 +19,13 @@ public final class Table {
 
   public static void main(String[] args) throws IOException {
     List<JsonObject> all = read(Path.of(args[0]));
-    List<JsonObject> runs = all.stream().filter(r -> !r.containsKey("scenario")).toList();
+    List<JsonObject> runs = all.stream().filter(r -> !r.containsKey("scenario") && !r.containsKey("owner_port")).toList();
     System.out.print(matrix(runs));
+    List<JsonObject> crossNode = all.stream().filter(r -> r.containsKey("owner_port")).toList();
+    if (!crossNode.isEmpty()) {
+      System.out.println();
+      System.out.print(crossNode(crossNode, runs));
+    }
     if (args.length > 1) {
       System.out.println();
       System.out.print(capacity(read(Path.of(args[1]))));
@@ -94,6 +99,34 @@ public final class Table {
           .append(ratio(n, t, "hub_cpu_us_per_token")).append(" | ")
           .append(errors(t)).append(", ").append(errors(n)).append(" |\n");
     });
+    return out.toString();
+  }
+
+  /**
+   * Runs across a cluster: published on one node, read on the others; beside each, the same
+   * scenario on one node from the matrix. nchan has no cluster of its own, so no column for it.
+   */
+  private static String crossNode(List<JsonObject> runs, List<JsonObject> singleNode) {
+    StringBuilder out = new StringBuilder("**Cross-node delivery**: a three-node cluster on the same two cores; the generation runs "
+        + "on one node and its N subscribers are split over the other two, so every token crosses the clustered event bus. CPU is "
+        + "all three nodes together. nchan has no cluster (it needs Redis for that), so there is nothing to set beside it; the "
+        + "single-node figures are tokenbus's own row from the table above.\n\n"
+        + "| Transport | Subscribers | Tokens/s offered | Delivered/s | p50 / p99 (ms) | p99.9 / max (ms) | µs/token (3 nodes) "
+        + "| Single node: p50 / p99 (ms), µs/token | Lost/dup/ooo |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (JsonObject run : runs) {
+      JsonObject single = singleNode.stream().filter(r -> "tokenbus".equals(r.getString("target"))
+          && r.getString("transport").equals(run.getString("transport")) && r.getInteger("subscribers").equals(run.getInteger("subscribers"))
+          && r.getDouble("rate").equals(run.getDouble("rate"))).findFirst().orElse(null);
+      out.append("| ").append(run.getString("transport")).append(" | ").append(run.getInteger("subscribers")).append(" | ")
+          .append(Math.round(run.getDouble("rate") * run.getInteger("subscribers"))).append(" | ")
+          .append(value(run, "tokens_per_second")).append(" | ")
+          .append(value(run, "latency_ms_p50")).append(" / ").append(value(run, "latency_ms_p99")).append(" | ")
+          .append(value(run, "latency_ms_p999")).append(" / ").append(value(run, "latency_ms_max")).append(" | ")
+          .append(value(run, "hub_cpu_us_per_token")).append(" | ")
+          .append(single == null ? "–" : value(single, "latency_ms_p50") + " / " + value(single, "latency_ms_p99") + ", "
+              + value(single, "hub_cpu_us_per_token")).append(" | ")
+          .append(errors(run)).append(" |\n");
+    }
     return out.toString();
   }
 

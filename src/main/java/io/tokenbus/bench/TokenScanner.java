@@ -1,6 +1,7 @@
 package io.tokenbus.bench;
 
 import io.vertx.core.buffer.Buffer;
+import org.HdrHistogram.Histogram;
 
 /**
  * Finds the bench tokens ({@code <seq>:<emit nanoTime> }) in a byte stream, across reads and
@@ -10,6 +11,7 @@ import io.vertx.core.buffer.Buffer;
 final class TokenScanner {
 
   private final Latencies latencies;
+  private Histogram histogram;
   private long expected = 1;
   long received;
   long lost;
@@ -63,7 +65,10 @@ final class TokenScanner {
 
   private void token(long s, long emittedAt, long now) {
     received++;
-    latencies.record(Math.max(0, now - emittedAt) / 1000); // µs
+    if (histogram == null) {
+      histogram = latencies.mine();
+    }
+    histogram.recordValue(Math.max(0, now - emittedAt) / 1000); // µs
     if (s == expected) {
       expected++;
     } else if (s > expected) {

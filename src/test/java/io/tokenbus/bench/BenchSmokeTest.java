@@ -4,9 +4,11 @@ import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tokenbus.support.TestCluster;
 import io.tokenbus.support.TestHub;
 import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxExtension;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -33,6 +35,26 @@ class BenchSmokeTest {
     assertEquals(50L * 200, report.latencyMicros().getTotalCount());
     assertTrue(report.latencyMicros().getValueAtPercentile(50) > 0);
     assertTrue(report.hubCpuSeconds() > 0 && report.hubRssKb() > 0, report.asMap().toString());
+  }
+
+  @Test
+  @DisplayName("across a three-node cluster: the subscribers read from the two nodes that do not run the generation, every token once")
+  void crossNode(Vertx vertx) {
+    BenchUpstream upstream = new BenchUpstream(vertx, 100, 100);
+    int upstreamPort = await(upstream.start(0));
+    try (TestCluster cluster = new TestCluster(3)) {
+      Map<String, String> env = Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1");
+      List<Integer> ports = List.of(cluster.start(0, env), cluster.start(1, env), cluster.start(2, env));
+      Bench.Options options = new Bench.Options("127.0.0.1", ports.get(0), upstreamPort, 30, 100, 1,
+          String.valueOf(ProcessHandle.current().pid()), 10, "sse", "tokenbus", 20, ports);
+      Bench.Report report = await(Bench.run(vertx, upstream, options), 60);
+      assertEquals(30 * 100, report.delivered());
+      assertEquals(0, report.lost() + report.duplicated() + report.outOfOrder());
+      Bench.Placement placement = report.placement();
+      assertTrue(ports.contains(placement.ownerPort()), placement.toString());
+      assertEquals(ports.stream().filter(p -> p != placement.ownerPort()).toList(), placement.subscriberPorts());
+      assertEquals(placement.ownerPort(), report.asMap().get("owner_port"));
+    }
   }
 
   @Test

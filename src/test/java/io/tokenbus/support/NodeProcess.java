@@ -13,8 +13,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A tokenbus node as a real process: {@code java -jar target/tokenbus.jar} with an environment,
- * its output copied to {@code target/it-logs/<name>.log}. Ready when it logs that it listens.
+ * A tokenbus node as a real process, started as users start it ({@code bin/tokenbus}, on this
+ * test's JVM with a 512 MB heap) with an environment, its output copied to
+ * {@code target/it-logs/<name>.log}. Ready when it logs that it listens.
  */
 public final class NodeProcess implements AutoCloseable {
 
@@ -39,10 +40,11 @@ public final class NodeProcess implements AutoCloseable {
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException("target/tokenbus.jar is missing: run the integration tests with mvn verify");
     }
-    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder builder = new ProcessBuilder(javaBin, "-Xmx512m", "-jar", jar.toString()).redirectErrorStream(true);
+    ProcessBuilder builder = new ProcessBuilder("bin/tokenbus").redirectErrorStream(true);
     builder.environment().keySet().removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
     builder.environment().putAll(env);
+    builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+    builder.environment().put("JAVA_OPTS", "-Xmx512m");
     builder.environment().put("TOKENBUS_HTTP_PORT", "0"); // the node logs the port it got
     builder.environment().put("TOKENBUS_HTTP_HOST", "127.0.0.1");
     NodeProcess node = new NodeProcess(name + "-" + SEQUENCE.incrementAndGet(), builder.start());
