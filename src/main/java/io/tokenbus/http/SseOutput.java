@@ -21,6 +21,8 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
   private final PipelineWriter pipeline;
   private final WireFormat format;
   private final Heartbeats heartbeats;
+  /** Bytes went out since the last heartbeat tick; loop only. */
+  private boolean wroteSinceBeat;
 
   SseOutput(HttpServerRequest request, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
     this.response = request.response();
@@ -57,6 +59,7 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void write(Encoded events) {
+    wroteSinceBeat = true;
     if (pipeline != null && pipeline.writesChunks() && response.headWritten() && !response.closed()
         && events.joined().length() > 0) {
       pipeline.writeChunk(events.httpChunk()); // framed once for every viewer of the node that writes these events
@@ -70,6 +73,7 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
     if (response.closed() || bytes.length() == 0) {
       return;
     }
+    wroteSinceBeat = true;
     if (pipeline != null && response.headWritten()) {
       pipeline.write(bytes);
     } else {
@@ -123,8 +127,16 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
     heartbeats.remove(this);
   }
 
+  /**
+   * A heartbeat, unless the stream was written since the last tick: a busy stream needs none, and
+   * 10,000 of them at once (each through Vert.x's slower write path) would delay the next tokens.
+   */
   @Override
   public void beat() {
+    if (wroteSinceBeat) {
+      wroteSinceBeat = false;
+      return;
+    }
     if (response.headWritten() && !response.closed() && !writeQueueFull()) {
       response.write(PING);
     }

@@ -48,6 +48,8 @@ final class WebSocketSession implements Heartbeats.Beating {
   private final FanOut fanOut;
   private final TokenbusConfig config;
   private final Heartbeats heartbeats;
+  /** Frames went out since the last heartbeat tick; loop only. */
+  private boolean wroteSinceBeat;
   private final Map<String, Viewer> subscriptions = new HashMap<>();
   private final Sessions sessions;
   private final SessionHub sessionHub;
@@ -107,9 +109,12 @@ final class WebSocketSession implements Heartbeats.Beating {
     actions.forEach(Runnable::run);
   }
 
+  /** A socket that was sent frames since the last beat needs no ping: 10,000 of them at once would delay the next tokens. */
   @Override
   public void beat() {
-    if (!socket.isClosed() && !socket.writeQueueFull() && (pipeline == null || pipeline.writable())) {
+    if (wroteSinceBeat) {
+      wroteSinceBeat = false;
+    } else if (!socket.isClosed() && !socket.writeQueueFull() && (pipeline == null || pipeline.writable())) {
       socket.writePing(Buffer.buffer());
     }
   }
@@ -397,6 +402,7 @@ final class WebSocketSession implements Heartbeats.Beating {
       if (socket.isClosed()) {
         return;
       }
+      wroteSinceBeat = true;
       if (pipeline != null) {
         pipeline.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::frame));
       } else {
@@ -456,6 +462,7 @@ final class WebSocketSession implements Heartbeats.Beating {
       if (socket.isClosed()) {
         return;
       }
+      wroteSinceBeat = true;
       if (pipeline != null) {
         pipeline.write(events.joined()); // every frame of the batch, one write
         return;

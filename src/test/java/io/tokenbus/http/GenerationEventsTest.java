@@ -2,6 +2,7 @@ package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.provider.MockText;
@@ -196,7 +197,7 @@ class GenerationEventsTest {
   }
 
   @Test
-  @DisplayName("idle SSE connections get ': ping' comments")
+  @DisplayName("idle SSE connections get ': ping' comments; busy ones, written since the last tick, get none")
   void heartbeats() {
     Vertx vertx = Vertx.vertx(); // one node per Vertx
     try {
@@ -208,11 +209,18 @@ class GenerationEventsTest {
 
   private void heartbeatsOn(Vertx vertx) {
     TestHub beating = await(TestHub.start(vertx, Map.of("TOKENBUS_VIEWER_HEARTBEAT_SECONDS", "1")));
-    String id = await(beating.startGeneration(TestHub.mockRequest(3, 0.5)));
+    String id = await(beating.startGeneration(TestHub.mockRequest(2, 0.2))); // 5 s between tokens: two ticks of quiet
     SseClient viewer = await(SseClient.get(SseClient.client(vertx), beating.port(), "/v1/generations/" + id + "/events", Map.of()));
     await(viewer.events().whenCount(1));
     await(viewer.lines().whenAny(line -> line.equals(": ping")), 5);
     assertTrue(viewer.raw().contains(": ping\n"), viewer.raw());
     viewer.close();
+
+    String busy = await(beating.startGeneration(TestHub.mockRequest(40, 10))); // a token every 100 ms for 4 s: four ticks
+    SseClient watcher = await(SseClient.get(SseClient.client(vertx), beating.port(), "/v1/generations/" + busy + "/events", Map.of()));
+    await(watcher.events().whenAny(e -> "done".equals(e.event())), 15);
+    String afterFirstTokens = watcher.raw().substring(watcher.raw().indexOf("id: 3\n")); // the stream may open just before a tick
+    assertFalse(afterFirstTokens.contains(": ping"), afterFirstTokens);
+    watcher.close();
   }
 }
