@@ -47,13 +47,14 @@ public final class Bench {
    * than one, the generation's owner is found and the subscribers are spread over the other nodes.
    */
   public record Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, String hubPid,
-                        int connectBatch, String transport, String target, int drainSeconds, List<Integer> nodePorts) {
+                        int connectBatch, String transport, String target, int drainSeconds, List<Integer> nodePorts,
+                        int settleSeconds) {
 
     /** One node. */
     public Options(String hubHost, int hubPort, int upstreamPort, int subscribers, double rate, int seconds, String hubPid,
                    int connectBatch, String transport, String target, int drainSeconds) {
       this(hubHost, hubPort, upstreamPort, subscribers, rate, seconds, hubPid, connectBatch, transport, target, drainSeconds,
-          List.of(hubPort));
+          List.of(hubPort), 2);
     }
 
     boolean crossNode() {
@@ -74,7 +75,8 @@ public final class Bench {
    * read it: the owner's port and the subscribers' ports (one port for a single node).
    */
   public record Report(int subscribers, long expectedPerSubscriber, long delivered, long lost, long duplicated, long outOfOrder,
-                       double seconds, Histogram latencyMicros, double hubCpuSeconds, long hubRssKb, Placement placement) {
+                       double seconds, Histogram latencyMicros, Histogram steadyLatencyMicros, int settleSeconds,
+                       double hubCpuSeconds, long hubRssKb, Placement placement) {
 
     public double tokensPerSecond() {
       return delivered / seconds;
@@ -93,6 +95,10 @@ public final class Bench {
       map.put("latency_ms_p99", latencyMicros.getValueAtPercentile(99) / 1000.0);
       map.put("latency_ms_p999", latencyMicros.getValueAtPercentile(99.9) / 1000.0);
       map.put("latency_ms_max", latencyMicros.getMaxValue() / 1000.0);
+      map.put("settle_seconds", settleSeconds);
+      map.put("steady_ms_p50", steadyLatencyMicros.getValueAtPercentile(50) / 1000.0);
+      map.put("steady_ms_p99", steadyLatencyMicros.getValueAtPercentile(99) / 1000.0);
+      map.put("steady_ms_max", steadyLatencyMicros.getMaxValue() / 1000.0);
       if (hubCpuSeconds >= 0) {
         map.put("hub_cpu_us_per_token", delivered == 0 ? null : Math.round(hubCpuSeconds * 1e6 / delivered * 100) / 100.0);
         map.put("hub_rss_mb", hubRssKb / 1024);
@@ -127,7 +133,7 @@ public final class Bench {
         Double.parseDouble(a.getOrDefault("rate", "50")), Integer.parseInt(a.getOrDefault("seconds", "10")),
         a.getOrDefault("hub-pid", ""), Integer.parseInt(a.getOrDefault("connect-batch", "500")),
         a.getOrDefault("transport", "sse"), a.getOrDefault("target", "tokenbus"),
-        Integer.parseInt(a.getOrDefault("drain-seconds", "30")), nodePorts);
+        Integer.parseInt(a.getOrDefault("drain-seconds", "30")), nodePorts, Integer.parseInt(a.getOrDefault("settle-seconds", "2")));
     if (options.crossNode() && options.nchan()) {
       throw new IllegalArgumentException("--hub-ports is for a tokenbus cluster; nchan has no cluster of its own");
     }
@@ -178,7 +184,7 @@ public final class Bench {
     long tokens = (long) (options.rate() * options.seconds());
     WebClient web = WebClient.create(vertx);
     NetClient net = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(30_000));
-    Latencies recorder = new Latencies();
+    Latencies recorder = new Latencies((long) (options.rate() * options.settleSeconds()) + 1);
     List<Subscriber> subscribers = new ArrayList<>();
     JsonObject request = new JsonObject().put("model", "bench").put("max_tokens", tokens)
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "bench")));
@@ -233,7 +239,7 @@ public final class Bench {
       net.close();
       web.close();
       return new Report(options.subscribers(), tokens, delivered, lost, duplicated, outOfOrder, seconds,
-          recorder.merged(), cpu, rssKb(options.hubPid()), placement[0]);
+          recorder.merged(), recorder.mergedSteady(), options.settleSeconds(), cpu, rssKb(options.hubPid()), placement[0]);
     });
   }
 

@@ -119,7 +119,7 @@ final class Probes {
       int batch = Math.min(options.connectBatch(), options.subscribers() - done);
       List<Future<Void>> connects = new ArrayList<>();
       for (int i = 0; i < batch; i++) {
-        SseSubscriber subscriber = new SseSubscriber(new Latencies(), "/v1/generations/" + id + "/events");
+        SseSubscriber subscriber = new SseSubscriber(new Latencies(1), "/v1/generations/" + id + "/events");
         subscribers.add(subscriber);
         connects.add(subscriber.connect(loops.get(subscribers.size() % loops.size()), net, options.hubHost(), options.hubPort()));
       }

@@ -1,7 +1,6 @@
 package io.tokenbus.bench;
 
 import io.vertx.core.buffer.Buffer;
-import org.HdrHistogram.Histogram;
 
 /**
  * Finds the bench tokens ({@code <seq>:<emit nanoTime> }) in a byte stream, across reads and
@@ -11,7 +10,7 @@ import org.HdrHistogram.Histogram;
 final class TokenScanner {
 
   private final Latencies latencies;
-  private Histogram histogram;
+  private Latencies.Mine histograms;
   private long expected = 1;
   long received;
   long lost;
@@ -65,10 +64,14 @@ final class TokenScanner {
 
   private void token(long s, long emittedAt, long now) {
     received++;
-    if (histogram == null) {
-      histogram = latencies.mine();
+    if (histograms == null) {
+      histograms = latencies.mine();
     }
-    histogram.recordValue(Math.max(0, now - emittedAt) / 1000); // µs
+    long micros = Math.max(0, now - emittedAt) / 1000;
+    histograms.all.recordValue(micros);
+    if (s >= latencies.settledFrom()) {
+      histograms.steady.recordValue(micros);
+    }
     if (s == expected) {
       expected++;
     } else if (s > expected) {

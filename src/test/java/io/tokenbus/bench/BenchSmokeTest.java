@@ -27,12 +27,13 @@ class BenchSmokeTest {
     int upstreamPort = await(upstream.start(0));
     TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1")));
     Bench.Report report = await(Bench.run(vertx, upstream, new Bench.Options("127.0.0.1", hub.port(), upstreamPort, 50, 100, 2,
-        String.valueOf(ProcessHandle.current().pid()), 25, transport, "tokenbus", 20)), 30);
+        String.valueOf(ProcessHandle.current().pid()), 25, transport, "tokenbus", 20, List.of(hub.port()), 1)), 30);
     assertEquals(50 * 200, report.delivered());
     assertEquals(0, report.lost());
     assertEquals(0, report.duplicated());
     assertEquals(0, report.outOfOrder());
     assertEquals(50L * 200, report.latencyMicros().getTotalCount());
+    assertEquals(50L * 100, report.steadyLatencyMicros().getTotalCount()); // the first second's 100 tokens settle
     assertTrue(report.latencyMicros().getValueAtPercentile(50) > 0);
     assertTrue(report.hubCpuSeconds() > 0 && report.hubRssKb() > 0, report.asMap().toString());
   }
@@ -46,7 +47,7 @@ class BenchSmokeTest {
       Map<String, String> env = Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1");
       List<Integer> ports = List.of(cluster.start(0, env), cluster.start(1, env), cluster.start(2, env));
       Bench.Options options = new Bench.Options("127.0.0.1", ports.get(0), upstreamPort, 30, 100, 1,
-          String.valueOf(ProcessHandle.current().pid()), 10, "sse", "tokenbus", 20, ports);
+          String.valueOf(ProcessHandle.current().pid()), 10, "sse", "tokenbus", 20, ports, 0);
       Bench.Report report = await(Bench.run(vertx, upstream, options), 60);
       assertEquals(30 * 100, report.delivered());
       assertEquals(0, report.lost() + report.duplicated() + report.outOfOrder());
@@ -54,6 +55,7 @@ class BenchSmokeTest {
       assertTrue(ports.contains(placement.ownerPort()), placement.toString());
       assertEquals(ports.stream().filter(p -> p != placement.ownerPort()).toList(), placement.subscriberPorts());
       assertEquals(placement.ownerPort(), report.asMap().get("owner_port"));
+      assertEquals(30L * 100, report.steadyLatencyMicros().getTotalCount()); // no settling asked: every token
     }
   }
 
