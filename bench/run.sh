@@ -50,9 +50,12 @@ bench() {
     2>> "$WORK/bench.log" | tail -1 >> "${INTO:-$RESULTS}"
 }
 
-echo "== warm-up (not recorded): the JVM compiles the hot path" >&2
-INTO=/dev/null bench --target tokenbus --hub-port 8080 --hub-pid "$HUB" --subscribers 1000 --rate 50 --transport sse
-INTO=/dev/null bench --target tokenbus --hub-port 8080 --hub-pid "$HUB" --subscribers 1000 --rate 50 --transport ws
+echo "== warm-up (not recorded): the JVM compiles the hot paths of both transports at both rates" >&2
+for transport in sse ws; do
+  for rate in 50 500; do
+    INTO=/dev/null bench --target tokenbus --hub-port 8080 --hub-pid "$HUB" --subscribers 1000 --rate "$rate" --transport "$transport"
+  done
+done
 
 for transport in $TRANSPORTS; do
   for rate in $RATES; do
