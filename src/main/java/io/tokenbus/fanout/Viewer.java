@@ -55,6 +55,8 @@ public final class Viewer {
   private long cursor;
   private int heldEvents;
   private boolean heldOverflow;
+  /** A resync came while the log was being read: read it once more when that read ends. */
+  private boolean resyncDue;
   private long stallTimer = -1;
   private int readRetries;
   int slot = -1;
@@ -123,10 +125,16 @@ public final class Viewer {
     }
   }
 
-  /** Re-reads the log after the cursor if live (see {@link FanOut#resync()}); on this viewer's loop. */
+  /**
+   * Re-reads the log after the cursor (see {@link FanOut#resync()}); on this viewer's loop. A read
+   * in flight may have been taken before what this is for, so it is followed by another; a stalled
+   * viewer reads when it drains, after this.
+   */
   void resync() {
     if (state == State.LIVE) {
       catchUp(false);
+    } else if (state == State.CATCHING_UP) {
+      resyncDue = true;
     }
   }
 
@@ -173,6 +181,7 @@ public final class Viewer {
   }
 
   private void readLog(boolean merge) {
+    resyncDue = false;
     held.clear();
     heldEvents = 0;
     heldOverflow = false;
@@ -208,7 +217,7 @@ public final class Viewer {
     if (state != State.CATCHING_UP) {
       return;
     }
-    if (heldOverflow) {
+    if (heldOverflow || resyncDue) {
       readLog(merge); // same mode: a viewer that is not behind must not get merged deltas
       return;
     }

@@ -22,6 +22,8 @@ public final class SessionViewer {
   final Context context;
   private long cursor;
   private boolean reading;
+  /** A resync came while a read was in flight: read once more when it ends. */
+  private boolean resyncDue;
   private boolean behind;
   private boolean closed;
   private final List<List<EncodedSessionEvent>> held = new ArrayList<>();
@@ -64,11 +66,20 @@ public final class SessionViewer {
         })).mapEmpty();
   }
 
-  /** Reads the store after the cursor, unless a read is already due; on this viewer's loop. */
+  /**
+   * Reads the store after the cursor; on this viewer's loop. A read already in flight may have been
+   * taken before what this is for, so it is followed by another one (a viewer behind reads when it
+   * drains, after this).
+   */
   void resync() {
-    if (!closed && !reading && !behind) {
-      read();
+    if (closed || behind) {
+      return;
     }
+    if (reading) {
+      resyncDue = true;
+      return;
+    }
+    read();
   }
 
   public void close() {
@@ -115,6 +126,7 @@ public final class SessionViewer {
 
   private void read() {
     reading = true;
+    resyncDue = false;
     held.clear();
     heldDropped = false;
     sessions.readAfter(session, cursor).onComplete(ar -> context.runOnContext(v -> {
@@ -128,7 +140,7 @@ public final class SessionViewer {
       }
       reading = false;
       write(encode(session, ar.result()));
-      if (heldDropped) {
+      if (heldDropped || resyncDue) {
         heldDropped = false;
         read();
         return;

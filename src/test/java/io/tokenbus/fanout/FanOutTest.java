@@ -163,6 +163,27 @@ class FanOutTest {
   }
 
   @Test
+  @DisplayName("a resync that comes while the viewer is reading the log is not lost: the read may predate the unpublished events")
+  void resyncDuringARead(Vertx vertx) {
+    io.tokenbus.support.ScriptedStore scripted = new io.tokenbus.support.ScriptedStore(vertx);
+    FanOut fanOut = new FanOut(vertx, scripted, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
+    await(scripted.create(info));
+    await(scripted.append(info.id(), 1, List.of(GenerationEvent.delta(1, "a"))));
+    io.vertx.core.Promise<Void> release = scripted.holdNextRead(); // the viewer's join read
+    RecordingOutput output = new RecordingOutput();
+    Context loop = vertx.getOrCreateContext();
+    loop.runOnContext(v -> new Viewer(fanOut, info, 0, false, output).start());
+    await(scripted.readsTaken().whenCount(1));
+    // Stored by an owner that then died, never published; the member-left resync comes mid-read.
+    await(scripted.append(info.id(), 1, List.of(GenerationEvent.delta(2, "b"), GenerationEvent.done(3, "stop", null))));
+    loop.runOnContext(v -> {
+      fanOut.resync();
+      loop.runOnContext(w -> release.complete());
+    });
+    assertEquals(List.of(1L, 2L, 3L), await(output.events.whenCount(3), 5).stream().map(GenerationEvent::seq).toList());
+  }
+
+  @Test
   @DisplayName("a batch from a superseded owner epoch is dropped")
   void staleEpochBatchesAreDropped(Vertx vertx) {
     RecordingOutput output = new RecordingOutput();

@@ -87,13 +87,22 @@ class SessionsServiceTest {
     assertEquals(List.of(), await(sessions.view(id)).participants());
   }
 
-  /** The in-memory store, recording the ops it runs. */
+  /**
+   * The in-memory store, recording the ops it runs; the second read's answer (taken at once) is held
+   * back until {@link #release}, as a slow store's would be.
+   */
   private static final class Watched implements SessionStore {
     final SessionStore store;
     final Recorder<SessionOp<?>> ops = new Recorder<>();
+    final io.vertx.core.Promise<Void> released = io.vertx.core.Promise.promise();
+    private int reads;
 
     Watched(SessionStore store) {
       this.store = store;
+    }
+
+    void release() {
+      released.complete();
     }
 
     @Override
@@ -103,7 +112,8 @@ class SessionsServiceTest {
 
     @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
-      return store.apply(id, op).onSuccess(r -> ops.add(op));
+      Future<SessionResult<T>> result = store.apply(id, op).onSuccess(r -> ops.add(op));
+      return op instanceof SessionOps.ReadAfter && ++reads == 2 ? result.compose(r -> released.future().map(r)) : result;
     }
   }
 
@@ -141,13 +151,15 @@ class SessionsServiceTest {
     };
     io.vertx.core.Context loop = vertx.getOrCreateContext();
     loop.runOnContext(v -> new SessionViewer(hub, sessions, id, 0, output, loop).start());
-    // The viewer's own reads (on joining, and 1.5 s later) are done before the unpublished change.
+    // The viewer's own reads (on joining, and 1.5 s later) are taken before the unpublished change;
+    // the second one's answer is still on its way when the member leaves.
     await(store.ops.when(ops -> ops.stream().filter(op -> op instanceof SessionOps.ReadAfter).count() >= 2), 10);
     SessionMessage message = SessionMessage.user("msg_x", "Ann", "stored, never published", 0);
     await(store.apply(id, new SessionOps.Post(message, new SessionState.NewAnswer("msg_y", "gen_y", 0), 100_000, 10)));
     assertEquals(List.of(), seen.items());
 
-    hub.resync();
+    hub.resync(); // while that read is in flight: it must not be lost
+    store.release();
     assertEquals(List.of(1L), await(seen.whenCount(1), 5).subList(0, 1));
   }
 }

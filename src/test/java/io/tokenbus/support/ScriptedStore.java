@@ -23,6 +23,8 @@ public final class ScriptedStore implements GenerationStore {
   private volatile int appendFailures;
   private volatile boolean applyFailedAppends;
   private final Recorder<String> infoAnswered = new Recorder<>();
+  private final Recorder<Long> readsTaken = new Recorder<>();
+  private volatile Promise<Void> heldRead;
 
   public ScriptedStore(Vertx vertx) {
     this.vertx = vertx;
@@ -47,6 +49,21 @@ public final class ScriptedStore implements GenerationStore {
     failAppends(seq, times);
     this.applyFailedAppends = true;
     return this;
+  }
+
+  /**
+   * The next log read is taken at once but answered only when the returned promise completes, as a
+   * slow replica's would be; {@link #readsTaken()} says when it has been taken.
+   */
+  public Promise<Void> holdNextRead() {
+    Promise<Void> release = Promise.promise();
+    heldRead = release;
+    return release;
+  }
+
+  /** Log reads taken so far. */
+  public Recorder<Long> readsTaken() {
+    return readsTaken;
   }
 
   /** Ids whose {@code info} has been answered. */
@@ -85,7 +102,10 @@ public final class ScriptedStore implements GenerationStore {
 
   @Override
   public Future<List<GenerationEvent>> readAfter(String id, long afterSeq) {
-    return later(store.readAfter(id, afterSeq));
+    Future<List<GenerationEvent>> read = store.readAfter(id, afterSeq).onComplete(ar -> readsTaken.add(afterSeq));
+    Promise<Void> hold = heldRead;
+    heldRead = null;
+    return later(hold == null ? read : read.compose(events -> hold.future().map(events)));
   }
 
   @Override
