@@ -93,7 +93,7 @@ public final class Tokenbus {
    */
   public static Future<Node> start(TokenbusConfig config) {
     if (!config.cluster().enabled()) {
-      Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+      Vertx vertx = Vertx.vertx(vertxOptions());
       return deploy(vertx, config).onFailure(e -> vertx.close());
     }
     HazelcastClusterManager manager = new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
@@ -102,7 +102,7 @@ public final class Tokenbus {
     if (config.cluster().eventBusPort() > 0) {
       eventBus.setClusterPublicPort(config.cluster().eventBusPort()); // otherwise the port it bound is advertised
     }
-    VertxOptions options = new VertxOptions().setEventBusOptions(eventBus).setPreferNativeTransport(true);
+    VertxOptions options = vertxOptions().setEventBusOptions(eventBus);
     return Vertx.builder().with(options).withClusterManager(manager).buildClustered().compose(vertx -> {
       HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
           config.generation().retentionSeconds(), manager.getNodeId());
@@ -132,6 +132,15 @@ public final class Tokenbus {
 
   private static SessionStore sessionStore(Vertx vertx, TokenbusConfig config) {
     return new InMemorySessionStore(vertx, config.sessions().maxSessions(), config.sessions().idleExpirySeconds() * 1000L);
+  }
+
+  /**
+   * One event loop per core (Vert.x would make two): nothing here blocks a loop, and with as many
+   * HTTP verticles and workers as loops, each loop has one of each, so a request's generation runs
+   * on the loop that took the request ({@link io.tokenbus.http.GenerationClient#start}).
+   */
+  private static VertxOptions vertxOptions() {
+    return new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(Runtime.getRuntime().availableProcessors());
   }
 
   /** Deploys a node on {@code vertx} over the given store. */

@@ -4,6 +4,7 @@ package io.tokenbus.bus;
  * Every event-bus address tokenbus uses, in one place.
  * <ul>
  *   <li>{@link #WORK}: generation requests, sent to one worker (round-robin);</li>
+ *   <li>{@code tokenbus.work.loop.<thread>}: node-local, the worker on that event loop, tried first;</li>
  *   <li>{@link #RESUME}: taken-over generations, to a worker of the same node;</li>
  *   <li>{@code tokenbus.gen.<id>.events}: the generation's published event batches;</li>
  *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel).</li>
@@ -17,6 +18,15 @@ public final class Addresses {
   public static final String RESUME = "tokenbus.work.resume";
 
   private static final String GENERATION_PREFIX = "tokenbus.gen.";
+
+  /**
+   * Node-local: the generation worker whose event loop is {@code loop}. A request sent from that
+   * loop (the HTTP verticle sharing it) is run there first, with no thread hop on its way to the
+   * first token.
+   */
+  public static String workOn(Thread loop) {
+    return WORK + ".loop." + loop.getName();
+  }
 
   private Addresses() {
   }

@@ -19,9 +19,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A generation worker: takes generation requests from {@link Addresses#WORK}, routes each to its
- * provider and runs it ({@link GenerationRun}). Pulling an upstream is non-blocking I/O, so this
- * verticle runs on an event loop, not a worker thread; several instances spread the generations.
+ * A generation worker: takes generation requests from {@link Addresses#WORK}, and from its own
+ * event loop's address ({@link Addresses#workOn}) where the HTTP verticle on the same loop offers
+ * them first, routes each to its provider and runs it ({@link GenerationRun}). Pulling an upstream
+ * is non-blocking I/O, so this verticle runs on an event loop, not a worker thread; several
+ * instances spread the generations.
  */
 public final class GenerationVerticle extends VerticleBase {
 
@@ -55,6 +57,7 @@ public final class GenerationVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     vertx.eventBus().<ResumeGeneration>localConsumer(Addresses.RESUME, this::onResume);
+    vertx.eventBus().<GenerationRequest>localConsumer(Addresses.workOn(Thread.currentThread()), this::onRequest);
     return vertx.eventBus().<GenerationRequest>consumer(Addresses.WORK, this::onRequest).completion();
   }
 

@@ -11,6 +11,8 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -29,14 +31,27 @@ abstract class StreamingCall implements UpstreamCall {
   private static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
   private static final int MAX_ERROR_BODY_BYTES = 16 * 1024;
 
-  /** A provider's HTTP side: its client (a pool as large as the node's running generations), endpoint and redactor. */
-  record Http(String name, TokenbusConfig.Provider config, HttpClientAgent client, String endpoint, Redactor redactor) {
+  /**
+   * A provider's HTTP side: its clients, endpoint and redactor. There is one client per event loop,
+   * made by the first call from that loop, each a pool as large as the node's running generations
+   * (a connection is only opened when a call needs one), so a generation's call stays on the loop
+   * of the worker that runs it. With one shared pool, a connection opened from one loop served the
+   * next call from another, and every step of the call (acquire, send, each response chunk) crossed
+   * threads.
+   */
+  record Http(String name, TokenbusConfig.Provider config, Vertx vertx, int maxConnections,
+              Map<Thread, HttpClientAgent> clients, String endpoint, Redactor redactor) {
 
     static Http create(Vertx vertx, String name, TokenbusConfig.Provider config, String path, int maxConnections) {
-      HttpClientAgent client = vertx.createHttpClient(
+      return new Http(name, config, vertx, maxConnections, new ConcurrentHashMap<>(), config.effectiveBaseUrl() + path,
+          new Redactor(config));
+    }
+
+    /** The calling event loop's client. */
+    HttpClientAgent client() {
+      return clients.computeIfAbsent(Thread.currentThread(), loop -> vertx.createHttpClient(
           new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
-          new PoolOptions().setHttp1MaxSize(maxConnections));
-      return new Http(name, config, client, config.effectiveBaseUrl() + path, new Redactor(config));
+          new PoolOptions().setHttp1MaxSize(maxConnections)));
     }
   }
 

@@ -64,6 +64,20 @@ class ClusterTest {
   }
 
   @Test
+  @DisplayName("a generation runs on the node that took the request (its own loop's worker), not wherever round-robin falls")
+  void runsWhereRequested(Vertx vertx) {
+    String nodeA = get(vertx, portA, "/health").getString("node");
+    String nodeB = get(vertx, portB, "/health").getString("node");
+    for (int i = 0; i < 6; i++) {
+      for (int port : new int[] {portA, portB}) {
+        var created = await(web(vertx, port).post("/v1/generations").sendJsonObject(TestHub.mockRequest(2, 1000)));
+        assertEquals(201, created.statusCode(), created.bodyAsString());
+        assertEquals(port == portA ? nodeA : nodeB, created.bodyAsJsonObject().getString("owner"), "request " + i + " on " + port);
+      }
+    }
+  }
+
+  @Test
   @DisplayName("a generation started on A streams to viewers on A and B, replays and resumes on B, with one text")
   void watchReplayResumeAcrossNodes(Vertx vertx) {
     HttpClientAgent client = SseClient.client(vertx);
