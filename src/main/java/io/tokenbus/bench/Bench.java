@@ -147,7 +147,8 @@ public final class Bench {
     if (!mode.equals("fanout")) {
       try {
         Map<String, Object> line = switch (mode) {
-          case "ttft" -> Probes.ttft(vertx, options, Integer.parseInt(a.getOrDefault("requests", "200")));
+          case "ttft" -> Probes.ttft(vertx, options, Integer.parseInt(a.getOrDefault("requests", "200")),
+              Integer.parseInt(a.getOrDefault("warm-up", "5000")));
           case "idle" -> Probes.idle(vertx, options);
           default -> throw new IllegalArgumentException("--mode is fanout, ttft or idle, got " + mode);
         };

@@ -28,7 +28,7 @@ import org.HdrHistogram.Histogram;
  * <p>{@code --mode ttft}: time to first token, through tokenbus and straight to the upstream,
  * request by request, alternating (so drift hits both alike): from the request's first byte to
  * the first token's bytes, over one kept-alive connection each, after a warm-up that is not
- * counted. The upstream sends its first token as soon as it is asked.
+ * counted ({@code --warm-up}, 5,000 pairs). The upstream sends its first token as soon as it is asked.
  *
  * <p>{@code --mode idle}: memory per idle subscriber. A generation that has not produced anything
  * yet, N SSE subscribers of it, and the hub's live heap (after a full GC, by {@code jcmd}) and
@@ -36,12 +36,15 @@ import org.HdrHistogram.Histogram;
  */
 final class Probes {
 
-  private static final int WARM_UP = 20;
-
   private Probes() {
   }
 
-  static Map<String, Object> ttft(Vertx vertx, Bench.Options options, int count) throws Exception {
+  /**
+   * {@code warmUp} pairs first, not counted: a request's path through the hub runs once per
+   * request, so the JIT compiler needs thousands of them (with 20, the figure was three times the
+   * steady one).
+   */
+  static Map<String, Object> ttft(Vertx vertx, Bench.Options options, int count, int warmUp) throws Exception {
     BenchUpstream upstream = new BenchUpstream(vertx, 1000, 1);
     upstream.go();
     await(upstream.start(options.upstreamPort()));
@@ -53,10 +56,10 @@ final class Probes {
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "bench"))).encode();
     Histogram viaHub = new Histogram(3);
     Histogram straight = new Histogram(3);
-    for (int i = 0; i < WARM_UP + count; i++) {
+    for (int i = 0; i < warmUp + count; i++) {
       long hub = await(firstToken(client, options.hubHost(), options.hubPort(), body));
       long up = await(firstToken(direct, "127.0.0.1", options.upstreamPort(), body));
-      if (i >= WARM_UP) {
+      if (i >= warmUp) {
         viaHub.recordValue(hub);
         straight.recordValue(up);
       }
@@ -65,6 +68,7 @@ final class Probes {
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("scenario", "ttft");
     out.put("requests", count);
+    out.put("warm_up", warmUp);
     out.put("direct_ms_p50", straight.getValueAtPercentile(50) / 1000.0);
     out.put("direct_ms_p99", straight.getValueAtPercentile(99) / 1000.0);
     out.put("tokenbus_ms_p50", viaHub.getValueAtPercentile(50) / 1000.0);

@@ -34,8 +34,9 @@ public final class Table {
       System.out.println();
       System.out.print(switch (probe.getString("scenario")) {
         case "ttft" -> String.format("**Time to first token** (%d sequential streaming chat completions, alternating with the same "
-                + "request straight to the upstream): tokenbus p50 %.3f ms, p99 %.3f ms; direct p50 %.3f ms, p99 %.3f ms; "
-                + "**overhead p50 %.3f ms, p99 %.3f ms**.%n", probe.getInteger("requests"), probe.getDouble("tokenbus_ms_p50"),
+                + "request straight to the upstream, after %d uncounted pairs): tokenbus p50 %.3f ms, p99 %.3f ms; direct p50 %.3f ms, "
+                + "p99 %.3f ms; **overhead p50 %.3f ms, p99 %.3f ms**.%n", probe.getInteger("requests"),
+            probe.getInteger("warm_up", 20), probe.getDouble("tokenbus_ms_p50"),
             probe.getDouble("tokenbus_ms_p99"), probe.getDouble("direct_ms_p50"), probe.getDouble("direct_ms_p99"),
             probe.getDouble("overhead_ms_p50"), probe.getDouble("overhead_ms_p99"));
         case "idle" -> String.format("**Memory per idle subscriber** (%d SSE subscribers of a generation that has not produced yet): "

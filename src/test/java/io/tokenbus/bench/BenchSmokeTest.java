@@ -69,7 +69,7 @@ class BenchSmokeTest {
     TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1")));
     String pid = String.valueOf(ProcessHandle.current().pid());
     Bench.Options options = new Bench.Options("127.0.0.1", hub.port(), upstreamPort, 20, 50, 1, pid, 10, "sse", "tokenbus", 5);
-    Map<String, Object> ttft = vertx.executeBlocking(() -> Probes.ttft(vertx, options, 5)).await();
+    Map<String, Object> ttft = vertx.executeBlocking(() -> Probes.ttft(vertx, options, 5, 2)).await();
     assertEquals(5, ttft.get("requests"));
     assertTrue((Double) ttft.get("tokenbus_ms_p50") > 0 && (Double) ttft.get("direct_ms_p50") > 0, ttft.toString());
     Map<String, Object> idle = vertx.executeBlocking(() -> Probes.idle(vertx, options)).await();
