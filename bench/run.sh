@@ -107,7 +107,10 @@ fi
   echo "Each row: one generation (one nchan channel) with N subscribers, R tokens/s for ${SECONDS_PER_RUN} s;"
   echo "latency from each token's scheduled emit time, start + (seq - 1) / rate, for both (so a source held back by"
   echo "the server under test counts), to the subscriber's read; delivered/s is the tokens over the time until the last one."
-  echo "tokenbus runs on its defaults after a warm-up run that is not recorded; nchan with bench/nchan.conf."
+  echo "tokenbus runs on its defaults (bin/tokenbus) after warm-up runs that are not recorded (SSE and WebSocket, 50 and 500 tokens/s,"
+  echo "1,000 subscribers); nchan with bench/nchan.conf. The token source (the tool's upstream, or nchan's publisher) has an event loop of"
+  echo "its own in the tool; subscribers are dealt over the tool's other loops, one per core; the tool starts the tokens once the hub counts"
+  echo "every subscriber as a viewer. Latency figures count every token; the raw results also give them without the first 2 s (steady_ms_*)."
   echo
   java -cp target/tokenbus.jar io.tokenbus.bench.Table "$RESULTS" "$CAPACITY_RESULTS"
   echo

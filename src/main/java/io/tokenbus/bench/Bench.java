@@ -158,8 +158,11 @@ public final class Bench {
       }
       return;
     }
+    // The source (the upstream, or nchan's publisher) on an event loop of its own, as a real upstream
+    // is another process: sharing a loop with thousands of subscribers would hold tokens back.
+    Vertx source = sourceVertx();
     try {
-      BenchUpstream upstream = new BenchUpstream(vertx, options.rate(), (long) (options.rate() * options.seconds()));
+      BenchUpstream upstream = new BenchUpstream(source, options.rate(), (long) (options.rate() * options.seconds()));
       upstream.start(options.upstreamPort()).toCompletionStage().toCompletableFuture().get();
       Report report = run(vertx, upstream, options).toCompletionStage().toCompletableFuture()
           .get(options.seconds() + options.drainSeconds() + 120L, TimeUnit.SECONDS);
@@ -171,7 +174,13 @@ public final class Bench {
       System.out.println(new JsonObject(line).encode());
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      source.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** A Vert.x with one event loop, for the token source. */
+  static Vertx sourceVertx() {
+    return Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(1));
   }
 
   /** {@code --hub-ports 8081,8082,8083} (a cluster), else {@code --hub-port} (8080). */
@@ -199,14 +208,16 @@ public final class Bench {
     Placement[] placement = {new Placement(options.hubPort(), List.of(options.hubPort()))};
     return channel.compose(id -> place(web, options, id).compose(p -> {
       placement[0] = p;
-      return connectAll(loops(vertx), net, options, id, p.subscriberPorts(), recorder, subscribers, 0);
+      return connectAll(loops(vertx), net, options, id, p.subscriberPorts(), recorder, subscribers, 0)
+          .compose(v -> options.nchan() ? Future.succeededFuture() : subscribed(vertx, web, options, id, p.subscriberPorts(), 0));
     })).compose(v -> {
       System.err.printf("%d subscribers connected in %.1f s to %s (the generation runs on %d)%n", options.subscribers(),
           (System.nanoTime() - connectStart) / 1e9, placement[0].subscriberPorts(), placement[0].ownerPort());
       cpuBefore[0] = cpuTicks(options.hubPid());
       started[0] = System.nanoTime();
       if (options.nchan()) {
-        publish(vertx, web, options, "/pub?channel=" + channel.result(), tokens);
+        WebClient publisher = WebClient.create(upstream.vertx());
+        publish(upstream.vertx(), publisher, options, "/pub?channel=" + channel.result(), tokens);
       } else {
         upstream.go();
       }
@@ -241,6 +252,29 @@ public final class Bench {
       web.close();
       return new Report(options.subscribers(), tokens, delivered, lost, duplicated, outOfOrder, seconds,
           recorder.merged(), recorder.mergedSteady(), options.settleSeconds(), cpu, rssKb(options.hubPid()), placement[0]);
+    });
+  }
+
+  /**
+   * Waits until the nodes count every subscriber as a viewer of the generation (its status's
+   * {@code subscribers}): a WebSocket subscription is made by a frame after the handshake, and a
+   * cluster node may still be reading the log for late joins when the first token would be due.
+   */
+  private static Future<Void> subscribed(Vertx vertx, WebClient web, Options options, String generation, List<Integer> ports,
+                                         int polls) {
+    List<Future<Integer>> counts = ports.stream().map(port -> web.get(port, options.hubHost(), "/v1/generations/" + generation)
+        .send().map(r -> r.bodyAsJsonObject().getInteger("subscribers", 0))).toList();
+    return Future.all(counts).compose(all -> {
+      int viewers = counts.stream().mapToInt(Future::result).sum();
+      if (viewers >= options.subscribers()) {
+        return Future.succeededFuture();
+      }
+      if (polls >= 1200) {
+        return Future.failedFuture("only " + viewers + " of " + options.subscribers() + " subscribers registered after 60 s");
+      }
+      Promise<Void> next = Promise.promise();
+      vertx.setTimer(50, t -> subscribed(vertx, web, options, generation, ports, polls + 1).onComplete(next));
+      return next.future();
     });
   }
 

@@ -1,5 +1,6 @@
 package io.tokenbus.bench;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
@@ -42,6 +43,11 @@ public final class BenchUpstream {
     go.tryComplete();
   }
 
+  /** The Vert.x it runs on (the tool's source loop). */
+  public Vertx vertx() {
+    return vertx;
+  }
+
   public long emitted() {
     return emitted;
   }
@@ -55,10 +61,13 @@ public final class BenchUpstream {
   }
 
   private void handle(HttpServerRequest request) {
+    Context context = vertx.getOrCreateContext(); // the connection's
     request.body().onSuccess(body -> {
       HttpServerResponse response = request.response().setChunked(true).putHeader("content-type", "text/event-stream");
       response.write(chunk(""));
-      go.future().onSuccess(v -> stream(response));
+      // go() is called from the tool's other loops: the stream must start on the connection's, or its
+      // first token is written from a foreign thread and can land after the next ones.
+      go.future().onSuccess(v -> context.runOnContext(x -> stream(response)));
     });
   }
 
