@@ -48,6 +48,15 @@ final class Probes {
     // The upstream on a loop of its own, as in the fan-out runs: on the client's loop the direct path
     // would cross no thread at all, unlike any real upstream.
     Vertx source = Bench.sourceVertx();
+    try {
+      return ttft(vertx, source, options, count, warmUp);
+    } finally {
+      await(source.close());
+    }
+  }
+
+  private static Map<String, Object> ttft(Vertx vertx, Vertx source, Bench.Options options, int count, int warmUp)
+      throws Exception {
     BenchUpstream upstream = new BenchUpstream(source, 1000, 1);
     upstream.go();
     await(upstream.start(options.upstreamPort()));
@@ -68,7 +77,6 @@ final class Probes {
       }
     }
     await(upstream.close());
-    await(source.close());
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("scenario", "ttft");
     out.put("requests", count);

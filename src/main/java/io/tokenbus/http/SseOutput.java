@@ -59,10 +59,12 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void write(Encoded events) {
-    wroteSinceBeat = true;
-    if (pipeline != null && pipeline.writesChunks() && response.headWritten() && !response.closed()
-        && events.joined().length() > 0) {
-      pipeline.writeChunk(events.httpChunk()); // framed once for every viewer of the node that writes these events
+    // Framed once for every viewer of the node that writes these events; an HTTP/1.0 response is
+    // not chunked (Vert.x sends its body as it is), and nothing may follow the end of a response.
+    if (pipeline != null && pipeline.writesChunks() && response.isChunked() && response.headWritten() && !response.closed()
+        && !response.ended() && events.joined().length() > 0) {
+      wroteSinceBeat = true;
+      pipeline.writeChunk(events.httpChunk());
     } else {
       write(events.joined());
     }
@@ -70,7 +72,7 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   /** Bytes shared by many viewers: straight into the pipeline once the head is out. */
   protected void write(Buffer bytes) {
-    if (response.closed() || bytes.length() == 0) {
+    if (response.closed() || response.ended() || bytes.length() == 0) {
       return;
     }
     wroteSinceBeat = true;

@@ -10,6 +10,7 @@ import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.Context;
 import io.vertx.core.http.PoolOptions;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,19 +41,25 @@ abstract class StreamingCall implements UpstreamCall {
    * threads.
    */
   record Http(String name, TokenbusConfig.Provider config, Vertx vertx, int maxConnections,
-              Map<Thread, HttpClientAgent> clients, String endpoint, Redactor redactor) {
+              Map<Object, HttpClientAgent> clients, String endpoint, Redactor redactor) {
 
     static Http create(Vertx vertx, String name, TokenbusConfig.Provider config, String path, int maxConnections) {
       return new Http(name, config, vertx, maxConnections, new ConcurrentHashMap<>(), config.effectiveBaseUrl() + path,
           new Redactor(config));
     }
 
-    /** The calling event loop's client. */
+    /**
+     * The calling event loop's client; off an event loop, one shared client (so no other thread
+     * adds clients). A client lives as long as the deployment that made it, the node's.
+     */
     HttpClientAgent client() {
-      return clients.computeIfAbsent(Thread.currentThread(), loop -> vertx.createHttpClient(
+      return clients.computeIfAbsent(Context.isOnEventLoopThread() ? Thread.currentThread() : OFF_LOOP, key -> vertx.createHttpClient(
           new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
           new PoolOptions().setHttp1MaxSize(maxConnections)));
     }
+
+    /** The key of the client used off event loops. */
+    private static final Object OFF_LOOP = "off-loop";
   }
 
   protected final Http http;

@@ -140,7 +140,7 @@ public final class SessionViewer {
       }
       reading = false;
       write(encode(session, ar.result()));
-      if (heldDropped || resyncDue) {
+      if (!behind && (heldDropped || resyncDue)) { // behind, the read on drain covers both
         heldDropped = false;
         read();
         return;

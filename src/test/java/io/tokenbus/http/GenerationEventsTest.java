@@ -197,6 +197,23 @@ class GenerationEventsTest {
   }
 
   @Test
+  @DisplayName("an HTTP/1.0 client (nginx's default to upstreams) gets the events unchunked, as Vert.x answers 1.0, with no chunk size lines")
+  void http10(Vertx vertx) {
+    String id = await(hub.startGeneration(TestHub.mockRequest(10, 20))); // live batches, written straight into the pipeline
+    StringBuilder raw = new StringBuilder();
+    io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
+    io.vertx.core.net.NetSocket socket = await(vertx.createNetClient().connect(hub.port(), "127.0.0.1"));
+    socket.handler(bytes -> raw.append(bytes.toString()));
+    socket.closeHandler(v -> closed.complete());
+    socket.write("GET /v1/generations/" + id + "/events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    await(closed.future(), 15);
+    String body = raw.substring(raw.indexOf("\r\n\r\n") + 4);
+    assertTrue(raw.toString().startsWith("HTTP/1.0 200"), raw.toString());
+    assertTrue(body.startsWith("retry: ") && body.contains("event: done"), body);
+    assertFalse(body.contains("\r"), "chunk framing (size lines end in CRLF; events only in LF) in an HTTP/1.0 body: " + body);
+  }
+
+  @Test
   @DisplayName("idle SSE connections get ': ping' comments; busy ones, written since the last tick, get none")
   void heartbeats() {
     Vertx vertx = Vertx.vertx(); // one node per Vertx
