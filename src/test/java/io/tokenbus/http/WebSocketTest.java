@@ -179,14 +179,8 @@ class WebSocketTest {
   @Test
   @DisplayName("a socket watches at most websocket.max-subscriptions generations")
   void subscriptionLimit() {
-    List<String> ids = List.of(
-        await(hub.startGeneration(TestHub.mockRequest(1000, 20))),
-        await(hub.startGeneration(TestHub.mockRequest(1000, 20))),
-        await(hub.startGeneration(TestHub.mockRequest(1000, 20))),
-        await(hub.startGeneration(TestHub.mockRequest(1000, 20))));
-    for (String id : ids.subList(0, 3)) {
-      await(ws.send(subscribe(id)));
-    }
+    List<String> ids = longGenerations(4);
+    subscribeAll(ids.subList(0, 3));
     JsonObject error = errorFrameAfter(subscribe(ids.get(3)));
     assertEquals("too_many_subscriptions", error.getString("code"));
     assertTrue(error.getString("message").contains("websocket.max-subscriptions"));
@@ -203,15 +197,19 @@ class WebSocketTest {
     String session = await(hub.post("/v1/sessions", new JsonObject())).bodyAsJsonObject().getString("id");
     await(ws.send(new JsonObject().put("type", "join").put("session", session).put("author", "Wes")));
     await(ws.frames().whenAny(f -> "state".equals(f.getString("type"))));
-    List<String> ids = List.of(
-        await(hub.startGeneration(TestHub.mockRequest(1000, 20))),
-        await(hub.startGeneration(TestHub.mockRequest(1000, 20))),
-        await(hub.startGeneration(TestHub.mockRequest(1000, 20))));
-    for (String id : ids.subList(0, 2)) {
-      await(ws.send(subscribe(id)));
-    }
+    List<String> ids = longGenerations(3);
+    subscribeAll(ids.subList(0, 2));
     JsonObject error = errorFrameAfter(subscribe(ids.get(2)));
     assertEquals("too_many_subscriptions", error.getString("code"));
     ids.forEach(id -> await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())));
+  }
+
+  /** {@code n} generations that outlast the test (1,000 tokens at 20/s); cancel them at the end. */
+  private List<String> longGenerations(int n) {
+    return java.util.stream.IntStream.range(0, n).mapToObj(i -> await(hub.startGeneration(TestHub.mockRequest(1000, 20)))).toList();
+  }
+
+  private void subscribeAll(List<String> ids) {
+    ids.forEach(id -> await(ws.send(subscribe(id))));
   }
 }
