@@ -2,6 +2,7 @@ package io.tokenbus.provider;
 
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
@@ -10,12 +11,11 @@ import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.Context;
 import io.vertx.core.http.PoolOptions;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
