@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * Consecutive events with their encoded frames in one format: one buffer per event, plus (lazily,
- * once) all of them joined for a single socket write and each frame as text for WebSocket. A
+ * once) all of them joined for a single socket write. A
  * {@link #range} of it shares its frames; a range of a shared batch (one every viewer of the node
  * writes) also shares its joined buffer, as a slice. Safe to share between event loops.
  */
@@ -97,11 +97,6 @@ public final class Encoded {
     return chunk;
   }
 
-  /** The text of WebSocket frame {@code i}, for writing it through the WebSocket API. */
-  public String text(int i) {
-    return frames.text(from + i);
-  }
-
   /** Encoded bytes of frames {@code i} (inclusive) to {@code j} (exclusive). */
   int bytes(int i, int j) {
     int[] offsets = frames.offsets();
@@ -140,7 +135,6 @@ public final class Encoded {
     /** Where each frame starts in the joined bytes, and (last) their total length. */
     final int[] offsets;
     private Buffer joined;
-    private String[] texts;
 
     Frames(List<GenerationEvent> events, List<Buffer> frames, boolean shared) {
       this.events = events;
@@ -172,16 +166,6 @@ public final class Encoded {
         }
       }
       return joined;
-    }
-
-    synchronized String text(int i) {
-      if (texts == null) {
-        texts = new String[frames.size()];
-      }
-      if (texts[i] == null) {
-        texts[i] = EventEncoder.frameText(frames.get(i));
-      }
-      return texts[i];
     }
   }
 }

@@ -53,9 +53,15 @@ final class PipelineWriter {
     return null;
   }
 
-  /** For a WebSocket: the bytes must be whole frames. Null where Vert.x does not expose the pipeline. */
+  /**
+   * For a WebSocket accepted by the server's handshake handler (not a router's wrapped one): the
+   * bytes must be whole frames.
+   */
   static PipelineWriter of(ServerWebSocket socket) {
-    return socket instanceof WebSocketInternal internal ? new PipelineWriter(internal.channelHandlerContext(), null) : null;
+    if (!(socket instanceof WebSocketInternal internal)) {
+      throw new IllegalArgumentException("not a server WebSocket of Vert.x's own: " + socket.getClass().getName());
+    }
+    return new PipelineWriter(internal.channelHandlerContext(), null);
   }
 
   /** True if {@link #writeChunk} can be used: the response's HTTP encoder was found. */

@@ -10,7 +10,6 @@ import io.tokenbus.session.SessionState;
 import io.tokenbus.session.SessionViewer;
 import io.tokenbus.session.Sessions;
 import io.tokenbus.fanout.Encoded;
-import io.tokenbus.fanout.EventEncoder;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.ViewerOutput;
@@ -56,7 +55,6 @@ final class WebSocketSession implements Heartbeats.Beating {
   /** Joined sessions: their viewers, and the name each was joined under. */
   private final Map<String, SessionViewer> joined = new HashMap<>();
   private final Map<String, String> joinedAs = new HashMap<>();
-  private final List<Runnable> waitingForDrain = new ArrayList<>();
   /** {@code generate} frames whose generation has not started yet: they hold a subscription slot. */
   private int starting;
 
@@ -77,7 +75,6 @@ final class WebSocketSession implements Heartbeats.Beating {
     socket.setWriteQueueMaxSize(config.viewer().writeQueueBytes());
     socket.textMessageHandler(this::onText);
     socket.binaryMessageHandler(b -> error(null, "invalid_frame", "Binary frames are not supported; send JSON text frames"));
-    socket.drainHandler(v -> drained());
     socket.closeHandler(v -> {
       heartbeats.remove(this);
       new ArrayList<>(subscriptions.values()).forEach(Viewer::close);
@@ -90,23 +87,12 @@ final class WebSocketSession implements Heartbeats.Beating {
 
   /** The socket's write queue is full: Vert.x's, or the channel's for what the pipeline took. */
   private boolean queueFull() {
-    return socket.writeQueueFull() || pipeline != null && !pipeline.writable();
+    return socket.writeQueueFull() || !pipeline.writable();
   }
 
   /** Runs {@code action} once the socket has taken what is queued for it. */
   private void whenDrained(Runnable action) {
-    if (pipeline != null) {
-      pipeline.whenDrained(PING_FRAME, action);
-    } else {
-      waitingForDrain.add(action);
-    }
-  }
-
-  /** The socket's write queue drained: everything waiting for it goes on. */
-  private void drained() {
-    List<Runnable> actions = new ArrayList<>(waitingForDrain);
-    waitingForDrain.clear();
-    actions.forEach(Runnable::run);
+    pipeline.whenDrained(PING_FRAME, action);
   }
 
   /** A socket that was sent frames since the last beat needs no ping: 10,000 of them at once would delay the next tokens. */
@@ -114,7 +100,7 @@ final class WebSocketSession implements Heartbeats.Beating {
   public void beat() {
     if (wroteSinceBeat) {
       wroteSinceBeat = false;
-    } else if (!socket.isClosed() && !socket.writeQueueFull() && (pipeline == null || pipeline.writable())) {
+    } else if (!socket.isClosed() && !queueFull()) {
       socket.writePing(Buffer.buffer());
     }
   }
@@ -403,11 +389,7 @@ final class WebSocketSession implements Heartbeats.Beating {
         return;
       }
       wroteSinceBeat = true;
-      if (pipeline != null) {
-        pipeline.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::frame));
-      } else {
-        events.forEach(e -> socket.writeTextMessage(EventEncoder.frameText(e.frame())));
-      }
+      pipeline.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::frame));
     }
 
     @Override
@@ -463,13 +445,7 @@ final class WebSocketSession implements Heartbeats.Beating {
         return;
       }
       wroteSinceBeat = true;
-      if (pipeline != null) {
-        pipeline.write(events.joined()); // every frame of the batch, one write
-        return;
-      }
-      for (int i = 0; i < events.size(); i++) {
-        socket.writeTextMessage(events.text(i));
-      }
+      pipeline.write(events.joined()); // every frame of the batch, one write
     }
 
     @Override
