@@ -19,6 +19,7 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A node's fan-out: for each generation with viewers on this node, exactly one event-bus consumer
@@ -159,7 +160,7 @@ public final class FanOut {
           return;
         }
       }
-      LoopGroup loop = new LoopGroup(viewer.context(), config.coalesceMaxDelayMs() * 1_000_000L);
+      LoopGroup loop = new LoopGroup(viewer.context(), config.coalesceMaxDelayMs() * 1_000_000L, config.catchUpBufferEvents());
       loops.add(loop);
       loop.add(viewer);
     }
@@ -195,7 +196,9 @@ public final class FanOut {
    * is followed by a pause of 3T, capped at {@code viewer.coalesce-max-delay-ms}: a few hundred
    * viewers (T in microseconds) get each batch at once, while thousands (each write a system call)
    * get several per write, so the cost per token falls as load rises instead of the loop falling
-   * behind. The inbox holds what arrives during one pass and one pause, nothing more.
+   * behind. The inbox holds what arrives during one pass and one pause; it is bounded by
+   * {@code viewer.catch-up-buffer-events} all the same (a loop held up by something else): past it,
+   * batches are dropped and the next pass has every viewer read the log after its cursor instead.
    */
   private static final class LoopGroup {
     final Context context;
@@ -204,20 +207,30 @@ public final class FanOut {
     final AtomicBoolean scheduled = new AtomicBoolean();
     final List<EncodedBatch> run = new ArrayList<>();
     final long maxPauseNanos;
+    final int maxQueuedEvents;
+    /** Events in the inbox; past {@link #maxQueuedEvents} batches are dropped and {@link #overflowed} set. */
+    final AtomicInteger queuedEvents = new AtomicInteger();
+    final AtomicBoolean overflowed = new AtomicBoolean();
     /** When the next pass may start (System.nanoTime()); loop only. */
     long nextPass;
     int live;
     boolean delivering;
     boolean dirty;
 
-    LoopGroup(Context context, long maxPauseNanos) {
+    LoopGroup(Context context, long maxPauseNanos, int maxQueuedEvents) {
       this.context = context;
       this.maxPauseNanos = maxPauseNanos;
+      this.maxQueuedEvents = maxQueuedEvents;
     }
 
     /** Queues a batch for this loop's viewers; any thread. */
     void offer(EncodedBatch batch) {
-      inbox.add(batch);
+      if (queuedEvents.addAndGet(batch.size()) > maxQueuedEvents) {
+        queuedEvents.addAndGet(-batch.size());
+        overflowed.set(true); // the log has it: the next pass sends viewers to read it
+      } else {
+        inbox.add(batch);
+      }
       if (scheduled.compareAndSet(false, true)) {
         context.runOnContext(v -> flushWhenDue());
       }
@@ -237,7 +250,9 @@ public final class FanOut {
       long start = System.nanoTime();
       scheduled.set(false);
       EncodedBatch batch;
+      boolean dropped = overflowed.getAndSet(false);
       while ((batch = inbox.poll()) != null) {
+        queuedEvents.addAndGet(-batch.size());
         if (!run.isEmpty() && !run.get(run.size() - 1).precedes(batch)) {
           deliverRun();
         }
@@ -245,6 +260,9 @@ public final class FanOut {
       }
       if (!run.isEmpty()) {
         deliverRun();
+      }
+      if (dropped) {
+        forEach(Viewer::resync);
       }
       long end = System.nanoTime();
       nextPass = end + Math.min(maxPauseNanos, 3 * (end - start));

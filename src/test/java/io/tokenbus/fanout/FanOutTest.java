@@ -151,6 +151,30 @@ class FanOutTest {
   }
 
   @Test
+  @DisplayName("a loop's inbox holds at most viewer.catch-up-buffer-events: past it batches are dropped, and its viewers read them from the log")
+  void inboxIsBounded(Vertx vertx) {
+    fanOut = new FanOut(vertx, store, ConfigLoader.load((java.nio.file.Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
+        .viewer());
+    Context loop = ((VertxInternal) vertx).createEventLoopContext();
+    RecordingOutput output = new RecordingOutput();
+    await(startOn(loop, output));
+    await(append(vertx, GenerationEvent.delta(1, "a")));
+    await(output.events.whenCount(1));
+    List<GenerationEvent> more = new ArrayList<>();
+    for (long seq = 2; seq <= 10; seq++) {
+      more.add(GenerationEvent.delta(seq, "x" + seq));
+    }
+    more.add(GenerationEvent.done(11, "stop", null));
+    await(store.append(info.id(), 1, more));
+    // Ten batches published in one task of the viewer's loop: all reach its inbox before a pass runs.
+    loop.runOnContext(v -> more.forEach(event ->
+        vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(event)))));
+    List<GenerationEvent> events = await(output.events.whenCount(11));
+    assertEquals(java.util.stream.LongStream.rangeClosed(1, 11).boxed().toList(), events.stream().map(GenerationEvent::seq).toList());
+    assertEquals(List.of(1, 4, 6), output.writes, "the first batch; the four the inbox held, in one write; the rest read from the log");
+  }
+
+  @Test
   @DisplayName("after resync, a viewer gets what the log has but was never published (an owner died in between)")
   void resyncDeliversUnpublishedEvents(Vertx vertx) {
     RecordingOutput output = new RecordingOutput();
