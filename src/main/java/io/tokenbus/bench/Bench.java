@@ -209,7 +209,8 @@ public final class Bench {
     return channel.compose(id -> place(web, options, id).compose(p -> {
       placement[0] = p;
       return connectAll(loops(vertx), net, options, id, p.subscriberPorts(), recorder, subscribers, 0)
-          .compose(v -> options.nchan() ? Future.succeededFuture() : subscribed(vertx, web, options, id, p.subscriberPorts(), 0));
+          .compose(v -> options.nchan() ? Future.succeededFuture()
+              : subscribed(vertx, web, options, id, p.subscriberPorts(), System.nanoTime() + 60_000_000_000L));
     })).compose(v -> {
       System.err.printf("%d subscribers connected in %.1f s to %s (the generation runs on %d)%n", options.subscribers(),
           (System.nanoTime() - connectStart) / 1e9, placement[0].subscriberPorts(), placement[0].ownerPort());
@@ -229,30 +230,34 @@ public final class Bench {
         deadline.tryComplete();
       });
       return deadline.future();
-    }).map(v -> {
+    }).compose(v -> {
       double seconds = (System.nanoTime() - started[0]) / 1e9;
       long cpuAfter = cpuTicks(options.hubPid());
-      long delivered = 0;
-      long lost = 0;
-      long duplicated = 0;
-      long outOfOrder = 0;
-      long failed = subscribers.stream().filter(Subscriber::failed).count();
-      if (failed > 0) {
-        System.err.println(failed + " subscribers saw the generation end with an error or a cancel, not done");
-      }
-      for (Subscriber subscriber : subscribers) {
-        TokenScanner s = subscriber.tokens;
-        delivered += s.received;
-        lost += Math.max(0, tokens - (s.received - s.duplicated)); // every token not seen once, in a gap or at the end
-        duplicated += s.duplicated;
-        outOfOrder += s.outOfOrder;
-      }
-      double cpu = cpuBefore[0] < 0 || cpuAfter < 0 ? -1 : (cpuAfter - cpuBefore[0]) / 100.0;
-      net.close();
-      web.close();
-      return new Report(options.subscribers(), tokens, delivered, lost, duplicated, outOfOrder, seconds,
-          recorder.merged(), recorder.mergedSteady(), options.settleSeconds(), cpu, rssKb(options.hubPid()), placement[0]);
-    });
+      // Closed before the counts are read: past the deadline, late subscribers would still be recording.
+      return net.close().map(closed -> report(options, tokens, subscribers, recorder, seconds, cpuBefore[0], cpuAfter, placement[0]));
+    }).onComplete(ar -> web.close());
+  }
+
+  private static Report report(Options options, long tokens, List<Subscriber> subscribers, Latencies recorder, double seconds,
+                               long cpuBefore, long cpuAfter, Placement placement) {
+    long delivered = 0;
+    long lost = 0;
+    long duplicated = 0;
+    long outOfOrder = 0;
+    long failed = subscribers.stream().filter(Subscriber::failed).count();
+    if (failed > 0) {
+      System.err.println(failed + " subscribers saw the generation end with an error or a cancel, not done");
+    }
+    for (Subscriber subscriber : subscribers) {
+      TokenScanner s = subscriber.tokens;
+      delivered += s.received;
+      lost += Math.max(0, tokens - (s.received - s.duplicated)); // every token not seen once, in a gap or at the end
+      duplicated += s.duplicated;
+      outOfOrder += s.outOfOrder;
+    }
+    double cpu = cpuBefore < 0 || cpuAfter < 0 ? -1 : (cpuAfter - cpuBefore) / 100.0;
+    return new Report(options.subscribers(), tokens, delivered, lost, duplicated, outOfOrder, seconds,
+        recorder.merged(), recorder.mergedSteady(), options.settleSeconds(), cpu, rssKb(options.hubPid()), placement);
   }
 
   /**
@@ -261,7 +266,7 @@ public final class Bench {
    * cluster node may still be reading the log for late joins when the first token would be due.
    */
   private static Future<Void> subscribed(Vertx vertx, WebClient web, Options options, String generation, List<Integer> ports,
-                                         int polls) {
+                                         long deadline) {
     List<Future<Integer>> counts = ports.stream().map(port -> web.get(port, options.hubHost(), "/v1/generations/" + generation)
         .send().map(r -> r.bodyAsJsonObject().getInteger("subscribers", 0))).toList();
     return Future.all(counts).compose(all -> {
@@ -269,11 +274,11 @@ public final class Bench {
       if (viewers >= options.subscribers()) {
         return Future.succeededFuture();
       }
-      if (polls >= 1200) {
+      if (System.nanoTime() > deadline) {
         return Future.failedFuture("only " + viewers + " of " + options.subscribers() + " subscribers registered after 60 s");
       }
       Promise<Void> next = Promise.promise();
-      vertx.setTimer(50, t -> subscribed(vertx, web, options, generation, ports, polls + 1).onComplete(next));
+      vertx.setTimer(50, t -> subscribed(vertx, web, options, generation, ports, deadline).onComplete(next));
       return next.future();
     });
   }
@@ -330,8 +335,8 @@ public final class Bench {
   }
 
   /** Connects subscribers a batch at a time (a burst of 10,000 SYNs overflows the listen backlog). */
-  private static Future<Void> connectAll(List<Context> loops, NetClient net, Options options, String generation,
-                                         List<Integer> ports, Latencies recorder, List<Subscriber> subscribers, int done) {
+  static Future<Void> connectAll(List<Context> loops, NetClient net, Options options, String generation,
+                                 List<Integer> ports, Latencies recorder, List<Subscriber> subscribers, int done) {
     if (done >= options.subscribers()) {
       return Future.succeededFuture();
     }

@@ -25,7 +25,6 @@ public final class BenchUpstream {
   private final long tokens;
   private final Promise<Void> go = Promise.promise();
   private HttpServer server;
-  private volatile long emitted;
 
   public BenchUpstream(Vertx vertx, double rate, long tokens) {
     this.vertx = vertx;
@@ -46,10 +45,6 @@ public final class BenchUpstream {
   /** The Vert.x it runs on (the tool's source loop). */
   public Vertx vertx() {
     return vertx;
-  }
-
-  public long emitted() {
-    return emitted;
   }
 
   public Future<Void> close() {
@@ -88,7 +83,6 @@ public final class BenchUpstream {
       }
       if (out.length() > 0) {
         response.write(out);
-        emitted = sent[0];
       }
       if (sent[0] >= tokens) {
         vertx.cancelTimer(timer);

@@ -129,19 +129,7 @@ final class Probes {
     long heapBefore = liveHeapKb(pid);
     long rssBefore = Bench.rssKb(pid);
     NetClient net = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(30_000));
-    List<SseSubscriber> subscribers = new ArrayList<>();
-    List<io.vertx.core.Context> loops = Bench.loops(vertx);
-    for (int done = 0; done < options.subscribers(); ) {
-      int batch = Math.min(options.connectBatch(), options.subscribers() - done);
-      List<Future<Void>> connects = new ArrayList<>();
-      for (int i = 0; i < batch; i++) {
-        SseSubscriber subscriber = new SseSubscriber(new Latencies(1), "/v1/generations/" + id + "/events");
-        subscribers.add(subscriber);
-        connects.add(subscriber.connect(loops.get(subscribers.size() % loops.size()), net, options.hubHost(), options.hubPort()));
-      }
-      await(Future.all(connects));
-      done += batch;
-    }
+    await(Bench.connectAll(Bench.loops(vertx), net, options, id, List.of(options.hubPort()), new Latencies(1), new ArrayList<>(), 0));
     long heapAfter = liveHeapKb(pid);
     long rssAfter = Bench.rssKb(pid);
     await(web.post(options.hubPort(), options.hubHost(), "/v1/generations/" + id + "/cancel").send());

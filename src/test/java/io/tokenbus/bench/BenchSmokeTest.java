@@ -55,6 +55,8 @@ class BenchSmokeTest {
       assertTrue(ports.contains(placement.ownerPort()), placement.toString());
       assertEquals(ports.stream().filter(p -> p != placement.ownerPort()).toList(), placement.subscriberPorts());
       assertEquals(placement.ownerPort(), report.asMap().get("owner_port"));
+      // The first node took the request, so it runs the generation; the others serve every subscriber.
+      assertEquals(new Bench.Placement(ports.get(0), ports.subList(1, 3)), placement);
       assertEquals(30L * 100, report.steadyLatencyMicros().getTotalCount()); // no settling asked: every token
     }
   }
@@ -62,17 +64,15 @@ class BenchSmokeTest {
   @Test
   @DisplayName("the time-to-first-token probe measures both paths and the idle probe weighs each subscriber")
   void probes(Vertx vertx) throws Exception {
-    int upstreamPort;
-    try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      upstreamPort = free.getLocalPort();
-    }
+    int upstreamPort = TestCluster.freePort(); // below the ephemeral range: no outgoing connection takes it meanwhile
     TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + upstreamPort + "/v1")));
     String pid = String.valueOf(ProcessHandle.current().pid());
     Bench.Options options = new Bench.Options("127.0.0.1", hub.port(), upstreamPort, 20, 50, 1, pid, 10, "sse", "tokenbus", 5);
-    Map<String, Object> ttft = vertx.executeBlocking(() -> Probes.ttft(vertx, options, 5, 2)).await();
+    Map<String, Object> ttft = await(vertx.executeBlocking(() -> Probes.ttft(vertx, options, 5, 2)), 60);
     assertEquals(5, ttft.get("requests"));
     assertTrue((Double) ttft.get("tokenbus_ms_p50") > 0 && (Double) ttft.get("direct_ms_p50") > 0, ttft.toString());
-    Map<String, Object> idle = vertx.executeBlocking(() -> Probes.idle(vertx, options)).await();
+    assertTrue((Double) ttft.get("tokenbus_ms_p50") > (Double) ttft.get("direct_ms_p50"), "the hub adds a hop: " + ttft);
+    Map<String, Object> idle = await(vertx.executeBlocking(() -> Probes.idle(vertx, options)), 60);
     assertEquals(20, idle.get("subscribers"));
     assertTrue((Long) idle.get("heap_kb_after") > 0 && (Long) idle.get("rss_kb_after") > 0, idle.toString());
   }
