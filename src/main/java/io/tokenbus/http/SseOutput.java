@@ -59,20 +59,27 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public void write(Encoded events) {
-    // Framed once for every viewer of the node that writes these events; an HTTP/1.0 response is
-    // not chunked (Vert.x sends its body as it is), and nothing may follow the end of a response.
-    if (pipeline != null && pipeline.writesChunks() && response.isChunked() && response.headWritten() && !response.closed()
-        && !response.ended() && events.joined().length() > 0) {
+    if (writable(events.joined()) && chunksPastTheEncoder()) {
       wroteSinceBeat = true;
-      pipeline.writeChunk(events.httpChunk());
+      pipeline.writeChunk(events.httpChunk()); // framed once for every viewer of the node that writes these events
     } else {
       write(events.joined());
     }
   }
 
+  /** Nothing may follow the end of a response, and an empty chunk would be the last one. */
+  private boolean writable(Buffer bytes) {
+    return !response.closed() && !response.ended() && bytes.length() > 0;
+  }
+
+  /** Once the head is out, on HTTP/1.1 (an HTTP/1.0 response is not chunked: Vert.x sends its body as it is). */
+  private boolean chunksPastTheEncoder() {
+    return pipeline != null && pipeline.writesChunks() && response.headWritten() && response.isChunked();
+  }
+
   /** Bytes shared by many viewers: straight into the pipeline once the head is out. */
   protected void write(Buffer bytes) {
-    if (response.closed() || response.ended() || bytes.length() == 0) {
+    if (!writable(bytes)) {
       return;
     }
     wroteSinceBeat = true;

@@ -75,7 +75,7 @@ public final class Upstreams {
       providers.put(name, new Served(name, settings, provider, breaker));
     });
     // Said once at start-up, not on every request: routing skips such fallbacks quietly.
-    config.fallbacks().forEach((model, chain) -> config.fallbacksOf(model).stream().filter(f -> target(f) == null).forEach(f ->
+    config.fallbacks().keySet().forEach(model -> config.fallbacksOf(model).stream().filter(f -> target(f) == null).forEach(f ->
         LOG.warn("Fallback {} of model {} is not served by any provider; it is skipped", f, model)));
   }
 
