@@ -2,10 +2,12 @@
 FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml .
-RUN mvn -q -B dependency:go-offline
+COPY server/pom.xml server/
+COPY bench/pom.xml bench/
+RUN mvn -q -B -pl server dependency:go-offline
 COPY conf conf
-COPY src src
-RUN mvn -q -B package -DskipTests
+COPY server/src server/src
+RUN mvn -q -B -pl server package -DskipTests
 
 FROM eclipse-temurin:17-jre
 WORKDIR /app

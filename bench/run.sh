@@ -26,7 +26,7 @@ CAPACITY_RESULTS="$WORK/capacity.jsonl"
 if ! [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   apt-get update -qq > /dev/null && apt-get install -y -qq nginx-light libnginx-mod-nchan > /dev/null
 fi
-[ -f target/tokenbus.jar ] || mvn -q -B package -DskipTests
+{ [ -f target/tokenbus.jar ] && [ -f target/tokenbus-bench.jar ]; } || mvn -q -B package -DskipTests
 ulimit -n "$(ulimit -Hn)"
 
 cleanup() {
@@ -46,7 +46,7 @@ NGINX_WORKERS=$(pgrep -f "nginx: worker" | paste -sd, -)
 # The tool's own JVM: the parallel collector, which has no concurrent refinement threads (G1's cost
 # the client more than a tenth of its CPU at 10,000 subscribers, on the cores the hub needs).
 bench() {
-  java -XX:+UseParallelGC -cp target/tokenbus.jar io.tokenbus.bench.Bench --seconds "$SECONDS_PER_RUN" --drain-seconds "$DRAIN_SECONDS" "$@" \
+  java -XX:+UseParallelGC -jar target/tokenbus-bench.jar --seconds "$SECONDS_PER_RUN" --drain-seconds "$DRAIN_SECONDS" "$@" \
     2>> "$WORK/bench.log" | tail -1 >> "${INTO:-$RESULTS}"
 }
 
@@ -112,7 +112,7 @@ fi
   echo "its own in the tool; subscribers are dealt over the tool's other loops, one per core; the tool starts the tokens once the hub counts"
   echo "every subscriber as a viewer. Latency figures count every token; the raw results also give them without the first 2 s (steady_ms_*)."
   echo
-  java -cp target/tokenbus.jar io.tokenbus.bench.Table "$RESULTS" "$CAPACITY_RESULTS"
+  java -cp target/tokenbus-bench.jar io.tokenbus.bench.Table "$RESULTS" "$CAPACITY_RESULTS"
   echo
   echo "Reproduce: \`SUBSCRIBERS=\"$SUBSCRIBERS\" RATES=\"$RATES\" TRANSPORTS=\"$TRANSPORTS\" SECONDS_PER_RUN=$SECONDS_PER_RUN DRAIN_SECONDS=$DRAIN_SECONDS CAPACITY=\"$CAPACITY\" CROSS_NODE=\"$CROSS_NODE\" bench/run.sh\`"
 } > "$OUT"
