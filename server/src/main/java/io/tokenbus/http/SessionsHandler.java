@@ -231,7 +231,7 @@ final class SessionsHandler {
 
     @Override
     public void events(List<EncodedSessionEvent> events) {
-      write(EncodedSessionEvent.joined(events, EncodedSessionEvent::sse));
+      writer.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::sse));
     }
 
     @Override

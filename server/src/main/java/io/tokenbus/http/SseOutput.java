@@ -10,27 +10,19 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 
 /**
- * A viewer's SSE response: one write per batch (straight into the pipeline on HTTP/1.x, see
- * {@link PipelineWriter}), a bounded write queue, heartbeats while idle.
+ * A viewer's SSE response: its bytes go out through the connection's {@link ConnectionWriter}
+ * (one write per batch, a bounded write queue, heartbeats while idle).
  */
-class SseOutput implements ViewerOutput, Heartbeats.Beating {
-
-  private static final Buffer PING = Buffer.buffer(": ping\n\n");
+class SseOutput implements ViewerOutput {
 
   protected final HttpServerResponse response;
-  private final PipelineWriter pipeline;
+  protected final ConnectionWriter writer;
   private final WireFormat format;
-  private final Heartbeats heartbeats;
-  /** Bytes went out since the last heartbeat tick; loop only. */
-  private boolean wroteSinceBeat;
 
   SseOutput(HttpServerRequest request, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
     this.response = request.response();
-    this.pipeline = PipelineWriter.of(request);
+    this.writer = ConnectionWriter.sse(request, writeQueueBytes, heartbeats);
     this.format = format;
-    this.heartbeats = heartbeats;
-    response.setWriteQueueMaxSize(writeQueueBytes);
-    heartbeats.add(this);
   }
 
   /** The headers of a generation's SSE answer; written at once so the client sees the stream open. */
@@ -54,65 +46,30 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   @Override
   public boolean writeQueueFull() {
-    return response.writeQueueFull() || pipeline != null && !pipeline.writable();
+    return writer.queueFull();
   }
 
   @Override
   public void write(Encoded events) {
-    if (writable(events.joined()) && chunksPastTheEncoder()) {
-      wroteSinceBeat = true;
-      pipeline.writeChunk(events.httpChunk()); // framed once for every viewer of the node that writes these events
-    } else {
-      write(events.joined());
-    }
-  }
-
-  /** Nothing may follow the end of a response, and an empty chunk would be the last one. */
-  private boolean writable(Buffer bytes) {
-    return !response.closed() && !response.ended() && bytes.length() > 0;
-  }
-
-  /** Once the head is out, on HTTP/1.1 (an HTTP/1.0 response is not chunked: Vert.x sends its body as it is). */
-  private boolean chunksPastTheEncoder() {
-    return pipeline != null && pipeline.writesChunks() && response.headWritten() && response.isChunked();
-  }
-
-  /** Bytes shared by many viewers: straight into the pipeline once the head is out. */
-  protected void write(Buffer bytes) {
-    if (!writable(bytes)) {
-      return;
-    }
-    wroteSinceBeat = true;
-    if (pipeline != null && response.headWritten()) {
-      pipeline.write(bytes);
-    } else {
-      response.write(bytes);
-    }
+    writer.write(events);
   }
 
   @Override
   public void onDrain(Runnable action) {
-    if (pipeline != null) {
-      pipeline.whenDrained(PING, action);
-      return;
-    }
-    response.drainHandler(v -> {
-      response.drainHandler(null);
-      action.run();
-    });
+    writer.whenDrained(action);
   }
 
   @Override
   public void end() {
-    heartbeats.remove(this);
-    if (!response.closed() && !response.ended()) {
+    writer.stop();
+    if (!writer.closed()) {
       response.end();
     }
   }
 
   @Override
   public void abort(String reason) {
-    heartbeats.remove(this);
+    writer.stop();
     if (!response.closed()) {
       response.reset();
     }
@@ -133,21 +90,6 @@ class SseOutput implements ViewerOutput, Heartbeats.Beating {
 
   /** Stops heartbeats, once the response is over or the client has gone. */
   void closed() {
-    heartbeats.remove(this);
-  }
-
-  /**
-   * A heartbeat, unless the stream was written since the last tick: a busy stream needs none, and
-   * 10,000 of them at once (each through Vert.x's slower write path) would delay the next tokens.
-   */
-  @Override
-  public void beat() {
-    if (wroteSinceBeat) {
-      wroteSinceBeat = false;
-      return;
-    }
-    if (response.headWritten() && !response.closed() && !writeQueueFull()) {
-      response.write(PING);
-    }
+    writer.stop();
   }
 }

@@ -17,7 +17,6 @@ import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -34,21 +33,15 @@ import java.util.Map;
  * and {@code seq}). A frame that is not valid gets an {@code error} frame without {@code seq} and
  * the socket stays open.
  */
-final class WebSocketSession implements Heartbeats.Beating {
-
-  /** An empty ping frame, whole (RFC 6455 section 5.5.2): the marker a stalled subscription waits behind. */
-  private static final Buffer PING_FRAME = Buffer.buffer(new byte[] {(byte) 0x89, 0});
+final class WebSocketSession {
 
   private final ServerWebSocket socket;
-  /** Where a generation's frames, encoded once per node, are written whole; null: through the WebSocket API. */
-  private final PipelineWriter pipeline;
+  /** The socket's output: frames encoded once per node, written whole; its queue, drain and heartbeats. */
+  private final ConnectionWriter writer;
   private final GenerationClient generations;
   private final GenerationStore store;
   private final FanOut fanOut;
   private final TokenbusConfig config;
-  private final Heartbeats heartbeats;
-  /** Frames went out since the last heartbeat tick; loop only. */
-  private boolean wroteSinceBeat;
   private final Map<String, Viewer> subscriptions = new HashMap<>();
   private final Sessions sessions;
   private final SessionHub sessionHub;
@@ -61,48 +54,25 @@ final class WebSocketSession implements Heartbeats.Beating {
   WebSocketSession(ServerWebSocket socket, GenerationClient generations, GenerationStore store, FanOut fanOut,
                    TokenbusConfig config, Heartbeats heartbeats, Sessions sessions, SessionHub sessionHub) {
     this.socket = socket;
-    this.pipeline = PipelineWriter.of(socket);
+    this.writer = ConnectionWriter.webSocket(socket, config.viewer().writeQueueBytes(), heartbeats);
     this.sessions = sessions;
     this.sessionHub = sessionHub;
     this.generations = generations;
     this.store = store;
     this.fanOut = fanOut;
     this.config = config;
-    this.heartbeats = heartbeats;
   }
 
   void start() {
-    socket.setWriteQueueMaxSize(config.viewer().writeQueueBytes());
     socket.textMessageHandler(this::onText);
     socket.binaryMessageHandler(b -> error(null, "invalid_frame", "Binary frames are not supported; send JSON text frames"));
     socket.closeHandler(v -> {
-      heartbeats.remove(this);
+      writer.stop();
       new ArrayList<>(subscriptions.values()).forEach(Viewer::close);
       subscriptions.clear();
       new ArrayList<>(joined.keySet()).forEach(this::leaveSession);
     });
     socket.exceptionHandler(e -> socket.close());
-    heartbeats.add(this);
-  }
-
-  /** The socket's write queue is full: Vert.x's, or the channel's for what the pipeline took. */
-  private boolean queueFull() {
-    return socket.writeQueueFull() || !pipeline.writable();
-  }
-
-  /** Runs {@code action} once the socket has taken what is queued for it. */
-  private void whenDrained(Runnable action) {
-    pipeline.whenDrained(PING_FRAME, action);
-  }
-
-  /** A socket that was sent frames since the last beat needs no ping: 10,000 of them at once would delay the next tokens. */
-  @Override
-  public void beat() {
-    if (wroteSinceBeat) {
-      wroteSinceBeat = false;
-    } else if (!socket.isClosed() && !queueFull()) {
-      socket.writePing(Buffer.buffer());
-    }
   }
 
   private void onText(String text) {
@@ -385,21 +355,17 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public void events(List<EncodedSessionEvent> events) {
-      if (socket.isClosed()) {
-        return;
-      }
-      wroteSinceBeat = true;
-      pipeline.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::frame));
+      writer.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::frame));
     }
 
     @Override
     public boolean writeQueueFull() {
-      return queueFull();
+      return writer.queueFull();
     }
 
     @Override
     public void onDrain(Runnable action) {
-      whenDrained(action);
+      writer.whenDrained(action);
     }
 
     @Override
@@ -436,21 +402,17 @@ final class WebSocketSession implements Heartbeats.Beating {
 
     @Override
     public boolean writeQueueFull() {
-      return queueFull();
+      return writer.queueFull();
     }
 
     @Override
     public void write(Encoded events) {
-      if (socket.isClosed()) {
-        return;
-      }
-      wroteSinceBeat = true;
-      pipeline.write(events.joined()); // every frame of the batch, one write
+      writer.write(events); // every frame of the batch, one write
     }
 
     @Override
     public void onDrain(Runnable action) {
-      whenDrained(action);
+      writer.whenDrained(action);
     }
 
     @Override
