@@ -1,5 +1,6 @@
 package io.tokenbus;
 
+import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.BusCodec;
 import io.tokenbus.config.ConfigException;
 import io.tokenbus.config.ConfigLoader;
@@ -12,7 +13,6 @@ import io.tokenbus.cluster.HazelcastSessionStore;
 import io.tokenbus.http.GenerationClient;
 import io.tokenbus.session.InMemorySessionStore;
 import io.tokenbus.session.SessionBatch;
-import io.tokenbus.session.SessionHub;
 import io.tokenbus.session.SessionStore;
 import io.tokenbus.session.Sessions;
 import io.tokenbus.generation.ResumeGeneration;
@@ -47,7 +47,7 @@ public final class Tokenbus {
   private static final Logger LOG = LoggerFactory.getLogger(Tokenbus.class);
 
   /** A running node. */
-  public record Node(Vertx vertx, TokenbusConfig config, int port, FanOut fanOut, SessionHub sessionHub) {
+  public record Node(Vertx vertx, TokenbusConfig config, int port, FanOut fanOut) {
 
     public Future<Void> close() {
       return vertx.close();
@@ -118,7 +118,6 @@ public final class Tokenbus {
             @Override
             public void memberRemoved(MembershipEvent event) {
               node.fanOut().resync();
-              node.sessionHub().resync();
             }
           }))
           .onFailure(e -> vertx.close());
@@ -156,7 +155,9 @@ public final class Tokenbus {
     int cores = Runtime.getRuntime().availableProcessors();
     int workers = config.generation().workers() > 0 ? config.generation().workers() : cores;
     int httpInstances = config.http().instances() > 0 ? config.http().instances() : cores;
-    FanOut fanOut = new FanOut(vertx, store, config.viewer(), config.generation().idleCancelSeconds());
+    // An owner's idle-cancel limit needs several "watched" reports within it.
+    int idleCancel = config.generation().idleCancelSeconds();
+    FanOut fanOut = new FanOut(vertx, config.viewer(), idleCancel > 0 ? Math.max(100, idleCancel * 1000L / 3) : 0);
     AtomicInteger running = new AtomicInteger();
     AtomicInteger openStreams = new AtomicInteger();
     Set<Integer> ports = ConcurrentHashMap.newKeySet();
@@ -166,14 +167,13 @@ public final class Tokenbus {
     Upstreams upstreams = new Upstreams(vertx, config);
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
     sessions.starter(new GenerationClient(vertx, store, config.generation().placementAttempts())::start);
-    SessionHub sessionHub = new SessionHub(vertx);
     return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId, upstreams, sessions,
-            id -> fanOut.viewers(id) > 0),
+            id -> fanOut.viewers(Addresses.events(id)) > 0),
             new DeploymentOptions().setInstances(workers))
-        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, sessions, sessionHub, bindPort, openStreams, nodeId, ports::add),
+        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, sessions, bindPort, openStreams, nodeId, ports::add),
             new DeploymentOptions().setInstances(httpInstances)))
         .compose(id -> ports.size() == 1
-            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut, sessionHub))
+            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut))
             : Future.failedFuture(new IllegalStateException("HTTP verticle instances bound different ports: " + ports)));
   }
 }

@@ -18,7 +18,7 @@ import java.util.Objects;
  * Immutable, so one instance is shared by every reader on a node.
  */
 public record GenerationEvent(long seq, EventType type, String text, String finishReason, Usage usage, Failure failure,
-                              String data) implements java.io.Serializable {
+                              String data) implements StreamEvent, java.io.Serializable {
 
   public GenerationEvent {
     Objects.requireNonNull(type, "type");
@@ -59,6 +59,7 @@ public record GenerationEvent(long seq, EventType type, String text, String fini
     return new GenerationEvent(seq, EventType.RECOVERY, kind, null, null, Objects.requireNonNull(cause), details);
   }
 
+  @Override
   public boolean terminal() {
     return type.terminal();
   }

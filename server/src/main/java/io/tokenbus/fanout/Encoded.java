@@ -1,6 +1,6 @@
 package io.tokenbus.fanout;
 
-import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.StreamEvent;
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,47 +11,47 @@ import java.util.List;
  * {@link #range} of it shares its frames; a range of a shared batch (one every viewer of the node
  * writes) also shares its joined buffer, as a slice. Safe to share between event loops.
  */
-public final class Encoded {
+public final class Encoded<E extends StreamEvent> {
 
-  private final Frames frames;
+  private final Frames<E> frames;
   private final int from;
   private final int to;
   private volatile Buffer joined;
   private volatile Buffer chunk;
 
-  private Encoded(Frames frames, int from, int to) {
+  private Encoded(Frames<E> frames, int from, int to) {
     this.frames = frames;
     this.from = from;
     this.to = to;
   }
 
   /** Log events, with frames from the node's cache; {@code shared} if many viewers will write it. */
-  static Encoded cached(FrameCache cache, WireFormat format, List<GenerationEvent> events, boolean shared) {
+  static <E extends StreamEvent> Encoded<E> cached(FrameCache<E> cache, WireFormat format, List<E> events, boolean shared) {
     List<Buffer> frames = new ArrayList<>(events.size());
-    for (GenerationEvent event : events) {
+    for (E event : events) {
       frames.add(cache.frame(format, event));
     }
-    return new Encoded(new Frames(events, frames, shared), 0, events.size());
+    return new Encoded<>(new Frames<>(events, frames, shared), 0, events.size());
   }
 
   /** Events made for one viewer (merged deltas), encoded for it alone. */
-  static Encoded encode(EventEncoder encoder, WireFormat format, List<GenerationEvent> events) {
+  static <E extends StreamEvent> Encoded<E> encode(StreamSource<E> source, WireFormat format, List<E> events) {
     List<Buffer> frames = new ArrayList<>(events.size());
-    for (GenerationEvent event : events) {
-      frames.add(encoder.encode(format, event));
+    for (E event : events) {
+      frames.add(source.encode(format, event));
     }
-    return new Encoded(new Frames(events, frames, false), 0, events.size());
+    return new Encoded<>(new Frames<>(events, frames, false), 0, events.size());
   }
 
-  public List<GenerationEvent> events() {
+  public List<E> events() {
     return frames.events.subList(from, to);
   }
 
-  public GenerationEvent first() {
+  public E first() {
     return frames.events.get(from);
   }
 
-  public GenerationEvent last() {
+  public E last() {
     return frames.events.get(to - 1);
   }
 
@@ -118,25 +118,25 @@ public final class Encoded {
   }
 
   /** Frames {@code i} (inclusive) to {@code j} (exclusive), sharing what is encoded. */
-  Encoded range(int i, int j) {
-    return i == 0 && j == size() ? this : new Encoded(frames, from + i, from + j);
+  Encoded<E> range(int i, int j) {
+    return i == 0 && j == size() ? this : new Encoded<>(frames, from + i, from + j);
   }
 
   /** The events from index {@code i} on. */
-  Encoded from(int i) {
+  Encoded<E> from(int i) {
     return range(i, size());
   }
 
   /** The frames behind every range of one encoding. */
-  private static final class Frames {
-    final List<GenerationEvent> events;
+  private static final class Frames<E> {
+    final List<E> events;
     final List<Buffer> frames;
     final boolean shared;
     /** Where each frame starts in the joined bytes, and (last) their total length. */
     final int[] offsets;
     private Buffer joined;
 
-    Frames(List<GenerationEvent> events, List<Buffer> frames, boolean shared) {
+    Frames(List<E> events, List<Buffer> frames, boolean shared) {
       this.events = events;
       this.frames = frames;
       this.shared = shared;

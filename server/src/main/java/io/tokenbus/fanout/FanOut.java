@@ -1,10 +1,8 @@
 package io.tokenbus.fanout;
 
-import io.tokenbus.bus.Addresses;
-import io.tokenbus.bus.ControlCommand;
-import io.tokenbus.bus.EventBatch;
+import io.tokenbus.bus.StreamBatch;
+import io.tokenbus.bus.StreamEvent;
 import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -20,86 +18,89 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A node's fan-out: for each generation with viewers on this node, exactly one event-bus consumer
- * of its address, however many viewers it has. Each batch is wrapped once ({@link EncodedBatch},
- * encoded once per format) and handed to each event loop that holds viewers of it: one hop per
- * loop, not per connection, and batches that pile up while a loop is busy are written as one. Membership changes are rare and take one lock; delivery takes none.
- * While a generation has viewers here, its owner hears so ({@link ControlCommand#WATCHING}) every
- * few seconds, for the idle-cancel policy.
+ * A node's stream engine: for each stream (a generation, a chat session) with viewers on this node,
+ * exactly one event-bus consumer of its address, however many viewers it has. Each batch is
+ * wrapped once ({@link EncodedBatch}, encoded once per format) and handed to each event loop that
+ * holds viewers of it: one hop per loop, not per connection, and batches that pile up while a loop
+ * is busy are written as one. Membership changes are rare and take one lock; delivery takes none.
+ * While a stream has viewers here, its source hears so ({@link StreamSource#watched}) at the first
+ * join and then periodically (a generation's owner, for its idle-cancel policy).
  */
 public final class FanOut {
 
-  private final Vertx vertx;
-  private final GenerationStore store;
-  private final TokenbusConfig.Viewer config;
-  private final Map<String, Channel> channels = new HashMap<>();
+  private static final Logger LOG = LoggerFactory.getLogger(FanOut.class);
+  /**
+   * In a cluster a new consumer takes a moment to reach the other nodes' view of the bus: what they
+   * publish meanwhile does not arrive here. This long after a stream's consumer registered, its log
+   * is read once for the node, so the last event of a quiet stream does not wait for the next one.
+   */
+  static final long JOIN_SETTLE_MS = 1500;
 
-  public FanOut(Vertx vertx, GenerationStore store, TokenbusConfig.Viewer config) {
-    this(vertx, store, config, 0);
+  private final Vertx vertx;
+  private final TokenbusConfig.Viewer config;
+  private final Map<String, Channel<?>> channels = new HashMap<>();
+
+  public FanOut(Vertx vertx, TokenbusConfig.Viewer config) {
+    this(vertx, config, 0);
   }
 
   /**
-   * @param idleCancelSeconds the owners' idle-cancel limit (0: none): viewers are reported at a
-   *                          third of it, so a watched generation is never taken for idle
+   * @param watchedReportMs how often the sources of watched streams hear it (0: only at the first
+   *                        join); a generation's idle-cancel limit needs several reports within it
    */
-  public FanOut(Vertx vertx, GenerationStore store, TokenbusConfig.Viewer config, int idleCancelSeconds) {
+  public FanOut(Vertx vertx, TokenbusConfig.Viewer config, long watchedReportMs) {
     this.vertx = vertx;
-    this.store = store;
     this.config = config;
-    if (idleCancelSeconds > 0) {
-      long period = Math.max(100, idleCancelSeconds * 1000L / 3); // several reports within every idle limit
-      vertx.setPeriodic(period, period, t -> reportWatched());
+    if (watchedReportMs > 0) {
+      vertx.setPeriodic(watchedReportMs, watchedReportMs, t -> reportWatched());
     }
   }
 
   private void reportWatched() {
-    List<String> watched;
+    List<StreamSource<?>> watched = new ArrayList<>();
     synchronized (this) {
-      watched = new ArrayList<>(channels.keySet());
+      channels.values().forEach(channel -> watched.add(channel.source));
     }
-    watched.forEach(this::reportWatched);
-  }
-
-  private void reportWatched(String generation) {
-    vertx.eventBus().send(Addresses.control(generation), ControlCommand.WATCHING);
-  }
-
-  GenerationStore store() {
-    return store;
+    watched.forEach(source -> source.watched(vertx.eventBus()));
   }
 
   TokenbusConfig.Viewer config() {
     return config;
   }
 
-  /** Viewers of a generation on this node. */
-  public synchronized int viewers(String generation) {
-    Channel channel = channels.get(generation);
+  /** Viewers on this node of the stream published on {@code address}. */
+  public synchronized int viewers(String address) {
+    Channel<?> channel = channels.get(address);
     return channel == null ? 0 : channel.count;
   }
 
   /**
    * Adds a viewer (on its event loop); the future completes, on any thread, once live batches
-   * reach it. Returns the node's frame cache of the generation for its replays.
+   * reach it. Returns the node's frame cache of the stream for its replays.
    */
-  Joined join(Viewer viewer) {
+  @SuppressWarnings("unchecked") // every viewer of one address watches the same kind of stream
+  <E extends StreamEvent> Joined<E> join(Viewer<E> viewer) {
     boolean first;
-    Joined joined;
+    Joined<E> joined;
+    StreamSource<E> source = viewer.source();
     synchronized (this) {
-      first = !channels.containsKey(viewer.generation());
-      Channel channel = channels.computeIfAbsent(viewer.generation(), id -> new Channel(viewer));
+      first = !channels.containsKey(source.address());
+      Channel<E> channel = (Channel<E>) channels.computeIfAbsent(source.address(), address -> new Channel<>(source));
       channel.add(viewer);
-      joined = new Joined(channel.ready, channel.frames);
+      joined = new Joined<>(channel.ready, channel.frames);
     }
     if (first) {
-      reportWatched(viewer.generation());
+      source.watched(vertx.eventBus());
     }
     return joined;
   }
 
-  record Joined(Future<Void> ready, FrameCache frames) {
+  record Joined<E extends StreamEvent>(Future<Void> ready, FrameCache<E> frames) {
   }
 
   /**
@@ -108,18 +109,18 @@ public final class FanOut {
    * event) would otherwise never reach viewers that are waiting for it.
    */
   public void resync() {
-    List<LoopGroup> groups = new ArrayList<>();
+    List<LoopGroup<?>> groups = new ArrayList<>();
     synchronized (this) {
       channels.values().forEach(channel -> groups.addAll(channel.loops));
     }
-    for (LoopGroup group : groups) {
+    for (LoopGroup<?> group : groups) {
       group.context.runOnContext(v -> group.forEach(Viewer::resync));
     }
   }
 
-  /** Event loops holding viewers of a generation on this node (for tests: one hop per loop). */
-  synchronized int loops(String generation) {
-    Channel channel = channels.get(generation);
+  /** Event loops holding viewers of a stream on this node (for tests: one hop per loop). */
+  synchronized int loops(String address) {
+    Channel<?> channel = channels.get(address);
     return channel == null ? 0 : channel.loops.size();
   }
 
@@ -128,45 +129,76 @@ public final class FanOut {
     return ((ContextInternal) context).unwrap();
   }
 
-  synchronized void leave(Viewer viewer) {
-    Channel channel = channels.get(viewer.generation());
+  synchronized void leave(Viewer<?> viewer) {
+    String address = viewer.source().address();
+    Channel<?> channel = channels.get(address);
     if (channel != null && channel.remove(viewer) == 0) {
-      channels.remove(viewer.generation());
+      channels.remove(address);
       channel.consumer.unregister();
     }
   }
 
-  /** One generation's consumer on this node, and its viewers grouped by event loop. */
-  private final class Channel {
-    final FrameCache frames;
-    final MessageConsumer<EventBatch> consumer;
+  /** One stream's consumer on this node, and its viewers grouped by event loop. */
+  private final class Channel<E extends StreamEvent> {
+    final StreamSource<E> source;
+    final FrameCache<E> frames;
+    final MessageConsumer<StreamBatch<E>> consumer;
     final Future<Void> ready;
-    final List<LoopGroup> loops = new CopyOnWriteArrayList<>();
+    final List<LoopGroup<E>> loops = new CopyOnWriteArrayList<>();
+    /** Where the consumer's batches arrive; the settle read's answer is handled there too. */
+    final Context context;
     int count;
     /** The highest owner epoch seen: a batch from an older owner (paused, then fenced off) is dropped. */
     long epoch;
+    /** The last seq a batch brought; consumer context only. */
+    long lastSeq;
 
-    Channel(Viewer first) {
-      frames = new FrameCache(new EventEncoder(first.info()));
-      consumer = vertx.eventBus().consumer(Addresses.events(first.generation()), this::onBatch);
+    Channel(StreamSource<E> source) {
+      this.source = source;
+      frames = new FrameCache<>(source);
+      context = vertx.getOrCreateContext();
+      consumer = vertx.eventBus().consumer(source.address(), this::onBatch);
       ready = consumer.completion();
+      if (vertx.isClustered()) {
+        ready.onSuccess(v -> vertx.setTimer(JOIN_SETTLE_MS, t -> settle()));
+      }
     }
 
-    void add(Viewer viewer) {
+    /**
+     * Offers what the log has past the last batch seen: what other nodes published before they knew
+     * of this consumer. At most the inbox's bound: viewers further behind see a gap and read the
+     * rest themselves.
+     */
+    private void settle() {
+      if (loops.isEmpty()) {
+        return;
+      }
+      source.readAfter(lastSeq).onComplete(ar -> context.runOnContext(v -> {
+        if (ar.failed()) {
+          LOG.debug("Stream {}: the settle read failed ({}); viewers mend gaps with the next batch", source.id(),
+              ar.cause().getMessage());
+        } else if (ar.result() != null && !ar.result().isEmpty()) {
+          List<E> events = ar.result();
+          offer(new ArrayList<>(events.subList(Math.max(0, events.size() - config.catchUpBufferEvents()), events.size())));
+        }
+      }));
+    }
+
+    void add(Viewer<E> viewer) {
       count++;
-      for (LoopGroup loop : loops) {
+      for (LoopGroup<E> loop : loops) {
         if (loop.context == viewer.context()) {
           loop.add(viewer);
           return;
         }
       }
-      LoopGroup loop = new LoopGroup(viewer.context(), config.coalesceMaxDelayMs() * 1_000_000L, config.catchUpBufferEvents());
+      LoopGroup<E> loop = new LoopGroup<>(viewer.context(), config.coalesceMaxDelayMs() * 1_000_000L, config.catchUpBufferEvents());
       loops.add(loop);
       loop.add(viewer);
     }
 
-    int remove(Viewer viewer) {
-      for (LoopGroup loop : loops) {
+    int remove(Viewer<?> viewer) {
+      for (LoopGroup<E> loop : loops) {
         if (loop.context == viewer.context() && loop.remove(viewer) && loop.isEmpty()) {
           loops.remove(loop);
         }
@@ -174,13 +206,20 @@ public final class FanOut {
       return --count;
     }
 
-    void onBatch(Message<EventBatch> message) {
+    void onBatch(Message<StreamBatch<E>> message) {
       if (message.body().epoch() < epoch) {
         return;
       }
       epoch = message.body().epoch();
-      EncodedBatch batch = new EncodedBatch(message.body().events(), frames);
-      for (LoopGroup loop : loops) {
+      offer(message.body().events());
+    }
+
+    private void offer(List<E> events) {
+      EncodedBatch<E> batch = new EncodedBatch<>(events, frames);
+      if (!batch.passing()) {
+        lastSeq = Math.max(lastSeq, batch.lastSeq());
+      }
+      for (LoopGroup<E> loop : loops) {
         loop.offer(batch);
       }
     }
@@ -200,12 +239,12 @@ public final class FanOut {
    * {@code viewer.catch-up-buffer-events} all the same (a loop held up by something else): past it,
    * batches are dropped and the next pass has every viewer read the log after its cursor instead.
    */
-  private static final class LoopGroup {
+  private static final class LoopGroup<E extends StreamEvent> {
     final Context context;
-    final ArrayList<Viewer> viewers = new ArrayList<>();
-    final Queue<EncodedBatch> inbox = new ConcurrentLinkedQueue<>();
+    final ArrayList<Viewer<E>> viewers = new ArrayList<>();
+    final Queue<EncodedBatch<E>> inbox = new ConcurrentLinkedQueue<>();
     final AtomicBoolean scheduled = new AtomicBoolean();
-    final List<EncodedBatch> run = new ArrayList<>();
+    final List<EncodedBatch<E>> run = new ArrayList<>();
     final long maxPauseNanos;
     final int maxQueuedEvents;
     /** Events in the inbox; past {@link #maxQueuedEvents} batches are dropped and {@link #overflowed} set. */
@@ -224,7 +263,7 @@ public final class FanOut {
     }
 
     /** Queues a batch for this loop's viewers; any thread. */
-    void offer(EncodedBatch batch) {
+    void offer(EncodedBatch<E> batch) {
       if (queuedEvents.addAndGet(batch.size()) > maxQueuedEvents) {
         queuedEvents.addAndGet(-batch.size());
         overflowed.set(true); // the log has it: the next pass sends viewers to read it
@@ -249,7 +288,7 @@ public final class FanOut {
     private void flush() {
       long start = System.nanoTime();
       scheduled.set(false);
-      EncodedBatch batch;
+      EncodedBatch<E> batch;
       boolean dropped = overflowed.getAndSet(false);
       while ((batch = inbox.poll()) != null) {
         queuedEvents.addAndGet(-batch.size());
@@ -269,19 +308,19 @@ public final class FanOut {
     }
 
     private void deliverRun() {
-      EncodedBatch merged = EncodedBatch.merge(run);
+      EncodedBatch<E> merged = EncodedBatch.merge(run);
       run.clear();
       deliver(merged);
     }
 
-    void add(Viewer viewer) {
+    void add(Viewer<E> viewer) {
       viewer.slot = viewers.size();
       viewers.add(viewer);
       live++;
     }
 
     /** Removes the viewer; true if it was here. */
-    boolean remove(Viewer viewer) {
+    boolean remove(Viewer<?> viewer) {
       int slot = viewer.slot;
       if (slot < 0 || slot >= viewers.size() || viewers.get(slot) != viewer) {
         return false;
@@ -293,7 +332,7 @@ public final class FanOut {
         dirty = true;
         return true;
       }
-      Viewer last = viewers.remove(viewers.size() - 1);
+      Viewer<E> last = viewers.remove(viewers.size() - 1);
       if (last != viewer) {
         viewers.set(slot, last);
         last.slot = slot;
@@ -306,16 +345,16 @@ public final class FanOut {
       return live == 0;
     }
 
-    void deliver(EncodedBatch batch) {
+    void deliver(EncodedBatch<E> batch) {
       forEach(viewer -> viewer.onBatch(batch));
     }
 
     /** Runs {@code action} on each viewer; viewers that leave meanwhile are removed afterwards. */
-    void forEach(java.util.function.Consumer<Viewer> action) {
+    void forEach(Consumer<Viewer<E>> action) {
       delivering = true;
       try {
         for (int i = 0, n = viewers.size(); i < n; i++) {
-          Viewer viewer = viewers.get(i);
+          Viewer<E> viewer = viewers.get(i);
           if (viewer != null) {
             action.accept(viewer);
           }

@@ -1,8 +1,6 @@
 package io.tokenbus.fanout;
 
-import io.tokenbus.bus.EventType;
-import io.tokenbus.bus.GenerationEvent;
-import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.bus.StreamEvent;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -14,19 +12,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One connection watching one generation: nothing more than an output and a cursor (the last seq
- * it was sent). Lives on its connection's event loop.
+ * One connection watching one stream (a generation, a chat session): nothing more than an output
+ * and a cursor (the last seq it was sent). Lives on its connection's event loop. Every kind of
+ * stream gets the same guarantees from this one class.
  *
- * <p>Joining without a race: register for live batches first (holding what arrives), read the log
- * after the cursor and send it, then release the held batches above what was sent. Late join
- * (cursor 0), resume (Last-Event-ID) and snapshot all take this path.
+ * <p>Joining without a race: register for live batches first (holding what arrives), let the
+ * source say where to start (and send what it gives a newcomer first), read the log after the
+ * cursor and send it, then release the held batches above what was sent. Late join (cursor 0),
+ * resume (Last-Event-ID), snapshot and a session's state-first join all take this path.
  *
  * <p>Slow viewers: when the connection's write queue is full nothing more is queued for it; it
  * keeps only its cursor (the log is the buffer). When the queue drains, it reads what it missed
  * from the log and receives it merged into one delta carrying the last seq. Stalled longer than
  * the limit, the connection is closed and its client resumes.
  */
-public final class Viewer {
+public final class Viewer<E extends StreamEvent> {
 
   private static final Logger LOG = LoggerFactory.getLogger(Viewer.class);
   /**
@@ -44,13 +44,12 @@ public final class Viewer {
   private enum State { NEW, CATCHING_UP, LIVE, STALLED, CLOSED }
 
   private final FanOut fanOut;
-  private final GenerationInfo info;
-  private final ViewerOutput out;
+  private final StreamSource<E> source;
+  private final ViewerOutput<E> out;
   private final boolean snapshot;
-  private final EventEncoder encoder;
-  private final ArrayDeque<EncodedBatch> held = new ArrayDeque<>();
+  private final ArrayDeque<EncodedBatch<E>> held = new ArrayDeque<>();
   private ContextInternal context;
-  private FrameCache frames;
+  private FrameCache<E> frames;
   private State state = State.NEW;
   private long cursor;
   private int heldEvents;
@@ -62,24 +61,19 @@ public final class Viewer {
   int slot = -1;
 
   /**
-   * @param cursor   the last seq the client has (0 for everything)
-   * @param snapshot send what the log holds as one merged delta instead of event by event
+   * @param cursor   the last seq the client has (0 for everything; what else, the source says)
+   * @param snapshot send what the log holds merged (one delta) instead of event by event
    */
-  public Viewer(FanOut fanOut, GenerationInfo info, long cursor, boolean snapshot, ViewerOutput out) {
+  public Viewer(FanOut fanOut, StreamSource<E> source, long cursor, boolean snapshot, ViewerOutput<E> out) {
     this.fanOut = fanOut;
-    this.info = info;
+    this.source = source;
     this.cursor = cursor;
     this.snapshot = snapshot;
     this.out = out;
-    this.encoder = new EventEncoder(info);
   }
 
-  public String generation() {
-    return info.id();
-  }
-
-  GenerationInfo info() {
-    return info;
+  StreamSource<E> source() {
+    return source;
   }
 
   /** The viewer's event-loop context (never a per-request duplicate). */
@@ -95,17 +89,34 @@ public final class Viewer {
     }
     context = (ContextInternal) FanOut.loopOf(current);
     state = State.CATCHING_UP;
-    FanOut.Joined joined = fanOut.join(this);
+    FanOut.Joined<E> joined = fanOut.join(this);
     frames = joined.frames();
     // The consumer's registration completes on the loop of whoever created the channel: come home first.
     joined.ready().onComplete(ar -> onLoop(() -> {
       if (ar.failed()) {
-        LOG.warn("Viewer of {} could not subscribe: {}", info.id(), ar.cause().getMessage());
+        LOG.warn("Viewer of {} could not subscribe: {}", source.id(), ar.cause().getMessage());
         abort("subscription failed");
       } else if (state == State.CATCHING_UP) {
-        readLog(snapshot);
+        source.start(cursor, out.format()).onComplete(started -> onLoop(() -> begin(started)));
       }
     }));
+  }
+
+  /** Where the source says to start: what it gives first, then the log after that cursor. */
+  private void begin(AsyncResult<StreamSource.Start> started) {
+    if (state != State.CATCHING_UP) {
+      return;
+    }
+    if (started.failed()) {
+      LOG.info("Viewer of {} cannot start: {}", source.id(), started.cause().getMessage());
+      abort(started.cause().getMessage());
+      return;
+    }
+    cursor = started.result().cursor();
+    if (started.result().head() != null) {
+      out.write(started.result().head());
+    }
+    readLog(snapshot);
   }
 
   private void onLoop(Runnable action) {
@@ -139,8 +150,14 @@ public final class Viewer {
   }
 
   /** A live batch, on this viewer's event loop. */
-  void onBatch(EncodedBatch batch) {
-    assert context.inThread() : "viewer of " + info.id() + " called off its event loop";
+  void onBatch(EncodedBatch<E> batch) {
+    assert context.inThread() : "viewer of " + source.id() + " called off its event loop";
+    if (batch.passing()) {
+      if (state == State.LIVE && !out.writeQueueFull()) {
+        out.write(batch.in(out.format())); // worth showing now, not worth holding or replaying
+      }
+      return;
+    }
     switch (state) {
       case LIVE -> deliver(batch);
       case CATCHING_UP -> hold(batch);
@@ -150,7 +167,7 @@ public final class Viewer {
     }
   }
 
-  private void deliver(EncodedBatch batch) {
+  private void deliver(EncodedBatch<E> batch) {
     if (batch.lastSeq() <= cursor) {
       return;
     }
@@ -161,7 +178,7 @@ public final class Viewer {
     send(batch.in(out.format()).from((int) (cursor + 1 - batch.firstSeq())));
   }
 
-  private void hold(EncodedBatch batch) {
+  private void hold(EncodedBatch<E> batch) {
     if (heldOverflow) {
       return;
     }
@@ -185,17 +202,17 @@ public final class Viewer {
     held.clear();
     heldEvents = 0;
     heldOverflow = false;
-    fanOut.store().readAfter(info.id(), cursor).onComplete(ar -> onLoop(() -> afterRead(ar, merge)));
+    source.readAfter(cursor).onComplete(ar -> onLoop(() -> afterRead(ar, merge)));
   }
 
-  private void afterRead(AsyncResult<List<GenerationEvent>> ar, boolean merge) {
-    assert context.inThread() : "viewer of " + info.id() + " called off its event loop";
+  private void afterRead(AsyncResult<List<E>> ar, boolean merge) {
+    assert context.inThread() : "viewer of " + source.id() + " called off its event loop";
     if (state != State.CATCHING_UP) {
       return;
     }
     if (ar.failed() && readRetries < MAX_READ_RETRIES) {
       long delay = Math.min(1000, 50L << readRetries++);
-      LOG.debug("Viewer of {}: log read failed ({}), retrying in {} ms", info.id(), ar.cause().getMessage(), delay);
+      LOG.debug("Viewer of {}: log read failed ({}), retrying in {} ms", source.id(), ar.cause().getMessage(), delay);
       context.owner().setTimer(delay, t -> onLoop(() -> {
         if (state == State.CATCHING_UP) {
           readLog(merge);
@@ -203,14 +220,18 @@ public final class Viewer {
       }));
       return;
     }
-    if (ar.failed() || ar.result() == null) {
-      LOG.warn("Viewer of {} cannot read the log: {}", info.id(), ar.failed() ? ar.cause().getMessage() : "expired");
-      abort("generation log unavailable");
+    if (ar.failed()) {
+      LOG.warn("Viewer of {} cannot read the log: {}", source.id(), ar.cause().getMessage());
+      abort("its log cannot be read");
+      return;
+    }
+    if (ar.result() == null) {
+      abort(source.goneReason());
       return;
     }
     readRetries = 0;
-    List<GenerationEvent> events = merge ? merge(ar.result()) : ar.result();
-    if (!events.isEmpty() && !send(merge ? Encoded.encode(encoder, out.format(), events)
+    List<E> events = merge ? merge(ar.result(), source) : ar.result();
+    if (!events.isEmpty() && !send(merge ? Encoded.encode(source, out.format(), events)
         : Encoded.cached(frames, out.format(), events, false))) {
       return;
     }
@@ -234,7 +255,7 @@ public final class Viewer {
    * as they do but for a long replay or a loop far behind), checking the write queue before each.
    * A full queue stalls the viewer at the last seq written. False if it stopped before the end.
    */
-  private boolean send(Encoded encoded) {
+  private boolean send(Encoded<E> encoded) {
     int limit = fanOut.config().writeQueueBytes();
     for (int i = 0, n = encoded.size(); i < n; ) {
       if (out.writeQueueFull()) {
@@ -242,7 +263,7 @@ public final class Viewer {
         return false;
       }
       int j = encoded.fit(i, limit);
-      Encoded piece = encoded.range(i, j);
+      Encoded<E> piece = encoded.range(i, j);
       out.write(piece);
       cursor = piece.last().seq();
       if (piece.last().terminal()) {
@@ -264,8 +285,9 @@ public final class Viewer {
     stallTimer = context.owner().setTimer(limitMs, t -> {
       stallTimer = -1;
       if (state == State.STALLED) {
-        LOG.info("Viewer of {} stalled for {} ms at seq {}; closing its connection", info.id(), limitMs, cursor);
-        abort("stalled");
+        LOG.info("Viewer of {} stalled for {} ms at seq {}; closing its connection", source.id(), limitMs, cursor);
+        close();
+        out.stalled();
       }
     });
   }
@@ -279,7 +301,7 @@ public final class Viewer {
 
   private void abort(String reason) {
     close();
-    out.abort(reason);
+    out.lost(reason);
   }
 
   private void cancelStallTimer() {
@@ -290,33 +312,33 @@ public final class Viewer {
   }
 
   /**
-   * Folds each run of consecutive plain deltas into deltas of at most
-   * {@link #MERGED_DELTA_MAX_CHARS} (a longer single delta is kept whole), each carrying the seq of
-   * the last delta it covers. A delta with pass-through data is kept whole, so Chat Completions
-   * clients still get its fields.
+   * Folds each run of neighbouring events with the same {@link StreamSource#foldKey} (plain deltas)
+   * into events of at most {@link #MERGED_DELTA_MAX_CHARS} (a longer single one is kept whole),
+   * each carrying the seq of the last event it covers. Anything else is kept whole, so Chat
+   * Completions clients still get a delta's pass-through fields.
    */
-  static List<GenerationEvent> merge(List<GenerationEvent> events) {
-    List<GenerationEvent> merged = new ArrayList<>();
+  static <E extends StreamEvent> List<E> merge(List<E> events, StreamSource<E> source) {
+    List<E> merged = new ArrayList<>();
     StringBuilder text = null;
-    long seq = 0;
-    for (GenerationEvent event : events) {
-      if (event.type() == EventType.DELTA && event.data() == null) {
-        if (text != null && text.length() + event.text().length() > MERGED_DELTA_MAX_CHARS) {
-          merged.add(GenerationEvent.delta(seq, text.toString()));
-          text = null;
-        }
-        text = text == null ? new StringBuilder(event.text()) : text.append(event.text());
-        seq = event.seq();
-      } else {
-        if (text != null) {
-          merged.add(GenerationEvent.delta(seq, text.toString()));
-          text = null;
-        }
+    E last = null;
+    String key = null;
+    for (E event : events) {
+      String eventKey = source.foldKey(event);
+      if (text != null && (eventKey == null || !eventKey.equals(key)
+          || text.length() + source.text(event).length() > MERGED_DELTA_MAX_CHARS)) {
+        merged.add(source.folded(last, text.toString()));
+        text = null;
+      }
+      if (eventKey == null) {
         merged.add(event);
+      } else {
+        text = text == null ? new StringBuilder(source.text(event)) : text.append(source.text(event));
+        last = event;
+        key = eventKey;
       }
     }
     if (text != null) {
-      merged.add(GenerationEvent.delta(seq, text.toString()));
+      merged.add(source.folded(last, text.toString()));
     }
     return merged;
   }

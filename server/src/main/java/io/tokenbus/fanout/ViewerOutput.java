@@ -1,13 +1,22 @@
 package io.tokenbus.fanout;
 
-/** The connection side of a {@link Viewer}: an SSE response, or one subscription on a WebSocket. */
-public interface ViewerOutput {
+import io.tokenbus.bus.StreamEvent;
+import io.vertx.core.buffer.Buffer;
+
+/**
+ * The connection side of a {@link Viewer}: an SSE response, or one subscription on a WebSocket.
+ * Called on the connection's event loop only.
+ */
+public interface ViewerOutput<E extends StreamEvent> {
 
   WireFormat format();
 
   boolean writeQueueFull();
 
-  void write(Encoded events);
+  void write(Encoded<E> events);
+
+  /** Bytes for this viewer alone, before its events: what a source gives a newcomer first. */
+  void write(Buffer head);
 
   /** Runs {@code action} once, the next time the connection's write queue drains. */
   void onDrain(Runnable action);
@@ -16,8 +25,11 @@ public interface ViewerOutput {
   void end();
 
   /**
-   * The viewer cannot go on (stalled past the limit, or its log is gone): close so the client
-   * reconnects and resumes from its last seq.
+   * The viewer was stalled past {@code viewer.max-stall-seconds}: close so the client reconnects
+   * and resumes from its last seq.
    */
-  void abort(String reason);
+  void stalled();
+
+  /** The viewer cannot go on (the stream is gone or cannot be read): say why, if the format can. */
+  void lost(String reason);
 }

@@ -1,9 +1,16 @@
 package io.tokenbus.fanout;
 
-/** The byte formats a viewer can receive; each is encoded at most once per event per node. */
+/**
+ * The byte formats a viewer can receive; each is encoded at most once per event per node, by the
+ * stream's {@link StreamSource}. Every kind of stream has the first two; the rest are a
+ * generation's alone.
+ */
 public enum WireFormat {
-  /** {@code GET /v1/generations/{id}/events}: {@code id:}, {@code event:} and JSON {@code data:}. */
-  EVENTS_SSE,
+  /**
+   * The stream's own SSE events ({@code GET /v1/generations/{id}/events},
+   * {@code GET /v1/sessions/{id}/events}): {@code id:}, {@code event:} and JSON {@code data:}.
+   */
+  SSE,
   /** {@code /v1/ws}: one JSON text frame per event, encoded as the whole frame (header and payload). */
   WEBSOCKET,
   /** {@code POST /v1/chat/completions} with {@code stream: true}: {@code chat.completion.chunk} lines. */

@@ -6,12 +6,13 @@ import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.Encoded;
-import io.tokenbus.fanout.EventEncoder;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.generation.GenerationEncoder;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
@@ -53,9 +54,10 @@ final class ChatCompletionsHandler {
           HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
           if (stream) {
             ChatStreamOutput output = new ChatStreamOutput(ctx.request(), format, info, config.writeQueueBytes(), heartbeats);
-            output.watch(new Viewer(fanOut, info, 0, false, output));
+            output.watch(new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
           } else if (!response.closed()) {
-            Viewer viewer = new Viewer(fanOut, info, 0, false, new CompletionOutput(response, store, info));
+            Viewer<GenerationEvent> viewer = new Viewer<>(fanOut, new GenerationSource(info, store), 0, false,
+                new CompletionOutput(response, store, info));
             response.closeHandler(v -> viewer.close());
             viewer.start();
           }
@@ -64,22 +66,22 @@ final class ChatCompletionsHandler {
   }
 
   /** A streamed chat completion: role chunk, content chunks, finish chunk, optional usage, [DONE]. */
-  private static final class ChatStreamOutput extends SseOutput {
-    private final EventEncoder encoder;
+  private static final class ChatStreamOutput extends SseOutput<GenerationEvent> {
+    private final GenerationEncoder encoder;
     private final String id;
     private boolean started;
     private boolean answeredWithError;
     private boolean restarted;
-    private Viewer viewer;
+    private Viewer<GenerationEvent> viewer;
 
     ChatStreamOutput(HttpServerRequest request, WireFormat format, GenerationInfo info, int queueBytes, Heartbeats heartbeats) {
       super(request, format, queueBytes, heartbeats);
-      this.encoder = new EventEncoder(info);
+      this.encoder = new GenerationEncoder(info);
       this.id = info.id();
     }
 
     @Override
-    public void write(Encoded events) {
+    public void write(Encoded<GenerationEvent> events) {
       if (!started) {
         // Retries before the first token do not commit the answer's status: the headers wait for real output.
         GenerationEvent first = events.events().stream().filter(e -> e.type() != EventType.RECOVERY).findFirst().orElse(null);
@@ -112,7 +114,7 @@ final class ChatCompletionsHandler {
     }
 
     @Override
-    void watch(Viewer viewer) {
+    void watch(Viewer<GenerationEvent> viewer) {
       this.viewer = viewer;
       super.watch(viewer);
     }
@@ -134,7 +136,7 @@ final class ChatCompletionsHandler {
    * A non-streaming completion: writes nothing until the end, then one {@code chat.completion}.
    * Tool-call deltas are assembled into the message's {@code tool_calls} on the way.
    */
-  private static final class CompletionOutput implements ViewerOutput {
+  private static final class CompletionOutput implements ViewerOutput<GenerationEvent> {
     private final HttpServerResponse response;
     private final GenerationStore store;
     private final GenerationInfo info;
@@ -157,8 +159,12 @@ final class ChatCompletionsHandler {
     }
 
     @Override
-    public void write(Encoded events) {
+    public void write(Encoded<GenerationEvent> events) {
       events.events().forEach(toolCalls::add);
+    }
+
+    @Override
+    public void write(Buffer head) {
     }
 
     @Override
@@ -187,7 +193,12 @@ final class ChatCompletionsHandler {
     }
 
     @Override
-    public void abort(String reason) {
+    public void stalled() {
+      lost("stalled"); // it never is: nothing is written before the end
+    }
+
+    @Override
+    public void lost(String reason) {
       if (!response.closed()) {
         ErrorHandler.render(response, Failure.internal("The generation could not be followed: " + reason), null);
       }

@@ -62,7 +62,7 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
   }
 
   /** Encoded events: every frame in one write, shared with every viewer of the node that writes them. */
-  void write(Encoded events) {
+  void write(Encoded<?> events) {
     write(events.joined());
   }
 
@@ -159,7 +159,7 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
     }
 
     @Override
-    void write(Encoded events) {
+    void write(Encoded<?> events) {
       if (chunksPastTheEncoder() && !closed() && events.joined().length() > 0) {
         wrote();
         pipeline.writeChunk(events.httpChunk()); // framed once for every viewer of the node that writes these events

@@ -21,6 +21,18 @@ final class Cursors {
     return Long.parseLong(trimmed);
   }
 
+  /**
+   * A cursor in a WebSocket frame: a JSON integer (or a string of one); null when absent. Anything
+   * else is refused as {@link #parse(String, String)} refuses it.
+   */
+  static Long parse(Object value, String name) {
+    if (value == null) {
+      return null;
+    }
+    return parse(value instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) ? String.valueOf(n.longValue())
+        : String.valueOf(value), name);
+  }
+
   static boolean flag(String value, String name) {
     if (value == null || value.equals("false")) {
       return false;

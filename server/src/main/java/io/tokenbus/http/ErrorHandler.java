@@ -1,7 +1,7 @@
 package io.tokenbus.http;
 
 import io.tokenbus.bus.Failure;
-import io.tokenbus.fanout.EventEncoder;
+import io.tokenbus.generation.GenerationEncoder;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
@@ -46,7 +46,7 @@ final class ErrorHandler {
   }
 
   static void render(HttpServerResponse response, Failure failure, String param) {
-    JsonObject body = EventEncoder.errorBody(failure);
+    JsonObject body = GenerationEncoder.errorBody(failure);
     if (param != null) {
       body.getJsonObject("error").put("param", param);
     }

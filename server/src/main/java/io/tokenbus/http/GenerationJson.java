@@ -1,7 +1,7 @@
 package io.tokenbus.http;
 
 import io.tokenbus.bus.GenerationEvent;
-import io.tokenbus.fanout.EventEncoder;
+import io.tokenbus.generation.GenerationEncoder;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -24,12 +24,12 @@ final class GenerationJson {
         .put("text", snapshot.text())
         .put("seq", snapshot.lastSeq())
         .put("finish_reason", terminal == null ? null : terminal.finishReason())
-        .put("usage", terminal == null ? null : EventEncoder.usage(terminal.usage()))
+        .put("usage", terminal == null ? null : GenerationEncoder.usage(terminal.usage()))
         .put("subscribers", subscribers)
         .put("owner", snapshot.info().owner())
         .put("epoch", snapshot.info().epoch())
         .put("recoveries", snapshot.recoveries())
-        .put("last_recovery", snapshot.lastRecovery() == null ? null : EventEncoder.eventData(snapshot.lastRecovery()))
+        .put("last_recovery", snapshot.lastRecovery() == null ? null : GenerationEncoder.eventData(snapshot.lastRecovery()))
         .put("urls", urls(id));
     if (terminal != null && terminal.failure() != null) {
       json.put("error", new JsonObject().put("message", terminal.failure().message())
@@ -59,6 +59,6 @@ final class GenerationJson {
         .put("created", snapshot.info().created())
         .put("model", snapshot.info().model())
         .put("choices", new JsonArray().add(choice))
-        .put("usage", EventEncoder.usage(terminal.usage()));
+        .put("usage", GenerationEncoder.usage(terminal.usage()));
   }
 }

@@ -1,11 +1,14 @@
 package io.tokenbus.http;
 
+import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationSnapshot;
+import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.GenerationStatus;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
@@ -39,7 +42,7 @@ final class GenerationsHandler {
             .putHeader(HttpHeaders.LOCATION, "/v1/generations/" + snapshot.info().id())
             .putHeader("X-Generation-Id", snapshot.info().id())
             .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-            .end(GenerationJson.status(snapshot, fanOut.viewers(snapshot.info().id())).encode()))
+            .end(GenerationJson.status(snapshot, fanOut.viewers(Addresses.events(snapshot.info().id()))).encode()))
         .onFailure(ctx::fail);
   }
 
@@ -70,8 +73,8 @@ final class GenerationsHandler {
       }
       SseOutput.prepare(response, snapshot.info().id());
       response.write("retry: 1000\n\n");
-      SseOutput output = new SseOutput(ctx.request(), WireFormat.EVENTS_SSE, config.writeQueueBytes(), heartbeats);
-      output.watch(new Viewer(fanOut, snapshot.info(), cursor, snapshotJoin, output));
+      SseOutput<GenerationEvent> output = new SseOutput<>(ctx.request(), WireFormat.SSE, config.writeQueueBytes(), heartbeats);
+      output.watch(new Viewer<>(fanOut, new GenerationSource(snapshot.info(), store), cursor, snapshotJoin, output));
     }).onFailure(ctx::fail);
   }
 
@@ -111,6 +114,6 @@ final class GenerationsHandler {
 
   private void json(HttpServerResponse response, GenerationSnapshot snapshot) {
     response.putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .end(GenerationJson.status(snapshot, fanOut.viewers(snapshot.info().id())).encode());
+        .end(GenerationJson.status(snapshot, fanOut.viewers(Addresses.events(snapshot.info().id()))).encode());
   }
 }

@@ -11,7 +11,6 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.tokenbus.provider.Upstreams;
-import io.tokenbus.session.SessionHub;
 import io.tokenbus.session.Sessions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -22,8 +21,8 @@ import java.util.function.IntConsumer;
 
 /**
  * The HTTP edge, one instance per event loop: the OpenAI-compatible API, generation status and
- * SSE streams, the WebSocket, and the classic {@code /stream} endpoint. Viewers it creates are
- * fed by the node's {@link FanOut}.
+ * SSE streams, chat sessions, the WebSocket, and the classic {@code /stream} endpoint. Viewers it
+ * creates, of generations and sessions alike, are fed by the node's {@link FanOut}.
  */
 public final class HttpServerVerticle extends VerticleBase {
 
@@ -32,7 +31,6 @@ public final class HttpServerVerticle extends VerticleBase {
   private final FanOut fanOut;
   private final Upstreams upstreams;
   private final Sessions sessions;
-  private final SessionHub sessionHub;
   private final int port;
   private final AtomicInteger openStreams;
   private final String nodeId;
@@ -46,12 +44,11 @@ public final class HttpServerVerticle extends VerticleBase {
    * @param onListening receives the port actually bound
    */
   public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, Upstreams upstreams, Sessions sessions,
-                            SessionHub sessionHub, int port,
+                            int port,
                             AtomicInteger openStreams, String nodeId, IntConsumer onListening) {
     this.nodeId = nodeId;
     this.upstreams = upstreams;
     this.sessions = sessions;
-    this.sessionHub = sessionHub;
     this.config = config;
     this.store = store;
     this.fanOut = fanOut;
@@ -79,8 +76,7 @@ public final class HttpServerVerticle extends VerticleBase {
             handshake.reject(404);
           }
         })
-        .webSocketHandler(socket -> new WebSocketSession(socket, generations, store, fanOut, config, heartbeats, sessions, sessionHub)
-            .start());
+        .webSocketHandler(socket -> new WebSocketConnection(socket, config, heartbeats, generations, store, fanOut, sessions).start());
     return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
   }
 
@@ -93,13 +89,13 @@ public final class HttpServerVerticle extends VerticleBase {
   private Router router(GenerationClient generations) {
     ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, fanOut, config.viewer(), heartbeats);
     GenerationsHandler gens = new GenerationsHandler(generations, store, fanOut, config.viewer(), heartbeats);
-    SeedStreamHandler seed = new SeedStreamHandler(generations, fanOut, config, heartbeats);
+    SeedStreamHandler seed = new SeedStreamHandler(generations, fanOut, store, config, heartbeats);
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.http().maxBodyBytes());
 
     Router router = Router.router(vertx);
     router.post("/v1/chat/completions").handler(body).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
-    SessionsHandler chats = new SessionsHandler(sessions, sessionHub, upstreams, config.viewer().writeQueueBytes(), heartbeats);
+    SessionsHandler chats = new SessionsHandler(sessions, fanOut, upstreams, config.viewer().writeQueueBytes(), heartbeats);
     router.post("/v1/sessions").handler(body).handler(chats::create);
     router.get("/v1/sessions/:id").handler(chats::get);
     router.post("/v1/sessions/:id/messages").handler(body).handler(chats::post);

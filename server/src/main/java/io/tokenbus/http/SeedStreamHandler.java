@@ -1,10 +1,13 @@
 package io.tokenbus.http;
 
+import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.generation.GenerationSource;
+import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -18,12 +21,15 @@ final class SeedStreamHandler {
 
   private final GenerationClient generations;
   private final FanOut fanOut;
+  private final GenerationStore store;
   private final TokenbusConfig config;
   private final Heartbeats heartbeats;
 
-  SeedStreamHandler(GenerationClient generations, FanOut fanOut, TokenbusConfig config, Heartbeats heartbeats) {
+  SeedStreamHandler(GenerationClient generations, FanOut fanOut, GenerationStore store, TokenbusConfig config,
+                    Heartbeats heartbeats) {
     this.generations = generations;
     this.fanOut = fanOut;
+    this.store = store;
     this.config = config;
     this.heartbeats = heartbeats;
   }
@@ -46,8 +52,9 @@ final class SeedStreamHandler {
     generations.start(new GenerationRequest(model, body, null, null))
         .onSuccess(info -> {
           SseOutput.prepare(ctx.response(), info.id());
-          SseOutput output = new SseOutput(ctx.request(), WireFormat.SEED_SSE, config.viewer().writeQueueBytes(), heartbeats);
-          output.watch(new Viewer(fanOut, info, 0, false, output));
+          SseOutput<GenerationEvent> output = new SseOutput<>(ctx.request(), WireFormat.SEED_SSE, config.viewer().writeQueueBytes(),
+              heartbeats);
+          output.watch(new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
         })
         .onFailure(ctx::fail);
   }

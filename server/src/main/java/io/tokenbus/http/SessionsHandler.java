@@ -3,24 +3,21 @@ package io.tokenbus.http;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.provider.Upstreams;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.fanout.Viewer;
+import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.session.SessionEncoder;
-import io.tokenbus.session.EncodedSessionEvent;
-import io.tokenbus.session.SessionHub;
+import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
-import io.tokenbus.session.SessionOutput;
-import io.tokenbus.session.SessionState;
-import io.tokenbus.session.SessionViewer;
+import io.tokenbus.session.SessionSource;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import io.tokenbus.fanout.WireFormat;
-import java.util.List;
 
 /**
  * {@code /v1/sessions}: create, read, post, stop, typing, and the session's SSE event stream. A
@@ -29,15 +26,15 @@ import java.util.List;
 final class SessionsHandler {
 
   private final Sessions sessions;
-  private final SessionHub hub;
+  private final FanOut fanOut;
   private final Upstreams upstreams;
   private final TokenbusConfig.Sessions config;
   private final int writeQueueBytes;
   private final Heartbeats heartbeats;
 
-  SessionsHandler(Sessions sessions, SessionHub hub, Upstreams upstreams, int writeQueueBytes, Heartbeats heartbeats) {
+  SessionsHandler(Sessions sessions, FanOut fanOut, Upstreams upstreams, int writeQueueBytes, Heartbeats heartbeats) {
     this.sessions = sessions;
-    this.hub = hub;
+    this.fanOut = fanOut;
     this.upstreams = upstreams;
     this.config = sessions.config();
     this.writeQueueBytes = writeQueueBytes;
@@ -57,14 +54,6 @@ final class SessionsHandler {
       throw ApiException.badRequest("invalid_" + key, "'" + key + "' must be a string of at most " + max + " characters", key);
     }
     return text;
-  }
-
-  private static String author(String value) {
-    if (value == null || value.isBlank() || value.length() > 64 || value.chars().anyMatch(Character::isISOControl)) {
-      throw ApiException.badRequest("invalid_author", "'author' (a display name) is required: 1 to 64 characters, no control "
-          + "characters", "author");
-    }
-    return value.trim();
   }
 
   private static JsonObject body(RoutingContext ctx, boolean required) {
@@ -112,7 +101,7 @@ final class SessionsHandler {
   void post(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     JsonObject body = body(ctx, true);
-    String author = author(body.getValue("author") instanceof String a ? a : null);
+    String author = Participants.author(body.getValue("author"));
     if (!(body.getValue("content") instanceof String content) || content.isBlank()) {
       throw ApiException.badRequest("invalid_content", "'content' is required: a non-empty string", "content");
     }
@@ -145,7 +134,7 @@ final class SessionsHandler {
   /** {@code POST /v1/sessions/{id}/typing}: {@code {"author"}}; everyone gets a presence {@code typing} event. */
   void typing(RoutingContext ctx) {
     String id = ctx.pathParam("id");
-    String author = author(body(ctx, true).getValue("author") instanceof String a ? a : null);
+    String author = Participants.author(body(ctx, true).getValue("author"));
     // Not a view first: typing comes every few seconds per typist, and a view copies the whole transcript.
     sessions.typing(id, author).compose(found -> found ? Future.succeededFuture() : Future.failedFuture(notFound(id)))
         .onSuccess(v -> ctx.response().setStatusCode(204).end())
@@ -163,8 +152,7 @@ final class SessionsHandler {
     long after = lastEventId != null ? Cursors.parse(lastEventId, "Last-Event-ID")
         : afterParam != null ? Cursors.parse(afterParam, "after") : -1;
     String authorParam = ctx.request().getParam("author");
-    String author = authorParam == null ? null : author(authorParam);
-    Vertx vertx = ctx.vertx();
+    String author = authorParam == null ? null : Participants.author(authorParam);
     HttpServerResponse response = ctx.response();
     sessions.view(id).compose(view -> {
       if (view == null) {
@@ -185,58 +173,43 @@ final class SessionsHandler {
       }
       SseOutput.prepare(response, "X-Session-Id", id);
       response.write(Buffer.buffer(": session " + id + "\n\n"));
-      Output output = new Output(ctx.request());
-      SessionViewer viewer = new SessionViewer(hub, sessions, id, after, output, vertx.getOrCreateContext());
-      // Once, whichever comes first: the client leaving, or the stream ending on our side (a response that
-      // has ended never reports its close).
-      output.onEnd(() -> {
-        output.closed();
-        viewer.close();
-        if (author != null) {
-          sessions.leave(id, author);
-        }
-      });
-      response.closeHandler(x -> output.ended());
-      viewer.start();
+      SessionStream output = new SessionStream(ctx.request(), author == null ? null : () -> sessions.leave(id, author));
+      output.watch(new Viewer<>(fanOut, new SessionSource(id, sessions), after, false, output));
     }).onFailure(ctx::fail);
   }
 
-  /** A session stream on an SSE response: the write queue, drain and heartbeats are {@link SseOutput}'s. */
-  private final class Output extends SseOutput implements SessionOutput {
-    private Runnable onEnd;
-    private boolean ended;
+  /**
+   * A session's SSE stream. A participant named on it leaves once it is over, whichever way it ends;
+   * a session that is gone is said in an {@code error} event before the stream ends.
+   */
+  private final class SessionStream extends SseOutput<SessionEvent> {
+    /** Run once when the stream is over, or null. */
+    private Runnable onOver;
 
-    Output(HttpServerRequest request) {
-      super(request, WireFormat.NONE, writeQueueBytes, heartbeats);
+    SessionStream(HttpServerRequest request, Runnable onOver) {
+      super(request, WireFormat.SSE, writeQueueBytes, heartbeats);
+      this.onOver = onOver;
     }
 
-    void onEnd(Runnable action) {
-      this.onEnd = action;
-    }
-
-    /** Once, whichever comes first: the client leaving, or the stream ending on our side. */
-    void ended() {
-      if (!ended) {
-        ended = true;
-        onEnd.run();
+    @Override
+    void closed() {
+      super.closed();
+      if (onOver != null) {
+        Runnable action = onOver;
+        onOver = null;
+        action.run();
       }
     }
 
     @Override
-    public void state(SessionState.View view) {
-      if (!response.closed()) {
-        response.write(SessionEncoder.sseState(view));
-      }
+    public void stalled() {
+      closed();
+      super.stalled();
     }
 
     @Override
-    public void events(List<EncodedSessionEvent> events) {
-      writer.write(EncodedSessionEvent.joined(events, EncodedSessionEvent::sse));
-    }
-
-    @Override
-    public void fail(String reason) {
-      ended();
+    public void lost(String reason) {
+      closed();
       if (!response.closed() && !response.ended()) {
         response.write(Buffer.buffer("event: error\ndata: " + new JsonObject().put("message", "The session stream ended: " + reason)
             .put("type", "invalid_request_error").put("code", "session_not_found").encode() + "\n\n"));

@@ -1,28 +1,24 @@
 package io.tokenbus.http;
 
-import io.tokenbus.fanout.Encoded;
+import io.tokenbus.bus.StreamEvent;
 import io.tokenbus.fanout.Viewer;
-import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 
 /**
- * A viewer's SSE response: its bytes go out through the connection's {@link ConnectionWriter}
- * (one write per batch, a bounded write queue, heartbeats while idle).
+ * A viewer's SSE response. The terminal event ends it; a viewer stalled too long or a stream that
+ * cannot be followed any more resets it, so the client reconnects with {@code Last-Event-ID} and
+ * resumes (or learns the stream is gone).
  */
-class SseOutput implements ViewerOutput {
+class SseOutput<E extends StreamEvent> extends WriterOutput<E> {
 
   protected final HttpServerResponse response;
-  protected final ConnectionWriter writer;
-  private final WireFormat format;
 
   SseOutput(HttpServerRequest request, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
+    super(ConnectionWriter.sse(request, writeQueueBytes, heartbeats), format);
     this.response = request.response();
-    this.writer = ConnectionWriter.sse(request, writeQueueBytes, heartbeats);
-    this.format = format;
   }
 
   /** The headers of a generation's SSE answer; written at once so the client sees the stream open. */
@@ -40,26 +36,6 @@ class SseOutput implements ViewerOutput {
   }
 
   @Override
-  public WireFormat format() {
-    return format;
-  }
-
-  @Override
-  public boolean writeQueueFull() {
-    return writer.queueFull();
-  }
-
-  @Override
-  public void write(Encoded events) {
-    writer.write(events);
-  }
-
-  @Override
-  public void onDrain(Runnable action) {
-    writer.whenDrained(action);
-  }
-
-  @Override
   public void end() {
     writer.stop();
     if (!writer.closed()) {
@@ -68,7 +44,16 @@ class SseOutput implements ViewerOutput {
   }
 
   @Override
-  public void abort(String reason) {
+  public void stalled() {
+    reset();
+  }
+
+  @Override
+  public void lost(String reason) {
+    reset();
+  }
+
+  private void reset() {
     writer.stop();
     if (!response.closed()) {
       response.reset();
@@ -76,9 +61,9 @@ class SseOutput implements ViewerOutput {
   }
 
   /** Starts {@code viewer} on this response; when the client goes away, both stop. */
-  void watch(Viewer viewer) {
+  void watch(Viewer<E> viewer) {
     if (response.closed()) {
-      closed(); // the client left while the generation was starting: the close handler would never run
+      closed(); // the client left while the stream was starting: the close handler would never run
       return;
     }
     response.closeHandler(v -> {

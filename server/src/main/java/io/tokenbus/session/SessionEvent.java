@@ -1,6 +1,7 @@
 package io.tokenbus.session;
 
 import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.StreamEvent;
 import java.io.Serializable;
 
 /**
@@ -16,7 +17,7 @@ import java.io.Serializable;
  * </ul>
  */
 public record SessionEvent(long seq, String type, SessionMessage message, String messageId, String generation, String text,
-                           String finishReason, Failure failure, String author, String state) implements Serializable {
+                           String finishReason, Failure failure, String author, String state) implements StreamEvent, Serializable {
 
   static SessionEvent message(long seq, SessionMessage message) {
     return new SessionEvent(seq, "message", message, message.id(), message.generation(), null, null, null, message.author(), null);

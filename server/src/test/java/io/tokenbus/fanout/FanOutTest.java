@@ -11,6 +11,7 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.BusCodec;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.support.Recorder;
 import io.vertx.core.Context;
@@ -41,20 +42,20 @@ class FanOutTest {
   void setUp(Vertx vertx) {
     BusCodec.registerAll(vertx);
     store = new InMemoryGenerationStore(vertx, 60_000);
-    fanOut = new FanOut(vertx, store, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
+    fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
     info = new GenerationInfo("chatcmpl-test", "mock", 1, new GenerationRequest("mock", new JsonObject(), null, null), "node", 1);
     await(store.create(info));
   }
 
   /** An output that records what its viewer writes and on which thread. */
-  private static final class RecordingOutput implements ViewerOutput {
+  private static final class RecordingOutput implements ViewerOutput<GenerationEvent> {
     final Recorder<GenerationEvent> events = new Recorder<>();
     final List<Thread> threads = new ArrayList<>();
     final List<Integer> writes = new ArrayList<>();
 
     @Override
     public WireFormat format() {
-      return WireFormat.EVENTS_SSE;
+      return WireFormat.SSE;
     }
 
     @Override
@@ -63,10 +64,14 @@ class FanOutTest {
     }
 
     @Override
-    public void write(Encoded encoded) {
+    public void write(Encoded<GenerationEvent> encoded) {
       threads.add(Thread.currentThread());
       writes.add(encoded.size());
       encoded.events().forEach(events::add);
+    }
+
+    @Override
+    public void write(io.vertx.core.buffer.Buffer head) {
     }
 
     @Override
@@ -78,15 +83,19 @@ class FanOutTest {
     }
 
     @Override
-    public void abort(String reason) {
+    public void stalled() {
+    }
+
+    @Override
+    public void lost(String reason) {
     }
   }
 
   /** Starts a viewer on a fresh per-request duplicate of {@code loop}, as an HTTP handler would. */
-  private Future<Viewer> startOn(Context loop, RecordingOutput output) {
-    Promise<Viewer> started = Promise.promise();
+  private Future<Viewer<GenerationEvent>> startOn(Context loop, RecordingOutput output) {
+    Promise<Viewer<GenerationEvent>> started = Promise.promise();
     ((ContextInternal) loop).duplicate().runOnContext(v -> {
-      Viewer viewer = new Viewer(fanOut, info, 0, false, output);
+      Viewer<GenerationEvent> viewer = new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output);
       viewer.start();
       started.complete(viewer);
     });
@@ -110,7 +119,7 @@ class FanOutTest {
       outputs.add(output);
       await(startOn(loop, output));
     }
-    assertEquals(2, fanOut.loops(info.id()), "one group per event loop, not per request context");
+    assertEquals(2, fanOut.loops(Addresses.events(info.id())), "one group per event loop, not per request context");
     await(append(vertx, GenerationEvent.delta(1, "a"), GenerationEvent.delta(2, "b")));
     await(append(vertx, GenerationEvent.done(3, "stop", null)));
     for (RecordingOutput output : outputs) {
@@ -118,7 +127,7 @@ class FanOutTest {
       assertEquals(List.of(1L, 2L, 3L), events.stream().map(GenerationEvent::seq).toList());
       assertEquals(1, output.threads.stream().distinct().count(), "one loop per viewer");
     }
-    assertEquals(0, fanOut.viewers(info.id()), "viewers leave after the terminal event");
+    assertEquals(0, fanOut.viewers(Addresses.events(info.id())), "viewers leave after the terminal event");
   }
 
   @Test
@@ -153,7 +162,7 @@ class FanOutTest {
   @Test
   @DisplayName("a loop's inbox holds at most viewer.catch-up-buffer-events: past it batches are dropped, and its viewers read them from the log")
   void inboxIsBounded(Vertx vertx) {
-    fanOut = new FanOut(vertx, store, ConfigLoader.load((java.nio.file.Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
+    fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
         .viewer());
     Context loop = ((VertxInternal) vertx).createEventLoopContext();
     RecordingOutput output = new RecordingOutput();
@@ -190,13 +199,13 @@ class FanOutTest {
   @DisplayName("a resync that comes while the viewer is reading the log is not lost: the read may predate the unpublished events")
   void resyncDuringARead(Vertx vertx) {
     io.tokenbus.support.ScriptedStore scripted = new io.tokenbus.support.ScriptedStore(vertx);
-    FanOut fanOut = new FanOut(vertx, scripted, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
+    FanOut fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
     await(scripted.create(info));
     await(scripted.append(info.id(), 1, List.of(GenerationEvent.delta(1, "a"))));
     io.vertx.core.Promise<Void> release = scripted.holdNextRead(); // the viewer's join read
     RecordingOutput output = new RecordingOutput();
     Context loop = vertx.getOrCreateContext();
-    loop.runOnContext(v -> new Viewer(fanOut, info, 0, false, output).start());
+    loop.runOnContext(v -> new Viewer<>(fanOut, new GenerationSource(info, scripted), 0, false, output).start());
     await(scripted.readsTaken().whenCount(1));
     // Stored by an owner that then died, never published; the member-left resync comes mid-read.
     await(scripted.append(info.id(), 1, List.of(GenerationEvent.delta(2, "b"), GenerationEvent.done(3, "stop", null))));
@@ -227,7 +236,7 @@ class FanOutTest {
     RecordingOutput stays = new RecordingOutput();
     await(startOn(loop, stays));
     for (int i = 0; i < 100; i++) {
-      Viewer passing = await(startOn(loop, new RecordingOutput()));
+      Viewer<GenerationEvent> passing = await(startOn(loop, new RecordingOutput()));
       Promise<Void> closed = Promise.promise();
       loop.runOnContext(v -> {
         passing.close();
@@ -235,8 +244,8 @@ class FanOutTest {
       });
       await(closed.future());
     }
-    assertEquals(1, fanOut.viewers(info.id()));
-    assertEquals(1, fanOut.loops(info.id()));
+    assertEquals(1, fanOut.viewers(Addresses.events(info.id())));
+    assertEquals(1, fanOut.loops(Addresses.events(info.id())));
     await(append(vertx, GenerationEvent.delta(1, "x")));
     assertEquals(1, await(stays.events.whenCount(1)).size());
   }

@@ -6,11 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.ConfigLoader;
+import io.tokenbus.fanout.Encoded;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.fanout.Viewer;
+import io.tokenbus.fanout.ViewerOutput;
+import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.support.Recorder;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.junit5.VertxExtension;
 import java.util.List;
 import java.util.Map;
@@ -88,7 +94,7 @@ class SessionsServiceTest {
   }
 
   /**
-   * The in-memory store, recording the ops it runs; the second read's answer (taken at once) is held
+   * The in-memory store, recording the ops it runs; the first read's answer (taken at once) is held
    * back until {@link #release}, as a slow store's would be.
    */
   private static final class Watched implements SessionStore {
@@ -113,7 +119,7 @@ class SessionsServiceTest {
     @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
       Future<SessionResult<T>> result = store.apply(id, op).onSuccess(r -> ops.add(op));
-      return op instanceof SessionOps.ReadAfter && ++reads == 2 ? result.compose(r -> released.future().map(r)) : result;
+      return op instanceof SessionOps.ReadAfter && ++reads == 1 ? result.compose(r -> released.future().map(r)) : result;
     }
   }
 
@@ -123,17 +129,22 @@ class SessionsServiceTest {
     Watched store = new Watched(new InMemorySessionStore(vertx, 10, 60_000));
     Sessions sessions = new Sessions(vertx, store, new InMemoryGenerationStore(vertx, 60_000),
         ConfigLoader.load((java.nio.file.Path) null, Map.of()).sessions());
-    SessionHub hub = new SessionHub(vertx);
+    FanOut fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
     String id = await(sessions.create("", "mock", "")).id();
     Recorder<Long> seen = new Recorder<>();
-    SessionOutput output = new SessionOutput() {
+    ViewerOutput<SessionEvent> output = new ViewerOutput<>() {
       @Override
-      public void state(SessionState.View view) {
+      public WireFormat format() {
+        return WireFormat.SSE;
       }
 
       @Override
-      public void events(List<EncodedSessionEvent> events) {
-        events.forEach(e -> seen.add(e.seq()));
+      public void write(Encoded<SessionEvent> events) {
+        events.events().forEach(e -> seen.add(e.seq()));
+      }
+
+      @Override
+      public void write(Buffer head) {
       }
 
       @Override
@@ -146,19 +157,27 @@ class SessionsServiceTest {
       }
 
       @Override
-      public void fail(String reason) {
+      public void end() {
+      }
+
+      @Override
+      public void stalled() {
+      }
+
+      @Override
+      public void lost(String reason) {
       }
     };
     io.vertx.core.Context loop = vertx.getOrCreateContext();
-    loop.runOnContext(v -> new SessionViewer(hub, sessions, id, 0, output, loop).start());
-    // The viewer's own reads (on joining, and 1.5 s later) are taken before the unpublished change;
-    // the second one's answer is still on its way when the member leaves.
-    await(store.ops.when(ops -> ops.stream().filter(op -> op instanceof SessionOps.ReadAfter).count() >= 2), 10);
+    loop.runOnContext(v -> new Viewer<>(fanOut, new SessionSource(id, sessions), 0, false, output).start());
+    // The viewer's join read is taken before the unpublished change; its answer is still on its way
+    // when the member leaves.
+    await(store.ops.when(ops -> ops.stream().anyMatch(op -> op instanceof SessionOps.ReadAfter)), 10);
     SessionMessage message = SessionMessage.user("msg_x", "Ann", "stored, never published", 0);
     await(store.apply(id, new SessionOps.Post(message, new SessionState.NewAnswer("msg_y", "gen_y", 0), 100_000, 10)));
     assertEquals(List.of(), seen.items());
 
-    hub.resync(); // while that read is in flight: it must not be lost
+    fanOut.resync(); // while that read is in flight: it must not be lost
     store.release();
     assertEquals(List.of(1L), await(seen.whenCount(1), 5).subList(0, 1));
   }

@@ -9,28 +9,27 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
 import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSource;
+import io.vertx.core.json.JsonObject;
 import io.vertx.core.buffer.Buffer;
 import java.util.List;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 @DisplayName("Event encoding and merging")
-class EventEncoderTest {
+class EncodingTest {
 
-  @Test
-  @DisplayName("a token with line breaks becomes one data: line per line")
-  void dataLines() {
-    assertEquals("data: a\ndata: b\n", EventEncoder.dataLines("a\nb"));
-    assertEquals("data: \ndata: \ndata: \n", EventEncoder.dataLines("\n\n"));
-    assertEquals("data:  x\n", EventEncoder.dataLines(" x"));
-    assertEquals("data: a\ndata: b\n", EventEncoder.dataLines("a\r\nb"));
-  }
+  private static final GenerationInfo INFO = new GenerationInfo("chatcmpl-chunk", "mock", 1,
+      new GenerationRequest("mock", new JsonObject(), null, null), "node", 1);
+  private static final GenerationSource SOURCE = new GenerationSource(INFO, null);
 
   @Test
   @DisplayName("merging folds each run of deltas into one delta with the run's last seq")
   void merge() {
     List<GenerationEvent> merged = Viewer.merge(List.of(GenerationEvent.delta(4, "a"), GenerationEvent.delta(5, "b"),
-        GenerationEvent.delta(6, "c"), GenerationEvent.done(7, "stop", null)));
+        GenerationEvent.delta(6, "c"), GenerationEvent.done(7, "stop", null)), SOURCE);
     assertEquals(List.of(GenerationEvent.delta(6, "abc"), GenerationEvent.done(7, "stop", null)), merged);
   }
 
@@ -40,7 +39,7 @@ class EventEncoderTest {
     String half = "a".repeat(Viewer.MERGED_DELTA_MAX_CHARS / 2);
     String big = "b".repeat(Viewer.MERGED_DELTA_MAX_CHARS + 1);
     List<GenerationEvent> merged = Viewer.merge(List.of(GenerationEvent.delta(1, half), GenerationEvent.delta(2, half),
-        GenerationEvent.delta(3, "c"), GenerationEvent.delta(4, big), GenerationEvent.delta(5, "d")));
+        GenerationEvent.delta(3, "c"), GenerationEvent.delta(4, big), GenerationEvent.delta(5, "d")), SOURCE);
     assertEquals(List.of(GenerationEvent.delta(2, half + half), GenerationEvent.delta(3, "c"), GenerationEvent.delta(4, big),
         GenerationEvent.delta(5, "d")), merged);
   }
@@ -58,23 +57,21 @@ class EventEncoderTest {
         expected.writeBytes((ByteBuf) part);
         ((ByteBuf) part).release();
       }
-      Buffer frame = EventEncoder.textFrame(text);
+      Buffer frame = WebSocketFrames.text(text);
       assertEquals(Buffer.buffer(ByteBufUtil.getBytes(expected)), frame, "length " + length);
-      assertEquals(text, EventEncoder.frameText(frame));
+      assertEquals(text, WebSocketFrames.textOf(frame));
     }
   }
 
   @Test
   @DisplayName("an SSE batch framed once as an HTTP/1.1 chunk is byte for byte the chunk Netty's HTTP encoder writes for it")
   void httpChunksMatchNetty() {
-    EventEncoder encoder = new EventEncoder(new io.tokenbus.generation.GenerationInfo("chatcmpl-chunk", "mock", 1,
-        new io.tokenbus.bus.GenerationRequest("mock", new io.vertx.core.json.JsonObject(), null, null), "node", 1));
     for (int tokens : new int[] {1, 2, 40, 3000}) {
       List<GenerationEvent> events = new java.util.ArrayList<>();
       for (int seq = 1; seq <= tokens; seq++) {
         events.add(GenerationEvent.delta(seq, "tok" + seq + "é"));
       }
-      Encoded encoded = Encoded.encode(encoder, WireFormat.EVENTS_SSE, events);
+      Encoded<GenerationEvent> encoded = Encoded.encode(SOURCE, WireFormat.SSE, events);
       EmbeddedChannel netty = new EmbeddedChannel(new io.netty.handler.codec.http.HttpResponseEncoder());
       io.netty.handler.codec.http.HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
           io.netty.handler.codec.http.HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpResponseStatus.OK);

@@ -1,17 +1,17 @@
-package io.tokenbus.fanout;
+package io.tokenbus.generation;
 
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
-import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.fanout.WebSocketFrames;
+import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.provider.ChunkExtras;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.nio.charset.StandardCharsets;
 
 /** Turns one generation's events into the bytes of each {@link WireFormat}; this is where JSON meets the core. */
-public final class EventEncoder {
+public final class GenerationEncoder {
 
   private static final Buffer EMPTY = Buffer.buffer(0);
   private static final String DONE_LINE = "data: [DONE]\n\n";
@@ -20,7 +20,7 @@ public final class EventEncoder {
   private final String model;
   private final long created;
 
-  public EventEncoder(GenerationInfo info) {
+  public GenerationEncoder(GenerationInfo info) {
     this.id = info.id();
     this.model = info.model();
     this.created = info.created();
@@ -28,39 +28,14 @@ public final class EventEncoder {
 
   public Buffer encode(WireFormat format, GenerationEvent event) {
     return switch (format) {
-      case EVENTS_SSE -> Buffer.buffer("id: " + event.seq() + "\nevent: " + event.type().wireName()
+      case SSE -> Buffer.buffer("id: " + event.seq() + "\nevent: " + event.type().wireName()
           + "\ndata: " + eventData(event).encode() + "\n\n");
-      case WEBSOCKET -> textFrame(frame(event).encode());
+      case WEBSOCKET -> WebSocketFrames.text(frame(event).encode());
       case CHAT_CHUNKS -> Buffer.buffer(chat(event, false));
       case CHAT_CHUNKS_WITH_USAGE -> Buffer.buffer(chat(event, true));
       case SEED_SSE -> Buffer.buffer(seed(event));
       case NONE -> EMPTY;
     };
-  }
-
-  /**
-   * A whole WebSocket text frame as a server sends it (RFC 6455 section 5.2: FIN, opcode 1, no
-   * mask): the same bytes suit every connection, so they are encoded once per node.
-   */
-  public static Buffer textFrame(String text) {
-    byte[] payload = text.getBytes(StandardCharsets.UTF_8);
-    int length = payload.length;
-    Buffer frame = Buffer.buffer(length + 10).appendByte((byte) 0x81);
-    if (length < 126) {
-      frame.appendByte((byte) length);
-    } else if (length < 65536) {
-      frame.appendByte((byte) 126).appendShort((short) length);
-    } else {
-      frame.appendByte((byte) 127).appendLong(length);
-    }
-    return frame.appendBytes(payload);
-  }
-
-  /** The text a frame made by {@link #textFrame} carries. */
-  public static String frameText(Buffer frame) {
-    int marker = frame.getByte(1) & 0x7f;
-    int header = marker < 126 ? 2 : marker == 126 ? 4 : 10;
-    return frame.getString(header, frame.length(), "UTF-8");
   }
 
   /** The {@code data} of an SSE event (and the body of a WebSocket frame). */

@@ -1,0 +1,212 @@
+package io.tokenbus.http;
+
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.fanout.Viewer;
+import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSource;
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The generations one WebSocket watches ({@code subscribe}, {@code unsubscribe}), starts
+ * ({@code generate}) and stops ({@code cancel}): each watched one is a {@link Viewer} of its own
+ * over the socket's writer. Touched only from the socket's event loop.
+ */
+final class GenerationSubscriptions {
+
+  private static final String KIND = "generation";
+
+  private final WebSocketConnection connection;
+  private final GenerationClient generations;
+  private final GenerationStore store;
+  private final FanOut fanOut;
+  /** Watched generations; null while one is being looked up (it holds its slot already). */
+  private final Map<String, Viewer<GenerationEvent>> watched = new HashMap<>();
+  /** {@code generate} frames whose generation has not started yet: they hold a slot too. */
+  private int starting;
+
+  GenerationSubscriptions(WebSocketConnection connection, GenerationClient generations, GenerationStore store, FanOut fanOut) {
+    this.connection = connection;
+    this.generations = generations;
+    this.store = store;
+    this.fanOut = fanOut;
+  }
+
+  /** Slots taken: generations watched or starting. */
+  int count() {
+    return watched.size() + starting;
+  }
+
+  /** {@code {"type": "subscribe", "generation", "after", "snapshot"}}. */
+  void subscribe(JsonObject frame) {
+    String id = generationId(frame);
+    if (id == null) {
+      return;
+    }
+    long cursor;
+    boolean snapshot;
+    try {
+      Long after = Cursors.parse(frame.getValue("after"), "after");
+      cursor = after == null ? 0 : after;
+      Object flag = frame.getValue("snapshot");
+      if (flag != null && !(flag instanceof Boolean)) {
+        throw ApiException.badRequest("invalid_snapshot", "snapshot must be true or false", "snapshot");
+      }
+      snapshot = Boolean.TRUE.equals(flag);
+    } catch (ApiException e) {
+      connection.error(KIND, id, e.failure().code(), e.getMessage());
+      return;
+    }
+    if (watched.containsKey(id)) {
+      connection.error(KIND, id, "already_subscribed", "This socket already watches generation '" + id + "'");
+      return;
+    }
+    if (connection.full(KIND, id)) {
+      return;
+    }
+    watched.put(id, null);
+    store.snapshot(id).onComplete(ar -> {
+      if (ar.failed() || ar.result() == null) {
+        watched.remove(id);
+        connection.error(KIND, id, "generation_not_found", "No generation with id '" + id + "' (unknown or expired)");
+        return;
+      }
+      try {
+        Cursors.checkWithin(cursor, ar.result());
+      } catch (ApiException e) {
+        watched.remove(id);
+        connection.error(KIND, id, e.failure().code(), e.getMessage());
+        return;
+      }
+      if (ar.result().terminal() != null && cursor >= ar.result().terminal().seq()) {
+        watched.remove(id); // the client already has everything, the end included
+        return;
+      }
+      watch(ar.result().info(), cursor, snapshot);
+    });
+  }
+
+  private void watch(GenerationInfo info, long cursor, boolean snapshot) {
+    if (connection.closed() || !watched.containsKey(info.id())) {
+      return;
+    }
+    Viewer<GenerationEvent> viewer = new Viewer<>(fanOut, new GenerationSource(info, store), cursor, snapshot,
+        new Subscription(info.id()));
+    watched.put(info.id(), viewer);
+    viewer.start();
+  }
+
+  /** {@code {"type": "unsubscribe", "generation"}}. */
+  void unsubscribe(JsonObject frame) {
+    String id = generationId(frame);
+    if (id == null) {
+      return;
+    }
+    if (!watched.containsKey(id)) {
+      connection.error(KIND, id, "not_subscribed", "This socket does not watch generation '" + id + "'");
+      return;
+    }
+    Viewer<GenerationEvent> viewer = watched.remove(id);
+    if (viewer != null) {
+      viewer.close();
+    }
+  }
+
+  /** {@code {"type": "generate", "request"}}: starts a generation and watches it; {@code started} names it. */
+  void generate(JsonObject frame) {
+    if (!(frame.getValue("request") instanceof JsonObject body)) {
+      connection.error(null, null, "invalid_frame", "generate needs a 'request' object: a Chat Completions request body");
+      return;
+    }
+    Future<GenerationInfo> started;
+    try {
+      GenerationRequest request = ChatRequests.parse(body);
+      if (connection.full(null, null)) {
+        return; // refuse before starting: a generation nobody watches would only burn tokens
+      }
+      started = generations.start(request);
+    } catch (ApiException e) {
+      connection.error(null, null, e.failure().code(), e.getMessage());
+      return;
+    }
+    starting++;
+    started.onComplete(ar -> starting--).onSuccess(info -> {
+      if (connection.closed()) {
+        return;
+      }
+      connection.send(new JsonObject().put("type", "started").put("generation", info.id()));
+      watched.put(info.id(), null);
+      watch(info, 0, false);
+    }).onFailure(e -> connection.error(null, null, e instanceof ApiException api ? api.failure().code() : "internal_error",
+        e.getMessage()));
+  }
+
+  /** {@code {"type": "cancel", "generation"}}: stops it for every viewer. */
+  void cancel(JsonObject frame) {
+    String id = generationId(frame);
+    if (id == null) {
+      return;
+    }
+    generations.cancel(id).onFailure(e -> {
+      if (GenerationClient.noOwner(e)) {
+        store.info(id).onComplete(ar -> connection.error(KIND, id,
+            ar.succeeded() && ar.result() != null ? "generation_finished" : "generation_not_found",
+            ar.succeeded() && ar.result() != null ? "Generation '" + id + "' has already ended" : "No generation with id '" + id + "'"));
+      } else {
+        connection.error(KIND, id, "cancel_failed", "Could not cancel generation '" + id + "': " + e.getMessage());
+      }
+    });
+  }
+
+  /** The socket closed. */
+  void closeAll() {
+    new ArrayList<>(watched.values()).forEach(viewer -> {
+      if (viewer != null) {
+        viewer.close();
+      }
+    });
+    watched.clear();
+  }
+
+  private String generationId(JsonObject frame) {
+    if (frame.getValue("generation") instanceof String id && !id.isBlank()) {
+      return id;
+    }
+    connection.error(null, null, "invalid_frame", "'" + frame.getValue("type") + "' needs a string 'generation'");
+    return null;
+  }
+
+  /** One generation watched over this socket. */
+  private final class Subscription extends WriterOutput<GenerationEvent> {
+    private final String generation;
+
+    Subscription(String generation) {
+      super(connection.writer(), WireFormat.WEBSOCKET);
+      this.generation = generation;
+    }
+
+    @Override
+    public void end() {
+      watched.remove(generation);
+    }
+
+    @Override
+    public void stalled() {
+      watched.remove(generation);
+      connection.closeStalled();
+    }
+
+    @Override
+    public void lost(String reason) {
+      watched.remove(generation);
+      connection.error(KIND, generation, "subscription_lost", "Stopped watching generation '" + generation + "': " + reason);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+package io.tokenbus.http;
+
+import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.fanout.FanOut;
+import io.tokenbus.fanout.WebSocketFrames;
+import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.session.Sessions;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * One {@code /v1/ws} socket: reads the client's frames and hands each to the part that serves it,
+ * {@link GenerationSubscriptions} ({@code subscribe}, {@code unsubscribe}, {@code generate},
+ * {@code cancel}) or {@link SessionMemberships} ({@code join}, {@code leave}, {@code typing}). It
+ * owns what they share: the socket's {@link ConnectionWriter}, the error frames, and the one limit
+ * on what a socket may watch. A frame that is not valid gets an {@code error} frame without
+ * {@code seq} and the socket stays open.
+ */
+final class WebSocketConnection {
+
+  private final ServerWebSocket socket;
+  private final ConnectionWriter writer;
+  private final int maxSubscriptions;
+  private final GenerationSubscriptions generations;
+  private final SessionMemberships sessions;
+
+  WebSocketConnection(ServerWebSocket socket, TokenbusConfig config, Heartbeats heartbeats, GenerationClient client,
+                      GenerationStore store, FanOut fanOut, Sessions sessions) {
+    this.socket = socket;
+    this.writer = ConnectionWriter.webSocket(socket, config.viewer().writeQueueBytes(), heartbeats);
+    this.maxSubscriptions = config.websocket().maxSubscriptions();
+    this.generations = new GenerationSubscriptions(this, client, store, fanOut);
+    this.sessions = new SessionMemberships(this, sessions, fanOut);
+  }
+
+  void start() {
+    socket.textMessageHandler(this::onText);
+    socket.binaryMessageHandler(b -> error(null, null, "invalid_frame", "Binary frames are not supported; send JSON text frames"));
+    socket.closeHandler(v -> {
+      writer.stop();
+      generations.closeAll();
+      sessions.leaveAll();
+    });
+    socket.exceptionHandler(e -> socket.close());
+  }
+
+  private void onText(String text) {
+    JsonObject frame;
+    try {
+      frame = new JsonObject(text);
+    } catch (DecodeException | ClassCastException e) {
+      error(null, null, "invalid_frame", "Frames must be JSON objects");
+      return;
+    }
+    Object type = frame.getValue("type");
+    if (!(type instanceof String)) {
+      error(null, null, "invalid_frame", "A frame needs a string 'type': subscribe, unsubscribe, generate or cancel");
+      return;
+    }
+    switch ((String) type) {
+      case "subscribe" -> generations.subscribe(frame);
+      case "unsubscribe" -> generations.unsubscribe(frame);
+      case "generate" -> generations.generate(frame);
+      case "cancel" -> generations.cancel(frame);
+      case "join" -> sessions.join(frame);
+      case "leave" -> sessions.leave(frame);
+      case "typing" -> sessions.typing(frame);
+      default -> error(null, null, "invalid_frame", "Unknown frame type '" + type + "': expected subscribe, unsubscribe, generate, "
+          + "cancel, join, leave or typing");
+    }
+  }
+
+  ConnectionWriter writer() {
+    return writer;
+  }
+
+  boolean closed() {
+    return socket.isClosed();
+  }
+
+  /**
+   * True (after an error frame about {@code kind} {@code id}) when no slot is free: generations
+   * watched or starting and sessions joined each take one of {@code websocket.max-subscriptions}.
+   */
+  boolean full(String kind, String id) {
+    int watching = generations.count() + sessions.count();
+    if (watching >= maxSubscriptions) {
+      error(kind, id, "too_many_subscriptions", "This socket already watches " + watching
+          + " generations and sessions (websocket.max-subscriptions)");
+      return true;
+    }
+    return false;
+  }
+
+  /** A JSON frame of the socket's own (started, errors): written in order with the streams' frames. */
+  void send(JsonObject frame) {
+    writer.write(WebSocketFrames.text(frame.encode()));
+  }
+
+  /**
+   * A protocol error about a generation or a session ({@code kind} {@code id}; both null for the
+   * socket itself). It has no {@code seq}, which tells it apart from a generation's terminal
+   * {@code error} event.
+   */
+  void error(String kind, String id, String code, String message) {
+    JsonObject frame = new JsonObject().put("type", "error").put("code", code).put("message", message);
+    if (kind != null && id != null) {
+      frame.put(kind, id);
+    }
+    send(frame);
+  }
+
+  /** A stream of this socket stalled past the limit, so the whole socket is stuck: the client reconnects and resumes with 'after'. */
+  void closeStalled() {
+    socket.close((short) 1013, "stalled; resubscribe with 'after'");
+  }
+}
