@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -72,6 +73,10 @@ public final class ConfigLoader {
       String key = e.getPath().stream().map(JsonMappingException.Reference::getFieldName)
           .collect(Collectors.joining("."));
       String source = fromEnv.containsKey(key) ? " (from " + fromEnv.get(key) + ")" : "";
+      if (e instanceof ValueInstantiationException && e.getCause() instanceof IllegalArgumentException refused) {
+        // A setting that parses itself (an enum such as recovery.strategy) says in its own words what it accepts.
+        throw new ConfigException(key, refused.getMessage() + source);
+      }
       String value = tree.at("/" + key.replace('.', '/')).asText();
       throw new ConfigException(key, "has an invalid value \"" + value + "\"" + source
           + ": " + e.getOriginalMessage().split("\n")[0]);

@@ -1,5 +1,7 @@
 package io.tokenbus.config;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.net.URI;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -85,10 +87,45 @@ public record TokenbusConfig(
   public record Retry(int maxAttempts, int initialBackoffMs, int maxBackoffMs, int maxRetryAfterMs) {
   }
 
-  /** What happens when a stream breaks after it produced text. */
-  public record Recovery(String strategy, int maxAttempts, String continueInstruction) {
+  /**
+   * What happens when a stream breaks after it produced text.
+   *
+   * @param onBreak the {@code strategy} key, parsed once when the configuration is read
+   */
+  public record Recovery(@JsonProperty("strategy") Strategy onBreak, int maxAttempts, String continueInstruction) {
 
-    public static final List<String> STRATEGIES = List.of("continue", "restart", "fail");
+    /** The strategy as configured; logs and recovery events name it so. */
+    public String strategy() {
+      return onBreak.configName();
+    }
+
+    /** Continue from the partial text, restart the answer (a reset first), or fail keeping the partial text. */
+    public enum Strategy {
+      CONTINUE, RESTART, FAIL;
+
+      public String configName() {
+        return name().toLowerCase(Locale.ROOT);
+      }
+
+      /**
+       * Reads a configured value, case and surrounding blanks aside. A refusal's message is the one
+       * the configuration error shows, under the key's name.
+       */
+      @JsonCreator
+      public static Strategy parse(String value) {
+        String name = value == null ? "" : value.trim().toLowerCase(Locale.ROOT);
+        for (Strategy strategy : values()) {
+          if (strategy.configName().equals(name)) {
+            return strategy;
+          }
+        }
+        throw new IllegalArgumentException(refusal(value));
+      }
+
+      static String refusal(String value) {
+        return "must be one of " + Arrays.stream(values()).map(Strategy::configName).toList() + ", got \"" + value + "\"";
+      }
+    }
   }
 
   public record CircuitBreaker(int failureThreshold, int resetMs) {
@@ -223,9 +260,9 @@ public record TokenbusConfig(
     range(key + ".retry.max-backoff-ms", r.maxBackoffMs(), r.initialBackoffMs(), 600_000);
     range(key + ".retry.max-retry-after-ms", r.maxRetryAfterMs(), 0, 3_600_000);
     Recovery rec = p.recovery();
-    String strategy = rec.strategy() == null ? "" : rec.strategy().trim().toLowerCase(Locale.ROOT);
-    if (!Recovery.STRATEGIES.contains(strategy)) {
-      throw new ConfigException(key + ".recovery.strategy", "must be one of " + Recovery.STRATEGIES + ", got \"" + rec.strategy() + "\"");
+    // Any other bad value was refused while binding (Strategy.parse); an empty one never reaches the parser.
+    if (rec.onBreak() == null) {
+      throw new ConfigException(key + ".recovery.strategy", Recovery.Strategy.refusal(null));
     }
     range(key + ".recovery.max-attempts", rec.maxAttempts(), 0, 100);
     CircuitBreaker cb = p.circuitBreaker();
@@ -234,7 +271,7 @@ public record TokenbusConfig(
     notBlank(key + ".anthropic.version", p.anthropic().version());
     range(key + ".anthropic.default-max-tokens", p.anthropic().defaultMaxTokens(), 1, 1_000_000);
     return new Provider(type, models, baseUrl, apiKey, java.util.Collections.unmodifiableMap(headers), t, r,
-        new Recovery(strategy, rec.maxAttempts(), rec.continueInstruction() == null ? "" : rec.continueInstruction()), cb,
+        new Recovery(rec.onBreak(), rec.maxAttempts(), rec.continueInstruction() == null ? "" : rec.continueInstruction()), cb,
         p.anthropic());
   }
 

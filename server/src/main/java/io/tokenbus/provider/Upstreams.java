@@ -24,7 +24,7 @@ public final class Upstreams {
   /** The mock never fails by itself: one attempt, no breaker, generous timeouts. */
   public static final TokenbusConfig.Provider MOCK_POLICY = new TokenbusConfig.Provider("mock", "mock,mock-*", "", "",
       Map.of(), new TokenbusConfig.Timeouts(1000, 600_000, 600_000, 24 * 3_600_000),
-      new TokenbusConfig.Retry(1, 0, 0, 0), new TokenbusConfig.Recovery("continue", 3, ""),
+      new TokenbusConfig.Retry(1, 0, 0, 0), new TokenbusConfig.Recovery(TokenbusConfig.Recovery.Strategy.CONTINUE, 3, ""),
       new TokenbusConfig.CircuitBreaker(0, 1), new TokenbusConfig.Anthropic("-", 1));
 
   private final TokenbusConfig config;
