@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  *   <li>a circuit breaker per provider, consulted before each attempt.</li>
  * </ul>
  * Every retry, recovery and fallback is reported ({@link Sink#recovery}) so that it shows in the
- * log and in the generation's status.
+ * log and in the generation's status. Which of them follows a failure is {@link NextStep}'s choice.
  */
 final class UpstreamRun {
 
@@ -101,8 +101,8 @@ final class UpstreamRun {
 
   void start() {
     if (hasOutput()) {
-      // Taken over from a node that left: its stream broke like any other.
-      onBreak(target(), Failure.upstream("The node running this generation left the cluster"), -1);
+      // Taken over from a node that left: its stream broke like any other (retryable, after output, no wait asked).
+      next(target(), Failure.upstream("The node running this generation left the cluster"), true, -1, false, true);
       return;
     }
     attempt();
@@ -186,94 +186,72 @@ final class UpstreamRun {
     }
   }
 
-  /** Decides what follows a failed attempt. */
+  /** Carries out what follows a failed attempt ({@link NextStep} decides). */
   private void onFailure(Attempt attempt, UpstreamFailure failure) {
     usageDone = usageDone.plus(attempt.call == null ? Usage.of(0, 0) : attempt.call.usageSoFar());
     current = null;
-    Upstreams.Target target = attempt.target;
-    Failure cause = failure.failure();
-    if (!failure.retryable()) {
-      end(cause);
-      return;
-    }
-    if (attempt.produced && hasOutput()) {
-      onBreak(target, cause, failure.retryAfterMs());
-      return;
-    }
-    retryOrFallBack(target, cause, failure.retryAfterMs(), attempt.circuitOpen);
+    next(attempt.target, failure.failure(), failure.retryable(), failure.retryAfterMs(), attempt.circuitOpen,
+        attempt.produced && hasOutput());
   }
 
   private boolean hasOutput() {
     return !text.isEmpty() || toolCalls || otherOutput;
   }
 
-  /** An attempt failed before it produced anything: the same target again, or the next one. */
-  private void retryOrFallBack(Upstreams.Target target, Failure cause, long retryAfterMs, boolean circuitOpen) {
-    TokenbusConfig.Retry retry = target.policy().retry();
-    boolean waitTooLong = retryAfterMs > retry.maxRetryAfterMs();
-    if (!circuitOpen && !waitTooLong && attemptsOnTarget < retry.maxAttempts()) {
-      long delay = retryAfterMs >= 0 ? retryAfterMs : backoff(retry, attemptsOnTarget);
-      LOG.info("Generation {}: attempt {} at {} ({}) failed: {}; retrying in {} ms", id, attemptsOnTarget,
-          target.provider().name(), target.model(), cause.message(), delay);
-      report("retry", cause, target, delay);
-      pendingTimer = delay == 0 ? -1 : vertx.setTimer(delay, t -> attempt());
-      if (delay == 0) {
-        attempt();
-      }
-      return;
+  private void next(Upstreams.Target failed, Failure cause, boolean retryable, long retryAfterMs, boolean circuitOpen,
+                    boolean afterOutput) {
+    NextStep step = NextStep.after(new NextStep.Failed(cause, retryable, retryAfterMs, circuitOpen, afterOutput, toolCalls,
+        !text.isEmpty(), attemptsOnTarget, recoveries, targetIndex, chain.size(), failed.policy().retry(),
+        failed.policy().recovery()), ceiling -> ThreadLocalRandom.current().nextLong(ceiling + 1));
+    if (step instanceof NextStep.Retry retry) {
+      retry(failed, cause, retry.delayMs());
+    } else if (step instanceof NextStep.FallBack fallBack) {
+      fallBack(failed, cause, fallBack.targetIndex());
+    } else if (step instanceof NextStep.Recover recover) {
+      recover(failed, cause, recover);
+    } else {
+      end(((NextStep.Fail) step).failure());
     }
-    if (targetIndex + 1 < chain.size()) {
-      targetIndex++;
-      attemptsOnTarget = 0;
-      LOG.warn("Generation {}: {} ({}) failed: {}; falling back to {} ({})", id, target.provider().name(), target.model(),
-          cause.message(), target().provider().name(), target().model());
-      report("fallback", cause, target(), 0);
-      attempt();
-      return;
-    }
-    end(cause);
   }
 
-  /** The stream broke after it produced output: the recovery strategy of the provider it broke on. */
-  private void onBreak(Upstreams.Target target, Failure cause, long retryAfterMs) {
-    TokenbusConfig.Recovery recovery = target.policy().recovery();
-    String strategy = recovery.strategy();
-    if (strategy.equals("fail") || recoveries >= recovery.maxAttempts()) {
-      String why = strategy.equals("fail") ? "recovery strategy fail" : "after " + recoveries + " recoveries (recovery.max-attempts)";
-      end(withCause(cause, "; not recovered (" + why + "), the text so far is kept"));
-      return;
+  private void retry(Upstreams.Target target, Failure cause, long delay) {
+    LOG.info("Generation {}: attempt {} at {} ({}) failed: {}; retrying in {} ms", id, attemptsOnTarget,
+        target.provider().name(), target.model(), cause.message(), delay);
+    report("retry", cause, target, delay);
+    pendingTimer = delay == 0 ? -1 : vertx.setTimer(delay, t -> attempt());
+    if (delay == 0) {
+      attempt();
     }
-    if (strategy.equals("continue") && (toolCalls || text.isEmpty())) {
-      end(withCause(cause, "; an answer with a tool call, or with no text yet, cannot be continued; the text so far is kept"));
-      return;
-    }
-    if (retryAfterMs > target.policy().retry().maxRetryAfterMs()) {
-      if (targetIndex + 1 >= chain.size()) {
-        end(withCause(cause, "; the upstream asked to wait " + retryAfterMs + " ms, longer than retry.max-retry-after-ms; "
-            + "the text so far is kept"));
-        return;
-      }
-      targetIndex++;
-      retryAfterMs = 0;
-    }
+  }
+
+  private void fallBack(Upstreams.Target from, Failure cause, int nextIndex) {
+    targetIndex = nextIndex;
+    attemptsOnTarget = 0;
+    LOG.warn("Generation {}: {} ({}) failed: {}; falling back to {} ({})", id, from.provider().name(), from.model(),
+        cause.message(), target().provider().name(), target().model());
+    report("fallback", cause, target(), 0);
+    attempt();
+  }
+
+  /** The stream broke after it produced output, and its recovery strategy goes on with the answer. */
+  private void recover(Upstreams.Target broken, Failure cause, NextStep.Recover step) {
+    targetIndex = step.targetIndex();
     recoveries++;
     attemptsOnTarget = 0;
-    LOG.warn("Generation {}: {} ({}) broke mid-answer: {}; recovery {} of {}: {} with {} ({})", id, target.provider().name(),
-        target.model(), cause.message(), recoveries, recovery.maxAttempts(), strategy, target().provider().name(), target().model());
-    if (strategy.equals("restart")) {
+    String strategy = step.strategy().configName();
+    LOG.warn("Generation {}: {} ({}) broke mid-answer: {}; recovery {} of {}: {} with {} ({})", id, broken.provider().name(),
+        broken.model(), cause.message(), recoveries, broken.policy().recovery().maxAttempts(), strategy,
+        target().provider().name(), target().model());
+    if (step.strategy() == TokenbusConfig.Recovery.Strategy.RESTART) {
       restart(cause);
     }
-    long delay = Math.max(0, retryAfterMs);
+    long delay = step.delayMs();
     report(strategy, cause, target(), delay);
     if (delay > 0) {
       pendingTimer = vertx.setTimer(delay, t -> attempt());
     } else {
       attempt();
     }
-  }
-
-  private static Failure withCause(Failure cause, String suffix) {
-    return new Failure(cause.status(), cause.type(), cause.code(), cause.message() + suffix);
   }
 
   private void restart(Failure cause) {
@@ -288,12 +266,6 @@ final class UpstreamRun {
     sink.recovery(kind, cause, new JsonObject().put("kind", kind).put("attempt", attempts).put("recoveries", recoveries)
         .put("provider", next.provider().name()).put("model", next.model()).put("delay_ms", delayMs)
         .put("message", cause.message()).put("code", cause.code()));
-  }
-
-  /** Full jitter: a random delay up to initial × 2^(n−1), at most the maximum. */
-  private static long backoff(TokenbusConfig.Retry retry, int attempt) {
-    long ceiling = Math.min(retry.maxBackoffMs(), (long) retry.initialBackoffMs() << Math.min(20, attempt - 1));
-    return ceiling <= 0 ? 0 : ThreadLocalRandom.current().nextLong(ceiling + 1);
   }
 
   private void end(Failure failure) {
