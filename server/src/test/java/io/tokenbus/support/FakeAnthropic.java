@@ -3,11 +3,7 @@ package io.tokenbus.support;
 import io.tokenbus.support.UpstreamScript.Answer;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
@@ -28,76 +24,25 @@ import java.util.Map;
  *
  * <p>What it answers is scripted with {@link #respond} / {@link #respondInOrder}: an
  * {@link UpstreamScript.Answer}, an {@link UpstreamScript.Status} (see {@link #overloaded()},
- * {@link #rateLimited(int)}), {@link UpstreamScript#hang()}, or {@link FakeOpenAi.Raw} bytes. A final
+ * {@link #rateLimited(int)}), {@link UpstreamScript#hang()}, or {@link Raw} bytes. A final
  * assistant message is a prefill: the answer continues right after its text, as the real API does.
  */
-public final class FakeAnthropic {
-
-  /**
-   * A request as the fake received it (body null if it was not JSON), when its connection closed, and
-   * the prefill it asked to continue (null for a fresh request).
-   */
-  public record Received(JsonObject body, MultiMap headers, Future<Long> closedAtNanos, String continuedFrom) {
-
-    /** The {@code system} field as sent: a string, an array of text blocks, or null. */
-    public Object system() {
-      return body == null ? null : body.getValue("system");
-    }
-
-    /** The system prompt's text, its blocks joined; null when there is none. */
-    public String systemText() {
-      return system() == null ? null : text(system());
-    }
-
-    public JsonArray messages() {
-      return body == null ? null : body.getJsonArray("messages");
-    }
-  }
+public final class FakeAnthropic extends FakeUpstream {
 
   private static final String OVERLOADED = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
 
-  private final Vertx vertx;
-  private final UpstreamScript script = new UpstreamScript(Answer.of(List.of("Hi")));
-  private final Recorder<Received> requests = new Recorder<>();
-  private HttpServer server;
-
   private FakeAnthropic(Vertx vertx) {
-    this.vertx = vertx;
+    super(vertx, "/v1/messages", Answer.of(List.of("Hi")));
   }
 
   public static Future<FakeAnthropic> start(Vertx vertx) {
     FakeAnthropic fake = new FakeAnthropic(vertx);
-    fake.server = vertx.createHttpServer().requestHandler(fake::handle);
-    return fake.server.listen(0, "127.0.0.1").map(s -> fake);
+    return fake.listen().map(fake);
   }
 
   /** The API root without {@code /v1}, as the Anthropic SDKs take it. */
   public String baseUrl() {
-    return "http://127.0.0.1:" + server.actualPort();
-  }
-
-  public Future<Void> close() {
-    return server.close();
-  }
-
-  /** Answers every next accepted request with {@code next}. */
-  public void respond(UpstreamScript.Behavior next) {
-    respondInOrder(next);
-  }
-
-  /** Answers accepted request i with {@code behaviors[i]}; the last one repeats for every later request. */
-  public void respondInOrder(UpstreamScript.Behavior... behaviors) {
-    for (UpstreamScript.Behavior behavior : behaviors) {
-      if (!(behavior instanceof Answer || behavior instanceof UpstreamScript.Status
-          || behavior instanceof FakeOpenAi.Hang || behavior instanceof FakeOpenAi.Raw)) {
-        throw new IllegalArgumentException("FakeAnthropic cannot answer with " + behavior);
-      }
-    }
-    script.respondInOrder(behaviors);
-  }
-
-  public Recorder<Received> requests() {
-    return requests;
+    return origin();
   }
 
   /** An error answer in Anthropic's shape. */
@@ -122,47 +67,24 @@ public final class FakeAnthropic {
     return "{\"type\":\"error\",\"error\":{\"type\":" + Json.encode(type) + ",\"message\":" + Json.encode(message) + "}}";
   }
 
-  private void handle(HttpServerRequest request) {
-    if (!request.path().equals("/v1/messages")) {
-      UpstreamScript.reply(request.response(), error(404, "not_found_error", "Not found"));
-      return;
-    }
-    Promise<Long> closed = Promise.promise();
-    request.connection().closeHandler(v -> closed.tryComplete(System.nanoTime()));
-    request.body().onSuccess(buffer -> answer(request, buffer, closed.future()));
+  @Override
+  protected UpstreamScript.Status notFound() {
+    return error(404, "not_found_error", "Not found");
   }
 
-  private void answer(HttpServerRequest request, Buffer buffer, Future<Long> closed) {
-    JsonObject body = parse(buffer);
-    String prefill = body == null ? null : prefill(body.getValue("messages"));
-    requests.add(new Received(body, request.headers(), closed, prefill));
-    HttpServerResponse response = request.response();
-    UpstreamScript.Status rejection = validate(request.headers(), body, prefill);
-    if (rejection != null) {
-      UpstreamScript.reply(response, rejection);
-      return;
-    }
-    UpstreamScript.Behavior current = script.next();
-    if (current instanceof UpstreamScript.Status status) {
-      UpstreamScript.reply(response, status);
-    } else if (current instanceof Answer answer) {
-      continueAnswer(response, body, answer, prefill);
-    } else if (current instanceof FakeOpenAi.Raw raw) {
-      response.putHeader("content-type", "text/event-stream; charset=utf-8").end(raw.body());
-    }
-    // Hang: say nothing
-  }
-
-  private static JsonObject parse(Buffer buffer) {
-    try {
-      return buffer.toJsonObject();
-    } catch (DecodeException | ClassCastException e) {
+  /** The text of a final assistant message (a prefill), which the answer continues; else null. */
+  @Override
+  protected String continuedFrom(JsonObject body) {
+    if (!(body.getValue("messages") instanceof JsonArray list) || list.isEmpty()
+        || !(list.getValue(list.size() - 1) instanceof JsonObject last)) {
       return null;
     }
+    return "assistant".equals(last.getString("role")) ? text(last.getValue("content")) : null;
   }
 
-  /** The real API's checks, in its order; null when the request is acceptable. */
-  private static UpstreamScript.Status validate(MultiMap headers, JsonObject body, String prefill) {
+  /** The real API's checks, in its order. */
+  @Override
+  protected UpstreamScript.Status reject(MultiMap headers, JsonObject body, String prefill) {
     if (headers.get("x-api-key") == null) {
       return error(401, "authentication_error", "x-api-key header is required");
     }
@@ -183,53 +105,25 @@ public final class FakeAnthropic {
     return null;
   }
 
-  /** The text of a final assistant message, which the answer continues; else null. */
-  private static String prefill(Object messages) {
-    if (!(messages instanceof JsonArray list) || list.isEmpty() || !(list.getValue(list.size() - 1) instanceof JsonObject last)) {
-      return null;
-    }
-    return "assistant".equals(last.getString("role")) ? text(last.getValue("content")) : null;
+  @Override
+  protected UpstreamScript.Status badContinuation(String message) {
+    return error(400, "invalid_request_error", message);
   }
 
-  /** A string, or the text blocks of a content array joined. */
-  private static String text(Object content) {
-    if (content instanceof String s) {
-      return s;
+  @Override
+  protected void send(HttpServerResponse response, JsonObject body, Answer answer, List<String> pieces) {
+    String model = Json.encode(body.getValue("model"));
+    if (body.getBoolean("stream", false)) {
+      response.putHeader("cache-control", "no-cache").putHeader("request-id", "req_fake01");
+      stream(response, answer, pieces, new EventWriter(response, answer, model));
+      return;
     }
-    StringBuilder text = new StringBuilder();
-    if (content instanceof JsonArray blocks) {
-      for (Object block : blocks) {
-        if (block instanceof JsonObject b && "text".equals(b.getString("type"))) {
-          text.append(b.getString("text", ""));
-        }
-      }
-    }
-    return text.toString();
-  }
-
-  private void continueAnswer(HttpServerResponse response, JsonObject body, Answer answer, String prefill) {
-    List<String> pieces = answer.remainder(prefill);
-    if (pieces == null) {
-      UpstreamScript.reply(response, error(400, "invalid_request_error", "FakeAnthropic: the continuation does not match "
-          + "the scripted answer. Prefill sent: " + Json.encode(prefill) + "; scripted answer: " + Json.encode(answer.text())));
-    } else if (body.getBoolean("stream", false)) {
-      stream(response, body, answer, pieces);
+    long generationMs = answer.firstTokenDelayMs() + answer.intervalMs() * pieces.size();
+    if (generationMs > 0) {
+      vertx.setTimer(generationMs, t -> whole(response, model, answer, pieces));
     } else {
-      long generationMs = answer.firstTokenDelayMs() + answer.intervalMs() * pieces.size();
-      if (generationMs > 0) {
-        vertx.setTimer(generationMs, t -> whole(response, body, answer, pieces));
-      } else {
-        whole(response, body, answer, pieces);
-      }
+      whole(response, model, answer, pieces);
     }
-  }
-
-  private void stream(HttpServerResponse response, JsonObject body, Answer answer, List<String> pieces) {
-    response.setChunked(true).putHeader("content-type", "text/event-stream; charset=utf-8")
-        .putHeader("cache-control", "no-cache").putHeader("request-id", "req_fake01");
-    EventWriter events = new EventWriter(response, answer);
-    events.preamble(Json.encode(body.getValue("model")));
-    UpstreamScript.play(vertx, response, answer, pieces, events);
   }
 
   /**
@@ -238,7 +132,7 @@ public final class FakeAnthropic {
    * 529 overloaded, GARBAGE sends a truncated body and keeps the connection open, NO_FINISH answers
    * the text up to the fault with a null stop_reason.
    */
-  private static void whole(HttpServerResponse response, JsonObject body, Answer answer, List<String> pieces) {
+  private static void whole(HttpServerResponse response, String model, Answer answer, List<String> pieces) {
     if (response.closed()) {
       return;
     }
@@ -262,7 +156,7 @@ public final class FakeAnthropic {
     }
     String text = String.join("", pieces.subList(0, sent));
     response.putHeader("content-type", "application/json").putHeader("request-id", "req_fake01")
-        .end("{\"id\":\"msg_fake01\",\"type\":\"message\",\"role\":\"assistant\",\"model\":" + Json.encode(body.getValue("model"))
+        .end("{\"id\":\"msg_fake01\",\"type\":\"message\",\"role\":\"assistant\",\"model\":" + model
             + ",\"content\":[" + block(answer, text) + "],\"stop_reason\":" + Json.encode(stopReason)
             + ",\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":" + sent + "}}");
   }
@@ -296,9 +190,10 @@ public final class FakeAnthropic {
   }
 
   /** The server-sent events of one streamed answer. */
-  private record EventWriter(HttpServerResponse response, Answer answer) implements UpstreamScript.Wire {
+  private record EventWriter(HttpServerResponse response, Answer answer, String model) implements UpstreamScript.Wire {
 
-    void preamble(String model) {
+    @Override
+    public void preamble() {
       event("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_fake01\",\"type\":\"message\","
           + "\"role\":\"assistant\",\"model\":" + model + ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
           + "\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}");

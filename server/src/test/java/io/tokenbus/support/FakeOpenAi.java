@@ -4,10 +4,7 @@ import io.tokenbus.support.UpstreamScript.Answer;
 import io.tokenbus.support.UpstreamScript.Fault;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
@@ -33,14 +30,10 @@ import java.util.StringJoiner;
  * instruction); P is that assistant content. Only an {@code Answer} continues; a {@code Stream}
  * always starts over.
  */
-public final class FakeOpenAi {
+public final class FakeOpenAi extends FakeUpstream {
 
   /** How the next requests are answered; every {@link UpstreamScript} behavior is one too. */
   public interface Behavior extends UpstreamScript.Behavior {
-  }
-
-  /** Answers 200 {@code text/event-stream} with exactly these bytes, as some servers do. */
-  public record Raw(String body) implements Behavior {
   }
 
   /**
@@ -59,65 +52,22 @@ public final class FakeOpenAi {
   public record Status(int status, String body) implements Behavior {
   }
 
-  /** Accepts the request and never answers. */
-  public record Hang() implements Behavior {
-  }
-
-  /**
-   * A request as the fake received it, when its connection closed, and the partial answer it asked
-   * to continue (null for a fresh request).
-   */
-  public record Received(JsonObject body, MultiMap headers, Future<Long> closedAtNanos, String continuedFrom) {
-    public JsonArray messages() {
-      return body.getJsonArray("messages");
-    }
-  }
-
   private static final String ID_MODEL = "\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":1732000000,"
       + "\"model\":\"gpt-fake-2024-07-18\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_fake\",";
   private static final String SERVER_ERROR = "data: {\"error\":{\"message\":\"The server had an error while processing your "
       + "request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
 
-  private final Vertx vertx;
-  private final UpstreamScript script = new UpstreamScript(Stream.of(List.of("Hi"), 0));
-  private final Recorder<Received> requests = new Recorder<>();
-  private HttpServer server;
-
   private FakeOpenAi(Vertx vertx) {
-    this.vertx = vertx;
+    super(vertx, "/v1/chat/completions", Stream.of(List.of("Hi"), 0));
   }
 
   public static Future<FakeOpenAi> start(Vertx vertx) {
     FakeOpenAi fake = new FakeOpenAi(vertx);
-    fake.server = vertx.createHttpServer().requestHandler(fake::handle);
-    return fake.server.listen(0, "127.0.0.1").map(s -> fake);
+    return fake.listen().map(fake);
   }
 
   public String baseUrl() {
-    return "http://127.0.0.1:" + server.actualPort() + "/v1";
-  }
-
-  public Future<Void> close() {
-    return server.close();
-  }
-
-  /** Answers every next request with {@code next}. */
-  public void respond(UpstreamScript.Behavior next) {
-    respondInOrder(next);
-  }
-
-  /** Answers request i with {@code behaviors[i]}; the last one repeats for every later request. */
-  public void respondInOrder(UpstreamScript.Behavior... behaviors) {
-    for (UpstreamScript.Behavior behavior : behaviors) {
-      if (!(behavior instanceof Behavior)) {
-        throw new IllegalArgumentException("FakeOpenAi cannot answer with " + behavior);
-      }
-    }
-    script.respondInOrder(behaviors);
-  }
-
-  public Recorder<Received> requests() {
-    return requests;
+    return origin() + "/v1";
   }
 
   /** A 429 as OpenAI sends it when the requests-per-minute limit is reached, with its retry headers. */
@@ -134,64 +84,29 @@ public final class FakeOpenAi {
         "x-ratelimit-reset-requests", retryAfterMs + "ms"));
   }
 
-  private void handle(HttpServerRequest request) {
-    if (!request.path().equals("/v1/chat/completions")) {
-      request.response().setStatusCode(404).end("{\"error\":{\"message\":\"Unknown path\"}}");
-      return;
-    }
-    Promise<Long> closed = Promise.promise();
-    request.connection().closeHandler(v -> closed.tryComplete(System.nanoTime()));
-    request.body().onSuccess(body -> answer(request, body.toJsonObject(), closed.future()));
+  /** An invalid_request_error in OpenAI's shape, naming the offending {@code param} (or null). */
+  private static UpstreamScript.Status invalidRequest(String message, String param) {
+    return new UpstreamScript.Status(400, new JsonObject().put("error", new JsonObject().put("message", message)
+        .put("type", "invalid_request_error").put("param", param).putNull("code")).encode());
   }
 
-  private void answer(HttpServerRequest request, JsonObject body, Future<Long> closed) {
-    String partial = continuedFrom(body.getJsonArray("messages"));
-    requests.add(new Received(body, request.headers(), closed, partial));
-    HttpServerResponse response = request.response();
-    UpstreamScript.Behavior current = script.next();
-    if (current instanceof Status status) {
-      response.setStatusCode(status.status()).putHeader("content-type", "application/json").end(status.body());
-    } else if (current instanceof UpstreamScript.Status status) {
-      UpstreamScript.reply(response, status);
-    } else if (current instanceof Stream stream) {
-      stream(response, body, legacy(stream), stream.tokens());
-    } else if (current instanceof Answer answer) {
-      continueAnswer(response, body, answer, partial);
-    } else if (current instanceof Raw raw) {
-      response.putHeader("content-type", "text/event-stream").end(raw.body());
-    }
-    // Hang: say nothing
+  @Override
+  protected boolean understands(UpstreamScript.Behavior behavior) {
+    return behavior instanceof Behavior; // every kind, the original OpenAI-only ones too
   }
 
-  private void continueAnswer(HttpServerResponse response, JsonObject body, Answer answer, String partial) {
-    List<String> pieces = answer.remainder(partial);
-    if (pieces == null) {
-      String message = "FakeOpenAi: the continuation does not match the scripted answer. Partial text sent: "
-          + Json.encode(partial) + "; scripted answer: " + Json.encode(answer.text());
-      response.setStatusCode(400).putHeader("content-type", "application/json")
-          .end(new JsonObject().put("error", new JsonObject().put("message", message)
-              .put("type", "invalid_request_error").put("param", "messages").putNull("code")).encode());
-      return;
-    }
-    stream(response, body, answer, pieces);
-  }
-
-  /** The original Stream, as the Answer that sends the same bytes. */
-  private static Answer legacy(Stream stream) {
-    Answer answer = new Answer(stream.tokens(), stream.intervalMs(), stream.finishReason(), Fault.NONE, 0, 0, 0);
-    int hang = stream.hangAfter();
-    int drop = stream.dropAfter();
-    if (hang >= 0 && (drop < 0 || hang <= drop)) {
-      return answer.fault(Fault.HANG, hang);
-    }
-    return drop >= 0 ? answer.fault(Fault.DROP, drop) : answer;
+  @Override
+  protected UpstreamScript.Status notFound() {
+    return new UpstreamScript.Status(404, "{\"error\":{\"message\":\"Unknown path\"}}");
   }
 
   /**
-   * The partial answer a request asks to continue: the content of the last assistant message when
-   * it is the last message or only the continue instruction follows it; else null.
+   * The content of the last assistant message when it is the last message or only the continue
+   * instruction follows it; else null.
    */
-  static String continuedFrom(JsonArray messages) {
+  @Override
+  protected String continuedFrom(JsonObject body) {
+    JsonArray messages = body.getJsonArray("messages");
     if (messages == null || messages.isEmpty()) {
       return null;
     }
@@ -210,34 +125,47 @@ public final class FakeOpenAi {
     return text(messages.getJsonObject(assistant).getValue("content"));
   }
 
-  /** A message's text: its string content, or its text parts joined. */
-  private static String text(Object content) {
-    if (content instanceof String s) {
-      return s;
-    }
-    StringBuilder text = new StringBuilder();
-    if (content instanceof JsonArray parts) {
-      for (Object part : parts) {
-        if (part instanceof JsonObject p && "text".equals(p.getString("type"))) {
-          text.append(p.getString("text", ""));
-        }
-      }
-    }
-    return text.toString();
+  @Override
+  protected UpstreamScript.Status reject(MultiMap headers, JsonObject body, String partial) {
+    return body == null ? invalidRequest("We could not parse the JSON body of your request.", null) : null;
   }
 
-  private void stream(HttpServerResponse response, JsonObject request, Answer answer, List<String> pieces) {
-    boolean usage = request.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false);
-    response.setChunked(true).putHeader("content-type", "text/event-stream; charset=utf-8");
-    ChunkWriter wire = new ChunkWriter(response, answer, usage);
-    wire.preamble();
-    UpstreamScript.play(vertx, response, answer, pieces, wire);
+  @Override
+  protected UpstreamScript.Status badContinuation(String message) {
+    return invalidRequest(message, "messages");
+  }
+
+  @Override
+  protected void answerOwn(HttpServerResponse response, JsonObject body, UpstreamScript.Behavior behavior) {
+    if (behavior instanceof Status status) {
+      UpstreamScript.reply(response, new UpstreamScript.Status(status.status(), status.body()));
+    } else if (behavior instanceof Stream stream) {
+      send(response, body, legacy(stream), stream.tokens());
+    }
+  }
+
+  /** The original Stream, as the Answer that sends the same bytes. */
+  private static Answer legacy(Stream stream) {
+    Answer answer = new Answer(stream.tokens(), stream.intervalMs(), stream.finishReason(), Fault.NONE, 0, 0, 0);
+    int hang = stream.hangAfter();
+    int drop = stream.dropAfter();
+    if (hang >= 0 && (drop < 0 || hang <= drop)) {
+      return answer.fault(Fault.HANG, hang);
+    }
+    return drop >= 0 ? answer.fault(Fault.DROP, drop) : answer;
+  }
+
+  @Override
+  protected void send(HttpServerResponse response, JsonObject body, Answer answer, List<String> pieces) {
+    boolean usage = body.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false);
+    stream(response, answer, pieces, new ChunkWriter(response, answer, usage));
   }
 
   /** The chat.completion.chunk lines of one streamed answer. */
   private record ChunkWriter(HttpServerResponse response, Answer answer, boolean usage) implements UpstreamScript.Wire {
 
-    void preamble() {
+    @Override
+    public void preamble() {
       if (answer.toolCall() != null) {
         String call = "{\"index\":0,\"id\":" + Json.encode(answer.toolCall().id()) + ",\"type\":\"function\","
             + "\"function\":{\"name\":" + Json.encode(answer.toolCall().name()) + ",\"arguments\":\"\"}}";

@@ -142,7 +142,7 @@ public final class UpstreamScript {
 
   /** Accepts the request and never answers (not even headers). */
   public static Behavior hang() {
-    return new FakeOpenAi.Hang();
+    return new FakeUpstream.Hang();
   }
 
   private final List<Behavior> script = new ArrayList<>();
@@ -174,8 +174,11 @@ public final class UpstreamScript {
     response.end(status.body());
   }
 
-  /** The bytes of one provider's stream; the fake writes its preamble before {@link #play} starts. */
+  /** The bytes of one provider's stream. */
   interface Wire {
+    /** Sends what comes before the first token (role chunk, message start), before any first-token delay. */
+    void preamble();
+
     /** Sends token number {@code index} of this response. */
     void token(int index, String piece);
 
@@ -191,6 +194,7 @@ public final class UpstreamScript {
 
   /** Streams {@code pieces} through {@code wire} with the answer's timing, fault and finish. */
   static void play(Vertx vertx, HttpServerResponse response, Answer answer, List<String> pieces, Wire wire) {
+    wire.preamble();
     if (answer.firstTokenDelayMs() > 0) {
       vertx.setTimer(answer.firstTokenDelayMs(), t -> step(vertx, response, answer, pieces, wire, 0));
     } else {
