@@ -1,5 +1,6 @@
 package io.tokenbus.session;
 
+import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import java.io.Serializable;
@@ -152,20 +153,27 @@ public final class SessionState implements Serializable {
       int started = next == null || answering == null || !answering.equals(next.messageId()) ? -1 : indexOf(answering);
       return started >= 0 ? new Relayed(retold(started), -1, false) : new Relayed(null, -1, true);
     }
+    // A batch's text is added to the answer once: per delta, a long answer would be copied once per token.
+    StringBuilder text = new StringBuilder();
     for (GenerationEvent event : events) {
       if (event.seq() <= relayed) {
         continue;
       }
       if (event.seq() > relayed + 1) {
+        append(at, text);
         return new Relayed(null, relayed, false); // events missing in between: the caller reads them from the log
       }
       relayed = event.seq();
       SessionMessage answer = messages.get(at);
+      if (event.type() != EventType.DELTA) {
+        append(at, text);
+        answer = messages.get(at);
+      }
       switch (event.type()) {
         case DELTA -> {
           if (!event.text().isEmpty()) {
             chars += event.text().length();
-            messages.set(at, answer.withContent(answer.content() + event.text()));
+            text.append(event.text());
             add(out, SessionEvent.answer(nextSeq(), "delta", answer, event.text(), null, null));
           }
         }
@@ -188,7 +196,17 @@ public final class SessionState implements Serializable {
         }
       }
     }
+    append(at, text);
     return new Relayed(null, -1, false);
+  }
+
+  /** Adds {@code text} to the message at {@code at}, and empties it. */
+  private void append(int at, StringBuilder text) {
+    if (!text.isEmpty()) {
+      SessionMessage message = messages.get(at);
+      messages.set(at, message.withContent(message.content() + text));
+      text.setLength(0);
+    }
   }
 
   /** The start of the answer at {@code index} again (its history as it was), for a retried op. */
