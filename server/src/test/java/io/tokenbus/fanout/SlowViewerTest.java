@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 @ExtendWith(VertxExtension.class)
-@DisplayName("Slow viewers")
+@DisplayName("Slow viewers, of generations and of chat sessions alike")
 class SlowViewerTest {
 
   /**
@@ -129,5 +129,101 @@ class SlowViewerTest {
     assertIncreasing(all);
     assertEquals(Long.parseLong(lastId) + 1, resumed.events().items().get(0).seq());
     assertEquals(MockText.text(TOKENS), SseEvent.text(all));
+  }
+
+  /**
+   * Tokens of a session's answer: a session's delta event carries its message and generation ids,
+   * about four times a generation's, so this is about as many bytes as {@link #TOKENS}.
+   */
+  private static final int SESSION_TOKENS = 60_000;
+
+  /**
+   * Chat sessions whose one answer is {@link #SESSION_TOKENS} mock tokens: a session's viewers ride
+   * the same engine as a generation's, so they must pass the same tests.
+   */
+  private static Map<String, String> sessionsWith(Map<String, String> more) {
+    Map<String, String> env = new java.util.HashMap<>(SMALL_QUEUE);
+    env.put("TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", String.valueOf(SESSION_TOKENS));
+    env.put("TOKENBUS_MOCK_TOKENS_PER_SECOND", "400000");
+    env.put("TOKENBUS_SESSIONS_MAX_TRANSCRIPT_CHARS", "100000000");
+    env.put("TOKENBUS_SESSIONS_PRESENCE_GRACE_SECONDS", "1");
+    env.putAll(more);
+    return env;
+  }
+
+  private static String createSession(TestHub hub) {
+    var created = await(hub.post("/v1/sessions", new JsonObject().put("title", "slow")));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+    return created.bodyAsJsonObject().getString("id");
+  }
+
+  private static void ask(TestHub hub, String session) {
+    var posted = await(hub.post("/v1/sessions/" + session + "/messages", new JsonObject().put("author", "Ann").put("content", "go")));
+    assertEquals(202, posted.statusCode(), posted.bodyAsString());
+  }
+
+  private static boolean answerEnded(SseEvent event) {
+    return event.event().equals("done") || event.event().equals("error") || event.event().equals("cancelled");
+  }
+
+  @Test
+  @DisplayName("a stalled session viewer delays neither the answer nor a fast viewer, then catches up merged, losing nothing")
+  void stalledSessionViewerCatchesUpMerged(Vertx vertx) {
+    // The stall limit well above the test's length: the slow viewer must catch up, not be closed.
+    TestHub hub = await(TestHub.start(vertx, sessionsWith(Map.of("TOKENBUS_VIEWER_MAX_STALL_SECONDS", "120"))));
+    String session = createSession(hub);
+    String events = "/v1/sessions/" + session + "/events";
+    SseClient slow = await(SseClient.get(SseClient.smallWindowClient(vertx), hub.port(), events, Map.of()));
+    slow.pause();
+    SseClient fast = await(SseClient.get(SseClient.client(vertx), hub.port(), events, Map.of()));
+    ask(hub, session);
+
+    await(fast.events().whenAny(SlowViewerTest::answerEnded), 60);
+    List<SseEvent> all = fast.events().items();
+    assertIncreasing(all);
+    assertEquals("done", all.get(all.size() - 1).event());
+    assertEquals(MockText.text(SESSION_TOKENS), SseEvent.text(all));
+    assertTrue(slow.events().items().stream().noneMatch(SlowViewerTest::answerEnded),
+        "the slow viewer is still behind while the fast one has everything");
+
+    slow.resume();
+    await(slow.events().whenAny(SlowViewerTest::answerEnded), 60);
+    List<SseEvent> caughtUp = slow.events().items();
+    assertIncreasing(caughtUp);
+    assertEquals(MockText.text(SESSION_TOKENS), SseEvent.text(caughtUp));
+    assertEquals("done", caughtUp.get(caughtUp.size() - 1).event());
+    assertEquals(all.get(all.size() - 1).seq(), caughtUp.get(caughtUp.size() - 1).seq());
+    assertTrue(caughtUp.size() < SESSION_TOKENS / 2, "missed deltas were merged: " + caughtUp.size() + " events for "
+        + SESSION_TOKENS + " tokens");
+  }
+
+  @Test
+  @DisplayName("a session viewer stalled past viewer.max-stall-seconds is disconnected and resumes with Last-Event-ID")
+  void stalledSessionViewerIsClosedAndResumes(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, sessionsWith(Map.of("TOKENBUS_VIEWER_MAX_STALL_SECONDS", "1"))));
+    String session = createSession(hub);
+    String events = "/v1/sessions/" + session + "/events";
+    SseClient slow = await(SseClient.get(SseClient.smallWindowClient(vertx), hub.port(), events + "?author=Slow", Map.of()));
+    slow.pause();
+    ask(hub, session);
+    // The answer is over, and, closed by the stall limit, the slow viewer's author has left once the reconnect grace ended.
+    await(Poll.until(vertx, () -> hub.get("/v1/sessions/" + session).map(r -> r.bodyAsJsonObject()),
+        state -> state.getValue("answering") == null && state.getInteger("queued") == 0
+            && !state.getJsonArray("participants").contains("Slow"), 30_000), 40);
+
+    slow.resume();
+    assertTrue(await(slow.ended().map(v -> false).recover(e -> io.vertx.core.Future.succeededFuture(true)), 10),
+        "the connection was broken off, not ended normally");
+    List<SseEvent> before = slow.events().items();
+    assertTrue(before.stream().noneMatch(SlowViewerTest::answerEnded));
+    String lastId = before.get(before.size() - 1).id();
+
+    SseClient resumed = await(SseClient.get(SseClient.client(vertx), hub.port(), events, Map.of("Last-Event-ID", lastId)));
+    await(resumed.events().whenAny(SlowViewerTest::answerEnded), 60);
+    List<SseEvent> all = new ArrayList<>(before);
+    all.addAll(resumed.events().items());
+    assertIncreasing(all);
+    assertEquals(Long.parseLong(lastId) + 1, resumed.events().items().get(0).seq());
+    assertEquals(MockText.text(SESSION_TOKENS), SseEvent.text(all));
   }
 }

@@ -41,8 +41,17 @@ public final class Recorder<T> {
     return when(list -> list.size() >= count);
   }
 
+  /** Completes with the first item that matches; each item is tested once (streams of many thousands record here). */
   public Future<T> whenAny(Predicate<T> match) {
-    return when(list -> list.stream().anyMatch(match)).map(list -> list.stream().filter(match).findFirst().orElseThrow());
+    int[] tested = {0};
+    return when(list -> {
+      for (; tested[0] < list.size(); tested[0]++) {
+        if (match.test(list.get(tested[0]))) {
+          return true;
+        }
+      }
+      return false;
+    }).map(list -> list.stream().filter(match).findFirst().orElseThrow());
   }
 
   private void check() {
