@@ -1,5 +1,6 @@
 package io.tokenbus;
 
+import java.util.stream.Collectors;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.BusCodec;
 import io.tokenbus.config.ConfigException;
@@ -80,7 +81,7 @@ public final class Tokenbus {
     }, "tokenbus-shutdown"));
     String providers = config.providers().entrySet().stream().filter(e -> e.getValue().enabled())
         .map(e -> e.getValue().models() + " via " + e.getKey() + " (" + e.getValue().effectiveBaseUrl() + ")")
-        .collect(java.util.stream.Collectors.joining(", "));
+        .collect(Collectors.joining(", "));
     LOG.info("tokenbus listening on http://{}:{} (models: mock{}){}, {} transport", config.http().host(), node.port(),
         providers.isEmpty() ? "" : ", " + providers,
         config.cluster().enabled() ? ", cluster '" + config.cluster().name() + "' as " + config.cluster().host() + ":"

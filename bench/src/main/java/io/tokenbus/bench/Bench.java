@@ -1,5 +1,11 @@
 package io.tokenbus.bench;
 
+import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.VertxInternal;
+import java.util.Arrays;
+import java.util.function.LongUnaryOperator;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -142,7 +148,7 @@ public final class Bench {
     }
     // One event loop per core by default (Vert.x would make two): the subscribers are spread over them.
     int threads = Integer.parseInt(a.getOrDefault("client-threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
-    Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(threads));
+    Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(threads));
     String mode = a.getOrDefault("mode", "fanout");
     if (!mode.equals("fanout")) {
       try {
@@ -180,12 +186,12 @@ public final class Bench {
 
   /** A Vert.x with one event loop, for the token source. */
   static Vertx sourceVertx() {
-    return Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(1));
+    return Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(1));
   }
 
   /** {@code --hub-ports 8081,8082,8083} (a cluster), else {@code --hub-port} (8080). */
   private static List<Integer> ports(Map<String, String> a) {
-    return java.util.Arrays.stream(a.getOrDefault("hub-ports", a.getOrDefault("hub-port", "8080")).split(","))
+    return Arrays.stream(a.getOrDefault("hub-ports", a.getOrDefault("hub-port", "8080")).split(","))
         .map(p -> Integer.parseInt(p.trim())).toList();
   }
 
@@ -318,9 +324,9 @@ public final class Bench {
    * client reads on every core it has (connected from one callback, they would all share its loop).
    */
   static List<Context> loops(Vertx vertx) {
-    java.util.Map<Object, Context> byLoop = new LinkedHashMap<>();
+    Map<Object, Context> byLoop = new LinkedHashMap<>();
     for (int i = 0; i < 64 && byLoop.size() < eventLoops(vertx); i++) {
-      io.vertx.core.internal.ContextInternal context = ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext();
+      ContextInternal context = ((VertxInternal) vertx).createEventLoopContext();
       byLoop.putIfAbsent(context.nettyEventLoop(), context);
     }
     return List.copyOf(byLoop.values());
@@ -328,7 +334,7 @@ public final class Bench {
 
   private static int eventLoops(Vertx vertx) {
     int count = 0;
-    for (Object ignored : ((io.vertx.core.internal.VertxInternal) vertx).nettyEventLoopGroup()) {
+    for (Object ignored : ((VertxInternal) vertx).nettyEventLoopGroup()) {
       count++;
     }
     return count;
@@ -383,14 +389,14 @@ public final class Bench {
     if (posted[0] >= due[0]) {
       if (posted[0] >= tokens && posted[0] != Long.MAX_VALUE) {
         posted[0] = Long.MAX_VALUE; // once: the end
-        web.post(options.hubPort(), options.hubHost(), path).sendBuffer(io.vertx.core.buffer.Buffer.buffer("event: done"));
+        web.post(options.hubPort(), options.hubHost(), path).sendBuffer(Buffer.buffer("event: done"));
       }
       idle.run();
       return;
     }
     long seq = ++posted[0];
     long scheduled = start + (long) ((seq - 1) * 1e9 / options.rate());
-    web.post(options.hubPort(), options.hubHost(), path).sendBuffer(io.vertx.core.buffer.Buffer.buffer(seq + ":" + scheduled + " "))
+    web.post(options.hubPort(), options.hubHost(), path).sendBuffer(Buffer.buffer(seq + ":" + scheduled + " "))
         .onComplete(ar -> postDue(web, options, path, start, due, posted, tokens, idle));
   }
 
@@ -403,7 +409,7 @@ public final class Bench {
     return sum(pids, Bench::rssKb);
   }
 
-  private static long sum(String pids, java.util.function.LongUnaryOperator each) {
+  private static long sum(String pids, LongUnaryOperator each) {
     if (pids == null || pids.isBlank()) {
       return -1;
     }

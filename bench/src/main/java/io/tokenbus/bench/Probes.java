@@ -1,5 +1,6 @@
 package io.tokenbus.bench;
 
+import io.vertx.core.http.PoolOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -60,9 +61,9 @@ final class Probes {
     BenchUpstream upstream = new BenchUpstream(source, 1000, 1);
     upstream.go();
     await(upstream.start(options.upstreamPort()));
-    HttpClientAgent client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new io.vertx.core.http.PoolOptions()
+    HttpClientAgent client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions()
         .setHttp1MaxSize(1));
-    HttpClientAgent direct = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new io.vertx.core.http.PoolOptions()
+    HttpClientAgent direct = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions()
         .setHttp1MaxSize(1));
     String body = new JsonObject().put("model", "bench").put("stream", true).put("max_tokens", 1)
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "bench"))).encode();

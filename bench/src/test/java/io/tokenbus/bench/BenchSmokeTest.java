@@ -13,14 +13,16 @@ import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Not a benchmark: proves the load tool still works end to end (a few seconds, a few subscribers). */
 @ExtendWith(VertxExtension.class)
 @DisplayName("The load tool, smoke run")
 class BenchSmokeTest {
 
-  @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(strings = {"sse", "ws"})
+  @ParameterizedTest
+  @ValueSource(strings = {"sse", "ws"})
   @DisplayName("50 subscribers (SSE, then WebSocket) of one generation at 100 tokens/s for 2 s: every token counted once")
   void smoke(String transport, Vertx vertx) {
     BenchUpstream upstream = new BenchUpstream(vertx, 100, 200);

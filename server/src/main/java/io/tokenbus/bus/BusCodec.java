@@ -1,5 +1,13 @@
 package io.tokenbus.bus;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.ObjectInputFilter;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.MessageCodec;
@@ -32,27 +40,27 @@ public final class BusCodec<T> implements MessageCodec<T, T> {
   }
 
   /** What a serialized record may hold: tokenbus's own records, and the JDK's collections, strings and boxes. */
-  private static final java.io.ObjectInputFilter SERIALIZED_CLASSES = java.io.ObjectInputFilter.Config.createFilter(
+  private static final ObjectInputFilter SERIALIZED_CLASSES = ObjectInputFilter.Config.createFilter(
       "maxdepth=20;maxrefs=100000;io.tokenbus.**;java.lang.*;java.util.*;java.util.ImmutableCollections$*;!*");
 
   /**
    * Registers a record that travels between nodes in Java serialization: for the chat sessions'
    * small, infrequent batches, where a hand-written format would buy nothing.
    */
-  public static <T extends java.io.Serializable> void registerSerialized(Vertx vertx, Class<T> type) {
+  public static <T extends Serializable> void registerSerialized(Vertx vertx, Class<T> type) {
     register(vertx, type, (w, v) -> {
-      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-      try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
         out.writeObject(v);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
       w.writeBytes(bytes.toByteArray());
     }, r -> {
-      try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(r.readBytes()))) {
+      try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(r.readBytes()))) {
         in.setObjectInputFilter(SERIALIZED_CLASSES); // the event bus port is not authenticated: no gadget classes
         return type.cast(in.readObject());
-      } catch (java.io.IOException | ClassNotFoundException e) {
+      } catch (IOException | ClassNotFoundException e) {
         throw new IllegalStateException("cannot read a " + type.getSimpleName(), e);
       }
     });

@@ -1,5 +1,6 @@
 package io.tokenbus.bus;
 
+import java.io.Serializable;
 import java.util.Objects;
 
 /**
@@ -18,7 +19,7 @@ import java.util.Objects;
  * Immutable, so one instance is shared by every reader on a node.
  */
 public record GenerationEvent(long seq, EventType type, String text, String finishReason, Usage usage, Failure failure,
-                              String data) implements StreamEvent, java.io.Serializable {
+                              String data) implements StreamEvent, Serializable {
 
   public GenerationEvent {
     Objects.requireNonNull(type, "type");

@@ -1,7 +1,9 @@
 package io.tokenbus.bus;
 
+import java.io.Serializable;
+
 /** Token counts of one generation, as OpenAI reports them. */
-public record Usage(long promptTokens, long completionTokens, long totalTokens) implements java.io.Serializable {
+public record Usage(long promptTokens, long completionTokens, long totalTokens) implements Serializable {
 
   public static Usage of(long promptTokens, long completionTokens) {
     return new Usage(promptTokens, completionTokens, promptTokens + completionTokens);

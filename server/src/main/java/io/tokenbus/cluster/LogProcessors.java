@@ -1,5 +1,9 @@
 package io.tokenbus.cluster;
 
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.bus.SessionLink;
+import io.tokenbus.generation.Progress;
+import io.vertx.core.json.JsonObject;
 import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
@@ -129,7 +133,7 @@ final class LogProcessors {
     }
   }
 
-  record TakeoverData(GenerationInfoData info, io.tokenbus.generation.Progress progress) implements Serializable {
+  record TakeoverData(GenerationInfoData info, Progress progress) implements Serializable {
   }
 
   /** Reads {@link GenerationInfo}, or null. */
@@ -185,14 +189,14 @@ final class LogProcessors {
 
   /** {@link GenerationInfo} in a serializable form (its request body is JSON text). */
   record GenerationInfoData(String id, String model, long created, String body, Integer maxTokens, Double rate,
-                            io.tokenbus.bus.SessionLink session, String owner, long epoch) implements Serializable {
+                            SessionLink session, String owner, long epoch) implements Serializable {
     GenerationInfoData(StoredGeneration g) {
       this(g.id, g.model, g.created, g.body, g.maxTokens, g.mockTokensPerSecond, g.session, g.owner, g.epoch);
     }
 
     GenerationInfo toInfo() {
-      return new GenerationInfo(id, model, created, new io.tokenbus.bus.GenerationRequest(model,
-          new io.vertx.core.json.JsonObject(body), maxTokens, rate, session), owner, epoch);
+      return new GenerationInfo(id, model, created, new GenerationRequest(model,
+          new JsonObject(body), maxTokens, rate, session), owner, epoch);
     }
   }
 

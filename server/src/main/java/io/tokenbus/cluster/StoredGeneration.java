@@ -1,5 +1,6 @@
 package io.tokenbus.cluster;
 
+import io.tokenbus.bus.SessionLink;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
 import java.io.Serializable;
@@ -18,7 +19,7 @@ final class StoredGeneration implements Serializable {
   final String body;
   final Integer maxTokens;
   final Double mockTokensPerSecond;
-  final io.tokenbus.bus.SessionLink session;
+  final SessionLink session;
   /** The node writing it; null once released or never re-owned. */
   String owner;
   /** The node that released it on shutdown, which must not take it back. */

@@ -1,5 +1,7 @@
 package io.tokenbus.config;
 
+import java.util.ArrayList;
+import java.util.function.Consumer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -164,7 +166,7 @@ public final class ConfigLoader {
 
   /** A new provider's starting point: the default provider of the type it names (openai if none). */
   private static ObjectNode providerTemplate(JsonNode entry, ObjectNode templates, String key, String source) {
-    String type = entry.path("type").asText(TokenbusConfig.Provider.OPENAI).trim().toLowerCase(java.util.Locale.ROOT); // as validated
+    String type = entry.path("type").asText(TokenbusConfig.Provider.OPENAI).trim().toLowerCase(Locale.ROOT); // as validated
     Iterator<Map.Entry<String, JsonNode>> defaults = templates.fields();
     while (defaults.hasNext()) {
       JsonNode candidate = defaults.next().getValue();
@@ -195,11 +197,11 @@ public final class ConfigLoader {
     return applied;
   }
 
-  private static void forEachLeaf(JsonNode node, List<String> path, java.util.function.Consumer<List<String>> action) {
-    List<Map.Entry<String, JsonNode>> fields = new java.util.ArrayList<>();
+  private static void forEachLeaf(JsonNode node, List<String> path, Consumer<List<String>> action) {
+    List<Map.Entry<String, JsonNode>> fields = new ArrayList<>();
     node.fields().forEachRemaining(fields::add);
     for (Map.Entry<String, JsonNode> field : fields) {
-      List<String> fieldPath = new java.util.ArrayList<>(path);
+      List<String> fieldPath = new ArrayList<>(path);
       fieldPath.add(field.getKey());
       if (field.getValue().isObject()) {
         forEachLeaf(field.getValue(), fieldPath, action);

@@ -1,5 +1,9 @@
 package io.tokenbus.config;
 
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.net.URI;
@@ -139,9 +143,9 @@ public record TokenbusConfig(
                         String members, String configFile) {
 
     /** The members as {@code host:port} strings. */
-    public java.util.List<String> memberList() {
-      return members.isBlank() ? java.util.List.of()
-          : java.util.Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
+    public List<String> memberList() {
+      return members.isBlank() ? List.of()
+          : Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
     }
   }
 
@@ -203,7 +207,7 @@ public record TokenbusConfig(
             + "10.0.0.1:5701,10.0.0.2:5701; got \"" + member + "\"");
       }
     }
-    if (!clusterNormalised.configFile().isEmpty() && !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(clusterNormalised.configFile()))) {
+    if (!clusterNormalised.configFile().isEmpty() && !Files.isRegularFile(Path.of(clusterNormalised.configFile()))) {
       throw new ConfigException("cluster.config-file", "names a file that does not exist: " + clusterNormalised.configFile());
     }
     range("sessions.max-sessions", sessions.maxSessions(), 1, 10_000_000);
@@ -215,8 +219,8 @@ public record TokenbusConfig(
     range("sessions.idle-expiry-seconds", sessions.idleExpirySeconds(), 10, 365 * 24 * 3600);
     range("sessions.presence-grace-seconds", sessions.presenceGraceSeconds(), 0, 3600);
     notBlank("sessions.default-model", sessions.defaultModel());
-    return new TokenbusConfig(http, viewer, websocket, generation, mock, java.util.Collections.unmodifiableMap(providersNormalised),
-        java.util.Collections.unmodifiableMap(fallbacksNormalised), sessions, clusterNormalised);
+    return new TokenbusConfig(http, viewer, websocket, generation, mock, Collections.unmodifiableMap(providersNormalised),
+        Collections.unmodifiableMap(fallbacksNormalised), sessions, clusterNormalised);
   }
 
   /** The fallback chain of a model: the models to try, in order, after it; empty when it has none. */
@@ -270,7 +274,7 @@ public record TokenbusConfig(
     range(key + ".circuit-breaker.reset-ms", cb.resetMs(), 1, 3_600_000);
     notBlank(key + ".anthropic.version", p.anthropic().version());
     range(key + ".anthropic.default-max-tokens", p.anthropic().defaultMaxTokens(), 1, 1_000_000);
-    return new Provider(type, models, baseUrl, apiKey, java.util.Collections.unmodifiableMap(headers), t, r,
+    return new Provider(type, models, baseUrl, apiKey, Collections.unmodifiableMap(headers), t, r,
         new Recovery(rec.onBreak(), rec.maxAttempts(), rec.continueInstruction() == null ? "" : rec.continueInstruction()), cb,
         p.anthropic());
   }
@@ -299,7 +303,7 @@ public record TokenbusConfig(
         throw new ConfigException(key, "must not hold credentials, a query or a fragment (use api-key and headers); got a URL with "
             + (uri.getRawUserInfo() != null ? "user info" : uri.getRawQuery() != null ? "a query" : "a fragment"));
       }
-    } catch (java.net.URISyntaxException e) {
+    } catch (URISyntaxException e) {
       throw new ConfigException(key, "is not a valid URL: \"" + value + "\"");
     }
   }

@@ -1,5 +1,6 @@
 package io.tokenbus.generation;
 
+import java.util.function.Predicate;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.ControlCommand;
 import io.tokenbus.bus.EventBatch;
@@ -42,7 +43,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final List<Upstreams.Target> chain;
   private final Runnable onEnd;
   private final CommitListener listener;
-  private final java.util.function.Predicate<String> watchedHere;
+  private final Predicate<String> watchedHere;
   private final Progress resume;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
@@ -63,7 +64,7 @@ final class GenerationRun implements UpstreamRun.Sink {
    */
   GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig config,
                 List<Upstreams.Target> chain, Progress resume, CommitListener listener,
-                java.util.function.Predicate<String> watchedHere, Runnable onEnd) {
+                Predicate<String> watchedHere, Runnable onEnd) {
     this.watchedHere = watchedHere;
     this.listener = info.request().session() == null ? CommitListener.NONE : listener;
     this.vertx = vertx;

@@ -1,5 +1,6 @@
 package io.tokenbus.generation;
 
+import java.util.function.Predicate;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
@@ -35,7 +36,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final String nodeId;
   private final Upstreams upstreams;
   private final CommitListener listener;
-  private final java.util.function.Predicate<String> watchedHere;
+  private final Predicate<String> watchedHere;
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
 
@@ -44,7 +45,7 @@ public final class GenerationVerticle extends VerticleBase {
    *                {@code generation.max-concurrent}
    */
   public GenerationVerticle(TokenbusConfig config, GenerationStore store, AtomicInteger running, String nodeId,
-                            Upstreams upstreams, CommitListener listener, java.util.function.Predicate<String> watchedHere) {
+                            Upstreams upstreams, CommitListener listener, Predicate<String> watchedHere) {
     this.config = config;
     this.listener = listener;
     this.watchedHere = watchedHere;

@@ -1,12 +1,13 @@
 package io.tokenbus.http;
 
+import io.tokenbus.session.Sessions;
 import io.tokenbus.bus.Failure;
 
 /**
  * A failure to render to the client, carried to the router's failure handler. No stack trace:
  * it is an answer, not a bug.
  */
-public final class ApiException extends RuntimeException implements io.tokenbus.session.Sessions.FailureCarrier {
+public final class ApiException extends RuntimeException implements Sessions.FailureCarrier {
 
   private final Failure failure;
   private final String param;

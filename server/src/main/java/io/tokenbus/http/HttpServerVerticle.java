@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
@@ -106,7 +107,7 @@ public final class HttpServerVerticle extends VerticleBase {
     router.get("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);
     router.post("/v1/generations/:id/cancel").handler(gens::cancel);
-    router.get("/v1/ws").handler(ctx -> ctx.fail(new ApiException(io.tokenbus.bus.Failure.invalidRequest("websocket_required",
+    router.get("/v1/ws").handler(ctx -> ctx.fail(new ApiException(Failure.invalidRequest("websocket_required",
         "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request"))));
     router.post("/stream").handler(body).handler(seed::handle);
     router.get("/health").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")

@@ -1,5 +1,6 @@
 package io.tokenbus.provider;
 
+import io.tokenbus.bus.Usage;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.core.Context;
@@ -162,7 +163,7 @@ abstract class StreamingCall implements UpstreamCall {
   }
 
   /** Ends with {@code onFinish}, once. */
-  protected final void finish(String finishReason, io.tokenbus.bus.Usage usage) {
+  protected final void finish(String finishReason, Usage usage) {
     if (!ended) {
       end(false);
       listener.onFinish(finishReason, usage);

@@ -1,5 +1,6 @@
 package io.tokenbus.provider;
 
+import java.util.HashSet;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.circuitbreaker.CircuitBreaker;
@@ -148,7 +149,7 @@ public final class Upstreams {
     List<ServedModel> models = new ArrayList<>();
     models.add(new ServedModel("mock", "mock", false));
     models.add(new ServedModel("mock-*", "mock", true));
-    Set<String> seen = new java.util.HashSet<>();
+    Set<String> seen = new HashSet<>();
     providers.values().forEach(served -> served.settings().modelPatterns().forEach(pattern -> {
       if (seen.add(pattern)) {
         models.add(new ServedModel(pattern, served.name(), pattern.contains("*")));

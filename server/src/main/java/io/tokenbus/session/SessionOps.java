@@ -1,5 +1,6 @@
 package io.tokenbus.session;
 
+import java.io.Serializable;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import java.util.ArrayList;
@@ -12,7 +13,7 @@ final class SessionOps {
   }
 
   /** Outcome of posting: the answer to start (or null when queued), or why the message was refused. */
-  record Posted(SessionState.NextAnswer next, boolean queued, Failure refused) implements java.io.Serializable {
+  record Posted(SessionState.NextAnswer next, boolean queued, Failure refused) implements Serializable {
   }
 
   record Post(SessionMessage user, SessionState.NewAnswer ids, long maxTranscriptChars, int maxQueued) implements SessionOp<Posted> {

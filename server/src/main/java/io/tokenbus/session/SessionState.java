@@ -1,5 +1,7 @@
 package io.tokenbus.session;
 
+import java.util.HashMap;
+import java.util.Map;
 import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
@@ -122,7 +124,7 @@ public final class SessionState implements Serializable {
    * the transcript).
    */
   private List<SessionMessage> historyFor(String question) {
-    java.util.Map<String, SessionMessage> replies = new java.util.HashMap<>();
+    Map<String, SessionMessage> replies = new HashMap<>();
     for (SessionMessage m : messages) {
       if (m.replyTo() != null) {
         replies.put(m.replyTo(), m);

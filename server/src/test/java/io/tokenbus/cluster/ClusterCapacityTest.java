@@ -1,5 +1,8 @@
 package io.tokenbus.cluster;
 
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -58,8 +61,8 @@ class ClusterCapacityTest {
   void fillsTheClusterThenRefuses(Vertx vertx) {
     WebClient a = web(vertx, portA);
     for (int round = 0; round < 2; round++) {
-      List<String> running = new java.util.ArrayList<>();
-      java.util.Set<String> owners = new java.util.HashSet<>();
+      List<String> running = new ArrayList<>();
+      Set<String> owners = new HashSet<>();
       for (int i = 0; i < 4; i++) {
         var response = await(a.post("/v1/generations").sendJsonObject(TestHub.mockRequest(10_000, 20)));
         assertEquals(201, response.statusCode(), "round " + round + ", generation " + (i + 1) + ": " + response.bodyAsString());

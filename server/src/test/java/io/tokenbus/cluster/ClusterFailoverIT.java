@@ -1,5 +1,6 @@
 package io.tokenbus.cluster;
 
+import io.vertx.core.Future;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -113,7 +114,7 @@ class ClusterFailoverIT {
     }
 
     // The viewer that was on the owner's node reconnects to a survivor with Last-Event-ID.
-    await(onOwner.ended().recover(e -> io.vertx.core.Future.succeededFuture()), 30);
+    await(onOwner.ended().recover(e -> Future.succeededFuture()), 30);
     List<SseEvent> before = onOwner.events().items();
     String lastId = before.get(before.size() - 1).id();
     SseClient reconnected = await(SseClient.get(client, survivors.get(0).httpPort(), path, Map.of("Last-Event-ID", lastId)),

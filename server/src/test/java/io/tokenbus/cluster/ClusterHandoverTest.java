@@ -1,5 +1,7 @@
 package io.tokenbus.cluster;
 
+import io.tokenbus.support.UpstreamScript;
+import java.util.stream.IntStream;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -69,8 +71,8 @@ class ClusterHandoverTest {
   @DisplayName("with recovery strategy continue (the default), the survivor asks the upstream to continue: viewers see one seamless answer")
   void survivorContinuesTheAnswer(Vertx vertx) {
     FakeOpenAi upstream = await(FakeOpenAi.start(vertx));
-    List<String> tokens = java.util.stream.IntStream.range(0, 300).mapToObj(i -> " w" + i).toList();
-    upstream.respond(io.tokenbus.support.UpstreamScript.Answer.of(tokens).interval(15));
+    List<String> tokens = IntStream.range(0, 300).mapToObj(i -> " w" + i).toList();
+    upstream.respond(UpstreamScript.Answer.of(tokens).interval(15));
     try (TestCluster cluster = new TestCluster(2)) {
       Map<String, String> env = Map.of("OPENAI_BASE_URL", upstream.baseUrl());
       int[] ports = {cluster.start(0, env), cluster.start(1, env)};

@@ -1,5 +1,7 @@
 package io.tokenbus.cluster;
 
+import io.vertx.core.Future;
+import java.nio.file.Path;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -40,7 +42,7 @@ class HazelcastGenerationStoreTest {
   void setUp(Vertx vertx) {
     TestCluster ports = new TestCluster(1);
     hazelcast = Hazelcast.newHazelcastInstance(HazelcastConfigs.build(
-        ConfigLoader.load((java.nio.file.Path) null, ports.env(0)).cluster()));
+        ConfigLoader.load((Path) null, ports.env(0)).cluster()));
     nodeA = new HazelcastGenerationStore(vertx, hazelcast, 60, "node-a");
     nodeB = new HazelcastGenerationStore(vertx, hazelcast, 60, "node-b");
     await(nodeA.create(info));
@@ -64,7 +66,7 @@ class HazelcastGenerationStoreTest {
     assertEquals("node-b", resume.info().owner());
 
     assertInstanceOf(StaleEpochException.class, await(nodeA.append(info.id(), 1, List.of(GenerationEvent.delta(3, "late")))
-        .map(v -> (Throwable) null).recover(io.vertx.core.Future::succeededFuture)));
+        .map(v -> (Throwable) null).recover(Future::succeededFuture)));
     await(nodeB.append(info.id(), 2, List.of(GenerationEvent.delta(3, "c"), GenerationEvent.done(4, "stop", null))));
     assertEquals("abc", await(nodeB.snapshot(info.id())).text());
     assertEquals(4, await(nodeA.readAfter(info.id(), 0)).size(), "nothing of the stale writer's");
@@ -77,7 +79,7 @@ class HazelcastGenerationStoreTest {
     await(nodeA.append(info.id(), 1, batch));
     await(nodeA.append(info.id(), 1, batch));
     assertInstanceOf(IllegalStateException.class, await(nodeA.append(info.id(), 1, List.of(GenerationEvent.delta(2, "x")))
-        .map(v -> (Throwable) null).recover(io.vertx.core.Future::succeededFuture)));
+        .map(v -> (Throwable) null).recover(Future::succeededFuture)));
     assertEquals(2, await(nodeA.readAfter(info.id(), 0)).size());
   }
 
@@ -90,7 +92,7 @@ class HazelcastGenerationStoreTest {
     var resume = await(nodeB.takeover(info.id(), Set.of("node-a", "node-b")));
     assertEquals(3, resume.info().epoch(), "release and takeover each bump the epoch");
     assertInstanceOf(StaleEpochException.class, await(nodeA.append(info.id(), 1, List.of(GenerationEvent.delta(2, "x")))
-        .map(v -> (Throwable) null).recover(io.vertx.core.Future::succeededFuture)));
+        .map(v -> (Throwable) null).recover(Future::succeededFuture)));
     assertEquals(Set.of(), nodeB.localOrphans(Set.of("node-a", "node-b")), "owned again: no longer an orphan");
   }
 }

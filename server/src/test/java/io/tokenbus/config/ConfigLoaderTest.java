@@ -1,5 +1,10 @@
 package io.tokenbus.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.util.function.BiConsumer;
+import org.junit.jupiter.api.function.Executable;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -155,7 +160,7 @@ class ConfigLoaderTest {
     assertMessage(() -> ConfigLoader.load(dir.resolve("missing.yaml"), Map.of()), "configuration file", "does not exist");
   }
 
-  private static void assertMessage(org.junit.jupiter.api.function.Executable load, String... parts) {
+  private static void assertMessage(Executable load, String... parts) {
     ConfigException e = assertThrows(ConfigException.class, load);
     for (String part : parts) {
       assertTrue(e.getMessage().contains(part), e.getMessage() + " should mention " + part);
@@ -166,8 +171,8 @@ class ConfigLoaderTest {
   @DisplayName("README documents every key of conf/tokenbus.yaml with its default and environment variable")
   void readmeDocumentsEveryKey() throws IOException {
     String readme = Files.readString(Path.of("README.md"));
-    com.fasterxml.jackson.databind.JsonNode defaults = new com.fasterxml.jackson.databind.ObjectMapper(
-        new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(Path.of("conf", "tokenbus.yaml").toFile());
+    JsonNode defaults = new ObjectMapper(
+        new YAMLFactory()).readTree(Path.of("conf", "tokenbus.yaml").toFile());
     List<String> missing = new ArrayList<>();
     leaves(defaults, "", (name, value) -> {
       // Provider keys are documented once, as providers.<name>.…, with the openai entry's defaults.
@@ -188,8 +193,8 @@ class ConfigLoaderTest {
     assertTrue(missing.isEmpty(), "README's configuration table lacks or mis-states: " + missing);
   }
 
-  private static void leaves(com.fasterxml.jackson.databind.JsonNode node, String prefix,
-                             java.util.function.BiConsumer<String, String> action) {
+  private static void leaves(JsonNode node, String prefix,
+                             BiConsumer<String, String> action) {
     node.fields().forEachRemaining(field -> {
       if (field.getValue().isObject() && !field.getValue().isEmpty()) {
         leaves(field.getValue(), prefix + field.getKey() + ".", action);

@@ -1,5 +1,13 @@
 package io.tokenbus.fanout;
 
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import java.util.ArrayList;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.netty.buffer.ByteBuf;
@@ -67,18 +75,18 @@ class EncodingTest {
   @DisplayName("an SSE batch framed once as an HTTP/1.1 chunk is byte for byte the chunk Netty's HTTP encoder writes for it")
   void httpChunksMatchNetty() {
     for (int tokens : new int[] {1, 2, 40, 3000}) {
-      List<GenerationEvent> events = new java.util.ArrayList<>();
+      List<GenerationEvent> events = new ArrayList<>();
       for (int seq = 1; seq <= tokens; seq++) {
         events.add(GenerationEvent.delta(seq, "tok" + seq + "é"));
       }
       Encoded<GenerationEvent> encoded = Encoded.encode(SOURCE, WireFormat.SSE, events);
-      EmbeddedChannel netty = new EmbeddedChannel(new io.netty.handler.codec.http.HttpResponseEncoder());
-      io.netty.handler.codec.http.HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
-          io.netty.handler.codec.http.HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpResponseStatus.OK);
-      io.netty.handler.codec.http.HttpUtil.setTransferEncodingChunked(head, true);
+      EmbeddedChannel netty = new EmbeddedChannel(new HttpResponseEncoder());
+      HttpResponse head = new DefaultHttpResponse(
+          HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+      HttpUtil.setTransferEncodingChunked(head, true);
       netty.writeOutbound(head);
       drain(netty);
-      netty.writeOutbound(new io.netty.handler.codec.http.DefaultHttpContent(
+      netty.writeOutbound(new DefaultHttpContent(
           Unpooled.wrappedBuffer(encoded.joined().getBytes())));
       assertEquals(Buffer.buffer(ByteBufUtil.getBytes(drain(netty))), encoded.httpChunk(), tokens + " tokens");
       assertEquals(encoded.joined().length(), Integer.parseInt(encoded.httpChunk().toString().split("\r\n", 2)[0], 16));

@@ -1,5 +1,9 @@
 package io.tokenbus.fanout;
 
+import io.tokenbus.support.ScriptedStore;
+import io.vertx.core.buffer.Buffer;
+import java.nio.file.Path;
+import java.util.stream.LongStream;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,7 +46,7 @@ class FanOutTest {
   void setUp(Vertx vertx) {
     BusCodec.registerAll(vertx);
     store = new InMemoryGenerationStore(vertx, 60_000);
-    fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
+    fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
     info = new GenerationInfo("chatcmpl-test", "mock", 1, new GenerationRequest("mock", new JsonObject(), null, null), "node", 1);
     await(store.create(info));
   }
@@ -71,7 +75,7 @@ class FanOutTest {
     }
 
     @Override
-    public void write(io.vertx.core.buffer.Buffer head) {
+    public void write(Buffer head) {
     }
 
     @Override
@@ -162,7 +166,7 @@ class FanOutTest {
   @Test
   @DisplayName("a loop's inbox holds at most viewer.catch-up-buffer-events: past it batches are dropped, and its viewers read them from the log")
   void inboxIsBounded(Vertx vertx) {
-    fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
+    fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
         .viewer());
     Context loop = ((VertxInternal) vertx).createEventLoopContext();
     RecordingOutput output = new RecordingOutput();
@@ -179,7 +183,7 @@ class FanOutTest {
     loop.runOnContext(v -> more.forEach(event ->
         vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(event)))));
     List<GenerationEvent> events = await(output.events.whenCount(11));
-    assertEquals(java.util.stream.LongStream.rangeClosed(1, 11).boxed().toList(), events.stream().map(GenerationEvent::seq).toList());
+    assertEquals(LongStream.rangeClosed(1, 11).boxed().toList(), events.stream().map(GenerationEvent::seq).toList());
     assertEquals(List.of(1, 4, 6), output.writes, "the first batch; the four the inbox held, in one write; the rest read from the log");
   }
 
@@ -198,11 +202,11 @@ class FanOutTest {
   @Test
   @DisplayName("a resync that comes while the viewer is reading the log is not lost: the read may predate the unpublished events")
   void resyncDuringARead(Vertx vertx) {
-    io.tokenbus.support.ScriptedStore scripted = new io.tokenbus.support.ScriptedStore(vertx);
-    FanOut fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
+    ScriptedStore scripted = new ScriptedStore(vertx);
+    FanOut fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
     await(scripted.create(info));
     await(scripted.append(info.id(), 1, List.of(GenerationEvent.delta(1, "a"))));
-    io.vertx.core.Promise<Void> release = scripted.holdNextRead(); // the viewer's join read
+    Promise<Void> release = scripted.holdNextRead(); // the viewer's join read
     RecordingOutput output = new RecordingOutput();
     Context loop = vertx.getOrCreateContext();
     loop.runOnContext(v -> new Viewer<>(fanOut, new GenerationSource(info, scripted), 0, false, output).start());

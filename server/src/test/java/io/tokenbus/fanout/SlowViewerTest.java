@@ -1,5 +1,7 @@
 package io.tokenbus.fanout;
 
+import io.vertx.core.Future;
+import java.util.HashMap;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -105,7 +107,7 @@ class SlowViewerTest {
   @Test
   @DisplayName("a viewer stalled past viewer.max-stall-seconds is disconnected and resumes with Last-Event-ID")
   void stalledTooLongIsClosedAndResumes(Vertx vertx) {
-    Map<String, String> env = new java.util.HashMap<>(SMALL_QUEUE);
+    Map<String, String> env = new HashMap<>(SMALL_QUEUE);
     env.put("TOKENBUS_VIEWER_MAX_STALL_SECONDS", "1");
     TestHub hub = await(TestHub.start(vertx, env));
     String id = await(hub.startGeneration(TestHub.mockRequest(TOKENS, 400_000)));
@@ -115,7 +117,7 @@ class SlowViewerTest {
         status -> status.getString("status").equals("completed") && status.getInteger("subscribers") == 0, 10_000));
 
     slow.resume();
-    assertTrue(await(slow.ended().map(v -> false).recover(e -> io.vertx.core.Future.succeededFuture(true)), 10),
+    assertTrue(await(slow.ended().map(v -> false).recover(e -> Future.succeededFuture(true)), 10),
         "the connection was broken off, not ended normally");
     List<SseEvent> before = slow.events().items();
     assertFalse(before.isEmpty() && before.get(before.size() - 1).terminal());
@@ -142,7 +144,7 @@ class SlowViewerTest {
    * the same engine as a generation's, so they must pass the same tests.
    */
   private static Map<String, String> sessionsWith(Map<String, String> more) {
-    Map<String, String> env = new java.util.HashMap<>(SMALL_QUEUE);
+    Map<String, String> env = new HashMap<>(SMALL_QUEUE);
     env.put("TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", String.valueOf(SESSION_TOKENS));
     env.put("TOKENBUS_MOCK_TOKENS_PER_SECOND", "400000");
     env.put("TOKENBUS_SESSIONS_MAX_TRANSCRIPT_CHARS", "100000000");
@@ -212,7 +214,7 @@ class SlowViewerTest {
             && !state.getJsonArray("participants").contains("Slow"), 30_000), 40);
 
     slow.resume();
-    assertTrue(await(slow.ended().map(v -> false).recover(e -> io.vertx.core.Future.succeededFuture(true)), 10),
+    assertTrue(await(slow.ended().map(v -> false).recover(e -> Future.succeededFuture(true)), 10),
         "the connection was broken off, not ended normally");
     List<SseEvent> before = slow.events().items();
     assertTrue(before.stream().noneMatch(SlowViewerTest::answerEnded));

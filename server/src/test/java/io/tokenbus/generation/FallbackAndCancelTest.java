@@ -1,5 +1,7 @@
 package io.tokenbus.generation;
 
+import io.tokenbus.bus.ControlCommand;
+import java.util.concurrent.atomic.AtomicInteger;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -207,9 +209,9 @@ class FallbackAndCancelTest {
   @DisplayName("a generation watched on its own node is never idle-cancelled, even when the viewers' reports are lost (an overloaded loop)")
   void watchedHereIsNeverIdle() throws IOException {
     // Drop every WATCHING report, as an event loop too busy to send them in time would.
-    java.util.concurrent.atomic.AtomicInteger dropped = new java.util.concurrent.atomic.AtomicInteger();
+    AtomicInteger dropped = new AtomicInteger();
     vertx.eventBus().addOutboundInterceptor(delivery -> {
-      if (delivery.message().body() != io.tokenbus.bus.ControlCommand.WATCHING) {
+      if (delivery.message().body() != ControlCommand.WATCHING) {
         delivery.next();
       } else {
         dropped.incrementAndGet();

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -320,7 +321,7 @@ class UpstreamRecoveryTest {
     assertEquals(1, requests(format), "not retried");
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   @DisplayName("a break after output without text (reasoning) cannot be continued: bounded, never a retry loop")
   void breakAfterReasoningOnly() {
     String reasoning = FakeOpenAi.chunk("{\"reasoning_content\":\"Let me think\"}", null); // then the stream just ends
@@ -332,7 +333,7 @@ class UpstreamRecoveryTest {
     assertEquals(1, requests(Format.OPENAI));
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   @DisplayName("restarting after output without text is bounded by recovery.max-attempts")
   void restartAfterReasoningOnly() {
     openai.respond(new FakeOpenAi.Raw(FakeOpenAi.chunk("{\"reasoning_content\":\"Let me think\"}", null)));
@@ -343,7 +344,7 @@ class UpstreamRecoveryTest {
     assertEquals(1 + 2, requests(Format.OPENAI), "one attempt, then two restarts");
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   @DisplayName("an OpenAI mid-stream error naming a client error is not retried")
   void midStreamClientError() {
     openai.respond(new FakeOpenAi.Raw(FakeOpenAi.chunk("{\"content\":\"Hi\"}", null)
@@ -356,7 +357,7 @@ class UpstreamRecoveryTest {
     assertEquals("Hi", watched.status().getString("text"));
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   @DisplayName("a request the Anthropic translation cannot build is a prompt 400 and does not count against the provider's circuit")
   void untranslatableRequest() {
     TestHub hub = hub("CIRCUIT_BREAKER_FAILURE_THRESHOLD=2");

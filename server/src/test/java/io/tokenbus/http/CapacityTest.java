@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import java.util.List;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -22,7 +23,7 @@ class CapacityTest {
     TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_GENERATION_MAX_CONCURRENT", "2")));
     String first = await(hub.startGeneration(TestHub.mockRequest(10_000, 20)));
     await(hub.startGeneration(TestHub.mockRequest(10_000, 20)));
-    for (String path : java.util.List.of("/v1/generations", "/v1/chat/completions")) {
+    for (String path : List.of("/v1/generations", "/v1/chat/completions")) {
       var refused = await(hub.post(path, TestHub.mockRequest(5, 100).put("stream", true)));
       assertEquals(429, refused.statusCode(), path);
       assertEquals("1", refused.getHeader("Retry-After"));

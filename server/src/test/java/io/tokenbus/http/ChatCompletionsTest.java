@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.tokenbus.support.WsClient;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -202,7 +203,7 @@ class ChatCompletionsTest {
   @DisplayName("a mid-stream failure reaches WebSocket subscribers as a terminal error frame with its seq")
   void midStreamFailureOverWebSocket(Vertx vertx) {
     upstream.respond(new FakeOpenAi.Stream(TOKENS, 0, "stop", -1, 2));
-    io.tokenbus.support.WsClient ws = await(io.tokenbus.support.WsClient.connect(vertx, hub.port()));
+    WsClient ws = await(WsClient.connect(vertx, hub.port()));
     await(ws.send(new JsonObject().put("type", "generate").put("request", request(true))));
     JsonObject error = await(ws.frames().whenAny(f -> f.containsKey("seq") && !f.getString("type").equals("delta")));
     assertEquals("error", error.getString("type"));

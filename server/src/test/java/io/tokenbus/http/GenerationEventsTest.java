@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.vertx.core.Promise;
+import io.vertx.core.net.NetSocket;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -201,8 +203,8 @@ class GenerationEventsTest {
   void http10(Vertx vertx) {
     String id = await(hub.startGeneration(TestHub.mockRequest(10, 20))); // live batches, written straight into the pipeline
     StringBuilder raw = new StringBuilder();
-    io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
-    io.vertx.core.net.NetSocket socket = await(vertx.createNetClient().connect(hub.port(), "127.0.0.1"));
+    Promise<Void> closed = Promise.promise();
+    NetSocket socket = await(vertx.createNetClient().connect(hub.port(), "127.0.0.1"));
     socket.handler(bytes -> raw.append(bytes.toString()));
     socket.closeHandler(v -> closed.complete());
     socket.write("GET /v1/generations/" + id + "/events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");

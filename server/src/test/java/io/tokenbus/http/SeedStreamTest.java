@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import java.util.Map;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,7 +28,7 @@ class SeedStreamTest {
   @BeforeEach
   void start(Vertx vertx) {
     this.vertx = vertx;
-    hub = await(TestHub.start(vertx, java.util.Map.of("TOKENBUS_MOCK_TOKENS_PER_SECOND", "2000")));
+    hub = await(TestHub.start(vertx, Map.of("TOKENBUS_MOCK_TOKENS_PER_SECOND", "2000")));
   }
 
   private List<SseEvent> stream(String path, String body) {

@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import java.nio.charset.StandardCharsets;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -145,7 +146,7 @@ class StoreFaultsTest {
     String body = TestHub.mockRequest(10_000, 50).put("stream", true).encode();
     var socket = await(net.connect(hub.port(), "127.0.0.1"));
     await(socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        + "Content-Length: " + body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + "\r\n\r\n" + body));
+        + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body));
     await(socket.close()); // long before the (delayed) store lets the generation start
     String id = await(store.infoAnswered().whenCount(1), 10).get(0);
     store.delay(0);

@@ -1,5 +1,8 @@
 package io.tokenbus.http;
 
+import com.openai.errors.NotFoundException;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import org.junit.jupiter.api.Assertions;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -169,7 +172,7 @@ class UpstreamSdkTest {
     ChatCompletionAccumulator accumulator = ChatCompletionAccumulator.create();
     WsClient ws = await(WsClient.connect(vertx, hub.port()));
     try (StreamResponse<ChatCompletionChunk> stream = sdk.chat().completions().createStreaming(params.toBuilder()
-        .streamOptions(com.openai.models.chat.completions.ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+        .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
       var chunks = stream.stream().iterator();
       ChatCompletionChunk first = chunks.next();
       accumulator.accumulate(first);
@@ -218,7 +221,7 @@ class UpstreamSdkTest {
   private static void notFound(TestHub anthropicOnly) {
     OpenAIClient other = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + anthropicOnly.port() + "/v1").apiKey("unused")
         .maxRetries(0).build();
-    com.openai.errors.NotFoundException missing = org.junit.jupiter.api.Assertions.assertThrows(com.openai.errors.NotFoundException.class,
+    NotFoundException missing = Assertions.assertThrows(NotFoundException.class,
         () -> other.chat().completions().create(ChatCompletionCreateParams.builder().model("gemini-pro").addUserMessage("hi").build()));
     assertTrue(missing.getMessage().contains("claude-*") && missing.getMessage().contains("not served"), missing.getMessage());
   }

@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.support.SseClient;
+import java.util.stream.IntStream;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -99,7 +101,7 @@ class WebSocketTest {
   void subscribeAfterAndSnapshot(Vertx vertx) {
     String id = await(hub.startGeneration(TestHub.mockRequest(30, 3000)));
     // A cursor can only name events that exist: let the generation finish first.
-    await(await(io.tokenbus.support.SseClient.get(io.tokenbus.support.SseClient.client(vertx), hub.port(),
+    await(await(SseClient.get(SseClient.client(vertx), hub.port(),
         "/v1/generations/" + id + "/events", Map.of())).ended());
     await(ws.send(subscribe(id).put("after", 12)));
     await(ws.frames().whenAny(f -> ended(f, id)));
@@ -206,7 +208,7 @@ class WebSocketTest {
 
   /** {@code n} generations that outlast the test (1,000 tokens at 20/s); cancel them at the end. */
   private List<String> longGenerations(int n) {
-    return java.util.stream.IntStream.range(0, n).mapToObj(i -> await(hub.startGeneration(TestHub.mockRequest(1000, 20)))).toList();
+    return IntStream.range(0, n).mapToObj(i -> await(hub.startGeneration(TestHub.mockRequest(1000, 20)))).toList();
   }
 
   private void subscribeAll(List<String> ids) {

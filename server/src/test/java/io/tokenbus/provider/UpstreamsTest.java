@@ -1,5 +1,8 @@
 package io.tokenbus.provider;
 
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -83,8 +86,8 @@ class UpstreamsTest {
     assertEquals(1500, RetryAfter.parseMillis("2", "1500"));
     assertEquals(-1, RetryAfter.parseMillis(null, null));
     assertEquals(-1, RetryAfter.parseMillis("soon", null));
-    long fromDate = RetryAfter.parseMillis(java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(
-        java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(30)), null);
+    long fromDate = RetryAfter.parseMillis(DateTimeFormatter.RFC_1123_DATE_TIME.format(
+        ZonedDateTime.now(ZoneOffset.UTC).plusSeconds(30)), null);
     assertTrue(fromDate > 25_000 && fromDate <= 30_000, String.valueOf(fromDate));
   }
 }

@@ -1,5 +1,6 @@
 package io.tokenbus.session;
 
+import io.vertx.core.Vertx;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -86,7 +87,7 @@ class SessionStateTest {
   @Test
   @DisplayName("the in-memory store deletes a session only once it has been idle for the expiry")
   void expiry() {
-    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    Vertx vertx = Vertx.vertx();
     try {
       InMemorySessionStore store = new InMemorySessionStore(vertx, 10, 60_000);
       long now = System.currentTimeMillis();

@@ -1,5 +1,9 @@
 package io.tokenbus.session;
 
+import io.tokenbus.bus.Addresses;
+import io.vertx.core.Context;
+import io.vertx.core.Promise;
+import java.nio.file.Path;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -56,7 +60,7 @@ class SessionsServiceTest {
   @Test
   @DisplayName("a copy that ended the answer but lost its reply is retried, and the queued question's answer still starts")
   void lostReplyStillStartsTheNextAnswer(Vertx vertx) {
-    var config = ConfigLoader.load((java.nio.file.Path) null, Map.of()).sessions();
+    var config = ConfigLoader.load((Path) null, Map.of()).sessions();
     Sessions sessions = new Sessions(vertx, new LosesOneReply(new InMemorySessionStore(vertx, 10, 60_000)),
         new InMemoryGenerationStore(vertx, 60_000), config);
     Recorder<GenerationRequest> started = new Recorder<>();
@@ -80,14 +84,14 @@ class SessionsServiceTest {
   @Test
   @DisplayName("with sessions.presence-grace-seconds 0, someone whose last connection closes has left at once")
   void noGraceLeavesAtOnce(Vertx vertx) {
-    var config = ConfigLoader.load((java.nio.file.Path) null, Map.of("TOKENBUS_SESSIONS_PRESENCE_GRACE_SECONDS", "0")).sessions();
+    var config = ConfigLoader.load((Path) null, Map.of("TOKENBUS_SESSIONS_PRESENCE_GRACE_SECONDS", "0")).sessions();
     Sessions sessions = new Sessions(vertx, new InMemorySessionStore(vertx, 10, 60_000), new InMemoryGenerationStore(vertx, 60_000),
         config);
     String id = await(sessions.create("", "mock", "")).id();
     await(sessions.presence(id, "Ann", 1));
     assertEquals(List.of("Ann"), await(sessions.view(id)).participants());
     Recorder<SessionEvent> events = new Recorder<>();
-    vertx.eventBus().<SessionBatch>consumer(io.tokenbus.bus.Addresses.sessionEvents(id), m -> m.body().events().forEach(events::add));
+    vertx.eventBus().<SessionBatch>consumer(Addresses.sessionEvents(id), m -> m.body().events().forEach(events::add));
     sessions.leave(id, "Ann");
     await(events.whenAny(e -> e.type().equals("presence") && "left".equals(e.state()) && "Ann".equals(e.author())), 5);
     assertEquals(List.of(), await(sessions.view(id)).participants());
@@ -100,7 +104,7 @@ class SessionsServiceTest {
   private static final class Watched implements SessionStore {
     final SessionStore store;
     final Recorder<SessionOp<?>> ops = new Recorder<>();
-    final io.vertx.core.Promise<Void> released = io.vertx.core.Promise.promise();
+    final Promise<Void> released = Promise.promise();
     private int reads;
 
     Watched(SessionStore store) {
@@ -128,8 +132,8 @@ class SessionsServiceTest {
   void resyncReadsWhatWasNeverPublished(Vertx vertx) {
     Watched store = new Watched(new InMemorySessionStore(vertx, 10, 60_000));
     Sessions sessions = new Sessions(vertx, store, new InMemoryGenerationStore(vertx, 60_000),
-        ConfigLoader.load((java.nio.file.Path) null, Map.of()).sessions());
-    FanOut fanOut = new FanOut(vertx, ConfigLoader.load((java.nio.file.Path) null, Map.of()).viewer());
+        ConfigLoader.load((Path) null, Map.of()).sessions());
+    FanOut fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
     String id = await(sessions.create("", "mock", "")).id();
     Recorder<Long> seen = new Recorder<>();
     ViewerOutput<SessionEvent> output = new ViewerOutput<>() {
@@ -168,7 +172,7 @@ class SessionsServiceTest {
       public void lost(String reason) {
       }
     };
-    io.vertx.core.Context loop = vertx.getOrCreateContext();
+    Context loop = vertx.getOrCreateContext();
     loop.runOnContext(v -> new Viewer<>(fanOut, new SessionSource(id, sessions), 0, false, output).start());
     // The viewer's join read is taken before the unpublished change; its answer is still on its way
     // when the member leaves.

@@ -1,5 +1,6 @@
 package io.tokenbus.session;
 
+import io.tokenbus.support.WsClient;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -251,7 +252,7 @@ class SessionsTest {
   void webSocket(Vertx vertx) {
     String id = create();
     SseClient observer = watch(id, "", Map.of());
-    io.tokenbus.support.WsClient ws = await(io.tokenbus.support.WsClient.connect(vertx, hub.port()));
+    WsClient ws = await(WsClient.connect(vertx, hub.port()));
     await(ws.send(new JsonObject().put("type", "join").put("session", id).put("author", "Wes")));
     JsonObject state = await(ws.frames().whenAny(f -> "state".equals(f.getString("type"))));
     assertEquals(id, state.getString("session"));

@@ -1,5 +1,6 @@
 package io.tokenbus.support;
 
+import java.util.concurrent.TimeoutException;
 import io.vertx.core.Future;
 import java.util.concurrent.TimeUnit;
 
@@ -21,7 +22,7 @@ public final class Await {
   public static <T> T await(Future<T> future, int seconds, String what) {
     try {
       return future.await(seconds, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       throw new AssertionError(what + ": timed out after " + seconds + " s", e);
     } catch (RuntimeException e) {
       throw new AssertionError(what + ": " + e, e);

@@ -1,5 +1,7 @@
 package io.tokenbus.support;
 
+import java.io.OutputStream;
+import org.junit.jupiter.api.Assumptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -81,7 +83,7 @@ public final class Browser implements AutoCloseable {
     ChromeDriverService service = new ChromeDriverService.Builder()
         .usingDriverExecutable(CHROMEDRIVER.toFile()) // an explicit driver: Selenium Manager is skipped
         .usingAnyFreePort()
-        .withLogOutput(java.io.OutputStream.nullOutputStream())
+        .withLogOutput(OutputStream.nullOutputStream())
         .build();
     try {
       return new Browser(new ChromeDriver(service, options), profile);
@@ -106,7 +108,7 @@ public final class Browser implements AutoCloseable {
           throw new AssertionError(message);
         }
         System.err.println("SKIPPED browser test: " + message);
-        org.junit.jupiter.api.Assumptions.abort(message);
+        Assumptions.abort(message);
       }
     }
   }

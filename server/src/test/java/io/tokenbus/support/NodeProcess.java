@@ -1,5 +1,9 @@
 package io.tokenbus.support;
 
+import java.time.LocalTime;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.io.BufferedReader;
@@ -19,11 +23,11 @@ import java.util.concurrent.TimeUnit;
  */
 public final class NodeProcess implements AutoCloseable {
 
-  private static final java.util.regex.Pattern LISTENING = java.util.regex.Pattern.compile("tokenbus listening on http://[^:]+:(\\d+)");
-  private static final java.util.concurrent.atomic.AtomicInteger SEQUENCE = new java.util.concurrent.atomic.AtomicInteger();
+  private static final Pattern LISTENING = Pattern.compile("tokenbus listening on http://[^:]+:(\\d+)");
+  private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
   /** Tells the logs of one test JVM from the next: they stay in target/it-logs for a post-mortem. */
-  private static final String RUN = java.time.LocalTime.now().toString().replace(':', '-').replace('.', '-');
+  private static final String RUN = LocalTime.now().toString().replace(':', '-').replace('.', '-');
 
   private final String name;
   private final Process process;
@@ -60,7 +64,7 @@ public final class NodeProcess implements AutoCloseable {
         String line;
         while ((line = in.readLine()) != null) {
           out.println(line);
-          java.util.regex.Matcher listening = LISTENING.matcher(line);
+          Matcher listening = LISTENING.matcher(line);
           if (listening.find()) {
             httpPort = Integer.parseInt(listening.group(1));
             ready.tryComplete();

@@ -1,5 +1,7 @@
 package io.tokenbus.support;
 
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.PoolOptions;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
@@ -139,12 +141,12 @@ public final class SseClient {
   }
 
   public static HttpClientAgent client(Vertx vertx) {
-    return vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions(), new io.vertx.core.http.PoolOptions().setHttp1MaxSize(2000));
+    return vertx.createHttpClient(new HttpClientOptions(), new PoolOptions().setHttp1MaxSize(2000));
   }
 
   /** A client with a tiny receive buffer, so that a paused response backs up into the server quickly. */
   public static HttpClientAgent smallWindowClient(Vertx vertx) {
-    return vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions().setReceiveBufferSize(4096),
-        new io.vertx.core.http.PoolOptions().setHttp1MaxSize(10));
+    return vertx.createHttpClient(new HttpClientOptions().setReceiveBufferSize(4096),
+        new PoolOptions().setHttp1MaxSize(10));
   }
 }

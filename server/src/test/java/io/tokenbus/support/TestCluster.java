@@ -1,5 +1,9 @@
 package io.tokenbus.support;
 
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
 import io.tokenbus.Tokenbus;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
@@ -20,7 +24,7 @@ public final class TestCluster implements AutoCloseable {
 
   private final String name = "tokenbus-test-" + UUID.randomUUID();
   private final List<Integer> ports = new ArrayList<>();
-  private final Map<Integer, Tokenbus.Node> nodes = new java.util.TreeMap<>();
+  private final Map<Integer, Tokenbus.Node> nodes = new TreeMap<>();
 
   public TestCluster(int size) {
     for (int i = 0; i < size; i++) {
@@ -54,7 +58,7 @@ public final class TestCluster implements AutoCloseable {
   }
 
   public int start(int index, Map<String, String> extra) {
-    TokenbusConfig config = ConfigLoader.load((java.nio.file.Path) null, env(index, extra));
+    TokenbusConfig config = ConfigLoader.load((Path) null, env(index, extra));
     Tokenbus.Node node = Await.await(Tokenbus.start(config), 60);
     nodes.put(index, node);
     return node.port();
@@ -74,10 +78,10 @@ public final class TestCluster implements AutoCloseable {
    * can grab it between this check and the bind.
    */
   public static int freePort() {
-    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    ThreadLocalRandom random = ThreadLocalRandom.current();
     for (int attempt = 0; attempt < 100; attempt++) {
       int port = random.nextInt(20_000, 32_000);
-      try (ServerSocket socket = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+      try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
         return socket.getLocalPort();
       } catch (IOException taken) {
         // try another

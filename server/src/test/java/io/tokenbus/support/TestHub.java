@@ -1,5 +1,7 @@
 package io.tokenbus.support;
 
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.json.JsonArray;
 import io.tokenbus.Tokenbus;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
@@ -31,7 +33,7 @@ public final class TestHub {
   }
 
   /** The same over a given store. */
-  public static Future<TestHub> start(Vertx vertx, Map<String, String> env, io.tokenbus.generation.GenerationStore store) {
+  public static Future<TestHub> start(Vertx vertx, Map<String, String> env, GenerationStore store) {
     return Tokenbus.deploy(vertx, config(env), store).map(node -> new TestHub(node, vertx));
   }
 
@@ -83,7 +85,7 @@ public final class TestHub {
 
   public static JsonObject mockRequest(int maxTokens, double tokensPerSecond) {
     return new JsonObject().put("model", "mock")
-        .put("messages", new io.vertx.core.json.JsonArray().add(new JsonObject().put("role", "user").put("content", "hello there")))
+        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hello there")))
         .put("max_tokens", maxTokens).put("mock_tokens_per_second", tokensPerSecond);
   }
 }

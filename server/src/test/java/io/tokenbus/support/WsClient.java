@@ -1,5 +1,7 @@
 package io.tokenbus.support;
 
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -10,12 +12,12 @@ import io.vertx.core.json.JsonObject;
 /** A real WebSocket client of {@code /v1/ws}, recording every JSON frame it receives. */
 public final class WsClient {
 
-  private final io.vertx.core.http.WebSocketClient client; // held: Vert.x closes an unreachable client
+  private final WebSocketClient client; // held: Vert.x closes an unreachable client
   private final WebSocket socket;
   private final Recorder<JsonObject> frames = new Recorder<>();
   private final Promise<Short> closed = Promise.promise();
 
-  private WsClient(io.vertx.core.http.WebSocketClient client, WebSocket socket) {
+  private WsClient(WebSocketClient client, WebSocket socket) {
     this.client = client;
     this.socket = socket;
   }
@@ -26,10 +28,10 @@ public final class WsClient {
 
   /** A client whose socket buffers little, so a paused one soon pushes back on the hub. */
   public static Future<WsClient> connectSmallWindow(Vertx vertx, int port) {
-    return connect(vertx.createWebSocketClient(new io.vertx.core.http.WebSocketClientOptions().setReceiveBufferSize(4096)), port);
+    return connect(vertx.createWebSocketClient(new WebSocketClientOptions().setReceiveBufferSize(4096)), port);
   }
 
-  private static Future<WsClient> connect(io.vertx.core.http.WebSocketClient wsClient, int port) {
+  private static Future<WsClient> connect(WebSocketClient wsClient, int port) {
     return wsClient
         .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/v1/ws"))
         .map(socket -> {

@@ -1,5 +1,6 @@
 package io.tokenbus.ui;
 
+import io.tokenbus.support.SseClient;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -194,7 +195,7 @@ class ChatUiTest {
 
   private void refusedStreamIsExplained(Vertx vertx, TestHub hub) {
     String id = await(hub.post("/v1/sessions", new JsonObject())).bodyAsJsonObject().getString("id");
-    io.tokenbus.support.SseClient ann = await(io.tokenbus.support.SseClient.get(io.tokenbus.support.SseClient.client(vertx), hub.port(),
+    SseClient ann = await(SseClient.get(SseClient.client(vertx), hub.port(),
         "/v1/sessions/" + id + "/events?author=Ann", Map.of()));
     assertEquals(200, ann.status());
     Browser bob = browser();
