@@ -1,40 +1,40 @@
 package io.tokenbus;
 
-import java.util.stream.Collectors;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.BusCodec;
+import io.tokenbus.cluster.HazelcastConfigs;
+import io.tokenbus.cluster.HazelcastGenerationStore;
+import io.tokenbus.cluster.HazelcastSessionStore;
+import io.tokenbus.cluster.OwnershipVerticle;
 import io.tokenbus.config.ConfigException;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.GenerationVerticle;
-import io.tokenbus.provider.Upstreams;
-import io.tokenbus.cluster.HazelcastSessionStore;
+import io.tokenbus.generation.InMemoryGenerationStore;
+import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.http.GenerationClient;
+import io.tokenbus.http.HttpServerVerticle;
+import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.InMemorySessionStore;
 import io.tokenbus.session.SessionBatch;
 import io.tokenbus.session.SessionStore;
 import io.tokenbus.session.Sessions;
-import io.tokenbus.generation.ResumeGeneration;
-import io.tokenbus.generation.InMemoryGenerationStore;
-import io.tokenbus.http.HttpServerVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import com.hazelcast.cluster.MembershipEvent;
-import com.hazelcast.cluster.MembershipListener;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
-import io.tokenbus.cluster.HazelcastConfigs;
-import io.tokenbus.cluster.HazelcastGenerationStore;
-import io.tokenbus.cluster.OwnershipVerticle;
-import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,8 +55,7 @@ public final class Tokenbus {
     }
   }
 
-  private Tokenbus() {
-  }
+  private Tokenbus() {}
 
   public static void main(String[] args) {
     Node node;
@@ -72,66 +71,123 @@ public final class Tokenbus {
       return;
     }
     TokenbusConfig config = node.config();
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      try {
-        node.close().await(30, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        // exiting anyway
-      }
-    }, "tokenbus-shutdown"));
-    String providers = config.providers().entrySet().stream().filter(e -> e.getValue().enabled())
-        .map(e -> e.getValue().models() + " via " + e.getKey() + " (" + e.getValue().effectiveBaseUrl() + ")")
-        .collect(Collectors.joining(", "));
-    LOG.info("tokenbus listening on http://{}:{} (models: mock{}){}, {} transport", config.http().host(), node.port(),
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  try {
+                    node.close().await(30, TimeUnit.SECONDS);
+                  } catch (Exception e) {
+                    // exiting anyway
+                  }
+                },
+                "tokenbus-shutdown"));
+    String providers =
+        config.providers().entrySet().stream()
+            .filter(e -> e.getValue().enabled())
+            .map(
+                e ->
+                    e.getValue().models()
+                        + " via "
+                        + e.getKey()
+                        + " ("
+                        + e.getValue().effectiveBaseUrl()
+                        + ")")
+            .collect(Collectors.joining(", "));
+    LOG.info(
+        "tokenbus listening on http://{}:{} (models: mock{}){}, {} transport",
+        config.http().host(),
+        node.port(),
         providers.isEmpty() ? "" : ", " + providers,
-        config.cluster().enabled() ? ", cluster '" + config.cluster().name() + "' as " + config.cluster().host() + ":"
-            + config.cluster().port() : "", node.vertx().isNativeTransportEnabled() ? "epoll" : "NIO");
+        config.cluster().enabled()
+            ? ", cluster '"
+                + config.cluster().name()
+                + "' as "
+                + config.cluster().host()
+                + ":"
+                + config.cluster().port()
+            : "",
+        node.vertx().isNativeTransportEnabled() ? "epoll" : "NIO");
   }
 
   /**
-   * Starts a node: a plain {@link Vertx} with the in-memory store, or, with {@code cluster.enabled},
-   * a clustered one on Hazelcast with the replicated store. Completes once it serves.
+   * Starts a node: a plain {@link Vertx} with the in-memory store, or, with {@code
+   * cluster.enabled}, a clustered one on Hazelcast with the replicated store. Completes once it
+   * serves.
    */
   public static Future<Node> start(TokenbusConfig config) {
     if (!config.cluster().enabled()) {
       Vertx vertx = Vertx.vertx(vertxOptions());
       return deploy(vertx, config).onFailure(e -> vertx.close());
     }
-    HazelcastClusterManager manager = new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
-    EventBusOptions eventBus = new EventBusOptions().setHost(config.cluster().host())
-        .setClusterPublicHost(config.cluster().host()).setPort(config.cluster().eventBusPort());
+    HazelcastClusterManager manager =
+        new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
+    EventBusOptions eventBus =
+        new EventBusOptions()
+            .setHost(config.cluster().host())
+            .setClusterPublicHost(config.cluster().host())
+            .setPort(config.cluster().eventBusPort());
     if (config.cluster().eventBusPort() > 0) {
-      eventBus.setClusterPublicPort(config.cluster().eventBusPort()); // otherwise the port it bound is advertised
+      eventBus.setClusterPublicPort(
+          config.cluster().eventBusPort()); // otherwise the port it bound is advertised
     }
     VertxOptions options = vertxOptions().setEventBusOptions(eventBus);
-    return Vertx.builder().with(options).withClusterManager(manager).buildClustered().compose(vertx -> {
-      HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, manager.getHazelcastInstance(),
-          config.generation().retentionSeconds(), manager.getNodeId());
-      HazelcastSessionStore sessionStore = new HazelcastSessionStore(vertx, manager.getHazelcastInstance(),
-          config.sessions().maxSessions(), config.sessions().idleExpirySeconds());
-      return deploy(vertx, config, store, sessionStore, manager.getNodeId())
-          .compose(node -> vertx.deployVerticle(new OwnershipVerticle(store, manager, 1000)).map(node))
-          .onSuccess(node -> manager.getHazelcastInstance().getCluster().addMembershipListener(new MembershipListener() {
-            @Override
-            public void memberAdded(MembershipEvent event) {
-            }
+    return Vertx.builder()
+        .with(options)
+        .withClusterManager(manager)
+        .buildClustered()
+        .compose(
+            vertx -> {
+              HazelcastGenerationStore store =
+                  new HazelcastGenerationStore(
+                      vertx,
+                      manager.getHazelcastInstance(),
+                      config.generation().retentionSeconds(),
+                      manager.getNodeId());
+              HazelcastSessionStore sessionStore =
+                  new HazelcastSessionStore(
+                      vertx,
+                      manager.getHazelcastInstance(),
+                      config.sessions().maxSessions(),
+                      config.sessions().idleExpirySeconds());
+              return deploy(vertx, config, store, sessionStore, manager.getNodeId())
+                  .compose(
+                      node ->
+                          vertx
+                              .deployVerticle(new OwnershipVerticle(store, manager, 1000))
+                              .map(node))
+                  .onSuccess(
+                      node ->
+                          manager
+                              .getHazelcastInstance()
+                              .getCluster()
+                              .addMembershipListener(
+                                  new MembershipListener() {
+                                    @Override
+                                    public void memberAdded(MembershipEvent event) {}
 
-            @Override
-            public void memberRemoved(MembershipEvent event) {
-              node.fanOut().resync();
-            }
-          }))
-          .onFailure(e -> vertx.close());
-    });
+                                    @Override
+                                    public void memberRemoved(MembershipEvent event) {
+                                      node.fanOut().resync();
+                                    }
+                                  }))
+                  .onFailure(e -> vertx.close());
+            });
   }
 
-  /** Deploys a node on {@code vertx}; completes once every verticle is ready and the port is bound. */
+  /**
+   * Deploys a node on {@code vertx}; completes once every verticle is ready and the port is bound.
+   */
   public static Future<Node> deploy(Vertx vertx, TokenbusConfig config) {
-    return deploy(vertx, config, new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L));
+    return deploy(
+        vertx,
+        config,
+        new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L));
   }
 
   private static SessionStore sessionStore(Vertx vertx, TokenbusConfig config) {
-    return new InMemorySessionStore(vertx, config.sessions().maxSessions(), config.sessions().idleExpirySeconds() * 1000L);
+    return new InMemorySessionStore(
+        vertx, config.sessions().maxSessions(), config.sessions().idleExpirySeconds() * 1000L);
   }
 
   /**
@@ -140,7 +196,9 @@ public final class Tokenbus {
    * on the loop that took the request ({@link io.tokenbus.http.GenerationClient#start}).
    */
   private static VertxOptions vertxOptions() {
-    return new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(Runtime.getRuntime().availableProcessors());
+    return new VertxOptions()
+        .setPreferNativeTransport(true)
+        .setEventLoopPoolSize(Runtime.getRuntime().availableProcessors());
   }
 
   /** Deploys a node on {@code vertx} over the given store. */
@@ -148,8 +206,12 @@ public final class Tokenbus {
     return deploy(vertx, config, store, sessionStore(vertx, config), UUID.randomUUID().toString());
   }
 
-  private static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store, SessionStore sessionStore,
-                                     String nodeId) {
+  private static Future<Node> deploy(
+      Vertx vertx,
+      TokenbusConfig config,
+      GenerationStore store,
+      SessionStore sessionStore,
+      String nodeId) {
     BusCodec.registerAll(vertx);
     BusCodec.registerSerialized(vertx, SessionBatch.class);
     BusCodec.registerLocal(vertx, ResumeGeneration.class);
@@ -158,7 +220,9 @@ public final class Tokenbus {
     int httpInstances = config.http().instances() > 0 ? config.http().instances() : cores;
     // An owner's idle-cancel limit needs several "watched" reports within it.
     int idleCancel = config.generation().idleCancelSeconds();
-    FanOut fanOut = new FanOut(vertx, config.viewer(), idleCancel > 0 ? Math.max(100, idleCancel * 1000L / 3) : 0);
+    FanOut fanOut =
+        new FanOut(
+            vertx, config.viewer(), idleCancel > 0 ? Math.max(100, idleCancel * 1000L / 3) : 0);
     AtomicInteger running = new AtomicInteger();
     AtomicInteger openStreams = new AtomicInteger();
     Set<Integer> ports = ConcurrentHashMap.newKeySet();
@@ -167,14 +231,42 @@ public final class Tokenbus {
     int bindPort = config.http().port() == 0 ? -1 : config.http().port();
     Upstreams upstreams = new Upstreams(vertx, config);
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
-    sessions.starter(new GenerationClient(vertx, store, config.generation().placementAttempts())::start);
-    return vertx.deployVerticle(() -> new GenerationVerticle(config, store, running, nodeId, upstreams, sessions,
-            id -> fanOut.viewers(Addresses.events(id)) > 0),
+    sessions.starter(
+        new GenerationClient(vertx, store, config.generation().placementAttempts())::start);
+    return vertx
+        .deployVerticle(
+            () ->
+                new GenerationVerticle(
+                    config,
+                    store,
+                    running,
+                    nodeId,
+                    upstreams,
+                    sessions,
+                    id -> fanOut.viewers(Addresses.events(id)) > 0),
             new DeploymentOptions().setInstances(workers))
-        .compose(id -> vertx.deployVerticle(() -> new HttpServerVerticle(config, store, fanOut, upstreams, sessions, bindPort, openStreams, nodeId, ports::add),
-            new DeploymentOptions().setInstances(httpInstances)))
-        .compose(id -> ports.size() == 1
-            ? Future.succeededFuture(new Node(vertx, config, ports.iterator().next(), fanOut))
-            : Future.failedFuture(new IllegalStateException("HTTP verticle instances bound different ports: " + ports)));
+        .compose(
+            id ->
+                vertx.deployVerticle(
+                    () ->
+                        new HttpServerVerticle(
+                            config,
+                            store,
+                            fanOut,
+                            upstreams,
+                            sessions,
+                            bindPort,
+                            openStreams,
+                            nodeId,
+                            ports::add),
+                    new DeploymentOptions().setInstances(httpInstances)))
+        .compose(
+            id ->
+                ports.size() == 1
+                    ? Future.succeededFuture(
+                        new Node(vertx, config, ports.iterator().next(), fanOut))
+                    : Future.failedFuture(
+                        new IllegalStateException(
+                            "HTTP verticle instances bound different ports: " + ports)));
   }
 }

@@ -15,8 +15,8 @@ import io.vertx.core.http.HttpServerResponse;
  * steady rate, each token being {@code <seq>:<emit nanoTime> } (so subscribers in the same process
  * measure the delay from emit to receive, and check order). The emit time is the token's scheduled
  * time, start + (seq − 1) / rate, so a source held back by the server under test still counts its
- * delay. It waits for {@link #go()} before the
- * first token, so every subscriber is connected when the stream starts.
+ * delay. It waits for {@link #go()} before the first token, so every subscriber is connected when
+ * the stream starts.
  */
 public final class BenchUpstream {
 
@@ -52,43 +52,56 @@ public final class BenchUpstream {
   }
 
   private static String chunk(String content) {
-    return "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content + "\"},\"finish_reason\":null}]}\n\n";
+    return "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
+        + content
+        + "\"},\"finish_reason\":null}]}\n\n";
   }
 
   private void handle(HttpServerRequest request) {
     Context context = vertx.getOrCreateContext(); // the connection's
-    request.body().onSuccess(body -> {
-      HttpServerResponse response = request.response().setChunked(true).putHeader("content-type", "text/event-stream");
-      response.write(chunk(""));
-      // go() is called from the tool's other loops: the stream must start on the connection's, or its
-      // first token is written from a foreign thread and can land after the next ones.
-      go.future().onSuccess(v -> context.runOnContext(x -> stream(response)));
-    });
+    request
+        .body()
+        .onSuccess(
+            body -> {
+              HttpServerResponse response =
+                  request
+                      .response()
+                      .setChunked(true)
+                      .putHeader("content-type", "text/event-stream");
+              response.write(chunk(""));
+              // go() is called from the tool's other loops: the stream must start on the
+              // connection's, or its
+              // first token is written from a foreign thread and can land after the next ones.
+              go.future().onSuccess(v -> context.runOnContext(x -> stream(response)));
+            });
   }
 
   private void stream(HttpServerResponse response) {
     long start = System.nanoTime();
     long period = Math.max(1, (long) (1000 / rate));
     long[] sent = {0};
-    Handler<Long> tick = timer -> {
-      if (response.closed()) {
-        vertx.cancelTimer(timer);
-        return;
-      }
-      long due = Math.min(tokens, (long) ((System.nanoTime() - start) / 1e9 * rate) + 1);
-      Buffer out = Buffer.buffer();
-      while (sent[0] < due) {
-        sent[0]++;
-        out.appendString(chunk(sent[0] + ":" + (start + (long) ((sent[0] - 1) * 1e9 / rate)) + " "));
-      }
-      if (out.length() > 0) {
-        response.write(out);
-      }
-      if (sent[0] >= tokens) {
-        vertx.cancelTimer(timer);
-        response.end("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
-      }
-    };
+    Handler<Long> tick =
+        timer -> {
+          if (response.closed()) {
+            vertx.cancelTimer(timer);
+            return;
+          }
+          long due = Math.min(tokens, (long) ((System.nanoTime() - start) / 1e9 * rate) + 1);
+          Buffer out = Buffer.buffer();
+          while (sent[0] < due) {
+            sent[0]++;
+            out.appendString(
+                chunk(sent[0] + ":" + (start + (long) ((sent[0] - 1) * 1e9 / rate)) + " "));
+          }
+          if (out.length() > 0) {
+            response.write(out);
+          }
+          if (sent[0] >= tokens) {
+            vertx.cancelTimer(timer);
+            response.end(
+                "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+          }
+        };
     long timer = vertx.setPeriodic(period, period, tick);
     tick.handle(timer); // the first token at once: it is due at start
   }

@@ -23,17 +23,22 @@ final class Latencies {
 
   private final long settledFrom;
   private final Queue<Mine> every = new ConcurrentLinkedQueue<>();
-  private final ThreadLocal<Mine> mine = ThreadLocal.withInitial(() -> {
-    Mine histograms = new Mine();
-    every.add(histograms);
-    return histograms;
-  });
+  private final ThreadLocal<Mine> mine =
+      ThreadLocal.withInitial(
+          () -> {
+            Mine histograms = new Mine();
+            every.add(histograms);
+            return histograms;
+          });
 
   Latencies(long settledFrom) {
     this.settledFrom = settledFrom;
   }
 
-  /** The recording thread's histograms: a subscriber keeps them, as its socket stays on one event loop. */
+  /**
+   * The recording thread's histograms: a subscriber keeps them, as its socket stays on one event
+   * loop.
+   */
   Mine mine() {
     return mine.get();
   }
@@ -43,7 +48,10 @@ final class Latencies {
     return settledFrom;
   }
 
-  /** Every thread's recordings of every token; call once they have all stopped (their subscribers ended). */
+  /**
+   * Every thread's recordings of every token; call once they have all stopped (their subscribers
+   * ended).
+   */
   Histogram merged() {
     Histogram merged = new Histogram(3);
     every.forEach(m -> merged.add(m.all));

@@ -12,8 +12,12 @@ import java.nio.charset.StandardCharsets;
  */
 final class SseSubscriber extends Subscriber {
 
-  /** The terminal events: {@code done} ends the run; {@code error} and {@code cancelled} end it failed. */
+  /**
+   * The terminal events: {@code done} ends the run; {@code error} and {@code cancelled} end it
+   * failed.
+   */
   private final Needle done = new Needle("event: done");
+
   private final Needle error = new Needle("event: error");
   private final Needle cancelled = new Needle("event: cancelled");
   private final String path;
@@ -26,7 +30,13 @@ final class SseSubscriber extends Subscriber {
 
   @Override
   protected String handshake(String host, int port) {
-    return "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nAccept: text/event-stream\r\n\r\n";
+    return "GET "
+        + path
+        + " HTTP/1.1\r\nHost: "
+        + host
+        + ":"
+        + port
+        + "\r\nAccept: text/event-stream\r\n\r\n";
   }
 
   @Override
@@ -78,6 +88,4 @@ final class SseSubscriber extends Subscriber {
       return false;
     }
   }
-
-
 }

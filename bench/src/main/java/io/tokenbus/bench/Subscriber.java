@@ -9,9 +9,9 @@ import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetSocket;
 
 /**
- * One subscriber of the load tool on a raw TCP socket: it writes its handshake by hand, parses
- * what comes back with a minimal parser of its protocol (SSE or WebSocket), and feeds the bench
- * tokens it finds to its {@link TokenScanner}.
+ * One subscriber of the load tool on a raw TCP socket: it writes its handshake by hand, parses what
+ * comes back with a minimal parser of its protocol (SSE or WebSocket), and feeds the bench tokens
+ * it finds to its {@link TokenScanner}.
  */
 abstract class Subscriber {
 
@@ -37,19 +37,32 @@ abstract class Subscriber {
    */
   final Future<Void> connect(Context loop, NetClient client, String host, int port) {
     Vertx vertx = loop.owner();
-    // A hub out of file descriptors completes the TCP handshake (the kernel does) but never answers.
-    long timer = vertx.setTimer(30_000, t -> connected.tryFail("no answer to the handshake within 30 s (is the hub's open-file "
-        + "limit, ulimit -n, high enough?)"));
+    // A hub out of file descriptors completes the TCP handshake (the kernel does) but never
+    // answers.
+    long timer =
+        vertx.setTimer(
+            30_000,
+            t ->
+                connected.tryFail(
+                    "no answer to the handshake within 30 s (is the hub's open-file "
+                        + "limit, ulimit -n, high enough?)"));
     connected.future().onComplete(ar -> vertx.cancelTimer(timer));
-    loop.runOnContext(go -> client.connect(port, host).onSuccess(s -> {
-      socket = s;
-      s.handler(this::onData);
-      s.closeHandler(v -> {
-        connected.tryFail("closed before the stream started");
-        ended.tryComplete();
-      });
-      s.write(handshake(host, port));
-    }).onFailure(connected::tryFail));
+    loop.runOnContext(
+        go ->
+            client
+                .connect(port, host)
+                .onSuccess(
+                    s -> {
+                      socket = s;
+                      s.handler(this::onData);
+                      s.closeHandler(
+                          v -> {
+                            connected.tryFail("closed before the stream started");
+                            ended.tryComplete();
+                          });
+                      s.write(handshake(host, port));
+                    })
+                .onFailure(connected::tryFail));
     return connected.future();
   }
 

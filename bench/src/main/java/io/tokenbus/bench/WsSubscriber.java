@@ -13,8 +13,12 @@ import java.util.concurrent.ThreadLocalRandom;
 final class WsSubscriber extends Subscriber {
 
   private final String path;
-  /** A text frame to send once upgraded (tokenbus's subscribe), or null (nchan subscribes by URL). */
+
+  /**
+   * A text frame to send once upgraded (tokenbus's subscribe), or null (nchan subscribes by URL).
+   */
   private final String subscribe;
+
   private boolean upgraded;
   private Buffer pending = Buffer.buffer();
 
@@ -28,8 +32,16 @@ final class WsSubscriber extends Subscriber {
   protected String handshake(String host, int port) {
     byte[] nonce = new byte[16];
     ThreadLocalRandom.current().nextBytes(nonce);
-    return "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        + "Sec-WebSocket-Key: " + Base64.getEncoder().encodeToString(nonce) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    return "GET "
+        + path
+        + " HTTP/1.1\r\nHost: "
+        + host
+        + ":"
+        + port
+        + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: "
+        + Base64.getEncoder().encodeToString(nonce)
+        + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
   }
 
   @Override
@@ -87,9 +99,11 @@ final class WsSubscriber extends Subscriber {
 
   private void onText(int from, int to, long now) {
     String type = pending.getString(from, Math.min(to, from + 24), "US-ASCII");
-    if (type.startsWith("{\"type\":\"done\"") || type.startsWith("event: done")) { // tokenbus's frame, or nchan's last message
+    if (type.startsWith("{\"type\":\"done\"")
+        || type.startsWith("event: done")) { // tokenbus's frame, or nchan's last message
       end(false);
-    } else if (type.startsWith("{\"type\":\"error\"") || type.startsWith("{\"type\":\"cancelled\"")) {
+    } else if (type.startsWith("{\"type\":\"error\"")
+        || type.startsWith("{\"type\":\"cancelled\"")) {
       end(true);
     } else {
       tokens.scan(pending, from, to, now);

@@ -2,12 +2,14 @@ package io.tokenbus.bus;
 
 /**
  * Every event-bus address tokenbus uses, in one place.
+ *
  * <ul>
- *   <li>{@link #WORK}: generation requests, sent to one worker (round-robin);</li>
- *   <li>{@code tokenbus.work.loop.<thread>}: node-local, the worker on that event loop, tried first;</li>
- *   <li>{@link #RESUME}: taken-over generations, to a worker of the same node;</li>
- *   <li>{@code tokenbus.gen.<id>.events}: the generation's published event batches;</li>
- *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel).</li>
+ *   <li>{@link #WORK}: generation requests, sent to one worker (round-robin);
+ *   <li>{@code tokenbus.work.loop.<thread>}: node-local, the worker on that event loop, tried
+ *       first;
+ *   <li>{@link #RESUME}: taken-over generations, to a worker of the same node;
+ *   <li>{@code tokenbus.gen.<id>.events}: the generation's published event batches;
+ *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel).
  * </ul>
  */
 public final class Addresses {
@@ -28,8 +30,7 @@ public final class Addresses {
     return WORK + ".loop." + loop.getName();
   }
 
-  private Addresses() {
-  }
+  private Addresses() {}
 
   public static String events(String generationId) {
     return GENERATION_PREFIX + generationId + ".events";

@@ -1,5 +1,8 @@
 package io.tokenbus.bus;
 
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.MessageCodec;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -8,9 +11,6 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
-import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.eventbus.MessageCodec;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 
@@ -36,46 +36,65 @@ public final class BusCodec<T> implements MessageCodec<T, T> {
     register(vertx, EventBatch.class, Wire::writeBatch, Wire::readBatch);
     register(vertx, GenerationRequest.class, Wire::writeRequest, Wire::readRequest);
     register(vertx, StartReply.class, Wire::writeStartReply, Wire::readStartReply);
-    register(vertx, ControlCommand.class, (w, c) -> w.writeInt(c.ordinal()), r -> ControlCommand.values()[r.readInt()]);
+    register(
+        vertx,
+        ControlCommand.class,
+        (w, c) -> w.writeInt(c.ordinal()),
+        r -> ControlCommand.values()[r.readInt()]);
   }
 
-  /** What a serialized record may hold: tokenbus's own records, and the JDK's collections, strings and boxes. */
-  private static final ObjectInputFilter SERIALIZED_CLASSES = ObjectInputFilter.Config.createFilter(
-      "maxdepth=20;maxrefs=100000;io.tokenbus.**;java.lang.*;java.util.*;java.util.ImmutableCollections$*;!*");
+  /**
+   * What a serialized record may hold: tokenbus's own records, and the JDK's collections, strings
+   * and boxes.
+   */
+  private static final ObjectInputFilter SERIALIZED_CLASSES =
+      ObjectInputFilter.Config.createFilter(
+          "maxdepth=20;maxrefs=100000;io.tokenbus.**;java.lang.*;java.util.*;java.util.ImmutableCollections$*;!*");
 
   /**
    * Registers a record that travels between nodes in Java serialization: for the chat sessions'
    * small, infrequent batches, where a hand-written format would buy nothing.
    */
   public static <T extends Serializable> void registerSerialized(Vertx vertx, Class<T> type) {
-    register(vertx, type, (w, v) -> {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-      try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
-        out.writeObject(v);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-      w.writeBytes(bytes.toByteArray());
-    }, r -> {
-      try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(r.readBytes()))) {
-        in.setObjectInputFilter(SERIALIZED_CLASSES); // the event bus port is not authenticated: no gadget classes
-        return type.cast(in.readObject());
-      } catch (IOException | ClassNotFoundException e) {
-        throw new IllegalStateException("cannot read a " + type.getSimpleName(), e);
-      }
-    });
+    register(
+        vertx,
+        type,
+        (w, v) -> {
+          ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+          try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(v);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+          w.writeBytes(bytes.toByteArray());
+        },
+        r -> {
+          try (ObjectInputStream in =
+              new ObjectInputStream(new ByteArrayInputStream(r.readBytes()))) {
+            in.setObjectInputFilter(
+                SERIALIZED_CLASSES); // the event bus port is not authenticated: no gadget classes
+            return type.cast(in.readObject());
+          } catch (IOException | ClassNotFoundException e) {
+            throw new IllegalStateException("cannot read a " + type.getSimpleName(), e);
+          }
+        });
   }
 
   /** Registers a record that never leaves its node: passed by reference, refused on the wire. */
   public static <T> void registerLocal(Vertx vertx, Class<T> type) {
-    register(vertx, type, (w, v) -> {
-      throw new UnsupportedOperationException(type.getSimpleName() + " is node-local");
-    }, r -> {
-      throw new UnsupportedOperationException(type.getSimpleName() + " is node-local");
-    });
+    register(
+        vertx,
+        type,
+        (w, v) -> {
+          throw new UnsupportedOperationException(type.getSimpleName() + " is node-local");
+        },
+        r -> {
+          throw new UnsupportedOperationException(type.getSimpleName() + " is node-local");
+        });
   }
 
-  private static <T> void register(Vertx vertx, Class<T> type, BiConsumer<Wire.Writer, T> write, Function<Wire.Reader, T> read) {
+  private static <T> void register(
+      Vertx vertx, Class<T> type, BiConsumer<Wire.Writer, T> write, Function<Wire.Reader, T> read) {
     vertx.eventBus().registerDefaultCodec(type, new BusCodec<>(type, write, read));
   }
 

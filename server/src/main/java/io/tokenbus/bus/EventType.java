@@ -9,7 +9,9 @@ public enum EventType {
   DONE("done"),
   ERROR("error"),
   CANCELLED("cancelled"),
-  /** The answer restarts after a break (recovery strategy {@code restart}): the text so far is void. */
+  /**
+   * The answer restarts after a break (recovery strategy {@code restart}): the text so far is void.
+   */
   RESET("reset"),
   /** A piece of a tool call, as the upstream streamed it. */
   TOOL_CALL("tool_call"),

@@ -3,11 +3,12 @@ package io.tokenbus.bus;
 import java.io.Serializable;
 
 /**
- * Why something failed, in the terms an HTTP client needs: the status to answer with, and
- * OpenAI's error {@code type} and {@code code}. Travels in terminal {@code error} events and in
- * rejected generation requests, and is rendered once, at the HTTP edge.
+ * Why something failed, in the terms an HTTP client needs: the status to answer with, and OpenAI's
+ * error {@code type} and {@code code}. Travels in terminal {@code error} events and in rejected
+ * generation requests, and is rendered once, at the HTTP edge.
  */
-public record Failure(int status, String type, String code, String message) implements Serializable {
+public record Failure(int status, String type, String code, String message)
+    implements Serializable {
 
   public static Failure invalidRequest(String code, String message) {
     return new Failure(400, "invalid_request_error", code, message);

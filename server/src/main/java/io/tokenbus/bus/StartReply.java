@@ -1,6 +1,8 @@
 package io.tokenbus.bus;
 
-/** A worker's answer to a {@link GenerationRequest}: the started generation, or why it was refused. */
+/**
+ * A worker's answer to a {@link GenerationRequest}: the started generation, or why it was refused.
+ */
 public record StartReply(String generationId, long created, Failure failure) {
 
   public static StartReply started(String generationId, long created) {

@@ -2,7 +2,9 @@ package io.tokenbus.bus;
 
 import java.util.List;
 
-/** Consecutive events of one stream, as published on its event-bus address once the store has them. */
+/**
+ * Consecutive events of one stream, as published on its event-bus address once the store has them.
+ */
 public interface StreamBatch<E extends StreamEvent> {
 
   List<E> events();

@@ -6,7 +6,9 @@ package io.tokenbus.bus;
  */
 public interface StreamEvent {
 
-  /** The event's place in its stream; 0 for a passing event that is never stored (someone typing). */
+  /**
+   * The event's place in its stream; 0 for a passing event that is never stored (someone typing).
+   */
   long seq();
 
   /** The stream's last event: its viewers end once they have it. */

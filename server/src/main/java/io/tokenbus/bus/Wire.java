@@ -6,11 +6,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The binary form of tokenbus's event-bus records between nodes. Strings are UTF-8 with a length (-1 for null). */
+/**
+ * The binary form of tokenbus's event-bus records between nodes. Strings are UTF-8 with a length
+ * (-1 for null).
+ */
 final class Wire {
 
-  private Wire() {
-  }
+  private Wire() {}
 
   static final class Writer {
     private final Buffer buffer;
@@ -112,7 +114,8 @@ final class Wire {
   static GenerationEvent readEvent(Reader r) {
     long seq = r.readLong();
     EventType type = EventType.values()[r.readInt()];
-    return new GenerationEvent(seq, type, r.readString(), r.readString(), readUsage(r), readFailure(r), r.readString());
+    return new GenerationEvent(
+        seq, type, r.readString(), r.readString(), readUsage(r), readFailure(r), r.readString());
   }
 
   private static void writeUsage(Writer w, Usage usage) {
@@ -139,14 +142,17 @@ final class Wire {
   }
 
   private static Failure readFailure(Reader r) {
-    return r.readInt() == 0 ? null : new Failure(r.readInt(), r.readString(), r.readString(), r.readString());
+    return r.readInt() == 0
+        ? null
+        : new Failure(r.readInt(), r.readString(), r.readString(), r.readString());
   }
 
   static void writeRequest(Writer w, GenerationRequest request) {
     w.writeString(request.model());
     w.writeString(request.body().encode());
     w.writeString(request.maxTokens() == null ? null : request.maxTokens().toString());
-    w.writeString(request.mockTokensPerSecond() == null ? null : request.mockTokensPerSecond().toString());
+    w.writeString(
+        request.mockTokensPerSecond() == null ? null : request.mockTokensPerSecond().toString());
     SessionLink link = request.session();
     w.writeString(link == null ? null : link.session());
     w.writeString(link == null ? null : link.message());
@@ -161,8 +167,12 @@ final class Wire {
     String session = r.readString();
     String message = r.readString();
     String generation = r.readString();
-    return new GenerationRequest(model, body, maxTokens == null ? null : Integer.valueOf(maxTokens),
-        rate == null ? null : Double.valueOf(rate), session == null ? null : new SessionLink(session, message, generation));
+    return new GenerationRequest(
+        model,
+        body,
+        maxTokens == null ? null : Integer.valueOf(maxTokens),
+        rate == null ? null : Double.valueOf(rate),
+        session == null ? null : new SessionLink(session, message, generation));
   }
 
   static void writeStartReply(Writer w, StartReply reply) {

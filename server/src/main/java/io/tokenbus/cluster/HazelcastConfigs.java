@@ -16,15 +16,14 @@ import java.util.List;
 
 /**
  * Builds a node's Hazelcast configuration: conf/cluster.xml (or {@code cluster.config-file}), with
- * the cluster name, bind and advertised address, port and TCP-IP members taken from the
- * {@code cluster.*} keys. Multicast and auto-detection stay off.
+ * the cluster name, bind and advertised address, port and TCP-IP members taken from the {@code
+ * cluster.*} keys. Multicast and auto-detection stay off.
  */
 public final class HazelcastConfigs {
 
   static final String EMBEDDED = "io/tokenbus/config/cluster.xml";
 
-  private HazelcastConfigs() {
-  }
+  private HazelcastConfigs() {}
 
   public static Config build(TokenbusConfig.Cluster cluster) {
     Config config = load(cluster.configFile());
@@ -39,21 +38,27 @@ public final class HazelcastConfigs {
     JoinConfig join = network.getJoin();
     join.getMulticastConfig().setEnabled(false);
     join.getAutoDetectionConfig().setEnabled(false);
-    List<String> members = cluster.memberList().isEmpty() ? List.of(cluster.host() + ":" + cluster.port()) : cluster.memberList();
+    List<String> members =
+        cluster.memberList().isEmpty()
+            ? List.of(cluster.host() + ":" + cluster.port())
+            : cluster.memberList();
     join.getTcpIpConfig().setEnabled(true).setMembers(members);
     return config;
   }
 
   private static Config load(String file) {
-    try (InputStream in = file.isEmpty()
-        ? HazelcastConfigs.class.getClassLoader().getResourceAsStream(EMBEDDED)
-        : Files.newInputStream(Path.of(file))) {
+    try (InputStream in =
+        file.isEmpty()
+            ? HazelcastConfigs.class.getClassLoader().getResourceAsStream(EMBEDDED)
+            : Files.newInputStream(Path.of(file))) {
       if (in == null) {
-        throw new IllegalStateException("embedded Hazelcast configuration " + EMBEDDED + " is missing");
+        throw new IllegalStateException(
+            "embedded Hazelcast configuration " + EMBEDDED + " is missing");
       }
       return new XmlConfigBuilder(in).build();
     } catch (IOException | RuntimeException e) {
-      throw new ConfigException(file.isEmpty() ? "cluster" : "cluster.config-file",
+      throw new ConfigException(
+          file.isEmpty() ? "cluster" : "cluster.config-file",
           "could not be used as a Hazelcast configuration: " + e.getMessage());
     }
   }

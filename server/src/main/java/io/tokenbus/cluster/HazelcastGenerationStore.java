@@ -32,8 +32,11 @@ public final class HazelcastGenerationStore implements GenerationStore {
   private final long retentionSeconds;
   private final String node;
 
-  /** @param node this node's id (the cluster manager's), recorded as the owner of what it takes over */
-  public HazelcastGenerationStore(Vertx vertx, HazelcastInstance hazelcast, long retentionSeconds, String node) {
+  /**
+   * @param node this node's id (the cluster manager's), recorded as the owner of what it takes over
+   */
+  public HazelcastGenerationStore(
+      Vertx vertx, HazelcastInstance hazelcast, long retentionSeconds, String node) {
     this.vertx = vertx;
     this.map = hazelcast.getMap(MAP);
     this.retentionSeconds = retentionSeconds;
@@ -46,9 +49,13 @@ public final class HazelcastGenerationStore implements GenerationStore {
 
   @Override
   public Future<Void> create(GenerationInfo info) {
-    return run(info.id(), new LogProcessors.Create(new StoredGeneration(info))).compose(created -> created
-        ? Future.succeededFuture()
-        : Future.failedFuture(new IllegalStateException("generation " + info.id() + " already exists")));
+    return run(info.id(), new LogProcessors.Create(new StoredGeneration(info)))
+        .compose(
+            created ->
+                created
+                    ? Future.succeededFuture()
+                    : Future.failedFuture(
+                        new IllegalStateException("generation " + info.id() + " already exists")));
   }
 
   @Override
@@ -58,14 +65,28 @@ public final class HazelcastGenerationStore implements GenerationStore {
 
   @Override
   public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
-    return run(id, new LogProcessors.Append(epoch, new ArrayList<>(events), retentionSeconds)).compose(outcome -> switch (outcome) {
-      case LogProcessors.APPENDED -> Future.succeededFuture();
-      case LogProcessors.STALE_EPOCH -> Future.failedFuture(new StaleEpochException(id, epoch));
-      case LogProcessors.UNKNOWN -> Future.failedFuture(new IllegalStateException("generation " + id + " is unknown or expired"));
-      case LogProcessors.ENDED -> Future.failedFuture(new IllegalStateException("generation " + id + " has already ended"));
-      default -> Future.failedFuture(new IllegalStateException("generation " + id + " refused seq " + events.get(0).seq()
-          + " out of order"));
-    });
+    return run(id, new LogProcessors.Append(epoch, new ArrayList<>(events), retentionSeconds))
+        .compose(
+            outcome ->
+                switch (outcome) {
+                  case LogProcessors.APPENDED -> Future.succeededFuture();
+                  case LogProcessors.STALE_EPOCH ->
+                      Future.failedFuture(new StaleEpochException(id, epoch));
+                  case LogProcessors.UNKNOWN ->
+                      Future.failedFuture(
+                          new IllegalStateException("generation " + id + " is unknown or expired"));
+                  case LogProcessors.ENDED ->
+                      Future.failedFuture(
+                          new IllegalStateException("generation " + id + " has already ended"));
+                  default ->
+                      Future.failedFuture(
+                          new IllegalStateException(
+                              "generation "
+                                  + id
+                                  + " refused seq "
+                                  + events.get(0).seq()
+                                  + " out of order"));
+                });
   }
 
   @Override
@@ -78,19 +99,28 @@ public final class HazelcastGenerationStore implements GenerationStore {
     return run(id, new LogProcessors.Release(epoch, node));
   }
 
-  /** Ids of running generations stored on this member whose owner is gone. Blocking: call off the event loop. */
+  /**
+   * Ids of running generations stored on this member whose owner is gone. Blocking: call off the
+   * event loop.
+   */
   Set<String> localOrphans(Set<String> alive) {
     return map.localKeySet(new LogProcessors.Orphans(new HashSet<>(alive)));
   }
 
-  /** Takes a generation over for this node; completes with where it stands, or null if another node has it. */
+  /**
+   * Takes a generation over for this node; completes with where it stands, or null if another node
+   * has it.
+   */
   Future<ResumeGeneration> takeover(String id, Set<String> alive) {
-    return run(id, new LogProcessors.Takeover(new HashSet<>(alive), node)).map(data -> data == null ? null
-        : new ResumeGeneration(data.info().toInfo(), data.progress()));
+    return run(id, new LogProcessors.Takeover(new HashSet<>(alive), node))
+        .map(
+            data ->
+                data == null ? null : new ResumeGeneration(data.info().toInfo(), data.progress()));
   }
 
   @Override
   public Future<GenerationSnapshot> snapshot(String id) {
-    return run(id, new LogProcessors.Snapshot()).map(data -> data == null ? null : data.toSnapshot());
+    return run(id, new LogProcessors.Snapshot())
+        .map(data -> data == null ? null : data.toSnapshot());
   }
 }

@@ -20,8 +20,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Sessions in the replicated map {@code tokenbus.sessions} (one synchronous backup, as the
  * generations'): each op runs as an entry processor where the session is stored, and again on its
- * backup, so a member's death loses nothing acknowledged. Every change restarts the session's
- * time to live, which is its idle expiry.
+ * backup, so a member's death loses nothing acknowledged. Every change restarts the session's time
+ * to live, which is its idle expiry.
  */
 public final class HazelcastSessionStore implements SessionStore {
 
@@ -32,7 +32,8 @@ public final class HazelcastSessionStore implements SessionStore {
   private final int maxSessions;
   private final long idleSeconds;
 
-  public HazelcastSessionStore(Vertx vertx, HazelcastInstance hazelcast, int maxSessions, long idleSeconds) {
+  public HazelcastSessionStore(
+      Vertx vertx, HazelcastInstance hazelcast, int maxSessions, long idleSeconds) {
     this.vertx = vertx;
     this.map = hazelcast.getMap(MAP);
     this.maxSessions = maxSessions;
@@ -41,20 +42,29 @@ public final class HazelcastSessionStore implements SessionStore {
 
   @Override
   public Future<Void> create(SessionState session) {
-    // The count is read, then the entry written: under a burst of creations it may pass the limit by a few.
-    return vertx.executeBlocking(map::size, false).compose(size -> size >= maxSessions
-        ? Future.failedFuture(new SessionLimitException(maxSessions))
-        : Future.fromCompletionStage(map.setAsync(session.id(), session, idleSeconds, TimeUnit.SECONDS), vertx.getOrCreateContext()))
+    // The count is read, then the entry written: under a burst of creations it may pass the limit
+    // by a few.
+    return vertx
+        .executeBlocking(map::size, false)
+        .compose(
+            size ->
+                size >= maxSessions
+                    ? Future.failedFuture(new SessionLimitException(maxSessions))
+                    : Future.fromCompletionStage(
+                        map.setAsync(session.id(), session, idleSeconds, TimeUnit.SECONDS),
+                        vertx.getOrCreateContext()))
         .mapEmpty();
   }
 
   @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
-    return Future.fromCompletionStage(map.submitToKey(id, new Run<>(op, idleSeconds)), vertx.getOrCreateContext());
+    return Future.fromCompletionStage(
+        map.submitToKey(id, new Run<>(op, idleSeconds)), vertx.getOrCreateContext());
   }
 
   /** Runs an op where the session is stored. */
-  record Run<T>(SessionOp<T> op, long ttlSeconds) implements EntryProcessor<String, SessionState, SessionResult<T>> {
+  record Run<T>(SessionOp<T> op, long ttlSeconds)
+      implements EntryProcessor<String, SessionState, SessionResult<T>> {
     @Override
     public SessionResult<T> process(Map.Entry<String, SessionState> entry) {
       SessionState state = entry.getValue();
@@ -64,7 +74,8 @@ public final class HazelcastSessionStore implements SessionStore {
       List<SessionEvent> out = new ArrayList<>();
       T value = op.apply(state, out);
       if (op.mutates()) {
-        ((ExtendedMapEntry<String, SessionState>) entry).setValue(state, ttlSeconds, TimeUnit.SECONDS);
+        ((ExtendedMapEntry<String, SessionState>) entry)
+            .setValue(state, ttlSeconds, TimeUnit.SECONDS);
       }
       return new SessionResult<>(value, out);
     }

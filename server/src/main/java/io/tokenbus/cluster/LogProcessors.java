@@ -1,18 +1,17 @@
 package io.tokenbus.cluster;
 
+import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.ExtendedMapEntry;
+import com.hazelcast.query.Predicate;
+import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.SessionLink;
-import io.tokenbus.generation.Progress;
-import io.vertx.core.json.JsonObject;
-import io.tokenbus.bus.EventType;
-import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.LogFold;
-import com.hazelcast.map.EntryProcessor;
-import com.hazelcast.map.ExtendedMapEntry;
+import io.tokenbus.generation.Progress;
+import io.vertx.core.json.JsonObject;
 import java.io.Serializable;
-import com.hazelcast.query.Predicate;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -26,18 +25,19 @@ import java.util.concurrent.TimeUnit;
  */
 final class LogProcessors {
 
-  private LogProcessors() {
-  }
+  private LogProcessors() {}
 
   /** Outcome codes of {@link Append}. */
   static final int APPENDED = 0;
+
   static final int UNKNOWN = 1;
   static final int STALE_EPOCH = 2;
   static final int ENDED = 3;
   static final int OUT_OF_ORDER = 4;
 
   /** Creates the entry if absent; true if created. */
-  record Create(StoredGeneration generation) implements EntryProcessor<String, StoredGeneration, Boolean> {
+  record Create(StoredGeneration generation)
+      implements EntryProcessor<String, StoredGeneration, Boolean> {
     @Override
     public Boolean process(Map.Entry<String, StoredGeneration> entry) {
       if (entry.getValue() != null) {
@@ -48,7 +48,10 @@ final class LogProcessors {
     }
   }
 
-  /** Appends consecutive events written at {@code epoch}; a terminal one starts the retention period. */
+  /**
+   * Appends consecutive events written at {@code epoch}; a terminal one starts the retention
+   * period.
+   */
   record Append(long epoch, ArrayList<GenerationEvent> events, long retentionSeconds)
       implements EntryProcessor<String, StoredGeneration, Integer> {
     @Override
@@ -62,7 +65,8 @@ final class LogProcessors {
       }
       long first = events.get(0).seq();
       if (first <= generation.events.size() && alreadyThere(generation)) {
-        return APPENDED; // a retry of an append that was applied but reported lost (the member answering it left)
+        return APPENDED; // a retry of an append that was applied but reported lost (the member
+        // answering it left)
       }
       if (generation.ended) {
         return ENDED;
@@ -73,7 +77,8 @@ final class LogProcessors {
       generation.events.addAll(events);
       generation.ended = events.get(events.size() - 1).terminal();
       if (generation.ended) {
-        ((ExtendedMapEntry<String, StoredGeneration>) entry).setValue(generation, retentionSeconds, TimeUnit.SECONDS);
+        ((ExtendedMapEntry<String, StoredGeneration>) entry)
+            .setValue(generation, retentionSeconds, TimeUnit.SECONDS);
       } else {
         entry.setValue(generation);
       }
@@ -88,7 +93,8 @@ final class LogProcessors {
   }
 
   /** Gives up ownership held at {@code epoch} (graceful shutdown): no owner, epoch bumped. */
-  record Release(long epoch, String node) implements EntryProcessor<String, StoredGeneration, Boolean> {
+  record Release(long epoch, String node)
+      implements EntryProcessor<String, StoredGeneration, Boolean> {
     @Override
     public Boolean process(Map.Entry<String, StoredGeneration> entry) {
       StoredGeneration generation = entry.getValue();
@@ -108,19 +114,24 @@ final class LogProcessors {
     @Override
     public boolean apply(Map.Entry<String, StoredGeneration> entry) {
       StoredGeneration generation = entry.getValue();
-      return generation != null && !generation.ended && (generation.owner == null || !alive.contains(generation.owner));
+      return generation != null
+          && !generation.ended
+          && (generation.owner == null || !alive.contains(generation.owner));
     }
   }
 
   /**
-   * Takes an orphan over: compare-and-set of the owner with an epoch bump, so the former owner, if it
-   * is only paused, can never append again. Null when it is not (or no longer) an orphan for us.
+   * Takes an orphan over: compare-and-set of the owner with an epoch bump, so the former owner, if
+   * it is only paused, can never append again. Null when it is not (or no longer) an orphan for us.
    */
-  record Takeover(HashSet<String> alive, String node) implements EntryProcessor<String, StoredGeneration, TakeoverData> {
+  record Takeover(HashSet<String> alive, String node)
+      implements EntryProcessor<String, StoredGeneration, TakeoverData> {
     @Override
     public TakeoverData process(Map.Entry<String, StoredGeneration> entry) {
       StoredGeneration generation = entry.getValue();
-      if (generation == null || generation.ended || node.equals(generation.releasedBy)
+      if (generation == null
+          || generation.ended
+          || node.equals(generation.releasedBy)
           || (generation.owner != null && alive.contains(generation.owner))) {
         return null;
       }
@@ -133,8 +144,7 @@ final class LogProcessors {
     }
   }
 
-  record TakeoverData(GenerationInfoData info, Progress progress) implements Serializable {
-  }
+  record TakeoverData(GenerationInfoData info, Progress progress) implements Serializable {}
 
   /** Reads {@link GenerationInfo}, or null. */
   record Info() implements EntryProcessor<String, StoredGeneration, GenerationInfoData> {
@@ -150,7 +160,8 @@ final class LogProcessors {
   }
 
   /** The events after a seq, or null. */
-  record ReadAfter(long afterSeq) implements EntryProcessor<String, StoredGeneration, ArrayList<GenerationEvent>> {
+  record ReadAfter(long afterSeq)
+      implements EntryProcessor<String, StoredGeneration, ArrayList<GenerationEvent>> {
     @Override
     public ArrayList<GenerationEvent> process(Map.Entry<String, StoredGeneration> entry) {
       StoredGeneration generation = entry.getValue();
@@ -163,7 +174,8 @@ final class LogProcessors {
     }
 
     @Override
-    public EntryProcessor<String, StoredGeneration, ArrayList<GenerationEvent>> getBackupProcessor() {
+    public EntryProcessor<String, StoredGeneration, ArrayList<GenerationEvent>>
+        getBackupProcessor() {
       return null;
     }
   }
@@ -177,8 +189,14 @@ final class LogProcessors {
         return null;
       }
       GenerationSnapshot folded = LogFold.of(generation.events).snapshot(null);
-      return new SnapshotData(new GenerationInfoData(generation), folded.text(), folded.lastSeq(), folded.lastDeltaSeq(),
-          folded.terminal(), folded.recoveries(), folded.lastRecovery());
+      return new SnapshotData(
+          new GenerationInfoData(generation),
+          folded.text(),
+          folded.lastSeq(),
+          folded.lastDeltaSeq(),
+          folded.terminal(),
+          folded.recoveries(),
+          folded.lastRecovery());
     }
 
     @Override
@@ -188,23 +206,53 @@ final class LogProcessors {
   }
 
   /** {@link GenerationInfo} in a serializable form (its request body is JSON text). */
-  record GenerationInfoData(String id, String model, long created, String body, Integer maxTokens, Double rate,
-                            SessionLink session, String owner, long epoch) implements Serializable {
+  record GenerationInfoData(
+      String id,
+      String model,
+      long created,
+      String body,
+      Integer maxTokens,
+      Double rate,
+      SessionLink session,
+      String owner,
+      long epoch)
+      implements Serializable {
     GenerationInfoData(StoredGeneration g) {
-      this(g.id, g.model, g.created, g.body, g.maxTokens, g.mockTokensPerSecond, g.session, g.owner, g.epoch);
+      this(
+          g.id,
+          g.model,
+          g.created,
+          g.body,
+          g.maxTokens,
+          g.mockTokensPerSecond,
+          g.session,
+          g.owner,
+          g.epoch);
     }
 
     GenerationInfo toInfo() {
-      return new GenerationInfo(id, model, created, new GenerationRequest(model,
-          new JsonObject(body), maxTokens, rate, session), owner, epoch);
+      return new GenerationInfo(
+          id,
+          model,
+          created,
+          new GenerationRequest(model, new JsonObject(body), maxTokens, rate, session),
+          owner,
+          epoch);
     }
   }
 
-  record SnapshotData(GenerationInfoData info, String text, long lastSeq, long lastDeltaSeq, GenerationEvent terminal,
-                      int recoveries, GenerationEvent lastRecovery)
+  record SnapshotData(
+      GenerationInfoData info,
+      String text,
+      long lastSeq,
+      long lastDeltaSeq,
+      GenerationEvent terminal,
+      int recoveries,
+      GenerationEvent lastRecovery)
       implements Serializable {
     GenerationSnapshot toSnapshot() {
-      return new GenerationSnapshot(info.toInfo(), text, lastSeq, lastDeltaSeq, terminal, recoveries, lastRecovery);
+      return new GenerationSnapshot(
+          info.toInfo(), text, lastSeq, lastDeltaSeq, terminal, recoveries, lastRecovery);
     }
   }
 }

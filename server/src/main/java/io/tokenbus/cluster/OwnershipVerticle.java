@@ -24,7 +24,8 @@ public final class OwnershipVerticle extends VerticleBase {
   private final long intervalMs;
   private boolean sweeping;
 
-  public OwnershipVerticle(HazelcastGenerationStore store, ClusterManager cluster, long intervalMs) {
+  public OwnershipVerticle(
+      HazelcastGenerationStore store, ClusterManager cluster, long intervalMs) {
     this.store = store;
     this.cluster = cluster;
     this.intervalMs = intervalMs;
@@ -42,14 +43,27 @@ public final class OwnershipVerticle extends VerticleBase {
     }
     sweeping = true;
     Set<String> alive = new HashSet<>(cluster.getNodes());
-    vertx.executeBlocking(() -> store.localOrphans(alive), false)
-        .compose(orphans -> Future.join(orphans.stream().map(id -> store.takeover(id, alive)
-            .onSuccess(resume -> {
-              if (resume != null) {
-                LOG.info("Taking over generation {} at seq {}: its owner left the cluster", id, resume.progress().lastSeq());
-                vertx.eventBus().send(Addresses.RESUME, resume);
-              }
-            })).toList()))
+    vertx
+        .executeBlocking(() -> store.localOrphans(alive), false)
+        .compose(
+            orphans ->
+                Future.join(
+                    orphans.stream()
+                        .map(
+                            id ->
+                                store
+                                    .takeover(id, alive)
+                                    .onSuccess(
+                                        resume -> {
+                                          if (resume != null) {
+                                            LOG.info(
+                                                "Taking over generation {} at seq {}: its owner left the cluster",
+                                                id,
+                                                resume.progress().lastSeq());
+                                            vertx.eventBus().send(Addresses.RESUME, resume);
+                                          }
+                                        }))
+                        .toList()))
         .onFailure(e -> LOG.warn("Ownership sweep failed: {}", e.getMessage()))
         .onComplete(ar -> sweeping = false);
   }

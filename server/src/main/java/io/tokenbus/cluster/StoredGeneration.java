@@ -1,7 +1,7 @@
 package io.tokenbus.cluster;
 
-import io.tokenbus.bus.SessionLink;
 import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.SessionLink;
 import io.tokenbus.generation.GenerationInfo;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -20,10 +20,13 @@ final class StoredGeneration implements Serializable {
   final Integer maxTokens;
   final Double mockTokensPerSecond;
   final SessionLink session;
+
   /** The node writing it; null once released or never re-owned. */
   String owner;
+
   /** The node that released it on shutdown, which must not take it back. */
   String releasedBy;
+
   long epoch;
   final ArrayList<GenerationEvent> events = new ArrayList<>();
   boolean ended;

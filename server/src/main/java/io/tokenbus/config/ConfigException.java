@@ -1,6 +1,8 @@
 package io.tokenbus.config;
 
-/** A configuration that cannot be used; the message names the key (and where its value came from). */
+/**
+ * A configuration that cannot be used; the message names the key (and where its value came from).
+ */
 public final class ConfigException extends RuntimeException {
 
   private final String key;

@@ -1,7 +1,5 @@
 package io.tokenbus.config;
 
-import java.util.ArrayList;
-import java.util.function.Consumer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -16,18 +14,20 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.List;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
  * Builds the configuration from three layers, later wins: the default file (conf/tokenbus.yaml,
  * embedded in the jar), an optional file named on the command line or by {@code TOKENBUS_CONFIG},
- * and environment variables. Every key of the default file has an environment variable:
- * {@code TOKENBUS_} + its path in upper case with '.' and '-' as '_'; a few have aliases.
+ * and environment variables. Every key of the default file has an environment variable: {@code
+ * TOKENBUS_} + its path in upper case with '.' and '-' as '_'; a few have aliases.
  */
 public final class ConfigLoader {
 
@@ -35,28 +35,32 @@ public final class ConfigLoader {
   public static final String CONFIG_FILE_ENV = "TOKENBUS_CONFIG";
 
   /** Names that other tools already use for the same setting. */
-  private static final Map<String, String> ENV_ALIASES = Map.of(
-      "OPENAI_BASE_URL", "providers.openai.base-url",
-      "OPENAI_API_KEY", "providers.openai.api-key",
-      "ANTHROPIC_BASE_URL", "providers.anthropic.base-url",
-      "ANTHROPIC_API_KEY", "providers.anthropic.api-key",
-      "TOKENBUS_CLUSTER", "cluster.enabled");
+  private static final Map<String, String> ENV_ALIASES =
+      Map.of(
+          "OPENAI_BASE_URL", "providers.openai.base-url",
+          "OPENAI_API_KEY", "providers.openai.api-key",
+          "ANTHROPIC_BASE_URL", "providers.anthropic.base-url",
+          "ANTHROPIC_API_KEY", "providers.anthropic.api-key",
+          "TOKENBUS_CLUSTER", "cluster.enabled");
 
-  /** The section whose entries a file may add to, each starting from the default entry of its type. */
+  /**
+   * The section whose entries a file may add to, each starting from the default entry of its type.
+   */
   private static final String PROVIDERS = "providers";
 
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-      .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
-      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+  private static final ObjectMapper YAML =
+      new ObjectMapper(new YAMLFactory())
+          .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
+          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-  private ConfigLoader() {
-  }
+  private ConfigLoader() {}
 
   /** Loads the configuration for a command line: its only argument, if any, is a YAML file. */
   public static TokenbusConfig load(String[] args, Map<String, String> env) {
     if (args.length > 1) {
-      throw new ConfigException("command line", "takes at most one argument, a configuration file; got " + args.length);
+      throw new ConfigException(
+          "command line", "takes at most one argument, a configuration file; got " + args.length);
     }
     String file = args.length == 1 ? args[0] : env.get(CONFIG_FILE_ENV);
     return load(file == null || file.isBlank() ? null : Path.of(file), env);
@@ -72,21 +76,34 @@ public final class ConfigLoader {
     try {
       return YAML.treeToValue(tree, TokenbusConfig.class).validated();
     } catch (JsonMappingException e) {
-      String key = e.getPath().stream().map(JsonMappingException.Reference::getFieldName)
-          .collect(Collectors.joining("."));
+      String key =
+          e.getPath().stream()
+              .map(JsonMappingException.Reference::getFieldName)
+              .collect(Collectors.joining("."));
       String source = fromEnv.containsKey(key) ? " (from " + fromEnv.get(key) + ")" : "";
-      if (e instanceof ValueInstantiationException && e.getCause() instanceof IllegalArgumentException refused) {
-        // A setting that parses itself (an enum such as recovery.strategy) says in its own words what it accepts.
+      if (e instanceof ValueInstantiationException
+          && e.getCause() instanceof IllegalArgumentException refused) {
+        // A setting that parses itself (an enum such as recovery.strategy) says in its own words
+        // what it accepts.
         throw new ConfigException(key, refused.getMessage() + source);
       }
       String value = tree.at("/" + key.replace('.', '/')).asText();
-      throw new ConfigException(key, "has an invalid value \"" + value + "\"" + source
-          + ": " + e.getOriginalMessage().split("\n")[0]);
+      throw new ConfigException(
+          key,
+          "has an invalid value \""
+              + value
+              + "\""
+              + source
+              + ": "
+              + e.getOriginalMessage().split("\n")[0]);
     } catch (JsonProcessingException e) {
       throw new ConfigException("configuration", e.getOriginalMessage());
     } catch (ConfigException e) {
       String source = fromEnv.get(e.key());
-      throw source == null ? e : new ConfigException(e.key(), e.getMessage().substring(e.key().length() + 1) + " (from " + source + ")");
+      throw source == null
+          ? e
+          : new ConfigException(
+              e.key(), e.getMessage().substring(e.key().length() + 1) + " (from " + source + ")");
     }
   }
 
@@ -96,9 +113,11 @@ public final class ConfigLoader {
   }
 
   private static ObjectNode defaults() {
-    try (InputStream in = ConfigLoader.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
+    try (InputStream in =
+        ConfigLoader.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
       if (in == null) {
-        throw new IllegalStateException("embedded default configuration " + DEFAULTS_RESOURCE + " is missing");
+        throw new IllegalStateException(
+            "embedded default configuration " + DEFAULTS_RESOURCE + " is missing");
       }
       return (ObjectNode) YAML.readTree(in);
     } catch (IOException e) {
@@ -116,20 +135,23 @@ public final class ConfigLoader {
         return YAML.createObjectNode();
       }
       if (!node.isObject()) {
-        throw new ConfigException("configuration file", file + " must hold a YAML mapping of sections");
+        throw new ConfigException(
+            "configuration file", file + " must hold a YAML mapping of sections");
       }
       return node;
     } catch (IOException e) {
-      throw new ConfigException("configuration file", file + " is not valid YAML: " + e.getMessage().split("\n")[0]);
+      throw new ConfigException(
+          "configuration file", file + " is not valid YAML: " + e.getMessage().split("\n")[0]);
     }
   }
 
   /**
-   * Copies {@code from} over {@code into}, refusing keys the defaults do not have (typos). Two kinds
-   * of section take new keys: one that is empty in the defaults is a free map of strings (headers,
-   * fallbacks), and a new provider starts as a copy of the default provider of its type.
+   * Copies {@code from} over {@code into}, refusing keys the defaults do not have (typos). Two
+   * kinds of section take new keys: one that is empty in the defaults is a free map of strings
+   * (headers, fallbacks), and a new provider starts as a copy of the default provider of its type.
    */
-  private static void overlay(ObjectNode into, JsonNode from, String prefix, String source, ObjectNode templates) {
+  private static void overlay(
+      ObjectNode into, JsonNode from, String prefix, String source, ObjectNode templates) {
     Iterator<Map.Entry<String, JsonNode>> fields = from.fields();
     boolean freeMap = into.isEmpty() && !prefix.isEmpty();
     while (fields.hasNext()) {
@@ -164,9 +186,17 @@ public final class ConfigLoader {
     }
   }
 
-  /** A new provider's starting point: the default provider of the type it names (openai if none). */
-  private static ObjectNode providerTemplate(JsonNode entry, ObjectNode templates, String key, String source) {
-    String type = entry.path("type").asText(TokenbusConfig.Provider.OPENAI).trim().toLowerCase(Locale.ROOT); // as validated
+  /**
+   * A new provider's starting point: the default provider of the type it names (openai if none).
+   */
+  private static ObjectNode providerTemplate(
+      JsonNode entry, ObjectNode templates, String key, String source) {
+    String type =
+        entry
+            .path("type")
+            .asText(TokenbusConfig.Provider.OPENAI)
+            .trim()
+            .toLowerCase(Locale.ROOT); // as validated
     Iterator<Map.Entry<String, JsonNode>> defaults = templates.fields();
     while (defaults.hasNext()) {
       JsonNode candidate = defaults.next().getValue();
@@ -174,26 +204,31 @@ public final class ConfigLoader {
         return ((ObjectNode) candidate).deepCopy();
       }
     }
-    throw new ConfigException(key + ".type", "must be openai or anthropic, got \"" + type + "\" (in " + source + ")");
+    throw new ConfigException(
+        key + ".type", "must be openai or anthropic, got \"" + type + "\" (in " + source + ")");
   }
 
   /** Applies environment variables; returns key → the variable that set it. */
   private static Map<String, String> overlayEnvironment(ObjectNode tree, Map<String, String> env) {
     Map<String, String> applied = new LinkedHashMap<>();
-    ENV_ALIASES.forEach((name, key) -> {
-      if (env.get(name) != null) {
-        set(tree, List.of(key.split("\\.")), env.get(name));
-        applied.put(key, name);
-      }
-    });
-    forEachLeaf(tree, List.of(), path -> {
-      String key = String.join(".", path);
-      String name = envName(key);
-      if (env.get(name) != null) {
-        set(tree, path, env.get(name));
-        applied.put(key, name);
-      }
-    });
+    ENV_ALIASES.forEach(
+        (name, key) -> {
+          if (env.get(name) != null) {
+            set(tree, List.of(key.split("\\.")), env.get(name));
+            applied.put(key, name);
+          }
+        });
+    forEachLeaf(
+        tree,
+        List.of(),
+        path -> {
+          String key = String.join(".", path);
+          String name = envName(key);
+          if (env.get(name) != null) {
+            set(tree, path, env.get(name));
+            applied.put(key, name);
+          }
+        });
     return applied;
   }
 

@@ -1,13 +1,13 @@
 package io.tokenbus.config;
 
-import java.net.URISyntaxException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Collections;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -18,41 +18,70 @@ import java.util.Map;
  * {@code conf/tokenbus.yaml}; {@link ConfigLoader} builds this from the layers and validates it.
  */
 public record TokenbusConfig(
-    Http http, Viewer viewer, WebSocket websocket, Generation generation, Mock mock,
-    Map<String, Provider> providers, Map<String, String> fallbacks, Sessions sessions, Cluster cluster) {
+    Http http,
+    Viewer viewer,
+    WebSocket websocket,
+    Generation generation,
+    Mock mock,
+    Map<String, Provider> providers,
+    Map<String, String> fallbacks,
+    Sessions sessions,
+    Cluster cluster) {
 
   /** Chat sessions: their limits and timings. */
-  public record Sessions(int maxSessions, int maxParticipants, int maxMessageChars, int maxTranscriptChars,
-                         int maxTitleChars, int maxQueued, int idleExpirySeconds, int presenceGraceSeconds, String defaultModel) {
-  }
+  public record Sessions(
+      int maxSessions,
+      int maxParticipants,
+      int maxMessageChars,
+      int maxTranscriptChars,
+      int maxTitleChars,
+      int maxQueued,
+      int idleExpirySeconds,
+      int presenceGraceSeconds,
+      String defaultModel) {}
 
-  public record Http(int port, String host, int instances, int maxBodyBytes) {
-  }
+  public record Http(int port, String host, int instances, int maxBodyBytes) {}
 
-  public record Viewer(int heartbeatSeconds, int writeQueueBytes, int maxStallSeconds, int catchUpBufferEvents,
-                       int coalesceMaxDelayMs) {
-  }
+  public record Viewer(
+      int heartbeatSeconds,
+      int writeQueueBytes,
+      int maxStallSeconds,
+      int catchUpBufferEvents,
+      int coalesceMaxDelayMs) {}
 
-  public record WebSocket(int maxFrameBytes, int maxSubscriptions) {
-  }
+  public record WebSocket(int maxFrameBytes, int maxSubscriptions) {}
 
   public record Generation(
-      int workers, int maxConcurrent, int placementAttempts, int maxEvents, int batchWindowMs, int batchMaxEvents,
-      int retentionSeconds, String streamModel, int idleCancelSeconds) {
-  }
+      int workers,
+      int maxConcurrent,
+      int placementAttempts,
+      int maxEvents,
+      int batchWindowMs,
+      int batchMaxEvents,
+      int retentionSeconds,
+      String streamModel,
+      int idleCancelSeconds) {}
 
-  public record Mock(double tokensPerSecond, int defaultMaxTokens) {
-  }
+  public record Mock(double tokensPerSecond, int defaultMaxTokens) {}
 
   /**
    * One upstream: which models it serves, where it is, and how tokenbus treats its failures.
    *
-   * @param type   {@code openai} (any OpenAI-compatible server) or {@code anthropic} (the Messages API)
+   * @param type {@code openai} (any OpenAI-compatible server) or {@code anthropic} (the Messages
+   *     API)
    * @param models comma-separated model patterns; {@code *} matches any run of characters
    */
-  public record Provider(String type, String models, String baseUrl, String apiKey, Map<String, String> headers,
-                         Timeouts timeouts, Retry retry, Recovery recovery, CircuitBreaker circuitBreaker,
-                         Anthropic anthropic) {
+  public record Provider(
+      String type,
+      String models,
+      String baseUrl,
+      String apiKey,
+      Map<String, String> headers,
+      Timeouts timeouts,
+      Retry retry,
+      Recovery recovery,
+      CircuitBreaker circuitBreaker,
+      Anthropic anthropic) {
 
     public static final String OPENAI = "openai";
     public static final String ANTHROPIC = "anthropic";
@@ -77,35 +106,62 @@ public record TokenbusConfig(
     /** Never prints the key or header values (they often hold credentials). */
     @Override
     public String toString() {
-      return "Provider[type=" + type + ", models=" + models + ", baseUrl=" + baseUrl + ", apiKey="
-          + (apiKey.isEmpty() ? "(none)" : "(set)") + ", headers=" + headers.keySet() + ", " + timeouts + ", " + retry
-          + ", " + recovery + ", " + circuitBreaker + "]";
+      return "Provider[type="
+          + type
+          + ", models="
+          + models
+          + ", baseUrl="
+          + baseUrl
+          + ", apiKey="
+          + (apiKey.isEmpty() ? "(none)" : "(set)")
+          + ", headers="
+          + headers.keySet()
+          + ", "
+          + timeouts
+          + ", "
+          + retry
+          + ", "
+          + recovery
+          + ", "
+          + circuitBreaker
+          + "]";
     }
   }
 
-  /** Upstream timeouts; each ends the attempt, and all but {@code totalMs} may be retried or recovered. */
-  public record Timeouts(int connectMs, int firstTokenMs, int idleMs, int totalMs) {
-  }
+  /**
+   * Upstream timeouts; each ends the attempt, and all but {@code totalMs} may be retried or
+   * recovered.
+   */
+  public record Timeouts(int connectMs, int firstTokenMs, int idleMs, int totalMs) {}
 
-  /** Retries of an attempt that failed before producing anything: exponential backoff with full jitter. */
-  public record Retry(int maxAttempts, int initialBackoffMs, int maxBackoffMs, int maxRetryAfterMs) {
-  }
+  /**
+   * Retries of an attempt that failed before producing anything: exponential backoff with full
+   * jitter.
+   */
+  public record Retry(
+      int maxAttempts, int initialBackoffMs, int maxBackoffMs, int maxRetryAfterMs) {}
 
   /**
    * What happens when a stream breaks after it produced text.
    *
    * @param onBreak the {@code strategy} key, parsed once when the configuration is read
    */
-  public record Recovery(@JsonProperty("strategy") Strategy onBreak, int maxAttempts, String continueInstruction) {
+  public record Recovery(
+      @JsonProperty("strategy") Strategy onBreak, int maxAttempts, String continueInstruction) {
 
     /** The strategy as configured; logs and recovery events name it so. */
     public String strategy() {
       return onBreak.configName();
     }
 
-    /** Continue from the partial text, restart the answer (a reset first), or fail keeping the partial text. */
+    /**
+     * Continue from the partial text, restart the answer (a reset first), or fail keeping the
+     * partial text.
+     */
     public enum Strategy {
-      CONTINUE, RESTART, FAIL;
+      CONTINUE,
+      RESTART,
+      FAIL;
 
       public String configName() {
         return name().toLowerCase(Locale.ROOT);
@@ -127,34 +183,52 @@ public record TokenbusConfig(
       }
 
       static String refusal(String value) {
-        return "must be one of " + Arrays.stream(values()).map(Strategy::configName).toList() + ", got \"" + value + "\"";
+        return "must be one of "
+            + Arrays.stream(values()).map(Strategy::configName).toList()
+            + ", got \""
+            + value
+            + "\"";
       }
     }
   }
 
-  public record CircuitBreaker(int failureThreshold, int resetMs) {
-  }
+  public record CircuitBreaker(int failureThreshold, int resetMs) {}
 
   /** Settings only the Anthropic Messages API needs. */
-  public record Anthropic(String version, int defaultMaxTokens) {
-  }
+  public record Anthropic(String version, int defaultMaxTokens) {}
 
-  public record Cluster(boolean enabled, String name, String host, int port, int eventBusPort, int batchWindowMs,
-                        String members, String configFile) {
+  public record Cluster(
+      boolean enabled,
+      String name,
+      String host,
+      int port,
+      int eventBusPort,
+      int batchWindowMs,
+      String members,
+      String configFile) {
 
     /** The members as {@code host:port} strings. */
     public List<String> memberList() {
-      return members.isBlank() ? List.of()
+      return members.isBlank()
+          ? List.of()
           : Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
     }
   }
 
-  /** The group-commit window in effect: a clustered node with no window of its own uses the cluster's. */
+  /**
+   * The group-commit window in effect: a clustered node with no window of its own uses the
+   * cluster's.
+   */
   public int batchWindowMs() {
-    return cluster.enabled() && generation.batchWindowMs() == 0 ? cluster.batchWindowMs() : generation.batchWindowMs();
+    return cluster.enabled() && generation.batchWindowMs() == 0
+        ? cluster.batchWindowMs()
+        : generation.batchWindowMs();
   }
 
-  /** Checks every value, naming the key of the first bad one; returns the config with strings normalised. */
+  /**
+   * Checks every value, naming the key of the first bad one; returns the config with strings
+   * normalised.
+   */
   TokenbusConfig validated() {
     range("http.port", http.port, 0, 65535);
     notBlank("http.host", http.host);
@@ -177,53 +251,94 @@ public record TokenbusConfig(
     notBlank("generation.stream-model", generation.streamModel);
     range("generation.idle-cancel-seconds", generation.idleCancelSeconds, 0, 24 * 3600);
     if (!(mock.tokensPerSecond > 0 && mock.tokensPerSecond <= 1_000_000)) {
-      throw new ConfigException("mock.tokens-per-second", "must be above 0 and at most 1000000, got " + mock.tokensPerSecond);
+      throw new ConfigException(
+          "mock.tokens-per-second",
+          "must be above 0 and at most 1000000, got " + mock.tokensPerSecond);
     }
     range("mock.default-max-tokens", mock.defaultMaxTokens, 1, 1_000_000);
     Map<String, Provider> providersNormalised = new LinkedHashMap<>();
-    providers.forEach((name, provider) -> providersNormalised.put(name, validated("providers." + name, provider)));
+    providers.forEach(
+        (name, provider) ->
+            providersNormalised.put(name, validated("providers." + name, provider)));
     Map<String, String> fallbacksNormalised = new LinkedHashMap<>();
-    fallbacks.forEach((model, chain) -> {
-      List<String> models = Arrays.stream((chain == null ? "" : chain).split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
-      if (models.isEmpty()) {
-        throw new ConfigException("fallbacks." + model, "must name at least one model, comma-separated");
-      }
-      fallbacksNormalised.put(model.trim(), String.join(",", models));
-    });
+    fallbacks.forEach(
+        (model, chain) -> {
+          List<String> models =
+              Arrays.stream((chain == null ? "" : chain).split(","))
+                  .map(String::trim)
+                  .filter(m -> !m.isEmpty())
+                  .toList();
+          if (models.isEmpty()) {
+            throw new ConfigException(
+                "fallbacks." + model, "must name at least one model, comma-separated");
+          }
+          fallbacksNormalised.put(model.trim(), String.join(",", models));
+        });
     notBlank("cluster.name", cluster.name);
     notBlank("cluster.host", cluster.host);
     range("cluster.port", cluster.port, 1, 65535);
     range("cluster.event-bus-port", cluster.eventBusPort, 0, 65535);
     range("cluster.batch-window-ms", cluster.batchWindowMs, 0, 1000);
-    Cluster clusterNormalised = new Cluster(cluster.enabled, cluster.name.trim(), cluster.host.trim(), cluster.port,
-        cluster.eventBusPort, cluster.batchWindowMs,
-        cluster.members == null ? "" : cluster.members.trim(), cluster.configFile == null ? "" : cluster.configFile.trim());
+    Cluster clusterNormalised =
+        new Cluster(
+            cluster.enabled,
+            cluster.name.trim(),
+            cluster.host.trim(),
+            cluster.port,
+            cluster.eventBusPort,
+            cluster.batchWindowMs,
+            cluster.members == null ? "" : cluster.members.trim(),
+            cluster.configFile == null ? "" : cluster.configFile.trim());
     for (String member : clusterNormalised.memberList()) {
       int colon = member.lastIndexOf(':');
       String port = colon < 0 ? "" : member.substring(colon + 1);
-      if (colon <= 0 || port.isEmpty() || !port.chars().allMatch(Character::isDigit) || Integer.parseInt(port) < 1
+      if (colon <= 0
+          || port.isEmpty()
+          || !port.chars().allMatch(Character::isDigit)
+          || Integer.parseInt(port) < 1
           || Integer.parseInt(port) > 65535) {
-        throw new ConfigException("cluster.members", "must be comma-separated host:port pairs such as "
-            + "10.0.0.1:5701,10.0.0.2:5701; got \"" + member + "\"");
+        throw new ConfigException(
+            "cluster.members",
+            "must be comma-separated host:port pairs such as "
+                + "10.0.0.1:5701,10.0.0.2:5701; got \""
+                + member
+                + "\"");
       }
     }
-    if (!clusterNormalised.configFile().isEmpty() && !Files.isRegularFile(Path.of(clusterNormalised.configFile()))) {
-      throw new ConfigException("cluster.config-file", "names a file that does not exist: " + clusterNormalised.configFile());
+    if (!clusterNormalised.configFile().isEmpty()
+        && !Files.isRegularFile(Path.of(clusterNormalised.configFile()))) {
+      throw new ConfigException(
+          "cluster.config-file",
+          "names a file that does not exist: " + clusterNormalised.configFile());
     }
     range("sessions.max-sessions", sessions.maxSessions(), 1, 10_000_000);
     range("sessions.max-participants", sessions.maxParticipants(), 1, 10_000);
     range("sessions.max-message-chars", sessions.maxMessageChars(), 1, 1_000_000);
-    range("sessions.max-transcript-chars", sessions.maxTranscriptChars(), sessions.maxMessageChars(), 100_000_000);
+    range(
+        "sessions.max-transcript-chars",
+        sessions.maxTranscriptChars(),
+        sessions.maxMessageChars(),
+        100_000_000);
     range("sessions.max-title-chars", sessions.maxTitleChars(), 1, 10_000);
     range("sessions.max-queued", sessions.maxQueued(), 0, 10_000);
     range("sessions.idle-expiry-seconds", sessions.idleExpirySeconds(), 10, 365 * 24 * 3600);
     range("sessions.presence-grace-seconds", sessions.presenceGraceSeconds(), 0, 3600);
     notBlank("sessions.default-model", sessions.defaultModel());
-    return new TokenbusConfig(http, viewer, websocket, generation, mock, Collections.unmodifiableMap(providersNormalised),
-        Collections.unmodifiableMap(fallbacksNormalised), sessions, clusterNormalised);
+    return new TokenbusConfig(
+        http,
+        viewer,
+        websocket,
+        generation,
+        mock,
+        Collections.unmodifiableMap(providersNormalised),
+        Collections.unmodifiableMap(fallbacksNormalised),
+        sessions,
+        clusterNormalised);
   }
 
-  /** The fallback chain of a model: the models to try, in order, after it; empty when it has none. */
+  /**
+   * The fallback chain of a model: the models to try, in order, after it; empty when it has none.
+   */
   public List<String> fallbacksOf(String model) {
     String chain = fallbacks.get(model);
     return chain == null ? List.of() : List.of(chain.split(","));
@@ -232,11 +347,13 @@ public record TokenbusConfig(
   private static Provider validated(String key, Provider p) {
     String type = p.type() == null ? "" : p.type().trim().toLowerCase(Locale.ROOT);
     if (!type.equals(Provider.OPENAI) && !type.equals(Provider.ANTHROPIC)) {
-      throw new ConfigException(key + ".type", "must be openai or anthropic, got \"" + p.type() + "\"");
+      throw new ConfigException(
+          key + ".type", "must be openai or anthropic, got \"" + p.type() + "\"");
     }
     String models = p.models() == null ? "" : p.models().trim();
     if (Arrays.stream(models.split(",")).allMatch(String::isBlank)) {
-      throw new ConfigException(key + ".models", "must name at least one model pattern, such as gpt-* or llama*");
+      throw new ConfigException(
+          key + ".models", "must name at least one model pattern, such as gpt-* or llama*");
     }
     String baseUrl = p.baseUrl() == null ? "" : p.baseUrl().trim();
     while (baseUrl.endsWith("/")) {
@@ -247,12 +364,15 @@ public record TokenbusConfig(
     }
     String apiKey = p.apiKey() == null ? "" : p.apiKey().trim();
     Map<String, String> headers = new LinkedHashMap<>();
-    (p.headers() == null ? Map.<String, String>of() : p.headers()).forEach((name, value) -> {
-      if (name.isBlank() || !name.chars().allMatch(c -> c > 32 && c < 127 && c != ':')) {
-        throw new ConfigException(key + ".headers", "has an invalid header name \"" + name + "\"");
-      }
-      headers.put(name, value == null ? "" : value);
-    });
+    (p.headers() == null ? Map.<String, String>of() : p.headers())
+        .forEach(
+            (name, value) -> {
+              if (name.isBlank() || !name.chars().allMatch(c -> c > 32 && c < 127 && c != ':')) {
+                throw new ConfigException(
+                    key + ".headers", "has an invalid header name \"" + name + "\"");
+              }
+              headers.put(name, value == null ? "" : value);
+            });
     Timeouts t = p.timeouts();
     range(key + ".timeouts.connect-ms", t.connectMs(), 1, 600_000);
     range(key + ".timeouts.first-token-ms", t.firstTokenMs(), 1, 3_600_000);
@@ -264,7 +384,8 @@ public record TokenbusConfig(
     range(key + ".retry.max-backoff-ms", r.maxBackoffMs(), r.initialBackoffMs(), 600_000);
     range(key + ".retry.max-retry-after-ms", r.maxRetryAfterMs(), 0, 3_600_000);
     Recovery rec = p.recovery();
-    // Any other bad value was refused while binding (Strategy.parse); an empty one never reaches the parser.
+    // Any other bad value was refused while binding (Strategy.parse); an empty one never reaches
+    // the parser.
     if (rec.onBreak() == null) {
       throw new ConfigException(key + ".recovery.strategy", Recovery.Strategy.refusal(null));
     }
@@ -274,8 +395,19 @@ public record TokenbusConfig(
     range(key + ".circuit-breaker.reset-ms", cb.resetMs(), 1, 3_600_000);
     notBlank(key + ".anthropic.version", p.anthropic().version());
     range(key + ".anthropic.default-max-tokens", p.anthropic().defaultMaxTokens(), 1, 1_000_000);
-    return new Provider(type, models, baseUrl, apiKey, Collections.unmodifiableMap(headers), t, r,
-        new Recovery(rec.onBreak(), rec.maxAttempts(), rec.continueInstruction() == null ? "" : rec.continueInstruction()), cb,
+    return new Provider(
+        type,
+        models,
+        baseUrl,
+        apiKey,
+        Collections.unmodifiableMap(headers),
+        t,
+        r,
+        new Recovery(
+            rec.onBreak(),
+            rec.maxAttempts(),
+            rec.continueInstruction() == null ? "" : rec.continueInstruction()),
+        cb,
         p.anthropic());
   }
 
@@ -295,13 +427,25 @@ public record TokenbusConfig(
     try {
       URI uri = new URI(value);
       String scheme = uri.getScheme();
-      if (scheme == null || !(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
-        throw new ConfigException(key, "must be an http:// or https:// URL such as https://api.openai.com/v1, got \"" + value + "\"");
+      if (scheme == null
+          || !(scheme.equals("http") || scheme.equals("https"))
+          || uri.getHost() == null) {
+        throw new ConfigException(
+            key,
+            "must be an http:// or https:// URL such as https://api.openai.com/v1, got \""
+                + value
+                + "\"");
       }
       // Both would end up in logs, and a query would also break the paths appended to the URL.
-      if (uri.getRawUserInfo() != null || uri.getRawQuery() != null || uri.getRawFragment() != null) {
-        throw new ConfigException(key, "must not hold credentials, a query or a fragment (use api-key and headers); got a URL with "
-            + (uri.getRawUserInfo() != null ? "user info" : uri.getRawQuery() != null ? "a query" : "a fragment"));
+      if (uri.getRawUserInfo() != null
+          || uri.getRawQuery() != null
+          || uri.getRawFragment() != null) {
+        throw new ConfigException(
+            key,
+            "must not hold credentials, a query or a fragment (use api-key and headers); got a URL with "
+                + (uri.getRawUserInfo() != null
+                    ? "user info"
+                    : uri.getRawQuery() != null ? "a query" : "a fragment"));
       }
     } catch (URISyntaxException e) {
       throw new ConfigException(key, "is not a valid URL: \"" + value + "\"");

@@ -7,9 +7,9 @@ import java.util.List;
 
 /**
  * Consecutive events with their encoded frames in one format: one buffer per event, plus (lazily,
- * once) all of them joined for a single socket write. A
- * {@link #range} of it shares its frames; a range of a shared batch (one every viewer of the node
- * writes) also shares its joined buffer, as a slice. Safe to share between event loops.
+ * once) all of them joined for a single socket write. A {@link #range} of it shares its frames; a
+ * range of a shared batch (one every viewer of the node writes) also shares its joined buffer, as a
+ * slice. Safe to share between event loops.
  */
 public final class Encoded<E extends StreamEvent> {
 
@@ -25,8 +25,11 @@ public final class Encoded<E extends StreamEvent> {
     this.to = to;
   }
 
-  /** Log events, with frames from the node's cache; {@code shared} if many viewers will write it. */
-  static <E extends StreamEvent> Encoded<E> cached(FrameCache<E> cache, WireFormat format, List<E> events, boolean shared) {
+  /**
+   * Log events, with frames from the node's cache; {@code shared} if many viewers will write it.
+   */
+  static <E extends StreamEvent> Encoded<E> cached(
+      FrameCache<E> cache, WireFormat format, List<E> events, boolean shared) {
     List<Buffer> frames = new ArrayList<>(events.size());
     for (E event : events) {
       frames.add(cache.frame(format, event));
@@ -35,7 +38,8 @@ public final class Encoded<E extends StreamEvent> {
   }
 
   /** Events made for one viewer (merged deltas), encoded for it alone. */
-  static <E extends StreamEvent> Encoded<E> encode(StreamSource<E> source, WireFormat format, List<E> events) {
+  static <E extends StreamEvent> Encoded<E> encode(
+      StreamSource<E> source, WireFormat format, List<E> events) {
     List<Buffer> frames = new ArrayList<>(events.size());
     for (E event : events) {
       frames.add(source.encode(format, event));
@@ -82,16 +86,20 @@ public final class Encoded<E extends StreamEvent> {
 
   /**
    * {@link #joined()} framed as one HTTP/1.1 chunk ({@code <size in hex>CRLF<bytes>CRLF}, RFC 9112
-   * §7.1), for an SSE response whose chunks skip the HTTP encoder: built once, like the joined bytes,
-   * and written by every viewer that writes these events.
+   * §7.1), for an SSE response whose chunks skip the HTTP encoder: built once, like the joined
+   * bytes, and written by every viewer that writes these events.
    */
   public Buffer httpChunk() {
     Buffer chunk = this.chunk;
     if (chunk == null) {
       Buffer bytes = joined();
       String size = Integer.toHexString(bytes.length());
-      chunk = Buffer.buffer(size.length() + bytes.length() + 4).appendString(size).appendString("\r\n").appendBuffer(bytes)
-          .appendString("\r\n");
+      chunk =
+          Buffer.buffer(size.length() + bytes.length() + 4)
+              .appendString(size)
+              .appendString("\r\n")
+              .appendBuffer(bytes)
+              .appendString("\r\n");
       this.chunk = chunk;
     }
     return chunk;
@@ -132,8 +140,10 @@ public final class Encoded<E extends StreamEvent> {
     final List<E> events;
     final List<Buffer> frames;
     final boolean shared;
+
     /** Where each frame starts in the joined bytes, and (last) their total length. */
     final int[] offsets;
+
     private Buffer joined;
 
     Frames(List<E> events, List<Buffer> frames, boolean shared) {

@@ -14,7 +14,8 @@ final class EncodedBatch<E extends StreamEvent> {
 
   private final List<E> events;
   private final FrameCache<E> frames;
-  private final AtomicReferenceArray<Encoded<E>> byFormat = new AtomicReferenceArray<>(WireFormat.values().length);
+  private final AtomicReferenceArray<Encoded<E>> byFormat =
+      new AtomicReferenceArray<>(WireFormat.values().length);
 
   EncodedBatch(List<E> events, FrameCache<E> frames) {
     this.events = events;
@@ -33,7 +34,10 @@ final class EncodedBatch<E extends StreamEvent> {
     return events.size();
   }
 
-  /** Passing events (seq 0: someone typing): shown to whoever is live, never held, replayed or counted. */
+  /**
+   * Passing events (seq 0: someone typing): shown to whoever is live, never held, replayed or
+   * counted.
+   */
   boolean passing() {
     return firstSeq() == 0;
   }

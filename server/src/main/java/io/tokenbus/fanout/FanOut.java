@@ -24,16 +24,17 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A node's stream engine: for each stream (a generation, a chat session) with viewers on this node,
- * exactly one event-bus consumer of its address, however many viewers it has. Each batch is
- * wrapped once ({@link EncodedBatch}, encoded once per format) and handed to each event loop that
- * holds viewers of it: one hop per loop, not per connection, and batches that pile up while a loop
- * is busy are written as one. Membership changes are rare and take one lock; delivery takes none.
+ * exactly one event-bus consumer of its address, however many viewers it has. Each batch is wrapped
+ * once ({@link EncodedBatch}, encoded once per format) and handed to each event loop that holds
+ * viewers of it: one hop per loop, not per connection, and batches that pile up while a loop is
+ * busy are written as one. Membership changes are rare and take one lock; delivery takes none.
  * While a stream has viewers here, its source hears so ({@link StreamSource#watched}) at the first
  * join and then periodically (a generation's owner, for its idle-cancel policy).
  */
 public final class FanOut {
 
   private static final Logger LOG = LoggerFactory.getLogger(FanOut.class);
+
   /**
    * In a cluster a new consumer takes a moment to reach the other nodes' view of the bus: what they
    * publish meanwhile does not arrive here. This long after a stream's consumer registered, its log
@@ -51,7 +52,7 @@ public final class FanOut {
 
   /**
    * @param watchedReportMs how often the sources of watched streams hear it (0: only at the first
-   *                        join); a generation's idle-cancel limit needs several reports within it
+   *     join); a generation's idle-cancel limit needs several reports within it
    */
   public FanOut(Vertx vertx, TokenbusConfig.Viewer config, long watchedReportMs) {
     this.vertx = vertx;
@@ -80,8 +81,8 @@ public final class FanOut {
   }
 
   /**
-   * Adds a viewer (on its event loop); the future completes, on any thread, once live batches
-   * reach it. Returns the node's frame cache of the stream for its replays.
+   * Adds a viewer (on its event loop); the future completes, on any thread, once live batches reach
+   * it. Returns the node's frame cache of the stream for its replays.
    */
   @SuppressWarnings("unchecked") // every viewer of one address watches the same kind of stream
   <E extends StreamEvent> Joined<E> join(Viewer<E> viewer) {
@@ -90,7 +91,8 @@ public final class FanOut {
     StreamSource<E> source = viewer.source();
     synchronized (this) {
       first = !channels.containsKey(source.address());
-      Channel<E> channel = (Channel<E>) channels.computeIfAbsent(source.address(), address -> new Channel<>(source));
+      Channel<E> channel =
+          (Channel<E>) channels.computeIfAbsent(source.address(), address -> new Channel<>(source));
       channel.add(viewer);
       joined = new Joined<>(channel.ready, channel.frames);
     }
@@ -100,8 +102,7 @@ public final class FanOut {
     return joined;
   }
 
-  record Joined<E extends StreamEvent>(Future<Void> ready, FrameCache<E> frames) {
-  }
+  record Joined<E extends StreamEvent>(Future<Void> ready, FrameCache<E> frames) {}
 
   /**
    * Has every live viewer on this node re-read the log after its cursor. Called when a cluster
@@ -145,11 +146,18 @@ public final class FanOut {
     final MessageConsumer<StreamBatch<E>> consumer;
     final Future<Void> ready;
     final List<LoopGroup<E>> loops = new CopyOnWriteArrayList<>();
+
     /** Where the consumer's batches arrive; the settle read's answer is handled there too. */
     final Context context;
+
     int count;
-    /** The highest owner epoch seen: a batch from an older owner (paused, then fenced off) is dropped. */
+
+    /**
+     * The highest owner epoch seen: a batch from an older owner (paused, then fenced off) is
+     * dropped.
+     */
     long epoch;
+
     /** The last seq a batch brought; consumer context only. */
     long lastSeq;
 
@@ -173,15 +181,26 @@ public final class FanOut {
       if (loops.isEmpty()) {
         return;
       }
-      source.readAfter(lastSeq).onComplete(ar -> context.runOnContext(v -> {
-        if (ar.failed()) {
-          LOG.debug("Stream {}: the settle read failed ({}); viewers mend gaps with the next batch", source.id(),
-              ar.cause().getMessage());
-        } else if (ar.result() != null && !ar.result().isEmpty()) {
-          List<E> events = ar.result();
-          offer(new ArrayList<>(events.subList(Math.max(0, events.size() - config.catchUpBufferEvents()), events.size())));
-        }
-      }));
+      source
+          .readAfter(lastSeq)
+          .onComplete(
+              ar ->
+                  context.runOnContext(
+                      v -> {
+                        if (ar.failed()) {
+                          LOG.debug(
+                              "Stream {}: the settle read failed ({}); viewers mend gaps with the next batch",
+                              source.id(),
+                              ar.cause().getMessage());
+                        } else if (ar.result() != null && !ar.result().isEmpty()) {
+                          List<E> events = ar.result();
+                          offer(
+                              new ArrayList<>(
+                                  events.subList(
+                                      Math.max(0, events.size() - config.catchUpBufferEvents()),
+                                      events.size())));
+                        }
+                      }));
     }
 
     void add(Viewer<E> viewer) {
@@ -192,7 +211,11 @@ public final class FanOut {
           return;
         }
       }
-      LoopGroup<E> loop = new LoopGroup<>(viewer.context(), config.coalesceMaxDelayMs() * 1_000_000L, config.catchUpBufferEvents());
+      LoopGroup<E> loop =
+          new LoopGroup<>(
+              viewer.context(),
+              config.coalesceMaxDelayMs() * 1_000_000L,
+              config.catchUpBufferEvents());
       loops.add(loop);
       loop.add(viewer);
     }
@@ -226,17 +249,17 @@ public final class FanOut {
   }
 
   /**
-   * The viewers of one generation on one event loop; touched only from that loop, except
-   * {@link #offer}. Removal during delivery (a viewer that just wrote its terminal event) is
-   * deferred until the loop is done.
+   * The viewers of one generation on one event loop; touched only from that loop, except {@link
+   * #offer}. Removal during delivery (a viewer that just wrote its terminal event) is deferred
+   * until the loop is done.
    *
    * <p>Coalescing: batches are queued in an inbox and written by a pass on the loop, which takes
    * everything queued by then and writes each viewer one buffer for all of it. A pass that took T
    * is followed by a pause of 3T, capped at {@code viewer.coalesce-max-delay-ms}: a few hundred
    * viewers (T in microseconds) get each batch at once, while thousands (each write a system call)
    * get several per write, so the cost per token falls as load rises instead of the loop falling
-   * behind. The inbox holds what arrives during one pass and one pause; it is bounded by
-   * {@code viewer.catch-up-buffer-events} all the same (a loop held up by something else): past it,
+   * behind. The inbox holds what arrives during one pass and one pause; it is bounded by {@code
+   * viewer.catch-up-buffer-events} all the same (a loop held up by something else): past it,
    * batches are dropped and the next pass has every viewer read the log after its cursor instead.
    */
   private static final class LoopGroup<E extends StreamEvent> {
@@ -247,11 +270,18 @@ public final class FanOut {
     final List<EncodedBatch<E>> run = new ArrayList<>();
     final long maxPauseNanos;
     final int maxQueuedEvents;
-    /** Events in the inbox; past {@link #maxQueuedEvents} batches are dropped and {@link #overflowed} set. */
+
+    /**
+     * Events in the inbox; past {@link #maxQueuedEvents} batches are dropped and {@link
+     * #overflowed} set.
+     */
     final AtomicInteger queuedEvents = new AtomicInteger();
+
     final AtomicBoolean overflowed = new AtomicBoolean();
+
     /** When the next pass may start (System.nanoTime()); loop only. */
     long nextPass;
+
     int live;
     boolean delivering;
     boolean dirty;
@@ -278,7 +308,8 @@ public final class FanOut {
     private void flushWhenDue() {
       long wait = nextPass - System.nanoTime();
       if (wait >= 1_000_000) {
-        ((ContextInternal) context).setTimer(wait / 1_000_000, t -> flush()); // timers count whole milliseconds
+        ((ContextInternal) context)
+            .setTimer(wait / 1_000_000, t -> flush()); // timers count whole milliseconds
       } else {
         flush();
       }

@@ -6,12 +6,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The encoded frames of one stream's events on this node, per wire format, indexed by seq: an
- * event is encoded once per node and format, whether it arrives live or is replayed to a late
- * joiner. Lives as long as the stream has viewers on the node, so it holds at most one frame per
- * event its log holds, per format in use ({@code generation.max-events} for a generation). Merged
- * deltas are not cached (their seq names the last event they cover, not their content), nor are
- * passing events (seq 0).
+ * The encoded frames of one stream's events on this node, per wire format, indexed by seq: an event
+ * is encoded once per node and format, whether it arrives live or is replayed to a late joiner.
+ * Lives as long as the stream has viewers on the node, so it holds at most one frame per event its
+ * log holds, per format in use ({@code generation.max-events} for a generation). Merged deltas are
+ * not cached (their seq names the last event they cover, not their content), nor are passing events
+ * (seq 0).
  */
 final class FrameCache<E extends StreamEvent> {
 

@@ -16,24 +16,26 @@ import org.slf4j.LoggerFactory;
  * and a cursor (the last seq it was sent). Lives on its connection's event loop. Every kind of
  * stream gets the same guarantees from this one class.
  *
- * <p>Joining without a race: register for live batches first (holding what arrives), let the
- * source say where to start (and send what it gives a newcomer first), read the log after the
- * cursor and send it, then release the held batches above what was sent. Late join (cursor 0),
- * resume (Last-Event-ID), snapshot and a session's state-first join all take this path.
+ * <p>Joining without a race: register for live batches first (holding what arrives), let the source
+ * say where to start (and send what it gives a newcomer first), read the log after the cursor and
+ * send it, then release the held batches above what was sent. Late join (cursor 0), resume
+ * (Last-Event-ID), snapshot and a session's state-first join all take this path.
  *
  * <p>Slow viewers: when the connection's write queue is full nothing more is queued for it; it
  * keeps only its cursor (the log is the buffer). When the queue drains, it reads what it missed
- * from the log and receives it merged into one delta carrying the last seq. Stalled longer than
- * the limit, the connection is closed and its client resumes.
+ * from the log and receives it merged into one delta carrying the last seq. Stalled longer than the
+ * limit, the connection is closed and its client resumes.
  */
 public final class Viewer<E extends StreamEvent> {
 
   private static final Logger LOG = LoggerFactory.getLogger(Viewer.class);
+
   /**
    * A replicated store can refuse a read for a moment (partitions moving after a node left): retry
    * with backoff, 50 ms doubling to 1 s, about 5 s in all, before giving the connection up.
    */
   private static final int MAX_READ_RETRIES = 9;
+
   /**
    * Most text one merged delta holds. A catch-up can cover a whole answer, and one frame that big
    * is refused by common WebSocket clients (Vert.x's default frame limit is 64 KiB, Python's
@@ -41,7 +43,13 @@ public final class Viewer<E extends StreamEvent> {
    */
   static final int MERGED_DELTA_MAX_CHARS = 8192;
 
-  private enum State { NEW, CATCHING_UP, LIVE, STALLED, CLOSED }
+  private enum State {
+    NEW,
+    CATCHING_UP,
+    LIVE,
+    STALLED,
+    CLOSED
+  }
 
   private final FanOut fanOut;
   private final StreamSource<E> source;
@@ -54,17 +62,20 @@ public final class Viewer<E extends StreamEvent> {
   private long cursor;
   private int heldEvents;
   private boolean heldOverflow;
+
   /** A resync came while the log was being read: read it once more when that read ends. */
   private boolean resyncDue;
+
   private long stallTimer = -1;
   private int readRetries;
   int slot = -1;
 
   /**
-   * @param cursor   the last seq the client has (0 for everything; what else, the source says)
+   * @param cursor the last seq the client has (0 for everything; what else, the source says)
    * @param snapshot send what the log holds merged (one delta) instead of event by event
    */
-  public Viewer(FanOut fanOut, StreamSource<E> source, long cursor, boolean snapshot, ViewerOutput<E> out) {
+  public Viewer(
+      FanOut fanOut, StreamSource<E> source, long cursor, boolean snapshot, ViewerOutput<E> out) {
     this.fanOut = fanOut;
     this.source = source;
     this.cursor = cursor;
@@ -91,15 +102,26 @@ public final class Viewer<E extends StreamEvent> {
     state = State.CATCHING_UP;
     FanOut.Joined<E> joined = fanOut.join(this);
     frames = joined.frames();
-    // The consumer's registration completes on the loop of whoever created the channel: come home first.
-    joined.ready().onComplete(ar -> onLoop(() -> {
-      if (ar.failed()) {
-        LOG.warn("Viewer of {} could not subscribe: {}", source.id(), ar.cause().getMessage());
-        abort("subscription failed");
-      } else if (state == State.CATCHING_UP) {
-        source.start(cursor, out.format()).onComplete(started -> onLoop(() -> begin(started)));
-      }
-    }));
+    // The consumer's registration completes on the loop of whoever created the channel: come home
+    // first.
+    joined
+        .ready()
+        .onComplete(
+            ar ->
+                onLoop(
+                    () -> {
+                      if (ar.failed()) {
+                        LOG.warn(
+                            "Viewer of {} could not subscribe: {}",
+                            source.id(),
+                            ar.cause().getMessage());
+                        abort("subscription failed");
+                      } else if (state == State.CATCHING_UP) {
+                        source
+                            .start(cursor, out.format())
+                            .onComplete(started -> onLoop(() -> begin(started)));
+                      }
+                    }));
   }
 
   /** Where the source says to start: what it gives first, then the log after that cursor. */
@@ -212,12 +234,22 @@ public final class Viewer<E extends StreamEvent> {
     }
     if (ar.failed() && readRetries < MAX_READ_RETRIES) {
       long delay = Math.min(1000, 50L << readRetries++);
-      LOG.debug("Viewer of {}: log read failed ({}), retrying in {} ms", source.id(), ar.cause().getMessage(), delay);
-      context.owner().setTimer(delay, t -> onLoop(() -> {
-        if (state == State.CATCHING_UP) {
-          readLog(merge);
-        }
-      }));
+      LOG.debug(
+          "Viewer of {}: log read failed ({}), retrying in {} ms",
+          source.id(),
+          ar.cause().getMessage(),
+          delay);
+      context
+          .owner()
+          .setTimer(
+              delay,
+              t ->
+                  onLoop(
+                      () -> {
+                        if (state == State.CATCHING_UP) {
+                          readLog(merge);
+                        }
+                      }));
       return;
     }
     if (ar.failed()) {
@@ -231,8 +263,11 @@ public final class Viewer<E extends StreamEvent> {
     }
     readRetries = 0;
     List<E> events = merge ? merge(ar.result(), source) : ar.result();
-    if (!events.isEmpty() && !send(merge ? Encoded.encode(source, out.format(), events)
-        : Encoded.cached(frames, out.format(), events, false))) {
+    if (!events.isEmpty()
+        && !send(
+            merge
+                ? Encoded.encode(source, out.format(), events)
+                : Encoded.cached(frames, out.format(), events, false))) {
       return;
     }
     if (state != State.CATCHING_UP) {
@@ -252,8 +287,8 @@ public final class Viewer<E extends StreamEvent> {
 
   /**
    * Writes events in pieces of at most {@code viewer.write-queue-bytes} (one write when they fit,
-   * as they do but for a long replay or a loop far behind), checking the write queue before each.
-   * A full queue stalls the viewer at the last seq written. False if it stopped before the end.
+   * as they do but for a long replay or a loop far behind), checking the write queue before each. A
+   * full queue stalls the viewer at the last seq written. False if it stopped before the end.
    */
   private boolean send(Encoded<E> encoded) {
     int limit = fanOut.config().writeQueueBytes();
@@ -282,14 +317,23 @@ public final class Viewer<E extends StreamEvent> {
     state = State.STALLED;
     out.onDrain(this::onDrain);
     long limitMs = fanOut.config().maxStallSeconds() * 1000L;
-    stallTimer = context.owner().setTimer(limitMs, t -> {
-      stallTimer = -1;
-      if (state == State.STALLED) {
-        LOG.info("Viewer of {} stalled for {} ms at seq {}; closing its connection", source.id(), limitMs, cursor);
-        close();
-        out.stalled();
-      }
-    });
+    stallTimer =
+        context
+            .owner()
+            .setTimer(
+                limitMs,
+                t -> {
+                  stallTimer = -1;
+                  if (state == State.STALLED) {
+                    LOG.info(
+                        "Viewer of {} stalled for {} ms at seq {}; closing its connection",
+                        source.id(),
+                        limitMs,
+                        cursor);
+                    close();
+                    out.stalled();
+                  }
+                });
   }
 
   private void onDrain() {
@@ -324,15 +368,18 @@ public final class Viewer<E extends StreamEvent> {
     String key = null;
     for (E event : events) {
       String eventKey = source.foldKey(event);
-      if (text != null && (eventKey == null || !eventKey.equals(key)
-          || text.length() + source.text(event).length() > MERGED_DELTA_MAX_CHARS)) {
+      if (text != null
+          && (eventKey == null
+              || !eventKey.equals(key)
+              || text.length() + source.text(event).length() > MERGED_DELTA_MAX_CHARS)) {
         merged.add(source.folded(last, text.toString()));
         text = null;
       }
       if (eventKey == null) {
         merged.add(event);
       } else {
-        text = text == null ? new StringBuilder(source.text(event)) : text.append(source.text(event));
+        text =
+            text == null ? new StringBuilder(source.text(event)) : text.append(source.text(event));
         last = event;
         key = eventKey;
       }

@@ -3,11 +3,12 @@ package io.tokenbus.fanout;
 import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
 
-/** Whole WebSocket frames as a server sends them, so a stream's frames are encoded once per node. */
+/**
+ * Whole WebSocket frames as a server sends them, so a stream's frames are encoded once per node.
+ */
 public final class WebSocketFrames {
 
-  private WebSocketFrames() {
-  }
+  private WebSocketFrames() {}
 
   /**
    * A whole text frame (RFC 6455 section 5.2: FIN, opcode 1, no mask): the same bytes suit every

@@ -7,17 +7,27 @@ package io.tokenbus.fanout;
  */
 public enum WireFormat {
   /**
-   * The stream's own SSE events ({@code GET /v1/generations/{id}/events},
-   * {@code GET /v1/sessions/{id}/events}): {@code id:}, {@code event:} and JSON {@code data:}.
+   * The stream's own SSE events ({@code GET /v1/generations/{id}/events}, {@code GET
+   * /v1/sessions/{id}/events}): {@code id:}, {@code event:} and JSON {@code data:}.
    */
   SSE,
-  /** {@code /v1/ws}: one JSON text frame per event, encoded as the whole frame (header and payload). */
+  /**
+   * {@code /v1/ws}: one JSON text frame per event, encoded as the whole frame (header and payload).
+   */
   WEBSOCKET,
-  /** {@code POST /v1/chat/completions} with {@code stream: true}: {@code chat.completion.chunk} lines. */
+  /**
+   * {@code POST /v1/chat/completions} with {@code stream: true}: {@code chat.completion.chunk}
+   * lines.
+   */
   CHAT_CHUNKS,
-  /** The same, with the usage chunk the client asked for with {@code stream_options.include_usage}. */
+  /**
+   * The same, with the usage chunk the client asked for with {@code stream_options.include_usage}.
+   */
   CHAT_CHUNKS_WITH_USAGE,
-  /** {@code POST /stream}: the classic {@code data: <token>} stream ending with {@code data: [DONE]}. */
+  /**
+   * {@code POST /stream}: the classic {@code data: <token>} stream ending with {@code data:
+   * [DONE]}.
+   */
   SEED_SSE,
   /** Nothing is written: a viewer that only waits for the end (non-streaming completions). */
   NONE

@@ -10,7 +10,10 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-/** Turns one generation's events into the bytes of each {@link WireFormat}; this is where JSON meets the core. */
+/**
+ * Turns one generation's events into the bytes of each {@link WireFormat}; this is where JSON meets
+ * the core.
+ */
 public final class GenerationEncoder {
 
   private static final Buffer EMPTY = Buffer.buffer(0);
@@ -28,8 +31,15 @@ public final class GenerationEncoder {
 
   public Buffer encode(WireFormat format, GenerationEvent event) {
     return switch (format) {
-      case SSE -> Buffer.buffer("id: " + event.seq() + "\nevent: " + event.type().wireName()
-          + "\ndata: " + eventData(event).encode() + "\n\n");
+      case SSE ->
+          Buffer.buffer(
+              "id: "
+                  + event.seq()
+                  + "\nevent: "
+                  + event.type().wireName()
+                  + "\ndata: "
+                  + eventData(event).encode()
+                  + "\n\n");
       case WEBSOCKET -> WebSocketFrames.text(frame(event).encode());
       case CHAT_CHUNKS -> Buffer.buffer(chat(event, false));
       case CHAT_CHUNKS_WITH_USAGE -> Buffer.buffer(chat(event, true));
@@ -43,11 +53,16 @@ public final class GenerationEncoder {
     JsonObject data = new JsonObject();
     switch (event.type()) {
       case DELTA -> data.put("text", event.text());
-      case DONE -> data.put("finish_reason", event.finishReason()).put("usage", usage(event.usage()));
-      case ERROR -> data.put("message", event.failure().message()).put("type", event.failure().type())
-          .put("code", event.failure().code()).put("usage", usage(event.usage()));
+      case DONE ->
+          data.put("finish_reason", event.finishReason()).put("usage", usage(event.usage()));
+      case ERROR ->
+          data.put("message", event.failure().message())
+              .put("type", event.failure().type())
+              .put("code", event.failure().code())
+              .put("usage", usage(event.usage()));
       case CANCELLED -> data.put("usage", usage(event.usage()));
-      case RESET -> data.put("message", event.failure().message()).put("code", event.failure().code());
+      case RESET ->
+          data.put("message", event.failure().message()).put("code", event.failure().code());
       case TOOL_CALL -> data.put("tool_calls", toolCalls(event));
       case RECOVERY -> data.mergeIn(new JsonObject(event.data()));
     }
@@ -58,37 +73,56 @@ public final class GenerationEncoder {
   private static JsonArray toolCalls(GenerationEvent event) {
     JsonObject chunk = new JsonObject(event.data());
     JsonArray choices = chunk.getJsonArray("choices", new JsonArray());
-    JsonObject delta = choices.isEmpty() ? new JsonObject() : choices.getJsonObject(0).getJsonObject("delta", new JsonObject());
+    JsonObject delta =
+        choices.isEmpty()
+            ? new JsonObject()
+            : choices.getJsonObject(0).getJsonObject("delta", new JsonObject());
     return delta.getJsonArray("tool_calls", new JsonArray());
   }
 
-  /** A WebSocket frame: the SSE data plus type, generation and seq; an error's own type becomes {@code error_type}. */
+  /**
+   * A WebSocket frame: the SSE data plus type, generation and seq; an error's own type becomes
+   * {@code error_type}.
+   */
   private JsonObject frame(GenerationEvent event) {
     JsonObject data = eventData(event);
     Object errorType = data.remove("type");
     if (errorType != null) {
       data.put("error_type", errorType);
     }
-    return new JsonObject().put("type", event.type().wireName()).put("generation", id).put("seq", event.seq()).mergeIn(data);
+    return new JsonObject()
+        .put("type", event.type().wireName())
+        .put("generation", id)
+        .put("seq", event.seq())
+        .mergeIn(data);
   }
 
   public static JsonObject usage(Usage usage) {
     if (usage == null) {
       return null;
     }
-    return new JsonObject().put("prompt_tokens", usage.promptTokens())
-        .put("completion_tokens", usage.completionTokens()).put("total_tokens", usage.totalTokens());
+    return new JsonObject()
+        .put("prompt_tokens", usage.promptTokens())
+        .put("completion_tokens", usage.completionTokens())
+        .put("total_tokens", usage.totalTokens());
   }
 
   /** A {@code chat.completion.chunk} with one choice. */
   public JsonObject chunk(JsonObject delta, String finishReason) {
-    JsonObject choice = new JsonObject().put("index", 0).put("delta", delta).putNull("logprobs")
-        .put("finish_reason", finishReason);
+    JsonObject choice =
+        new JsonObject()
+            .put("index", 0)
+            .put("delta", delta)
+            .putNull("logprobs")
+            .put("finish_reason", finishReason);
     return chunkBase().put("choices", new JsonArray().add(choice));
   }
 
   private JsonObject chunkBase() {
-    return new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
+    return new JsonObject()
+        .put("id", id)
+        .put("object", "chat.completion.chunk")
+        .put("created", created)
         .put("model", model);
   }
 
@@ -101,26 +135,63 @@ public final class GenerationEncoder {
   private String chat(GenerationEvent event, boolean withUsage) {
     return switch (event.type()) {
       case DELTA -> {
-        JsonObject delta = event.text().isEmpty() && event.data() != null ? new JsonObject()
-            : new JsonObject().put("content", event.text());
+        JsonObject delta =
+            event.text().isEmpty() && event.data() != null
+                ? new JsonObject()
+                : new JsonObject().put("content", event.text());
         JsonObject chunk = chunk(delta, null);
-        yield "data: " + (event.data() == null ? chunk : ChunkExtras.merge(chunk, new JsonObject(event.data()))).encode() + "\n\n";
+        yield "data: "
+            + (event.data() == null
+                    ? chunk
+                    : ChunkExtras.merge(chunk, new JsonObject(event.data())))
+                .encode()
+            + "\n\n";
       }
-      case TOOL_CALL -> "data: " + ChunkExtras.merge(chunk(new JsonObject(), null), new JsonObject(event.data())).encode() + "\n\n";
-      case RESET -> "data: " + errorBody(new Failure(502, "upstream_error", "answer_restarted", "The upstream failed mid-answer and "
-          + "the answer restarted (recovery strategy restart); text already streamed is void. Read the whole answer at "
-          + "/v1/generations/" + id + "/events. Cause: " + event.failure().message())).encode() + "\n\n";
+      case TOOL_CALL ->
+          "data: "
+              + ChunkExtras.merge(chunk(new JsonObject(), null), new JsonObject(event.data()))
+                  .encode()
+              + "\n\n";
+      case RESET ->
+          "data: "
+              + errorBody(
+                      new Failure(
+                          502,
+                          "upstream_error",
+                          "answer_restarted",
+                          "The upstream failed mid-answer and "
+                              + "the answer restarted (recovery strategy restart); text already streamed is void. Read the whole answer at "
+                              + "/v1/generations/"
+                              + id
+                              + "/events. Cause: "
+                              + event.failure().message()))
+                  .encode()
+              + "\n\n";
       case RECOVERY -> ": recovery " + event.text() + "\n\n";
       case DONE -> {
         String finish = "data: " + chunk(new JsonObject(), event.finishReason()).encode() + "\n\n";
-        String usage = withUsage && event.usage() != null
-            ? "data: " + chunkBase().put("choices", new JsonArray()).put("usage", usage(event.usage())).encode() + "\n\n"
-            : "";
+        String usage =
+            withUsage && event.usage() != null
+                ? "data: "
+                    + chunkBase()
+                        .put("choices", new JsonArray())
+                        .put("usage", usage(event.usage()))
+                        .encode()
+                    + "\n\n"
+                : "";
         yield finish + usage + DONE_LINE;
       }
       case ERROR -> "data: " + errorBody(event.failure()).encode() + "\n\n";
-      case CANCELLED -> "data: " + errorBody(new Failure(409, "invalid_request_error", "generation_cancelled",
-          "Generation " + id + " was cancelled")).encode() + "\n\n";
+      case CANCELLED ->
+          "data: "
+              + errorBody(
+                      new Failure(
+                          409,
+                          "invalid_request_error",
+                          "generation_cancelled",
+                          "Generation " + id + " was cancelled"))
+                  .encode()
+              + "\n\n";
     };
   }
 
@@ -135,7 +206,10 @@ public final class GenerationEncoder {
     };
   }
 
-  /** One {@code data:} line per line of {@code text}, so an SSE reader rebuilds it exactly (line breaks as LF). */
+  /**
+   * One {@code data:} line per line of {@code text}, so an SSE reader rebuilds it exactly (line
+   * breaks as LF).
+   */
   static String dataLines(String text) {
     StringBuilder out = new StringBuilder(text.length() + 8);
     int start = 0;
@@ -154,7 +228,13 @@ public final class GenerationEncoder {
 
   /** OpenAI's error shape: {@code {"error": {"message", "type", "param", "code"}}}. */
   public static JsonObject errorBody(Failure failure) {
-    return new JsonObject().put("error", new JsonObject().put("message", failure.message())
-        .put("type", failure.type()).putNull("param").put("code", failure.code()));
+    return new JsonObject()
+        .put(
+            "error",
+            new JsonObject()
+                .put("message", failure.message())
+                .put("type", failure.type())
+                .putNull("param")
+                .put("code", failure.code()));
   }
 }

@@ -1,6 +1,5 @@
 package io.tokenbus.generation;
 
-import java.util.function.Predicate;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.ControlCommand;
 import io.tokenbus.bus.EventBatch;
@@ -9,29 +8,31 @@ import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.provider.Upstreams;
-import io.vertx.core.json.JsonObject;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The owner's loop of one generation, on one worker's event loop. Upstream events are numbered and
- * collected; a batch is appended to the log and, only once the append is acknowledged, published
- * on the generation's address as one message (group commit). One append is in flight at a time,
- * so the log and the published stream are in seq order. A cancel on the control address stops the
- * upstream and ends the generation with {@code cancelled}; so does nobody watching for
- * {@code generation.idle-cancel-seconds} (nodes with viewers say so on the control address).
- * Talking to the upstream, with its retries and recoveries, is {@link UpstreamRun}'s job.
+ * collected; a batch is appended to the log and, only once the append is acknowledged, published on
+ * the generation's address as one message (group commit). One append is in flight at a time, so the
+ * log and the published stream are in seq order. A cancel on the control address stops the upstream
+ * and ends the generation with {@code cancelled}; so does nobody watching for {@code
+ * generation.idle-cancel-seconds} (nodes with viewers say so on the control address). Talking to
+ * the upstream, with its retries and recoveries, is {@link UpstreamRun}'s job.
  */
 final class GenerationRun implements UpstreamRun.Sink {
 
   private static final Logger LOG = LoggerFactory.getLogger(GenerationRun.class);
+
   /** About 5 s of retries (50 ms doubling to 1 s) before a refused append ends the generation. */
   private static final int MAX_APPEND_RETRIES = 9;
 
@@ -49,8 +50,10 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final Promise<Void> ended = Promise.promise();
   private MessageConsumer<ControlCommand> control;
   private UpstreamRun upstream;
+
   /** One timer per generation: the upstream's timeouts and the idle-cancel policy. */
   private long ticker = -1;
+
   private long lastWatchedNanos = System.nanoTime();
   private long nextSeq;
   private boolean terminalQueued;
@@ -62,9 +65,16 @@ final class GenerationRun implements UpstreamRun.Sink {
   /**
    * @param resume where to continue a generation taken over from another node, or null to start one
    */
-  GenerationRun(Vertx vertx, GenerationInfo info, GenerationStore store, TokenbusConfig config,
-                List<Upstreams.Target> chain, Progress resume, CommitListener listener,
-                Predicate<String> watchedHere, Runnable onEnd) {
+  GenerationRun(
+      Vertx vertx,
+      GenerationInfo info,
+      GenerationStore store,
+      TokenbusConfig config,
+      List<Upstreams.Target> chain,
+      Progress resume,
+      CommitListener listener,
+      Predicate<String> watchedHere,
+      Runnable onEnd) {
     this.watchedHere = watchedHere;
     this.listener = info.request().session() == null ? CommitListener.NONE : listener;
     this.vertx = vertx;
@@ -78,30 +88,38 @@ final class GenerationRun implements UpstreamRun.Sink {
     this.nextSeq = resume == null ? 1 : resume.lastSeq() + 1;
   }
 
-
   String id() {
     return info.id();
   }
 
-  /** Listens for commands, then starts (or continues) the upstream call; completes once both are in place. */
+  /**
+   * Listens for commands, then starts (or continues) the upstream call; completes once both are in
+   * place.
+   */
   Future<Void> start() {
     control = vertx.eventBus().consumer(Addresses.control(info.id()), this::onControl);
-    return control.completion().onSuccess(v -> {
-      upstream = new UpstreamRun(vertx, info.id(), info.request(), chain,
-          resume, this);
-      // A session's answer belongs to its transcript, watched or not: it ends by itself or by the session's stop.
-      int idleCancel = info.request().session() != null ? 0 : config.idleCancelSeconds();
-      ticker = vertx.setPeriodic(upstream.tickMillis(), t -> { // at most 250 ms: fine enough for idle-cancel too
-        upstream.checkTimeouts();
-        if (idleCancel > 0) {
-          checkIdle(idleCancel);
-        }
-      });
-      if (resume != null) {
-        listener.resumed(info);
-      }
-      upstream.start();
-    });
+    return control
+        .completion()
+        .onSuccess(
+            v -> {
+              upstream = new UpstreamRun(vertx, info.id(), info.request(), chain, resume, this);
+              // A session's answer belongs to its transcript, watched or not: it ends by itself or
+              // by the session's stop.
+              int idleCancel = info.request().session() != null ? 0 : config.idleCancelSeconds();
+              ticker =
+                  vertx.setPeriodic(
+                      upstream.tickMillis(),
+                      t -> { // at most 250 ms: fine enough for idle-cancel too
+                        upstream.checkTimeouts();
+                        if (idleCancel > 0) {
+                          checkIdle(idleCancel);
+                        }
+                      });
+              if (resume != null) {
+                listener.resumed(info);
+              }
+              upstream.start();
+            });
   }
 
   /**
@@ -144,7 +162,10 @@ final class GenerationRun implements UpstreamRun.Sink {
       lastWatchedNanos = System.nanoTime();
     }
     if (System.nanoTime() - lastWatchedNanos > idleCancel * 1_000_000_000L && !terminalQueued) {
-      LOG.info("Generation {}: nobody watched it for {} s (generation.idle-cancel-seconds); cancelling", info.id(), idleCancel);
+      LOG.info(
+          "Generation {}: nobody watched it for {} s (generation.idle-cancel-seconds); cancelling",
+          info.id(),
+          idleCancel);
       cancel();
     }
   }
@@ -164,8 +185,15 @@ final class GenerationRun implements UpstreamRun.Sink {
     if (nextSeq >= config.maxEvents()) {
       Usage usage = usageSoFar();
       upstream.cancel();
-      fail(new Failure(502, "upstream_error", "event_limit_reached",
-          "The generation reached the limit of " + config.maxEvents() + " events (generation.max-events)"), usage);
+      fail(
+          new Failure(
+              502,
+              "upstream_error",
+              "event_limit_reached",
+              "The generation reached the limit of "
+                  + config.maxEvents()
+                  + " events (generation.max-events)"),
+          usage);
       return false;
     }
     return true;
@@ -250,27 +278,38 @@ final class GenerationRun implements UpstreamRun.Sink {
    */
   private void append(EventBatch batch, int attempt) {
     appending = true;
-    store.append(info.id(), info.epoch(), batch.events()).onComplete(ar -> {
-      if (ar.failed() && !(ar.cause() instanceof StaleEpochException) && attempt < MAX_APPEND_RETRIES && !stopped) {
-        long delay = Math.min(1000, 50L << attempt);
-        LOG.debug("Generation {}: append of seq {}..{} failed ({}), retrying in {} ms", info.id(), batch.firstSeq(),
-            batch.lastSeq(), ar.cause().getMessage(), delay);
-        vertx.setTimer(delay, t -> append(batch, attempt + 1));
-        return;
-      }
-      appending = false;
-      if (ar.failed()) {
-        onAppendFailed(batch, ar.cause());
-        return;
-      }
-      vertx.eventBus().publish(Addresses.events(info.id()), batch);
-      listener.committed(info, batch.events());
-      if (batch.terminal()) {
-        stop();
-      } else if (!pending.isEmpty()) {
-        flush();
-      }
-    });
+    store
+        .append(info.id(), info.epoch(), batch.events())
+        .onComplete(
+            ar -> {
+              if (ar.failed()
+                  && !(ar.cause() instanceof StaleEpochException)
+                  && attempt < MAX_APPEND_RETRIES
+                  && !stopped) {
+                long delay = Math.min(1000, 50L << attempt);
+                LOG.debug(
+                    "Generation {}: append of seq {}..{} failed ({}), retrying in {} ms",
+                    info.id(),
+                    batch.firstSeq(),
+                    batch.lastSeq(),
+                    ar.cause().getMessage(),
+                    delay);
+                vertx.setTimer(delay, t -> append(batch, attempt + 1));
+                return;
+              }
+              appending = false;
+              if (ar.failed()) {
+                onAppendFailed(batch, ar.cause());
+                return;
+              }
+              vertx.eventBus().publish(Addresses.events(info.id()), batch);
+              listener.committed(info, batch.events());
+              if (batch.terminal()) {
+                stop();
+              } else if (!pending.isEmpty()) {
+                flush();
+              }
+            });
   }
 
   /**
@@ -293,22 +332,39 @@ final class GenerationRun implements UpstreamRun.Sink {
     pending.clear();
     if (logFailed) {
       LOG.error("Generation {}: the log refused the terminal event too", info.id(), cause);
-      store.release(info.id(), info.epoch()).onComplete(released -> {
-        if (released.failed() || !released.result()) {
-          vertx.eventBus().publish(Addresses.events(info.id()), batch);
-        }
-        stop();
-      });
+      store
+          .release(info.id(), info.epoch())
+          .onComplete(
+              released -> {
+                if (released.failed() || !released.result()) {
+                  vertx.eventBus().publish(Addresses.events(info.id()), batch);
+                }
+                stop();
+              });
       return;
     }
-    LOG.error("Generation {}: append of seq {}..{} failed; ending the generation", info.id(), batch.firstSeq(),
-        batch.lastSeq(), cause);
+    LOG.error(
+        "Generation {}: append of seq {}..{} failed; ending the generation",
+        info.id(),
+        batch.firstSeq(),
+        batch.lastSeq(),
+        cause);
     logFailed = true;
-    store.snapshot(info.id()).onComplete(read -> {
-      nextSeq = read.succeeded() && read.result() != null ? read.result().lastSeq() + 1 : batch.firstSeq();
-      terminalQueued = false;
-      queue(GenerationEvent.error(nextSeq++, Failure.internal("The generation's log could not be written"), usageSoFar()));
-    });
+    store
+        .snapshot(info.id())
+        .onComplete(
+            read -> {
+              nextSeq =
+                  read.succeeded() && read.result() != null
+                      ? read.result().lastSeq() + 1
+                      : batch.firstSeq();
+              terminalQueued = false;
+              queue(
+                  GenerationEvent.error(
+                      nextSeq++,
+                      Failure.internal("The generation's log could not be written"),
+                      usageSoFar()));
+            });
   }
 
   private void stop() {

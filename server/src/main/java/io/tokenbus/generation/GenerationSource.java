@@ -12,9 +12,9 @@ import io.vertx.core.eventbus.EventBus;
 import java.util.List;
 
 /**
- * A generation as the fan-out carries it: its log in the generation store, its batches on
- * {@code tokenbus.gen.<id>.events}, every wire format of {@link GenerationEncoder}; plain deltas
- * (no pass-through data) fold together for a viewer that fell behind.
+ * A generation as the fan-out carries it: its log in the generation store, its batches on {@code
+ * tokenbus.gen.<id>.events}, every wire format of {@link GenerationEncoder}; plain deltas (no
+ * pass-through data) fold together for a viewer that fell behind.
  */
 public final class GenerationSource implements StreamSource<GenerationEvent> {
 

@@ -29,7 +29,8 @@ public enum GenerationStatus {
       case DONE -> COMPLETED;
       case ERROR -> FAILED;
       case CANCELLED -> CANCELLED;
-      default -> throw new IllegalArgumentException("a " + type.wireName() + " event is not terminal");
+      default ->
+          throw new IllegalArgumentException("a " + type.wireName() + " event is not terminal");
     };
   }
 }

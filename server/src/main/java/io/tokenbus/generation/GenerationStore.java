@@ -18,10 +18,10 @@ public interface GenerationStore {
   Future<GenerationInfo> info(String id);
 
   /**
-   * Appends consecutive events (the first one's seq follows the log's last). Fails with
-   * {@link StaleEpochException} when {@code epoch} is not the generation's current epoch, so a
-   * former owner can never write again. Idempotent: a retry of an append that already landed (the
-   * same events at the same seqs) succeeds without changing anything. A terminal event starts the
+   * Appends consecutive events (the first one's seq follows the log's last). Fails with {@link
+   * StaleEpochException} when {@code epoch} is not the generation's current epoch, so a former
+   * owner can never write again. Idempotent: a retry of an append that already landed (the same
+   * events at the same seqs) succeeds without changing anything. A terminal event starts the
    * retention period.
    */
   Future<Void> append(String id, long epoch, List<GenerationEvent> events);

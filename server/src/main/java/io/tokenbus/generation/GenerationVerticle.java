@@ -1,21 +1,21 @@
 package io.tokenbus.generation;
 
-import java.util.function.Predicate;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
+import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.provider.UnavailableProvider;
 import io.tokenbus.provider.Upstreams;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import io.tokenbus.config.TokenbusConfig;
-import io.vertx.core.Future;
-import io.vertx.core.VerticleBase;
-import io.vertx.core.eventbus.Message;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,15 +37,22 @@ public final class GenerationVerticle extends VerticleBase {
   private final Upstreams upstreams;
   private final CommitListener listener;
   private final Predicate<String> watchedHere;
+
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
 
   /**
    * @param running generations running on this node, shared by all worker instances, bounded by
-   *                {@code generation.max-concurrent}
+   *     {@code generation.max-concurrent}
    */
-  public GenerationVerticle(TokenbusConfig config, GenerationStore store, AtomicInteger running, String nodeId,
-                            Upstreams upstreams, CommitListener listener, Predicate<String> watchedHere) {
+  public GenerationVerticle(
+      TokenbusConfig config,
+      GenerationStore store,
+      AtomicInteger running,
+      String nodeId,
+      Upstreams upstreams,
+      CommitListener listener,
+      Predicate<String> watchedHere) {
     this.config = config;
     this.listener = listener;
     this.watchedHere = watchedHere;
@@ -58,8 +65,14 @@ public final class GenerationVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     vertx.eventBus().<ResumeGeneration>localConsumer(Addresses.RESUME, this::onResume);
-    vertx.eventBus().<GenerationRequest>localConsumer(Addresses.workOn(Thread.currentThread()), this::onRequest);
-    return vertx.eventBus().<GenerationRequest>consumer(Addresses.WORK, this::onRequest).completion();
+    vertx
+        .eventBus()
+        .<GenerationRequest>localConsumer(
+            Addresses.workOn(Thread.currentThread()), this::onRequest);
+    return vertx
+        .eventBus()
+        .<GenerationRequest>consumer(Addresses.WORK, this::onRequest)
+        .completion();
   }
 
   /** On shutdown, running generations are released so that another node takes them over. */
@@ -70,24 +83,48 @@ public final class GenerationVerticle extends VerticleBase {
     return Future.join(released);
   }
 
-  /** Continues a generation this node has just taken over (see the cluster's ownership watchdog). */
+  /**
+   * Continues a generation this node has just taken over (see the cluster's ownership watchdog).
+   */
   private void onResume(Message<ResumeGeneration> message) {
     ResumeGeneration resume = message.body();
     Upstreams.Route route = upstreams.route(resume.info().model());
-    List<Upstreams.Target> chain = route.failure() == null ? route.chain()
-        : List.of(new Upstreams.Target(resume.info().model(), new UnavailableProvider(route.failure()), Upstreams.MOCK_POLICY, null));
+    List<Upstreams.Target> chain =
+        route.failure() == null
+            ? route.chain()
+            : List.of(
+                new Upstreams.Target(
+                    resume.info().model(),
+                    new UnavailableProvider(route.failure()),
+                    Upstreams.MOCK_POLICY,
+                    null));
     running.incrementAndGet();
     launch(resume.info(), chain, resume.progress())
-        .onSuccess(v -> LOG.info("Generation {} taken over at seq {} (epoch {})", resume.info().id(), resume.progress().lastSeq(),
-            resume.info().epoch()));
+        .onSuccess(
+            v ->
+                LOG.info(
+                    "Generation {} taken over at seq {} (epoch {})",
+                    resume.info().id(),
+                    resume.progress().lastSeq(),
+                    resume.info().epoch()));
   }
 
   /** Runs a generation on this worker until it ends or is released. */
   private Future<Void> launch(GenerationInfo info, List<Upstreams.Target> chain, Progress resume) {
-    GenerationRun run = new GenerationRun(vertx, info, store, config, chain, resume, listener, watchedHere, () -> {
-      runs.remove(info.id());
-      running.decrementAndGet();
-    });
+    GenerationRun run =
+        new GenerationRun(
+            vertx,
+            info,
+            store,
+            config,
+            chain,
+            resume,
+            listener,
+            watchedHere,
+            () -> {
+              runs.remove(info.id());
+              running.decrementAndGet();
+            });
     runs.put(info.id(), run);
     return run.start();
   }
@@ -101,23 +138,37 @@ public final class GenerationVerticle extends VerticleBase {
     }
     if (running.incrementAndGet() > config.generation().maxConcurrent()) {
       running.decrementAndGet();
-      message.reply(StartReply.refused(new Failure(429, "rate_limit_error", "capacity_exceeded",
-          "No node asked has room for another generation (generation.max-concurrent); retry shortly")));
+      message.reply(
+          StartReply.refused(
+              new Failure(
+                  429,
+                  "rate_limit_error",
+                  "capacity_exceeded",
+                  "No node asked has room for another generation (generation.max-concurrent); retry shortly")));
       return;
     }
     String id = request.session() != null ? request.session().generation() : GenerationIds.next();
-    GenerationInfo info = new GenerationInfo(id, request.model(),
-        System.currentTimeMillis() / 1000, request, nodeId, 1);
-    store.create(info)
+    GenerationInfo info =
+        new GenerationInfo(
+            id, request.model(), System.currentTimeMillis() / 1000, request, nodeId, 1);
+    store
+        .create(info)
         .compose(v -> launch(info, route.chain(), null))
-        .onSuccess(v -> {
-          LOG.debug("Generation {} started on {} ({})", info.id(), route.chain().get(0).provider().name(), info.model());
-          message.reply(StartReply.started(info.id(), info.created()));
-        })
-        .onFailure(e -> {
-          running.decrementAndGet();
-          LOG.error("Generation {} could not start", info.id(), e);
-          message.reply(StartReply.refused(Failure.internal("The generation could not be started")));
-        });
+        .onSuccess(
+            v -> {
+              LOG.debug(
+                  "Generation {} started on {} ({})",
+                  info.id(),
+                  route.chain().get(0).provider().name(),
+                  info.model());
+              message.reply(StartReply.started(info.id(), info.created()));
+            })
+        .onFailure(
+            e -> {
+              running.decrementAndGet();
+              LOG.error("Generation {} could not start", info.id(), e);
+              message.reply(
+                  StartReply.refused(Failure.internal("The generation could not be started")));
+            });
   }
 }

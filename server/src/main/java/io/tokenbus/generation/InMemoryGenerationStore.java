@@ -1,6 +1,5 @@
 package io.tokenbus.generation;
 
-import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.GenerationEvent;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -29,7 +28,8 @@ public final class InMemoryGenerationStore implements GenerationStore {
   @Override
   public Future<Void> create(GenerationInfo info) {
     if (logs.putIfAbsent(info.id(), new Log(info)) != null) {
-      return Future.failedFuture(new IllegalStateException("generation " + info.id() + " already exists"));
+      return Future.failedFuture(
+          new IllegalStateException("generation " + info.id() + " already exists"));
     }
     return Future.succeededFuture();
   }
@@ -44,7 +44,8 @@ public final class InMemoryGenerationStore implements GenerationStore {
   public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
     Log log = logs.get(id);
     if (log == null) {
-      return Future.failedFuture(new IllegalStateException("generation " + id + " is unknown or expired"));
+      return Future.failedFuture(
+          new IllegalStateException("generation " + id + " is unknown or expired"));
     }
     boolean finished;
     synchronized (log) {
@@ -52,16 +53,19 @@ public final class InMemoryGenerationStore implements GenerationStore {
         return Future.failedFuture(new StaleEpochException(id, epoch, log.info.epoch()));
       }
       int from = (int) events.get(0).seq() - 1;
-      if (from + events.size() <= log.events.size() && log.events.subList(from, from + events.size()).equals(events)) {
+      if (from + events.size() <= log.events.size()
+          && log.events.subList(from, from + events.size()).equals(events)) {
         return Future.succeededFuture(); // a retry of an append that already landed
       }
       if (log.terminal) {
-        return Future.failedFuture(new IllegalStateException("generation " + id + " has already ended"));
+        return Future.failedFuture(
+            new IllegalStateException("generation " + id + " has already ended"));
       }
       long expected = log.events.size() + 1;
       if (events.get(0).seq() != expected) {
-        return Future.failedFuture(new IllegalStateException(
-            "generation " + id + " expects seq " + expected + ", got " + events.get(0).seq()));
+        return Future.failedFuture(
+            new IllegalStateException(
+                "generation " + id + " expects seq " + expected + ", got " + events.get(0).seq()));
       }
       log.events.addAll(events);
       finished = log.terminal = events.get(events.size() - 1).terminal();

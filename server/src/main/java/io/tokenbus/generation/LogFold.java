@@ -4,8 +4,8 @@ import io.tokenbus.bus.GenerationEvent;
 import java.util.List;
 
 /**
- * A generation's log folded into what it says now: the text (a {@code reset} voids what came
- * before it), the last seqs, the deltas since the last reset, the terminal event, and the upstream's
+ * A generation's log folded into what it says now: the text (a {@code reset} voids what came before
+ * it), the last seqs, the deltas since the last reset, the terminal event, and the upstream's
  * trouble (recoveries and the latest one). The one place that knows how events add up, used by
  * every store.
  */
@@ -72,6 +72,7 @@ public final class LogFold {
   }
 
   public GenerationSnapshot snapshot(GenerationInfo info) {
-    return new GenerationSnapshot(info, text(), lastSeq, lastDeltaSeq, terminal, recoveries, lastRecovery);
+    return new GenerationSnapshot(
+        info, text(), lastSeq, lastDeltaSeq, terminal, recoveries, lastRecovery);
   }
 }

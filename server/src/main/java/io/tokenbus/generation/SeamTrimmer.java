@@ -3,12 +3,12 @@ package io.tokenbus.generation;
 /**
  * Trims what a continuation repeats of the partial answer it continues. Models asked to continue
  * often start by repeating the last words; the overlap is the longest prefix of the continuation
- * that the partial answer already ends with (within {@link #WINDOW} characters) and that is made
- * of whole words: it starts at a word boundary of the partial answer and ends at one in the
+ * that the partial answer already ends with (within {@link #WINDOW} characters) and that is made of
+ * whole words: it starts at a word boundary of the partial answer and ends at one in the
  * continuation, or it is only white space. So a break inside a word or a number ("200" + "0") is
  * never taken for a repeat. Pieces are held only while they could still be part of an overlap
- * (while they occur in the partial answer's tail), so a continuation that repeats nothing flows
- * on at once.
+ * (while they occur in the partial answer's tail), so a continuation that repeats nothing flows on
+ * at once.
  */
 final class SeamTrimmer {
 
@@ -49,15 +49,22 @@ final class SeamTrimmer {
     return rest;
   }
 
-  /** True when the first {@code length} held characters, as an overlap, cut no word in two on either side. */
+  /**
+   * True when the first {@code length} held characters, as an overlap, cut no word in two on either
+   * side.
+   */
   private boolean wholeWords(int length) {
     String overlap = held.substring(0, length);
     if (overlap.isBlank()) {
       return true;
     }
     int start = tail.length() - length;
-    boolean startsClean = start == 0 || !wordChar(tail.charAt(start - 1)) || !wordChar(overlap.charAt(0));
-    boolean endsClean = length == held.length() || !wordChar(held.charAt(length)) || !wordChar(overlap.charAt(length - 1));
+    boolean startsClean =
+        start == 0 || !wordChar(tail.charAt(start - 1)) || !wordChar(overlap.charAt(0));
+    boolean endsClean =
+        length == held.length()
+            || !wordChar(held.charAt(length))
+            || !wordChar(overlap.charAt(length - 1));
     return startsClean && endsClean;
   }
 

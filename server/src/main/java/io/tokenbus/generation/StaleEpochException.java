@@ -4,11 +4,24 @@ package io.tokenbus.generation;
 public final class StaleEpochException extends RuntimeException {
 
   public StaleEpochException(String generation, long writerEpoch, long currentEpoch) {
-    super("generation " + generation + " is at epoch " + currentEpoch + ", writer has epoch " + writerEpoch, null, false, false);
+    super(
+        "generation "
+            + generation
+            + " is at epoch "
+            + currentEpoch
+            + ", writer has epoch "
+            + writerEpoch,
+        null,
+        false,
+        false);
   }
 
   /** When the store only knows the writer's epoch is no longer the current one. */
   public StaleEpochException(String generation, long writerEpoch) {
-    super("generation " + generation + " has a newer owner than epoch " + writerEpoch, null, false, false);
+    super(
+        "generation " + generation + " has a newer owner than epoch " + writerEpoch,
+        null,
+        false,
+        false);
   }
 }

@@ -19,16 +19,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Pulls one generation's answer through as many upstream attempts as it takes, on the owner's
- * event loop. It is where every provider gets the same resilience:
+ * Pulls one generation's answer through as many upstream attempts as it takes, on the owner's event
+ * loop. It is where every provider gets the same resilience:
+ *
  * <ul>
- *   <li>timeouts: first token, idle gap, whole generation (the connect timeout is the client's);</li>
+ *   <li>timeouts: first token, idle gap, whole generation (the connect timeout is the client's);
  *   <li>before anything was produced, retries with exponential backoff and full jitter, honouring
- *       {@code Retry-After}; then the next model of the fallback chain;</li>
+ *       {@code Retry-After}; then the next model of the fallback chain;
  *   <li>after text was produced, the provider's recovery strategy: continue from the partial text
- *       (trimming what the continuation repeats), restart (a {@code reset} first), or fail;</li>
- *   <li>a circuit breaker per provider, consulted before each attempt.</li>
+ *       (trimming what the continuation repeats), restart (a {@code reset} first), or fail;
+ *   <li>a circuit breaker per provider, consulted before each attempt.
  * </ul>
+ *
  * Every retry, recovery and fallback is reported ({@link Sink#recovery}) so that it shows in the
  * log and in the generation's status. Which of them follows a failure is {@link NextStep}'s choice.
  */
@@ -60,8 +62,13 @@ final class UpstreamRun {
   private final long deadlineNanos;
   private long deltas;
   private boolean toolCalls;
-  /** Output without text since the last reset (reasoning, logprobs alone): it counts as output, but cannot be continued from. */
+
+  /**
+   * Output without text since the last reset (reasoning, logprobs alone): it counts as output, but
+   * cannot be continued from.
+   */
   private boolean otherOutput;
+
   private int targetIndex;
   private int attemptsOnTarget;
   private int attempts;
@@ -74,13 +81,20 @@ final class UpstreamRun {
   /**
    * @param from where a generation taken over from another node stands, or null for a new one
    */
-  UpstreamRun(Vertx vertx, String id, GenerationRequest request, List<Upstreams.Target> chain, Progress from, Sink sink) {
+  UpstreamRun(
+      Vertx vertx,
+      String id,
+      GenerationRequest request,
+      List<Upstreams.Target> chain,
+      Progress from,
+      Sink sink) {
     this.vertx = vertx;
     this.id = id;
     this.request = request;
     this.chain = chain;
     this.sink = sink;
-    this.deadlineNanos = System.nanoTime() + chain.get(0).policy().timeouts().totalMs() * 1_000_000L;
+    this.deadlineNanos =
+        System.nanoTime() + chain.get(0).policy().timeouts().totalMs() * 1_000_000L;
     this.usageDone = from == null ? Usage.of(0, 0) : Usage.of(0, from.deltas());
     if (from != null) {
       text.append(from.text());
@@ -91,8 +105,8 @@ final class UpstreamRun {
   }
 
   /**
-   * How often {@link #checkTimeouts} must run: a quarter of the shortest token timeout, 10 to
-   * 250 ms. The generation's run ticks it, on the timer it has anyway.
+   * How often {@link #checkTimeouts} must run: a quarter of the shortest token timeout, 10 to 250
+   * ms. The generation's run ticks it, on the timer it has anyway.
    */
   long tickMillis() {
     TokenbusConfig.Timeouts primary = chain.get(0).policy().timeouts();
@@ -101,14 +115,24 @@ final class UpstreamRun {
 
   void start() {
     if (hasOutput()) {
-      // Taken over from a node that left: its stream broke like any other (retryable, after output, no wait asked).
-      next(target(), Failure.upstream("The node running this generation left the cluster"), true, -1, false, true);
+      // Taken over from a node that left: its stream broke like any other (retryable, after output,
+      // no wait asked).
+      next(
+          target(),
+          Failure.upstream("The node running this generation left the cluster"),
+          true,
+          -1,
+          false,
+          true);
       return;
     }
     attempt();
   }
 
-  /** Stops for good (a cancel, or a release): closes the upstream connection; nothing is reported after. */
+  /**
+   * Stops for good (a cancel, or a release): closes the upstream connection; nothing is reported
+   * after.
+   */
   void cancel() {
     if (ended) {
       return;
@@ -127,7 +151,9 @@ final class UpstreamRun {
 
   /** The usage of every attempt so far: what the upstreams actually produced (and billed). */
   Usage usageSoFar() {
-    return current == null || current.call == null ? usageDone : usageDone.plus(current.call.usageSoFar());
+    return current == null || current.call == null
+        ? usageDone
+        : usageDone.plus(current.call.usageSoFar());
   }
 
   private Upstreams.Target target() {
@@ -148,15 +174,29 @@ final class UpstreamRun {
       attempt.begin();
       return;
     }
-    target.breaker().<Void>execute(promise -> {
-      attempt.breakerPromise = promise;
-      attempt.begin();
-    }).onFailure(e -> {
-      if (e instanceof OpenCircuitException && attempt.breakerPromise == null && current == attempt) {
-        attempt.failOnOpenCircuit(UpstreamFailure.broken(new Failure(503, "upstream_error", "circuit_open", "The circuit of provider "
-            + target.provider().name() + " is open after repeated failures; it is not called for now")));
-      }
-    });
+    target
+        .breaker()
+        .<Void>execute(
+            promise -> {
+              attempt.breakerPromise = promise;
+              attempt.begin();
+            })
+        .onFailure(
+            e -> {
+              if (e instanceof OpenCircuitException
+                  && attempt.breakerPromise == null
+                  && current == attempt) {
+                attempt.failOnOpenCircuit(
+                    UpstreamFailure.broken(
+                        new Failure(
+                            503,
+                            "upstream_error",
+                            "circuit_open",
+                            "The circuit of provider "
+                                + target.provider().name()
+                                + " is open after repeated failures; it is not called for now")));
+              }
+            });
   }
 
   /** Ends an attempt past its first-token or idle timeout, or the generation past its total one. */
@@ -171,18 +211,33 @@ final class UpstreamRun {
       LOG.warn("Generation {}: total timeout of {} ms reached", id, totalMs);
       Usage usage = usageSoFar();
       cancel();
-      sink.fail(new Failure(504, "upstream_error", "generation_timeout", "The generation took longer than " + totalMs
-          + " ms (timeouts.total-ms); the text so far is kept"), usage);
+      sink.fail(
+          new Failure(
+              504,
+              "upstream_error",
+              "generation_timeout",
+              "The generation took longer than "
+                  + totalMs
+                  + " ms (timeouts.total-ms); the text so far is kept"),
+          usage);
       return;
     }
     if (attempt == null || attempt.call == null) {
       return;
     }
     TokenbusConfig.Timeouts timeouts = attempt.target.policy().timeouts();
-    if (!attempt.produced && now - attempt.lastActivityNanos > timeouts.firstTokenMs() * 1_000_000L) {
-      attempt.timedOut("The upstream sent no token within " + timeouts.firstTokenMs() + " ms (timeouts.first-token-ms)");
-    } else if (attempt.produced && now - attempt.lastActivityNanos > timeouts.idleMs() * 1_000_000L) {
-      attempt.timedOut("The upstream sent nothing for " + timeouts.idleMs() + " ms mid-answer (timeouts.idle-ms)");
+    if (!attempt.produced
+        && now - attempt.lastActivityNanos > timeouts.firstTokenMs() * 1_000_000L) {
+      attempt.timedOut(
+          "The upstream sent no token within "
+              + timeouts.firstTokenMs()
+              + " ms (timeouts.first-token-ms)");
+    } else if (attempt.produced
+        && now - attempt.lastActivityNanos > timeouts.idleMs() * 1_000_000L) {
+      attempt.timedOut(
+          "The upstream sent nothing for "
+              + timeouts.idleMs()
+              + " ms mid-answer (timeouts.idle-ms)");
     }
   }
 
@@ -190,7 +245,12 @@ final class UpstreamRun {
   private void onFailure(Attempt attempt, UpstreamFailure failure) {
     usageDone = usageDone.plus(attempt.call == null ? Usage.of(0, 0) : attempt.call.usageSoFar());
     current = null;
-    next(attempt.target, failure.failure(), failure.retryable(), failure.retryAfterMs(), attempt.circuitOpen,
+    next(
+        attempt.target,
+        failure.failure(),
+        failure.retryable(),
+        failure.retryAfterMs(),
+        attempt.circuitOpen,
         attempt.produced && hasOutput());
   }
 
@@ -198,11 +258,30 @@ final class UpstreamRun {
     return !text.isEmpty() || toolCalls || otherOutput;
   }
 
-  private void next(Upstreams.Target failed, Failure cause, boolean retryable, long retryAfterMs, boolean circuitOpen,
-                    boolean afterOutput) {
-    NextStep step = NextStep.after(new NextStep.Failed(cause, retryable, retryAfterMs, circuitOpen, afterOutput, toolCalls,
-        !text.isEmpty(), attemptsOnTarget, recoveries, targetIndex, chain.size(), failed.policy().retry(),
-        failed.policy().recovery()), ceiling -> ThreadLocalRandom.current().nextLong(ceiling + 1));
+  private void next(
+      Upstreams.Target failed,
+      Failure cause,
+      boolean retryable,
+      long retryAfterMs,
+      boolean circuitOpen,
+      boolean afterOutput) {
+    NextStep step =
+        NextStep.after(
+            new NextStep.Failed(
+                cause,
+                retryable,
+                retryAfterMs,
+                circuitOpen,
+                afterOutput,
+                toolCalls,
+                !text.isEmpty(),
+                attemptsOnTarget,
+                recoveries,
+                targetIndex,
+                chain.size(),
+                failed.policy().retry(),
+                failed.policy().recovery()),
+            ceiling -> ThreadLocalRandom.current().nextLong(ceiling + 1));
     if (step instanceof NextStep.Retry retry) {
       retry(failed, cause, retry.delayMs());
     } else if (step instanceof NextStep.FallBack fallBack) {
@@ -215,8 +294,14 @@ final class UpstreamRun {
   }
 
   private void retry(Upstreams.Target target, Failure cause, long delay) {
-    LOG.info("Generation {}: attempt {} at {} ({}) failed: {}; retrying in {} ms", id, attemptsOnTarget,
-        target.provider().name(), target.model(), cause.message(), delay);
+    LOG.info(
+        "Generation {}: attempt {} at {} ({}) failed: {}; retrying in {} ms",
+        id,
+        attemptsOnTarget,
+        target.provider().name(),
+        target.model(),
+        cause.message(),
+        delay);
     report("retry", cause, target, delay);
     pendingTimer = delay == 0 ? -1 : vertx.setTimer(delay, t -> attempt());
     if (delay == 0) {
@@ -227,21 +312,37 @@ final class UpstreamRun {
   private void fallBack(Upstreams.Target from, Failure cause, int nextIndex) {
     targetIndex = nextIndex;
     attemptsOnTarget = 0;
-    LOG.warn("Generation {}: {} ({}) failed: {}; falling back to {} ({})", id, from.provider().name(), from.model(),
-        cause.message(), target().provider().name(), target().model());
+    LOG.warn(
+        "Generation {}: {} ({}) failed: {}; falling back to {} ({})",
+        id,
+        from.provider().name(),
+        from.model(),
+        cause.message(),
+        target().provider().name(),
+        target().model());
     report("fallback", cause, target(), 0);
     attempt();
   }
 
-  /** The stream broke after it produced output, and its recovery strategy goes on with the answer. */
+  /**
+   * The stream broke after it produced output, and its recovery strategy goes on with the answer.
+   */
   private void recover(Upstreams.Target broken, Failure cause, NextStep.Recover step) {
     targetIndex = step.targetIndex();
     recoveries++;
     attemptsOnTarget = 0;
     String strategy = step.strategy().configName();
-    LOG.warn("Generation {}: {} ({}) broke mid-answer: {}; recovery {} of {}: {} with {} ({})", id, broken.provider().name(),
-        broken.model(), cause.message(), recoveries, broken.policy().recovery().maxAttempts(), strategy,
-        target().provider().name(), target().model());
+    LOG.warn(
+        "Generation {}: {} ({}) broke mid-answer: {}; recovery {} of {}: {} with {} ({})",
+        id,
+        broken.provider().name(),
+        broken.model(),
+        cause.message(),
+        recoveries,
+        broken.policy().recovery().maxAttempts(),
+        strategy,
+        target().provider().name(),
+        target().model());
     if (step.strategy() == TokenbusConfig.Recovery.Strategy.RESTART) {
       restart(cause);
     }
@@ -263,9 +364,18 @@ final class UpstreamRun {
   }
 
   private void report(String kind, Failure cause, Upstreams.Target next, long delayMs) {
-    sink.recovery(kind, cause, new JsonObject().put("kind", kind).put("attempt", attempts).put("recoveries", recoveries)
-        .put("provider", next.provider().name()).put("model", next.model()).put("delay_ms", delayMs)
-        .put("message", cause.message()).put("code", cause.code()));
+    sink.recovery(
+        kind,
+        cause,
+        new JsonObject()
+            .put("kind", kind)
+            .put("attempt", attempts)
+            .put("recoveries", recoveries)
+            .put("provider", next.provider().name())
+            .put("model", next.model())
+            .put("delay_ms", delayMs)
+            .put("message", cause.message())
+            .put("code", cause.code()));
   }
 
   private void end(Failure failure) {
@@ -309,12 +419,21 @@ final class UpstreamRun {
       try {
         call = target.provider().start(request, target.model(), from, this);
       } catch (RuntimeException e) {
-        // A request the provider cannot even build (a client's malformed tool arguments, say): no retry can help.
-        LOG.warn("Generation {}: {} cannot send this request: {}", id, target.provider().name(), e.toString());
+        // A request the provider cannot even build (a client's malformed tool arguments, say): no
+        // retry can help.
+        LOG.warn(
+            "Generation {}: {} cannot send this request: {}",
+            id,
+            target.provider().name(),
+            e.toString());
         settle(true);
         if (live()) {
-          UpstreamRun.this.onFailure(this, UpstreamFailure.fatal(Failure.invalidRequest("unsupported_request",
-              "The request cannot be sent to " + target.model() + ": " + e.getMessage())));
+          UpstreamRun.this.onFailure(
+              this,
+              UpstreamFailure.fatal(
+                  Failure.invalidRequest(
+                      "unsupported_request",
+                      "The request cannot be sent to " + target.model() + ": " + e.getMessage())));
         }
       }
     }
@@ -340,7 +459,8 @@ final class UpstreamRun {
       progress();
       String out = trimmer == null ? piece : trimmer.feed(piece);
       if (out.isEmpty() && (chunk == null || !piece.isEmpty())) {
-        return; // nothing, or text the seam trimmer held back or dropped: its chunk's fields go with it
+        return; // nothing, or text the seam trimmer held back or dropped: its chunk's fields go
+        // with it
       }
       text.append(out);
       otherOutput |= out.isEmpty();

@@ -1,11 +1,11 @@
 package io.tokenbus.http;
 
-import io.tokenbus.session.Sessions;
 import io.tokenbus.bus.Failure;
+import io.tokenbus.session.Sessions;
 
 /**
- * A failure to render to the client, carried to the router's failure handler. No stack trace:
- * it is an answer, not a bug.
+ * A failure to render to the client, carried to the router's failure handler. No stack trace: it is
+ * an answer, not a bug.
  */
 public final class ApiException extends RuntimeException implements Sessions.FailureCarrier {
 

@@ -35,8 +35,12 @@ final class ChatCompletionsHandler {
   private final TokenbusConfig.Viewer config;
   private final Heartbeats heartbeats;
 
-  ChatCompletionsHandler(GenerationClient generations, GenerationStore store, FanOut fanOut,
-                         TokenbusConfig.Viewer config, Heartbeats heartbeats) {
+  ChatCompletionsHandler(
+      GenerationClient generations,
+      GenerationStore store,
+      FanOut fanOut,
+      TokenbusConfig.Viewer config,
+      Heartbeats heartbeats) {
     this.generations = generations;
     this.store = store;
     this.fanOut = fanOut;
@@ -48,24 +52,39 @@ final class ChatCompletionsHandler {
     JsonObject body = ChatRequests.json(ctx.body().buffer());
     GenerationRequest request = ChatRequests.parse(body);
     boolean stream = ChatRequests.stream(body);
-    WireFormat format = ChatRequests.includeUsage(body) ? WireFormat.CHAT_CHUNKS_WITH_USAGE : WireFormat.CHAT_CHUNKS;
-    generations.start(request)
-        .onSuccess(info -> {
-          HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
-          if (stream) {
-            ChatStreamOutput output = new ChatStreamOutput(ctx.request(), format, info, config.writeQueueBytes(), heartbeats);
-            output.watch(new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
-          } else if (!response.closed()) {
-            Viewer<GenerationEvent> viewer = new Viewer<>(fanOut, new GenerationSource(info, store), 0, false,
-                new CompletionOutput(response, store, info));
-            response.closeHandler(v -> viewer.close());
-            viewer.start();
-          }
-        })
+    WireFormat format =
+        ChatRequests.includeUsage(body)
+            ? WireFormat.CHAT_CHUNKS_WITH_USAGE
+            : WireFormat.CHAT_CHUNKS;
+    generations
+        .start(request)
+        .onSuccess(
+            info -> {
+              HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
+              if (stream) {
+                ChatStreamOutput output =
+                    new ChatStreamOutput(
+                        ctx.request(), format, info, config.writeQueueBytes(), heartbeats);
+                output.watch(
+                    new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
+              } else if (!response.closed()) {
+                Viewer<GenerationEvent> viewer =
+                    new Viewer<>(
+                        fanOut,
+                        new GenerationSource(info, store),
+                        0,
+                        false,
+                        new CompletionOutput(response, store, info));
+                response.closeHandler(v -> viewer.close());
+                viewer.start();
+              }
+            })
         .onFailure(ctx::fail);
   }
 
-  /** A streamed chat completion: role chunk, content chunks, finish chunk, optional usage, [DONE]. */
+  /**
+   * A streamed chat completion: role chunk, content chunks, finish chunk, optional usage, [DONE].
+   */
   private static final class ChatStreamOutput extends SseOutput<GenerationEvent> {
     private final GenerationEncoder encoder;
     private final String id;
@@ -74,7 +93,12 @@ final class ChatCompletionsHandler {
     private boolean restarted;
     private Viewer<GenerationEvent> viewer;
 
-    ChatStreamOutput(HttpServerRequest request, WireFormat format, GenerationInfo info, int queueBytes, Heartbeats heartbeats) {
+    ChatStreamOutput(
+        HttpServerRequest request,
+        WireFormat format,
+        GenerationInfo info,
+        int queueBytes,
+        Heartbeats heartbeats) {
       super(request, format, queueBytes, heartbeats);
       this.encoder = new GenerationEncoder(info);
       this.id = info.id();
@@ -83,8 +107,13 @@ final class ChatCompletionsHandler {
     @Override
     public void write(Encoded<GenerationEvent> events) {
       if (!started) {
-        // Retries before the first token do not commit the answer's status: the headers wait for real output.
-        GenerationEvent first = events.events().stream().filter(e -> e.type() != EventType.RECOVERY).findFirst().orElse(null);
+        // Retries before the first token do not commit the answer's status: the headers wait for
+        // real output.
+        GenerationEvent first =
+            events.events().stream()
+                .filter(e -> e.type() != EventType.RECOVERY)
+                .findFirst()
+                .orElse(null);
         if (first == null) {
           return;
         }
@@ -104,7 +133,8 @@ final class ChatCompletionsHandler {
       super.write(events);
       if (events.events().stream().anyMatch(e -> e.type() == EventType.RESET)) {
         // Text already streamed cannot be taken back in this format: the stream ends with the error
-        // chunk that says so, and this client stops watching (the generation goes on for the others).
+        // chunk that says so, and this client stops watching (the generation goes on for the
+        // others).
         restarted = true;
         super.end();
         if (viewer != null) {
@@ -164,32 +194,47 @@ final class ChatCompletionsHandler {
     }
 
     @Override
-    public void write(Buffer head) {
-    }
+    public void write(Buffer head) {}
 
     @Override
-    public void onDrain(Runnable action) {
-    }
+    public void onDrain(Runnable action) {}
 
     @Override
     public void end() {
-      store.snapshot(info.id()).onComplete(ar -> {
-        if (response.closed()) {
-          return;
-        }
-        if (ar.failed() || ar.result() == null) {
-          ErrorHandler.render(response, Failure.internal("The generation's result is no longer available"), null);
-          return;
-        }
-        GenerationEvent terminal = ar.result().terminal();
-        switch (terminal.type()) {
-          case DONE -> response.putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-              .end(GenerationJson.chatCompletion(ar.result(), toolCalls.result()).encode());
-          case ERROR -> ErrorHandler.render(response, terminal.failure(), null);
-          default -> ErrorHandler.render(response, new Failure(409, "invalid_request_error", "generation_cancelled",
-              "Generation " + info.id() + " was cancelled"), null);
-        }
-      });
+      store
+          .snapshot(info.id())
+          .onComplete(
+              ar -> {
+                if (response.closed()) {
+                  return;
+                }
+                if (ar.failed() || ar.result() == null) {
+                  ErrorHandler.render(
+                      response,
+                      Failure.internal("The generation's result is no longer available"),
+                      null);
+                  return;
+                }
+                GenerationEvent terminal = ar.result().terminal();
+                switch (terminal.type()) {
+                  case DONE ->
+                      response
+                          .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                          .end(
+                              GenerationJson.chatCompletion(ar.result(), toolCalls.result())
+                                  .encode());
+                  case ERROR -> ErrorHandler.render(response, terminal.failure(), null);
+                  default ->
+                      ErrorHandler.render(
+                          response,
+                          new Failure(
+                              409,
+                              "invalid_request_error",
+                              "generation_cancelled",
+                              "Generation " + info.id() + " was cancelled"),
+                          null);
+                }
+              });
     }
 
     @Override
@@ -200,7 +245,8 @@ final class ChatCompletionsHandler {
     @Override
     public void lost(String reason) {
       if (!response.closed()) {
-        ErrorHandler.render(response, Failure.internal("The generation could not be followed: " + reason), null);
+        ErrorHandler.render(
+            response, Failure.internal("The generation could not be followed: " + reason), null);
       }
     }
   }

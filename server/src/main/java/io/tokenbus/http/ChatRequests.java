@@ -13,18 +13,19 @@ import io.vertx.core.json.JsonObject;
  */
 final class ChatRequests {
 
-  private ChatRequests() {
-  }
+  private ChatRequests() {}
 
   static JsonObject json(Buffer body) {
     if (body == null || body.length() == 0) {
-      throw ApiException.badRequest("invalid_json", "The request body is empty; expected a JSON object", null);
+      throw ApiException.badRequest(
+          "invalid_json", "The request body is empty; expected a JSON object", null);
     }
     Object value;
     try {
       value = Json.decodeValue(body);
     } catch (DecodeException e) {
-      throw ApiException.badRequest("invalid_json", "The request body is not valid JSON: " + firstLine(e.getMessage()), null);
+      throw ApiException.badRequest(
+          "invalid_json", "The request body is not valid JSON: " + firstLine(e.getMessage()), null);
     }
     if (value instanceof JsonObject object) {
       return object;
@@ -35,20 +36,27 @@ final class ChatRequests {
   static GenerationRequest parse(JsonObject body) {
     Object model = body.getValue("model");
     if (!(model instanceof String name) || name.isBlank()) {
-      throw ApiException.badRequest("invalid_model", "'model' is required and must be a non-empty string", "model");
+      throw ApiException.badRequest(
+          "invalid_model", "'model' is required and must be a non-empty string", "model");
     }
     if (!(body.getValue("messages") instanceof JsonArray messages) || messages.isEmpty()) {
-      throw ApiException.badRequest("invalid_messages", "'messages' is required and must be a non-empty array", "messages");
+      throw ApiException.badRequest(
+          "invalid_messages", "'messages' is required and must be a non-empty array", "messages");
     }
     for (int i = 0; i < messages.size(); i++) {
-      if (!(messages.getValue(i) instanceof JsonObject message) || !(message.getValue("role") instanceof String)) {
-        throw ApiException.badRequest("invalid_messages", "messages[" + i + "] must be an object with a string 'role'", "messages");
+      if (!(messages.getValue(i) instanceof JsonObject message)
+          || !(message.getValue("role") instanceof String)) {
+        throw ApiException.badRequest(
+            "invalid_messages",
+            "messages[" + i + "] must be an object with a string 'role'",
+            "messages");
       }
     }
     optionalBoolean(body, "stream");
     if (body.containsKey("stream_options") && body.getValue("stream_options") != null) {
       if (!(body.getValue("stream_options") instanceof JsonObject options)) {
-        throw ApiException.badRequest("invalid_stream_options", "'stream_options' must be an object", "stream_options");
+        throw ApiException.badRequest(
+            "invalid_stream_options", "'stream_options' must be an object", "stream_options");
       }
       optionalBoolean(options, "include_usage");
     }
@@ -58,9 +66,13 @@ final class ChatRequests {
     }
     Double rate = null;
     if (body.getValue("mock_tokens_per_second") != null) {
-      if (!(body.getValue("mock_tokens_per_second") instanceof Number n) || !(n.doubleValue() > 0) || n.doubleValue() > 1_000_000) {
-        throw ApiException.badRequest("invalid_mock_tokens_per_second",
-            "'mock_tokens_per_second' must be a number above 0 and at most 1000000", "mock_tokens_per_second");
+      if (!(body.getValue("mock_tokens_per_second") instanceof Number n)
+          || !(n.doubleValue() > 0)
+          || n.doubleValue() > 1_000_000) {
+        throw ApiException.badRequest(
+            "invalid_mock_tokens_per_second",
+            "'mock_tokens_per_second' must be a number above 0 and at most 1000000",
+            "mock_tokens_per_second");
       }
       rate = n.doubleValue();
     }
@@ -72,7 +84,8 @@ final class ChatRequests {
   }
 
   static boolean includeUsage(JsonObject body) {
-    return body.getValue("stream_options") instanceof JsonObject options && Boolean.TRUE.equals(options.getValue("include_usage"));
+    return body.getValue("stream_options") instanceof JsonObject options
+        && Boolean.TRUE.equals(options.getValue("include_usage"));
   }
 
   private static void optionalBoolean(JsonObject body, String key) {
@@ -87,8 +100,12 @@ final class ChatRequests {
     if (value == null) {
       return null;
     }
-    if (!(value instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue()) || n.longValue() < 1 || n.longValue() > Integer.MAX_VALUE) {
-      throw ApiException.badRequest("invalid_" + key, "'" + key + "' must be a positive integer", key);
+    if (!(value instanceof Number n)
+        || n.doubleValue() != Math.rint(n.doubleValue())
+        || n.longValue() < 1
+        || n.longValue() > Integer.MAX_VALUE) {
+      throw ApiException.badRequest(
+          "invalid_" + key, "'" + key + "' must be a positive integer", key);
     }
     return n.intValue();
   }

@@ -17,8 +17,13 @@ import io.vertx.core.http.ServerWebSocket;
 abstract sealed class ConnectionWriter implements Heartbeats.Beating {
 
   private final Heartbeats heartbeats;
-  /** Where bytes shared by many connections go without Vert.x's per-write costs; null: through Vert.x only. */
+
+  /**
+   * Where bytes shared by many connections go without Vert.x's per-write costs; null: through
+   * Vert.x only.
+   */
   protected final PipelineWriter pipeline;
+
   /** Bytes went out since the last heartbeat tick. */
   private boolean wroteSinceBeat;
 
@@ -33,7 +38,9 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
     return new Sse(request, queueBytes, heartbeats);
   }
 
-  /** For a WebSocket accepted by the server's handshake handler; bytes written must be whole frames. */
+  /**
+   * For a WebSocket accepted by the server's handshake handler; bytes written must be whole frames.
+   */
   static ConnectionWriter webSocket(ServerWebSocket socket, int queueBytes, Heartbeats heartbeats) {
     return new WebSocket(socket, queueBytes, heartbeats);
   }
@@ -56,12 +63,17 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
   /** True once the connection's head is out, so bytes may go straight into the pipeline. */
   protected abstract boolean headWritten();
 
-  /** The write queue is full: Vert.x's, or the channel's for what went straight into the pipeline. */
+  /**
+   * The write queue is full: Vert.x's, or the channel's for what went straight into the pipeline.
+   */
   final boolean queueFull() {
     return vertxQueueFull() || pipeline != null && !pipeline.writable();
   }
 
-  /** Encoded events: every frame in one write, shared with every viewer of the node that writes them. */
+  /**
+   * Encoded events: every frame in one write, shared with every viewer of the node that writes
+   * them.
+   */
   void write(Encoded<?> events) {
     write(events.joined());
   }
@@ -147,10 +159,11 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
 
     @Override
     protected void onVertxDrain(Runnable action) {
-      response.drainHandler(v -> {
-        response.drainHandler(null);
-        action.run();
-      });
+      response.drainHandler(
+          v -> {
+            response.drainHandler(null);
+            action.run();
+          });
     }
 
     @Override
@@ -162,15 +175,23 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
     void write(Encoded<?> events) {
       if (chunksPastTheEncoder() && !closed() && events.joined().length() > 0) {
         wrote();
-        pipeline.writeChunk(events.httpChunk()); // framed once for every viewer of the node that writes these events
+        pipeline.writeChunk(
+            events
+                .httpChunk()); // framed once for every viewer of the node that writes these events
       } else {
         super.write(events);
       }
     }
 
-    /** Once the head is out, on HTTP/1.1 (an HTTP/1.0 response is not chunked: Vert.x sends its body as it is). */
+    /**
+     * Once the head is out, on HTTP/1.1 (an HTTP/1.0 response is not chunked: Vert.x sends its body
+     * as it is).
+     */
     private boolean chunksPastTheEncoder() {
-      return pipeline != null && pipeline.writesChunks() && response.headWritten() && response.isChunked();
+      return pipeline != null
+          && pipeline.writesChunks()
+          && response.headWritten()
+          && response.isChunked();
     }
   }
 
@@ -178,6 +199,7 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
   private static final class WebSocket extends ConnectionWriter {
     /** An empty ping frame, whole (RFC 6455 section 5.5.2). */
     private static final Buffer PING_FRAME = Buffer.buffer(new byte[] {(byte) 0x89, 0});
+
     private final ServerWebSocket socket;
 
     WebSocket(ServerWebSocket socket, int queueBytes, Heartbeats heartbeats) {

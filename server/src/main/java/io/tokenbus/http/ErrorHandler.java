@@ -11,16 +11,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one place failures become HTTP answers, in OpenAI's error shape
- * {@code {"error": {"message", "type", "param", "code"}}}. Unexpected failures are logged here,
- * once, and answered without internals.
+ * The one place failures become HTTP answers, in OpenAI's error shape {@code {"error": {"message",
+ * "type", "param", "code"}}}. Unexpected failures are logged here, once, and answered without
+ * internals.
  */
 final class ErrorHandler {
 
   private static final Logger LOG = LoggerFactory.getLogger(ErrorHandler.class);
 
-  private ErrorHandler() {
-  }
+  private ErrorHandler() {}
 
   static void handle(RoutingContext ctx) {
     Throwable cause = ctx.failure();
@@ -50,7 +49,9 @@ final class ErrorHandler {
     if (param != null) {
       body.getJsonObject("error").put("param", param);
     }
-    response.setStatusCode(failure.status()).putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
+    response
+        .setStatusCode(failure.status())
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
     if (failure.status() == 429 || failure.status() == 503) {
       response.putHeader(HttpHeaders.RETRY_AFTER, "1");
     }
@@ -60,18 +61,31 @@ final class ErrorHandler {
   private static ApiException forStatus(int status, RoutingContext ctx) {
     String path = ctx.request().path();
     return switch (status) {
-      case 404 -> new ApiException(new Failure(404, "invalid_request_error", "not_found", "No such endpoint: " + path));
-      case 405 -> new ApiException(new Failure(405, "invalid_request_error", "method_not_allowed",
-          ctx.request().method() + " is not allowed on " + path));
-      case 413 -> new ApiException(new Failure(413, "invalid_request_error", "request_too_large",
-          "The request body is larger than http.max-body-bytes"));
+      case 404 ->
+          new ApiException(
+              new Failure(404, "invalid_request_error", "not_found", "No such endpoint: " + path));
+      case 405 ->
+          new ApiException(
+              new Failure(
+                  405,
+                  "invalid_request_error",
+                  "method_not_allowed",
+                  ctx.request().method() + " is not allowed on " + path));
+      case 413 ->
+          new ApiException(
+              new Failure(
+                  413,
+                  "invalid_request_error",
+                  "request_too_large",
+                  "The request body is larger than http.max-body-bytes"));
       case 400 -> ApiException.badRequest("bad_request", "Bad request", null);
       default -> {
         if (status >= 500) {
           LOG.error("Failure with status {} on {} {}", status, ctx.request().method(), path);
           yield new ApiException(Failure.internal("Internal error"));
         }
-        yield new ApiException(new Failure(status, "invalid_request_error", "http_" + status, "Request failed"));
+        yield new ApiException(
+            new Failure(status, "invalid_request_error", "http_" + status, "Request failed"));
       }
     };
   }

@@ -15,9 +15,9 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The generations one WebSocket watches ({@code subscribe}, {@code unsubscribe}), starts
- * ({@code generate}) and stops ({@code cancel}): each watched one is a {@link Viewer} of its own
- * over the socket's writer. Touched only from the socket's event loop.
+ * The generations one WebSocket watches ({@code subscribe}, {@code unsubscribe}), starts ({@code
+ * generate}) and stops ({@code cancel}): each watched one is a {@link Viewer} of its own over the
+ * socket's writer. Touched only from the socket's event loop.
  */
 final class GenerationSubscriptions {
 
@@ -27,12 +27,18 @@ final class GenerationSubscriptions {
   private final GenerationClient generations;
   private final GenerationStore store;
   private final FanOut fanOut;
+
   /** Watched generations; null while one is being looked up (it holds its slot already). */
   private final Map<String, Viewer<GenerationEvent>> watched = new HashMap<>();
+
   /** {@code generate} frames whose generation has not started yet: they hold a slot too. */
   private int starting;
 
-  GenerationSubscriptions(WebSocketConnection connection, GenerationClient generations, GenerationStore store, FanOut fanOut) {
+  GenerationSubscriptions(
+      WebSocketConnection connection,
+      GenerationClient generations,
+      GenerationStore store,
+      FanOut fanOut) {
     this.connection = connection;
     this.generations = generations;
     this.store = store;
@@ -57,7 +63,8 @@ final class GenerationSubscriptions {
       cursor = after == null ? 0 : after;
       Object flag = frame.getValue("snapshot");
       if (flag != null && !(flag instanceof Boolean)) {
-        throw ApiException.badRequest("invalid_snapshot", "snapshot must be true or false", "snapshot");
+        throw ApiException.badRequest(
+            "invalid_snapshot", "snapshot must be true or false", "snapshot");
       }
       snapshot = Boolean.TRUE.equals(flag);
     } catch (ApiException e) {
@@ -65,40 +72,53 @@ final class GenerationSubscriptions {
       return;
     }
     if (watched.containsKey(id)) {
-      connection.error(KIND, id, "already_subscribed", "This socket already watches generation '" + id + "'");
+      connection.error(
+          KIND, id, "already_subscribed", "This socket already watches generation '" + id + "'");
       return;
     }
     if (connection.full(KIND, id)) {
       return;
     }
     watched.put(id, null);
-    store.snapshot(id).onComplete(ar -> {
-      if (ar.failed() || ar.result() == null) {
-        watched.remove(id);
-        connection.error(KIND, id, "generation_not_found", "No generation with id '" + id + "' (unknown or expired)");
-        return;
-      }
-      try {
-        Cursors.checkWithin(cursor, ar.result());
-      } catch (ApiException e) {
-        watched.remove(id);
-        connection.error(KIND, id, e.failure().code(), e.getMessage());
-        return;
-      }
-      if (ar.result().terminal() != null && cursor >= ar.result().terminal().seq()) {
-        watched.remove(id); // the client already has everything, the end included
-        return;
-      }
-      watch(ar.result().info(), cursor, snapshot);
-    });
+    store
+        .snapshot(id)
+        .onComplete(
+            ar -> {
+              if (ar.failed() || ar.result() == null) {
+                watched.remove(id);
+                connection.error(
+                    KIND,
+                    id,
+                    "generation_not_found",
+                    "No generation with id '" + id + "' (unknown or expired)");
+                return;
+              }
+              try {
+                Cursors.checkWithin(cursor, ar.result());
+              } catch (ApiException e) {
+                watched.remove(id);
+                connection.error(KIND, id, e.failure().code(), e.getMessage());
+                return;
+              }
+              if (ar.result().terminal() != null && cursor >= ar.result().terminal().seq()) {
+                watched.remove(id); // the client already has everything, the end included
+                return;
+              }
+              watch(ar.result().info(), cursor, snapshot);
+            });
   }
 
   private void watch(GenerationInfo info, long cursor, boolean snapshot) {
     if (connection.closed() || !watched.containsKey(info.id())) {
       return;
     }
-    Viewer<GenerationEvent> viewer = new Viewer<>(fanOut, new GenerationSource(info, store), cursor, snapshot,
-        new Subscription(info.id()));
+    Viewer<GenerationEvent> viewer =
+        new Viewer<>(
+            fanOut,
+            new GenerationSource(info, store),
+            cursor,
+            snapshot,
+            new Subscription(info.id()));
     watched.put(info.id(), viewer);
     viewer.start();
   }
@@ -110,7 +130,8 @@ final class GenerationSubscriptions {
       return;
     }
     if (!watched.containsKey(id)) {
-      connection.error(KIND, id, "not_subscribed", "This socket does not watch generation '" + id + "'");
+      connection.error(
+          KIND, id, "not_subscribed", "This socket does not watch generation '" + id + "'");
       return;
     }
     Viewer<GenerationEvent> viewer = watched.remove(id);
@@ -119,10 +140,17 @@ final class GenerationSubscriptions {
     }
   }
 
-  /** {@code {"type": "generate", "request"}}: starts a generation and watches it; {@code started} names it. */
+  /**
+   * {@code {"type": "generate", "request"}}: starts a generation and watches it; {@code started}
+   * names it.
+   */
   void generate(JsonObject frame) {
     if (!(frame.getValue("request") instanceof JsonObject body)) {
-      connection.error(null, null, "invalid_frame", "generate needs a 'request' object: a Chat Completions request body");
+      connection.error(
+          null,
+          null,
+          "invalid_frame",
+          "generate needs a 'request' object: a Chat Completions request body");
       return;
     }
     Future<GenerationInfo> started;
@@ -137,15 +165,24 @@ final class GenerationSubscriptions {
       return;
     }
     starting++;
-    started.onComplete(ar -> starting--).onSuccess(info -> {
-      if (connection.closed()) {
-        return;
-      }
-      connection.send(new JsonObject().put("type", "started").put("generation", info.id()));
-      watched.put(info.id(), null);
-      watch(info, 0, false);
-    }).onFailure(e -> connection.error(null, null, e instanceof ApiException api ? api.failure().code() : "internal_error",
-        e.getMessage()));
+    started
+        .onComplete(ar -> starting--)
+        .onSuccess(
+            info -> {
+              if (connection.closed()) {
+                return;
+              }
+              connection.send(new JsonObject().put("type", "started").put("generation", info.id()));
+              watched.put(info.id(), null);
+              watch(info, 0, false);
+            })
+        .onFailure(
+            e ->
+                connection.error(
+                    null,
+                    null,
+                    e instanceof ApiException api ? api.failure().code() : "internal_error",
+                    e.getMessage()));
   }
 
   /** {@code {"type": "cancel", "generation"}}: stops it for every viewer. */
@@ -154,24 +191,43 @@ final class GenerationSubscriptions {
     if (id == null) {
       return;
     }
-    generations.cancel(id).onFailure(e -> {
-      if (GenerationClient.noOwner(e)) {
-        store.info(id).onComplete(ar -> connection.error(KIND, id,
-            ar.succeeded() && ar.result() != null ? "generation_finished" : "generation_not_found",
-            ar.succeeded() && ar.result() != null ? "Generation '" + id + "' has already ended" : "No generation with id '" + id + "'"));
-      } else {
-        connection.error(KIND, id, "cancel_failed", "Could not cancel generation '" + id + "': " + e.getMessage());
-      }
-    });
+    generations
+        .cancel(id)
+        .onFailure(
+            e -> {
+              if (GenerationClient.noOwner(e)) {
+                store
+                    .info(id)
+                    .onComplete(
+                        ar ->
+                            connection.error(
+                                KIND,
+                                id,
+                                ar.succeeded() && ar.result() != null
+                                    ? "generation_finished"
+                                    : "generation_not_found",
+                                ar.succeeded() && ar.result() != null
+                                    ? "Generation '" + id + "' has already ended"
+                                    : "No generation with id '" + id + "'"));
+              } else {
+                connection.error(
+                    KIND,
+                    id,
+                    "cancel_failed",
+                    "Could not cancel generation '" + id + "': " + e.getMessage());
+              }
+            });
   }
 
   /** The socket closed. */
   void closeAll() {
-    new ArrayList<>(watched.values()).forEach(viewer -> {
-      if (viewer != null) {
-        viewer.close();
-      }
-    });
+    new ArrayList<>(watched.values())
+        .forEach(
+            viewer -> {
+              if (viewer != null) {
+                viewer.close();
+              }
+            });
     watched.clear();
   }
 
@@ -179,7 +235,11 @@ final class GenerationSubscriptions {
     if (frame.getValue("generation") instanceof String id && !id.isBlank()) {
       return id;
     }
-    connection.error(null, null, "invalid_frame", "'" + frame.getValue("type") + "' needs a string 'generation'");
+    connection.error(
+        null,
+        null,
+        "invalid_frame",
+        "'" + frame.getValue("type") + "' needs a string 'generation'");
     return null;
   }
 
@@ -206,7 +266,11 @@ final class GenerationSubscriptions {
     @Override
     public void lost(String reason) {
       watched.remove(generation);
-      connection.error(KIND, generation, "subscription_lost", "Stopped watching generation '" + generation + "': " + reason);
+      connection.error(
+          KIND,
+          generation,
+          "subscription_lost",
+          "Stopped watching generation '" + generation + "': " + reason);
     }
   }
 }

@@ -25,8 +25,12 @@ final class GenerationsHandler {
   private final TokenbusConfig.Viewer config;
   private final Heartbeats heartbeats;
 
-  GenerationsHandler(GenerationClient generations, GenerationStore store, FanOut fanOut,
-                     TokenbusConfig.Viewer config, Heartbeats heartbeats) {
+  GenerationsHandler(
+      GenerationClient generations,
+      GenerationStore store,
+      FanOut fanOut,
+      TokenbusConfig.Viewer config,
+      Heartbeats heartbeats) {
     this.generations = generations;
     this.store = store;
     this.fanOut = fanOut;
@@ -36,13 +40,20 @@ final class GenerationsHandler {
 
   /** {@code POST /v1/generations}: 201 with the status and the URLs to watch it. */
   void create(RoutingContext ctx) {
-    generations.start(ChatRequests.parse(ChatRequests.json(ctx.body().buffer())))
+    generations
+        .start(ChatRequests.parse(ChatRequests.json(ctx.body().buffer())))
         .compose(info -> snapshot(info.id()))
-        .onSuccess(snapshot -> ctx.response().setStatusCode(201)
-            .putHeader(HttpHeaders.LOCATION, "/v1/generations/" + snapshot.info().id())
-            .putHeader("X-Generation-Id", snapshot.info().id())
-            .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-            .end(GenerationJson.status(snapshot, fanOut.viewers(Addresses.events(snapshot.info().id()))).encode()))
+        .onSuccess(
+            snapshot ->
+                ctx.response()
+                    .setStatusCode(201)
+                    .putHeader(HttpHeaders.LOCATION, "/v1/generations/" + snapshot.info().id())
+                    .putHeader("X-Generation-Id", snapshot.info().id())
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(
+                        GenerationJson.status(
+                                snapshot, fanOut.viewers(Addresses.events(snapshot.info().id())))
+                            .encode()))
         .onFailure(ctx::fail);
   }
 
@@ -60,60 +71,105 @@ final class GenerationsHandler {
    */
   void events(RoutingContext ctx) {
     String lastEventId = ctx.request().getHeader("Last-Event-ID");
-    long cursor = lastEventId != null
-        ? Cursors.parse(lastEventId, "Last-Event-ID")
-        : Cursors.parse(ctx.request().getParam("after"), "after");
+    long cursor =
+        lastEventId != null
+            ? Cursors.parse(lastEventId, "Last-Event-ID")
+            : Cursors.parse(ctx.request().getParam("after"), "after");
     boolean snapshotJoin = Cursors.flag(ctx.request().getParam("snapshot"), "snapshot");
-    snapshot(ctx.pathParam("id")).map(snapshot -> Cursors.checkWithin(cursor, snapshot)).onSuccess(snapshot -> {
-      HttpServerResponse response = ctx.response();
-      if (snapshot.terminal() != null && cursor >= snapshot.terminal().seq()) {
-        // The client has everything, the end included; 204 also tells an EventSource not to reconnect.
-        response.setStatusCode(204).putHeader("X-Generation-Id", snapshot.info().id()).end();
-        return;
-      }
-      SseOutput.prepare(response, snapshot.info().id());
-      response.write("retry: 1000\n\n");
-      SseOutput<GenerationEvent> output = new SseOutput<>(ctx.request(), WireFormat.SSE, config.writeQueueBytes(), heartbeats);
-      output.watch(new Viewer<>(fanOut, new GenerationSource(snapshot.info(), store), cursor, snapshotJoin, output));
-    }).onFailure(ctx::fail);
+    snapshot(ctx.pathParam("id"))
+        .map(snapshot -> Cursors.checkWithin(cursor, snapshot))
+        .onSuccess(
+            snapshot -> {
+              HttpServerResponse response = ctx.response();
+              if (snapshot.terminal() != null && cursor >= snapshot.terminal().seq()) {
+                // The client has everything, the end included; 204 also tells an EventSource not to
+                // reconnect.
+                response
+                    .setStatusCode(204)
+                    .putHeader("X-Generation-Id", snapshot.info().id())
+                    .end();
+                return;
+              }
+              SseOutput.prepare(response, snapshot.info().id());
+              response.write("retry: 1000\n\n");
+              SseOutput<GenerationEvent> output =
+                  new SseOutput<>(
+                      ctx.request(), WireFormat.SSE, config.writeQueueBytes(), heartbeats);
+              output.watch(
+                  new Viewer<>(
+                      fanOut,
+                      new GenerationSource(snapshot.info(), store),
+                      cursor,
+                      snapshotJoin,
+                      output));
+            })
+        .onFailure(ctx::fail);
   }
 
-  /** {@code POST /v1/generations/{id}/cancel}: 200 with the final status, 409 if it had already ended. */
+  /**
+   * {@code POST /v1/generations/{id}/cancel}: 200 with the final status, 409 if it had already
+   * ended.
+   */
   void cancel(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     snapshot(id)
-        .compose(before -> {
-          if (before.status() != GenerationStatus.RUNNING) {
-            return Future.failedFuture(finished(before));
-          }
-          return generations.cancel(id).recover(e -> GenerationClient.noOwner(e)
-              ? Future.succeededFuture() // it ended meanwhile: the status below tells how
-              : Future.failedFuture(e));
-        })
+        .compose(
+            before -> {
+              if (before.status() != GenerationStatus.RUNNING) {
+                return Future.failedFuture(finished(before));
+              }
+              return generations
+                  .cancel(id)
+                  .recover(
+                      e ->
+                          GenerationClient.noOwner(e)
+                              ? Future
+                                  .succeededFuture() // it ended meanwhile: the status below tells
+                              // how
+                              : Future.failedFuture(e));
+            })
         .compose(v -> snapshot(id))
-        .onSuccess(after -> {
-          if (after.status() != GenerationStatus.CANCELLED) {
-            ctx.fail(finished(after));
-            return;
-          }
-          json(ctx.response(), after);
-        })
+        .onSuccess(
+            after -> {
+              if (after.status() != GenerationStatus.CANCELLED) {
+                ctx.fail(finished(after));
+                return;
+              }
+              json(ctx.response(), after);
+            })
         .onFailure(ctx::fail);
   }
 
   private static ApiException finished(GenerationSnapshot snapshot) {
-    return new ApiException(new Failure(409, "invalid_request_error", "generation_finished",
-        "Generation " + snapshot.info().id() + " had already ended with status " + snapshot.status().wireName()));
+    return new ApiException(
+        new Failure(
+            409,
+            "invalid_request_error",
+            "generation_finished",
+            "Generation "
+                + snapshot.info().id()
+                + " had already ended with status "
+                + snapshot.status().wireName()));
   }
 
   private Future<GenerationSnapshot> snapshot(String id) {
-    return store.snapshot(id).compose(snapshot -> snapshot != null
-        ? Future.succeededFuture(snapshot)
-        : Future.failedFuture(ApiException.notFound("generation_not_found", "No generation with id '" + id + "' (unknown or expired)")));
+    return store
+        .snapshot(id)
+        .compose(
+            snapshot ->
+                snapshot != null
+                    ? Future.succeededFuture(snapshot)
+                    : Future.failedFuture(
+                        ApiException.notFound(
+                            "generation_not_found",
+                            "No generation with id '" + id + "' (unknown or expired)")));
   }
 
   private void json(HttpServerResponse response, GenerationSnapshot snapshot) {
-    response.putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .end(GenerationJson.status(snapshot, fanOut.viewers(Addresses.events(snapshot.info().id()))).encode());
+    response
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .end(
+            GenerationJson.status(snapshot, fanOut.viewers(Addresses.events(snapshot.info().id())))
+                .encode());
   }
 }

@@ -21,11 +21,14 @@ final class Heartbeats {
   private final AtomicInteger open;
   private final long timer;
 
-  /** @param open the node's count of open streaming connections, shared by all HTTP verticles */
+  /**
+   * @param open the node's count of open streaming connections, shared by all HTTP verticles
+   */
   Heartbeats(Vertx vertx, int intervalSeconds, AtomicInteger open) {
     this.vertx = vertx;
     this.open = open;
-    this.timer = vertx.setPeriodic(intervalSeconds * 1000L, id -> connections.forEach(Beating::beat));
+    this.timer =
+        vertx.setPeriodic(intervalSeconds * 1000L, id -> connections.forEach(Beating::beat));
   }
 
   void add(Beating connection) {

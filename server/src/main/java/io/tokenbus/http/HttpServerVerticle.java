@@ -4,6 +4,8 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.provider.Upstreams;
+import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpHeaders;
@@ -11,8 +13,6 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.tokenbus.provider.Upstreams;
-import io.tokenbus.session.Sessions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
 /**
- * The HTTP edge, one instance per event loop: the OpenAI-compatible API, generation status and
- * SSE streams, chat sessions, the WebSocket, and the classic {@code /stream} endpoint. Viewers it
+ * The HTTP edge, one instance per event loop: the OpenAI-compatible API, generation status and SSE
+ * streams, chat sessions, the WebSocket, and the classic {@code /stream} endpoint. Viewers it
  * creates, of generations and sessions alike, are fed by the node's {@link FanOut}.
  */
 public final class HttpServerVerticle extends VerticleBase {
@@ -39,14 +39,22 @@ public final class HttpServerVerticle extends VerticleBase {
   private Heartbeats heartbeats;
 
   /**
-   * @param port        the port to bind; instances binding the same host and port share it
-   * @param openStreams the node's count of open SSE and WebSocket connections, shared by all instances
-   * @param nodeId      this node's id (the owner id that generation statuses show)
+   * @param port the port to bind; instances binding the same host and port share it
+   * @param openStreams the node's count of open SSE and WebSocket connections, shared by all
+   *     instances
+   * @param nodeId this node's id (the owner id that generation statuses show)
    * @param onListening receives the port actually bound
    */
-  public HttpServerVerticle(TokenbusConfig config, GenerationStore store, FanOut fanOut, Upstreams upstreams, Sessions sessions,
-                            int port,
-                            AtomicInteger openStreams, String nodeId, IntConsumer onListening) {
+  public HttpServerVerticle(
+      TokenbusConfig config,
+      GenerationStore store,
+      FanOut fanOut,
+      Upstreams upstreams,
+      Sessions sessions,
+      int port,
+      AtomicInteger openStreams,
+      String nodeId,
+      IntConsumer onListening) {
     this.nodeId = nodeId;
     this.upstreams = upstreams;
     this.sessions = sessions;
@@ -61,23 +69,33 @@ public final class HttpServerVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     heartbeats = new Heartbeats(vertx, config.viewer().heartbeatSeconds(), openStreams);
-    HttpServerOptions options = new HttpServerOptions()
-        .setPort(port)
-        .setHost(config.http().host())
-        .setMaxWebSocketFrameSize(config.websocket().maxFrameBytes())
-        .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
-    GenerationClient generations = new GenerationClient(vertx, store, config.generation().placementAttempts());
+    HttpServerOptions options =
+        new HttpServerOptions()
+            .setPort(port)
+            .setHost(config.http().host())
+            .setMaxWebSocketFrameSize(config.websocket().maxFrameBytes())
+            .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
+    GenerationClient generations =
+        new GenerationClient(vertx, store, config.generation().placementAttempts());
     // WebSocket upgrades are taken before the router: a routed request hands out a wrapped socket,
     // which hides the connection's pipeline from the fan-out's writes (PipelineWriter).
-    HttpServer server = vertx.createHttpServer(options).requestHandler(router(generations))
-        .webSocketHandshakeHandler(handshake -> {
-          if ("/v1/ws".equals(handshake.path())) {
-            handshake.accept();
-          } else {
-            handshake.reject(404);
-          }
-        })
-        .webSocketHandler(socket -> new WebSocketConnection(socket, config, heartbeats, generations, store, fanOut, sessions).start());
+    HttpServer server =
+        vertx
+            .createHttpServer(options)
+            .requestHandler(router(generations))
+            .webSocketHandshakeHandler(
+                handshake -> {
+                  if ("/v1/ws".equals(handshake.path())) {
+                    handshake.accept();
+                  } else {
+                    handshake.reject(404);
+                  }
+                })
+            .webSocketHandler(
+                socket ->
+                    new WebSocketConnection(
+                            socket, config, heartbeats, generations, store, fanOut, sessions)
+                        .start());
     return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
   }
 
@@ -88,15 +106,19 @@ public final class HttpServerVerticle extends VerticleBase {
   }
 
   private Router router(GenerationClient generations) {
-    ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, fanOut, config.viewer(), heartbeats);
-    GenerationsHandler gens = new GenerationsHandler(generations, store, fanOut, config.viewer(), heartbeats);
+    ChatCompletionsHandler chat =
+        new ChatCompletionsHandler(generations, store, fanOut, config.viewer(), heartbeats);
+    GenerationsHandler gens =
+        new GenerationsHandler(generations, store, fanOut, config.viewer(), heartbeats);
     SeedStreamHandler seed = new SeedStreamHandler(generations, fanOut, store, config, heartbeats);
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.http().maxBodyBytes());
 
     Router router = Router.router(vertx);
     router.post("/v1/chat/completions").handler(body).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
-    SessionsHandler chats = new SessionsHandler(sessions, fanOut, upstreams, config.viewer().writeQueueBytes(), heartbeats);
+    SessionsHandler chats =
+        new SessionsHandler(
+            sessions, fanOut, upstreams, config.viewer().writeQueueBytes(), heartbeats);
     router.post("/v1/sessions").handler(body).handler(chats::create);
     router.get("/v1/sessions/:id").handler(chats::get);
     router.post("/v1/sessions/:id/messages").handler(body).handler(chats::post);
@@ -107,21 +129,50 @@ public final class HttpServerVerticle extends VerticleBase {
     router.get("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);
     router.post("/v1/generations/:id/cancel").handler(gens::cancel);
-    router.get("/v1/ws").handler(ctx -> ctx.fail(new ApiException(Failure.invalidRequest("websocket_required",
-        "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request"))));
+    router
+        .get("/v1/ws")
+        .handler(
+            ctx ->
+                ctx.fail(
+                    new ApiException(
+                        Failure.invalidRequest(
+                            "websocket_required",
+                            "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request"))));
     router.post("/stream").handler(body).handler(seed::handle);
-    router.get("/health").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .end(new JsonObject().put("status", "UP").put("node", nodeId).put("streams", openStreams.get()).encode()));
+    router
+        .get("/health")
+        .handler(
+            ctx ->
+                ctx.response()
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(
+                        new JsonObject()
+                            .put("status", "UP")
+                            .put("node", nodeId)
+                            .put("streams", openStreams.get())
+                            .encode()));
     // The chat page (src/main/resources/webroot): plain files, no build step.
     // A strict Content-Security-Policy as a second line behind the page's own escaping: no inline
     // script, no other origin. Files are small and unhashed, so they are served uncached.
     // Top-level files only, so that a GET on an API path still gets the API's own 404 or 405.
-    router.getWithRegex("/(?!v1$)[^/]*").handler(ctx -> {
-      ctx.response().putHeader("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-              + "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-          .putHeader("X-Content-Type-Options", "nosniff").putHeader("Referrer-Policy", "no-referrer");
-      ctx.next();
-    }).handler(StaticHandler.create("webroot").setCachingEnabled(false).setIncludeHidden(false).setIndexPage("index.html"));
+    router
+        .getWithRegex("/(?!v1$)[^/]*")
+        .handler(
+            ctx -> {
+              ctx.response()
+                  .putHeader(
+                      "Content-Security-Policy",
+                      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                          + "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+                  .putHeader("X-Content-Type-Options", "nosniff")
+                  .putHeader("Referrer-Policy", "no-referrer");
+              ctx.next();
+            })
+        .handler(
+            StaticHandler.create("webroot")
+                .setCachingEnabled(false)
+                .setIncludeHidden(false)
+                .setIndexPage("index.html"));
     router.route().failureHandler(ErrorHandler::handle);
     router.errorHandler(404, ErrorHandler::handle);
     router.errorHandler(405, ErrorHandler::handle);
@@ -129,16 +180,22 @@ public final class HttpServerVerticle extends VerticleBase {
   }
 
   /**
-   * OpenAI's model list. Models routed by pattern are listed as the pattern ({@code claude-*}):
-   * any model matching it is served.
+   * OpenAI's model list. Models routed by pattern are listed as the pattern ({@code claude-*}): any
+   * model matching it is served.
    */
   private void models(RoutingContext ctx) {
     JsonArray data = new JsonArray();
     for (Upstreams.ServedModel model : upstreams.models()) {
-      data.add(new JsonObject().put("id", model.id()).put("object", "model").put("created", 0)
-          .put("owned_by", model.provider()).put("pattern", model.pattern()));
+      data.add(
+          new JsonObject()
+              .put("id", model.id())
+              .put("object", "model")
+              .put("created", 0)
+              .put("owned_by", model.provider())
+              .put("pattern", model.pattern()));
     }
-    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+    ctx.response()
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
         .end(new JsonObject().put("object", "list").put("data", data).encode());
   }
 }

@@ -16,8 +16,8 @@ import io.vertx.core.internal.http.WebSocketInternal;
  * promise and a trip through Vert.x's outbound queue per call, several times the rest of a write
  * when one event reaches thousands of connections; this skips those and nothing else. The bytes
  * still pass every handler of the pipeline (the HTTP/1.1 encoder frames them as a chunk; TLS, if
- * any, encrypts them), and Netty's outbound buffer still counts them against the connection's
- * water marks ({@link #writable()}; {@link #whenDrained} replaces Vert.x's drain handler).
+ * any, encrypts them), and Netty's outbound buffer still counts them against the connection's water
+ * marks ({@link #writable()}; {@link #whenDrained} replaces Vert.x's drain handler).
  *
  * <p>Only for writes on the connection's event loop, after its head was sent, and only while its
  * write queue is not full, so nothing Vert.x queued can be overtaken. Where the connection is not
@@ -26,12 +26,20 @@ import io.vertx.core.internal.http.WebSocketInternal;
  */
 final class PipelineWriter {
 
-  /** Vert.x's names for its HTTP/1.x response encoder and for the compressor it adds when compression is on. */
+  /**
+   * Vert.x's names for its HTTP/1.x response encoder and for the compressor it adds when
+   * compression is on.
+   */
   private static final String HTTP_ENCODER = "httpEncoder";
+
   private static final String DEFLATER = "deflater";
 
   private final ChannelHandlerContext context;
-  /** For {@link #writeChunk}: writes from here pass only the handlers below the HTTP encoder (TLS, if any). */
+
+  /**
+   * For {@link #writeChunk}: writes from here pass only the handlers below the HTTP encoder (TLS,
+   * if any).
+   */
   private final ChannelHandlerContext belowEncoder;
 
   private PipelineWriter(ChannelHandlerContext context, ChannelHandlerContext belowEncoder) {
@@ -44,7 +52,8 @@ final class PipelineWriter {
    * (raw bytes would pass it uncompressed, under a {@code Content-Encoding} that says otherwise).
    */
   static PipelineWriter of(HttpServerRequest request) {
-    if (request.version() != HttpVersion.HTTP_2 && request.connection() instanceof HttpServerConnection connection) {
+    if (request.version() != HttpVersion.HTTP_2
+        && request.connection() instanceof HttpServerConnection connection) {
       ChannelHandlerContext context = connection.channelHandlerContext();
       if (context.pipeline().get(DEFLATER) == null) {
         return new PipelineWriter(context, context.pipeline().context(HTTP_ENCODER));
@@ -59,7 +68,8 @@ final class PipelineWriter {
    */
   static PipelineWriter of(ServerWebSocket socket) {
     if (!(socket instanceof WebSocketInternal internal)) {
-      throw new IllegalArgumentException("not a server WebSocket of Vert.x's own: " + socket.getClass().getName());
+      throw new IllegalArgumentException(
+          "not a server WebSocket of Vert.x's own: " + socket.getClass().getName());
     }
     return new PipelineWriter(internal.channelHandlerContext(), null);
   }
@@ -72,8 +82,8 @@ final class PipelineWriter {
   /**
    * Writes and flushes a whole HTTP/1.1 chunk (size line, bytes, CRLF) that was framed once for
    * every viewer, past the HTTP encoder: the encoder would frame it again, per connection, in three
-   * writes. The encoder keeps its state (it is sending chunks, and Vert.x's last chunk still ends the
-   * response through it); whatever Vert.x writes goes through it in order with these, as every
+   * writes. The encoder keeps its state (it is sending chunks, and Vert.x's last chunk still ends
+   * the response through it); whatever Vert.x writes goes through it in order with these, as every
    * write happens on the connection's event loop.
    */
   void writeChunk(Buffer chunk) {
@@ -81,9 +91,9 @@ final class PipelineWriter {
   }
 
   /**
-   * False while the connection's outbound buffer is above its high-water mark (the write queue
-   * size set on the response or socket). Vert.x's own {@code writeQueueFull()} only sees what
-   * Vert.x wrote, so callers ask both.
+   * False while the connection's outbound buffer is above its high-water mark (the write queue size
+   * set on the response or socket). Vert.x's own {@code writeQueueFull()} only sees what Vert.x
+   * wrote, so callers ask both.
    */
   boolean writable() {
     return context.channel().isWritable();
@@ -97,17 +107,22 @@ final class PipelineWriter {
    * close handler takes over).
    */
   void whenDrained(Buffer marker, Runnable onDrain) {
-    context.writeAndFlush(((BufferInternal) marker).getByteBuf()).addListener(written -> {
-      if (written.isSuccess()) {
-        // Next tick, after the flush that completed the marker has also let Vert.x write what it queued.
-        context.executor().execute(onDrain);
-      }
-    });
+    context
+        .writeAndFlush(((BufferInternal) marker).getByteBuf())
+        .addListener(
+            written -> {
+              if (written.isSuccess()) {
+                // Next tick, after the flush that completed the marker has also let Vert.x write
+                // what it queued.
+                context.executor().execute(onDrain);
+              }
+            });
   }
 
   /** Writes and flushes; the buffer is not copied and may be written to other connections too. */
   void write(Buffer bytes) {
-    ByteBuf buf = ((BufferInternal) bytes).getByteBuf(); // a slice: the shared buffer's indexes stay put
+    ByteBuf buf =
+        ((BufferInternal) bytes).getByteBuf(); // a slice: the shared buffer's indexes stay put
     context.writeAndFlush(buf, context.voidPromise());
   }
 }

@@ -25,8 +25,12 @@ final class SeedStreamHandler {
   private final TokenbusConfig config;
   private final Heartbeats heartbeats;
 
-  SeedStreamHandler(GenerationClient generations, FanOut fanOut, GenerationStore store, TokenbusConfig config,
-                    Heartbeats heartbeats) {
+  SeedStreamHandler(
+      GenerationClient generations,
+      FanOut fanOut,
+      GenerationStore store,
+      TokenbusConfig config,
+      Heartbeats heartbeats) {
     this.generations = generations;
     this.fanOut = fanOut;
     this.store = store;
@@ -44,18 +48,30 @@ final class SeedStreamHandler {
       prompt = body.getString("prompt");
     }
     if (prompt == null || prompt.isBlank()) {
-      throw ApiException.badRequest("invalid_prompt", "A prompt is required: ?prompt=... or {\"prompt\": \"...\"}", "prompt");
+      throw ApiException.badRequest(
+          "invalid_prompt", "A prompt is required: ?prompt=... or {\"prompt\": \"...\"}", "prompt");
     }
     String model = config.generation().streamModel();
-    JsonObject body = new JsonObject().put("model", model)
-        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", prompt)));
-    generations.start(new GenerationRequest(model, body, null, null))
-        .onSuccess(info -> {
-          SseOutput.prepare(ctx.response(), info.id());
-          SseOutput<GenerationEvent> output = new SseOutput<>(ctx.request(), WireFormat.SEED_SSE, config.viewer().writeQueueBytes(),
-              heartbeats);
-          output.watch(new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
-        })
+    JsonObject body =
+        new JsonObject()
+            .put("model", model)
+            .put(
+                "messages",
+                new JsonArray().add(new JsonObject().put("role", "user").put("content", prompt)));
+    generations
+        .start(new GenerationRequest(model, body, null, null))
+        .onSuccess(
+            info -> {
+              SseOutput.prepare(ctx.response(), info.id());
+              SseOutput<GenerationEvent> output =
+                  new SseOutput<>(
+                      ctx.request(),
+                      WireFormat.SEED_SSE,
+                      config.viewer().writeQueueBytes(),
+                      heartbeats);
+              output.watch(
+                  new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
+            })
         .onFailure(ctx::fail);
   }
 }

@@ -52,7 +52,9 @@ final class SessionMemberships {
     try {
       name = Participants.author(frame.getValue("author"));
       if (joined.containsKey(session)) {
-        throw new ApiException(Failure.invalidRequest("already_joined", "This socket has already joined session '" + session + "'"));
+        throw new ApiException(
+            Failure.invalidRequest(
+                "already_joined", "This socket has already joined session '" + session + "'"));
       }
       Long cursor = Cursors.parse(frame.getValue("after"), "after");
       after = cursor == null ? -1 : cursor;
@@ -65,29 +67,47 @@ final class SessionMemberships {
     }
     Membership membership = new Membership(session);
     joined.put(session, membership);
-    sessions.view(session).compose(view -> {
-      if (view == null) {
-        return Future.failedFuture(new ApiException(Failure.notFound("session_not_found", "No session '" + session
-            + "' (unknown or expired)")));
-      }
-      if (after > view.seq()) {
-        return Future.failedFuture(ApiException.badRequest("invalid_cursor", "The session has no event " + after + " yet", "after"));
-      }
-      return sessions.presence(session, name, 1).compose(refused -> refused == null ? Future.succeededFuture()
-          : Future.failedFuture(new ApiException(refused)));
-    }).onComplete(ar -> {
-      if (ar.failed()) {
-        joined.remove(session, membership);
-        connection.error(KIND, session, ar.cause() instanceof ApiException e ? e.failure().code() : "internal_error",
-            ar.cause().getMessage());
-        return;
-      }
-      if (connection.closed() || joined.get(session) != membership) {
-        sessions.leave(session, name);
-        return;
-      }
-      membership.start(name, after);
-    });
+    sessions
+        .view(session)
+        .compose(
+            view -> {
+              if (view == null) {
+                return Future.failedFuture(
+                    new ApiException(
+                        Failure.notFound(
+                            "session_not_found",
+                            "No session '" + session + "' (unknown or expired)")));
+              }
+              if (after > view.seq()) {
+                return Future.failedFuture(
+                    ApiException.badRequest(
+                        "invalid_cursor", "The session has no event " + after + " yet", "after"));
+              }
+              return sessions
+                  .presence(session, name, 1)
+                  .compose(
+                      refused ->
+                          refused == null
+                              ? Future.succeededFuture()
+                              : Future.failedFuture(new ApiException(refused)));
+            })
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                joined.remove(session, membership);
+                connection.error(
+                    KIND,
+                    session,
+                    ar.cause() instanceof ApiException e ? e.failure().code() : "internal_error",
+                    ar.cause().getMessage());
+                return;
+              }
+              if (connection.closed() || joined.get(session) != membership) {
+                sessions.leave(session, name);
+                return;
+              }
+              membership.start(name, after);
+            });
   }
 
   /** {@code {"type": "leave", "session"}}. */
@@ -95,16 +115,26 @@ final class SessionMemberships {
     if (frame.getValue("session") instanceof String session && joined.containsKey(session)) {
       leave(session);
     } else {
-      connection.error(null, null, "invalid_frame", "'leave' needs the 'session' of a session this socket joined");
+      connection.error(
+          null,
+          null,
+          "invalid_frame",
+          "'leave' needs the 'session' of a session this socket joined");
     }
   }
 
   /** {@code {"type": "typing", "session"}}: only someone present can be typing. */
   void typing(JsonObject frame) {
-    if (frame.getValue("session") instanceof String session && joined.containsKey(session) && joined.get(session).name != null) {
+    if (frame.getValue("session") instanceof String session
+        && joined.containsKey(session)
+        && joined.get(session).name != null) {
       sessions.typing(session, joined.get(session).name);
     } else {
-      connection.error(null, null, "invalid_frame", "'typing' needs the 'session' of a session this socket joined");
+      connection.error(
+          null,
+          null,
+          "invalid_frame",
+          "'typing' needs the 'session' of a session this socket joined");
     }
   }
 
@@ -120,7 +150,10 @@ final class SessionMemberships {
     }
   }
 
-  /** One joined session: its viewer over this socket, and the name its author is present under (null until they are). */
+  /**
+   * One joined session: its viewer over this socket, and the name its author is present under (null
+   * until they are).
+   */
   private final class Membership extends WriterOutput<SessionEvent> {
     private final String session;
     private Viewer<SessionEvent> viewer;
@@ -160,7 +193,8 @@ final class SessionMemberships {
     @Override
     public void lost(String reason) {
       leave(session);
-      connection.error(KIND, session, "session_lost", "Stopped following session '" + session + "': " + reason);
+      connection.error(
+          KIND, session, "session_lost", "Stopped following session '" + session + "': " + reason);
     }
   }
 }

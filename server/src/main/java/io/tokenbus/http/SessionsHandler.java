@@ -2,10 +2,10 @@ package io.tokenbus.http;
 
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.provider.Upstreams;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.SessionEncoder;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
@@ -32,7 +32,12 @@ final class SessionsHandler {
   private final int writeQueueBytes;
   private final Heartbeats heartbeats;
 
-  SessionsHandler(Sessions sessions, FanOut fanOut, Upstreams upstreams, int writeQueueBytes, Heartbeats heartbeats) {
+  SessionsHandler(
+      Sessions sessions,
+      FanOut fanOut,
+      Upstreams upstreams,
+      int writeQueueBytes,
+      Heartbeats heartbeats) {
     this.sessions = sessions;
     this.fanOut = fanOut;
     this.upstreams = upstreams;
@@ -42,7 +47,8 @@ final class SessionsHandler {
   }
 
   private static ApiException notFound(String id) {
-    return ApiException.notFound("session_not_found", "No session " + id + " (it may have expired)");
+    return ApiException.notFound(
+        "session_not_found", "No session " + id + " (it may have expired)");
   }
 
   private static String optionalString(JsonObject body, String key, int max) {
@@ -51,14 +57,19 @@ final class SessionsHandler {
       return null;
     }
     if (!(value instanceof String text) || text.length() > max) {
-      throw ApiException.badRequest("invalid_" + key, "'" + key + "' must be a string of at most " + max + " characters", key);
+      throw ApiException.badRequest(
+          "invalid_" + key,
+          "'" + key + "' must be a string of at most " + max + " characters",
+          key);
     }
     return text;
   }
 
   private static JsonObject body(RoutingContext ctx, boolean required) {
     Buffer buffer = ctx.body().buffer();
-    return buffer == null || buffer.length() == 0 ? (required ? ChatRequests.json(buffer) : new JsonObject()) : ChatRequests.json(buffer);
+    return buffer == null || buffer.length() == 0
+        ? (required ? ChatRequests.json(buffer) : new JsonObject())
+        : ChatRequests.json(buffer);
   }
 
   /** {@code POST /v1/sessions}: 201 with the session and its share URL. */
@@ -72,115 +83,196 @@ final class SessionsHandler {
     if (unserved != null) {
       throw new ApiException(unserved, "model");
     }
-    sessions.create(title == null ? "" : title, chosen, system == null ? "" : system)
-        .recover(e -> Future.failedFuture(e instanceof SessionLimitException
-            ? new ApiException(new Failure(429, "rate_limit_error", "session_limit_reached", e.getMessage())) : e))
-        .onSuccess(view -> {
-          JsonObject json = SessionEncoder.view(view);
-          String host = ctx.request().authority() == null ? "" : ctx.request().scheme() + "://" + ctx.request().authority();
-          json.put("share_url", host + "/?session=" + view.id());
-          ctx.response().setStatusCode(201).putHeader(HttpHeaders.LOCATION, "/v1/sessions/" + view.id())
-              .putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(json.encode());
-        })
+    sessions
+        .create(title == null ? "" : title, chosen, system == null ? "" : system)
+        .recover(
+            e ->
+                Future.failedFuture(
+                    e instanceof SessionLimitException
+                        ? new ApiException(
+                            new Failure(
+                                429, "rate_limit_error", "session_limit_reached", e.getMessage()))
+                        : e))
+        .onSuccess(
+            view -> {
+              JsonObject json = SessionEncoder.view(view);
+              String host =
+                  ctx.request().authority() == null
+                      ? ""
+                      : ctx.request().scheme() + "://" + ctx.request().authority();
+              json.put("share_url", host + "/?session=" + view.id());
+              ctx.response()
+                  .setStatusCode(201)
+                  .putHeader(HttpHeaders.LOCATION, "/v1/sessions/" + view.id())
+                  .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                  .end(json.encode());
+            })
         .onFailure(ctx::fail);
   }
 
   /** {@code GET /v1/sessions/{id}}: the session and its transcript. */
   void get(RoutingContext ctx) {
     String id = ctx.pathParam("id");
-    sessions.view(id).onSuccess(view -> {
-      if (view == null) {
-        ctx.fail(notFound(id));
-        return;
-      }
-      ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(SessionEncoder.view(view).encode());
-    }).onFailure(ctx::fail);
+    sessions
+        .view(id)
+        .onSuccess(
+            view -> {
+              if (view == null) {
+                ctx.fail(notFound(id));
+                return;
+              }
+              ctx.response()
+                  .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                  .end(SessionEncoder.view(view).encode());
+            })
+        .onFailure(ctx::fail);
   }
 
-  /** {@code POST /v1/sessions/{id}/messages}: 202 with the message and the answer started (or queued) for it. */
+  /**
+   * {@code POST /v1/sessions/{id}/messages}: 202 with the message and the answer started (or
+   * queued) for it.
+   */
   void post(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     JsonObject body = body(ctx, true);
     String author = Participants.author(body.getValue("author"));
     if (!(body.getValue("content") instanceof String content) || content.isBlank()) {
-      throw ApiException.badRequest("invalid_content", "'content' is required: a non-empty string", "content");
+      throw ApiException.badRequest(
+          "invalid_content", "'content' is required: a non-empty string", "content");
     }
     if (content.length() > config.maxMessageChars()) {
-      throw ApiException.badRequest("message_too_long", "'content' is longer than " + config.maxMessageChars()
-          + " characters (sessions.max-message-chars)", "content");
+      throw ApiException.badRequest(
+          "message_too_long",
+          "'content' is longer than "
+              + config.maxMessageChars()
+              + " characters (sessions.max-message-chars)",
+          "content");
     }
-    sessions.post(id, author, content).onSuccess(post -> {
-      if (post == null) {
-        ctx.fail(notFound(id));
-      } else if (post.refused() != null) {
-        ctx.fail(new ApiException(post.refused()));
-      } else {
-        ctx.response().setStatusCode(202).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-            .end(new JsonObject().put("message", SessionEncoder.message(post.message())).put("answer", post.answer())
-                .put("generation", post.generation()).put("queued", post.queued()).encode());
-      }
-    }).onFailure(ctx::fail);
-  }
-
-  /** {@code POST /v1/sessions/{id}/stop}: stops the answer in progress for everyone; queued questions are given up. */
-  void stop(RoutingContext ctx) {
-    String id = ctx.pathParam("id");
-    sessions.view(id).compose(view -> view == null ? Future.failedFuture(notFound(id)) : sessions.stop(id))
-        .onSuccess(stopped -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-            .end(new JsonObject().put("stopped", stopped == null ? null : stopped.id()).encode()))
+    sessions
+        .post(id, author, content)
+        .onSuccess(
+            post -> {
+              if (post == null) {
+                ctx.fail(notFound(id));
+              } else if (post.refused() != null) {
+                ctx.fail(new ApiException(post.refused()));
+              } else {
+                ctx.response()
+                    .setStatusCode(202)
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(
+                        new JsonObject()
+                            .put("message", SessionEncoder.message(post.message()))
+                            .put("answer", post.answer())
+                            .put("generation", post.generation())
+                            .put("queued", post.queued())
+                            .encode());
+              }
+            })
         .onFailure(ctx::fail);
   }
 
-  /** {@code POST /v1/sessions/{id}/typing}: {@code {"author"}}; everyone gets a presence {@code typing} event. */
+  /**
+   * {@code POST /v1/sessions/{id}/stop}: stops the answer in progress for everyone; queued
+   * questions are given up.
+   */
+  void stop(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    sessions
+        .view(id)
+        .compose(view -> view == null ? Future.failedFuture(notFound(id)) : sessions.stop(id))
+        .onSuccess(
+            stopped ->
+                ctx.response()
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(
+                        new JsonObject()
+                            .put("stopped", stopped == null ? null : stopped.id())
+                            .encode()))
+        .onFailure(ctx::fail);
+  }
+
+  /**
+   * {@code POST /v1/sessions/{id}/typing}: {@code {"author"}}; everyone gets a presence {@code
+   * typing} event.
+   */
   void typing(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     String author = Participants.author(body(ctx, true).getValue("author"));
-    // Not a view first: typing comes every few seconds per typist, and a view copies the whole transcript.
-    sessions.typing(id, author).compose(found -> found ? Future.succeededFuture() : Future.failedFuture(notFound(id)))
+    // Not a view first: typing comes every few seconds per typist, and a view copies the whole
+    // transcript.
+    sessions
+        .typing(id, author)
+        .compose(found -> found ? Future.succeededFuture() : Future.failedFuture(notFound(id)))
         .onSuccess(v -> ctx.response().setStatusCode(204).end())
         .onFailure(ctx::fail);
   }
 
   /**
-   * {@code GET /v1/sessions/{id}/events}: a newcomer gets {@code state} (the whole session) and then
-   * live events; {@code Last-Event-ID} (or {@code ?after=}) resumes after that seq instead.
+   * {@code GET /v1/sessions/{id}/events}: a newcomer gets {@code state} (the whole session) and
+   * then live events; {@code Last-Event-ID} (or {@code ?after=}) resumes after that seq instead.
    */
   void events(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     String lastEventId = ctx.request().getHeader("Last-Event-ID");
     String afterParam = ctx.request().getParam("after");
-    long after = lastEventId != null ? Cursors.parse(lastEventId, "Last-Event-ID")
-        : afterParam != null ? Cursors.parse(afterParam, "after") : -1;
+    long after =
+        lastEventId != null
+            ? Cursors.parse(lastEventId, "Last-Event-ID")
+            : afterParam != null ? Cursors.parse(afterParam, "after") : -1;
     String authorParam = ctx.request().getParam("author");
     String author = authorParam == null ? null : Participants.author(authorParam);
     HttpServerResponse response = ctx.response();
-    sessions.view(id).compose(view -> {
-      if (view == null) {
-        return Future.failedFuture(notFound(id));
-      }
-      if (after > view.seq()) {
-        return Future.failedFuture(ApiException.badRequest("invalid_cursor", "The session has no event " + after + " yet (its last is "
-            + view.seq() + ")", "after"));
-      }
-      return author == null ? Future.succeededFuture() : sessions.presence(id, author, 1).compose(refused -> refused == null
-          ? Future.succeededFuture() : Future.failedFuture(new ApiException(refused)));
-    }).onSuccess(v -> {
-      if (response.closed()) { // gone while joining
-        if (author != null) {
-          sessions.leave(id, author);
-        }
-        return;
-      }
-      SseOutput.prepare(response, "X-Session-Id", id);
-      response.write(Buffer.buffer(": session " + id + "\n\n"));
-      SessionStream output = new SessionStream(ctx.request(), author == null ? null : () -> sessions.leave(id, author));
-      output.watch(new Viewer<>(fanOut, new SessionSource(id, sessions), after, false, output));
-    }).onFailure(ctx::fail);
+    sessions
+        .view(id)
+        .compose(
+            view -> {
+              if (view == null) {
+                return Future.failedFuture(notFound(id));
+              }
+              if (after > view.seq()) {
+                return Future.failedFuture(
+                    ApiException.badRequest(
+                        "invalid_cursor",
+                        "The session has no event "
+                            + after
+                            + " yet (its last is "
+                            + view.seq()
+                            + ")",
+                        "after"));
+              }
+              return author == null
+                  ? Future.succeededFuture()
+                  : sessions
+                      .presence(id, author, 1)
+                      .compose(
+                          refused ->
+                              refused == null
+                                  ? Future.succeededFuture()
+                                  : Future.failedFuture(new ApiException(refused)));
+            })
+        .onSuccess(
+            v -> {
+              if (response.closed()) { // gone while joining
+                if (author != null) {
+                  sessions.leave(id, author);
+                }
+                return;
+              }
+              SseOutput.prepare(response, "X-Session-Id", id);
+              response.write(Buffer.buffer(": session " + id + "\n\n"));
+              SessionStream output =
+                  new SessionStream(
+                      ctx.request(), author == null ? null : () -> sessions.leave(id, author));
+              output.watch(
+                  new Viewer<>(fanOut, new SessionSource(id, sessions), after, false, output));
+            })
+        .onFailure(ctx::fail);
   }
 
   /**
-   * A session's SSE stream. A participant named on it leaves once it is over, whichever way it ends;
-   * a session that is gone is said in an {@code error} event before the stream ends.
+   * A session's SSE stream. A participant named on it leaves once it is over, whichever way it
+   * ends; a session that is gone is said in an {@code error} event before the stream ends.
    */
   private final class SessionStream extends SseOutput<SessionEvent> {
     /** Run once when the stream is over, or null. */
@@ -211,8 +303,15 @@ final class SessionsHandler {
     public void lost(String reason) {
       closed();
       if (!response.closed() && !response.ended()) {
-        response.write(Buffer.buffer("event: error\ndata: " + new JsonObject().put("message", "The session stream ended: " + reason)
-            .put("type", "invalid_request_error").put("code", "session_not_found").encode() + "\n\n"));
+        response.write(
+            Buffer.buffer(
+                "event: error\ndata: "
+                    + new JsonObject()
+                        .put("message", "The session stream ended: " + reason)
+                        .put("type", "invalid_request_error")
+                        .put("code", "session_not_found")
+                        .encode()
+                    + "\n\n"));
         response.end();
       }
     }

@@ -16,19 +16,27 @@ class SseOutput<E extends StreamEvent> extends WriterOutput<E> {
 
   protected final HttpServerResponse response;
 
-  SseOutput(HttpServerRequest request, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
+  SseOutput(
+      HttpServerRequest request, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
     super(ConnectionWriter.sse(request, writeQueueBytes, heartbeats), format);
     this.response = request.response();
   }
 
-  /** The headers of a generation's SSE answer; written at once so the client sees the stream open. */
+  /**
+   * The headers of a generation's SSE answer; written at once so the client sees the stream open.
+   */
   static void prepare(HttpServerResponse response, String generationId) {
     prepare(response, "X-Generation-Id", generationId);
   }
 
-  /** The headers of every SSE answer, with the header naming what it streams ({@code X-Generation-Id}, {@code X-Session-Id}). */
+  /**
+   * The headers of every SSE answer, with the header naming what it streams ({@code
+   * X-Generation-Id}, {@code X-Session-Id}).
+   */
   static void prepare(HttpServerResponse response, String idHeader, String id) {
-    response.setStatusCode(200).setChunked(true)
+    response
+        .setStatusCode(200)
+        .setChunked(true)
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8")
         .putHeader(HttpHeaders.CACHE_CONTROL, "no-cache")
         .putHeader("X-Accel-Buffering", "no")
@@ -66,10 +74,11 @@ class SseOutput<E extends StreamEvent> extends WriterOutput<E> {
       closed(); // the client left while the stream was starting: the close handler would never run
       return;
     }
-    response.closeHandler(v -> {
-      closed();
-      viewer.close();
-    });
+    response.closeHandler(
+        v -> {
+          closed();
+          viewer.close();
+        });
     viewer.start();
   }
 

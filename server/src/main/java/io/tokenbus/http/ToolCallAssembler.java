@@ -28,11 +28,20 @@ final class ToolCallAssembler {
     if (choices.isEmpty()) {
       return;
     }
-    JsonArray deltas = choices.getJsonObject(0).getJsonObject("delta", new JsonObject()).getJsonArray("tool_calls", new JsonArray());
+    JsonArray deltas =
+        choices
+            .getJsonObject(0)
+            .getJsonObject("delta", new JsonObject())
+            .getJsonArray("tool_calls", new JsonArray());
     for (Object d : deltas) {
       JsonObject delta = (JsonObject) d;
-      JsonObject call = calls.computeIfAbsent(delta.getInteger("index", 0), i -> new JsonObject()
-          .put("type", "function").put("function", new JsonObject().put("arguments", "")));
+      JsonObject call =
+          calls.computeIfAbsent(
+              delta.getInteger("index", 0),
+              i ->
+                  new JsonObject()
+                      .put("type", "function")
+                      .put("function", new JsonObject().put("arguments", "")));
       if (delta.getString("id") != null) {
         call.put("id", delta.getString("id"));
       }
@@ -50,9 +59,21 @@ final class ToolCallAssembler {
 
   JsonArray result() {
     JsonArray result = new JsonArray();
-    calls.values().forEach(call -> result.add(new JsonObject().put("id", call.getString("id")).put("type", call.getString("type"))
-        .put("function", new JsonObject().put("name", call.getJsonObject("function").getString("name"))
-            .put("arguments", call.getJsonObject("function").getString("arguments")))));
+    calls
+        .values()
+        .forEach(
+            call ->
+                result.add(
+                    new JsonObject()
+                        .put("id", call.getString("id"))
+                        .put("type", call.getString("type"))
+                        .put(
+                            "function",
+                            new JsonObject()
+                                .put("name", call.getJsonObject("function").getString("name"))
+                                .put(
+                                    "arguments",
+                                    call.getJsonObject("function").getString("arguments")))));
     return result;
   }
 }

@@ -11,11 +11,11 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * One {@code /v1/ws} socket: reads the client's frames and hands each to the part that serves it,
- * {@link GenerationSubscriptions} ({@code subscribe}, {@code unsubscribe}, {@code generate},
- * {@code cancel}) or {@link SessionMemberships} ({@code join}, {@code leave}, {@code typing}). It
- * owns what they share: the socket's {@link ConnectionWriter}, the error frames, and the one limit
- * on what a socket may watch. A frame that is not valid gets an {@code error} frame without
- * {@code seq} and the socket stays open.
+ * {@link GenerationSubscriptions} ({@code subscribe}, {@code unsubscribe}, {@code generate}, {@code
+ * cancel}) or {@link SessionMemberships} ({@code join}, {@code leave}, {@code typing}). It owns
+ * what they share: the socket's {@link ConnectionWriter}, the error frames, and the one limit on
+ * what a socket may watch. A frame that is not valid gets an {@code error} frame without {@code
+ * seq} and the socket stays open.
  */
 final class WebSocketConnection {
 
@@ -25,8 +25,14 @@ final class WebSocketConnection {
   private final GenerationSubscriptions generations;
   private final SessionMemberships sessions;
 
-  WebSocketConnection(ServerWebSocket socket, TokenbusConfig config, Heartbeats heartbeats, GenerationClient client,
-                      GenerationStore store, FanOut fanOut, Sessions sessions) {
+  WebSocketConnection(
+      ServerWebSocket socket,
+      TokenbusConfig config,
+      Heartbeats heartbeats,
+      GenerationClient client,
+      GenerationStore store,
+      FanOut fanOut,
+      Sessions sessions) {
     this.socket = socket;
     this.writer = ConnectionWriter.webSocket(socket, config.viewer().writeQueueBytes(), heartbeats);
     this.maxSubscriptions = config.websocket().maxSubscriptions();
@@ -36,12 +42,19 @@ final class WebSocketConnection {
 
   void start() {
     socket.textMessageHandler(this::onText);
-    socket.binaryMessageHandler(b -> error(null, null, "invalid_frame", "Binary frames are not supported; send JSON text frames"));
-    socket.closeHandler(v -> {
-      writer.stop();
-      generations.closeAll();
-      sessions.leaveAll();
-    });
+    socket.binaryMessageHandler(
+        b ->
+            error(
+                null,
+                null,
+                "invalid_frame",
+                "Binary frames are not supported; send JSON text frames"));
+    socket.closeHandler(
+        v -> {
+          writer.stop();
+          generations.closeAll();
+          sessions.leaveAll();
+        });
     socket.exceptionHandler(e -> socket.close());
   }
 
@@ -55,7 +68,11 @@ final class WebSocketConnection {
     }
     Object type = frame.getValue("type");
     if (!(type instanceof String)) {
-      error(null, null, "invalid_frame", "A frame needs a string 'type': subscribe, unsubscribe, generate or cancel");
+      error(
+          null,
+          null,
+          "invalid_frame",
+          "A frame needs a string 'type': subscribe, unsubscribe, generate or cancel");
       return;
     }
     switch ((String) type) {
@@ -66,8 +83,15 @@ final class WebSocketConnection {
       case "join" -> sessions.join(frame);
       case "leave" -> sessions.leave(frame);
       case "typing" -> sessions.typing(frame);
-      default -> error(null, null, "invalid_frame", "Unknown frame type '" + type + "': expected subscribe, unsubscribe, generate, "
-          + "cancel, join, leave or typing");
+      default ->
+          error(
+              null,
+              null,
+              "invalid_frame",
+              "Unknown frame type '"
+                  + type
+                  + "': expected subscribe, unsubscribe, generate, "
+                  + "cancel, join, leave or typing");
     }
   }
 
@@ -86,32 +110,43 @@ final class WebSocketConnection {
   boolean full(String kind, String id) {
     int watching = generations.count() + sessions.count();
     if (watching >= maxSubscriptions) {
-      error(kind, id, "too_many_subscriptions", "This socket already watches " + watching
-          + " generations and sessions (websocket.max-subscriptions)");
+      error(
+          kind,
+          id,
+          "too_many_subscriptions",
+          "This socket already watches "
+              + watching
+              + " generations and sessions (websocket.max-subscriptions)");
       return true;
     }
     return false;
   }
 
-  /** A JSON frame of the socket's own (started, errors): written in order with the streams' frames. */
+  /**
+   * A JSON frame of the socket's own (started, errors): written in order with the streams' frames.
+   */
   void send(JsonObject frame) {
     writer.write(WebSocketFrames.text(frame.encode()));
   }
 
   /**
    * A protocol error about a generation or a session ({@code kind} {@code id}; both null for the
-   * socket itself). It has no {@code seq}, which tells it apart from a generation's terminal
-   * {@code error} event.
+   * socket itself). It has no {@code seq}, which tells it apart from a generation's terminal {@code
+   * error} event.
    */
   void error(String kind, String id, String code, String message) {
-    JsonObject frame = new JsonObject().put("type", "error").put("code", code).put("message", message);
+    JsonObject frame =
+        new JsonObject().put("type", "error").put("code", code).put("message", message);
     if (kind != null && id != null) {
       frame.put(kind, id);
     }
     send(frame);
   }
 
-  /** A stream of this socket stalled past the limit, so the whole socket is stuck: the client reconnects and resumes with 'after'. */
+  /**
+   * A stream of this socket stalled past the limit, so the whole socket is stuck: the client
+   * reconnects and resumes with 'after'.
+   */
   void closeStalled() {
     socket.close((short) 1013, "stalled; resubscribe with 'after'");
   }

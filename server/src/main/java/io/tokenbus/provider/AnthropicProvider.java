@@ -17,9 +17,9 @@ import java.util.Map;
  * format to tokenbus; {@link AnthropicTranslation} turns the request around (system prompts, stop
  * sequences, tools) and this class reads the real event stream: {@code message_start} (input
  * tokens), {@code content_block_start} / {@code content_block_delta} / {@code content_block_stop}
- * (text, tool use, thinking), {@code message_delta} (stop reason, output tokens),
- * {@code message_stop}, {@code ping} and {@code error}. A continuation prefills the assistant turn
- * with the partial text, and Claude carries on right after it.
+ * (text, tool use, thinking), {@code message_delta} (stop reason, output tokens), {@code
+ * message_stop}, {@code ping} and {@code error}. A continuation prefills the assistant turn with
+ * the partial text, and Claude carries on right after it.
  */
 final class AnthropicProvider implements Provider {
 
@@ -35,18 +35,27 @@ final class AnthropicProvider implements Provider {
   }
 
   @Override
-  public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+  public UpstreamCall start(
+      GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
     Call call = new Call(http, listener);
     JsonObject body;
     try {
-      body = AnthropicTranslation.request(request, model, from, http.config().anthropic().defaultMaxTokens());
-    } catch (RuntimeException e) { // IllegalArgumentException, or a client's malformed JSON (tool arguments, say)
+      body =
+          AnthropicTranslation.request(
+              request, model, from, http.config().anthropic().defaultMaxTokens());
+    } catch (
+        RuntimeException
+            e) { // IllegalArgumentException, or a client's malformed JSON (tool arguments, say)
       call.endUnsent();
-      listener.onFailure(UpstreamFailure.fatal(Failure.invalidRequest("unsupported_for_model",
-          "The request cannot be sent to an Anthropic model: " + e.getMessage())));
+      listener.onFailure(
+          UpstreamFailure.fatal(
+              Failure.invalidRequest(
+                  "unsupported_for_model",
+                  "The request cannot be sent to an Anthropic model: " + e.getMessage())));
       return call;
     }
-    RequestOptions auth = new RequestOptions().putHeader("anthropic-version", http.config().anthropic().version());
+    RequestOptions auth =
+        new RequestOptions().putHeader("anthropic-version", http.config().anthropic().version());
     if (!http.config().apiKey().isEmpty()) {
       auth.putHeader("x-api-key", http.config().apiKey());
     }
@@ -57,6 +66,7 @@ final class AnthropicProvider implements Provider {
   private static final class Call extends StreamingCall {
     /** Anthropic content-block index → OpenAI tool-call index. */
     private final Map<Integer, Integer> toolIndexes = new HashMap<>();
+
     private String stopReason;
     private long inputTokens;
     private long outputTokens = -1;
@@ -68,7 +78,11 @@ final class AnthropicProvider implements Provider {
 
     @Override
     protected void onBodyEnd() {
-      fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished (no message_stop)")), false);
+      fail(
+          UpstreamFailure.broken(
+              Failure.upstream(
+                  "The upstream stream ended before the answer finished (no message_stop)")),
+          false);
     }
 
     @Override
@@ -77,22 +91,36 @@ final class AnthropicProvider implements Provider {
       try {
         event = new JsonObject(data);
       } catch (DecodeException e) {
-        fail(UpstreamFailure.broken(Failure.upstream("The upstream sent an event that is not JSON")), true);
+        fail(
+            UpstreamFailure.broken(Failure.upstream("The upstream sent an event that is not JSON")),
+            true);
         return;
       }
       switch (event.getString("type", "")) {
         case "message_start" -> {
-          JsonObject usage = event.getJsonObject("message", new JsonObject()).getJsonObject("usage", new JsonObject());
-          inputTokens = usage.getLong("input_tokens", 0L) + usage.getLong("cache_creation_input_tokens", 0L)
-              + usage.getLong("cache_read_input_tokens", 0L);
+          JsonObject usage =
+              event
+                  .getJsonObject("message", new JsonObject())
+                  .getJsonObject("usage", new JsonObject());
+          inputTokens =
+              usage.getLong("input_tokens", 0L)
+                  + usage.getLong("cache_creation_input_tokens", 0L)
+                  + usage.getLong("cache_read_input_tokens", 0L);
         }
-        case "content_block_start" -> onBlockStart(event.getInteger("index", 0), event.getJsonObject("content_block", new JsonObject()));
-        case "content_block_delta" -> onBlockDelta(event.getInteger("index", 0), event.getJsonObject("delta", new JsonObject()));
+        case "content_block_start" ->
+            onBlockStart(
+                event.getInteger("index", 0),
+                event.getJsonObject("content_block", new JsonObject()));
+        case "content_block_delta" ->
+            onBlockDelta(
+                event.getInteger("index", 0), event.getJsonObject("delta", new JsonObject()));
         case "message_delta" -> {
-          if (event.getJsonObject("delta", new JsonObject()).getValue("stop_reason") instanceof String reason) {
+          if (event.getJsonObject("delta", new JsonObject()).getValue("stop_reason")
+              instanceof String reason) {
             stopReason = reason;
           }
-          if (event.getValue("usage") instanceof JsonObject usage && usage.getValue("output_tokens") instanceof Number n) {
+          if (event.getValue("usage") instanceof JsonObject usage
+              && usage.getValue("output_tokens") instanceof Number n) {
             outputTokens = n.longValue();
           }
         }
@@ -101,7 +129,9 @@ final class AnthropicProvider implements Provider {
           JsonObject error = event.getJsonObject("error", new JsonObject());
           String message = redact(error.getString("message", "unknown error"));
           int status = AnthropicTranslation.statusOf(error.getString("type", "api_error"));
-          fail(UpstreamFailure.status(status, error.getString("type", "error") + ": " + message, -1), true);
+          fail(
+              UpstreamFailure.status(status, error.getString("type", "error") + ": " + message, -1),
+              true);
         }
         default -> {
           // ping, content_block_stop, and event types added later: nothing to do
@@ -121,13 +151,18 @@ final class AnthropicProvider implements Provider {
         case "tool_use" -> {
           int toolIndex = toolIndexes.size();
           toolIndexes.put(index, toolIndex);
-          JsonObject call = new JsonObject().put("index", toolIndex).put("id", block.getString("id"))
-              .put("type", "function").put("function", new JsonObject().put("name", block.getString("name")).put("arguments", ""));
+          JsonObject call =
+              new JsonObject()
+                  .put("index", toolIndex)
+                  .put("id", block.getString("id"))
+                  .put("type", "function")
+                  .put(
+                      "function",
+                      new JsonObject().put("name", block.getString("name")).put("arguments", ""));
           deltas++;
           listener.onToolCall(toolChunk(call).encode());
         }
-        default -> {
-        }
+        default -> {}
       }
     }
 
@@ -144,23 +179,49 @@ final class AnthropicProvider implements Provider {
           Integer toolIndex = toolIndexes.get(index);
           if (toolIndex != null) {
             deltas++;
-            listener.onToolCall(toolChunk(new JsonObject().put("index", toolIndex)
-                .put("function", new JsonObject().put("arguments", delta.getString("partial_json", "")))).encode());
+            listener.onToolCall(
+                toolChunk(
+                        new JsonObject()
+                            .put("index", toolIndex)
+                            .put(
+                                "function",
+                                new JsonObject()
+                                    .put("arguments", delta.getString("partial_json", ""))))
+                    .encode());
           }
         }
         case "thinking_delta" -> {
           deltas++;
-          listener.onDelta("", new JsonObject().put("choices", new JsonArray().add(new JsonObject()
-              .put("delta", new JsonObject().put("reasoning_content", delta.getString("thinking", ""))))).encode());
+          listener.onDelta(
+              "",
+              new JsonObject()
+                  .put(
+                      "choices",
+                      new JsonArray()
+                          .add(
+                              new JsonObject()
+                                  .put(
+                                      "delta",
+                                      new JsonObject()
+                                          .put(
+                                              "reasoning_content",
+                                              delta.getString("thinking", "")))))
+                  .encode());
         }
-        default -> {
-        }
+        default -> {}
       }
     }
 
     private JsonObject toolChunk(JsonObject toolCall) {
-      return new JsonObject().put("choices", new JsonArray().add(new JsonObject()
-          .put("delta", new JsonObject().put("tool_calls", new JsonArray().add(toolCall)))));
+      return new JsonObject()
+          .put(
+              "choices",
+              new JsonArray()
+                  .add(
+                      new JsonObject()
+                          .put(
+                              "delta",
+                              new JsonObject().put("tool_calls", new JsonArray().add(toolCall)))));
     }
 
     @Override

@@ -6,24 +6,29 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * OpenAI's Chat Completions request in Anthropic's Messages terms, and Anthropic's answers back:
- * system and developer messages become {@code system}; {@code stop} becomes
- * {@code stop_sequences}; {@code max_tokens} (required there) defaults to the provider's setting;
- * tools, tool calls and tool results are translated; stop reasons and error types are mapped.
+ * system and developer messages become {@code system}; {@code stop} becomes {@code stop_sequences};
+ * {@code max_tokens} (required there) defaults to the provider's setting; tools, tool calls and
+ * tool results are translated; stop reasons and error types are mapped.
  */
 final class AnthropicTranslation {
 
-  private AnthropicTranslation() {
-  }
+  private AnthropicTranslation() {}
 
   /**
    * The Messages request for an OpenAI-shaped one.
    *
-   * @throws IllegalArgumentException for what the Messages API cannot express (the message says what)
+   * @throws IllegalArgumentException for what the Messages API cannot express (the message says
+   *     what)
    */
-  static JsonObject request(GenerationRequest request, String model, Continuation from, int defaultMaxTokens) {
+  static JsonObject request(
+      GenerationRequest request, String model, Continuation from, int defaultMaxTokens) {
     JsonObject openai = request.body();
-    JsonObject body = new JsonObject().put("model", model).put("stream", true)
-        .put("max_tokens", request.maxTokens() != null ? request.maxTokens() : defaultMaxTokens);
+    JsonObject body =
+        new JsonObject()
+            .put("model", model)
+            .put("stream", true)
+            .put(
+                "max_tokens", request.maxTokens() != null ? request.maxTokens() : defaultMaxTokens);
     StringBuilder system = new StringBuilder();
     JsonArray messages = new JsonArray();
     for (Object m : openai.getJsonArray("messages", new JsonArray())) {
@@ -36,16 +41,32 @@ final class AnthropicTranslation {
           }
           system.append(text(message.getValue("content")));
         }
-        case "user" -> messages.add(new JsonObject().put("role", "user").put("content", text(message.getValue("content"))));
+        case "user" ->
+            messages.add(
+                new JsonObject()
+                    .put("role", "user")
+                    .put("content", text(message.getValue("content"))));
         case "assistant" -> messages.add(assistant(message));
-        case "tool" -> messages.add(new JsonObject().put("role", "user").put("content", new JsonArray().add(new JsonObject()
-            .put("type", "tool_result").put("tool_use_id", message.getString("tool_call_id"))
-            .put("content", text(message.getValue("content"))))));
-        default -> throw new IllegalArgumentException("Message role '" + role + "' cannot be sent to an Anthropic model");
+        case "tool" ->
+            messages.add(
+                new JsonObject()
+                    .put("role", "user")
+                    .put(
+                        "content",
+                        new JsonArray()
+                            .add(
+                                new JsonObject()
+                                    .put("type", "tool_result")
+                                    .put("tool_use_id", message.getString("tool_call_id"))
+                                    .put("content", text(message.getValue("content"))))));
+        default ->
+            throw new IllegalArgumentException(
+                "Message role '" + role + "' cannot be sent to an Anthropic model");
       }
     }
     if (from != null) {
-      // The API refuses a final assistant turn ending in white space; Claude writes it again itself.
+      // The API refuses a final assistant turn ending in white space; Claude writes it again
+      // itself.
       String prefill = from.text().stripTrailing();
       if (!prefill.isEmpty()) {
         messages.add(new JsonObject().put("role", "assistant").put("content", prefill));
@@ -89,8 +110,12 @@ final class AnthropicTranslation {
         JsonObject call = (JsonObject) c;
         JsonObject function = call.getJsonObject("function", new JsonObject());
         String arguments = function.getString("arguments", "{}");
-        content.add(new JsonObject().put("type", "tool_use").put("id", call.getString("id")).put("name", function.getString("name"))
-            .put("input", arguments.isBlank() ? new JsonObject() : new JsonObject(arguments)));
+        content.add(
+            new JsonObject()
+                .put("type", "tool_use")
+                .put("id", call.getString("id"))
+                .put("name", function.getString("name"))
+                .put("input", arguments.isBlank() ? new JsonObject() : new JsonObject(arguments)));
       }
     }
     return new JsonObject().put("role", "assistant").put("content", content);
@@ -103,8 +128,12 @@ final class AnthropicTranslation {
       if (function == null) {
         throw new IllegalArgumentException("Only function tools can be sent to an Anthropic model");
       }
-      JsonObject tool = new JsonObject().put("name", function.getString("name"))
-          .put("input_schema", function.getJsonObject("parameters", new JsonObject().put("type", "object")));
+      JsonObject tool =
+          new JsonObject()
+              .put("name", function.getString("name"))
+              .put(
+                  "input_schema",
+                  function.getJsonObject("parameters", new JsonObject().put("type", "object")));
       if (function.getString("description") != null) {
         tool.put("description", function.getString("description"));
       }
@@ -115,7 +144,9 @@ final class AnthropicTranslation {
 
   private static JsonObject toolChoice(Object choice) {
     if (choice instanceof JsonObject named && named.getJsonObject("function") != null) {
-      return new JsonObject().put("type", "tool").put("name", named.getJsonObject("function").getString("name"));
+      return new JsonObject()
+          .put("type", "tool")
+          .put("name", named.getJsonObject("function").getString("name"));
     }
     return switch (String.valueOf(choice)) {
       case "required" -> new JsonObject().put("type", "any");
@@ -138,12 +169,14 @@ final class AnthropicTranslation {
         if (p instanceof JsonObject part && "text".equals(part.getString("type"))) {
           text.append(part.getString("text", ""));
         } else {
-          throw new IllegalArgumentException("Only text content parts can be sent to an Anthropic model");
+          throw new IllegalArgumentException(
+              "Only text content parts can be sent to an Anthropic model");
         }
       }
       return text.toString();
     }
-    throw new IllegalArgumentException("A message's content must be a string or an array of text parts");
+    throw new IllegalArgumentException(
+        "A message's content must be a string or an array of text parts");
   }
 
   /** Anthropic's stop reason as OpenAI's finish reason. */
@@ -159,7 +192,9 @@ final class AnthropicTranslation {
     };
   }
 
-  /** The HTTP status an Anthropic error type stands for (its streamed errors carry only the type). */
+  /**
+   * The HTTP status an Anthropic error type stands for (its streamed errors carry only the type).
+   */
   static int statusOf(String errorType) {
     return switch (errorType) {
       case "invalid_request_error" -> 400;

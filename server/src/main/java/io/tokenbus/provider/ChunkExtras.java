@@ -12,21 +12,26 @@ import io.vertx.core.json.JsonObject;
  */
 public final class ChunkExtras {
 
-  private ChunkExtras() {
-  }
+  private ChunkExtras() {}
 
-  /** The extras of {@code chunk}'s first choice and of the chunk itself, or null when it has none. */
+  /**
+   * The extras of {@code chunk}'s first choice and of the chunk itself, or null when it has none.
+   */
   static JsonObject of(JsonObject chunk) {
     JsonObject extras = chunk.copy();
     extras.remove("id");
     extras.remove("object");
     extras.remove("created");
     extras.remove("model");
-    extras.remove("obfuscation"); // OpenAI's random per-chunk padding: meaningless once tokenbus re-chunks the stream
+    extras.remove(
+        "obfuscation"); // OpenAI's random per-chunk padding: meaningless once tokenbus re-chunks
+    // the stream
     if (extras.getValue("usage") == null) {
       extras.remove("usage");
     }
-    if (extras.getValue("choices") instanceof JsonArray choices && !choices.isEmpty() && choices.getValue(0) instanceof JsonObject first) {
+    if (extras.getValue("choices") instanceof JsonArray choices
+        && !choices.isEmpty()
+        && choices.getValue(0) instanceof JsonObject first) {
       JsonObject choice = first.copy();
       choice.remove("index");
       choice.remove("finish_reason");
@@ -63,7 +68,9 @@ public final class ChunkExtras {
    * even without text.
    */
   static boolean aboutTheAnswer(JsonObject extras) {
-    return extras != null && extras.getValue("choices") instanceof JsonArray choices && !choices.isEmpty();
+    return extras != null
+        && extras.getValue("choices") instanceof JsonArray choices
+        && !choices.isEmpty();
   }
 
   /**
@@ -76,8 +83,13 @@ public final class ChunkExtras {
       Object existing = chunk.getValue(key);
       if (value instanceof JsonObject v && existing instanceof JsonObject e) {
         merge(e, v);
-      } else if (key.equals("choices") && value instanceof JsonArray v && existing instanceof JsonArray e
-          && !v.isEmpty() && !e.isEmpty() && v.getValue(0) instanceof JsonObject vc && e.getValue(0) instanceof JsonObject ec) {
+      } else if (key.equals("choices")
+          && value instanceof JsonArray v
+          && existing instanceof JsonArray e
+          && !v.isEmpty()
+          && !e.isEmpty()
+          && v.getValue(0) instanceof JsonObject vc
+          && e.getValue(0) instanceof JsonObject ec) {
         merge(ec, vc);
       } else {
         chunk.put(key, value);

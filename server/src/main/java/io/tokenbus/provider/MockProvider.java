@@ -34,18 +34,25 @@ final class MockProvider implements Provider {
 
   /** The mock is deterministic (one delta per token), so it continues exactly where it stopped. */
   @Override
-  public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+  public UpstreamCall start(
+      GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
     long deltas = from == null ? 0 : from.deltas();
     int length = request.maxTokens() != null ? request.maxTokens() : config.defaultMaxTokens();
     String finishReason = request.maxTokens() != null ? "length" : "stop";
-    double rate = request.mockTokensPerSecond() != null ? request.mockTokensPerSecond() : config.tokensPerSecond();
-    return new Run(length, (int) deltas, finishReason, rate, promptWords(request.body()), listener).start();
+    double rate =
+        request.mockTokensPerSecond() != null
+            ? request.mockTokensPerSecond()
+            : config.tokensPerSecond();
+    return new Run(length, (int) deltas, finishReason, rate, promptWords(request.body()), listener)
+        .start();
   }
 
   private static long promptWords(JsonObject body) {
     long words = 0;
     for (Object message : body.getJsonArray("messages", new JsonArray())) {
-      if (message instanceof JsonObject m && m.getValue("content") instanceof String content && !content.isBlank()) {
+      if (message instanceof JsonObject m
+          && m.getValue("content") instanceof String content
+          && !content.isBlank()) {
         words += content.trim().split("\\s+").length;
       }
     }
@@ -64,7 +71,13 @@ final class MockProvider implements Provider {
     private long timer;
     private int emitted;
 
-    Run(int length, int startAt, String finishReason, double rate, long promptTokens, UpstreamListener listener) {
+    Run(
+        int length,
+        int startAt,
+        String finishReason,
+        double rate,
+        long promptTokens,
+        UpstreamListener listener) {
       this.length = length;
       this.startAt = startAt;
       this.emitted = startAt;

@@ -15,11 +15,12 @@ import io.vertx.core.json.JsonObject;
  * Any OpenAI-compatible Chat Completions server (OpenAI, vLLM, Ollama's /v1, llama.cpp, LM Studio),
  * pulled with Vert.x's non-blocking HTTP client. The client's request goes upstream as it came
  * (every field, {@code tools} and {@code response_format} included), with {@code stream: true} and
- * {@code stream_options.include_usage: true} forced so that tokenbus can stream it and report usage.
- * The reply is parsed as the real wire format: {@code data:} lines of {@code chat.completion.chunk}
- * (role-only first chunk, empty-content chunks, the finish chunk, the usage chunk), ending with
- * {@code data: [DONE]}; llama.cpp's {@code error:} line too. Whatever a chunk carries besides text
- * is kept (see {@link ChunkExtras}) so that Chat Completions clients get it unchanged.
+ * {@code stream_options.include_usage: true} forced so that tokenbus can stream it and report
+ * usage. The reply is parsed as the real wire format: {@code data:} lines of {@code
+ * chat.completion.chunk} (role-only first chunk, empty-content chunks, the finish chunk, the usage
+ * chunk), ending with {@code data: [DONE]}; llama.cpp's {@code error:} line too. Whatever a chunk
+ * carries besides text is kept (see {@link ChunkExtras}) so that Chat Completions clients get it
+ * unchanged.
  *
  * <p>A continuation sends the partial answer as a last, assistant, message, followed by the
  * configured continue instruction as a user message when there is one.
@@ -38,20 +39,26 @@ final class OpenAiProvider implements Provider {
   }
 
   @Override
-  public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+  public UpstreamCall start(
+      GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
     RequestOptions auth = new RequestOptions();
     if (!http.config().apiKey().isEmpty()) {
       auth.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + http.config().apiKey());
     }
-    return new Call(http, listener).send(upstreamBody(request, model, from, http.config().recovery().continueInstruction()), auth);
+    return new Call(http, listener)
+        .send(
+            upstreamBody(request, model, from, http.config().recovery().continueInstruction()),
+            auth);
   }
 
-  static JsonObject upstreamBody(GenerationRequest request, String model, Continuation from, String instruction) {
+  static JsonObject upstreamBody(
+      GenerationRequest request, String model, Continuation from, String instruction) {
     JsonObject body = request.body().copy();
     body.remove("mock_tokens_per_second");
     body.put("model", model);
     body.put("stream", true);
-    JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o : new JsonObject();
+    JsonObject options =
+        body.getValue("stream_options") instanceof JsonObject o ? o : new JsonObject();
     body.put("stream_options", options.put("include_usage", true));
     if (from != null && !from.text().isEmpty()) {
       JsonArray messages = body.getJsonArray("messages").copy();
@@ -64,7 +71,9 @@ final class OpenAiProvider implements Provider {
     return body;
   }
 
-  /** The HTTP status an OpenAI error {@code type} stands for; unknown kinds count as a server error. */
+  /**
+   * The HTTP status an OpenAI error {@code type} stands for; unknown kinds count as a server error.
+   */
   static int statusOfType(String type) {
     return switch (type) {
       case "invalid_request_error", "BadRequestError" -> 400;
@@ -91,7 +100,10 @@ final class OpenAiProvider implements Provider {
       if (finishReason != null) {
         finish(finishReason, usage);
       } else {
-        fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished")), false);
+        fail(
+            UpstreamFailure.broken(
+                Failure.upstream("The upstream stream ended before the answer finished")),
+            false);
       }
     }
 
@@ -101,7 +113,10 @@ final class OpenAiProvider implements Provider {
         if (finishReason != null) {
           finish(finishReason, usage);
         } else {
-          fail(UpstreamFailure.broken(Failure.upstream("The upstream stream ended before the answer finished")), true);
+          fail(
+              UpstreamFailure.broken(
+                  Failure.upstream("The upstream stream ended before the answer finished")),
+              true);
         }
         return;
       }
@@ -109,19 +124,33 @@ final class OpenAiProvider implements Provider {
       try {
         chunk = new JsonObject(data);
       } catch (DecodeException e) {
-        fail(UpstreamFailure.broken(Failure.upstream("The upstream sent a chunk that is not JSON")), true);
+        fail(
+            UpstreamFailure.broken(Failure.upstream("The upstream sent a chunk that is not JSON")),
+            true);
         return;
       }
       if (chunk.getValue("error") instanceof JsonObject error) {
         String message = redact(error.getString("message", error.encode()));
-        // Servers put a status in "code" (vLLM, llama.cpp); OpenAI puts a name there and the kind in "type".
-        int status = error.getValue("code") instanceof Number code ? code.intValue() : statusOfType(error.getString("type", ""));
-        fail(status >= 400 && status < 600 ? UpstreamFailure.status(status, message, -1)
-            : UpstreamFailure.broken(Failure.upstream("The upstream failed mid-stream: " + message)), true);
+        // Servers put a status in "code" (vLLM, llama.cpp); OpenAI puts a name there and the kind
+        // in "type".
+        int status =
+            error.getValue("code") instanceof Number code
+                ? code.intValue()
+                : statusOfType(error.getString("type", ""));
+        fail(
+            status >= 400 && status < 600
+                ? UpstreamFailure.status(status, message, -1)
+                : UpstreamFailure.broken(
+                    Failure.upstream("The upstream failed mid-stream: " + message)),
+            true);
         return;
       }
       if (chunk.getValue("usage") instanceof JsonObject u) {
-        usage = new Usage(u.getLong("prompt_tokens", 0L), u.getLong("completion_tokens", 0L), u.getLong("total_tokens", 0L));
+        usage =
+            new Usage(
+                u.getLong("prompt_tokens", 0L),
+                u.getLong("completion_tokens", 0L),
+                u.getLong("total_tokens", 0L));
       }
       if (!(chunk.getValue("choices") instanceof JsonArray choices)) {
         return;
@@ -163,7 +192,9 @@ final class OpenAiProvider implements Provider {
       } catch (DecodeException | ClassCastException e) {
         // not JSON: keep the text
       }
-      fail(UpstreamFailure.status(status >= 400 && status < 600 ? status : 500, redact(message), -1), true);
+      fail(
+          UpstreamFailure.status(status >= 400 && status < 600 ? status : 500, redact(message), -1),
+          true);
     }
 
     @Override

@@ -5,11 +5,13 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 
-/** Reads how long an upstream asks to wait: {@code retry-after-ms} (OpenAI), else {@code Retry-After} in seconds or as an HTTP date. */
+/**
+ * Reads how long an upstream asks to wait: {@code retry-after-ms} (OpenAI), else {@code
+ * Retry-After} in seconds or as an HTTP date.
+ */
 final class RetryAfter {
 
-  private RetryAfter() {
-  }
+  private RetryAfter() {}
 
   /** Milliseconds to wait, or -1 when neither header says. */
   static long parseMillis(String retryAfter, String retryAfterMs) {
@@ -28,7 +30,10 @@ final class RetryAfter {
       return Math.max(0, (long) (Double.parseDouble(value) * 1000));
     } catch (NumberFormatException e) {
       try {
-        long at = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli();
+        long at =
+            ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME)
+                .toInstant()
+                .toEpochMilli();
         return Math.max(0, at - Instant.now().toEpochMilli());
       } catch (DateTimeParseException notADate) {
         return -1;

@@ -1,7 +1,7 @@
 package io.tokenbus.provider;
 
-import io.tokenbus.bus.Usage;
 import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -21,11 +21,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One streamed upstream attempt over HTTP, what every provider shares: the POST with the
- * provider's headers, an error status read into a classified {@link UpstreamFailure} (the body's
- * message redacted, {@code Retry-After} honoured), the SSE body fed to a {@link SseDecoder}, and a
- * broken connection, a malformed stream or a cancel ending it exactly once. A provider says what
- * its events mean ({@link #onData}) and what a clean end of the body means ({@link #onBodyEnd}).
+ * One streamed upstream attempt over HTTP, what every provider shares: the POST with the provider's
+ * headers, an error status read into a classified {@link UpstreamFailure} (the body's message
+ * redacted, {@code Retry-After} honoured), the SSE body fed to a {@link SseDecoder}, and a broken
+ * connection, a malformed stream or a cancel ending it exactly once. A provider says what its
+ * events mean ({@link #onData}) and what a clean end of the body means ({@link #onBodyEnd}).
  */
 abstract class StreamingCall implements UpstreamCall {
 
@@ -41,11 +41,24 @@ abstract class StreamingCall implements UpstreamCall {
    * next call from another, and every step of the call (acquire, send, each response chunk) crossed
    * threads.
    */
-  record Http(String name, TokenbusConfig.Provider config, Vertx vertx, int maxConnections,
-              Map<Object, HttpClientAgent> clients, String endpoint, Redactor redactor) {
+  record Http(
+      String name,
+      TokenbusConfig.Provider config,
+      Vertx vertx,
+      int maxConnections,
+      Map<Object, HttpClientAgent> clients,
+      String endpoint,
+      Redactor redactor) {
 
-    static Http create(Vertx vertx, String name, TokenbusConfig.Provider config, String path, int maxConnections) {
-      return new Http(name, config, vertx, maxConnections, new ConcurrentHashMap<>(), config.effectiveBaseUrl() + path,
+    static Http create(
+        Vertx vertx, String name, TokenbusConfig.Provider config, String path, int maxConnections) {
+      return new Http(
+          name,
+          config,
+          vertx,
+          maxConnections,
+          new ConcurrentHashMap<>(),
+          config.effectiveBaseUrl() + path,
           new Redactor(config));
     }
 
@@ -54,9 +67,14 @@ abstract class StreamingCall implements UpstreamCall {
      * adds clients). A client lives as long as the deployment that made it, the node's.
      */
     HttpClientAgent client() {
-      return clients.computeIfAbsent(Context.isOnEventLoopThread() ? Thread.currentThread() : OFF_LOOP, key -> vertx.createHttpClient(
-          new HttpClientOptions().setConnectTimeout(config.timeouts().connectMs()).setKeepAlive(true),
-          new PoolOptions().setHttp1MaxSize(maxConnections)));
+      return clients.computeIfAbsent(
+          Context.isOnEventLoopThread() ? Thread.currentThread() : OFF_LOOP,
+          key ->
+              vertx.createHttpClient(
+                  new HttpClientOptions()
+                      .setConnectTimeout(config.timeouts().connectMs())
+                      .setKeepAlive(true),
+                  new PoolOptions().setHttp1MaxSize(maxConnections)));
     }
 
     /** The key of the client used off event loops. */
@@ -67,15 +85,19 @@ abstract class StreamingCall implements UpstreamCall {
   protected final UpstreamListener listener;
   private HttpClientRequest request;
   private boolean ended;
-  private final SseDecoder decoder = new SseDecoder(MAX_LINE_BYTES, data -> {
-    if (!ended) {
-      onData(data);
-    }
-  }, value -> {
-    if (!ended) {
-      onErrorField(value);
-    }
-  });
+  private final SseDecoder decoder =
+      new SseDecoder(
+          MAX_LINE_BYTES,
+          data -> {
+            if (!ended) {
+              onData(data);
+            }
+          },
+          value -> {
+            if (!ended) {
+              onErrorField(value);
+            }
+          });
 
   StreamingCall(Http http, UpstreamListener listener) {
     this.http = http;
@@ -84,24 +106,36 @@ abstract class StreamingCall implements UpstreamCall {
 
   /** Sends {@code body} with the common headers plus {@code auth}; returns this call. */
   final StreamingCall send(JsonObject body, RequestOptions auth) {
-    RequestOptions options = auth.setMethod(HttpMethod.POST).setAbsoluteURI(http.endpoint())
-        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .putHeader(HttpHeaders.ACCEPT, "text/event-stream");
+    RequestOptions options =
+        auth.setMethod(HttpMethod.POST)
+            .setAbsoluteURI(http.endpoint())
+            .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+            .putHeader(HttpHeaders.ACCEPT, "text/event-stream");
     http.config().headers().forEach(options::putHeader);
-    http.client().request(options)
-        .compose(req -> {
-          request = req;
-          if (ended) {
-            req.reset();
-          }
-          return req.send(body.toBuffer());
-        })
+    http.client()
+        .request(options)
+        .compose(
+            req -> {
+              request = req;
+              if (ended) {
+                req.reset();
+              }
+              return req.send(body.toBuffer());
+            })
         .onSuccess(this::onResponse)
-        .onFailure(e -> {
-          LOG.warn("Upstream {} ({}) could not be reached: {}", http.name(), http.config().effectiveBaseUrl(),
-              http.redactor().redact(e.getMessage()));
-          fail(UpstreamFailure.broken(Failure.upstream("The upstream could not be reached: " + e.getClass().getSimpleName())), false);
-        });
+        .onFailure(
+            e -> {
+              LOG.warn(
+                  "Upstream {} ({}) could not be reached: {}",
+                  http.name(),
+                  http.config().effectiveBaseUrl(),
+                  http.redactor().redact(e.getMessage()));
+              fail(
+                  UpstreamFailure.broken(
+                      Failure.upstream(
+                          "The upstream could not be reached: " + e.getClass().getSimpleName())),
+                  false);
+            });
     return this;
   }
 
@@ -112,8 +146,7 @@ abstract class StreamingCall implements UpstreamCall {
   protected abstract void onBodyEnd();
 
   /** A non-standard {@code error:} SSE field (llama.cpp's); by default not an event. */
-  protected void onErrorField(String value) {
-  }
+  protected void onErrorField(String value) {}
 
   protected final boolean ended() {
     return ended;
@@ -129,36 +162,55 @@ abstract class StreamingCall implements UpstreamCall {
     }
     if (response.statusCode() / 100 != 2) {
       Buffer errorBody = Buffer.buffer();
-      long retryAfter = RetryAfter.parseMillis(response.getHeader(HttpHeaders.RETRY_AFTER), response.getHeader("retry-after-ms"));
-      response.handler(chunk -> {
-        if (errorBody.length() < MAX_ERROR_BODY_BYTES) {
-          errorBody.appendBuffer(chunk);
-        }
-      });
-      response.endHandler(v -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
-      response.exceptionHandler(e -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
+      long retryAfter =
+          RetryAfter.parseMillis(
+              response.getHeader(HttpHeaders.RETRY_AFTER), response.getHeader("retry-after-ms"));
+      response.handler(
+          chunk -> {
+            if (errorBody.length() < MAX_ERROR_BODY_BYTES) {
+              errorBody.appendBuffer(chunk);
+            }
+          });
+      response.endHandler(
+          v -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
+      response.exceptionHandler(
+          e -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
       return;
     }
-    response.handler(chunk -> {
-      try {
-        decoder.feed(chunk);
-      } catch (IllegalStateException e) {
-        fail(UpstreamFailure.broken(Failure.upstream("The upstream stream is malformed: " + e.getMessage())), true);
-      }
-    });
-    response.exceptionHandler(e -> fail(UpstreamFailure.broken(
-        Failure.upstream("The upstream connection broke: " + redact(e.getMessage()))), true));
-    response.endHandler(v -> {
-      if (!ended) {
-        onBodyEnd();
-      }
-    });
+    response.handler(
+        chunk -> {
+          try {
+            decoder.feed(chunk);
+          } catch (IllegalStateException e) {
+            fail(
+                UpstreamFailure.broken(
+                    Failure.upstream("The upstream stream is malformed: " + e.getMessage())),
+                true);
+          }
+        });
+    response.exceptionHandler(
+        e ->
+            fail(
+                UpstreamFailure.broken(
+                    Failure.upstream("The upstream connection broke: " + redact(e.getMessage()))),
+                true));
+    response.endHandler(
+        v -> {
+          if (!ended) {
+            onBodyEnd();
+          }
+        });
   }
 
   private UpstreamFailure statusFailure(int status, Buffer errorBody, long retryAfterMs) {
     String message = ErrorBodies.message(errorBody);
     message = redact(message.length() > 500 ? message.substring(0, 500) + "…" : message);
-    LOG.warn("Upstream {} ({}) answered {}: {}", http.name(), http.config().effectiveBaseUrl(), status, message);
+    LOG.warn(
+        "Upstream {} ({}) answered {}: {}",
+        http.name(),
+        http.config().effectiveBaseUrl(),
+        status,
+        message);
     return UpstreamFailure.status(status, message, retryAfterMs);
   }
 

@@ -4,7 +4,9 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.Usage;
 
-/** Stands in for a provider that cannot serve a request (a model this node lacks): fails at once. */
+/**
+ * Stands in for a provider that cannot serve a request (a model this node lacks): fails at once.
+ */
 public final class UnavailableProvider implements Provider {
 
   private final Failure failure;
@@ -19,12 +21,12 @@ public final class UnavailableProvider implements Provider {
   }
 
   @Override
-  public UpstreamCall start(GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
+  public UpstreamCall start(
+      GenerationRequest request, String model, Continuation from, UpstreamListener listener) {
     listener.onFailure(UpstreamFailure.fatal(failure));
     return new UpstreamCall() {
       @Override
-      public void cancel() {
-      }
+      public void cancel() {}
 
       @Override
       public Usage usageSoFar() {

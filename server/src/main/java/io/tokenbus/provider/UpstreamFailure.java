@@ -26,13 +26,18 @@ public record UpstreamFailure(Failure failure, boolean retryable, long retryAfte
    */
   public static UpstreamFailure status(int status, String message, long retryAfterMs) {
     String text = "The upstream answered " + status + ": " + message;
-    Failure failure = switch (status) {
-      case 400, 404, 413, 422 -> new Failure(status, "invalid_request_error", "upstream_rejected_request", text);
-      case 401, 403 -> new Failure(502, "upstream_error", "upstream_auth_failed", text);
-      case 408 -> Failure.upstreamTimeout(text);
-      case 429 -> new Failure(429, "rate_limit_error", "upstream_rate_limited", text);
-      default -> status >= 500 ? Failure.upstream(text) : new Failure(502, "upstream_error", "upstream_rejected_request", text);
-    };
+    Failure failure =
+        switch (status) {
+          case 400, 404, 413, 422 ->
+              new Failure(status, "invalid_request_error", "upstream_rejected_request", text);
+          case 401, 403 -> new Failure(502, "upstream_error", "upstream_auth_failed", text);
+          case 408 -> Failure.upstreamTimeout(text);
+          case 429 -> new Failure(429, "rate_limit_error", "upstream_rate_limited", text);
+          default ->
+              status >= 500
+                  ? Failure.upstream(text)
+                  : new Failure(502, "upstream_error", "upstream_rejected_request", text);
+        };
     boolean retryable = status == 408 || status == 409 || status == 429 || status >= 500;
     return new UpstreamFailure(failure, retryable, retryAfterMs);
   }

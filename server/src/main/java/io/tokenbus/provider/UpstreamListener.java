@@ -3,8 +3,8 @@ package io.tokenbus.provider;
 import io.tokenbus.bus.Usage;
 
 /**
- * What a provider reports while it pulls one upstream stream, all on the caller's event loop;
- * after {@code onFinish} or {@code onFailure} there is nothing more.
+ * What a provider reports while it pulls one upstream stream, all on the caller's event loop; after
+ * {@code onFinish} or {@code onFailure} there is nothing more.
  */
 public interface UpstreamListener {
 
@@ -13,7 +13,7 @@ public interface UpstreamListener {
    * (reasoning, logprobs, a refusal).
    *
    * @param chunk what else the upstream's chunk held, as JSON to merge into a Chat Completions
-   *              chunk (see {@code EventEncoder}), or null when it held only text
+   *     chunk (see {@code EventEncoder}), or null when it held only text
    */
   void onDelta(String text, String chunk);
 

@@ -1,12 +1,12 @@
 package io.tokenbus.provider;
 
-import java.util.HashSet;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,75 +22,130 @@ import org.slf4j.LoggerFactory;
 public final class Upstreams {
 
   private static final Logger LOG = LoggerFactory.getLogger(Upstreams.class);
+
   /** The mock never fails by itself: one attempt, no breaker, generous timeouts. */
-  public static final TokenbusConfig.Provider MOCK_POLICY = new TokenbusConfig.Provider("mock", "mock,mock-*", "", "",
-      Map.of(), new TokenbusConfig.Timeouts(1000, 600_000, 600_000, 24 * 3_600_000),
-      new TokenbusConfig.Retry(1, 0, 0, 0), new TokenbusConfig.Recovery(TokenbusConfig.Recovery.Strategy.CONTINUE, 3, ""),
-      new TokenbusConfig.CircuitBreaker(0, 1), new TokenbusConfig.Anthropic("-", 1));
+  public static final TokenbusConfig.Provider MOCK_POLICY =
+      new TokenbusConfig.Provider(
+          "mock",
+          "mock,mock-*",
+          "",
+          "",
+          Map.of(),
+          new TokenbusConfig.Timeouts(1000, 600_000, 600_000, 24 * 3_600_000),
+          new TokenbusConfig.Retry(1, 0, 0, 0),
+          new TokenbusConfig.Recovery(TokenbusConfig.Recovery.Strategy.CONTINUE, 3, ""),
+          new TokenbusConfig.CircuitBreaker(0, 1),
+          new TokenbusConfig.Anthropic("-", 1));
 
   private final TokenbusConfig config;
   private final MockProvider mock;
   private final Map<String, Served> providers = new LinkedHashMap<>();
 
   /** A configured provider in use. */
-  private record Served(String name, TokenbusConfig.Provider settings, Provider provider, CircuitBreaker breaker) {
-  }
+  private record Served(
+      String name, TokenbusConfig.Provider settings, Provider provider, CircuitBreaker breaker) {}
 
   /**
    * One thing to try for a generation: a model, the provider that serves it, its policies and its
    * circuit breaker (null when disabled).
    */
-  public record Target(String model, Provider provider, TokenbusConfig.Provider policy, CircuitBreaker breaker) {
-  }
+  public record Target(
+      String model, Provider provider, TokenbusConfig.Provider policy, CircuitBreaker breaker) {}
 
   /** Either the chain of targets for a model, primary first, or why there is none. */
-  public record Route(List<Target> chain, Failure failure) {
-  }
+  public record Route(List<Target> chain, Failure failure) {}
 
   public Upstreams(Vertx vertx, TokenbusConfig config) {
     this.config = config;
     this.mock = new MockProvider(vertx, config.mock());
-    config.providers().forEach((name, settings) -> {
-      if (!settings.enabled()) {
-        return;
-      }
-      Provider provider = switch (settings.type()) {
-        // Every running generation may hold one streaming connection: the pool never makes one wait for another.
-        case TokenbusConfig.Provider.ANTHROPIC -> new AnthropicProvider(vertx, name, settings, config.generation().maxConcurrent());
-        default -> new OpenAiProvider(vertx, name, settings, config.generation().maxConcurrent());
-      };
-      CircuitBreaker breaker = null;
-      if (settings.circuitBreaker().failureThreshold() > 0) {
-        breaker = CircuitBreaker.create("tokenbus.provider." + name, vertx, new CircuitBreakerOptions()
-            .setMaxFailures(settings.circuitBreaker().failureThreshold())
-            .setResetTimeout(settings.circuitBreaker().resetMs())
-            .setTimeout(-1) // tokenbus times attempts itself
-            // Failures count until a success resets them ("in a row"), not only within Vert.x's 10 s default window.
-            .setFailuresRollingWindow(3_600_000)
-            .setNotificationAddress(null));
-        breaker.openHandler(v -> LOG.warn("Circuit of provider {} opened: its requests fail at once, or go to their fallbacks, "
-            + "for {} ms", name, settings.circuitBreaker().resetMs()));
-        breaker.halfOpenHandler(v -> LOG.info("Circuit of provider {} half-open: one trial request goes through", name));
-        breaker.closeHandler(v -> LOG.info("Circuit of provider {} closed", name));
-      }
-      providers.put(name, new Served(name, settings, provider, breaker));
-    });
+    config
+        .providers()
+        .forEach(
+            (name, settings) -> {
+              if (!settings.enabled()) {
+                return;
+              }
+              Provider provider =
+                  switch (settings.type()) {
+                    // Every running generation may hold one streaming connection: the pool never
+                    // makes one wait for another.
+                    case TokenbusConfig.Provider.ANTHROPIC ->
+                        new AnthropicProvider(
+                            vertx, name, settings, config.generation().maxConcurrent());
+                    default ->
+                        new OpenAiProvider(
+                            vertx, name, settings, config.generation().maxConcurrent());
+                  };
+              CircuitBreaker breaker = null;
+              if (settings.circuitBreaker().failureThreshold() > 0) {
+                breaker =
+                    CircuitBreaker.create(
+                        "tokenbus.provider." + name,
+                        vertx,
+                        new CircuitBreakerOptions()
+                            .setMaxFailures(settings.circuitBreaker().failureThreshold())
+                            .setResetTimeout(settings.circuitBreaker().resetMs())
+                            .setTimeout(-1) // tokenbus times attempts itself
+                            // Failures count until a success resets them ("in a row"), not only
+                            // within Vert.x's 10 s default window.
+                            .setFailuresRollingWindow(3_600_000)
+                            .setNotificationAddress(null));
+                breaker.openHandler(
+                    v ->
+                        LOG.warn(
+                            "Circuit of provider {} opened: its requests fail at once, or go to their fallbacks, "
+                                + "for {} ms",
+                            name,
+                            settings.circuitBreaker().resetMs()));
+                breaker.halfOpenHandler(
+                    v ->
+                        LOG.info(
+                            "Circuit of provider {} half-open: one trial request goes through",
+                            name));
+                breaker.closeHandler(v -> LOG.info("Circuit of provider {} closed", name));
+              }
+              providers.put(name, new Served(name, settings, provider, breaker));
+            });
     // Said once at start-up, not on every request: routing skips such fallbacks quietly.
-    config.fallbacks().keySet().forEach(model -> config.fallbacksOf(model).stream().filter(f -> target(f) == null).forEach(f ->
-        LOG.warn("Fallback {} of model {} is not served by any provider; it is skipped", f, model)));
+    config
+        .fallbacks()
+        .keySet()
+        .forEach(
+            model ->
+                config.fallbacksOf(model).stream()
+                    .filter(f -> target(f) == null)
+                    .forEach(
+                        f ->
+                            LOG.warn(
+                                "Fallback {} of model {} is not served by any provider; it is skipped",
+                                f,
+                                model)));
   }
 
   public static boolean isMock(String model) {
     return model.equals("mock") || model.startsWith("mock-");
   }
 
-  /** The model, then each of its fallbacks that is served; a failure if the model itself is not served. */
+  /**
+   * The model, then each of its fallbacks that is served; a failure if the model itself is not
+   * served.
+   */
   public Route route(String model) {
     Target primary = target(model);
     if (primary == null) {
-      return new Route(List.of(), Failure.notFound("model_not_found", "The model '" + model + "' is not served here. "
-          + "Served: " + String.join(", ", servedPatterns()) + (providers.isEmpty()
-          ? " (no upstream is configured: set OPENAI_BASE_URL, OPENAI_API_KEY or ANTHROPIC_API_KEY)" : "") + "."));
+      return new Route(
+          List.of(),
+          Failure.notFound(
+              "model_not_found",
+              "The model '"
+                  + model
+                  + "' is not served here. "
+                  + "Served: "
+                  + String.join(", ", servedPatterns())
+                  + (providers.isEmpty()
+                      ? " (no upstream is configured: set OPENAI_BASE_URL, OPENAI_API_KEY or ANTHROPIC_API_KEY)"
+                      : "")
+                  + "."));
     }
     List<Target> chain = new ArrayList<>();
     chain.add(primary);
@@ -120,7 +175,9 @@ public final class Upstreams {
         }
       }
     }
-    return best == null ? null : new Target(model, best.provider(), best.settings(), best.breaker());
+    return best == null
+        ? null
+        : new Target(model, best.provider(), best.settings(), best.breaker());
   }
 
   /** A glob where {@code *} matches any run of characters. */
@@ -144,17 +201,29 @@ public final class Upstreams {
     return model.length() - at >= last.length() && model.endsWith(last);
   }
 
-  /** What {@code GET /v1/models} lists: the mock models and each provider's patterns, with the provider that serves them. */
+  /**
+   * What {@code GET /v1/models} lists: the mock models and each provider's patterns, with the
+   * provider that serves them.
+   */
   public List<ServedModel> models() {
     List<ServedModel> models = new ArrayList<>();
     models.add(new ServedModel("mock", "mock", false));
     models.add(new ServedModel("mock-*", "mock", true));
     Set<String> seen = new HashSet<>();
-    providers.values().forEach(served -> served.settings().modelPatterns().forEach(pattern -> {
-      if (seen.add(pattern)) {
-        models.add(new ServedModel(pattern, served.name(), pattern.contains("*")));
-      }
-    }));
+    providers
+        .values()
+        .forEach(
+            served ->
+                served
+                    .settings()
+                    .modelPatterns()
+                    .forEach(
+                        pattern -> {
+                          if (seen.add(pattern)) {
+                            models.add(
+                                new ServedModel(pattern, served.name(), pattern.contains("*")));
+                          }
+                        }));
     return models;
   }
 
@@ -163,6 +232,5 @@ public final class Upstreams {
   }
 
   /** A model, or a pattern of models, that tokenbus routes, and the provider it goes to. */
-  public record ServedModel(String id, String provider, boolean pattern) {
-  }
+  public record ServedModel(String id, String provider, boolean pattern) {}
 }

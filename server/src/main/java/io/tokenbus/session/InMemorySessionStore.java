@@ -7,7 +7,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** Sessions of a single node, in memory; an op runs under the session's lock. Idle ones are swept every few seconds. */
+/**
+ * Sessions of a single node, in memory; an op runs under the session's lock. Idle ones are swept
+ * every few seconds.
+ */
 public final class InMemorySessionStore implements SessionStore {
 
   private final Map<String, SessionState> sessions = new ConcurrentHashMap<>();
@@ -22,11 +25,14 @@ public final class InMemorySessionStore implements SessionStore {
 
   /** Deletes the sessions idle since before {@code now} − the idle expiry. */
   void sweep(long now) {
-    sessions.values().removeIf(s -> {
-      synchronized (s) {
-        return now - s.lastActive > idleMillis;
-      }
-    });
+    sessions
+        .values()
+        .removeIf(
+            s -> {
+              synchronized (s) {
+                return now - s.lastActive > idleMillis;
+              }
+            });
   }
 
   @Override

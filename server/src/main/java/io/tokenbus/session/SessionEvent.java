@@ -6,25 +6,55 @@ import java.io.Serializable;
 
 /**
  * One event of a chat session, numbered 1, 2, 3, … per session. The types, and what they carry:
+ *
  * <ul>
- *   <li>{@code message}: a message entered the transcript ({@code message} holds it whole: a user's,
- *       or an assistant's that starts {@code streaming});</li>
- *   <li>{@code delta}: text of the assistant message {@code messageId}, answered by {@code generation};</li>
- *   <li>{@code reset}: that answer restarts (its text so far is void);</li>
+ *   <li>{@code message}: a message entered the transcript ({@code message} holds it whole: a
+ *       user's, or an assistant's that starts {@code streaming});
+ *   <li>{@code delta}: text of the assistant message {@code messageId}, answered by {@code
+ *       generation};
+ *   <li>{@code reset}: that answer restarts (its text so far is void);
  *   <li>{@code done}, {@code error}, {@code cancelled}: that answer ended ({@code finishReason},
- *       {@code failure}); the transcript holds its final text;</li>
- *   <li>{@code presence}: {@code author} {@code joined}, {@code left} or is {@code typing} ({@code state}).</li>
+ *       {@code failure}); the transcript holds its final text;
+ *   <li>{@code presence}: {@code author} {@code joined}, {@code left} or is {@code typing} ({@code
+ *       state}).
  * </ul>
  */
-public record SessionEvent(long seq, String type, SessionMessage message, String messageId, String generation, String text,
-                           String finishReason, Failure failure, String author, String state) implements StreamEvent, Serializable {
+public record SessionEvent(
+    long seq,
+    String type,
+    SessionMessage message,
+    String messageId,
+    String generation,
+    String text,
+    String finishReason,
+    Failure failure,
+    String author,
+    String state)
+    implements StreamEvent, Serializable {
 
   static SessionEvent message(long seq, SessionMessage message) {
-    return new SessionEvent(seq, "message", message, message.id(), message.generation(), null, null, null, message.author(), null);
+    return new SessionEvent(
+        seq,
+        "message",
+        message,
+        message.id(),
+        message.generation(),
+        null,
+        null,
+        null,
+        message.author(),
+        null);
   }
 
-  static SessionEvent answer(long seq, String type, SessionMessage answer, String text, String finishReason, Failure failure) {
-    return new SessionEvent(seq, type, null, answer.id(), answer.generation(), text, finishReason, failure, null, null);
+  static SessionEvent answer(
+      long seq,
+      String type,
+      SessionMessage answer,
+      String text,
+      String finishReason,
+      Failure failure) {
+    return new SessionEvent(
+        seq, type, null, answer.id(), answer.generation(), text, finishReason, failure, null, null);
   }
 
   static SessionEvent presence(long seq, String author, String state) {

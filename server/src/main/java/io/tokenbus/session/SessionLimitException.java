@@ -4,6 +4,9 @@ package io.tokenbus.session;
 public final class SessionLimitException extends RuntimeException {
 
   public SessionLimitException(int max) {
-    super("There are already " + max + " sessions (sessions.max-sessions); retry when some have expired");
+    super(
+        "There are already "
+            + max
+            + " sessions (sessions.max-sessions); retry when some have expired");
   }
 }

@@ -1,31 +1,53 @@
 package io.tokenbus.session;
 
-import java.io.Serializable;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 
 /** The operations on a session, each a small serializable value a store runs atomically. */
 final class SessionOps {
 
-  private SessionOps() {
-  }
+  private SessionOps() {}
 
-  /** Outcome of posting: the answer to start (or null when queued), or why the message was refused. */
-  record Posted(SessionState.NextAnswer next, boolean queued, Failure refused) implements Serializable {
-  }
+  /**
+   * Outcome of posting: the answer to start (or null when queued), or why the message was refused.
+   */
+  record Posted(SessionState.NextAnswer next, boolean queued, Failure refused)
+      implements Serializable {}
 
-  record Post(SessionMessage user, SessionState.NewAnswer ids, long maxTranscriptChars, int maxQueued) implements SessionOp<Posted> {
+  record Post(
+      SessionMessage user, SessionState.NewAnswer ids, long maxTranscriptChars, int maxQueued)
+      implements SessionOp<Posted> {
     @Override
     public Posted apply(SessionState state, List<SessionEvent> out) {
-      if (state.answering != null && state.queue.size() >= maxQueued && !state.queue.contains(user.id())) {
-        return new Posted(null, false, new Failure(429, "rate_limit_error", "queue_full", maxQueued + " questions already wait "
-            + "for their answer (sessions.max-queued); post again when the assistant has answered some"));
+      if (state.answering != null
+          && state.queue.size() >= maxQueued
+          && !state.queue.contains(user.id())) {
+        return new Posted(
+            null,
+            false,
+            new Failure(
+                429,
+                "rate_limit_error",
+                "queue_full",
+                maxQueued
+                    + " questions already wait "
+                    + "for their answer (sessions.max-queued); post again when the assistant has answered some"));
       }
       if (state.chars + user.content().length() > maxTranscriptChars) {
-        return new Posted(null, false, new Failure(409, "invalid_request_error", "session_full", "The session's transcript "
-            + "has reached " + maxTranscriptChars + " characters (sessions.max-transcript-chars); start a new session"));
+        return new Posted(
+            null,
+            false,
+            new Failure(
+                409,
+                "invalid_request_error",
+                "session_full",
+                "The session's transcript "
+                    + "has reached "
+                    + maxTranscriptChars
+                    + " characters (sessions.max-transcript-chars); start a new session"));
       }
       SessionState.NextAnswer next = state.post(user, ids, out);
       return new Posted(next, next == null, null);
@@ -40,7 +62,10 @@ final class SessionOps {
     }
   }
 
-  /** The last generation seq copied into the answer that {@code generation} fills, or -1 if it is not the one in progress. */
+  /**
+   * The last generation seq copied into the answer that {@code generation} fills, or -1 if it is
+   * not the one in progress.
+   */
   record Relayed(String generation) implements SessionOp<Long> {
     @Override
     public Long apply(SessionState state, List<SessionEvent> out) {
@@ -58,7 +83,8 @@ final class SessionOps {
     }
   }
 
-  record EndAnswer(String messageId, String status, String type, Failure failure, SessionState.NewAnswer next)
+  record EndAnswer(
+      String messageId, String status, String type, Failure failure, SessionState.NewAnswer next)
       implements SessionOp<SessionState.NextAnswer> {
     @Override
     public SessionState.NextAnswer apply(SessionState state, List<SessionEvent> out) {
@@ -79,9 +105,16 @@ final class SessionOps {
   record Presence(String author, int change, int maxParticipants) implements SessionOp<Failure> {
     @Override
     public Failure apply(SessionState state, List<SessionEvent> out) {
-      if (change > 0 && !state.participants.containsKey(author) && state.participants.size() >= maxParticipants) {
-        return new Failure(409, "invalid_request_error", "session_full_of_participants", "The session already has "
-            + maxParticipants + " participants (sessions.max-participants)");
+      if (change > 0
+          && !state.participants.containsKey(author)
+          && state.participants.size() >= maxParticipants) {
+        return new Failure(
+            409,
+            "invalid_request_error",
+            "session_full_of_participants",
+            "The session already has "
+                + maxParticipants
+                + " participants (sessions.max-participants)");
       }
       state.presence(author, change, out);
       return null;

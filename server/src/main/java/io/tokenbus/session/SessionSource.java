@@ -9,9 +9,9 @@ import io.vertx.core.buffer.Buffer;
 import java.util.List;
 
 /**
- * A chat session as the fan-out carries it: its log in the session store, its batches on
- * {@code tokenbus.session.<id>.events}, SSE events and WebSocket frames ({@link SessionEncoder}).
- * A newcomer gets the whole session ({@code state}) first; one answer's deltas fold together for a
+ * A chat session as the fan-out carries it: its log in the session store, its batches on {@code
+ * tokenbus.session.<id>.events}, SSE events and WebSocket frames ({@link SessionEncoder}). A
+ * newcomer gets the whole session ({@code state}) first; one answer's deltas fold together for a
  * viewer that fell behind.
  */
 public final class SessionSource implements StreamSource<SessionEvent> {
@@ -60,7 +60,17 @@ public final class SessionSource implements StreamSource<SessionEvent> {
 
   @Override
   public SessionEvent folded(SessionEvent last, String text) {
-    return new SessionEvent(last.seq(), "delta", null, last.messageId(), last.generation(), text, null, null, null, null);
+    return new SessionEvent(
+        last.seq(),
+        "delta",
+        null,
+        last.messageId(),
+        last.generation(),
+        text,
+        null,
+        null,
+        null,
+        null);
   }
 
   @Override
@@ -74,8 +84,17 @@ public final class SessionSource implements StreamSource<SessionEvent> {
     if (cursor >= 0) {
       return Future.succeededFuture(new Start(cursor, null));
     }
-    return sessions.view(id).compose(view -> view == null ? Future.failedFuture("no such session")
-        : Future.succeededFuture(new Start(view.seq(), format == WireFormat.SSE ? SessionEncoder.sseState(view)
-            : WebSocketFrames.text(SessionEncoder.frameState(view)))));
+    return sessions
+        .view(id)
+        .compose(
+            view ->
+                view == null
+                    ? Future.failedFuture("no such session")
+                    : Future.succeededFuture(
+                        new Start(
+                            view.seq(),
+                            format == WireFormat.SSE
+                                ? SessionEncoder.sseState(view)
+                                : WebSocketFrames.text(SessionEncoder.frameState(view)))));
   }
 }

@@ -1,22 +1,22 @@
 package io.tokenbus.session;
 
-import java.util.HashMap;
-import java.util.Map;
 import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import java.io.Serializable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A chat session as stored: its settings, transcript, event log, who is here, and the answer in
  * progress with the user messages waiting for theirs. Changed only by {@link SessionOps}, each run
- * atomically by the store (under a lock, or in a Hazelcast entry processor), so every node sees
- * one order. The ops are deterministic (ids and times come from the caller), as a replicated
- * store replays them on its backups.
+ * atomically by the store (under a lock, or in a Hazelcast entry processor), so every node sees one
+ * order. The ops are deterministic (ids and times come from the caller), as a replicated store
+ * replays them on its backups.
  *
  * <p>The ordering policy: one answer at a time. A message posted while the assistant answers is
  * queued, and answered, in order, when the answer before it ends; each answer sees the transcript
@@ -29,22 +29,32 @@ public final class SessionState implements Serializable {
   final String model;
   final String system;
   final long created;
-  /** Milliseconds; set by the in-memory store on every change (Hazelcast keeps its own time to live). */
+
+  /**
+   * Milliseconds; set by the in-memory store on every change (Hazelcast keeps its own time to
+   * live).
+   */
   long lastActive;
+
   final ArrayList<SessionMessage> messages = new ArrayList<>();
   final ArrayList<SessionEvent> log = new ArrayList<>();
+
   /**
    * Author → open connections (SSE or WebSocket, on any node). 0 means their last connection closed
    * and they are still counted as here until the reconnect grace ends ({@link #leftIfGone}).
    */
   final LinkedHashMap<String, Integer> participants = new LinkedHashMap<>();
+
   final ArrayDeque<String> queue = new ArrayDeque<>();
   static final long TYPING_INTERVAL_MS = 1500;
   final LinkedHashMap<String, Long> lastTyping = new LinkedHashMap<>();
+
   /** The assistant message being answered, or null. */
   String answering;
+
   /** The last generation seq copied into {@link #answering}. */
   long relayed;
+
   long chars;
 
   SessionState(String id, String title, String model, String system, long created) {
@@ -101,7 +111,8 @@ public final class SessionState implements Serializable {
   }
 
   private NextAnswer startAnswer(String question, NewAnswer ids, List<SessionEvent> out) {
-    SessionMessage answer = SessionMessage.assistant(ids.messageId(), ids.generation(), ids.now(), question);
+    SessionMessage answer =
+        SessionMessage.assistant(ids.messageId(), ids.generation(), ids.now(), question);
     List<SessionMessage> history = historyFor(question);
     messages.add(answer);
     answering = answer.id();
@@ -111,12 +122,11 @@ public final class SessionState implements Serializable {
   }
 
   /**
-   * What a copy did: the next answer to start (or null); or, with nothing copied, that the events do
-   * not follow what was copied ({@code gapAfter}, the last seq it has, ≥ 0), or that the generation
-   * no longer answers anything here ({@code stale}: stopped, or never registered).
+   * What a copy did: the next answer to start (or null); or, with nothing copied, that the events
+   * do not follow what was copied ({@code gapAfter}, the last seq it has, ≥ 0), or that the
+   * generation no longer answers anything here ({@code stale}: stopped, or never registered).
    */
-  public record Relayed(NextAnswer next, long gapAfter, boolean stale) implements Serializable {
-  }
+  public record Relayed(NextAnswer next, long gapAfter, boolean stale) implements Serializable {}
 
   /**
    * The conversation as the model must see it: each question followed by its own answer, up to
@@ -147,15 +157,24 @@ public final class SessionState implements Serializable {
     return history;
   }
 
-  /** Copies a generation's committed events into its answer (each once, none skipped), and starts the next answer if one waits. */
-  Relayed relay(String generation, List<GenerationEvent> events, NewAnswer next, List<SessionEvent> out) {
+  /**
+   * Copies a generation's committed events into its answer (each once, none skipped), and starts
+   * the next answer if one waits.
+   */
+  Relayed relay(
+      String generation, List<GenerationEvent> events, NewAnswer next, List<SessionEvent> out) {
     int at = answering == null ? -1 : indexOf(answering);
     if (at < 0 || !generation.equals(messages.get(at).generation())) {
-      // A copy retried after it had ended this answer and started the next gets the same next answer.
-      int started = next == null || answering == null || !answering.equals(next.messageId()) ? -1 : indexOf(answering);
+      // A copy retried after it had ended this answer and started the next gets the same next
+      // answer.
+      int started =
+          next == null || answering == null || !answering.equals(next.messageId())
+              ? -1
+              : indexOf(answering);
       return started >= 0 ? new Relayed(retold(started), -1, false) : new Relayed(null, -1, true);
     }
-    // A batch's text is added to the answer once: per delta, a long answer would be copied once per token.
+    // A batch's text is added to the answer once: per delta, a long answer would be copied once per
+    // token.
     StringBuilder text = new StringBuilder();
     for (GenerationEvent event : events) {
       if (event.seq() <= relayed) {
@@ -163,7 +182,8 @@ public final class SessionState implements Serializable {
       }
       if (event.seq() > relayed + 1) {
         append(at, text);
-        return new Relayed(null, relayed, false); // events missing in between: the caller reads them from the log
+        return new Relayed(
+            null, relayed, false); // events missing in between: the caller reads them from the log
       }
       relayed = event.seq();
       SessionMessage answer = messages.get(at);
@@ -185,10 +205,12 @@ public final class SessionState implements Serializable {
           add(out, SessionEvent.answer(nextSeq(), "reset", answer, null, null, event.failure()));
         }
         case DONE -> {
-          return new Relayed(end(at, "completed", "done", event.finishReason(), null, next, out), -1, false);
+          return new Relayed(
+              end(at, "completed", "done", event.finishReason(), null, next, out), -1, false);
         }
         case ERROR -> {
-          return new Relayed(end(at, "failed", "error", null, event.failure(), next, out), -1, false);
+          return new Relayed(
+              end(at, "failed", "error", null, event.failure(), next, out), -1, false);
         }
         case CANCELLED -> {
           return new Relayed(end(at, "stopped", "cancelled", null, null, next, out), -1, false);
@@ -214,18 +236,35 @@ public final class SessionState implements Serializable {
   /** The start of the answer at {@code index} again (its history as it was), for a retried op. */
   private NextAnswer retold(int index) {
     SessionMessage answer = messages.get(index);
-    return new NextAnswer(answer.id(), answer.generation(), model, system, historyFor(answer.replyTo()));
+    return new NextAnswer(
+        answer.id(), answer.generation(), model, system, historyFor(answer.replyTo()));
   }
 
-  /** Ends the answer in progress (if it is {@code messageId}) and starts the next one if a message waits. */
-  NextAnswer endAnswer(String messageId, String status, String type, Failure failure, NewAnswer next, List<SessionEvent> out) {
+  /**
+   * Ends the answer in progress (if it is {@code messageId}) and starts the next one if a message
+   * waits.
+   */
+  NextAnswer endAnswer(
+      String messageId,
+      String status,
+      String type,
+      Failure failure,
+      NewAnswer next,
+      List<SessionEvent> out) {
     int at = answering == null || !answering.equals(messageId) ? -1 : indexOf(messageId);
     return at < 0 ? null : end(at, status, type, null, failure, next, out);
   }
 
-  private NextAnswer end(int at, String status, String type, String finishReason, Failure failure, NewAnswer next,
-                         List<SessionEvent> out) {
-    SessionMessage answer = messages.get(at).ended(status, finishReason, failure == null ? null : failure.message());
+  private NextAnswer end(
+      int at,
+      String status,
+      String type,
+      String finishReason,
+      Failure failure,
+      NewAnswer next,
+      List<SessionEvent> out) {
+    SessionMessage answer =
+        messages.get(at).ended(status, finishReason, failure == null ? null : failure.message());
     messages.set(at, answer);
     answering = null;
     add(out, SessionEvent.answer(nextSeq(), type, answer, null, finishReason, failure));
@@ -241,7 +280,10 @@ public final class SessionState implements Serializable {
     return answering;
   }
 
-  /** A connection of {@code author} opened (+1) or closed (−1); joined and left are said once per author. */
+  /**
+   * A connection of {@code author} opened (+1) or closed (−1); joined and left are said once per
+   * author.
+   */
   void presence(String author, int change, List<SessionEvent> out) {
     boolean known = participants.containsKey(author);
     int after = Math.max(0, participants.getOrDefault(author, 0) + change);
@@ -254,7 +296,9 @@ public final class SessionState implements Serializable {
     }
   }
 
-  /** Says {@code author} left, if they still have no connection (at the end of the reconnect grace). */
+  /**
+   * Says {@code author} left, if they still have no connection (at the end of the reconnect grace).
+   */
   void leftIfGone(String author, List<SessionEvent> out) {
     Integer connections = participants.get(author);
     if (connections != null && connections == 0) {
@@ -265,13 +309,14 @@ public final class SessionState implements Serializable {
   }
 
   /**
-   * True when {@code author}'s typing is worth saying: they are here, and did not say so in the last
-   * {@link #TYPING_INTERVAL_MS}. Typing is not kept in the log (it is published as a passing event
-   * without a seq), so it costs nothing to replay and cannot grow the session.
+   * True when {@code author}'s typing is worth saying: they are here, and did not say so in the
+   * last {@link #TYPING_INTERVAL_MS}. Typing is not kept in the log (it is published as a passing
+   * event without a seq), so it costs nothing to replay and cannot grow the session.
    */
   boolean typing(String author, long nowMillis) {
     Long last = lastTyping.get(author);
-    if (!participants.containsKey(author) || (last != null && nowMillis - last < TYPING_INTERVAL_MS)) {
+    if (!participants.containsKey(author)
+        || (last != null && nowMillis - last < TYPING_INTERVAL_MS)) {
       return false;
     }
     lastTyping.put(author, nowMillis);
@@ -282,21 +327,46 @@ public final class SessionState implements Serializable {
     return List.copyOf(participants.keySet());
   }
 
-  /** Ids and time for an answer the caller may have to start, made outside the op (ops must be deterministic). */
-  record NewAnswer(String messageId, String generation, long now) implements Serializable {
-  }
+  /**
+   * Ids and time for an answer the caller may have to start, made outside the op (ops must be
+   * deterministic).
+   */
+  record NewAnswer(String messageId, String generation, long now) implements Serializable {}
 
   /** An answer to start: its message and generation ids, and the conversation it answers. */
-  public record NextAnswer(String messageId, String generation, String model, String system, List<SessionMessage> history)
-      implements Serializable {
-  }
+  public record NextAnswer(
+      String messageId,
+      String generation,
+      String model,
+      String system,
+      List<SessionMessage> history)
+      implements Serializable {}
 
   /** The session as clients see it, at one seq. */
-  public record View(String id, String title, String model, String system, long created, List<SessionMessage> messages,
-                     List<String> participants, String answering, int queued, long seq) implements Serializable {
-  }
+  public record View(
+      String id,
+      String title,
+      String model,
+      String system,
+      long created,
+      List<SessionMessage> messages,
+      List<String> participants,
+      String answering,
+      int queued,
+      long seq)
+      implements Serializable {}
 
   View view() {
-    return new View(id, title, model, system, created, List.copyOf(messages), present(), answering, queue.size(), lastSeq());
+    return new View(
+        id,
+        title,
+        model,
+        system,
+        created,
+        List.copyOf(messages),
+        present(),
+        answering,
+        queue.size(),
+        lastSeq());
   }
 }

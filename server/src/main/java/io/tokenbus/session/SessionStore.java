@@ -8,7 +8,10 @@ import io.vertx.core.Future;
  */
 public interface SessionStore {
 
-  /** Stores a new session; fails with {@link SessionLimitException} when {@code sessions.max-sessions} are stored. */
+  /**
+   * Stores a new session; fails with {@link SessionLimitException} when {@code
+   * sessions.max-sessions} are stored.
+   */
   Future<Void> create(SessionState session);
 
   /** Runs {@code op} atomically on the session; completes with null if there is no such session. */

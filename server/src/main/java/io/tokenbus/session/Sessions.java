@@ -19,9 +19,9 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,24 +29,33 @@ import org.slf4j.LoggerFactory;
 /**
  * A node's side of the chat sessions: runs ops on the store and publishes the events they cause on
  * the session's address; starts each answer as a generation tied to the session; and, as the
- * generations' {@link CommitListener}, copies what an answer's owner commits into the session
- * (so a node that takes a generation over carries the session's answer on too).
+ * generations' {@link CommitListener}, copies what an answer's owner commits into the session (so a
+ * node that takes a generation over carries the session's answer on too).
  */
 public final class Sessions implements CommitListener {
 
   private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
   private static final SecureRandom RANDOM = new SecureRandom();
-  private static final char[] ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
+  private static final char[] ALPHABET =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
 
   private final Vertx vertx;
   private final SessionStore store;
   private final GenerationStore generations;
   private final TokenbusConfig.Sessions config;
   private Function<GenerationRequest, Future<?>> starter;
-  /** Per generation, the relay of its last batch: batches go to the store one after another, in order. */
+
+  /**
+   * Per generation, the relay of its last batch: batches go to the store one after another, in
+   * order.
+   */
   private final Map<String, Future<?>> relays = new ConcurrentHashMap<>();
 
-  public Sessions(Vertx vertx, SessionStore store, GenerationStore generations, TokenbusConfig.Sessions config) {
+  public Sessions(
+      Vertx vertx,
+      SessionStore store,
+      GenerationStore generations,
+      TokenbusConfig.Sessions config) {
     this.vertx = vertx;
     this.store = store;
     this.generations = generations;
@@ -71,11 +80,13 @@ public final class Sessions implements CommitListener {
   }
 
   private static SessionState.NewAnswer newAnswer() {
-    return new SessionState.NewAnswer(newId("msg_"), GenerationIds.next(), System.currentTimeMillis() / 1000);
+    return new SessionState.NewAnswer(
+        newId("msg_"), GenerationIds.next(), System.currentTimeMillis() / 1000);
   }
 
   public Future<SessionState.View> create(String title, String model, String system) {
-    SessionState session = new SessionState(newId("sess_"), title, model, system, System.currentTimeMillis() / 1000);
+    SessionState session =
+        new SessionState(newId("sess_"), title, model, system, System.currentTimeMillis() / 1000);
     return store.create(session).map(v -> session.view());
   }
 
@@ -87,55 +98,90 @@ public final class Sessions implements CommitListener {
     return store.apply(id, new SessionOps.ReadAfter(seq)).map(r -> r == null ? null : r.value());
   }
 
-  /** Runs a changing op and publishes the events it caused; completes with null for an unknown session. */
+  /**
+   * Runs a changing op and publishes the events it caused; completes with null for an unknown
+   * session.
+   */
   <T> Future<SessionResult<T>> change(String id, SessionOp<T> op) {
-    return store.apply(id, op).onSuccess(result -> {
-      if (result != null && !result.events().isEmpty()) {
-        vertx.eventBus().publish(Addresses.sessionEvents(id), new SessionBatch(id, result.events()));
-      }
-    });
+    return store
+        .apply(id, op)
+        .onSuccess(
+            result -> {
+              if (result != null && !result.events().isEmpty()) {
+                vertx
+                    .eventBus()
+                    .publish(Addresses.sessionEvents(id), new SessionBatch(id, result.events()));
+              }
+            });
   }
 
-  /** What posting gave: the user's message, and the answer started for it (null when queued), or why it was refused. */
-  public record Post(SessionMessage message, String answer, String generation, boolean queued, Failure refused) {
-  }
+  /**
+   * What posting gave: the user's message, and the answer started for it (null when queued), or why
+   * it was refused.
+   */
+  public record Post(
+      SessionMessage message, String answer, String generation, boolean queued, Failure refused) {}
 
   /** Posts a user message: its answer starts at once, or is queued behind the one in progress. */
   public Future<Post> post(String id, String author, String content) {
-    SessionMessage user = SessionMessage.user(newId("msg_"), author, content, System.currentTimeMillis() / 1000);
-    return change(id, new SessionOps.Post(user, newAnswer(), config.maxTranscriptChars(), config.maxQueued())).map(result -> {
-      if (result == null) {
-        return null;
-      }
-      SessionOps.Posted posted = result.value();
-      if (posted.next() != null) {
-        startAnswer(id, posted.next());
-      }
-      return new Post(user, posted.next() == null ? null : posted.next().messageId(),
-          posted.next() == null ? null : posted.next().generation(), posted.queued(), posted.refused());
-    });
+    SessionMessage user =
+        SessionMessage.user(newId("msg_"), author, content, System.currentTimeMillis() / 1000);
+    return change(
+            id,
+            new SessionOps.Post(user, newAnswer(), config.maxTranscriptChars(), config.maxQueued()))
+        .map(
+            result -> {
+              if (result == null) {
+                return null;
+              }
+              SessionOps.Posted posted = result.value();
+              if (posted.next() != null) {
+                startAnswer(id, posted.next());
+              }
+              return new Post(
+                  user,
+                  posted.next() == null ? null : posted.next().messageId(),
+                  posted.next() == null ? null : posted.next().generation(),
+                  posted.queued(),
+                  posted.refused());
+            });
   }
 
   /** Stops the answer in progress, for everyone, and gives up the queued questions. */
   public Future<SessionMessage> stop(String id) {
-    return change(id, new SessionOps.Stop()).compose(result -> {
-      if (result == null || result.value() == null) {
-        return Future.succeededFuture(result == null ? null : result.value());
-      }
-      SessionMessage answer = result.value();
-      return vertx.eventBus().request(Addresses.control(answer.generation()), ControlCommand.CANCEL)
-          .recover(e -> e instanceof ReplyException r && r.failureType() == ReplyFailure.NO_HANDLERS
-              // Nobody runs it (it has not started, or just ended): end the answer here. Should the generation
-              // start after all, its first copy finds it stale and cancels it.
-              ? change(id, new SessionOps.EndAnswer(answer.id(), "stopped", "cancelled", null, newAnswer())).map(ended -> {
-                if (ended != null && ended.value() != null) {
-                  startAnswer(id, ended.value()); // a question posted after the stop
-                }
-                return null;
-              })
-              : Future.failedFuture(e))
-          .map(answer);
-    });
+    return change(id, new SessionOps.Stop())
+        .compose(
+            result -> {
+              if (result == null || result.value() == null) {
+                return Future.succeededFuture(result == null ? null : result.value());
+              }
+              SessionMessage answer = result.value();
+              return vertx
+                  .eventBus()
+                  .request(Addresses.control(answer.generation()), ControlCommand.CANCEL)
+                  .recover(
+                      e ->
+                          e instanceof ReplyException r
+                                  && r.failureType() == ReplyFailure.NO_HANDLERS
+                              // Nobody runs it (it has not started, or just ended): end the answer
+                              // here. Should the generation
+                              // start after all, its first copy finds it stale and cancels it.
+                              ? change(
+                                      id,
+                                      new SessionOps.EndAnswer(
+                                          answer.id(), "stopped", "cancelled", null, newAnswer()))
+                                  .map(
+                                      ended -> {
+                                        if (ended != null && ended.value() != null) {
+                                          startAnswer(
+                                              id,
+                                              ended.value()); // a question posted after the stop
+                                        }
+                                        return null;
+                                      })
+                              : Future.failedFuture(e))
+                  .map(answer);
+            });
   }
 
   public Future<Failure> presence(String id, String author, int change) {
@@ -143,15 +189,22 @@ public final class Sessions implements CommitListener {
         .map(r -> r == null ? null : r.value());
   }
 
-  /** A participant's last connection closed: unless they come back within the grace period, they left. */
+  /**
+   * A participant's last connection closed: unless they come back within the grace period, they
+   * left.
+   */
   public void leave(String id, String author) {
-    presence(id, author, -1).onSuccess(v -> {
-      if (config.presenceGraceSeconds() == 0) {
-        change(id, new SessionOps.LeftIfGone(author)); // Vert.x refuses a timer of 0 ms
-      } else {
-        vertx.setTimer(config.presenceGraceSeconds() * 1000L, t -> change(id, new SessionOps.LeftIfGone(author)));
-      }
-    });
+    presence(id, author, -1)
+        .onSuccess(
+            v -> {
+              if (config.presenceGraceSeconds() == 0) {
+                change(id, new SessionOps.LeftIfGone(author)); // Vert.x refuses a timer of 0 ms
+              } else {
+                vertx.setTimer(
+                    config.presenceGraceSeconds() * 1000L,
+                    t -> change(id, new SessionOps.LeftIfGone(author)));
+              }
+            });
   }
 
   /**
@@ -159,12 +212,19 @@ public final class Sessions implements CommitListener {
    * session's log. Completes with false when there is no such session.
    */
   public Future<Boolean> typing(String id, String author) {
-    return store.apply(id, new SessionOps.Typing(author, System.currentTimeMillis())).map(r -> {
-      if (r != null && Boolean.TRUE.equals(r.value())) {
-        vertx.eventBus().publish(Addresses.sessionEvents(id), new SessionBatch(id, List.of(SessionEvent.presence(0, author, "typing"))));
-      }
-      return r != null;
-    });
+    return store
+        .apply(id, new SessionOps.Typing(author, System.currentTimeMillis()))
+        .map(
+            r -> {
+              if (r != null && Boolean.TRUE.equals(r.value())) {
+                vertx
+                    .eventBus()
+                    .publish(
+                        Addresses.sessionEvents(id),
+                        new SessionBatch(id, List.of(SessionEvent.presence(0, author, "typing"))));
+              }
+              return r != null;
+            });
   }
 
   private void startAnswer(String session, SessionState.NextAnswer next) {
@@ -174,25 +234,48 @@ public final class Sessions implements CommitListener {
     }
     for (SessionMessage m : next.history()) {
       if (m.role().equals("user")) {
-        messages.add(new JsonObject().put("role", "user").put("name", nameOf(m.author())).put("content", m.content()));
+        messages.add(
+            new JsonObject()
+                .put("role", "user")
+                .put("name", nameOf(m.author()))
+                .put("content", m.content()));
       } else if (!m.content().isEmpty()) {
         messages.add(new JsonObject().put("role", "assistant").put("content", m.content()));
       }
     }
-    JsonObject body = new JsonObject().put("model", next.model()).put("stream", true).put("messages", messages);
-    GenerationRequest request = new GenerationRequest(next.model(), body, null, null,
-        new SessionLink(session, next.messageId(), next.generation()));
-    starter.apply(request).onFailure(e -> {
-      Failure failure = e instanceof FailureCarrier carrier ? carrier.failure()
-          : Failure.internal("The answer could not be started: " + e.getMessage());
-      LOG.info("Session {}: answer {} could not start: {}", session, next.messageId(), failure.message());
-      change(session, new SessionOps.EndAnswer(next.messageId(), "failed", "error", failure, newAnswer()))
-          .onSuccess(r -> {
-            if (r != null && r.value() != null) {
-              startAnswer(session, r.value());
-            }
-          });
-    });
+    JsonObject body =
+        new JsonObject().put("model", next.model()).put("stream", true).put("messages", messages);
+    GenerationRequest request =
+        new GenerationRequest(
+            next.model(),
+            body,
+            null,
+            null,
+            new SessionLink(session, next.messageId(), next.generation()));
+    starter
+        .apply(request)
+        .onFailure(
+            e -> {
+              Failure failure =
+                  e instanceof FailureCarrier carrier
+                      ? carrier.failure()
+                      : Failure.internal("The answer could not be started: " + e.getMessage());
+              LOG.info(
+                  "Session {}: answer {} could not start: {}",
+                  session,
+                  next.messageId(),
+                  failure.message());
+              change(
+                      session,
+                      new SessionOps.EndAnswer(
+                          next.messageId(), "failed", "error", failure, newAnswer()))
+                  .onSuccess(
+                      r -> {
+                        if (r != null && r.value() != null) {
+                          startAnswer(session, r.value());
+                        }
+                      });
+            });
   }
 
   /** OpenAI's {@code name}: letters, digits, '_' and '-', at most 64. */
@@ -212,8 +295,8 @@ public final class Sessions implements CommitListener {
   }
 
   /**
-   * Copies what the former owner committed but never copied, before anything this node commits
-   * (its batches queue behind this catch-up).
+   * Copies what the former owner committed but never copied, before anything this node commits (its
+   * batches queue behind this catch-up).
    */
   @Override
   public void resumed(GenerationInfo info) {
@@ -223,11 +306,18 @@ public final class Sessions implements CommitListener {
 
   /** Copies, from the generation's log, everything after what the session has of it. */
   private Future<Void> catchUp(SessionLink link, int attempt) {
-    return store.apply(link.session(), new SessionOps.Relayed(link.generation()))
-        .compose(r -> r == null || r.value() < 0 ? Future.succeededFuture(List.<GenerationEvent>of())
-            : generations.readAfter(link.generation(), r.value()))
-        .compose(missed -> missed == null || missed.isEmpty() ? Future.<Void>succeededFuture()
-            : write(link, new ArrayList<>(missed), newAnswer(), 0))
+    return store
+        .apply(link.session(), new SessionOps.Relayed(link.generation()))
+        .compose(
+            r ->
+                r == null || r.value() < 0
+                    ? Future.succeededFuture(List.<GenerationEvent>of())
+                    : generations.readAfter(link.generation(), r.value()))
+        .compose(
+            missed ->
+                missed == null || missed.isEmpty()
+                    ? Future.<Void>succeededFuture()
+                    : write(link, new ArrayList<>(missed), newAnswer(), 0))
         .recover(e -> later(link, attempt, e));
   }
 
@@ -237,14 +327,21 @@ public final class Sessions implements CommitListener {
    */
   private Future<Void> later(SessionLink link, int attempt, Throwable cause) {
     if (attempt >= 12) {
-      LOG.error("Session {}: answer {} could not be copied from generation {}; it stays as it is", link.session(),
-          link.message(), link.generation(), cause);
+      LOG.error(
+          "Session {}: answer {} could not be copied from generation {}; it stays as it is",
+          link.session(),
+          link.message(),
+          link.generation(),
+          cause);
       return Future.succeededFuture();
     }
     return vertx.timer(5000).compose(t -> catchUp(link, attempt + 1));
   }
 
-  /** Copies events into the session, after those before them, retrying a failed write (the copy skips what it already has). */
+  /**
+   * Copies events into the session, after those before them, retrying a failed write (the copy
+   * skips what it already has).
+   */
   private void relay(SessionLink link, ArrayList<GenerationEvent> events) {
     Future<?> previous = relays.getOrDefault(link.generation(), Future.succeededFuture());
     Future<?> next = previous.transform(v -> write(link, events, newAnswer(), 0));
@@ -258,25 +355,43 @@ public final class Sessions implements CommitListener {
    * One copy, retried with the same {@code next}: if an attempt ended the answer and started the
    * queued one but its reply was lost, the retry is told that same next answer and starts it.
    */
-  private Future<Void> write(SessionLink link, ArrayList<GenerationEvent> events, SessionState.NewAnswer next, int attempt) {
-    return change(link.session(), new SessionOps.Relay(link.generation(), events, next)).<Void>compose(result -> {
-      if (result == null) {
-        return Future.succeededFuture(); // the session is gone
-      }
-      SessionState.Relayed relayed = result.value();
-      if (relayed.next() != null) {
-        startAnswer(link.session(), relayed.next());
-      }
-      if (relayed.stale()) {
-        // Nothing here waits for it (the answer was stopped before it started): stop it too.
-        vertx.eventBus().send(Addresses.control(link.generation()), ControlCommand.CANCEL);
-      }
-      if (relayed.gapAfter() >= 0) {
-        return generations.readAfter(link.generation(), relayed.gapAfter()).compose(missing -> missing == null || missing.isEmpty()
-            ? Future.succeededFuture() : write(link, new ArrayList<>(missing), next, attempt + 1));
-      }
-      return Future.succeededFuture();
-    }).recover(e -> attempt >= 8 ? later(link, 0, e)
-        : vertx.timer(Math.min(1000, 50L << attempt)).compose(t -> write(link, events, next, attempt + 1)));
+  private Future<Void> write(
+      SessionLink link,
+      ArrayList<GenerationEvent> events,
+      SessionState.NewAnswer next,
+      int attempt) {
+    return change(link.session(), new SessionOps.Relay(link.generation(), events, next))
+        .<Void>compose(
+            result -> {
+              if (result == null) {
+                return Future.succeededFuture(); // the session is gone
+              }
+              SessionState.Relayed relayed = result.value();
+              if (relayed.next() != null) {
+                startAnswer(link.session(), relayed.next());
+              }
+              if (relayed.stale()) {
+                // Nothing here waits for it (the answer was stopped before it started): stop it
+                // too.
+                vertx.eventBus().send(Addresses.control(link.generation()), ControlCommand.CANCEL);
+              }
+              if (relayed.gapAfter() >= 0) {
+                return generations
+                    .readAfter(link.generation(), relayed.gapAfter())
+                    .compose(
+                        missing ->
+                            missing == null || missing.isEmpty()
+                                ? Future.succeededFuture()
+                                : write(link, new ArrayList<>(missing), next, attempt + 1));
+              }
+              return Future.succeededFuture();
+            })
+        .recover(
+            e ->
+                attempt >= 8
+                    ? later(link, 0, e)
+                    : vertx
+                        .timer(Math.min(1000, 50L << attempt))
+                        .compose(t -> write(link, events, next, attempt + 1)));
   }
 }

@@ -1,6 +1,5 @@
 package io.tokenbus.cluster;
 
-import io.vertx.core.Future;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +10,7 @@ import io.tokenbus.support.SseClient;
 import io.tokenbus.support.SseEvent;
 import io.tokenbus.support.TestCluster;
 import io.tokenbus.support.TestHub;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.json.JsonObject;
@@ -28,9 +28,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Three real tokenbus processes on 127.0.0.1. The node that owns a running generation dies (SIGKILL)
- * or shuts down (SIGTERM) mid-answer; the others take it over and every viewer ends with the whole
- * text, gap-free, with one terminal event.
+ * Three real tokenbus processes on 127.0.0.1. The node that owns a running generation dies
+ * (SIGKILL) or shuts down (SIGTERM) mid-answer; the others take it over and every viewer ends with
+ * the whole text, gap-free, with one terminal event.
  */
 @ExtendWith(VertxExtension.class)
 @Timeout(value = 180, timeUnit = TimeUnit.SECONDS)
@@ -55,7 +55,8 @@ class ClusterFailoverIT {
   }
 
   private static WebClient web(Vertx vertx, NodeProcess node) {
-    return WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.httpPort()));
+    return WebClient.create(
+        vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.httpPort()));
   }
 
   private static List<SseEvent> untilEnd(SseClient viewer, String who) {
@@ -67,26 +68,37 @@ class ClusterFailoverIT {
     for (int i = 0; i < events.size(); i++) {
       assertEquals(i + 1, events.get(i).seq(), "seq at " + i);
     }
-    assertEquals(TOKENS, events.stream().filter(e -> e.event().equals("delta")).count(), "every delta, once");
+    assertEquals(
+        TOKENS,
+        events.stream().filter(e -> e.event().equals("delta")).count(),
+        "every delta, once");
     List<SseEvent> recoveries = events.stream().filter(e -> e.event().equals("recovery")).toList();
     assertEquals(1, recoveries.size(), "the takeover is reported once: " + recoveries);
     assertEquals("continue", recoveries.get(0).json().getString("kind"));
-    assertTrue(recoveries.get(0).json().getString("message").contains("left the cluster"), recoveries.get(0).data());
+    assertTrue(
+        recoveries.get(0).json().getString("message").contains("left the cluster"),
+        recoveries.get(0).data());
     assertEquals(TOKENS + 2, events.size(), "every delta, the recovery and one terminal event");
     assertEquals("done", events.get(events.size() - 1).event());
     assertEquals(MockText.text(TOKENS), SseEvent.text(events));
   }
 
   /** Starts a generation and returns its id and the node that owns it. */
-  private record Started(String id, NodeProcess owner) {
-  }
+  private record Started(String id, NodeProcess owner) {}
 
   private Started startGeneration(Vertx vertx, List<NodeProcess> cluster) {
-    JsonObject created = await(web(vertx, cluster.get(0)).post("/v1/generations")
-        .sendJsonObject(TestHub.mockRequest(TOKENS, 40))).bodyAsJsonObject();
+    JsonObject created =
+        await(
+                web(vertx, cluster.get(0))
+                    .post("/v1/generations")
+                    .sendJsonObject(TestHub.mockRequest(TOKENS, 40)))
+            .bodyAsJsonObject();
     String owner = created.getString("owner");
     for (NodeProcess node : cluster) {
-      if (await(web(vertx, node).get("/health").send()).bodyAsJsonObject().getString("node").equals(owner)) {
+      if (await(web(vertx, node).get("/health").send())
+          .bodyAsJsonObject()
+          .getString("node")
+          .equals(owner)) {
         return new Started(created.getString("id"), node);
       }
     }
@@ -117,25 +129,35 @@ class ClusterFailoverIT {
     await(onOwner.ended().recover(e -> Future.succeededFuture()), 30);
     List<SseEvent> before = onOwner.events().items();
     String lastId = before.get(before.size() - 1).id();
-    SseClient reconnected = await(SseClient.get(client, survivors.get(0).httpPort(), path, Map.of("Last-Event-ID", lastId)),
-        20, "reconnecting to " + survivors.get(0).name());
+    SseClient reconnected =
+        await(
+            SseClient.get(
+                client, survivors.get(0).httpPort(), path, Map.of("Last-Event-ID", lastId)),
+            20,
+            "reconnecting to " + survivors.get(0).name());
     List<SseEvent> joined = new ArrayList<>(before);
     joined.addAll(untilEnd(reconnected, "the reconnected viewer on " + survivors.get(0).name()));
     assertWhole(joined);
     for (int i = 0; i < onSurvivors.size(); i++) {
       assertWhole(untilEnd(onSurvivors.get(i), "the viewer on " + survivors.get(i).name()));
     }
-    JsonObject status = await(web(vertx, survivors.get(1)).get("/v1/generations/" + started.id()).send(), 20,
-        "status from " + survivors.get(1).name()).bodyAsJsonObject();
+    JsonObject status =
+        await(
+                web(vertx, survivors.get(1)).get("/v1/generations/" + started.id()).send(),
+                20,
+                "status from " + survivors.get(1).name())
+            .bodyAsJsonObject();
     assertEquals("completed", status.getString("status"));
     assertEquals(MockText.text(TOKENS), status.getString("text"));
     assertEquals(1, status.getInteger("recoveries"), status.encode());
-    // Killed: taken over once (epoch 2). Stopped: released, then taken over (epoch 3), a handover, not a death.
+    // Killed: taken over once (epoch 2). Stopped: released, then taken over (epoch 3), a handover,
+    // not a death.
     assertEquals(kill ? 2 : 3, status.getLong("epoch"), "ownership moved: " + status.encode());
   }
 
   @Test
-  @DisplayName("SIGKILL of the owner mid-answer: survivors take over; every viewer ends gap-free with the whole text")
+  @DisplayName(
+      "SIGKILL of the owner mid-answer: survivors take over; every viewer ends gap-free with the whole text")
   void ownerKilled(Vertx vertx) throws Exception {
     failover(vertx, true);
   }

@@ -26,33 +26,82 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class ClusterSessionsTest {
 
   @Test
-  @DisplayName("a session created on one node is served by another: posts, the live stream and the transcript agree")
+  @DisplayName(
+      "a session created on one node is served by another: posts, the live stream and the transcript agree")
   void servedByEveryNode(Vertx vertx) {
     try (TestCluster cluster = new TestCluster(2)) {
-      Map<String, String> env = Map.of("TOKENBUS_MOCK_TOKENS_PER_SECOND", "200", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "30");
+      Map<String, String> env =
+          Map.of(
+              "TOKENBUS_MOCK_TOKENS_PER_SECOND", "200", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "30");
       int[] ports = {cluster.start(0, env), cluster.start(1, env)};
-      WebClient a = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
-      WebClient b = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[1]));
-      String id = await(a.post("/v1/sessions").sendJsonObject(new JsonObject().put("title", "across"))).bodyAsJsonObject().getString("id");
+      WebClient a =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
+      WebClient b =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[1]));
+      String id =
+          await(a.post("/v1/sessions").sendJsonObject(new JsonObject().put("title", "across")))
+              .bodyAsJsonObject()
+              .getString("id");
 
-      SseClient onB = await(SseClient.get(SseClient.client(vertx), ports[1], "/v1/sessions/" + id + "/events?author=Bea", Map.of()));
-      SseClient onA = await(SseClient.get(SseClient.client(vertx), ports[0], "/v1/sessions/" + id + "/events?author=Al", Map.of()));
+      SseClient onB =
+          await(
+              SseClient.get(
+                  SseClient.client(vertx),
+                  ports[1],
+                  "/v1/sessions/" + id + "/events?author=Bea",
+                  Map.of()));
+      SseClient onA =
+          await(
+              SseClient.get(
+                  SseClient.client(vertx),
+                  ports[0],
+                  "/v1/sessions/" + id + "/events?author=Al",
+                  Map.of()));
       await(onB.events().whenAny(e -> e.event().equals("state")));
       await(onA.events().whenAny(e -> e.event().equals("state")));
-      assertEquals(202, await(a.post("/v1/sessions/" + id + "/messages").sendJsonObject(
-          new JsonObject().put("author", "Al").put("content", "hello from A"))).statusCode());
-      assertEquals(202, await(b.post("/v1/sessions/" + id + "/messages").sendJsonObject(
-          new JsonObject().put("author", "Bea").put("content", "hello from B"))).statusCode());
+      assertEquals(
+          202,
+          await(
+                  a.post("/v1/sessions/" + id + "/messages")
+                      .sendJsonObject(
+                          new JsonObject().put("author", "Al").put("content", "hello from A")))
+              .statusCode());
+      assertEquals(
+          202,
+          await(
+                  b.post("/v1/sessions/" + id + "/messages")
+                      .sendJsonObject(
+                          new JsonObject().put("author", "Bea").put("content", "hello from B")))
+              .statusCode());
       for (SseClient viewer : List.of(onA, onB)) {
-        await(viewer.events().when(events -> events.stream().filter(e -> e.event().equals("done")).count() >= 2), 30, "two answers");
+        await(
+            viewer
+                .events()
+                .when(events -> events.stream().filter(e -> e.event().equals("done")).count() >= 2),
+            30,
+            "two answers");
       }
       JsonObject fromB = await(b.get("/v1/sessions/" + id).send()).bodyAsJsonObject();
       JsonObject fromA = await(a.get("/v1/sessions/" + id).send()).bodyAsJsonObject();
       assertEquals(fromA.getJsonArray("messages"), fromB.getJsonArray("messages"));
-      assertEquals(MockText.text(30), fromB.getJsonArray("messages").getJsonObject(3).getString("content"));
-      List<String> seqA = onA.events().items().stream().filter(e -> !e.event().equals("state")).map(SseEvent::id).toList();
-      List<String> seqB = onB.events().items().stream().filter(e -> !e.event().equals("state")).map(SseEvent::id).toList();
-      assertEquals(seqA.get(seqA.size() - 1), seqB.get(seqB.size() - 1), "both nodes' viewers reach the same last seq");
+      assertEquals(
+          MockText.text(30), fromB.getJsonArray("messages").getJsonObject(3).getString("content"));
+      List<String> seqA =
+          onA.events().items().stream()
+              .filter(e -> !e.event().equals("state"))
+              .map(SseEvent::id)
+              .toList();
+      List<String> seqB =
+          onB.events().items().stream()
+              .filter(e -> !e.event().equals("state"))
+              .map(SseEvent::id)
+              .toList();
+      assertEquals(
+          seqA.get(seqA.size() - 1),
+          seqB.get(seqB.size() - 1),
+          "both nodes' viewers reach the same last seq");
       String textA = deltas(onA.events().items());
       assertEquals(textA, deltas(onB.events().items()));
       assertEquals(MockText.text(30) + MockText.text(30), textA);
@@ -60,40 +109,93 @@ class ClusterSessionsTest {
   }
 
   @Test
-  @DisplayName("when the node running an answer leaves, the node that takes the generation over finishes the session's answer")
+  @DisplayName(
+      "when the node running an answer leaves, the node that takes the generation over finishes the session's answer")
   void answerSurvivesItsNode(Vertx vertx) {
     try (TestCluster cluster = new TestCluster(2)) {
-      Map<String, String> env = Map.of("TOKENBUS_MOCK_TOKENS_PER_SECOND", "40", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "120");
+      Map<String, String> env =
+          Map.of(
+              "TOKENBUS_MOCK_TOKENS_PER_SECOND", "40", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "120");
       int[] ports = {cluster.start(0, env), cluster.start(1, env)};
-      WebClient a = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
-      String id = await(a.post("/v1/sessions").sendJsonObject(new JsonObject())).bodyAsJsonObject().getString("id");
-      String generation = await(a.post("/v1/sessions/" + id + "/messages").sendJsonObject(
-          new JsonObject().put("author", "Al").put("content", "a long answer please"))).bodyAsJsonObject().getString("generation");
-      String owner = await(a.get("/v1/generations/" + generation).send()).bodyAsJsonObject().getString("owner");
-      int ownerIndex = await(a.get("/health").send()).bodyAsJsonObject().getString("node").equals(owner) ? 0 : 1;
+      WebClient a =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
+      String id =
+          await(a.post("/v1/sessions").sendJsonObject(new JsonObject()))
+              .bodyAsJsonObject()
+              .getString("id");
+      String generation =
+          await(
+                  a.post("/v1/sessions/" + id + "/messages")
+                      .sendJsonObject(
+                          new JsonObject()
+                              .put("author", "Al")
+                              .put("content", "a long answer please")))
+              .bodyAsJsonObject()
+              .getString("generation");
+      String owner =
+          await(a.get("/v1/generations/" + generation).send())
+              .bodyAsJsonObject()
+              .getString("owner");
+      int ownerIndex =
+          await(a.get("/health").send()).bodyAsJsonObject().getString("node").equals(owner) ? 0 : 1;
       int survivor = ports[1 - ownerIndex];
-      SseClient viewer = await(SseClient.get(SseClient.client(vertx), survivor, "/v1/sessions/" + id + "/events?author=Bea", Map.of()));
-      await(viewer.events().when(events -> events.stream().filter(e -> e.event().equals("delta")).count() >= 10), 20);
+      SseClient viewer =
+          await(
+              SseClient.get(
+                  SseClient.client(vertx),
+                  survivor,
+                  "/v1/sessions/" + id + "/events?author=Bea",
+                  Map.of()));
+      await(
+          viewer
+              .events()
+              .when(events -> events.stream().filter(e -> e.event().equals("delta")).count() >= 10),
+          20);
 
       cluster.stop(ownerIndex);
 
-      await(viewer.events().whenAny(e -> e.event().equals("done")), 40, "the answer's end on the survivor");
-      WebClient b = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(survivor));
-      JsonObject answer = await(b.get("/v1/sessions/" + id).send()).bodyAsJsonObject().getJsonArray("messages").getJsonObject(1);
+      await(
+          viewer.events().whenAny(e -> e.event().equals("done")),
+          40,
+          "the answer's end on the survivor");
+      WebClient b =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(survivor));
+      JsonObject answer =
+          await(b.get("/v1/sessions/" + id).send())
+              .bodyAsJsonObject()
+              .getJsonArray("messages")
+              .getJsonObject(1);
       assertEquals("completed", answer.getString("status"));
-      assertEquals(MockText.text(120), answer.getString("content"), "every token once, across the takeover");
+      assertEquals(
+          MockText.text(120), answer.getString("content"), "every token once, across the takeover");
       List<SseEvent> events = viewer.events().items();
       StringBuilder streamed = new StringBuilder();
-      events.stream().filter(e -> e.event().equals("state")).findFirst().ifPresent(e -> streamed.append(e.json().getJsonObject("session")
-          .getJsonArray("messages").getJsonObject(1).getString("content")));
-      events.stream().filter(e -> e.event().equals("delta")).forEach(e -> streamed.append(e.json().getString("text")));
-      assertEquals(MockText.text(120), streamed.toString(), "the viewer's stream has no gap or repeat");
+      events.stream()
+          .filter(e -> e.event().equals("state"))
+          .findFirst()
+          .ifPresent(
+              e ->
+                  streamed.append(
+                      e.json()
+                          .getJsonObject("session")
+                          .getJsonArray("messages")
+                          .getJsonObject(1)
+                          .getString("content")));
+      events.stream()
+          .filter(e -> e.event().equals("delta"))
+          .forEach(e -> streamed.append(e.json().getString("text")));
+      assertEquals(
+          MockText.text(120), streamed.toString(), "the viewer's stream has no gap or repeat");
     }
   }
 
   private static String deltas(List<SseEvent> events) {
     StringBuilder text = new StringBuilder();
-    events.stream().filter(e -> e.event().equals("delta")).forEach(e -> text.append(e.json().getString("text")));
+    events.stream()
+        .filter(e -> e.event().equals("delta"))
+        .forEach(e -> text.append(e.json().getString("text")));
     return text.toString();
   }
 }

@@ -27,7 +27,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-/** Two clustered nodes in this JVM: whatever runs on one is watchable, replayable and resumable from the other. */
+/**
+ * Two clustered nodes in this JVM: whatever runs on one is watchable, replayable and resumable from
+ * the other.
+ */
 @ExtendWith(VertxExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 120, timeUnit = TimeUnit.SECONDS)
@@ -50,7 +53,8 @@ class ClusterTest {
   }
 
   private static WebClient web(Vertx vertx, int port) {
-    return WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port));
+    return WebClient.create(
+        vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port));
   }
 
   private static String start(Vertx vertx, int port, JsonObject request) {
@@ -64,21 +68,30 @@ class ClusterTest {
   }
 
   @Test
-  @DisplayName("a generation runs on the node that took the request (its own loop's worker), not wherever round-robin falls")
+  @DisplayName(
+      "a generation runs on the node that took the request (its own loop's worker), not wherever round-robin falls")
   void runsWhereRequested(Vertx vertx) {
     String nodeA = get(vertx, portA, "/health").getString("node");
     String nodeB = get(vertx, portB, "/health").getString("node");
     for (int i = 0; i < 6; i++) {
       for (int port : new int[] {portA, portB}) {
-        var created = await(web(vertx, port).post("/v1/generations").sendJsonObject(TestHub.mockRequest(2, 1000)));
+        var created =
+            await(
+                web(vertx, port)
+                    .post("/v1/generations")
+                    .sendJsonObject(TestHub.mockRequest(2, 1000)));
         assertEquals(201, created.statusCode(), created.bodyAsString());
-        assertEquals(port == portA ? nodeA : nodeB, created.bodyAsJsonObject().getString("owner"), "request " + i + " on " + port);
+        assertEquals(
+            port == portA ? nodeA : nodeB,
+            created.bodyAsJsonObject().getString("owner"),
+            "request " + i + " on " + port);
       }
     }
   }
 
   @Test
-  @DisplayName("a generation started on A streams to viewers on A and B, replays and resumes on B, with one text")
+  @DisplayName(
+      "a generation started on A streams to viewers on A and B, replays and resumes on B, with one text")
   void watchReplayResumeAcrossNodes(Vertx vertx) {
     HttpClientAgent client = SseClient.client(vertx);
     String id = start(vertx, portA, TestHub.mockRequest(120, 150));
@@ -101,9 +114,12 @@ class ClusterTest {
     assertEquals(expected, SseEvent.text(onB.events().items()));
     kept.addAll(resumed.events().items());
     assertEquals(onA.events().items(), kept);
-    List<JsonObject> frames = await(wsB.frames().when(f -> f.stream().anyMatch(x -> x.getString("type").equals("done"))));
+    List<JsonObject> frames =
+        await(wsB.frames().when(f -> f.stream().anyMatch(x -> x.getString("type").equals("done"))));
     StringBuilder wsText = new StringBuilder();
-    frames.stream().filter(f -> f.getString("type").equals("delta")).forEach(f -> wsText.append(f.getString("text")));
+    frames.stream()
+        .filter(f -> f.getString("type").equals("delta"))
+        .forEach(f -> wsText.append(f.getString("text")));
     assertEquals(expected, wsText.toString());
 
     SseClient lateOnB = await(SseClient.get(client, portB, path, Map.of()));
@@ -119,17 +135,20 @@ class ClusterTest {
   void lateNodeReplays(Vertx vertx) {
     HttpClientAgent client = SseClient.client(vertx);
     String id = start(vertx, portA, TestHub.mockRequest(40, 2000));
-    SseClient onA = await(SseClient.get(client, portA, "/v1/generations/" + id + "/events", Map.of()));
+    SseClient onA =
+        await(SseClient.get(client, portA, "/v1/generations/" + id + "/events", Map.of()));
     await(onA.ended());
     int portC = cluster.start(2);
-    SseClient onC = await(SseClient.get(client, portC, "/v1/generations/" + id + "/events", Map.of()));
+    SseClient onC =
+        await(SseClient.get(client, portC, "/v1/generations/" + id + "/events", Map.of()));
     await(onC.ended());
     assertEquals(onA.events().items(), onC.events().items());
     assertEquals(MockText.text(40), SseEvent.text(onC.events().items()));
   }
 
   @Test
-  @DisplayName("a generation on one node is cancelled from the other, and its viewers on both get cancelled")
+  @DisplayName(
+      "a generation on one node is cancelled from the other, and its viewers on both get cancelled")
   void cancelAcrossNodes(Vertx vertx) {
     HttpClientAgent client = SseClient.client(vertx);
     String id = start(vertx, portA, TestHub.mockRequest(10_000, 50));

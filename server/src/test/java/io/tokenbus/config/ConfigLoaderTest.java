@@ -1,15 +1,13 @@
 package io.tokenbus.config;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import java.util.function.BiConsumer;
-import org.junit.jupiter.api.function.Executable;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -20,15 +18,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 @DisplayName("Configuration")
 class ConfigLoaderTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private Path file(String yaml) throws IOException {
     Path file = dir.resolve("tokenbus.yaml");
@@ -56,25 +55,37 @@ class ConfigLoaderTest {
     assertEquals(9000, fromFile.http().port());
     assertEquals(5, fromFile.mock().tokensPerSecond());
     assertEquals("0.0.0.0", fromFile.http().host(), "keys the file leaves out keep their defaults");
-    TokenbusConfig viaEnv = ConfigLoader.load(new String[0], Map.of("TOKENBUS_CONFIG", file.toString(), "TOKENBUS_HTTP_PORT", "9100"));
+    TokenbusConfig viaEnv =
+        ConfigLoader.load(
+            new String[0],
+            Map.of("TOKENBUS_CONFIG", file.toString(), "TOKENBUS_HTTP_PORT", "9100"));
     assertEquals(9100, viaEnv.http().port());
     assertEquals(5, viaEnv.mock().tokensPerSecond());
   }
 
   @Test
-  @DisplayName("OPENAI_BASE_URL and OPENAI_API_KEY configure the upstream, and the key is never printed")
+  @DisplayName(
+      "OPENAI_BASE_URL and OPENAI_API_KEY configure the upstream, and the key is never printed")
   void openAiVariables() {
-    TokenbusConfig config = ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "http://localhost:11434/v1/",
-        "OPENAI_API_KEY", "sk-secret-value"));
+    TokenbusConfig config =
+        ConfigLoader.load(
+            new String[0],
+            Map.of(
+                "OPENAI_BASE_URL",
+                "http://localhost:11434/v1/",
+                "OPENAI_API_KEY",
+                "sk-secret-value"));
     assertEquals("http://localhost:11434/v1", config.providers().get("openai").baseUrl());
     assertEquals("sk-secret-value", config.providers().get("openai").apiKey());
     assertFalse(config.toString().contains("sk-secret-value"));
   }
 
   @Test
-  @DisplayName("ANTHROPIC_API_KEY enables the Anthropic provider on its public endpoint for claude-* models")
+  @DisplayName(
+      "ANTHROPIC_API_KEY enables the Anthropic provider on its public endpoint for claude-* models")
   void anthropicVariables() {
-    TokenbusConfig config = ConfigLoader.load(new String[0], Map.of("ANTHROPIC_API_KEY", "sk-ant-secret-value"));
+    TokenbusConfig config =
+        ConfigLoader.load(new String[0], Map.of("ANTHROPIC_API_KEY", "sk-ant-secret-value"));
     TokenbusConfig.Provider anthropic = config.providers().get("anthropic");
     assertTrue(anthropic.enabled());
     assertEquals("https://api.anthropic.com", anthropic.effectiveBaseUrl());
@@ -84,9 +95,12 @@ class ConfigLoaderTest {
   }
 
   @Test
-  @DisplayName("a file adds providers (from the defaults of their type), headers and fallback chains; env reaches them")
+  @DisplayName(
+      "a file adds providers (from the defaults of their type), headers and fallback chains; env reaches them")
   void providersFromAFile() throws IOException {
-    Path file = file("""
+    Path file =
+        file(
+            """
         providers:
           llama:
             type: openai
@@ -103,13 +117,15 @@ class ConfigLoaderTest {
         fallbacks:
           gpt-4.1: "claude-sonnet-4-5, llama3.1"
         """);
-    TokenbusConfig config = ConfigLoader.load(file, Map.of("TOKENBUS_PROVIDERS_LLAMA_TIMEOUTS_IDLE_MS", "1234"));
+    TokenbusConfig config =
+        ConfigLoader.load(file, Map.of("TOKENBUS_PROVIDERS_LLAMA_TIMEOUTS_IDLE_MS", "1234"));
     TokenbusConfig.Provider llama = config.providers().get("llama");
     assertEquals("http://gpu-box:8000/v1", llama.baseUrl());
     assertEquals(List.of("llama*", "qwen*"), llama.modelPatterns());
     assertEquals(Map.of("X-Team", "search"), llama.headers());
     assertEquals("restart", llama.recovery().strategy());
-    assertEquals(3, llama.retry().maxAttempts(), "unset keys come from the default provider of the type");
+    assertEquals(
+        3, llama.retry().maxAttempts(), "unset keys come from the default provider of the type");
     assertEquals(1234, llama.timeouts().idleMs());
     TokenbusConfig.Provider eu = config.providers().get("claude-eu");
     assertEquals("anthropic", eu.type(), "the type is read as validated, case and all");
@@ -121,8 +137,10 @@ class ConfigLoaderTest {
   @Test
   @DisplayName("the README's example configuration (conf/examples/upstreams.yaml) loads")
   void exampleConfiguration() {
-    TokenbusConfig config = ConfigLoader.load(Path.of("conf", "examples", "upstreams.yaml"),
-        Map.of("OPENAI_API_KEY", "sk-x-0123456789", "ANTHROPIC_API_KEY", "sk-ant-0123456789"));
+    TokenbusConfig config =
+        ConfigLoader.load(
+            Path.of("conf", "examples", "upstreams.yaml"),
+            Map.of("OPENAI_API_KEY", "sk-x-0123456789", "ANTHROPIC_API_KEY", "sk-ant-0123456789"));
     assertEquals(List.of("openai", "anthropic", "llama"), List.copyOf(config.providers().keySet()));
     assertTrue(config.providers().values().stream().allMatch(TokenbusConfig.Provider::enabled));
     assertEquals("restart", config.providers().get("llama").recovery().strategy());
@@ -130,34 +148,73 @@ class ConfigLoaderTest {
   }
 
   @Test
-  @DisplayName("a clustered node batches appends over cluster.batch-window-ms unless a window is set; a single node does not wait")
+  @DisplayName(
+      "a clustered node batches appends over cluster.batch-window-ms unless a window is set; a single node does not wait")
   void batchWindow() {
     assertEquals(0, ConfigLoader.load(new String[0], Map.of()).batchWindowMs());
-    assertEquals(10, ConfigLoader.load(new String[0], Map.of("TOKENBUS_CLUSTER", "true")).batchWindowMs());
-    assertEquals(3, ConfigLoader.load(new String[0], Map.of("TOKENBUS_CLUSTER", "true", "TOKENBUS_GENERATION_BATCH_WINDOW_MS", "3"))
-        .batchWindowMs());
+    assertEquals(
+        10, ConfigLoader.load(new String[0], Map.of("TOKENBUS_CLUSTER", "true")).batchWindowMs());
+    assertEquals(
+        3,
+        ConfigLoader.load(
+                new String[0],
+                Map.of("TOKENBUS_CLUSTER", "true", "TOKENBUS_GENERATION_BATCH_WINDOW_MS", "3"))
+            .batchWindowMs());
   }
 
   @Test
-  @DisplayName("a bad value or unknown key stops loading with a message naming the key and its source")
+  @DisplayName(
+      "a bad value or unknown key stops loading with a message naming the key and its source")
   void errorsNameTheKey() throws IOException {
-    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "abc")), "http.port", "TOKENBUS_HTTP_PORT");
-    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "70000")), "http.port", "65535");
-    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "localhost:8000")), "providers.openai.base-url",
+    assertMessage(
+        () -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "abc")),
+        "http.port",
+        "TOKENBUS_HTTP_PORT");
+    assertMessage(
+        () -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_HTTP_PORT", "70000")),
+        "http.port",
+        "65535");
+    assertMessage(
+        () -> ConfigLoader.load(new String[0], Map.of("OPENAI_BASE_URL", "localhost:8000")),
+        "providers.openai.base-url",
         "OPENAI_BASE_URL");
-    assertMessage(() -> ConfigLoader.load(file("providers:\n  x:\n    type: gemini\n"), Map.of()), "providers.x.type", "openai or anthropic");
-    assertMessage(() -> ConfigLoader.load(file("providers:\n  openai:\n    recovery:\n      strategy: retry\n"), Map.of()),
-        "providers.openai.recovery.strategy", "continue");
-    assertMessage(() -> ConfigLoader.load(file("providers:\n  openai:\n    timeoutz: 1\n"), Map.of()), "providers.openai.timeoutz",
+    assertMessage(
+        () -> ConfigLoader.load(file("providers:\n  x:\n    type: gemini\n"), Map.of()),
+        "providers.x.type",
+        "openai or anthropic");
+    assertMessage(
+        () ->
+            ConfigLoader.load(
+                file("providers:\n  openai:\n    recovery:\n      strategy: retry\n"), Map.of()),
+        "providers.openai.recovery.strategy",
+        "continue");
+    assertMessage(
+        () -> ConfigLoader.load(file("providers:\n  openai:\n    timeoutz: 1\n"), Map.of()),
+        "providers.openai.timeoutz",
         "not a known");
-    assertMessage(() -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_PROVIDERS_ANTHROPIC_RETRY_MAX_ATTEMPTS", "0")),
-        "providers.anthropic.retry.max-attempts", "TOKENBUS_PROVIDERS_ANTHROPIC_RETRY_MAX_ATTEMPTS");
-    assertMessage(() -> ConfigLoader.load(file("fallbacks:\n  gpt-4o: \" , \"\n"), Map.of()), "fallbacks.gpt-4o", "at least one");
-    assertMessage(() -> ConfigLoader.load(file("http:\n  prot: 1\n"), Map.of()), "http.prot", "not a known");
+    assertMessage(
+        () ->
+            ConfigLoader.load(
+                new String[0], Map.of("TOKENBUS_PROVIDERS_ANTHROPIC_RETRY_MAX_ATTEMPTS", "0")),
+        "providers.anthropic.retry.max-attempts",
+        "TOKENBUS_PROVIDERS_ANTHROPIC_RETRY_MAX_ATTEMPTS");
+    assertMessage(
+        () -> ConfigLoader.load(file("fallbacks:\n  gpt-4o: \" , \"\n"), Map.of()),
+        "fallbacks.gpt-4o",
+        "at least one");
+    assertMessage(
+        () -> ConfigLoader.load(file("http:\n  prot: 1\n"), Map.of()), "http.prot", "not a known");
     assertMessage(() -> ConfigLoader.load(file("viewer: 3\n"), Map.of()), "viewer", "section");
-    assertMessage(() -> ConfigLoader.load(file("mock:\n  tokens-per-second: 0\n"), Map.of()), "mock.tokens-per-second", "above 0");
-    assertMessage(() -> ConfigLoader.load(file("http: [\n"), Map.of()), "configuration file", "YAML");
-    assertMessage(() -> ConfigLoader.load(dir.resolve("missing.yaml"), Map.of()), "configuration file", "does not exist");
+    assertMessage(
+        () -> ConfigLoader.load(file("mock:\n  tokens-per-second: 0\n"), Map.of()),
+        "mock.tokens-per-second",
+        "above 0");
+    assertMessage(
+        () -> ConfigLoader.load(file("http: [\n"), Map.of()), "configuration file", "YAML");
+    assertMessage(
+        () -> ConfigLoader.load(dir.resolve("missing.yaml"), Map.of()),
+        "configuration file",
+        "does not exist");
   }
 
   private static void assertMessage(Executable load, String... parts) {
@@ -168,40 +225,51 @@ class ConfigLoaderTest {
   }
 
   @Test
-  @DisplayName("README documents every key of conf/tokenbus.yaml with its default and environment variable")
+  @DisplayName(
+      "README documents every key of conf/tokenbus.yaml with its default and environment variable")
   void readmeDocumentsEveryKey() throws IOException {
     String readme = Files.readString(Path.of("README.md"));
-    JsonNode defaults = new ObjectMapper(
-        new YAMLFactory()).readTree(Path.of("conf", "tokenbus.yaml").toFile());
+    JsonNode defaults =
+        new ObjectMapper(new YAMLFactory()).readTree(Path.of("conf", "tokenbus.yaml").toFile());
     List<String> missing = new ArrayList<>();
-    leaves(defaults, "", (name, value) -> {
-      // Provider keys are documented once, as providers.<name>.…, with the openai entry's defaults.
-      String documented = name.startsWith("providers.") ? "providers.<name>." + name.split("\\.", 3)[2] : name;
-      if (name.startsWith("providers.") && !name.startsWith("providers.openai.")) {
-        if (!readme.contains("| `" + documented + "` |")) {
-          missing.add(name);
-        }
-        return;
-      }
-      String row = "| `" + documented + "` | " + (value.isEmpty() ? "empty" : "`" + value + "`") + " | ";
-      String env = ConfigLoader.envName(documented);
-      // A free map ({} in the defaults) is set from a file; its entries have no variables of their own.
-      if (!readme.contains(row) || (!value.equals("{}") && !readme.contains(env))) {
-        missing.add(name);
-      }
-    });
+    leaves(
+        defaults,
+        "",
+        (name, value) -> {
+          // Provider keys are documented once, as providers.<name>.…, with the openai entry's
+          // defaults.
+          String documented =
+              name.startsWith("providers.") ? "providers.<name>." + name.split("\\.", 3)[2] : name;
+          if (name.startsWith("providers.") && !name.startsWith("providers.openai.")) {
+            if (!readme.contains("| `" + documented + "` |")) {
+              missing.add(name);
+            }
+            return;
+          }
+          String row =
+              "| `" + documented + "` | " + (value.isEmpty() ? "empty" : "`" + value + "`") + " | ";
+          String env = ConfigLoader.envName(documented);
+          // A free map ({} in the defaults) is set from a file; its entries have no variables of
+          // their own.
+          if (!readme.contains(row) || (!value.equals("{}") && !readme.contains(env))) {
+            missing.add(name);
+          }
+        });
     assertTrue(missing.isEmpty(), "README's configuration table lacks or mis-states: " + missing);
   }
 
-  private static void leaves(JsonNode node, String prefix,
-                             BiConsumer<String, String> action) {
-    node.fields().forEachRemaining(field -> {
-      if (field.getValue().isObject() && !field.getValue().isEmpty()) {
-        leaves(field.getValue(), prefix + field.getKey() + ".", action);
-      } else {
-        action.accept(prefix + field.getKey(), field.getValue().isObject() ? "{}" : field.getValue().asText());
-      }
-    });
+  private static void leaves(JsonNode node, String prefix, BiConsumer<String, String> action) {
+    node.fields()
+        .forEachRemaining(
+            field -> {
+              if (field.getValue().isObject() && !field.getValue().isEmpty()) {
+                leaves(field.getValue(), prefix + field.getKey() + ".", action);
+              } else {
+                action.accept(
+                    prefix + field.getKey(),
+                    field.getValue().isObject() ? "{}" : field.getValue().asText());
+              }
+            });
   }
 
   @Test
@@ -219,12 +287,26 @@ class ConfigLoaderTest {
   }
 
   @Test
-  @DisplayName("the real process starts on its defaults plus environment, and never logs the upstream key")
+  @DisplayName(
+      "the real process starts on its defaults plus environment, and never logs the upstream key")
   void processStartsWithoutLoggingTheKey() throws Exception {
-    Process process = java(Map.of("TOKENBUS_HTTP_PORT", "0", "TOKENBUS_HTTP_HOST", "127.0.0.1",
-        "OPENAI_BASE_URL", "http://127.0.0.1:9/v1", "OPENAI_API_KEY", "sk-never-log-me-123456", "TOKENBUS_LOG_LEVEL", "DEBUG"));
+    Process process =
+        java(
+            Map.of(
+                "TOKENBUS_HTTP_PORT",
+                "0",
+                "TOKENBUS_HTTP_HOST",
+                "127.0.0.1",
+                "OPENAI_BASE_URL",
+                "http://127.0.0.1:9/v1",
+                "OPENAI_API_KEY",
+                "sk-never-log-me-123456",
+                "TOKENBUS_LOG_LEVEL",
+                "DEBUG"));
     List<String> lines = new ArrayList<>();
-    try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader out =
+        new BufferedReader(
+            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = out.readLine()) != null) {
         lines.add(line);
@@ -244,9 +326,14 @@ class ConfigLoaderTest {
 
   private static Process java(Map<String, String> env) throws IOException {
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder builder = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "io.tokenbus.Tokenbus")
-        .redirectErrorStream(true);
-    builder.environment().keySet().removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
+    ProcessBuilder builder =
+        new ProcessBuilder(
+                javaBin, "-cp", System.getProperty("java.class.path"), "io.tokenbus.Tokenbus")
+            .redirectErrorStream(true);
+    builder
+        .environment()
+        .keySet()
+        .removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
     builder.environment().putAll(env);
     return builder.start();
   }

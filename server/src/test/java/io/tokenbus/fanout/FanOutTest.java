@@ -1,34 +1,34 @@
 package io.tokenbus.fanout;
 
-import io.tokenbus.support.ScriptedStore;
-import io.vertx.core.buffer.Buffer;
-import java.nio.file.Path;
-import java.util.stream.LongStream;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.BusCodec;
 import io.tokenbus.bus.EventBatch;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
-import io.tokenbus.bus.BusCodec;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.support.Recorder;
+import io.tokenbus.support.ScriptedStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -47,7 +47,14 @@ class FanOutTest {
     BusCodec.registerAll(vertx);
     store = new InMemoryGenerationStore(vertx, 60_000);
     fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
-    info = new GenerationInfo("chatcmpl-test", "mock", 1, new GenerationRequest("mock", new JsonObject(), null, null), "node", 1);
+    info =
+        new GenerationInfo(
+            "chatcmpl-test",
+            "mock",
+            1,
+            new GenerationRequest("mock", new JsonObject(), null, null),
+            "node",
+            1);
     await(store.create(info));
   }
 
@@ -75,55 +82,67 @@ class FanOutTest {
     }
 
     @Override
-    public void write(Buffer head) {
-    }
+    public void write(Buffer head) {}
 
     @Override
-    public void onDrain(Runnable action) {
-    }
+    public void onDrain(Runnable action) {}
 
     @Override
-    public void end() {
-    }
+    public void end() {}
 
     @Override
-    public void stalled() {
-    }
+    public void stalled() {}
 
     @Override
-    public void lost(String reason) {
-    }
+    public void lost(String reason) {}
   }
 
   /** Starts a viewer on a fresh per-request duplicate of {@code loop}, as an HTTP handler would. */
   private Future<Viewer<GenerationEvent>> startOn(Context loop, RecordingOutput output) {
     Promise<Viewer<GenerationEvent>> started = Promise.promise();
-    ((ContextInternal) loop).duplicate().runOnContext(v -> {
-      Viewer<GenerationEvent> viewer = new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output);
-      viewer.start();
-      started.complete(viewer);
-    });
+    ((ContextInternal) loop)
+        .duplicate()
+        .runOnContext(
+            v -> {
+              Viewer<GenerationEvent> viewer =
+                  new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output);
+              viewer.start();
+              started.complete(viewer);
+            });
     return started.future();
   }
 
   private Future<Void> append(Vertx vertx, GenerationEvent... events) {
-    return store.append(info.id(), 1, List.of(events))
-        .onSuccess(v -> vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(events))));
+    return store
+        .append(info.id(), 1, List.of(events))
+        .onSuccess(
+            v ->
+                vertx
+                    .eventBus()
+                    .publish(
+                        Addresses.events(info.id()),
+                        new EventBatch(info.id(), 1, List.of(events))));
   }
 
   @Test
   @DisplayName("viewers are grouped by event loop, and each gets every event once, on its own loop")
   void oneGroupPerLoop(Vertx vertx) {
-    Context loopA = ((VertxInternal) vertx).createEventLoopContext(); // each takes the next event loop
+    Context loopA =
+        ((VertxInternal) vertx).createEventLoopContext(); // each takes the next event loop
     Context loopB = ((VertxInternal) vertx).createEventLoopContext();
-    assertTrue(((ContextInternal) loopA).nettyEventLoop() != ((ContextInternal) loopB).nettyEventLoop(), "two loops");
+    assertTrue(
+        ((ContextInternal) loopA).nettyEventLoop() != ((ContextInternal) loopB).nettyEventLoop(),
+        "two loops");
     List<RecordingOutput> outputs = new ArrayList<>();
     for (Context loop : List.of(loopA, loopA, loopA, loopB, loopB)) {
       RecordingOutput output = new RecordingOutput();
       outputs.add(output);
       await(startOn(loop, output));
     }
-    assertEquals(2, fanOut.loops(Addresses.events(info.id())), "one group per event loop, not per request context");
+    assertEquals(
+        2,
+        fanOut.loops(Addresses.events(info.id())),
+        "one group per event loop, not per request context");
     await(append(vertx, GenerationEvent.delta(1, "a"), GenerationEvent.delta(2, "b")));
     await(append(vertx, GenerationEvent.done(3, "stop", null)));
     for (RecordingOutput output : outputs) {
@@ -131,11 +150,13 @@ class FanOutTest {
       assertEquals(List.of(1L, 2L, 3L), events.stream().map(GenerationEvent::seq).toList());
       assertEquals(1, output.threads.stream().distinct().count(), "one loop per viewer");
     }
-    assertEquals(0, fanOut.viewers(Addresses.events(info.id())), "viewers leave after the terminal event");
+    assertEquals(
+        0, fanOut.viewers(Addresses.events(info.id())), "viewers leave after the terminal event");
   }
 
   @Test
-  @DisplayName("batches that reach a loop before it could write the first go to each viewer in one write")
+  @DisplayName(
+      "batches that reach a loop before it could write the first go to each viewer in one write")
   void coalescesWhatPilesUp(Vertx vertx) {
     Context loop = ((VertxInternal) vertx).createEventLoopContext();
     List<RecordingOutput> outputs = List.of(new RecordingOutput(), new RecordingOutput());
@@ -146,28 +167,39 @@ class FanOutTest {
     for (RecordingOutput output : outputs) {
       await(output.events.whenCount(1));
     }
-    // Three batches published in one task of the viewers' loop: all three are queued before its pass runs.
+    // Three batches published in one task of the viewers' loop: all three are queued before its
+    // pass runs.
     Promise<Void> published = Promise.promise();
-    loop.runOnContext(v -> {
-      for (long seq = 2; seq <= 4; seq++) {
-        GenerationEvent event = GenerationEvent.delta(seq, "x" + seq);
-        vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(event)));
-      }
-      published.complete();
-    });
+    loop.runOnContext(
+        v -> {
+          for (long seq = 2; seq <= 4; seq++) {
+            GenerationEvent event = GenerationEvent.delta(seq, "x" + seq);
+            vertx
+                .eventBus()
+                .publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(event)));
+          }
+          published.complete();
+        });
     await(published.future());
     for (RecordingOutput output : outputs) {
       List<GenerationEvent> events = await(output.events.whenCount(4));
       assertEquals(List.of(1L, 2L, 3L, 4L), events.stream().map(GenerationEvent::seq).toList());
-      assertEquals(List.of(1, 3), output.writes, "one write for the first batch, one for the three that piled up");
+      assertEquals(
+          List.of(1, 3),
+          output.writes,
+          "one write for the first batch, one for the three that piled up");
     }
   }
 
   @Test
-  @DisplayName("a loop's inbox holds at most viewer.catch-up-buffer-events: past it batches are dropped, and its viewers read them from the log")
+  @DisplayName(
+      "a loop's inbox holds at most viewer.catch-up-buffer-events: past it batches are dropped, and its viewers read them from the log")
   void inboxIsBounded(Vertx vertx) {
-    fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
-        .viewer());
+    fanOut =
+        new FanOut(
+            vertx,
+            ConfigLoader.load((Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
+                .viewer());
     Context loop = ((VertxInternal) vertx).createEventLoopContext();
     RecordingOutput output = new RecordingOutput();
     await(startOn(loop, output));
@@ -179,28 +211,49 @@ class FanOutTest {
     }
     more.add(GenerationEvent.done(11, "stop", null));
     await(store.append(info.id(), 1, more));
-    // Ten batches published in one task of the viewer's loop: all reach its inbox before a pass runs.
-    loop.runOnContext(v -> more.forEach(event ->
-        vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(event)))));
+    // Ten batches published in one task of the viewer's loop: all reach its inbox before a pass
+    // runs.
+    loop.runOnContext(
+        v ->
+            more.forEach(
+                event ->
+                    vertx
+                        .eventBus()
+                        .publish(
+                            Addresses.events(info.id()),
+                            new EventBatch(info.id(), 1, List.of(event)))));
     List<GenerationEvent> events = await(output.events.whenCount(11));
-    assertEquals(LongStream.rangeClosed(1, 11).boxed().toList(), events.stream().map(GenerationEvent::seq).toList());
-    assertEquals(List.of(1, 4, 6), output.writes, "the first batch; the four the inbox held, in one write; the rest read from the log");
+    assertEquals(
+        LongStream.rangeClosed(1, 11).boxed().toList(),
+        events.stream().map(GenerationEvent::seq).toList());
+    assertEquals(
+        List.of(1, 4, 6),
+        output.writes,
+        "the first batch; the four the inbox held, in one write; the rest read from the log");
   }
 
   @Test
-  @DisplayName("after resync, a viewer gets what the log has but was never published (an owner died in between)")
+  @DisplayName(
+      "after resync, a viewer gets what the log has but was never published (an owner died in between)")
   void resyncDeliversUnpublishedEvents(Vertx vertx) {
     RecordingOutput output = new RecordingOutput();
     await(startOn(vertx.getOrCreateContext(), output));
     await(append(vertx, GenerationEvent.delta(1, "a")));
     await(output.events.whenCount(1));
-    await(store.append(info.id(), 1, List.of(GenerationEvent.delta(2, "b"), GenerationEvent.done(3, "stop", null))));
+    await(
+        store.append(
+            info.id(),
+            1,
+            List.of(GenerationEvent.delta(2, "b"), GenerationEvent.done(3, "stop", null))));
     fanOut.resync();
-    assertEquals(List.of(1L, 2L, 3L), await(output.events.whenCount(3)).stream().map(GenerationEvent::seq).toList());
+    assertEquals(
+        List.of(1L, 2L, 3L),
+        await(output.events.whenCount(3)).stream().map(GenerationEvent::seq).toList());
   }
 
   @Test
-  @DisplayName("a resync that comes while the viewer is reading the log is not lost: the read may predate the unpublished events")
+  @DisplayName(
+      "a resync that comes while the viewer is reading the log is not lost: the read may predate the unpublished events")
   void resyncDuringARead(Vertx vertx) {
     ScriptedStore scripted = new ScriptedStore(vertx);
     FanOut fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
@@ -209,15 +262,23 @@ class FanOutTest {
     Promise<Void> release = scripted.holdNextRead(); // the viewer's join read
     RecordingOutput output = new RecordingOutput();
     Context loop = vertx.getOrCreateContext();
-    loop.runOnContext(v -> new Viewer<>(fanOut, new GenerationSource(info, scripted), 0, false, output).start());
+    loop.runOnContext(
+        v -> new Viewer<>(fanOut, new GenerationSource(info, scripted), 0, false, output).start());
     await(scripted.readsTaken().whenCount(1));
     // Stored by an owner that then died, never published; the member-left resync comes mid-read.
-    await(scripted.append(info.id(), 1, List.of(GenerationEvent.delta(2, "b"), GenerationEvent.done(3, "stop", null))));
-    loop.runOnContext(v -> {
-      fanOut.resync();
-      loop.runOnContext(w -> release.complete());
-    });
-    assertEquals(List.of(1L, 2L, 3L), await(output.events.whenCount(3), 5).stream().map(GenerationEvent::seq).toList());
+    await(
+        scripted.append(
+            info.id(),
+            1,
+            List.of(GenerationEvent.delta(2, "b"), GenerationEvent.done(3, "stop", null))));
+    loop.runOnContext(
+        v -> {
+          fanOut.resync();
+          loop.runOnContext(w -> release.complete());
+        });
+    assertEquals(
+        List.of(1L, 2L, 3L),
+        await(output.events.whenCount(3), 5).stream().map(GenerationEvent::seq).toList());
   }
 
   @Test
@@ -225,10 +286,22 @@ class FanOutTest {
   void staleEpochBatchesAreDropped(Vertx vertx) {
     RecordingOutput output = new RecordingOutput();
     await(startOn(vertx.getOrCreateContext(), output));
-    vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 2, List.of(GenerationEvent.delta(1, "new"))));
+    vertx
+        .eventBus()
+        .publish(
+            Addresses.events(info.id()),
+            new EventBatch(info.id(), 2, List.of(GenerationEvent.delta(1, "new"))));
     await(output.events.whenCount(1));
-    vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 1, List.of(GenerationEvent.delta(2, "old"))));
-    vertx.eventBus().publish(Addresses.events(info.id()), new EventBatch(info.id(), 2, List.of(GenerationEvent.delta(2, "new2"))));
+    vertx
+        .eventBus()
+        .publish(
+            Addresses.events(info.id()),
+            new EventBatch(info.id(), 1, List.of(GenerationEvent.delta(2, "old"))));
+    vertx
+        .eventBus()
+        .publish(
+            Addresses.events(info.id()),
+            new EventBatch(info.id(), 2, List.of(GenerationEvent.delta(2, "new2"))));
     List<GenerationEvent> events = await(output.events.whenCount(2));
     assertEquals("new2", events.get(1).text());
   }
@@ -242,10 +315,11 @@ class FanOutTest {
     for (int i = 0; i < 100; i++) {
       Viewer<GenerationEvent> passing = await(startOn(loop, new RecordingOutput()));
       Promise<Void> closed = Promise.promise();
-      loop.runOnContext(v -> {
-        passing.close();
-        closed.complete();
-      });
+      loop.runOnContext(
+          v -> {
+            passing.close();
+            closed.complete();
+          });
       await(closed.future());
     }
     assertEquals(1, fanOut.viewers(Addresses.events(info.id())));

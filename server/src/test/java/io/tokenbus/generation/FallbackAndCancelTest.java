@@ -1,11 +1,10 @@
 package io.tokenbus.generation;
 
-import io.tokenbus.bus.ControlCommand;
-import java.util.concurrent.atomic.AtomicInteger;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tokenbus.bus.ControlCommand;
 import io.tokenbus.support.FakeAnthropic;
 import io.tokenbus.support.FakeOpenAi;
 import io.tokenbus.support.SseClient;
@@ -26,24 +25,30 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Fallback chains, circuit breakers, cancellation and the idle-cancel policy, against fake upstreams. */
+/**
+ * Fallback chains, circuit breakers, cancellation and the idle-cancel policy, against fake
+ * upstreams.
+ */
 @ExtendWith(VertxExtension.class)
 @DisplayName("Fallbacks, circuit breakers and cancellation")
 class FallbackAndCancelTest {
 
-  private static final List<String> TOKENS = List.of("Fall", "back", " keeps", " the", " answer", " going", " to", " its", " end", ".");
+  private static final List<String> TOKENS =
+      List.of("Fall", "back", " keeps", " the", " answer", " going", " to", " its", " end", ".");
   private static final String FULL = String.join("", TOKENS);
-  private static final UpstreamScript.Status DOWN = new UpstreamScript.Status(503,
-      "{\"error\":{\"message\":\"The engine is currently overloaded\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+  private static final UpstreamScript.Status DOWN =
+      new UpstreamScript.Status(
+          503,
+          "{\"error\":{\"message\":\"The engine is currently overloaded\",\"type\":\"server_error\",\"param\":null,\"code\":null}}");
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   private Vertx vertx;
   private FakeOpenAi openai;
   private FakeAnthropic anthropic;
@@ -57,14 +62,29 @@ class FallbackAndCancelTest {
     client = SseClient.client(vertx);
   }
 
-  /** A hub on both fakes: gpt-a falls back to claude-b; fast retries; more settings as env pairs. */
+  /**
+   * A hub on both fakes: gpt-a falls back to claude-b; fast retries; more settings as env pairs.
+   */
   private TestHub hub(String... env) throws IOException {
     Path file = dir.resolve("fallbacks-" + System.nanoTime() + ".yaml");
     Files.writeString(file, "fallbacks:\n  gpt-a: claude-b\n");
-    Map<String, String> settings = new HashMap<>(Map.of("TOKENBUS_CONFIG", file.toString(),
-        "OPENAI_BASE_URL", openai.baseUrl(), "ANTHROPIC_BASE_URL", anthropic.baseUrl(), "ANTHROPIC_API_KEY", "sk-ant-test-0123",
-        "TOKENBUS_PROVIDERS_OPENAI_RETRY_INITIAL_BACKOFF_MS", "5", "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_BACKOFF_MS", "20",
-        "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_ATTEMPTS", "2"));
+    Map<String, String> settings =
+        new HashMap<>(
+            Map.of(
+                "TOKENBUS_CONFIG",
+                file.toString(),
+                "OPENAI_BASE_URL",
+                openai.baseUrl(),
+                "ANTHROPIC_BASE_URL",
+                anthropic.baseUrl(),
+                "ANTHROPIC_API_KEY",
+                "sk-ant-test-0123",
+                "TOKENBUS_PROVIDERS_OPENAI_RETRY_INITIAL_BACKOFF_MS",
+                "5",
+                "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_BACKOFF_MS",
+                "20",
+                "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_ATTEMPTS",
+                "2"));
     for (int i = 0; i < env.length; i += 2) {
       settings.put(env[i], env[i + 1]);
     }
@@ -72,18 +92,23 @@ class FallbackAndCancelTest {
   }
 
   private static JsonObject request(String model) {
-    return new JsonObject().put("model", model)
-        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "Go on")));
+    return new JsonObject()
+        .put("model", model)
+        .put(
+            "messages",
+            new JsonArray().add(new JsonObject().put("role", "user").put("content", "Go on")));
   }
 
   private List<SseEvent> watch(TestHub hub, String id) {
-    SseClient viewer = await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    SseClient viewer =
+        await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
     await(viewer.ended(), 20, "the generation's end");
     return viewer.events().items();
   }
 
   @Test
-  @DisplayName("a model that keeps failing before its first token falls back to the next model of its chain")
+  @DisplayName(
+      "a model that keeps failing before its first token falls back to the next model of its chain")
   void fallbackBeforeTheFirstToken() throws IOException {
     TestHub hub = hub();
     openai.respond(DOWN);
@@ -93,7 +118,11 @@ class FallbackAndCancelTest {
     assertEquals(FULL, SseEvent.text(events));
     assertEquals(2, openai.requests().size(), "retry.max-attempts at gpt-a");
     assertEquals("claude-b", anthropic.requests().items().get(0).body().getString("model"));
-    List<String> kinds = events.stream().filter(e -> e.event().equals("recovery")).map(e -> e.json().getString("kind")).toList();
+    List<String> kinds =
+        events.stream()
+            .filter(e -> e.event().equals("recovery"))
+            .map(e -> e.json().getString("kind"))
+            .toList();
     assertEquals(List.of("retry", "fallback"), kinds);
     JsonObject status = await(hub.get("/v1/generations/" + id)).bodyAsJsonObject();
     assertEquals("completed", status.getString("status"));
@@ -102,7 +131,8 @@ class FallbackAndCancelTest {
   }
 
   @Test
-  @DisplayName("mid-stream: when the model cannot continue, its fallback continues from the partial text, seamlessly")
+  @DisplayName(
+      "mid-stream: when the model cannot continue, its fallback continues from the partial text, seamlessly")
   void fallbackMidStream() throws IOException {
     TestHub hub = hub();
     openai.respondInOrder(Answer.of(TOKENS).interval(5).fault(Fault.DROP, 4), DOWN);
@@ -114,16 +144,29 @@ class FallbackAndCancelTest {
     }
     assertEquals(FULL, SseEvent.text(events));
     assertEquals("done", events.get(events.size() - 1).event());
-    assertEquals(String.join("", TOKENS.subList(0, 4)).stripTrailing(), anthropic.requests().items().get(0).continuedFrom());
-    List<String> kinds = events.stream().filter(e -> e.event().equals("recovery")).map(e -> e.json().getString("kind")).toList();
+    assertEquals(
+        String.join("", TOKENS.subList(0, 4)).stripTrailing(),
+        anthropic.requests().items().get(0).continuedFrom());
+    List<String> kinds =
+        events.stream()
+            .filter(e -> e.event().equals("recovery"))
+            .map(e -> e.json().getString("kind"))
+            .toList();
     assertEquals(List.of("continue", "retry", "fallback"), kinds);
   }
 
   @Test
-  @DisplayName("a provider's circuit opens after repeated failures: its requests then fail fast, or go straight to the fallback")
+  @DisplayName(
+      "a provider's circuit opens after repeated failures: its requests then fail fast, or go straight to the fallback")
   void circuitBreaker() throws IOException {
-    TestHub hub = hub("TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_ATTEMPTS", "1", "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_FAILURE_THRESHOLD", "2",
-        "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_RESET_MS", "60000");
+    TestHub hub =
+        hub(
+            "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_ATTEMPTS",
+            "1",
+            "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+            "2",
+            "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_RESET_MS",
+            "60000");
     openai.respond(DOWN);
     for (int i = 0; i < 2; i++) {
       assertEquals(502, await(hub.post("/v1/chat/completions", request("gpt-other"))).statusCode());
@@ -136,69 +179,117 @@ class FallbackAndCancelTest {
     anthropic.respond(Answer.of(TOKENS));
     var viaFallback = await(hub.post("/v1/chat/completions", request("gpt-a")));
     assertEquals(200, viaFallback.statusCode(), viaFallback.bodyAsString());
-    assertEquals(FULL, viaFallback.bodyAsJsonObject().getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"));
+    assertEquals(
+        FULL,
+        viaFallback
+            .bodyAsJsonObject()
+            .getJsonArray("choices")
+            .getJsonObject(0)
+            .getJsonObject("message")
+            .getString("content"));
     assertEquals(2, openai.requests().size());
-    JsonObject status = await(hub.get("/v1/generations/" + viaFallback.getHeader("X-Generation-Id"))).bodyAsJsonObject();
+    JsonObject status =
+        await(hub.get("/v1/generations/" + viaFallback.getHeader("X-Generation-Id")))
+            .bodyAsJsonObject();
     assertEquals("circuit_open", status.getJsonObject("last_recovery").getString("code"));
   }
 
   @Test
-  @DisplayName("a cancel closes the upstream connection within a second, though it keeps streaming, and reports the usage produced")
+  @DisplayName(
+      "a cancel closes the upstream connection within a second, though it keeps streaming, and reports the usage produced")
   void cancelClosesTheUpstream() throws IOException {
     TestHub hub = hub();
     anthropic.respond(Answer.of(Collections.nCopies(10_000, "word ")).interval(10));
     String id = await(hub.startGeneration(request("claude-long")));
-    SseClient viewer = await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    SseClient viewer =
+        await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
     await(viewer.events().whenCount(5));
     long cancelAt = System.nanoTime();
-    assertEquals(200, await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())).statusCode());
-    long closedAt = await(anthropic.requests().items().get(0).closedAtNanos(), 5, "the upstream connection closing");
-    assertTrue(closedAt - cancelAt < 1_000_000_000L, "closed " + (closedAt - cancelAt) / 1_000_000 + " ms after the cancel");
+    assertEquals(
+        200, await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())).statusCode());
+    long closedAt =
+        await(
+            anthropic.requests().items().get(0).closedAtNanos(),
+            5,
+            "the upstream connection closing");
+    assertTrue(
+        closedAt - cancelAt < 1_000_000_000L,
+        "closed " + (closedAt - cancelAt) / 1_000_000 + " ms after the cancel");
     await(viewer.ended());
     SseEvent last = viewer.events().items().get(viewer.events().size() - 1);
     assertEquals("cancelled", last.event());
     JsonObject usage = last.json().getJsonObject("usage");
-    assertEquals(25, usage.getInteger("prompt_tokens"), "Anthropic reports the prompt at message_start");
+    assertEquals(
+        25, usage.getInteger("prompt_tokens"), "Anthropic reports the prompt at message_start");
     assertTrue(usage.getInteger("completion_tokens") >= 5, usage.encode());
   }
 
   @Test
-  @DisplayName("idle cancel: nobody watching for idle-cancel-seconds cancels the generation and closes its upstream connection")
+  @DisplayName(
+      "idle cancel: nobody watching for idle-cancel-seconds cancels the generation and closes its upstream connection")
   void idleCancel() throws IOException {
     TestHub hub = hub("TOKENBUS_GENERATION_IDLE_CANCEL_SECONDS", "1");
     openai.respond(Answer.of(Collections.nCopies(10_000, "word ")).interval(10));
     long started = System.nanoTime();
     String id = await(hub.startGeneration(request("gpt-long")));
-    long closedAt = await(openai.requests().whenCount(1).compose(r -> r.get(0).closedAtNanos()), 10, "the idle generation's upstream closing");
+    long closedAt =
+        await(
+            openai.requests().whenCount(1).compose(r -> r.get(0).closedAtNanos()),
+            10,
+            "the idle generation's upstream closing");
     long after = (closedAt - started) / 1_000_000;
     assertTrue(after >= 900 && after < 2500, "closed after " + after + " ms");
-    assertEquals("cancelled", await(hub.get("/v1/generations/" + id)).bodyAsJsonObject().getString("status"));
+    assertEquals(
+        "cancelled",
+        await(hub.get("/v1/generations/" + id)).bodyAsJsonObject().getString("status"));
   }
 
   @Test
-  @DisplayName("the requester of a chat stream leaving does not cancel a generation someone else watches")
+  @DisplayName(
+      "the requester of a chat stream leaving does not cancel a generation someone else watches")
   void requesterLeavesWhileOthersWatch() throws IOException {
     TestHub hub = hub("TOKENBUS_GENERATION_IDLE_CANCEL_SECONDS", "1");
     openai.respond(Answer.of(Collections.nCopies(150, "word ")).interval(15));
-    SseClient requester = await(SseClient.post(client, hub.port(), "/v1/chat/completions", request("gpt-long").put("stream", true).encode()));
+    SseClient requester =
+        await(
+            SseClient.post(
+                client,
+                hub.port(),
+                "/v1/chat/completions",
+                request("gpt-long").put("stream", true).encode()));
     String id = requester.headers().get("X-Generation-Id");
-    SseClient other = await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    SseClient other =
+        await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
     await(other.events().whenCount(3));
     requester.close();
     await(other.ended(), 20);
     List<SseEvent> events = other.events().items();
-    assertEquals("done", events.get(events.size() - 1).event(), "outlived the requester by more than idle-cancel-seconds");
+    assertEquals(
+        "done",
+        events.get(events.size() - 1).event(),
+        "outlived the requester by more than idle-cancel-seconds");
     assertEquals("word ".repeat(150), SseEvent.text(events));
 
     // Alone, the requester leaving does cancel it, within idle-cancel-seconds.
-    SseClient alone = await(SseClient.post(client, hub.port(), "/v1/chat/completions", request("gpt-long").put("stream", true).encode()));
+    SseClient alone =
+        await(
+            SseClient.post(
+                client,
+                hub.port(),
+                "/v1/chat/completions",
+                request("gpt-long").put("stream", true).encode()));
     String second = alone.headers().get("X-Generation-Id");
     await(alone.events().whenCount(3));
     long leftAt = System.nanoTime();
     alone.close();
-    long closedAt = await(openai.requests().items().get(1).closedAtNanos(), 5, "the abandoned generation's upstream closing");
+    long closedAt =
+        await(
+            openai.requests().items().get(1).closedAtNanos(),
+            5,
+            "the abandoned generation's upstream closing");
     assertTrue(closedAt - leftAt < 2_500_000_000L, (closedAt - leftAt) / 1_000_000 + " ms");
-    // The upstream closes as the cancel is decided: its terminal event is then on its way to the log.
+    // The upstream closes as the cancel is decided: its terminal event is then on its way to the
+    // log.
     List<SseEvent> replay = watch(hub, second);
     assertEquals("cancelled", replay.get(replay.size() - 1).event());
     JsonObject status = await(hub.get("/v1/generations/" + second)).bodyAsJsonObject();
@@ -206,22 +297,29 @@ class FallbackAndCancelTest {
   }
 
   @Test
-  @DisplayName("a generation watched on its own node is never idle-cancelled, even when the viewers' reports are lost (an overloaded loop)")
+  @DisplayName(
+      "a generation watched on its own node is never idle-cancelled, even when the viewers' reports are lost (an overloaded loop)")
   void watchedHereIsNeverIdle() throws IOException {
     // Drop every WATCHING report, as an event loop too busy to send them in time would.
     AtomicInteger dropped = new AtomicInteger();
-    vertx.eventBus().addOutboundInterceptor(delivery -> {
-      if (delivery.message().body() != ControlCommand.WATCHING) {
-        delivery.next();
-      } else {
-        dropped.incrementAndGet();
-      }
-    });
+    vertx
+        .eventBus()
+        .addOutboundInterceptor(
+            delivery -> {
+              if (delivery.message().body() != ControlCommand.WATCHING) {
+                delivery.next();
+              } else {
+                dropped.incrementAndGet();
+              }
+            });
     TestHub hub = hub("TOKENBUS_GENERATION_IDLE_CANCEL_SECONDS", "1");
     openai.respond(Answer.of(Collections.nCopies(100, "word ")).interval(25));
     String id = await(hub.startGeneration(request("gpt-long")));
     List<SseEvent> events = watch(hub, id);
-    assertEquals("done", events.get(events.size() - 1).event(), "2.5 s of answer with a viewer here and no report");
+    assertEquals(
+        "done",
+        events.get(events.size() - 1).event(),
+        "2.5 s of answer with a viewer here and no report");
     assertTrue(dropped.get() > 0, "the viewers' reports were sent, and lost");
   }
 }

@@ -13,16 +13,20 @@ import org.junit.jupiter.api.Test;
 class LogFoldTest {
 
   @Test
-  @DisplayName("what a takeover continues from: text, tool calls and textless output since the last reset")
+  @DisplayName(
+      "what a takeover continues from: text, tool calls and textless output since the last reset")
   void progress() {
     Failure cause = Failure.upstream("broke");
-    LogFold fold = LogFold.of(List.of(
-        GenerationEvent.delta(1, "old"),
-        GenerationEvent.toolCall(2, "{}"),
-        GenerationEvent.reset(3, cause),
-        GenerationEvent.recovery(4, "restart", cause, "{}"),
-        GenerationEvent.delta(5, "", "{\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\"}}]}"),
-        GenerationEvent.delta(6, "new")));
+    LogFold fold =
+        LogFold.of(
+            List.of(
+                GenerationEvent.delta(1, "old"),
+                GenerationEvent.toolCall(2, "{}"),
+                GenerationEvent.reset(3, cause),
+                GenerationEvent.recovery(4, "restart", cause, "{}"),
+                GenerationEvent.delta(
+                    5, "", "{\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\"}}]}"),
+                GenerationEvent.delta(6, "new")));
     Progress progress = fold.progress();
     assertEquals(6, progress.lastSeq());
     assertEquals("new", progress.text());
@@ -35,7 +39,10 @@ class LogFoldTest {
 
     Progress onlyTools = LogFold.of(List.of(GenerationEvent.toolCall(1, "{}"))).progress();
     assertTrue(onlyTools.toolCalls() && onlyTools.hasOutput() && onlyTools.text().isEmpty());
-    assertFalse(LogFold.of(List.of(GenerationEvent.recovery(1, "retry", cause, "{}"))).progress().hasOutput(),
+    assertFalse(
+        LogFold.of(List.of(GenerationEvent.recovery(1, "retry", cause, "{}")))
+            .progress()
+            .hasOutput(),
         "retries before the first token are no output");
   }
 }

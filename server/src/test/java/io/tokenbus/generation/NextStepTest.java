@@ -14,9 +14,14 @@ import org.junit.jupiter.api.Test;
 
 class NextStepTest {
 
-  private static final Failure CAUSE = new Failure(502, "upstream_error", "upstream_status", "The upstream answered 502");
-  /** Three attempts per target, backoff 100 ms doubling up to 1 s, Retry-After honoured up to 5 s. */
+  private static final Failure CAUSE =
+      new Failure(502, "upstream_error", "upstream_status", "The upstream answered 502");
+
+  /**
+   * Three attempts per target, backoff 100 ms doubling up to 1 s, Retry-After honoured up to 5 s.
+   */
   private static final TokenbusConfig.Retry RETRY = new TokenbusConfig.Retry(3, 100, 1000, 5000);
+
   /** The longest delay full jitter allows: what these tests check the ceiling with. */
   private static final LongUnaryOperator LONGEST = ceiling -> ceiling;
 
@@ -49,8 +54,21 @@ class NextStepTest {
     }
 
     NextStep next(LongUnaryOperator jitter) {
-      return NextStep.after(new NextStep.Failed(cause, retryable, retryAfterMs, circuitOpen, afterOutput, toolCalls, hasText,
-          attemptsOnTarget, recoveries, targetIndex, chainLength, retry, new TokenbusConfig.Recovery(strategy, maxRecoveries, "")),
+      return NextStep.after(
+          new NextStep.Failed(
+              cause,
+              retryable,
+              retryAfterMs,
+              circuitOpen,
+              afterOutput,
+              toolCalls,
+              hasText,
+              attemptsOnTarget,
+              recoveries,
+              targetIndex,
+              chainLength,
+              retry,
+              new TokenbusConfig.Recovery(strategy, maxRecoveries, "")),
           jitter);
     }
   }
@@ -60,7 +78,8 @@ class NextStepTest {
   }
 
   @Test
-  @DisplayName("a failure no retry can help ends the generation with that failure, whatever attempts are left")
+  @DisplayName(
+      "a failure no retry can help ends the generation with that failure, whatever attempts are left")
   void notRetryable() {
     Run run = new Run();
     run.retryable = false;
@@ -95,15 +114,19 @@ class NextStepTest {
     }
 
     @Test
-    @DisplayName("the delay is full jitter: anything from 0 to the ceiling, as the random source picks")
+    @DisplayName(
+        "the delay is full jitter: anything from 0 to the ceiling, as the random source picks")
     void fullJitter() {
       List<Long> ceilings = new ArrayList<>();
       Run run = new Run();
       run.attemptsOnTarget = 2;
-      assertEquals(new NextStep.Retry(0), run.next(ceiling -> {
-        ceilings.add(ceiling);
-        return 0;
-      }));
+      assertEquals(
+          new NextStep.Retry(0),
+          run.next(
+              ceiling -> {
+                ceilings.add(ceiling);
+                return 0;
+              }));
       assertEquals(List.of(200L), ceilings, "the random source is asked for 0 to 200 ms");
     }
 
@@ -112,36 +135,46 @@ class NextStepTest {
     void noBackoff() {
       Run run = new Run();
       run.retry = new TokenbusConfig.Retry(3, 0, 0, 5000);
-      assertEquals(new NextStep.Retry(0), run.next(ceiling -> {
-        throw new AssertionError("no jitter for a zero ceiling");
-      }));
+      assertEquals(
+          new NextStep.Retry(0),
+          run.next(
+              ceiling -> {
+                throw new AssertionError("no jitter for a zero ceiling");
+              }));
     }
 
     @Test
-    @DisplayName("a Retry-After within retry.max-retry-after-ms is the delay, in place of the backoff")
+    @DisplayName(
+        "a Retry-After within retry.max-retry-after-ms is the delay, in place of the backoff")
     void retryAfterHonoured() {
       Run run = new Run();
       run.retryAfterMs = 2500;
-      assertEquals(new NextStep.Retry(2500), run.next(ceiling -> {
-        throw new AssertionError("no backoff when the upstream said how long to wait");
-      }));
+      assertEquals(
+          new NextStep.Retry(2500),
+          run.next(
+              ceiling -> {
+                throw new AssertionError("no backoff when the upstream said how long to wait");
+              }));
       run.retryAfterMs = 0;
       assertEquals(new NextStep.Retry(0), run.next());
     }
 
     @Test
-    @DisplayName("a Retry-After longer than retry.max-retry-after-ms is not waited for: the next target, at once")
+    @DisplayName(
+        "a Retry-After longer than retry.max-retry-after-ms is not waited for: the next target, at once")
     void retryAfterTooLong() {
       Run run = new Run();
       run.retryAfterMs = 5001;
       run.chainLength = 2;
       assertEquals(new NextStep.FallBack(1), run.next());
       run.chainLength = 1;
-      assertEquals(new NextStep.Fail(CAUSE), run.next(), "and with no next target the generation fails");
+      assertEquals(
+          new NextStep.Fail(CAUSE), run.next(), "and with no next target the generation fails");
     }
 
     @Test
-    @DisplayName("once retry.max-attempts are used on a target, the next target of the chain is tried")
+    @DisplayName(
+        "once retry.max-attempts are used on a target, the next target of the chain is tried")
     void attemptsExhausted() {
       Run run = new Run();
       run.attemptsOnTarget = 3;
@@ -193,7 +226,10 @@ class NextStepTest {
       run.attemptsOnTarget = 3;
       run.targetIndex = 1;
       run.chainLength = 2;
-      assertEquals(new NextStep.Recover(Strategy.CONTINUE, 1, 0), run.next(), "retry.max-attempts does not apply to recoveries");
+      assertEquals(
+          new NextStep.Recover(Strategy.CONTINUE, 1, 0),
+          run.next(),
+          "retry.max-attempts does not apply to recoveries");
     }
 
     @Test
@@ -213,15 +249,20 @@ class NextStepTest {
     }
 
     @Test
-    @DisplayName("a Retry-After too long to wait moves the recovery to the next target, at once; on the last one it fails")
+    @DisplayName(
+        "a Retry-After too long to wait moves the recovery to the next target, at once; on the last one it fails")
     void recoveryRetryAfterTooLong() {
       Run run = new Run().brokeMidAnswer();
       run.retryAfterMs = 60_000;
       run.chainLength = 2;
       assertEquals(new NextStep.Recover(Strategy.CONTINUE, 1, 0), run.next());
       run.targetIndex = 1;
-      assertEquals(new NextStep.Fail(withSuffix("; the upstream asked to wait 60000 ms, longer than retry.max-retry-after-ms; "
-          + "the text so far is kept")), run.next());
+      assertEquals(
+          new NextStep.Fail(
+              withSuffix(
+                  "; the upstream asked to wait 60000 ms, longer than retry.max-retry-after-ms; "
+                      + "the text so far is kept")),
+          run.next());
     }
 
     @Test
@@ -230,7 +271,10 @@ class NextStepTest {
       Run run = new Run().brokeMidAnswer();
       run.strategy = Strategy.FAIL;
       run.chainLength = 2;
-      assertEquals(new NextStep.Fail(withSuffix("; not recovered (recovery strategy fail), the text so far is kept")), run.next());
+      assertEquals(
+          new NextStep.Fail(
+              withSuffix("; not recovered (recovery strategy fail), the text so far is kept")),
+          run.next());
     }
 
     @Test
@@ -238,19 +282,30 @@ class NextStepTest {
     void maxRecoveriesReached() {
       Run run = new Run().brokeMidAnswer();
       run.recoveries = 2;
-      assertEquals(new NextStep.Recover(Strategy.CONTINUE, 0, 0), run.next(), "the third recovery of three");
+      assertEquals(
+          new NextStep.Recover(Strategy.CONTINUE, 0, 0), run.next(), "the third recovery of three");
       run.recoveries = 3;
-      assertEquals(new NextStep.Fail(withSuffix("; not recovered (after 3 recoveries (recovery.max-attempts)), the text so far is kept")),
+      assertEquals(
+          new NextStep.Fail(
+              withSuffix(
+                  "; not recovered (after 3 recoveries (recovery.max-attempts)), the text so far is kept")),
           run.next());
       run.strategy = Strategy.RESTART;
-      assertEquals(new NextStep.Fail(withSuffix("; not recovered (after 3 recoveries (recovery.max-attempts)), the text so far is kept")),
-          run.next(), "whatever the strategy");
+      assertEquals(
+          new NextStep.Fail(
+              withSuffix(
+                  "; not recovered (after 3 recoveries (recovery.max-attempts)), the text so far is kept")),
+          run.next(),
+          "whatever the strategy");
     }
 
     @Test
-    @DisplayName("continue is impossible after a tool call or with no text (other output only): the generation ends")
+    @DisplayName(
+        "continue is impossible after a tool call or with no text (other output only): the generation ends")
     void continueImpossible() {
-      Failure cannot = withSuffix("; an answer with a tool call, or with no text yet, cannot be continued; the text so far is kept");
+      Failure cannot =
+          withSuffix(
+              "; an answer with a tool call, or with no text yet, cannot be continued; the text so far is kept");
       Run run = new Run().brokeMidAnswer();
       run.toolCalls = true;
       run.chainLength = 2;

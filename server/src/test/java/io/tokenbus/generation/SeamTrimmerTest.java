@@ -16,27 +16,39 @@ class SeamTrimmerTest {
   }
 
   @Test
-  @DisplayName("a continuation that repeats the end of the partial answer loses the repeat, however it is cut")
+  @DisplayName(
+      "a continuation that repeats the end of the partial answer loses the repeat, however it is cut")
   void trimsTheRepeatedEnd() {
-    assertEquals(" lazy dog.", run("The quick brown fox jumps over the", List.of(" over", " the", " lazy", " dog.")));
-    assertEquals(" lazy dog.", run("The quick brown fox jumps over the", List.of(" ov", "er the la", "zy dog.")));
-    assertEquals(" lazy dog.", run("The quick brown fox jumps over the", List.of("jumps over the lazy dog.")),
+    assertEquals(
+        " lazy dog.",
+        run("The quick brown fox jumps over the", List.of(" over", " the", " lazy", " dog.")));
+    assertEquals(
+        " lazy dog.",
+        run("The quick brown fox jumps over the", List.of(" ov", "er the la", "zy dog.")));
+    assertEquals(
+        " lazy dog.",
+        run("The quick brown fox jumps over the", List.of("jumps over the lazy dog.")),
         "a repeat of several words, in one piece");
   }
 
   @Test
-  @DisplayName("a continuation that repeats nothing flows on unchanged, and is not held once it cannot be a repeat")
+  @DisplayName(
+      "a continuation that repeats nothing flows on unchanged, and is not held once it cannot be a repeat")
   void passesNewTextThrough() {
-    assertEquals(" lazy dog.", run("The quick brown fox jumps over the", List.of(" lazy", " dog.")));
+    assertEquals(
+        " lazy dog.", run("The quick brown fox jumps over the", List.of(" lazy", " dog.")));
     SeamTrimmer trimmer = new SeamTrimmer("Hello world");
-    assertEquals("Zebra", trimmer.feed("Zebra"), "text that occurs nowhere in the tail is emitted at once");
+    assertEquals(
+        "Zebra", trimmer.feed("Zebra"), "text that occurs nowhere in the tail is emitted at once");
     assertEquals(" stripes", trimmer.feed(" stripes"));
   }
 
   @Test
-  @DisplayName("white space the partial answer ended with (stripped from an Anthropic prefill) is not doubled")
+  @DisplayName(
+      "white space the partial answer ended with (stripped from an Anthropic prefill) is not doubled")
   void whiteSpaceAtTheSeam() {
-    assertEquals("Next paragraph.", run("First paragraph.\n\n", List.of("\n\n", "Next", " paragraph.")));
+    assertEquals(
+        "Next paragraph.", run("First paragraph.\n\n", List.of("\n\n", "Next", " paragraph.")));
     assertEquals("world", run("Hello ", List.of(" world")));
   }
 
@@ -53,6 +65,9 @@ class SeamTrimmerTest {
     assertEquals("0 in Rome.", run("In the year 200", List.of("0 in Rome.")));
     assertEquals("ok now.", run("Open the bo", List.of("ok now.")));
     assertEquals("aab", run("a", List.of("a", "a", "b")));
-    assertEquals(" in Rome.", run("In the year 2000", List.of("2000 in Rome.")), "a whole number repeated is trimmed");
+    assertEquals(
+        " in Rome.",
+        run("In the year 2000", List.of("2000 in Rome.")),
+        "a whole number repeated is trimmed");
   }
 }

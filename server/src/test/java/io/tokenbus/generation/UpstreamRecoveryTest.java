@@ -39,13 +39,16 @@ import org.junit.jupiter.params.provider.EnumSource;
 @DisplayName("Upstream faults: retries, timeouts and partial-response recovery")
 class UpstreamRecoveryTest {
 
-  private static final List<String> TOKENS = List.of("The", " quick", " brown", " fox", " jumps", " over", " the", " lazy",
-      " dog", ".", "\n\n", "Then", " it", " sleeps", " 😴", ".");
+  private static final List<String> TOKENS =
+      List.of(
+          "The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".",
+          "\n\n", "Then", " it", " sleeps", " 😴", ".");
   private static final String FULL = String.join("", TOKENS);
 
   /** The two wire formats, each with the model that routes to its fake. */
   enum Format {
-    OPENAI("gpt-test"), ANTHROPIC("claude-test");
+    OPENAI("gpt-test"),
+    ANTHROPIC("claude-test");
 
     final String model;
 
@@ -67,12 +70,33 @@ class UpstreamRecoveryTest {
     client = SseClient.client(vertx);
   }
 
-  /** A hub on both fakes with fast retries and short timeouts; {@code extra} sets more (KEY=VALUE, provider keys for both). */
+  /**
+   * A hub on both fakes with fast retries and short timeouts; {@code extra} sets more (KEY=VALUE,
+   * provider keys for both).
+   */
   private TestHub hub(String... extra) {
-    Map<String, String> env = new HashMap<>(Map.of("OPENAI_BASE_URL", openai.baseUrl(), "ANTHROPIC_BASE_URL", anthropic.baseUrl(),
-        "ANTHROPIC_API_KEY", "sk-ant-test-0123456789"));
-    Map<String, String> perProvider = new HashMap<>(Map.of("RETRY_INITIAL_BACKOFF_MS", "10", "RETRY_MAX_BACKOFF_MS", "50",
-        "TIMEOUTS_FIRST_TOKEN_MS", "600", "TIMEOUTS_IDLE_MS", "400", "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0"));
+    Map<String, String> env =
+        new HashMap<>(
+            Map.of(
+                "OPENAI_BASE_URL",
+                openai.baseUrl(),
+                "ANTHROPIC_BASE_URL",
+                anthropic.baseUrl(),
+                "ANTHROPIC_API_KEY",
+                "sk-ant-test-0123456789"));
+    Map<String, String> perProvider =
+        new HashMap<>(
+            Map.of(
+                "RETRY_INITIAL_BACKOFF_MS",
+                "10",
+                "RETRY_MAX_BACKOFF_MS",
+                "50",
+                "TIMEOUTS_FIRST_TOKEN_MS",
+                "600",
+                "TIMEOUTS_IDLE_MS",
+                "400",
+                "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+                "0"));
     for (String setting : extra) {
       String[] kv = setting.split("=", 2);
       if (kv[0].startsWith("TOKENBUS_")) {
@@ -81,10 +105,11 @@ class UpstreamRecoveryTest {
         perProvider.put(kv[0], kv[1]);
       }
     }
-    perProvider.forEach((key, value) -> {
-      env.put("TOKENBUS_PROVIDERS_OPENAI_" + key, value);
-      env.put("TOKENBUS_PROVIDERS_ANTHROPIC_" + key, value);
-    });
+    perProvider.forEach(
+        (key, value) -> {
+          env.put("TOKENBUS_PROVIDERS_OPENAI_" + key, value);
+          env.put("TOKENBUS_PROVIDERS_ANTHROPIC_" + key, value);
+        });
     return await(TestHub.start(vertx, env));
   }
 
@@ -101,24 +126,31 @@ class UpstreamRecoveryTest {
   }
 
   private String continuedFrom(Format format, int request) {
-    return format == Format.OPENAI ? openai.requests().items().get(request).continuedFrom()
+    return format == Format.OPENAI
+        ? openai.requests().items().get(request).continuedFrom()
         : anthropic.requests().items().get(request).continuedFrom();
   }
 
   private Future<Long> closed(Format format, int request) {
-    return format == Format.OPENAI ? openai.requests().items().get(request).closedAtNanos()
+    return format == Format.OPENAI
+        ? openai.requests().items().get(request).closedAtNanos()
         : anthropic.requests().items().get(request).closedAtNanos();
   }
 
   private static JsonObject request(String model) {
-    return new JsonObject().put("model", model)
-        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "Tell me about the fox")));
+    return new JsonObject()
+        .put("model", model)
+        .put(
+            "messages",
+            new JsonArray()
+                .add(new JsonObject().put("role", "user").put("content", "Tell me about the fox")));
   }
 
   /** Starts a generation and watches it to the end; returns its events and its final status. */
   private Watched watch(TestHub hub, String model) {
     String id = await(hub.startGeneration(request(model)));
-    SseClient viewer = await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    SseClient viewer =
+        await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
     await(viewer.ended(), 20, "the generation's end");
     JsonObject status = await(hub.get("/v1/generations/" + id)).bodyAsJsonObject();
     return new Watched(id, viewer.events().items(), status);
@@ -148,7 +180,10 @@ class UpstreamRecoveryTest {
       assertEquals("completed", status.getString("status"));
     }
 
-    /** Failed with the text it had: gap-free, one terminal error, and the status agrees; the text is returned. */
+    /**
+     * Failed with the text it had: gap-free, one terminal error, and the status agrees; the text is
+     * returned.
+     */
     String assertFailedWithText() {
       assertGapFree();
       assertEquals("error", last().event(), events.toString());
@@ -161,14 +196,16 @@ class UpstreamRecoveryTest {
 
   @ParameterizedTest
   @EnumSource(Fault.class)
-  @DisplayName("OpenAI format: a stream that breaks after 4 tokens, however, is continued seamlessly")
+  @DisplayName(
+      "OpenAI format: a stream that breaks after 4 tokens, however, is continued seamlessly")
   void openAiBreaksAreContinued(Fault fault) {
     breakIsContinued(Format.OPENAI, fault);
   }
 
   @ParameterizedTest
   @EnumSource(Fault.class)
-  @DisplayName("Anthropic format: a stream that breaks after 4 tokens, however, is continued seamlessly")
+  @DisplayName(
+      "Anthropic format: a stream that breaks after 4 tokens, however, is continued seamlessly")
   void anthropicBreaksAreContinued(Fault fault) {
     breakIsContinued(Format.ANTHROPIC, fault);
   }
@@ -186,7 +223,8 @@ class UpstreamRecoveryTest {
       return;
     }
     assertEquals(2, requests(format), "one continuation");
-    assertEquals(format == Format.ANTHROPIC ? partial.stripTrailing() : partial, continuedFrom(format, 1));
+    assertEquals(
+        format == Format.ANTHROPIC ? partial.stripTrailing() : partial, continuedFrom(format, 1));
     if (fault != Fault.NO_FINISH) { // a response that ended cleanly leaves a reusable connection
       await(closed(format, 0), 5, "the broken connection is closed");
     }
@@ -218,24 +256,36 @@ class UpstreamRecoveryTest {
     watched.assertWhole(FULL);
     assertEquals(1, watched.ofType("reset").size());
     assertNull(continuedFrom(format, 1), "a restart is a new request, not a continuation");
-    assertEquals(5 + TOKENS.size(), watched.ofType("delta").size(), "the void text, then the whole answer again");
+    assertEquals(
+        5 + TOKENS.size(),
+        watched.ofType("delta").size(),
+        "the void text, then the whole answer again");
   }
 
   @ParameterizedTest
   @EnumSource(Format.class)
-  @DisplayName("restart strategy: a chat-completions stream, which cannot take text back, ends with answer_restarted; the generation goes on")
+  @DisplayName(
+      "restart strategy: a chat-completions stream, which cannot take text back, ends with answer_restarted; the generation goes on")
   void restartEndsAChatStream(Format format) {
     TestHub hub = hub("RECOVERY_STRATEGY=restart");
     Answer answer = Answer.of(TOKENS).interval(20);
     script(format, answer.fault(Fault.DROP, 5), answer);
-    SseClient chat = await(SseClient.post(client, hub.port(), "/v1/chat/completions", request(format.model).put("stream", true).encode()));
+    SseClient chat =
+        await(
+            SseClient.post(
+                client,
+                hub.port(),
+                "/v1/chat/completions",
+                request(format.model).put("stream", true).encode()));
     await(chat.ended(), 10, "the chat stream's end");
     List<SseEvent> chunks = chat.events().items();
     JsonObject last = chunks.get(chunks.size() - 1).json();
-    assertEquals("answer_restarted", last.getJsonObject("error").getString("code"), chunks.toString());
+    assertEquals(
+        "answer_restarted", last.getJsonObject("error").getString("code"), chunks.toString());
     assertTrue(chunks.stream().noneMatch(e -> e.data().equals("[DONE]")));
     String id = chat.headers().get("X-Generation-Id");
-    SseClient viewer = await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
+    SseClient viewer =
+        await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events", Map.of()));
     await(viewer.ended(), 10);
     assertEquals(FULL, SseEvent.text(viewer.events().items()));
   }
@@ -248,14 +298,17 @@ class UpstreamRecoveryTest {
     script(format, Answer.of(TOKENS).interval(5).fault(Fault.DROP, 5));
     Watched watched = watch(hub, format.model);
     String text = watched.assertFailedWithText();
-    assertTrue(watched.last().json().getString("message").contains("text so far is kept"), watched.last().data());
+    assertTrue(
+        watched.last().json().getString("message").contains("text so far is kept"),
+        watched.last().data());
     assertEquals(String.join("", TOKENS.subList(0, 5)), text);
     assertEquals(1, requests(format));
   }
 
   @ParameterizedTest
   @EnumSource(Format.class)
-  @DisplayName("recoveries are bounded: past recovery.max-attempts the generation fails with its text")
+  @DisplayName(
+      "recoveries are bounded: past recovery.max-attempts the generation fails with its text")
   void boundedRecoveries(Format format) {
     TestHub hub = hub("RECOVERY_MAX_ATTEMPTS=2");
     // Each continuation breaks again after 2 more tokens.
@@ -270,13 +323,18 @@ class UpstreamRecoveryTest {
 
   @ParameterizedTest
   @EnumSource(Format.class)
-  @DisplayName("429 with Retry-After is retried after that delay; a 500 is retried at once; both then succeed")
+  @DisplayName(
+      "429 with Retry-After is retried after that delay; a 500 is retried at once; both then succeed")
   void retriesBeforeTheFirstToken(Format format) {
     TestHub hub = hub();
-    UpstreamScript.Status limited = format == Format.OPENAI ? FakeOpenAi.rateLimited(700) : FakeAnthropic.rateLimited(1);
-    UpstreamScript.Status broken = new UpstreamScript.Status(500, format == Format.OPENAI
-        ? "{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\",\"param\":null,\"code\":null}}"
-        : "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal server error\"}}");
+    UpstreamScript.Status limited =
+        format == Format.OPENAI ? FakeOpenAi.rateLimited(700) : FakeAnthropic.rateLimited(1);
+    UpstreamScript.Status broken =
+        new UpstreamScript.Status(
+            500,
+            format == Format.OPENAI
+                ? "{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\",\"param\":null,\"code\":null}}"
+                : "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal server error\"}}");
     script(format, limited, broken, Answer.of(TOKENS));
     long started = System.nanoTime();
     Watched watched = watch(hub, format.model);
@@ -304,13 +362,20 @@ class UpstreamRecoveryTest {
 
   @ParameterizedTest
   @EnumSource(Format.class)
-  @DisplayName("errors that a retry cannot fix fail at once, with the upstream's message and never the key")
+  @DisplayName(
+      "errors that a retry cannot fix fail at once, with the upstream's message and never the key")
   void fatalErrors(Format format) {
     TestHub hub = hub();
-    UpstreamScript.Status rejected = format == Format.OPENAI
-        ? new UpstreamScript.Status(400, "{\"error\":{\"message\":\"Invalid value for 'temperature'\",\"type\":\"invalid_request_error\","
-            + "\"param\":\"temperature\",\"code\":null}}")
-        : FakeAnthropic.error(400, "invalid_request_error", "temperature: Input should be less than or equal to 1");
+    UpstreamScript.Status rejected =
+        format == Format.OPENAI
+            ? new UpstreamScript.Status(
+                400,
+                "{\"error\":{\"message\":\"Invalid value for 'temperature'\",\"type\":\"invalid_request_error\","
+                    + "\"param\":\"temperature\",\"code\":null}}")
+            : FakeAnthropic.error(
+                400,
+                "invalid_request_error",
+                "temperature: Input should be less than or equal to 1");
     script(format, rejected);
     var response = await(hub.post("/v1/chat/completions", request(format.model)));
     assertEquals(400, response.statusCode(), response.bodyAsString());
@@ -322,22 +387,29 @@ class UpstreamRecoveryTest {
   }
 
   @Test
-  @DisplayName("a break after output without text (reasoning) cannot be continued: bounded, never a retry loop")
+  @DisplayName(
+      "a break after output without text (reasoning) cannot be continued: bounded, never a retry loop")
   void breakAfterReasoningOnly() {
-    String reasoning = FakeOpenAi.chunk("{\"reasoning_content\":\"Let me think\"}", null); // then the stream just ends
+    String reasoning =
+        FakeOpenAi.chunk(
+            "{\"reasoning_content\":\"Let me think\"}", null); // then the stream just ends
     openai.respond(new FakeOpenAi.Raw(reasoning));
     Watched continued = watch(hub(), Format.OPENAI.model);
     continued.assertGapFree();
     assertEquals("error", continued.last().event());
-    assertTrue(continued.last().json().getString("message").contains("cannot be continued"), continued.last().data());
+    assertTrue(
+        continued.last().json().getString("message").contains("cannot be continued"),
+        continued.last().data());
     assertEquals(1, requests(Format.OPENAI));
   }
 
   @Test
   @DisplayName("restarting after output without text is bounded by recovery.max-attempts")
   void restartAfterReasoningOnly() {
-    openai.respond(new FakeOpenAi.Raw(FakeOpenAi.chunk("{\"reasoning_content\":\"Let me think\"}", null)));
-    Watched restarted = watch(hub("RECOVERY_STRATEGY=restart", "RECOVERY_MAX_ATTEMPTS=2"), Format.OPENAI.model);
+    openai.respond(
+        new FakeOpenAi.Raw(FakeOpenAi.chunk("{\"reasoning_content\":\"Let me think\"}", null)));
+    Watched restarted =
+        watch(hub("RECOVERY_STRATEGY=restart", "RECOVERY_MAX_ATTEMPTS=2"), Format.OPENAI.model);
     restarted.assertGapFree();
     assertEquals("error", restarted.last().event());
     assertEquals(2, restarted.ofType("reset").size());
@@ -347,9 +419,11 @@ class UpstreamRecoveryTest {
   @Test
   @DisplayName("an OpenAI mid-stream error naming a client error is not retried")
   void midStreamClientError() {
-    openai.respond(new FakeOpenAi.Raw(FakeOpenAi.chunk("{\"content\":\"Hi\"}", null)
-        + "data: {\"error\":{\"message\":\"This model's maximum context length is 128000 tokens\",\"type\":\"invalid_request_error\","
-        + "\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}\n\n"));
+    openai.respond(
+        new FakeOpenAi.Raw(
+            FakeOpenAi.chunk("{\"content\":\"Hi\"}", null)
+                + "data: {\"error\":{\"message\":\"This model's maximum context length is 128000 tokens\",\"type\":\"invalid_request_error\","
+                + "\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}\n\n"));
     Watched watched = watch(hub(), Format.OPENAI.model);
     assertEquals("error", watched.last().event());
     assertEquals("upstream_rejected_request", watched.last().json().getString("code"));
@@ -358,21 +432,49 @@ class UpstreamRecoveryTest {
   }
 
   @Test
-  @DisplayName("a request the Anthropic translation cannot build is a prompt 400 and does not count against the provider's circuit")
+  @DisplayName(
+      "a request the Anthropic translation cannot build is a prompt 400 and does not count against the provider's circuit")
   void untranslatableRequest() {
     TestHub hub = hub("CIRCUIT_BREAKER_FAILURE_THRESHOLD=2");
-    JsonObject bad = new JsonObject().put("model", "claude-test").put("messages", new JsonArray()
-        .add(new JsonObject().put("role", "user").put("content", "weather?"))
-        .add(new JsonObject().put("role", "assistant").put("tool_calls", new JsonArray().add(new JsonObject().put("id", "call_1")
-            .put("type", "function").put("function", new JsonObject().put("name", "get_weather").put("arguments", "{bad")))))
-        .add(new JsonObject().put("role", "tool").put("tool_call_id", "call_1").put("content", "sunny")));
+    JsonObject bad =
+        new JsonObject()
+            .put("model", "claude-test")
+            .put(
+                "messages",
+                new JsonArray()
+                    .add(new JsonObject().put("role", "user").put("content", "weather?"))
+                    .add(
+                        new JsonObject()
+                            .put("role", "assistant")
+                            .put(
+                                "tool_calls",
+                                new JsonArray()
+                                    .add(
+                                        new JsonObject()
+                                            .put("id", "call_1")
+                                            .put("type", "function")
+                                            .put(
+                                                "function",
+                                                new JsonObject()
+                                                    .put("name", "get_weather")
+                                                    .put("arguments", "{bad")))))
+                    .add(
+                        new JsonObject()
+                            .put("role", "tool")
+                            .put("tool_call_id", "call_1")
+                            .put("content", "sunny")));
     for (int i = 0; i < 3; i++) {
       var response = await(hub.post("/v1/chat/completions", bad), 5);
       assertEquals(400, response.statusCode(), response.bodyAsString());
-      assertEquals("unsupported_for_model", response.bodyAsJsonObject().getJsonObject("error").getString("code"));
+      assertEquals(
+          "unsupported_for_model",
+          response.bodyAsJsonObject().getJsonObject("error").getString("code"));
     }
     anthropic.respond(Answer.of(TOKENS));
-    assertEquals(200, await(hub.post("/v1/chat/completions", request("claude-test"))).statusCode(), "the circuit stayed closed");
+    assertEquals(
+        200,
+        await(hub.post("/v1/chat/completions", request("claude-test"))).statusCode(),
+        "the circuit stayed closed");
     assertEquals(1, requests(Format.ANTHROPIC));
   }
 }

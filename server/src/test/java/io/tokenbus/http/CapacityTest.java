@@ -1,6 +1,5 @@
 package io.tokenbus.http;
 
-import java.util.List;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -8,6 +7,7 @@ import io.tokenbus.support.TestHub;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -18,7 +18,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class CapacityTest {
 
   @Test
-  @DisplayName("past generation.max-concurrent a request gets 429 with Retry-After on every endpoint, and room returns when one ends")
+  @DisplayName(
+      "past generation.max-concurrent a request gets 429 with Retry-After on every endpoint, and room returns when one ends")
   void refusesPastCapacity(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_GENERATION_MAX_CONCURRENT", "2")));
     String first = await(hub.startGeneration(TestHub.mockRequest(10_000, 20)));

@@ -1,7 +1,5 @@
 package io.tokenbus.http;
 
-import io.vertx.core.Promise;
-import io.vertx.core.net.NetSocket;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,9 +10,11 @@ import io.tokenbus.support.SseClient;
 import io.tokenbus.support.SseEvent;
 import io.tokenbus.support.TestHub;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetSocket;
 import io.vertx.junit5.VertxExtension;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,9 +38,9 @@ class GenerationEventsTest {
   }
 
   private SseClient watch(String id, Map<String, String> headers, String query) {
-    return await(SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events" + query, headers));
+    return await(
+        SseClient.get(client, hub.port(), "/v1/generations/" + id + "/events" + query, headers));
   }
-
 
   private static void assertContiguous(List<SseEvent> events, long from) {
     for (int i = 0; i < events.size(); i++) {
@@ -54,7 +54,8 @@ class GenerationEventsTest {
   }
 
   @Test
-  @DisplayName("200 subscribers of one generation all get every event once, in order, ending with the same text")
+  @DisplayName(
+      "200 subscribers of one generation all get every event once, in order, ending with the same text")
   void fanOutToManySubscribers() {
     int tokens = 150;
     String id = await(hub.startGeneration(TestHub.mockRequest(tokens, 300)));
@@ -71,7 +72,8 @@ class GenerationEventsTest {
       assertEquals(MockText.text(tokens), SseEvent.text(events));
       assertEquals("done", events.get(tokens).event());
       assertEquals("length", events.get(tokens).json().getString("finish_reason"));
-      assertEquals(tokens, events.get(tokens).json().getJsonObject("usage").getInteger("completion_tokens"));
+      assertEquals(
+          tokens, events.get(tokens).json().getJsonObject("usage").getInteger("completion_tokens"));
     }
   }
 
@@ -112,7 +114,8 @@ class GenerationEventsTest {
   }
 
   @Test
-  @DisplayName("?snapshot=true sends the text so far as one delta carrying the last seq it covers, then live events")
+  @DisplayName(
+      "?snapshot=true sends the text so far as one delta carrying the last seq it covers, then live events")
   void snapshotJoin() {
     String id = await(hub.startGeneration(TestHub.mockRequest(80, 100)));
     await(watch(id, Map.of(), "").events().whenCount(20));
@@ -125,7 +128,8 @@ class GenerationEventsTest {
   }
 
   @Test
-  @DisplayName("a cursor at or past the terminal event gets 204, so an EventSource stops reconnecting")
+  @DisplayName(
+      "a cursor at or past the terminal event gets 204, so an EventSource stops reconnecting")
   void resumeAfterTheEndIs204() {
     String id = await(hub.startGeneration(TestHub.mockRequest(5, 2000)));
     await(watch(id, Map.of(), "").ended());
@@ -134,30 +138,43 @@ class GenerationEventsTest {
   }
 
   @Test
-  @DisplayName("a bad Last-Event-ID, after or snapshot is a 400 in OpenAI's error shape, never a silent full replay")
+  @DisplayName(
+      "a bad Last-Event-ID, after or snapshot is a 400 in OpenAI's error shape, never a silent full replay")
   void badCursors() {
     String id = await(hub.startGeneration(TestHub.mockRequest(5, 2000)));
     await(watch(id, Map.of(), "").ended());
-    for (String query : List.of("?after=abc", "?after=-1", "?after=1.5", "?after=", "?snapshot=maybe", "?after=99")) {
+    for (String query :
+        List.of(
+            "?after=abc", "?after=-1", "?after=1.5", "?after=", "?snapshot=maybe", "?after=99")) {
       var response = await(hub.get("/v1/generations/" + id + "/events" + query));
       assertEquals(400, response.statusCode(), query);
       JsonObject error = response.bodyAsJsonObject().getJsonObject("error");
       assertEquals("invalid_request_error", error.getString("type"), query);
       assertTrue(error.getString("message").length() > 10, query);
     }
-    var header = await(hub.web().get("/v1/generations/" + id + "/events").putHeader("Last-Event-ID", "x7").send());
+    var header =
+        await(
+            hub.web()
+                .get("/v1/generations/" + id + "/events")
+                .putHeader("Last-Event-ID", "x7")
+                .send());
     assertEquals(400, header.statusCode());
-    assertEquals("invalid_cursor", header.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    assertEquals(
+        "invalid_cursor", header.bodyAsJsonObject().getJsonObject("error").getString("code"));
   }
 
   @Test
   @DisplayName("unknown generations are 404 on status, events and cancel")
   void unknownGeneration() {
-    for (var response : List.of(await(hub.get("/v1/generations/chatcmpl-nope")),
-        await(hub.get("/v1/generations/chatcmpl-nope/events")),
-        await(hub.post("/v1/generations/chatcmpl-nope/cancel", new JsonObject())))) {
+    for (var response :
+        List.of(
+            await(hub.get("/v1/generations/chatcmpl-nope")),
+            await(hub.get("/v1/generations/chatcmpl-nope/events")),
+            await(hub.post("/v1/generations/chatcmpl-nope/cancel", new JsonObject())))) {
       assertEquals(404, response.statusCode());
-      assertEquals("generation_not_found", response.bodyAsJsonObject().getJsonObject("error").getString("code"));
+      assertEquals(
+          "generation_not_found",
+          response.bodyAsJsonObject().getJsonObject("error").getString("code"));
     }
   }
 
@@ -172,14 +189,16 @@ class GenerationEventsTest {
     assertEquals(1, running.getInteger("subscribers"));
     assertTrue(running.getLong("seq") >= 3);
     assertTrue(MockText.text(200).startsWith(running.getString("text")));
-    JsonObject cancelled = await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())).bodyAsJsonObject();
+    JsonObject cancelled =
+        await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject())).bodyAsJsonObject();
     assertEquals("cancelled", cancelled.getString("status"));
     List<SseEvent> events = untilEnd(viewer);
     SseEvent last = events.get(events.size() - 1);
     assertEquals("cancelled", last.event());
     assertEquals(cancelled.getLong("seq"), last.seq());
     assertEquals(cancelled.getString("text"), SseEvent.text(events));
-    assertEquals(events.size() - 1, last.json().getJsonObject("usage").getInteger("completion_tokens"));
+    assertEquals(
+        events.size() - 1, last.json().getJsonObject("usage").getInteger("completion_tokens"));
     var again = await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject()));
     assertEquals(409, again.statusCode());
   }
@@ -193,15 +212,20 @@ class GenerationEventsTest {
     String id = body.getString("id");
     assertTrue(id.startsWith("chatcmpl-"));
     assertEquals("running", body.getString("status"));
-    assertEquals("/v1/generations/" + id + "/events", body.getJsonObject("urls").getString("events"));
+    assertEquals(
+        "/v1/generations/" + id + "/events", body.getJsonObject("urls").getString("events"));
     assertEquals("/v1/generations/" + id, response.getHeader("Location"));
     assertEquals(id, response.getHeader("X-Generation-Id"));
   }
 
   @Test
-  @DisplayName("an HTTP/1.0 client (nginx's default to upstreams) gets the events unchunked, as Vert.x answers 1.0, with no chunk size lines")
+  @DisplayName(
+      "an HTTP/1.0 client (nginx's default to upstreams) gets the events unchunked, as Vert.x answers 1.0, with no chunk size lines")
   void http10(Vertx vertx) {
-    String id = await(hub.startGeneration(TestHub.mockRequest(10, 20))); // live batches, written straight into the pipeline
+    String id =
+        await(
+            hub.startGeneration(
+                TestHub.mockRequest(10, 20))); // live batches, written straight into the pipeline
     StringBuilder raw = new StringBuilder();
     Promise<Void> closed = Promise.promise();
     NetSocket socket = await(vertx.createNetClient().connect(hub.port(), "127.0.0.1"));
@@ -212,11 +236,14 @@ class GenerationEventsTest {
     String body = raw.substring(raw.indexOf("\r\n\r\n") + 4);
     assertTrue(raw.toString().startsWith("HTTP/1.0 200"), raw.toString());
     assertTrue(body.startsWith("retry: ") && body.contains("event: done"), body);
-    assertFalse(body.contains("\r"), "chunk framing (size lines end in CRLF; events only in LF) in an HTTP/1.0 body: " + body);
+    assertFalse(
+        body.contains("\r"),
+        "chunk framing (size lines end in CRLF; events only in LF) in an HTTP/1.0 body: " + body);
   }
 
   @Test
-  @DisplayName("idle SSE connections get ': ping' comments; busy ones, written since the last tick, get none")
+  @DisplayName(
+      "idle SSE connections get ': ping' comments; busy ones, written since the last tick, get none")
   void heartbeats() {
     Vertx vertx = Vertx.vertx(); // one node per Vertx
     try {
@@ -228,17 +255,38 @@ class GenerationEventsTest {
 
   private void heartbeatsOn(Vertx vertx) {
     TestHub beating = await(TestHub.start(vertx, Map.of("TOKENBUS_VIEWER_HEARTBEAT_SECONDS", "1")));
-    String id = await(beating.startGeneration(TestHub.mockRequest(2, 0.2))); // 5 s between tokens: two ticks of quiet
-    SseClient viewer = await(SseClient.get(SseClient.client(vertx), beating.port(), "/v1/generations/" + id + "/events", Map.of()));
+    String id =
+        await(
+            beating.startGeneration(
+                TestHub.mockRequest(2, 0.2))); // 5 s between tokens: two ticks of quiet
+    SseClient viewer =
+        await(
+            SseClient.get(
+                SseClient.client(vertx),
+                beating.port(),
+                "/v1/generations/" + id + "/events",
+                Map.of()));
     await(viewer.events().whenCount(1));
     await(viewer.lines().whenAny(line -> line.equals(": ping")), 5);
     assertTrue(viewer.raw().contains(": ping\n"), viewer.raw());
     viewer.close();
 
-    String busy = await(beating.startGeneration(TestHub.mockRequest(40, 10))); // a token every 100 ms for 4 s: four ticks
-    SseClient watcher = await(SseClient.get(SseClient.client(vertx), beating.port(), "/v1/generations/" + busy + "/events", Map.of()));
+    String busy =
+        await(
+            beating.startGeneration(
+                TestHub.mockRequest(40, 10))); // a token every 100 ms for 4 s: four ticks
+    SseClient watcher =
+        await(
+            SseClient.get(
+                SseClient.client(vertx),
+                beating.port(),
+                "/v1/generations/" + busy + "/events",
+                Map.of()));
     await(watcher.events().whenAny(e -> "done".equals(e.event())), 15);
-    String afterFirstTokens = watcher.raw().substring(watcher.raw().indexOf("id: 3\n")); // the stream may open just before a tick
+    String afterFirstTokens =
+        watcher
+            .raw()
+            .substring(watcher.raw().indexOf("id: 3\n")); // the stream may open just before a tick
     assertFalse(afterFirstTokens.contains(": ping"), afterFirstTokens);
     watcher.close();
   }

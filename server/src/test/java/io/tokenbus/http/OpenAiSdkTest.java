@@ -33,17 +33,25 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class OpenAiSdkTest {
 
   private static OpenAIClient sdk(TestHub hub) {
-    return OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + hub.port() + "/v1").apiKey("unused").maxRetries(0).build();
+    return OpenAIOkHttpClient.builder()
+        .baseUrl("http://127.0.0.1:" + hub.port() + "/v1")
+        .apiKey("unused")
+        .maxRetries(0)
+        .build();
   }
 
   private static ChatCompletionCreateParams params(long tokens, double rate) {
-    return ChatCompletionCreateParams.builder().model("mock").addUserMessage("Tell everyone").maxCompletionTokens(tokens)
-        .putAdditionalBodyProperty("mock_tokens_per_second", JsonValue.from(rate)).build();
+    return ChatCompletionCreateParams.builder()
+        .model("mock")
+        .addUserMessage("Tell everyone")
+        .maxCompletionTokens(tokens)
+        .putAdditionalBodyProperty("mock_tokens_per_second", JsonValue.from(rate))
+        .build();
   }
 
-
   @Test
-  @DisplayName("the SDK streams a completion while SSE, WebSocket, late and reconnecting viewers all end with its exact text")
+  @DisplayName(
+      "the SDK streams a completion while SSE, WebSocket, late and reconnecting viewers all end with its exact text")
   void sdkStreamsWhileOthersWatch(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx));
     HttpClientAgent http = SseClient.client(vertx);
@@ -55,7 +63,8 @@ class OpenAiSdkTest {
     Future<SseClient> late = null;
     Future<SseClient> dropping = null;
     int chunks = 0;
-    try (StreamResponse<ChatCompletionChunk> stream = sdk.chat().completions().createStreaming(params(60, 60))) {
+    try (StreamResponse<ChatCompletionChunk> stream =
+        sdk.chat().completions().createStreaming(params(60, 60))) {
       for (ChatCompletionChunk chunk : (Iterable<ChatCompletionChunk>) stream.stream()::iterator) {
         chunks++;
         if (id == null) {
@@ -63,8 +72,16 @@ class OpenAiSdkTest {
           String path = "/v1/generations/" + id + "/events";
           sse = SseClient.get(http, hub.port(), path, Map.of());
           String generation = id;
-          ws = WsClient.connect(vertx, hub.port()).compose(client -> client.send(new JsonObject().put("type", "subscribe")
-              .put("generation", generation)).map(client));
+          ws =
+              WsClient.connect(vertx, hub.port())
+                  .compose(
+                      client ->
+                          client
+                              .send(
+                                  new JsonObject()
+                                      .put("type", "subscribe")
+                                      .put("generation", generation))
+                              .map(client));
           dropping = SseClient.get(http, hub.port(), path, Map.of());
         }
         assertEquals(id, chunk.id());
@@ -84,9 +101,16 @@ class OpenAiSdkTest {
 
     WsClient socket = await(ws);
     String generation = id;
-    List<JsonObject> frames = await(socket.frames().when(list -> list.stream().anyMatch(f -> f.getString("type").equals("done"))));
+    List<JsonObject> frames =
+        await(
+            socket
+                .frames()
+                .when(list -> list.stream().anyMatch(f -> f.getString("type").equals("done"))));
     StringBuilder wsText = new StringBuilder();
-    frames.stream().filter(f -> f.getString("type").equals("delta") && generation.equals(f.getString("generation")))
+    frames.stream()
+        .filter(
+            f ->
+                f.getString("type").equals("delta") && generation.equals(f.getString("generation")))
         .forEach(f -> wsText.append(f.getString("text")));
     assertEquals(expected, wsText.toString());
 
@@ -98,7 +122,8 @@ class OpenAiSdkTest {
     SseClient first = await(dropping);
     List<SseEvent> kept = new ArrayList<>(await(first.events().whenCount(10)).subList(0, 10));
     first.close();
-    SseClient again = await(SseClient.get(http, hub.port(), path, Map.of("Last-Event-ID", kept.get(9).id())));
+    SseClient again =
+        await(SseClient.get(http, hub.port(), path, Map.of("Last-Event-ID", kept.get(9).id())));
     await(again.ended());
     kept.addAll(again.events().items());
     for (int i = 0; i < kept.size(); i++) {

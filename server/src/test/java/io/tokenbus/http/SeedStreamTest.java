@@ -1,6 +1,5 @@
 package io.tokenbus.http;
 
-import java.util.Map;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +12,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -39,14 +39,17 @@ class SeedStreamTest {
   }
 
   @Test
-  @DisplayName("answers data: <token> events and data: [DONE]; multi-line and non-ASCII tokens rebuild exactly")
+  @DisplayName(
+      "answers data: <token> events and data: [DONE]; multi-line and non-ASCII tokens rebuild exactly")
   void promptInQuery() {
     List<SseEvent> events = stream("/stream?prompt=hello", null);
     assertEquals("[DONE]", events.get(events.size() - 1).data());
     StringBuilder text = new StringBuilder();
     events.subList(0, events.size() - 1).forEach(e -> text.append(e.data()));
     String expected = MockText.text(hub.config().mock().defaultMaxTokens());
-    assertTrue(expected.contains("\n\n") && expected.contains("🚀") && expected.contains("你好"), "the mock text exercises them");
+    assertTrue(
+        expected.contains("\n\n") && expected.contains("🚀") && expected.contains("你好"),
+        "the mock text exercises them");
     assertEquals(expected, text.toString());
     assertEquals(hub.config().mock().defaultMaxTokens(), events.size() - 1, "one event per token");
   }
@@ -65,7 +68,8 @@ class SeedStreamTest {
     for (String body : List.of("", "{}", "{\"prompt\": 3}", "{\"prompt\": \"  \"}", "not json")) {
       var response = await(hub.postRaw("/stream", body));
       assertEquals(400, response.statusCode(), body);
-      assertTrue(response.bodyAsJsonObject().getJsonObject("error").getString("message").length() > 5);
+      assertTrue(
+          response.bodyAsJsonObject().getJsonObject("error").getString("message").length() > 5);
     }
   }
 }

@@ -1,9 +1,7 @@
 package io.tokenbus.http;
 
-import java.nio.charset.StandardCharsets;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.provider.MockText;
 import io.tokenbus.support.Poll;
@@ -16,10 +14,11 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
+import io.vertx.junit5.VertxExtension;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import io.vertx.junit5.VertxExtension;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -30,11 +29,14 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class StoreFaultsTest {
 
   private SseClient watch(Vertx vertx, TestHub hub, String id, Map<String, String> headers) {
-    return await(SseClient.get(SseClient.client(vertx), hub.port(), "/v1/generations/" + id + "/events", headers));
+    return await(
+        SseClient.get(
+            SseClient.client(vertx), hub.port(), "/v1/generations/" + id + "/events", headers));
   }
 
   @Test
-  @DisplayName("with every store answer delayed, fan-out, late join and resume still deliver each event once")
+  @DisplayName(
+      "with every store answer delayed, fan-out, late join and resume still deliver each event once")
   void asynchronousStore(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).delay(3)));
     String id = await(hub.startGeneration(TestHub.mockRequest(120, 400)));
@@ -71,11 +73,13 @@ class StoreFaultsTest {
     await(watch(vertx, hub, id, Map.of()).ended());
     var response = await(hub.get("/v1/generations/" + id + "/events?after=99"), 5);
     assertEquals(400, response.statusCode());
-    assertEquals("invalid_cursor", response.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    assertEquals(
+        "invalid_cursor", response.bodyAsJsonObject().getJsonObject("error").getString("code"));
   }
 
   @Test
-  @DisplayName("an append refused once is retried, and the generation completes as if nothing happened")
+  @DisplayName(
+      "an append refused once is retried, and the generation completes as if nothing happened")
   void refusedAppendIsRetried(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, 3)));
     String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
@@ -88,9 +92,11 @@ class StoreFaultsTest {
   }
 
   @Test
-  @DisplayName("an append refused past its retries ends the generation with an error at the next seq, for live and late viewers")
+  @DisplayName(
+      "an append refused past its retries ends the generation with an error at the next seq, for live and late viewers")
   void appendFailureEndsTheGeneration(Vertx vertx) {
-    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, 10)));
+    TestHub hub =
+        await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, 10)));
     String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
     SseClient live = watch(vertx, hub, id, Map.of());
     await(live.ended());
@@ -108,15 +114,20 @@ class StoreFaultsTest {
   }
 
   @Test
-  @DisplayName("an append applied but answered as failed: its retry counts as written, and live viewers match the log")
+  @DisplayName(
+      "an append applied but answered as failed: its retry counts as written, and live viewers match the log")
   void appendAppliedButAnsweredAsFailed(Vertx vertx) {
-    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).loseAppendAnswers(5, 1)));
+    TestHub hub =
+        await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).loseAppendAnswers(5, 1)));
     String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
     SseClient live = watch(vertx, hub, id, Map.of());
     await(live.ended());
     SseClient late = watch(vertx, hub, id, Map.of());
     await(late.ended());
-    assertEquals(late.events().items(), live.events().items(), "live viewers saw exactly what the log holds");
+    assertEquals(
+        late.events().items(),
+        live.events().items(),
+        "live viewers saw exactly what the log holds");
     List<SseEvent> events = late.events().items();
     assertEquals("done", events.get(events.size() - 1).event());
     assertEquals(51, events.size());
@@ -126,9 +137,13 @@ class StoreFaultsTest {
   }
 
   @Test
-  @DisplayName("when the log refuses even the error, live viewers are still told the generation ended")
+  @DisplayName(
+      "when the log refuses even the error, live viewers are still told the generation ended")
   void logThatKeepsFailing(Vertx vertx) {
-    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, Integer.MAX_VALUE)));
+    TestHub hub =
+        await(
+            TestHub.start(
+                vertx, Map.of(), new ScriptedStore(vertx).failAppends(5, Integer.MAX_VALUE)));
     String id = await(hub.startGeneration(TestHub.mockRequest(50, 100)));
     SseClient live = watch(vertx, hub, id, Map.of());
     await(live.ended());
@@ -137,7 +152,8 @@ class StoreFaultsTest {
   }
 
   @Test
-  @DisplayName("a client that leaves while its generation is starting leaves no viewer and no open stream behind")
+  @DisplayName(
+      "a client that leaves while its generation is starting leaves no viewer and no open stream behind")
   void clientGoneBeforeAttach(Vertx vertx) {
     ScriptedStore store = new ScriptedStore(vertx);
     TestHub hub = await(TestHub.start(vertx, Map.of(), store));
@@ -145,14 +161,24 @@ class StoreFaultsTest {
     NetClient net = vertx.createNetClient();
     String body = TestHub.mockRequest(10_000, 50).put("stream", true).encode();
     var socket = await(net.connect(hub.port(), "127.0.0.1"));
-    await(socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body));
+    await(
+        socket.write(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Content-Length: "
+                + body.getBytes(StandardCharsets.UTF_8).length
+                + "\r\n\r\n"
+                + body));
     await(socket.close()); // long before the (delayed) store lets the generation start
     String id = await(store.infoAnswered().whenCount(1), 10).get(0);
     store.delay(0);
     long seqAtAttach = await(hub.get("/v1/generations/" + id)).bodyAsJsonObject().getLong("seq");
-    JsonObject later = await(Poll.until(vertx, () -> hub.get("/v1/generations/" + id).map(r -> r.bodyAsJsonObject()),
-        s -> s.getLong("seq") >= seqAtAttach + 3, 5000));
+    JsonObject later =
+        await(
+            Poll.until(
+                vertx,
+                () -> hub.get("/v1/generations/" + id).map(r -> r.bodyAsJsonObject()),
+                s -> s.getLong("seq") >= seqAtAttach + 3,
+                5000));
     assertEquals(0, later.getInteger("subscribers"), later.encode());
     assertEquals(0, await(hub.get("/health")).bodyAsJsonObject().getInteger("streams"));
     await(hub.post("/v1/generations/" + id + "/cancel", new JsonObject()));

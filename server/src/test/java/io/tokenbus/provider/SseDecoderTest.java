@@ -26,7 +26,9 @@ class SseDecoderTest {
   @DisplayName("handles LF, CRLF and CR line ends, multi-line data, comments and other fields")
   void lineEnds() {
     SseDecoder decoder = new SseDecoder(1024, data::add, errors::add);
-    decoder.feed(Buffer.buffer(": comment\nevent: x\nid: 3\ndata: a\n\ndata: b\r\ndata:c\r\n\r\ndata: d\r\rdata\n\n"));
+    decoder.feed(
+        Buffer.buffer(
+            ": comment\nevent: x\nid: 3\ndata: a\n\ndata: b\r\ndata:c\r\n\r\ndata: d\r\rdata\n\n"));
     assertEquals(List.of("a", "b\nc", "d", ""), data);
     assertEquals(List.of(), errors);
   }
@@ -35,7 +37,8 @@ class SseDecoderTest {
   @DisplayName("reports llama.cpp's non-standard error: field")
   void errorField() {
     SseDecoder decoder = new SseDecoder(1024, data::add, errors::add);
-    decoder.feed(Buffer.buffer("data: {\"x\":1}\n\nerror: {\"message\":\"boom\"}\n\ndata: [DONE]\n\n"));
+    decoder.feed(
+        Buffer.buffer("data: {\"x\":1}\n\nerror: {\"message\":\"boom\"}\n\ndata: [DONE]\n\n"));
     assertEquals(List.of("{\"x\":1}", "[DONE]"), data);
     assertEquals(List.of("{\"message\":\"boom\"}"), errors);
   }
@@ -52,6 +55,8 @@ class SseDecoderTest {
   @DisplayName("refuses a line longer than its limit")
   void lineLimit() {
     SseDecoder decoder = new SseDecoder(16, data::add, errors::add);
-    assertThrows(IllegalStateException.class, () -> decoder.feed(Buffer.buffer("data: " + "x".repeat(20) + "\n\n")));
+    assertThrows(
+        IllegalStateException.class,
+        () -> decoder.feed(Buffer.buffer("data: " + "x".repeat(20) + "\n\n")));
   }
 }

@@ -1,8 +1,5 @@
 package io.tokenbus.provider;
 
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +10,9 @@ import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -24,8 +24,7 @@ class UpstreamsTest {
 
   private final Vertx vertx = Vertx.vertx();
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @AfterEach
   void close() {
@@ -46,10 +45,13 @@ class UpstreamsTest {
   }
 
   @Test
-  @DisplayName("the most specific pattern wins; fallbacks follow the model; an unknown model lists what is served")
+  @DisplayName(
+      "the most specific pattern wins; fallbacks follow the model; an unknown model lists what is served")
   void routing() throws IOException {
     Path file = dir.resolve("t.yaml");
-    Files.writeString(file, """
+    Files.writeString(
+        file,
+        """
         providers:
           openai:
             base-url: http://127.0.0.1:1/v1
@@ -63,12 +65,18 @@ class UpstreamsTest {
         """);
     TokenbusConfig config = ConfigLoader.load(file, Map.of());
     Upstreams upstreams = new Upstreams(vertx, config);
-    assertEquals("anthropic", upstreams.route("claude-sonnet-4-5").chain().get(0).provider().name());
+    assertEquals(
+        "anthropic", upstreams.route("claude-sonnet-4-5").chain().get(0).provider().name());
     assertEquals("llama", upstreams.route("llama3.1").chain().get(0).provider().name());
-    assertEquals("openai", upstreams.route("anything-else").chain().get(0).provider().name(), "* takes what nobody claims");
+    assertEquals(
+        "openai",
+        upstreams.route("anything-else").chain().get(0).provider().name(),
+        "* takes what nobody claims");
     assertEquals("mock", upstreams.route("mock-fast").chain().get(0).provider().name());
     List<Upstreams.Target> chain = upstreams.route("gpt-4o").chain();
-    assertEquals(List.of("gpt-4o", "claude-sonnet-4-5", "llama3.1", "nowhere-*"), chain.stream().map(Upstreams.Target::model).toList(),
+    assertEquals(
+        List.of("gpt-4o", "claude-sonnet-4-5", "llama3.1", "nowhere-*"),
+        chain.stream().map(Upstreams.Target::model).toList(),
         "openai's * serves even a strange fallback name");
 
     Upstreams mockOnly = new Upstreams(vertx, ConfigLoader.load((Path) null, Map.of()));
@@ -76,7 +84,8 @@ class UpstreamsTest {
     assertTrue(unknown.chain().isEmpty());
     assertEquals(404, unknown.failure().status());
     assertTrue(unknown.failure().message().contains("mock, mock-*"), unknown.failure().message());
-    assertTrue(unknown.failure().message().contains("OPENAI_BASE_URL"), unknown.failure().message());
+    assertTrue(
+        unknown.failure().message().contains("OPENAI_BASE_URL"), unknown.failure().message());
   }
 
   @Test
@@ -86,8 +95,11 @@ class UpstreamsTest {
     assertEquals(1500, RetryAfter.parseMillis("2", "1500"));
     assertEquals(-1, RetryAfter.parseMillis(null, null));
     assertEquals(-1, RetryAfter.parseMillis("soon", null));
-    long fromDate = RetryAfter.parseMillis(DateTimeFormatter.RFC_1123_DATE_TIME.format(
-        ZonedDateTime.now(ZoneOffset.UTC).plusSeconds(30)), null);
+    long fromDate =
+        RetryAfter.parseMillis(
+            DateTimeFormatter.RFC_1123_DATE_TIME.format(
+                ZonedDateTime.now(ZoneOffset.UTC).plusSeconds(30)),
+            null);
     assertTrue(fromDate > 25_000 && fromDate <= 30_000, String.valueOf(fromDate));
   }
 }

@@ -1,18 +1,21 @@
 package io.tokenbus.session;
 
-import io.vertx.core.Vertx;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.bus.GenerationEvent;
+import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
-/** The session's rules, on the state alone: one answer at a time, copies taken once, typing throttled. */
+/**
+ * The session's rules, on the state alone: one answer at a time, copies taken once, typing
+ * throttled.
+ */
 class SessionStateTest {
 
   private static SessionState.NewAnswer ids(String n) {
@@ -20,31 +23,52 @@ class SessionStateTest {
   }
 
   @Test
-  @DisplayName("a question asked during an answer waits; the next answer sees the transcript up to its own question")
+  @DisplayName(
+      "a question asked during an answer waits; the next answer sees the transcript up to its own question")
   void queueAndHistory() {
     SessionState state = new SessionState("s", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
-    SessionState.NextAnswer first = state.post(SessionMessage.user("u1", "Ann", "one", 0), ids("1"), out);
+    SessionState.NextAnswer first =
+        state.post(SessionMessage.user("u1", "Ann", "one", 0), ids("1"), out);
     assertNotNull(first);
-    assertNull(state.post(SessionMessage.user("u2", "Bob", "two", 0), ids("x"), out), "queued behind the answer in progress");
+    assertNull(
+        state.post(SessionMessage.user("u2", "Bob", "two", 0), ids("x"), out),
+        "queued behind the answer in progress");
     assertNull(state.post(SessionMessage.user("u3", "Ann", "three", 0), ids("y"), out));
     // The first answer's events arrive twice (a retried copy): taken once.
-    List<GenerationEvent> events = List.of(GenerationEvent.delta(1, "A"), GenerationEvent.delta(2, "B"));
+    List<GenerationEvent> events =
+        List.of(GenerationEvent.delta(1, "A"), GenerationEvent.delta(2, "B"));
     state.relay("gen_1", events, ids("2"), out);
     state.relay("gen_1", events, ids("2"), out);
-    SessionState.NextAnswer second = state.relay("gen_1", List.of(GenerationEvent.done(3, "stop", null)), ids("2"), out).next();
-    assertEquals(second, state.relay("gen_1", List.of(GenerationEvent.done(3, "stop", null)), ids("2"), out).next(),
+    SessionState.NextAnswer second =
+        state.relay("gen_1", List.of(GenerationEvent.done(3, "stop", null)), ids("2"), out).next();
+    assertEquals(
+        second,
+        state.relay("gen_1", List.of(GenerationEvent.done(3, "stop", null)), ids("2"), out).next(),
         "a copy retried after it landed gives the same next answer");
     assertEquals("AB", state.messages.get(1).content());
     assertNotNull(second);
-    assertEquals(List.of("u1", "msg_a1", "u2"), second.history().stream().map(SessionMessage::id).toList());
-    assertEquals(List.of("u1", "msg_a1", "u2", "u3", "msg_a2"), state.messages.stream().map(SessionMessage::id).toList());
-    assertEquals(0, state.relay("gen_2", List.of(GenerationEvent.delta(2, "D")), ids("3"), out).gapAfter(),
+    assertEquals(
+        List.of("u1", "msg_a1", "u2"), second.history().stream().map(SessionMessage::id).toList());
+    assertEquals(
+        List.of("u1", "msg_a1", "u2", "u3", "msg_a2"),
+        state.messages.stream().map(SessionMessage::id).toList());
+    assertEquals(
+        0,
+        state.relay("gen_2", List.of(GenerationEvent.delta(2, "D")), ids("3"), out).gapAfter(),
         "a copy that skips seq 1 is refused, naming the last seq the session has");
     assertTrue(state.relay("gen_9", List.of(GenerationEvent.delta(1, "?")), ids("3"), out).stale());
-    SessionState.NextAnswer third = state.relay("gen_2", List.of(GenerationEvent.delta(1, "C"), GenerationEvent.done(2, "stop", null)),
-        ids("3"), out).next();
-    assertEquals(List.of("u1", "msg_a1", "u2", "msg_a2", "u3"), third.history().stream().map(SessionMessage::id).toList(),
+    SessionState.NextAnswer third =
+        state
+            .relay(
+                "gen_2",
+                List.of(GenerationEvent.delta(1, "C"), GenerationEvent.done(2, "stop", null)),
+                ids("3"),
+                out)
+            .next();
+    assertEquals(
+        List.of("u1", "msg_a1", "u2", "msg_a2", "u3"),
+        third.history().stream().map(SessionMessage::id).toList(),
         "each question is followed by its own answer, though u3 was asked before a2 began");
     assertEquals("u3", state.messages.get(5).replyTo());
     for (int i = 0; i < out.size(); i++) {
@@ -59,14 +83,21 @@ class SessionStateTest {
     List<SessionEvent> out = new ArrayList<>();
     state.presence("Ann", 1, out);
     state.presence("Bob", 1, out);
-    assertEquals(List.of(true, false, true, true, false), List.of(state.typing("Ann", 1000), state.typing("Ann", 1500),
-        state.typing("Bob", 1500), state.typing("Ann", 1000 + SessionState.TYPING_INTERVAL_MS),
-        state.typing("Eve", 2000)), "Eve is not here");
+    assertEquals(
+        List.of(true, false, true, true, false),
+        List.of(
+            state.typing("Ann", 1000),
+            state.typing("Ann", 1500),
+            state.typing("Bob", 1500),
+            state.typing("Ann", 1000 + SessionState.TYPING_INTERVAL_MS),
+            state.typing("Eve", 2000)),
+        "Eve is not here");
     assertEquals(2, out.size(), "typing is not kept in the log");
   }
 
   @Test
-  @DisplayName("presence: a reconnect within the grace says nothing; joined and left are said once each")
+  @DisplayName(
+      "presence: a reconnect within the grace says nothing; joined and left are said once each")
   void presenceGrace() {
     SessionState state = new SessionState("s", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
@@ -102,7 +133,8 @@ class SessionStateTest {
   }
 
   @Test
-  @DisplayName("stop gives up the queue, but a question posted after the stop is answered once the stopped answer ends")
+  @DisplayName(
+      "stop gives up the queue, but a question posted after the stop is answered once the stopped answer ends")
   void questionAfterStop() {
     SessionState state = new SessionState("s", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
@@ -110,23 +142,35 @@ class SessionStateTest {
     state.post(SessionMessage.user("u2", "Bob", "two", 0), ids("x"), out);
     assertEquals("msg_a1", state.stop());
     state.post(SessionMessage.user("u3", "Cy", "three", 0), ids("y"), out);
-    SessionState.NextAnswer next = state.endAnswer("msg_a1", "stopped", "cancelled", null, ids("3"), out);
+    SessionState.NextAnswer next =
+        state.endAnswer("msg_a1", "stopped", "cancelled", null, ids("3"), out);
     assertEquals("u3", state.messages.get(state.messages.size() - 1).replyTo());
     assertNotNull(next);
-    assertTrue(state.messages.stream().noneMatch(m -> "u2".equals(m.replyTo())), "u2 was given up by the stop");
+    assertTrue(
+        state.messages.stream().noneMatch(m -> "u2".equals(m.replyTo())),
+        "u2 was given up by the stop");
   }
 
   @Test
-  @DisplayName("a post past sessions.max-queued is refused with 429, and a post retried by the store is not added twice")
+  @DisplayName(
+      "a post past sessions.max-queued is refused with 429, and a post retried by the store is not added twice")
   void queueLimitAndRetriedPost() {
     SessionState state = new SessionState("s", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
     SessionMessage first = SessionMessage.user("u1", "Ann", "one", 0);
     SessionOps.Posted posted = new SessionOps.Post(first, ids("1"), 10_000, 1).apply(state, out);
-    assertEquals(posted.next(), new SessionOps.Post(first, ids("1"), 10_000, 1).apply(state, out).next(), "same outcome again");
+    assertEquals(
+        posted.next(),
+        new SessionOps.Post(first, ids("1"), 10_000, 1).apply(state, out).next(),
+        "same outcome again");
     assertEquals(2, state.messages.size(), "the question and its answer, once");
-    assertNull(new SessionOps.Post(SessionMessage.user("u2", "Ann", "two", 0), ids("2"), 10_000, 1).apply(state, out).refused());
-    SessionOps.Posted refused = new SessionOps.Post(SessionMessage.user("u3", "Ann", "three", 0), ids("3"), 10_000, 1).apply(state, out);
+    assertNull(
+        new SessionOps.Post(SessionMessage.user("u2", "Ann", "two", 0), ids("2"), 10_000, 1)
+            .apply(state, out)
+            .refused());
+    SessionOps.Posted refused =
+        new SessionOps.Post(SessionMessage.user("u3", "Ann", "three", 0), ids("3"), 10_000, 1)
+            .apply(state, out);
     assertEquals(429, refused.refused().status());
     assertEquals("queue_full", refused.refused().code());
   }

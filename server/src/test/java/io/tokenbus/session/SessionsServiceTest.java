@@ -1,12 +1,9 @@
 package io.tokenbus.session;
 
-import io.tokenbus.bus.Addresses;
-import io.vertx.core.Context;
-import io.vertx.core.Promise;
-import java.nio.file.Path;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.ConfigLoader;
@@ -18,10 +15,13 @@ import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.support.Recorder;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.junit5.VertxExtension;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
@@ -32,7 +32,10 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @DisplayName("The sessions service on an in-memory store")
 class SessionsServiceTest {
 
-  /** The in-memory store, except that the reply of the first copy carrying an answer's end is lost (the copy itself lands). */
+  /**
+   * The in-memory store, except that the reply of the first copy carrying an answer's end is lost
+   * (the copy itself lands).
+   */
   private static final class LosesOneReply implements SessionStore {
     private final SessionStore store;
     private boolean lost;
@@ -49,7 +52,9 @@ class SessionsServiceTest {
     @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
       Future<SessionResult<T>> result = store.apply(id, op);
-      if (!lost && op instanceof SessionOps.Relay relay && relay.events().stream().anyMatch(GenerationEvent::terminal)) {
+      if (!lost
+          && op instanceof SessionOps.Relay relay
+          && relay.events().stream().anyMatch(GenerationEvent::terminal)) {
         lost = true;
         return result.compose(r -> Future.failedFuture("the reply was lost"));
       }
@@ -58,42 +63,68 @@ class SessionsServiceTest {
   }
 
   @Test
-  @DisplayName("a copy that ended the answer but lost its reply is retried, and the queued question's answer still starts")
+  @DisplayName(
+      "a copy that ended the answer but lost its reply is retried, and the queued question's answer still starts")
   void lostReplyStillStartsTheNextAnswer(Vertx vertx) {
     var config = ConfigLoader.load((Path) null, Map.of()).sessions();
-    Sessions sessions = new Sessions(vertx, new LosesOneReply(new InMemorySessionStore(vertx, 10, 60_000)),
-        new InMemoryGenerationStore(vertx, 60_000), config);
+    Sessions sessions =
+        new Sessions(
+            vertx,
+            new LosesOneReply(new InMemorySessionStore(vertx, 10, 60_000)),
+            new InMemoryGenerationStore(vertx, 60_000),
+            config);
     Recorder<GenerationRequest> started = new Recorder<>();
-    sessions.starter(request -> {
-      started.add(request);
-      return Future.succeededFuture();
-    });
+    sessions.starter(
+        request -> {
+          started.add(request);
+          return Future.succeededFuture();
+        });
     String id = await(sessions.create("", "mock", "")).id();
     await(sessions.post(id, "Ann", "one"));
     await(sessions.post(id, "Bob", "two")); // queued behind the first answer
     GenerationRequest first = await(started.whenCount(1)).get(0);
-    GenerationInfo info = new GenerationInfo(first.session().generation(), "mock", 1, first, "node", 1);
+    GenerationInfo info =
+        new GenerationInfo(first.session().generation(), "mock", 1, first, "node", 1);
 
-    sessions.committed(info, List.of(GenerationEvent.delta(1, "Hi"), GenerationEvent.done(2, "stop", null)));
+    sessions.committed(
+        info, List.of(GenerationEvent.delta(1, "Hi"), GenerationEvent.done(2, "stop", null)));
 
     List<GenerationRequest> both = await(started.whenCount(2), 10);
-    assertEquals("two", both.get(1).body().getJsonArray("messages").getJsonObject(2).getString("content"),
+    assertEquals(
+        "two",
+        both.get(1).body().getJsonArray("messages").getJsonObject(2).getString("content"),
         "the second answer is asked the second question, after the first and its answer");
   }
 
   @Test
-  @DisplayName("with sessions.presence-grace-seconds 0, someone whose last connection closes has left at once")
+  @DisplayName(
+      "with sessions.presence-grace-seconds 0, someone whose last connection closes has left at once")
   void noGraceLeavesAtOnce(Vertx vertx) {
-    var config = ConfigLoader.load((Path) null, Map.of("TOKENBUS_SESSIONS_PRESENCE_GRACE_SECONDS", "0")).sessions();
-    Sessions sessions = new Sessions(vertx, new InMemorySessionStore(vertx, 10, 60_000), new InMemoryGenerationStore(vertx, 60_000),
-        config);
+    var config =
+        ConfigLoader.load((Path) null, Map.of("TOKENBUS_SESSIONS_PRESENCE_GRACE_SECONDS", "0"))
+            .sessions();
+    Sessions sessions =
+        new Sessions(
+            vertx,
+            new InMemorySessionStore(vertx, 10, 60_000),
+            new InMemoryGenerationStore(vertx, 60_000),
+            config);
     String id = await(sessions.create("", "mock", "")).id();
     await(sessions.presence(id, "Ann", 1));
     assertEquals(List.of("Ann"), await(sessions.view(id)).participants());
     Recorder<SessionEvent> events = new Recorder<>();
-    vertx.eventBus().<SessionBatch>consumer(Addresses.sessionEvents(id), m -> m.body().events().forEach(events::add));
+    vertx
+        .eventBus()
+        .<SessionBatch>consumer(
+            Addresses.sessionEvents(id), m -> m.body().events().forEach(events::add));
     sessions.leave(id, "Ann");
-    await(events.whenAny(e -> e.type().equals("presence") && "left".equals(e.state()) && "Ann".equals(e.author())), 5);
+    await(
+        events.whenAny(
+            e ->
+                e.type().equals("presence")
+                    && "left".equals(e.state())
+                    && "Ann".equals(e.author())),
+        5);
     assertEquals(List.of(), await(sessions.view(id)).participants());
   }
 
@@ -123,7 +154,9 @@ class SessionsServiceTest {
     @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
       Future<SessionResult<T>> result = store.apply(id, op).onSuccess(r -> ops.add(op));
-      return op instanceof SessionOps.ReadAfter && ++reads == 1 ? result.compose(r -> released.future().map(r)) : result;
+      return op instanceof SessionOps.ReadAfter && ++reads == 1
+          ? result.compose(r -> released.future().map(r))
+          : result;
     }
   }
 
@@ -131,54 +164,60 @@ class SessionsServiceTest {
   @DisplayName("after a cluster member leaves, viewers read what it stored but never published")
   void resyncReadsWhatWasNeverPublished(Vertx vertx) {
     Watched store = new Watched(new InMemorySessionStore(vertx, 10, 60_000));
-    Sessions sessions = new Sessions(vertx, store, new InMemoryGenerationStore(vertx, 60_000),
-        ConfigLoader.load((Path) null, Map.of()).sessions());
+    Sessions sessions =
+        new Sessions(
+            vertx,
+            store,
+            new InMemoryGenerationStore(vertx, 60_000),
+            ConfigLoader.load((Path) null, Map.of()).sessions());
     FanOut fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
     String id = await(sessions.create("", "mock", "")).id();
     Recorder<Long> seen = new Recorder<>();
-    ViewerOutput<SessionEvent> output = new ViewerOutput<>() {
-      @Override
-      public WireFormat format() {
-        return WireFormat.SSE;
-      }
+    ViewerOutput<SessionEvent> output =
+        new ViewerOutput<>() {
+          @Override
+          public WireFormat format() {
+            return WireFormat.SSE;
+          }
 
-      @Override
-      public void write(Encoded<SessionEvent> events) {
-        events.events().forEach(e -> seen.add(e.seq()));
-      }
+          @Override
+          public void write(Encoded<SessionEvent> events) {
+            events.events().forEach(e -> seen.add(e.seq()));
+          }
 
-      @Override
-      public void write(Buffer head) {
-      }
+          @Override
+          public void write(Buffer head) {}
 
-      @Override
-      public boolean writeQueueFull() {
-        return false;
-      }
+          @Override
+          public boolean writeQueueFull() {
+            return false;
+          }
 
-      @Override
-      public void onDrain(Runnable action) {
-      }
+          @Override
+          public void onDrain(Runnable action) {}
 
-      @Override
-      public void end() {
-      }
+          @Override
+          public void end() {}
 
-      @Override
-      public void stalled() {
-      }
+          @Override
+          public void stalled() {}
 
-      @Override
-      public void lost(String reason) {
-      }
-    };
+          @Override
+          public void lost(String reason) {}
+        };
     Context loop = vertx.getOrCreateContext();
-    loop.runOnContext(v -> new Viewer<>(fanOut, new SessionSource(id, sessions), 0, false, output).start());
+    loop.runOnContext(
+        v -> new Viewer<>(fanOut, new SessionSource(id, sessions), 0, false, output).start());
     // The viewer's join read is taken before the unpublished change; its answer is still on its way
     // when the member leaves.
-    await(store.ops.when(ops -> ops.stream().anyMatch(op -> op instanceof SessionOps.ReadAfter)), 10);
+    await(
+        store.ops.when(ops -> ops.stream().anyMatch(op -> op instanceof SessionOps.ReadAfter)), 10);
     SessionMessage message = SessionMessage.user("msg_x", "Ann", "stored, never published", 0);
-    await(store.apply(id, new SessionOps.Post(message, new SessionState.NewAnswer("msg_y", "gen_y", 0), 100_000, 10)));
+    await(
+        store.apply(
+            id,
+            new SessionOps.Post(
+                message, new SessionState.NewAnswer("msg_y", "gen_y", 0), 100_000, 10)));
     assertEquals(List.of(), seen.items());
 
     fanOut.resync(); // while that read is in flight: it must not be lost

@@ -1,14 +1,13 @@
 package io.tokenbus.support;
 
-import java.util.concurrent.TimeoutException;
 import io.vertx.core.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** Blocks the test thread (never an event loop) on a future, with a bound. */
 public final class Await {
 
-  private Await() {
-  }
+  private Await() {}
 
   public static <T> T await(Future<T> future) {
     return await(future, 20);

@@ -1,8 +1,7 @@
 package io.tokenbus.support;
 
-import java.io.OutputStream;
-import org.junit.jupiter.api.Assumptions;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +13,7 @@ import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TimeoutException;
@@ -25,8 +25,9 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
- * One isolated headless Chromium (its own fresh profile, so one browser is one user), driven through
- * Debian's chromedriver, offline: Selenium Manager is never asked for a driver or a browser.
+ * One isolated headless Chromium (its own fresh profile, so one browser is one user), driven
+ * through Debian's chromedriver, offline: Selenium Manager is never asked for a driver or a
+ * browser.
  */
 public final class Browser implements AutoCloseable {
 
@@ -35,8 +36,10 @@ public final class Browser implements AutoCloseable {
   public static final Path SCREENSHOTS = Path.of("target", "screenshots");
   private static final Path PROFILES = Path.of("target", "browser-profiles");
   private static final Duration POLL = Duration.ofMillis(50);
-  // Maven Central serves no devtools artifacts for this Chromium; the tests use WebDriver alone, so the
-  // "Unable to find CDP implementation" warning at every start is noise. Held: JUL loggers are weak.
+  // Maven Central serves no devtools artifacts for this Chromium; the tests use WebDriver alone, so
+  // the
+  // "Unable to find CDP implementation" warning at every start is noise. Held: JUL loggers are
+  // weak.
   private static final Logger CDP_LOG = quiet("org.openqa.selenium.devtools.CdpVersionFinder");
 
   private final ChromeDriver driver;
@@ -58,39 +61,55 @@ public final class Browser implements AutoCloseable {
     return start(1280, 900);
   }
 
-  /** A browser whose window is {@code width} x {@code height} (see {@link #viewport} for an exact viewport). */
+  /**
+   * A browser whose window is {@code width} x {@code height} (see {@link #viewport} for an exact
+   * viewport).
+   */
   public static Browser start(int width, int height) {
     requireInstalled();
-    // Selenium looks at this property before it would run Selenium Manager (which downloads drivers).
+    // Selenium looks at this property before it would run Selenium Manager (which downloads
+    // drivers).
     System.setProperty(ChromeDriverService.CHROME_DRIVER_EXE_PROPERTY, CHROMEDRIVER.toString());
     Path profile;
     try {
       Files.createDirectories(PROFILES);
       profile = Files.createTempDirectory(PROFILES.toAbsolutePath(), "chromium-");
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot create a browser profile under " + PROFILES.toAbsolutePath(), e);
+      throw new UncheckedIOException(
+          "cannot create a browser profile under " + PROFILES.toAbsolutePath(), e);
     }
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
     options.addArguments(
-        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--disable-extensions", "--password-store=basic",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--password-store=basic",
         // Only the hub on loopback resolves: Chromium otherwise still looks up Google's hosts.
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
         "--window-size=" + width + "," + height,
         "--user-data-dir=" + profile);
-    ChromeDriverService service = new ChromeDriverService.Builder()
-        .usingDriverExecutable(CHROMEDRIVER.toFile()) // an explicit driver: Selenium Manager is skipped
-        .usingAnyFreePort()
-        .withLogOutput(OutputStream.nullOutputStream())
-        .build();
+    ChromeDriverService service =
+        new ChromeDriverService.Builder()
+            .usingDriverExecutable(
+                CHROMEDRIVER.toFile()) // an explicit driver: Selenium Manager is skipped
+            .usingAnyFreePort()
+            .withLogOutput(OutputStream.nullOutputStream())
+            .build();
     try {
       return new Browser(new ChromeDriver(service, options), profile);
     } catch (RuntimeException e) {
       service.stop();
       delete(profile);
-      throw new AssertionError("Chromium did not start through " + CHROMEDRIVER + ": " + e.getMessage(), e);
+      throw new AssertionError(
+          "Chromium did not start through " + CHROMEDRIVER + ": " + e.getMessage(), e);
     }
   }
 
@@ -102,8 +121,10 @@ public final class Browser implements AutoCloseable {
   private static void requireInstalled() {
     for (Path binary : List.of(CHROMIUM, CHROMEDRIVER)) {
       if (!Files.isExecutable(binary)) {
-        String message = binary + " is missing: the browser tests drive Debian's Chromium through its chromedriver. "
-            + "Install both with: apt-get update && apt-get install -y chromium chromium-driver";
+        String message =
+            binary
+                + " is missing: the browser tests drive Debian's Chromium through its chromedriver. "
+                + "Install both with: apt-get update && apt-get install -y chromium chromium-driver";
         if ("true".equals(System.getenv("CI"))) {
           throw new AssertionError(message);
         }
@@ -121,31 +142,45 @@ public final class Browser implements AutoCloseable {
     driver.get(url);
   }
 
-  /** Runs {@code script} in the page (its {@code arguments} are {@code args}) and returns its result. */
+  /**
+   * Runs {@code script} in the page (its {@code arguments} are {@code args}) and returns its
+   * result.
+   */
   public Object script(String script, Object... args) {
     return ((JavascriptExecutor) driver).executeScript(script, args);
   }
 
   /**
-   * Makes the viewport exactly {@code width} x {@code height} CSS pixels, as a phone's when {@code mobile}
-   * (the page's viewport meta tag then applies). Through chromedriver's CDP endpoint, which needs no
-   * devtools artifacts; a window size would include the headless window's invisible toolbars.
+   * Makes the viewport exactly {@code width} x {@code height} CSS pixels, as a phone's when {@code
+   * mobile} (the page's viewport meta tag then applies). Through chromedriver's CDP endpoint, which
+   * needs no devtools artifacts; a window size would include the headless window's invisible
+   * toolbars.
    */
   public void viewport(int width, int height, boolean mobile) {
-    driver.executeCdpCommand("Emulation.setDeviceMetricsOverride",
+    driver.executeCdpCommand(
+        "Emulation.setDeviceMetricsOverride",
         Map.of("width", width, "height", height, "deviceScaleFactor", 1, "mobile", mobile));
   }
 
   /**
-   * Waits until {@code condition} returns something other than null or false, re-checking every 50 ms;
-   * on timeout, saves a screenshot and fails naming {@code what}.
+   * Waits until {@code condition} returns something other than null or false, re-checking every 50
+   * ms; on timeout, saves a screenshot and fails naming {@code what}.
    */
   public <T> T waitUntil(Function<WebDriver, T> condition, int seconds, String what) {
     try {
-      return new WebDriverWait(driver, Duration.ofSeconds(seconds), POLL).withMessage(what).until(condition);
+      return new WebDriverWait(driver, Duration.ofSeconds(seconds), POLL)
+          .withMessage(what)
+          .until(condition);
     } catch (TimeoutException e) {
       String shot = "timeout-" + what.replaceAll("[^A-Za-z0-9]+", "-");
-      throw new AssertionError(what + ": not reached within " + seconds + " s (screenshot " + screenshotQuietly(shot) + ")", e);
+      throw new AssertionError(
+          what
+              + ": not reached within "
+              + seconds
+              + " s (screenshot "
+              + screenshotQuietly(shot)
+              + ")",
+          e);
     }
   }
 

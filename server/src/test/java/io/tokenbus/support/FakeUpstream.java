@@ -16,30 +16,33 @@ import io.vertx.core.json.JsonObject;
 import java.util.List;
 
 /**
- * A fake upstream's server on a random 127.0.0.1 port: it records each request and answers it from an
- * {@link UpstreamScript}. Subclasses bring only their wire format (path, checks, error bodies, answer bytes).
+ * A fake upstream's server on a random 127.0.0.1 port: it records each request and answers it from
+ * an {@link UpstreamScript}. Subclasses bring only their wire format (path, checks, error bodies,
+ * answer bytes).
  */
 public abstract class FakeUpstream {
 
   /** Answers 200 {@code text/event-stream} with exactly these bytes, as some servers do. */
-  public record Raw(String body) implements FakeOpenAi.Behavior {
-  }
+  public record Raw(String body) implements FakeOpenAi.Behavior {}
 
   /** Accepts the request and never answers. */
-  public record Hang() implements FakeOpenAi.Behavior {
-  }
+  public record Hang() implements FakeOpenAi.Behavior {}
 
   /**
-   * A request as the fake received it (body null if it was not JSON), when its connection closed, and
-   * the partial answer it asked to continue (null for a fresh request).
+   * A request as the fake received it (body null if it was not JSON), when its connection closed,
+   * and the partial answer it asked to continue (null for a fresh request).
    */
-  public record Received(JsonObject body, MultiMap headers, Future<Long> closedAtNanos, String continuedFrom) {
+  public record Received(
+      JsonObject body, MultiMap headers, Future<Long> closedAtNanos, String continuedFrom) {
 
     public JsonArray messages() {
       return body == null ? null : body.getJsonArray("messages");
     }
 
-    /** Anthropic's top-level {@code system} field as sent: a string, an array of text blocks, or null. */
+    /**
+     * Anthropic's top-level {@code system} field as sent: a string, an array of text blocks, or
+     * null.
+     */
     public Object system() {
       return body == null ? null : body.getValue("system");
     }
@@ -83,11 +86,15 @@ public abstract class FakeUpstream {
     respondInOrder(next);
   }
 
-  /** Answers accepted request i with {@code behaviors[i]}; the last one repeats for every later request. */
+  /**
+   * Answers accepted request i with {@code behaviors[i]}; the last one repeats for every later
+   * request.
+   */
   public void respondInOrder(UpstreamScript.Behavior... behaviors) {
     for (UpstreamScript.Behavior behavior : behaviors) {
       if (!understands(behavior)) {
-        throw new IllegalArgumentException(getClass().getSimpleName() + " cannot answer with " + behavior);
+        throw new IllegalArgumentException(
+            getClass().getSimpleName() + " cannot answer with " + behavior);
       }
     }
     script.respondInOrder(behaviors);
@@ -97,33 +104,49 @@ public abstract class FakeUpstream {
     return requests;
   }
 
-  /** Whether this fake can answer with {@code behavior}: by default the kinds every fake answers. */
+  /**
+   * Whether this fake can answer with {@code behavior}: by default the kinds every fake answers.
+   */
   protected boolean understands(UpstreamScript.Behavior behavior) {
-    return behavior instanceof Answer || behavior instanceof UpstreamScript.Status || behavior instanceof Hang
+    return behavior instanceof Answer
+        || behavior instanceof UpstreamScript.Status
+        || behavior instanceof Hang
         || behavior instanceof Raw;
   }
 
   /** The 404 for any other path. */
   protected abstract UpstreamScript.Status notFound();
 
-  /** The partial answer a JSON request asks to continue, by this API's rules; null for a fresh request. */
+  /**
+   * The partial answer a JSON request asks to continue, by this API's rules; null for a fresh
+   * request.
+   */
   protected abstract String continuedFrom(JsonObject body);
 
-  /** The answer the real API gives a request it refuses (body null: not JSON); null when it accepts it. */
-  protected abstract UpstreamScript.Status reject(MultiMap headers, JsonObject body, String partial);
+  /**
+   * The answer the real API gives a request it refuses (body null: not JSON); null when it accepts
+   * it.
+   */
+  protected abstract UpstreamScript.Status reject(
+      MultiMap headers, JsonObject body, String partial);
 
   /** The 400 for a continuation that the scripted answer does not start with. */
   protected abstract UpstreamScript.Status badContinuation(String message);
 
   /** Sends {@code pieces} of {@code answer}, all of them or what its fault lets through. */
-  protected abstract void send(HttpServerResponse response, JsonObject body, Answer answer, List<String> pieces);
+  protected abstract void send(
+      HttpServerResponse response, JsonObject body, Answer answer, List<String> pieces);
 
   /** Answers a behavior only this fake understands; the shared kinds never get here. */
-  protected void answerOwn(HttpServerResponse response, JsonObject body, UpstreamScript.Behavior behavior) {
-  }
+  protected void answerOwn(
+      HttpServerResponse response, JsonObject body, UpstreamScript.Behavior behavior) {}
 
-  /** Streams {@code pieces} as server-sent events written by {@code wire}, with the answer's timing and fault. */
-  protected void stream(HttpServerResponse response, Answer answer, List<String> pieces, UpstreamScript.Wire wire) {
+  /**
+   * Streams {@code pieces} as server-sent events written by {@code wire}, with the answer's timing
+   * and fault.
+   */
+  protected void stream(
+      HttpServerResponse response, Answer answer, List<String> pieces, UpstreamScript.Wire wire) {
     response.setChunked(true).putHeader("content-type", "text/event-stream; charset=utf-8");
     UpstreamScript.play(vertx, response, answer, pieces, wire);
   }
@@ -186,11 +209,19 @@ public abstract class FakeUpstream {
     }
   }
 
-  private void continueAnswer(HttpServerResponse response, JsonObject body, Answer answer, String partial) {
+  private void continueAnswer(
+      HttpServerResponse response, JsonObject body, Answer answer, String partial) {
     List<String> pieces = answer.remainder(partial);
     if (pieces == null) {
-      UpstreamScript.reply(response, badContinuation(getClass().getSimpleName() + ": the continuation does not match "
-          + "the scripted answer. Partial text sent: " + Json.encode(partial) + "; scripted answer: " + Json.encode(answer.text())));
+      UpstreamScript.reply(
+          response,
+          badContinuation(
+              getClass().getSimpleName()
+                  + ": the continuation does not match "
+                  + "the scripted answer. Partial text sent: "
+                  + Json.encode(partial)
+                  + "; scripted answer: "
+                  + Json.encode(answer.text())));
     } else {
       send(response, body, answer, pieces);
     }

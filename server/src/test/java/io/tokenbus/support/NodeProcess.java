@@ -1,9 +1,5 @@
 package io.tokenbus.support;
 
-import java.time.LocalTime;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.io.BufferedReader;
@@ -13,20 +9,27 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalTime;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A tokenbus node as a real process, started as users start it ({@code bin/tokenbus}, on this
- * test's JVM with a 512 MB heap) with an environment, its output copied to
- * {@code target/it-logs/<name>.log}. Ready when it logs that it listens.
+ * test's JVM with a 512 MB heap) with an environment, its output copied to {@code
+ * target/it-logs/<name>.log}. Ready when it logs that it listens.
  */
 public final class NodeProcess implements AutoCloseable {
 
-  private static final Pattern LISTENING = Pattern.compile("tokenbus listening on http://[^:]+:(\\d+)");
+  private static final Pattern LISTENING =
+      Pattern.compile("tokenbus listening on http://[^:]+:(\\d+)");
   private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
-  /** Tells the logs of one test JVM from the next: they stay in target/it-logs for a post-mortem. */
+  /**
+   * Tells the logs of one test JVM from the next: they stay in target/it-logs for a post-mortem.
+   */
   private static final String RUN = LocalTime.now().toString().replace(':', '-').replace('.', '-');
 
   private final String name;
@@ -42,10 +45,14 @@ public final class NodeProcess implements AutoCloseable {
   public static NodeProcess start(String name, Map<String, String> env) throws IOException {
     Path jar = Path.of("target", "tokenbus.jar");
     if (!Files.isRegularFile(jar)) {
-      throw new IllegalStateException("target/tokenbus.jar is missing: run the integration tests with mvn verify");
+      throw new IllegalStateException(
+          "target/tokenbus.jar is missing: run the integration tests with mvn verify");
     }
     ProcessBuilder builder = new ProcessBuilder("bin/tokenbus").redirectErrorStream(true);
-    builder.environment().keySet().removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
+    builder
+        .environment()
+        .keySet()
+        .removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
     builder.environment().putAll(env);
     builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
     builder.environment().put("JAVA_OPTS", "-Xmx512m");
@@ -59,24 +66,29 @@ public final class NodeProcess implements AutoCloseable {
   private void pump(Path log) throws IOException {
     Files.createDirectories(log.getParent());
     PrintWriter out = new PrintWriter(Files.newBufferedWriter(log, StandardCharsets.UTF_8), true);
-    Thread thread = new Thread(() -> {
-      try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = in.readLine()) != null) {
-          out.println(line);
-          Matcher listening = LISTENING.matcher(line);
-          if (listening.find()) {
-            httpPort = Integer.parseInt(listening.group(1));
-            ready.tryComplete();
-          }
-        }
-      } catch (IOException e) {
-        // the process is gone
-      } finally {
-        out.close();
-        ready.tryFail(name + " stopped before it was ready; see its log in target/it-logs");
-      }
-    }, "output-" + name);
+    Thread thread =
+        new Thread(
+            () -> {
+              try (BufferedReader in =
+                  new BufferedReader(
+                      new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                  out.println(line);
+                  Matcher listening = LISTENING.matcher(line);
+                  if (listening.find()) {
+                    httpPort = Integer.parseInt(listening.group(1));
+                    ready.tryComplete();
+                  }
+                }
+              } catch (IOException e) {
+                // the process is gone
+              } finally {
+                out.close();
+                ready.tryFail(name + " stopped before it was ready; see its log in target/it-logs");
+              }
+            },
+            "output-" + name);
     thread.setDaemon(true);
     thread.start();
   }

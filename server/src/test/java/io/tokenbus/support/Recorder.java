@@ -7,14 +7,15 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.function.Predicate;
 
-/** Collects items from any thread and lets a test wait for a condition on them, without sleeping. */
+/**
+ * Collects items from any thread and lets a test wait for a condition on them, without sleeping.
+ */
 public final class Recorder<T> {
 
   private final List<T> items = new ArrayList<>();
   private final List<Waiter<T>> waiters = new ArrayList<>();
 
-  private record Waiter<T>(Predicate<List<T>> condition, Promise<List<T>> promise) {
-  }
+  private record Waiter<T>(Predicate<List<T>> condition, Promise<List<T>> promise) {}
 
   public synchronized void add(T item) {
     items.add(item);
@@ -41,17 +42,21 @@ public final class Recorder<T> {
     return when(list -> list.size() >= count);
   }
 
-  /** Completes with the first item that matches; each item is tested once (streams of many thousands record here). */
+  /**
+   * Completes with the first item that matches; each item is tested once (streams of many thousands
+   * record here).
+   */
   public Future<T> whenAny(Predicate<T> match) {
     int[] tested = {0};
     return when(list -> {
-      for (; tested[0] < list.size(); tested[0]++) {
-        if (match.test(list.get(tested[0]))) {
-          return true;
-        }
-      }
-      return false;
-    }).map(list -> list.stream().filter(match).findFirst().orElseThrow());
+          for (; tested[0] < list.size(); tested[0]++) {
+            if (match.test(list.get(tested[0]))) {
+              return true;
+            }
+          }
+          return false;
+        })
+        .map(list -> list.stream().filter(match).findFirst().orElseThrow());
   }
 
   private void check() {

@@ -44,7 +44,10 @@ public final class ScriptedStore implements GenerationStore {
     return this;
   }
 
-  /** Appends that reach {@code seq} are applied but answered as failed, {@code times} times (a lost answer). */
+  /**
+   * Appends that reach {@code seq} are applied but answered as failed, {@code times} times (a lost
+   * answer).
+   */
   public ScriptedStore loseAppendAnswers(long seq, int times) {
     failAppends(seq, times);
     this.applyFailedAppends = true;
@@ -94,15 +97,19 @@ public final class ScriptedStore implements GenerationStore {
   public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
     if (events.get(events.size() - 1).seq() >= failAppendsFromSeq && appendFailures > 0) {
       appendFailures--;
-      Future<Void> applied = applyFailedAppends ? store.append(id, epoch, events) : Future.succeededFuture();
-      return later(applied.compose(v -> Future.failedFuture(new IllegalStateException("injected append failure"))));
+      Future<Void> applied =
+          applyFailedAppends ? store.append(id, epoch, events) : Future.succeededFuture();
+      return later(
+          applied.compose(
+              v -> Future.failedFuture(new IllegalStateException("injected append failure"))));
     }
     return later(store.append(id, epoch, events));
   }
 
   @Override
   public Future<List<GenerationEvent>> readAfter(String id, long afterSeq) {
-    Future<List<GenerationEvent>> read = store.readAfter(id, afterSeq).onComplete(ar -> readsTaken.add(afterSeq));
+    Future<List<GenerationEvent>> read =
+        store.readAfter(id, afterSeq).onComplete(ar -> readsTaken.add(afterSeq));
     Promise<Void> hold = heldRead;
     heldRead = null;
     return later(hold == null ? read : read.compose(events -> hold.future().map(events)));

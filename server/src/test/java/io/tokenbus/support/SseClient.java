@@ -1,16 +1,16 @@
 package io.tokenbus.support;
 
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.PoolOptions;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -21,7 +21,8 @@ import java.util.Map;
  */
 public final class SseClient {
 
-  private final HttpClientAgent client; // held: Vert.x closes an unreachable client, even mid-request
+  private final HttpClientAgent
+      client; // held: Vert.x closes an unreachable client, even mid-request
   private final HttpClientRequest request;
   private final HttpClientResponse response;
   private final Recorder<SseEvent> events = new Recorder<>();
@@ -33,30 +34,55 @@ public final class SseClient {
   private String event;
   private StringBuilder data;
 
-  private SseClient(HttpClientAgent client, HttpClientRequest request, HttpClientResponse response) {
+  private SseClient(
+      HttpClientAgent client, HttpClientRequest request, HttpClientResponse response) {
     this.client = client;
     this.request = request;
     this.response = response;
   }
 
-  public static Future<SseClient> get(HttpClientAgent client, int port, String path, Map<String, String> headers) {
-    return open(client, new RequestOptions().setMethod(HttpMethod.GET).setPort(port).setHost("127.0.0.1").setURI(path), headers, null);
+  public static Future<SseClient> get(
+      HttpClientAgent client, int port, String path, Map<String, String> headers) {
+    return open(
+        client,
+        new RequestOptions()
+            .setMethod(HttpMethod.GET)
+            .setPort(port)
+            .setHost("127.0.0.1")
+            .setURI(path),
+        headers,
+        null);
   }
 
   public static Future<SseClient> post(HttpClientAgent client, int port, String path, String body) {
-    return open(client, new RequestOptions().setMethod(HttpMethod.POST).setPort(port).setHost("127.0.0.1").setURI(path)
-        .putHeader("content-type", "application/json"), Map.of(), body);
+    return open(
+        client,
+        new RequestOptions()
+            .setMethod(HttpMethod.POST)
+            .setPort(port)
+            .setHost("127.0.0.1")
+            .setURI(path)
+            .putHeader("content-type", "application/json"),
+        Map.of(),
+        body);
   }
 
-  private static Future<SseClient> open(HttpClientAgent client, RequestOptions options, Map<String, String> headers, String body) {
+  private static Future<SseClient> open(
+      HttpClientAgent client, RequestOptions options, Map<String, String> headers, String body) {
     headers.forEach(options::putHeader);
-    return client.request(options).compose(req -> (body == null ? req.send() : req.send(body)).map(resp -> {
-      SseClient sse = new SseClient(client, req, resp);
-      resp.handler(sse::feed);
-      resp.endHandler(v -> sse.ended.tryComplete());
-      resp.exceptionHandler(e -> sse.ended.tryFail(e));
-      return sse;
-    }));
+    return client
+        .request(options)
+        .compose(
+            req ->
+                (body == null ? req.send() : req.send(body))
+                    .map(
+                        resp -> {
+                          SseClient sse = new SseClient(client, req, resp);
+                          resp.handler(sse::feed);
+                          resp.endHandler(v -> sse.ended.tryComplete());
+                          resp.exceptionHandler(e -> sse.ended.tryFail(e));
+                          return sse;
+                        }));
   }
 
   public int status() {
@@ -134,9 +160,9 @@ public final class SseClient {
     switch (field) {
       case "id" -> id = value;
       case "event" -> event = value;
-      case "data" -> data = data == null ? new StringBuilder(value) : data.append('\n').append(value);
-      default -> {
-      }
+      case "data" ->
+          data = data == null ? new StringBuilder(value) : data.append('\n').append(value);
+      default -> {}
     }
   }
 
@@ -144,9 +170,12 @@ public final class SseClient {
     return vertx.createHttpClient(new HttpClientOptions(), new PoolOptions().setHttp1MaxSize(2000));
   }
 
-  /** A client with a tiny receive buffer, so that a paused response backs up into the server quickly. */
+  /**
+   * A client with a tiny receive buffer, so that a paused response backs up into the server
+   * quickly.
+   */
   public static HttpClientAgent smallWindowClient(Vertx vertx) {
-    return vertx.createHttpClient(new HttpClientOptions().setReceiveBufferSize(4096),
-        new PoolOptions().setHttp1MaxSize(10));
+    return vertx.createHttpClient(
+        new HttpClientOptions().setReceiveBufferSize(4096), new PoolOptions().setHttp1MaxSize(10));
   }
 }

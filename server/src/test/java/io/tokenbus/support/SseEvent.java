@@ -14,7 +14,10 @@ public record SseEvent(String id, String event, String data) {
     return Long.parseLong(id);
   }
 
-  /** The text of the {@code delta} events, in order, as a client builds it: a {@code reset} starts it over. */
+  /**
+   * The text of the {@code delta} events, in order, as a client builds it: a {@code reset} starts
+   * it over.
+   */
   public static String text(List<SseEvent> events) {
     StringBuilder text = new StringBuilder();
     for (SseEvent e : events) {

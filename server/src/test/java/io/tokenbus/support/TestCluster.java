@@ -1,19 +1,19 @@
 package io.tokenbus.support;
 
-import java.net.InetAddress;
-import java.nio.file.Path;
-import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 import io.tokenbus.Tokenbus;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Collectors;
 
 /**
@@ -32,7 +32,9 @@ public final class TestCluster implements AutoCloseable {
     }
   }
 
-  /** The environment a node of this cluster starts with (what a user would set), plus {@code extra}. */
+  /**
+   * The environment a node of this cluster starts with (what a user would set), plus {@code extra}.
+   */
   public Map<String, String> env(int index, Map<String, String> extra) {
     Map<String, String> env = env(index);
     env.putAll(extra);
@@ -48,7 +50,9 @@ public final class TestCluster implements AutoCloseable {
     env.put("TOKENBUS_CLUSTER_NAME", name);
     env.put("TOKENBUS_CLUSTER_HOST", "127.0.0.1");
     env.put("TOKENBUS_CLUSTER_PORT", String.valueOf(ports.get(index)));
-    env.put("TOKENBUS_CLUSTER_MEMBERS", ports.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(",")));
+    env.put(
+        "TOKENBUS_CLUSTER_MEMBERS",
+        ports.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(",")));
     return env;
   }
 

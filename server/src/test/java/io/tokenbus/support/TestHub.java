@@ -1,13 +1,13 @@
 package io.tokenbus.support;
 
-import io.tokenbus.generation.GenerationStore;
-import io.vertx.core.json.JsonArray;
 import io.tokenbus.Tokenbus;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
@@ -15,7 +15,10 @@ import io.vertx.ext.web.client.WebClientOptions;
 import java.util.HashMap;
 import java.util.Map;
 
-/** A real tokenbus node on 127.0.0.1 and a random port, configured through the same environment variables users set. */
+/**
+ * A real tokenbus node on 127.0.0.1 and a random port, configured through the same environment
+ * variables users set.
+ */
 public final class TestHub {
 
   private final Tokenbus.Node node;
@@ -23,10 +26,15 @@ public final class TestHub {
 
   private TestHub(Tokenbus.Node node, Vertx vertx) {
     this.node = node;
-    this.web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.port()));
+    this.web =
+        WebClient.create(
+            vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.port()));
   }
 
-  /** Starts a node with the embedded defaults plus {@code env} (environment-variable style overrides). */
+  /**
+   * Starts a node with the embedded defaults plus {@code env} (environment-variable style
+   * overrides).
+   */
   public static Future<TestHub> start(Vertx vertx, Map<String, String> env) {
     TokenbusConfig config = config(env);
     return Tokenbus.deploy(vertx, config).map(node -> new TestHub(node, vertx));
@@ -42,7 +50,8 @@ public final class TestHub {
     all.put("TOKENBUS_HTTP_PORT", "0");
     all.put("TOKENBUS_HTTP_HOST", "127.0.0.1");
     all.putAll(env);
-    return ConfigLoader.load(new String[0], all); // honours TOKENBUS_CONFIG, as the real process does
+    return ConfigLoader.load(
+        new String[0], all); // honours TOKENBUS_CONFIG, as the real process does
   }
 
   public static Future<TestHub> start(Vertx vertx) {
@@ -66,7 +75,9 @@ public final class TestHub {
   }
 
   public Future<HttpResponse<Buffer>> postRaw(String path, String body) {
-    return web.post(path).putHeader("content-type", "application/json").sendBuffer(Buffer.buffer(body));
+    return web.post(path)
+        .putHeader("content-type", "application/json")
+        .sendBuffer(Buffer.buffer(body));
   }
 
   public Future<HttpResponse<Buffer>> get(String path) {
@@ -75,17 +86,27 @@ public final class TestHub {
 
   /** Starts a generation without watching it; completes with its id. */
   public Future<String> startGeneration(JsonObject request) {
-    return post("/v1/generations", request).map(response -> {
-      if (response.statusCode() != 201) {
-        throw new IllegalStateException("POST /v1/generations answered " + response.statusCode() + ": " + response.bodyAsString());
-      }
-      return response.bodyAsJsonObject().getString("id");
-    });
+    return post("/v1/generations", request)
+        .map(
+            response -> {
+              if (response.statusCode() != 201) {
+                throw new IllegalStateException(
+                    "POST /v1/generations answered "
+                        + response.statusCode()
+                        + ": "
+                        + response.bodyAsString());
+              }
+              return response.bodyAsJsonObject().getString("id");
+            });
   }
 
   public static JsonObject mockRequest(int maxTokens, double tokensPerSecond) {
-    return new JsonObject().put("model", "mock")
-        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hello there")))
-        .put("max_tokens", maxTokens).put("mock_tokens_per_second", tokensPerSecond);
+    return new JsonObject()
+        .put("model", "mock")
+        .put(
+            "messages",
+            new JsonArray().add(new JsonObject().put("role", "user").put("content", "hello there")))
+        .put("max_tokens", maxTokens)
+        .put("mock_tokens_per_second", tokensPerSecond);
   }
 }

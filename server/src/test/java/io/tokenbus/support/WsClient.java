@@ -1,11 +1,11 @@
 package io.tokenbus.support;
 
-import io.vertx.core.http.WebSocketClient;
-import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonObject;
 
@@ -28,18 +28,20 @@ public final class WsClient {
 
   /** A client whose socket buffers little, so a paused one soon pushes back on the hub. */
   public static Future<WsClient> connectSmallWindow(Vertx vertx, int port) {
-    return connect(vertx.createWebSocketClient(new WebSocketClientOptions().setReceiveBufferSize(4096)), port);
+    return connect(
+        vertx.createWebSocketClient(new WebSocketClientOptions().setReceiveBufferSize(4096)), port);
   }
 
   private static Future<WsClient> connect(WebSocketClient wsClient, int port) {
     return wsClient
         .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/v1/ws"))
-        .map(socket -> {
-          WsClient client = new WsClient(wsClient, socket);
-          socket.textMessageHandler(text -> client.frames.add(new JsonObject(text)));
-          socket.closeHandler(v -> client.closed.tryComplete(socket.closeStatusCode()));
-          return client;
-        });
+        .map(
+            socket -> {
+              WsClient client = new WsClient(wsClient, socket);
+              socket.textMessageHandler(text -> client.frames.add(new JsonObject(text)));
+              socket.closeHandler(v -> client.closed.tryComplete(socket.closeStatusCode()));
+              return client;
+            });
   }
 
   public Future<Void> send(JsonObject frame) {

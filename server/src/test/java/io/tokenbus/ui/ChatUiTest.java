@@ -1,12 +1,12 @@
 package io.tokenbus.ui;
 
-import io.tokenbus.support.SseClient;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.support.Browser;
+import io.tokenbus.support.SseClient;
 import io.tokenbus.support.TestHub;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -40,7 +40,8 @@ class ChatUiTest {
   private static final int ANSWER_SECONDS = 30; // 120 mock tokens at 30 per second take about 4 s
 
   /** Every message on a page, read in one script so the snapshot is consistent. */
-  private static final String SHOWN = """
+  private static final String SHOWN =
+      """
       return Array.from(document.querySelectorAll('#messages .message')).map(m => ({
         id: m.dataset.id || '', role: m.dataset.role || '', status: m.dataset.status || '',
         author: m.querySelector('.author') ? m.querySelector('.author').textContent : '',
@@ -51,16 +52,22 @@ class ChatUiTest {
   private final List<Browser> browsers = new ArrayList<>();
 
   /** One message as a page shows it. */
-  record Shown(String id, String role, String status, String author, String text) {
-  }
+  record Shown(String id, String role, String status, String author, String text) {}
 
   /** Two people in one session, each in their own browser. */
-  record Chat(String id, Browser ann, Browser bob) {
-  }
+  record Chat(String id, Browser ann, Browser bob) {}
 
   @BeforeEach
   void start(Vertx vertx) {
-    hub = await(TestHub.start(vertx, Map.of("TOKENBUS_MOCK_TOKENS_PER_SECOND", "30", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "120")));
+    hub =
+        await(
+            TestHub.start(
+                vertx,
+                Map.of(
+                    "TOKENBUS_MOCK_TOKENS_PER_SECOND",
+                    "30",
+                    "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS",
+                    "120")));
     base = "http://127.0.0.1:" + hub.port() + "/";
   }
 
@@ -70,32 +77,48 @@ class ChatUiTest {
   }
 
   @Test
-  @DisplayName("two people chat from two browsers: both see each other, the answer streaming, and the same final text as the transcript")
+  @DisplayName(
+      "two people chat from two browsers: both see each other, the answer streaming, and the same final text as the transcript")
   void twoPeopleChat() {
     Chat chat = annCreatesAndBobJoins(true);
     Browser ann = chat.ann();
     Browser bob = chat.bob();
 
     typeMessage(ann, "What does tokenbus do?");
-    bob.waitUntil(d -> text("#typing").apply(d).contains("Ann is typing"), PAGE_SECONDS, "Bob sees that Ann is typing");
+    bob.waitUntil(
+        d -> text("#typing").apply(d).contains("Ann is typing"),
+        PAGE_SECONDS,
+        "Bob sees that Ann is typing");
     ann.driver().findElement(By.id("send")).click();
 
     for (Browser browser : List.of(ann, bob)) {
-      browser.waitUntil(d -> userMessages(shown(browser)).stream()
-          .anyMatch(m -> m.author().equals("Ann") && m.text().trim().equals("What does tokenbus do?")), PAGE_SECONDS, "Ann's message shows");
+      browser.waitUntil(
+          d ->
+              userMessages(shown(browser)).stream()
+                  .anyMatch(
+                      m ->
+                          m.author().equals("Ann")
+                              && m.text().trim().equals("What does tokenbus do?")),
+          PAGE_SECONDS,
+          "Ann's message shows");
     }
     // The answer streams: each page sees its text grow while its status is still "streaming".
     int annFirst = streamingLength(ann, 1);
     int bobFirst = streamingLength(bob, 1);
     streamingLength(ann, annFirst + 1);
     streamingLength(bob, bobFirst + 1);
-    assertTrue(ann.driver().findElement(By.id("stop")).isEnabled(), "#stop is enabled while the answer streams");
+    assertTrue(
+        ann.driver().findElement(By.id("stop")).isEnabled(),
+        "#stop is enabled while the answer streams");
 
     Shown annAnswer = completedAnswer(ann);
     Shown bobAnswer = completedAnswer(bob);
     assertEquals(annAnswer.text(), bobAnswer.text(), "both people see the same answer");
     assertEquals(annAnswer.id(), bobAnswer.id());
-    ann.waitUntil(d -> !d.findElement(By.id("stop")).isEnabled(), PAGE_SECONDS, "#stop is disabled once the answer ended");
+    ann.waitUntil(
+        d -> !d.findElement(By.id("stop")).isEnabled(),
+        PAGE_SECONDS,
+        "#stop is disabled once the answer ended");
 
     JsonArray transcript = transcript(chat.id());
     assertEquals(2, transcript.size(), transcript.encodePrettily());
@@ -109,15 +132,22 @@ class ChatUiTest {
     assertEquals(answer.getString("id"), annAnswer.id(), "the page's message is the transcript's");
     assertFalse(answer.getString("content").isBlank(), "the transcript holds the answer");
     assertWordsInOrder(answer.getString("content"), annAnswer.text());
-    assertTrue(annAnswer.text().contains("one stream"), "the Markdown list renders: " + annAnswer.text());
-    assertFalse(ann.driver().findElements(By.cssSelector("#messages .message[data-role=assistant] .content li")).isEmpty(),
+    assertTrue(
+        annAnswer.text().contains("one stream"), "the Markdown list renders: " + annAnswer.text());
+    assertFalse(
+        ann.driver()
+            .findElements(By.cssSelector("#messages .message[data-role=assistant] .content li"))
+            .isEmpty(),
         "the mock's \"- one stream\" lines render as list items");
     assertEquals(List.of(question.getString("id"), answer.getString("id")), ids(shown(bob)));
 
     ann.screenshot("chat-ann");
     bob.screenshot("chat-bob");
     bob.viewport(390, 844, true);
-    bob.waitUntil(d -> d.findElement(By.id("input")).isDisplayed(), PAGE_SECONDS, "the composer shows on a phone");
+    bob.waitUntil(
+        d -> d.findElement(By.id("input")).isDisplayed(),
+        PAGE_SECONDS,
+        "the composer shows on a phone");
     bob.screenshot("chat-phone");
   }
 
@@ -133,15 +163,19 @@ class ChatUiTest {
     bob.driver().navigate().refresh();
     // The stored name joins at once: no name form, straight back to the live chat.
     awaitLive(bob);
-    assertFalse(bob.driver().findElement(By.id("name-form")).isDisplayed(), "a stored name skips the name form");
-    streamingLength(bob, 1); // back in time to watch the rest stream: the reload really was mid-answer
+    assertFalse(
+        bob.driver().findElement(By.id("name-form")).isDisplayed(),
+        "a stored name skips the name form");
+    streamingLength(
+        bob, 1); // back in time to watch the rest stream: the reload really was mid-answer
 
     Shown annAnswer = completedAnswer(ann);
     Shown bobAnswer = completedAnswer(bob);
     assertEquals(annAnswer.text(), bobAnswer.text(), "the reloaded page ends with the same answer");
 
     JsonArray transcript = transcript(chat.id());
-    List<String> transcriptIds = transcript.stream().map(m -> ((JsonObject) m).getString("id")).toList();
+    List<String> transcriptIds =
+        transcript.stream().map(m -> ((JsonObject) m).getString("id")).toList();
     for (Browser browser : List.of(ann, bob)) {
       List<Shown> shown = shown(browser);
       assertEquals(transcript.size(), shown.size(), "each message shows exactly once: " + shown);
@@ -157,15 +191,22 @@ class ChatUiTest {
     Chat chat = annCreatesAndBobJoins(false);
     Browser ann = chat.ann();
     Browser bob = chat.bob();
-    String hostile = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> [link](javascript:alert(1))";
+    String hostile =
+        "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> [link](javascript:alert(1))";
 
     send(ann, hostile);
     for (Browser browser : List.of(ann, bob)) {
-      browser.waitUntil(d -> userMessages(shown(browser)).stream().anyMatch(m -> m.text().contains("<script>")),
-          PAGE_SECONDS, "the message shows its <script> as text");
+      browser.waitUntil(
+          d -> userMessages(shown(browser)).stream().anyMatch(m -> m.text().contains("<script>")),
+          PAGE_SECONDS,
+          "the message shows its <script> as text");
       String shownText = userMessages(shown(browser)).get(0).text();
-      assertTrue(shownText.contains("<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">"), shownText);
-      completedAnswer(browser); // by then any injected image would long have failed to load and fired onerror
+      assertTrue(
+          shownText.contains(
+              "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">"),
+          shownText);
+      completedAnswer(
+          browser); // by then any injected image would long have failed to load and fired onerror
       assertNothingRan(browser);
     }
     assertEquals(hostile, transcript(chat.id()).getJsonObject(0).getString("content"));
@@ -174,8 +215,10 @@ class ChatUiTest {
     // A reload renders the same messages from the session's state instead of from live events.
     bob.driver().navigate().refresh();
     awaitLive(bob);
-    bob.waitUntil(d -> userMessages(shown(bob)).stream().anyMatch(m -> m.text().contains("<script>")),
-        PAGE_SECONDS, "after a reload the message still shows its <script> as text");
+    bob.waitUntil(
+        d -> userMessages(shown(bob)).stream().anyMatch(m -> m.text().contains("<script>")),
+        PAGE_SECONDS,
+        "after a reload the message still shows its <script> as text");
     completedAnswer(bob);
     assertNothingRan(bob);
   }
@@ -183,28 +226,42 @@ class ChatUiTest {
   // ---- steps ----
 
   @Test
-  @DisplayName("a stream the hub refuses (the chat is full) is explained on the page, not retried forever")
+  @DisplayName(
+      "a stream the hub refuses (the chat is full) is explained on the page, not retried forever")
   void refusedStreamIsExplained() {
     Vertx vertx = Vertx.vertx(); // a hub of its own, with room for one participant
     try {
-      refusedStreamIsExplained(vertx, await(TestHub.start(vertx, Map.of("TOKENBUS_SESSIONS_MAX_PARTICIPANTS", "1"))));
+      refusedStreamIsExplained(
+          vertx, await(TestHub.start(vertx, Map.of("TOKENBUS_SESSIONS_MAX_PARTICIPANTS", "1"))));
     } finally {
       await(vertx.close());
     }
   }
 
   private void refusedStreamIsExplained(Vertx vertx, TestHub hub) {
-    String id = await(hub.post("/v1/sessions", new JsonObject())).bodyAsJsonObject().getString("id");
-    SseClient ann = await(SseClient.get(SseClient.client(vertx), hub.port(),
-        "/v1/sessions/" + id + "/events?author=Ann", Map.of()));
+    String id =
+        await(hub.post("/v1/sessions", new JsonObject())).bodyAsJsonObject().getString("id");
+    SseClient ann =
+        await(
+            SseClient.get(
+                SseClient.client(vertx),
+                hub.port(),
+                "/v1/sessions/" + id + "/events?author=Ann",
+                Map.of()));
     assertEquals(200, ann.status());
     Browser bob = browser();
     bob.open("http://127.0.0.1:" + hub.port() + "/?session=" + id);
-    bob.waitUntil(d -> d.findElement(By.id("name-form")).isDisplayed(), PAGE_SECONDS, "a new visitor sees #name-form");
+    bob.waitUntil(
+        d -> d.findElement(By.id("name-form")).isDisplayed(),
+        PAGE_SECONDS,
+        "a new visitor sees #name-form");
     bob.driver().findElement(By.id("name")).sendKeys("Bob");
     bob.driver().findElement(By.id("join")).click();
-    String error = bob.waitUntil(d -> Optional.of(text("#chat-error").apply(d)).filter(t -> !t.isBlank()).orElse(null), PAGE_SECONDS,
-        "#chat-error explains the refusal");
+    String error =
+        bob.waitUntil(
+            d -> Optional.of(text("#chat-error").apply(d)).filter(t -> !t.isBlank()).orElse(null),
+            PAGE_SECONDS,
+            "#chat-error explains the refusal");
     assertTrue(error.contains("participants"), error);
     assertEquals("disconnected", text("#connection").apply(bob.driver()));
   }
@@ -215,24 +272,36 @@ class ChatUiTest {
     Browser bob = browser();
 
     ann.open(base);
-    ann.waitUntil(d -> d.findElement(By.id("create-form")).isDisplayed(), PAGE_SECONDS, "the landing page shows #create-form");
+    ann.waitUntil(
+        d -> d.findElement(By.id("create-form")).isDisplayed(),
+        PAGE_SECONDS,
+        "the landing page shows #create-form");
     if (screenshots) {
       ann.screenshot("landing");
     }
     ann.driver().findElement(By.id("title")).sendKeys("Team chat");
     ann.driver().findElement(By.id("create")).click();
-    String id = ann.waitUntil(d -> sessionParameter(d.getCurrentUrl()).orElse(null), PAGE_SECONDS, "#create navigates to /?session=<id>");
-    assertEquals("Team chat", await(hub.get("/v1/sessions/" + id)).bodyAsJsonObject().getString("title"));
+    String id =
+        ann.waitUntil(
+            d -> sessionParameter(d.getCurrentUrl()).orElse(null),
+            PAGE_SECONDS,
+            "#create navigates to /?session=<id>");
+    assertEquals(
+        "Team chat", await(hub.get("/v1/sessions/" + id)).bodyAsJsonObject().getString("title"));
 
     join(ann, "Ann");
     String share = ann.driver().findElement(By.id("share")).getDomProperty("href");
-    assertEquals(Optional.of(id), sessionParameter(share), "#share links to this session: " + share);
+    assertEquals(
+        Optional.of(id), sessionParameter(share), "#share links to this session: " + share);
     assertTrue(share.startsWith(base), "#share is this page's URL: " + share);
 
     bob.open(share);
     join(bob, "Bob");
     for (Browser browser : List.of(ann, bob)) {
-      browser.waitUntil(d -> participants(browser).containsAll(List.of("Ann", "Bob")), PAGE_SECONDS, "#participants lists Ann and Bob");
+      browser.waitUntil(
+          d -> participants(browser).containsAll(List.of("Ann", "Bob")),
+          PAGE_SECONDS,
+          "#participants lists Ann and Bob");
     }
     return new Chat(id, ann, bob);
   }
@@ -244,15 +313,22 @@ class ChatUiTest {
   }
 
   private static void join(Browser browser, String name) {
-    browser.waitUntil(d -> d.findElement(By.id("name-form")).isDisplayed(), PAGE_SECONDS, "a new visitor sees #name-form");
+    browser.waitUntil(
+        d -> d.findElement(By.id("name-form")).isDisplayed(),
+        PAGE_SECONDS,
+        "a new visitor sees #name-form");
     browser.driver().findElement(By.id("name")).sendKeys(name);
     browser.driver().findElement(By.id("join")).click();
     awaitLive(browser);
   }
 
   private static void awaitLive(Browser browser) {
-    browser.waitUntil(d -> d.findElement(By.id("composer")).isDisplayed(), PAGE_SECONDS, "the chat view shows #composer");
-    browser.waitUntil(d -> text("#connection").apply(d).equals("live"), PAGE_SECONDS, "#connection says live");
+    browser.waitUntil(
+        d -> d.findElement(By.id("composer")).isDisplayed(),
+        PAGE_SECONDS,
+        "the chat view shows #composer");
+    browser.waitUntil(
+        d -> text("#connection").apply(d).equals("live"), PAGE_SECONDS, "#connection says live");
   }
 
   private static void send(Browser browser, String message) {
@@ -266,25 +342,45 @@ class ChatUiTest {
     input.sendKeys(message);
   }
 
-  /** Waits until the page's answer is streaming with at least {@code length} characters; returns its length. */
+  /**
+   * Waits until the page's answer is streaming with at least {@code length} characters; returns its
+   * length.
+   */
   private static int streamingLength(Browser browser, int length) {
-    return browser.waitUntil(d -> answer(shown(browser))
-            .filter(m -> m.status().equals("streaming") && m.text().length() >= length)
-            .map(m -> m.text().length()).orElse(null),
-        ANSWER_SECONDS, "the answer streams with at least " + length + " characters");
+    return browser.waitUntil(
+        d ->
+            answer(shown(browser))
+                .filter(m -> m.status().equals("streaming") && m.text().length() >= length)
+                .map(m -> m.text().length())
+                .orElse(null),
+        ANSWER_SECONDS,
+        "the answer streams with at least " + length + " characters");
   }
 
   private static Shown completedAnswer(Browser browser) {
-    return browser.waitUntil(d -> answer(shown(browser)).filter(m -> m.status().equals("completed")).orElse(null),
-        ANSWER_SECONDS, "the answer completes");
+    return browser.waitUntil(
+        d -> answer(shown(browser)).filter(m -> m.status().equals("completed")).orElse(null),
+        ANSWER_SECONDS,
+        "the answer completes");
   }
 
   private static void assertNothingRan(Browser browser) {
-    assertEquals("undefined", browser.script("return typeof window.__xss"), "no injected script ran");
-    assertEquals(0L, browser.script("return document.querySelectorAll('a[href^=\"javascript:\"]').length"), "no javascript: link");
-    assertEquals(0L, browser.script("return Array.from(document.querySelectorAll('a'))"
-        + ".filter(a => a.href.trim().toLowerCase().startsWith('javascript:')).length"), "no javascript: link, in any spelling");
-    assertEquals(0L, browser.script("return document.querySelectorAll('#messages .content script, #messages .content img').length"),
+    assertEquals(
+        "undefined", browser.script("return typeof window.__xss"), "no injected script ran");
+    assertEquals(
+        0L,
+        browser.script("return document.querySelectorAll('a[href^=\"javascript:\"]').length"),
+        "no javascript: link");
+    assertEquals(
+        0L,
+        browser.script(
+            "return Array.from(document.querySelectorAll('a'))"
+                + ".filter(a => a.href.trim().toLowerCase().startsWith('javascript:')).length"),
+        "no javascript: link, in any spelling");
+    assertEquals(
+        0L,
+        browser.script(
+            "return document.querySelectorAll('#messages .content script, #messages .content img').length"),
         "no element made from a message's HTML");
   }
 
@@ -293,8 +389,16 @@ class ChatUiTest {
   @SuppressWarnings("unchecked")
   private static List<Shown> shown(Browser browser) {
     List<Map<String, Object>> rows = (List<Map<String, Object>>) browser.script(SHOWN);
-    return rows.stream().map(r -> new Shown((String) r.get("id"), (String) r.get("role"), (String) r.get("status"),
-        (String) r.get("author"), (String) r.get("text"))).toList();
+    return rows.stream()
+        .map(
+            r ->
+                new Shown(
+                    (String) r.get("id"),
+                    (String) r.get("role"),
+                    (String) r.get("status"),
+                    (String) r.get("author"),
+                    (String) r.get("text")))
+        .toList();
   }
 
   private static List<Shown> userMessages(List<Shown> shown) {
@@ -302,7 +406,9 @@ class ChatUiTest {
   }
 
   private static Optional<Shown> answer(List<Shown> shown) {
-    return shown.stream().filter(m -> m.role().equals("assistant")).reduce((first, second) -> second);
+    return shown.stream()
+        .filter(m -> m.role().equals("assistant"))
+        .reduce((first, second) -> second);
   }
 
   private static List<String> ids(List<Shown> shown) {
@@ -311,7 +417,9 @@ class ChatUiTest {
 
   @SuppressWarnings("unchecked")
   private static List<String> participants(Browser browser) {
-    return (List<String>) browser.script("return Array.from(document.querySelectorAll('#participants li')).map(li => li.textContent.trim())");
+    return (List<String>)
+        browser.script(
+            "return Array.from(document.querySelectorAll('#participants li')).map(li => li.textContent.trim())");
   }
 
   private static Function<WebDriver, String> text(String css) {
@@ -331,13 +439,16 @@ class ChatUiTest {
     }
     for (String pair : query.split("&")) {
       if (pair.startsWith("session=") && pair.length() > "session=".length()) {
-        return Optional.of(URLDecoder.decode(pair.substring("session=".length()), StandardCharsets.UTF_8));
+        return Optional.of(
+            URLDecoder.decode(pair.substring("session=".length()), StandardCharsets.UTF_8));
       }
     }
     return Optional.empty();
   }
 
-  /** The raw Markdown's words, list markers aside, appear in the rendered text in the same order. */
+  /**
+   * The raw Markdown's words, list markers aside, appear in the rendered text in the same order.
+   */
   private static void assertWordsInOrder(String markdown, String rendered) {
     int from = 0;
     Predicate<String> marker = word -> word.matches("[-*+#>]+");
@@ -346,7 +457,14 @@ class ChatUiTest {
         continue;
       }
       int at = rendered.indexOf(word, from);
-      assertTrue(at >= 0, "\"" + word + "\" (after offset " + from + ") is missing from the rendered answer: " + rendered);
+      assertTrue(
+          at >= 0,
+          "\""
+              + word
+              + "\" (after offset "
+              + from
+              + ") is missing from the rendered answer: "
+              + rendered);
       from = at + word.length();
     }
   }
