@@ -2,7 +2,6 @@ package io.tokenbus.cluster;
 
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.EntryProcessor;
-import com.hazelcast.map.IMap;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
@@ -27,8 +26,7 @@ public final class HazelcastGenerationStore implements GenerationStore {
 
   public static final String MAP = "tokenbus.generations";
 
-  private final Vertx vertx;
-  private final IMap<String, StoredGeneration> map;
+  private final ProcessedMap<StoredGeneration> entries;
   private final long retentionSeconds;
   private final String node;
 
@@ -37,14 +35,13 @@ public final class HazelcastGenerationStore implements GenerationStore {
    */
   public HazelcastGenerationStore(
       Vertx vertx, HazelcastInstance hazelcast, long retentionSeconds, String node) {
-    this.vertx = vertx;
-    this.map = hazelcast.getMap(MAP);
+    this.entries = new ProcessedMap<>(vertx, hazelcast, MAP);
     this.retentionSeconds = retentionSeconds;
     this.node = node;
   }
 
   private <R> Future<R> run(String id, EntryProcessor<String, StoredGeneration, R> processor) {
-    return Future.fromCompletionStage(map.submitToKey(id, processor), vertx.getOrCreateContext());
+    return entries.run(id, processor);
   }
 
   @Override
@@ -104,7 +101,7 @@ public final class HazelcastGenerationStore implements GenerationStore {
    * event loop.
    */
   Set<String> localOrphans(Set<String> alive) {
-    return map.localKeySet(new LogProcessors.Orphans(new HashSet<>(alive)));
+    return entries.map().localKeySet(new LogProcessors.Orphans(new HashSet<>(alive)));
   }
 
   /**

@@ -3,7 +3,6 @@ package io.tokenbus.cluster;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
-import com.hazelcast.map.IMap;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
 import io.tokenbus.session.SessionOp;
@@ -28,14 +27,14 @@ public final class HazelcastSessionStore implements SessionStore {
   public static final String MAP = "tokenbus.sessions";
 
   private final Vertx vertx;
-  private final IMap<String, SessionState> map;
+  private final ProcessedMap<SessionState> sessions;
   private final int maxSessions;
   private final long idleSeconds;
 
   public HazelcastSessionStore(
       Vertx vertx, HazelcastInstance hazelcast, int maxSessions, long idleSeconds) {
     this.vertx = vertx;
-    this.map = hazelcast.getMap(MAP);
+    this.sessions = new ProcessedMap<>(vertx, hazelcast, MAP);
     this.maxSessions = maxSessions;
     this.idleSeconds = idleSeconds;
   }
@@ -45,21 +44,21 @@ public final class HazelcastSessionStore implements SessionStore {
     // The count is read, then the entry written: under a burst of creations it may pass the limit
     // by a few.
     return vertx
-        .executeBlocking(map::size, false)
+        .executeBlocking(sessions.map()::size, false)
         .compose(
             size ->
                 size >= maxSessions
                     ? Future.failedFuture(new SessionLimitException(maxSessions))
-                    : Future.fromCompletionStage(
-                        map.setAsync(session.id(), session, idleSeconds, TimeUnit.SECONDS),
-                        vertx.getOrCreateContext()))
+                    : sessions.onContext(
+                        sessions
+                            .map()
+                            .setAsync(session.id(), session, idleSeconds, TimeUnit.SECONDS)))
         .mapEmpty();
   }
 
   @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
-    return Future.fromCompletionStage(
-        map.submitToKey(id, new Run<>(op, idleSeconds)), vertx.getOrCreateContext());
+    return sessions.run(id, new Run<>(op, idleSeconds));
   }
 
   /** Runs an op where the session is stored. */
