@@ -1,6 +1,12 @@
 package io.tokenbus.http;
 
-/** What a chat session participant's name may be, wherever one is given (HTTP or WebSocket). */
+import io.tokenbus.session.Sessions;
+import io.vertx.core.Future;
+
+/**
+ * Who may follow a chat session, wherever they ask (its SSE stream or a WebSocket {@code join}):
+ * what a participant's name may be, and the checks before a viewer starts.
+ */
 final class Participants {
 
   private Participants() {}
@@ -20,5 +26,43 @@ final class Participants {
           "author");
     }
     return name.trim();
+  }
+
+  /**
+   * Admits a viewer of session {@code id} from cursor {@code after} (-1: a newcomer), present as
+   * {@code author} (null: watching only): fails with the {@link ApiException} to show when the
+   * session does not exist, the cursor is beyond its last event, or the author may not join.
+   */
+  static Future<Void> admit(Sessions sessions, String id, long after, String author) {
+    return sessions
+        .view(id)
+        .compose(
+            view -> {
+              if (view == null) {
+                return Future.failedFuture(
+                    ApiException.notFound(
+                        "session_not_found", "No session '" + id + "' (unknown or expired)"));
+              }
+              if (after > view.seq()) {
+                return Future.failedFuture(
+                    ApiException.badRequest(
+                        "invalid_cursor",
+                        "The session has no event "
+                            + after
+                            + " yet (its last is "
+                            + view.seq()
+                            + ")",
+                        "after"));
+              }
+              return author == null
+                  ? Future.succeededFuture()
+                  : sessions
+                      .presence(id, author, 1)
+                      .compose(
+                          refused ->
+                              refused == null
+                                  ? Future.<Void>succeededFuture()
+                                  : Future.failedFuture(new ApiException(refused)));
+            });
   }
 }

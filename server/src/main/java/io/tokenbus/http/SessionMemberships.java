@@ -7,7 +7,6 @@ import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionSource;
 import io.tokenbus.session.Sessions;
-import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -67,30 +66,7 @@ final class SessionMemberships {
     }
     Membership membership = new Membership(session);
     joined.put(session, membership);
-    sessions
-        .view(session)
-        .compose(
-            view -> {
-              if (view == null) {
-                return Future.failedFuture(
-                    new ApiException(
-                        Failure.notFound(
-                            "session_not_found",
-                            "No session '" + session + "' (unknown or expired)")));
-              }
-              if (after > view.seq()) {
-                return Future.failedFuture(
-                    ApiException.badRequest(
-                        "invalid_cursor", "The session has no event " + after + " yet", "after"));
-              }
-              return sessions
-                  .presence(session, name, 1)
-                  .compose(
-                      refused ->
-                          refused == null
-                              ? Future.succeededFuture()
-                              : Future.failedFuture(new ApiException(refused)));
-            })
+    Participants.admit(sessions, session, after, name)
         .onComplete(
             ar -> {
               if (ar.failed()) {

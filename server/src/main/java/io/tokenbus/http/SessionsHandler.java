@@ -223,34 +223,7 @@ final class SessionsHandler {
     String authorParam = ctx.request().getParam("author");
     String author = authorParam == null ? null : Participants.author(authorParam);
     HttpServerResponse response = ctx.response();
-    sessions
-        .view(id)
-        .compose(
-            view -> {
-              if (view == null) {
-                return Future.failedFuture(notFound(id));
-              }
-              if (after > view.seq()) {
-                return Future.failedFuture(
-                    ApiException.badRequest(
-                        "invalid_cursor",
-                        "The session has no event "
-                            + after
-                            + " yet (its last is "
-                            + view.seq()
-                            + ")",
-                        "after"));
-              }
-              return author == null
-                  ? Future.succeededFuture()
-                  : sessions
-                      .presence(id, author, 1)
-                      .compose(
-                          refused ->
-                              refused == null
-                                  ? Future.succeededFuture()
-                                  : Future.failedFuture(new ApiException(refused)));
-            })
+    Participants.admit(sessions, id, after, author)
         .onSuccess(
             v -> {
               if (response.closed()) { // gone while joining
