@@ -9,7 +9,8 @@ package io.tokenbus.bus;
  *       first;
  *   <li>{@link #RESUME}: taken-over generations, to a worker of the same node;
  *   <li>{@code tokenbus.gen.<id>.events}: the generation's published event batches;
- *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel).
+ *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel, watched);
+ *   <li>{@code tokenbus.session.<id>.events}: the chat session's published event batches.
  * </ul>
  */
 public final class Addresses {

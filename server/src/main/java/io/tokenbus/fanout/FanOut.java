@@ -249,7 +249,7 @@ public final class FanOut {
   }
 
   /**
-   * The viewers of one generation on one event loop; touched only from that loop, except {@link
+   * The viewers of one stream on one event loop; touched only from that loop, except {@link
    * #offer}. Removal during delivery (a viewer that just wrote its terminal event) is deferred
    * until the loop is done.
    *

@@ -72,7 +72,7 @@ final class WebSocketConnection {
           null,
           null,
           "invalid_frame",
-          "A frame needs a string 'type': subscribe, unsubscribe, generate or cancel");
+          "A frame needs a string 'type': subscribe, unsubscribe, generate, cancel, join, leave or typing");
       return;
     }
     switch ((String) type) {

@@ -13,7 +13,7 @@ public interface UpstreamListener {
    * (reasoning, logprobs, a refusal).
    *
    * @param chunk what else the upstream's chunk held, as JSON to merge into a Chat Completions
-   *     chunk (see {@code EventEncoder}), or null when it held only text
+   *     chunk (see {@code GenerationEncoder}), or null when it held only text
    */
   void onDelta(String text, String chunk);
 
