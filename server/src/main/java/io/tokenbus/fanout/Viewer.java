@@ -104,24 +104,17 @@ public final class Viewer<E extends StreamEvent> {
     frames = joined.frames();
     // The consumer's registration completes on the loop of whoever created the channel: come home
     // first.
-    joined
-        .ready()
-        .onComplete(
-            ar ->
-                onLoop(
-                    () -> {
-                      if (ar.failed()) {
-                        LOG.warn(
-                            "Viewer of {} could not subscribe: {}",
-                            source.id(),
-                            ar.cause().getMessage());
-                        abort("subscription failed");
-                      } else if (state == State.CATCHING_UP) {
-                        source
-                            .start(cursor, out.format())
-                            .onComplete(started -> onLoop(() -> begin(started)));
-                      }
-                    }));
+    joined.ready().onComplete(ar -> onLoop(() -> subscribed(ar)));
+  }
+
+  /** Live batches reach this viewer from now on: ask the source where to start. */
+  private void subscribed(AsyncResult<Void> ar) {
+    if (ar.failed()) {
+      LOG.warn("Viewer of {} could not subscribe: {}", source.id(), ar.cause().getMessage());
+      abort("subscription failed");
+    } else if (state == State.CATCHING_UP) {
+      source.start(cursor, out.format()).onComplete(started -> onLoop(() -> begin(started)));
+    }
   }
 
   /** Where the source says to start: what it gives first, then the log after that cursor. */
