@@ -265,6 +265,59 @@ class SlowViewerTest {
 
   @Test
   @DisplayName(
+      "a stalled WebSocket member of a session is woken when its socket drains and catches up"
+          + " merged, losing nothing")
+  void stalledSessionWebSocketCatchesUpMerged(Vertx vertx) {
+    TestHub hub =
+        await(
+            TestHub.start(vertx, sessionsWith(Map.of("TOKENBUS_VIEWER_MAX_STALL_SECONDS", "120"))));
+    String session = createSession(hub);
+    WsClient slow = await(WsClient.connectSmallWindow(vertx, hub.port()));
+    await(
+        slow.send(
+            new JsonObject().put("type", "join").put("session", session).put("author", "Slow")));
+    await(slow.frames().whenAny(f -> "state".equals(f.getString("type"))));
+    slow.pause();
+    SseClient fast =
+        await(
+            SseClient.get(
+                SseClient.client(vertx),
+                hub.port(),
+                "/v1/sessions/" + session + "/events",
+                Map.of()));
+    ask(hub, session);
+    SseEvent fastDone = await(fast.events().whenAny(SlowViewerTest::answerEnded), 60);
+    assertTrue(
+        slow.frames().items().stream().noneMatch(f -> "done".equals(f.getString("type"))),
+        "the paused member is still behind while a fast viewer has everything");
+
+    slow.resume();
+    JsonObject done = await(slow.frames().whenAny(f -> "done".equals(f.getString("type"))), 90);
+    assertEquals(fastDone.seq(), done.getLong("seq"));
+    List<JsonObject> frames = slow.frames().items();
+    StringBuilder text = new StringBuilder();
+    long last = -1;
+    for (JsonObject frame : frames) {
+      if (frame.containsKey("seq")) {
+        assertTrue(frame.getLong("seq") > last, "seq " + frame.getLong("seq") + " after " + last);
+        last = frame.getLong("seq");
+      }
+      if ("delta".equals(frame.getString("type"))) {
+        text.append(frame.getString("text"));
+      }
+    }
+    assertEquals(MockText.text(SESSION_TOKENS), text.toString());
+    assertTrue(
+        frames.size() < SESSION_TOKENS / 2,
+        "missed deltas were merged: "
+            + frames.size()
+            + " frames for "
+            + SESSION_TOKENS
+            + " tokens");
+  }
+
+  @Test
+  @DisplayName(
       "a session viewer stalled past viewer.max-stall-seconds is disconnected and resumes with Last-Event-ID")
   void stalledSessionViewerIsClosedAndResumes(Vertx vertx) {
     TestHub hub =
