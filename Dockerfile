@@ -7,7 +7,7 @@ COPY bench/pom.xml bench/
 RUN mvn -q -B -pl server dependency:go-offline
 COPY conf conf
 COPY server/src server/src
-RUN mvn -q -B -pl server package -DskipTests
+RUN mvn -q -B -pl server package -DskipTests -Dspotless.check.skip=true
 
 FROM eclipse-temurin:17-jre
 WORKDIR /app
