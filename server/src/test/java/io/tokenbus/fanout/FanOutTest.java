@@ -13,13 +13,12 @@ import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.InMemoryGenerationStore;
-import io.tokenbus.support.Recorder;
+import io.tokenbus.support.RecordingOutput;
 import io.tokenbus.support.ScriptedStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
@@ -58,47 +57,9 @@ class FanOutTest {
     await(store.create(info));
   }
 
-  /** An output that records what its viewer writes and on which thread. */
-  private static final class RecordingOutput implements ViewerOutput<GenerationEvent> {
-    final Recorder<GenerationEvent> events = new Recorder<>();
-    final List<Thread> threads = new ArrayList<>();
-    final List<Integer> writes = new ArrayList<>();
-
-    @Override
-    public WireFormat format() {
-      return WireFormat.SSE;
-    }
-
-    @Override
-    public boolean writeQueueFull() {
-      return false;
-    }
-
-    @Override
-    public void write(Encoded<GenerationEvent> encoded) {
-      threads.add(Thread.currentThread());
-      writes.add(encoded.size());
-      encoded.events().forEach(events::add);
-    }
-
-    @Override
-    public void write(Buffer head) {}
-
-    @Override
-    public void onDrain(Runnable action) {}
-
-    @Override
-    public void end() {}
-
-    @Override
-    public void stalled() {}
-
-    @Override
-    public void lost(String reason) {}
-  }
-
   /** Starts a viewer on a fresh per-request duplicate of {@code loop}, as an HTTP handler would. */
-  private Future<Viewer<GenerationEvent>> startOn(Context loop, RecordingOutput output) {
+  private Future<Viewer<GenerationEvent>> startOn(
+      Context loop, RecordingOutput<GenerationEvent> output) {
     Promise<Viewer<GenerationEvent>> started = Promise.promise();
     ((ContextInternal) loop)
         .duplicate()
@@ -133,9 +94,9 @@ class FanOutTest {
     assertTrue(
         ((ContextInternal) loopA).nettyEventLoop() != ((ContextInternal) loopB).nettyEventLoop(),
         "two loops");
-    List<RecordingOutput> outputs = new ArrayList<>();
+    List<RecordingOutput<GenerationEvent>> outputs = new ArrayList<>();
     for (Context loop : List.of(loopA, loopA, loopA, loopB, loopB)) {
-      RecordingOutput output = new RecordingOutput();
+      RecordingOutput<GenerationEvent> output = new RecordingOutput<>();
       outputs.add(output);
       await(startOn(loop, output));
     }
@@ -145,7 +106,7 @@ class FanOutTest {
         "one group per event loop, not per request context");
     await(append(vertx, GenerationEvent.delta(1, "a"), GenerationEvent.delta(2, "b")));
     await(append(vertx, GenerationEvent.done(3, "stop", null)));
-    for (RecordingOutput output : outputs) {
+    for (RecordingOutput<GenerationEvent> output : outputs) {
       List<GenerationEvent> events = await(output.events.whenCount(3));
       assertEquals(List.of(1L, 2L, 3L), events.stream().map(GenerationEvent::seq).toList());
       assertEquals(1, output.threads.stream().distinct().count(), "one loop per viewer");
@@ -159,12 +120,13 @@ class FanOutTest {
       "batches that reach a loop before it could write the first go to each viewer in one write")
   void coalescesWhatPilesUp(Vertx vertx) {
     Context loop = ((VertxInternal) vertx).createEventLoopContext();
-    List<RecordingOutput> outputs = List.of(new RecordingOutput(), new RecordingOutput());
-    for (RecordingOutput output : outputs) {
+    List<RecordingOutput<GenerationEvent>> outputs =
+        List.of(new RecordingOutput<>(), new RecordingOutput<>());
+    for (RecordingOutput<GenerationEvent> output : outputs) {
       await(startOn(loop, output));
     }
     await(append(vertx, GenerationEvent.delta(1, "a")));
-    for (RecordingOutput output : outputs) {
+    for (RecordingOutput<GenerationEvent> output : outputs) {
       await(output.events.whenCount(1));
     }
     // Three batches published in one task of the viewers' loop: all three are queued before its
@@ -181,7 +143,7 @@ class FanOutTest {
           published.complete();
         });
     await(published.future());
-    for (RecordingOutput output : outputs) {
+    for (RecordingOutput<GenerationEvent> output : outputs) {
       List<GenerationEvent> events = await(output.events.whenCount(4));
       assertEquals(List.of(1L, 2L, 3L, 4L), events.stream().map(GenerationEvent::seq).toList());
       assertEquals(
@@ -201,7 +163,7 @@ class FanOutTest {
             ConfigLoader.load((Path) null, Map.of("TOKENBUS_VIEWER_CATCH_UP_BUFFER_EVENTS", "4"))
                 .viewer());
     Context loop = ((VertxInternal) vertx).createEventLoopContext();
-    RecordingOutput output = new RecordingOutput();
+    RecordingOutput<GenerationEvent> output = new RecordingOutput<>();
     await(startOn(loop, output));
     await(append(vertx, GenerationEvent.delta(1, "a")));
     await(output.events.whenCount(1));
@@ -236,7 +198,7 @@ class FanOutTest {
   @DisplayName(
       "after resync, a viewer gets what the log has but was never published (an owner died in between)")
   void resyncDeliversUnpublishedEvents(Vertx vertx) {
-    RecordingOutput output = new RecordingOutput();
+    RecordingOutput<GenerationEvent> output = new RecordingOutput<>();
     await(startOn(vertx.getOrCreateContext(), output));
     await(append(vertx, GenerationEvent.delta(1, "a")));
     await(output.events.whenCount(1));
@@ -260,7 +222,7 @@ class FanOutTest {
     await(scripted.create(info));
     await(scripted.append(info.id(), 1, List.of(GenerationEvent.delta(1, "a"))));
     Promise<Void> release = scripted.holdNextRead(); // the viewer's join read
-    RecordingOutput output = new RecordingOutput();
+    RecordingOutput<GenerationEvent> output = new RecordingOutput<>();
     Context loop = vertx.getOrCreateContext();
     loop.runOnContext(
         v -> new Viewer<>(fanOut, new GenerationSource(info, scripted), 0, false, output).start());
@@ -284,7 +246,7 @@ class FanOutTest {
   @Test
   @DisplayName("a batch from a superseded owner epoch is dropped")
   void staleEpochBatchesAreDropped(Vertx vertx) {
-    RecordingOutput output = new RecordingOutput();
+    RecordingOutput<GenerationEvent> output = new RecordingOutput<>();
     await(startOn(vertx.getOrCreateContext(), output));
     vertx
         .eventBus()
@@ -310,10 +272,10 @@ class FanOutTest {
   @DisplayName("viewers that come and go leave no loop groups behind")
   void churnLeavesNoGroups(Vertx vertx) {
     Context loop = vertx.getOrCreateContext();
-    RecordingOutput stays = new RecordingOutput();
+    RecordingOutput<GenerationEvent> stays = new RecordingOutput<>();
     await(startOn(loop, stays));
     for (int i = 0; i < 100; i++) {
-      Viewer<GenerationEvent> passing = await(startOn(loop, new RecordingOutput()));
+      Viewer<GenerationEvent> passing = await(startOn(loop, new RecordingOutput<>()));
       Promise<Void> closed = Promise.promise();
       loop.runOnContext(
           v -> {

@@ -46,6 +46,25 @@ class SlowViewerTest {
     }
   }
 
+  /**
+   * The text of the {@code delta} frames a WebSocket client received, checking on the way that the
+   * seqs of the frames that have one only rise.
+   */
+  private static String deltaText(List<JsonObject> frames) {
+    StringBuilder text = new StringBuilder();
+    long last = -1;
+    for (JsonObject frame : frames) {
+      if (frame.containsKey("seq")) {
+        assertTrue(frame.getLong("seq") > last, "seq " + frame.getLong("seq") + " after " + last);
+        last = frame.getLong("seq");
+      }
+      if ("delta".equals(frame.getString("type"))) {
+        text.append(frame.getString("text"));
+      }
+    }
+    return text.toString();
+  }
+
   @Test
   @DisplayName(
       "a stalled viewer delays neither the generation nor a fast viewer, then catches up merged, losing nothing")
@@ -116,18 +135,7 @@ class SlowViewerTest {
     JsonObject done = await(slow.frames().whenAny(f -> "done".equals(f.getString("type"))), 90);
     assertEquals(TOKENS + 1, done.getLong("seq"));
     List<JsonObject> frames = slow.frames().items();
-    StringBuilder text = new StringBuilder();
-    long last = 0;
-    for (JsonObject frame : frames) {
-      if (frame.containsKey("seq")) {
-        assertTrue(frame.getLong("seq") > last, "seq " + frame.getLong("seq") + " after " + last);
-        last = frame.getLong("seq");
-      }
-      if ("delta".equals(frame.getString("type"))) {
-        text.append(frame.getString("text"));
-      }
-    }
-    assertEquals(MockText.text(TOKENS), text.toString());
+    assertEquals(MockText.text(TOKENS), deltaText(frames));
     assertTrue(
         frames.size() < TOKENS / 2,
         "missed deltas were merged: " + frames.size() + " frames for " + TOKENS + " tokens");
@@ -295,18 +303,7 @@ class SlowViewerTest {
     JsonObject done = await(slow.frames().whenAny(f -> "done".equals(f.getString("type"))), 90);
     assertEquals(fastDone.seq(), done.getLong("seq"));
     List<JsonObject> frames = slow.frames().items();
-    StringBuilder text = new StringBuilder();
-    long last = -1;
-    for (JsonObject frame : frames) {
-      if (frame.containsKey("seq")) {
-        assertTrue(frame.getLong("seq") > last, "seq " + frame.getLong("seq") + " after " + last);
-        last = frame.getLong("seq");
-      }
-      if ("delta".equals(frame.getString("type"))) {
-        text.append(frame.getString("text"));
-      }
-    }
-    assertEquals(MockText.text(SESSION_TOKENS), text.toString());
+    assertEquals(MockText.text(SESSION_TOKENS), deltaText(frames));
     assertTrue(
         frames.size() < SESSION_TOKENS / 2,
         "missed deltas were merged: "

@@ -7,19 +7,16 @@ import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.ConfigLoader;
-import io.tokenbus.fanout.Encoded;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
-import io.tokenbus.fanout.ViewerOutput;
-import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.support.Recorder;
+import io.tokenbus.support.RecordingOutput;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.junit5.VertxExtension;
 import java.nio.file.Path;
 import java.util.List;
@@ -172,39 +169,8 @@ class SessionsServiceTest {
             ConfigLoader.load((Path) null, Map.of()).sessions());
     FanOut fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
     String id = await(sessions.create("", "mock", "")).id();
-    Recorder<Long> seen = new Recorder<>();
-    ViewerOutput<SessionEvent> output =
-        new ViewerOutput<>() {
-          @Override
-          public WireFormat format() {
-            return WireFormat.SSE;
-          }
-
-          @Override
-          public void write(Encoded<SessionEvent> events) {
-            events.events().forEach(e -> seen.add(e.seq()));
-          }
-
-          @Override
-          public void write(Buffer head) {}
-
-          @Override
-          public boolean writeQueueFull() {
-            return false;
-          }
-
-          @Override
-          public void onDrain(Runnable action) {}
-
-          @Override
-          public void end() {}
-
-          @Override
-          public void stalled() {}
-
-          @Override
-          public void lost(String reason) {}
-        };
+    RecordingOutput<SessionEvent> output = new RecordingOutput<>();
+    Recorder<Long> seen = output.seqs;
     Context loop = vertx.getOrCreateContext();
     loop.runOnContext(
         v -> new Viewer<>(fanOut, new SessionSource(id, sessions), 0, false, output).start());
