@@ -4,15 +4,12 @@ import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
-import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.Encoded;
-import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationEncoder;
 import io.tokenbus.generation.GenerationInfo;
-import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
@@ -31,21 +28,12 @@ final class ChatCompletionsHandler {
 
   private final GenerationClient generations;
   private final GenerationStore store;
-  private final FanOut fanOut;
-  private final TokenbusConfig.Viewer config;
-  private final Heartbeats heartbeats;
+  private final Streams streams;
 
-  ChatCompletionsHandler(
-      GenerationClient generations,
-      GenerationStore store,
-      FanOut fanOut,
-      TokenbusConfig.Viewer config,
-      Heartbeats heartbeats) {
+  ChatCompletionsHandler(GenerationClient generations, GenerationStore store, Streams streams) {
     this.generations = generations;
     this.store = store;
-    this.fanOut = fanOut;
-    this.config = config;
-    this.heartbeats = heartbeats;
+    this.streams = streams;
   }
 
   void handle(RoutingContext ctx) {
@@ -63,18 +51,11 @@ final class ChatCompletionsHandler {
               HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
               if (stream) {
                 ChatStreamOutput output =
-                    new ChatStreamOutput(
-                        ctx.request(), format, info, config.writeQueueBytes(), heartbeats);
-                output.watch(
-                    new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
+                    new ChatStreamOutput(streams, ctx.request(), format, info);
+                output.watch(streams.generation(info, 0, false, output));
               } else if (!response.closed()) {
                 Viewer<GenerationEvent> viewer =
-                    new Viewer<>(
-                        fanOut,
-                        new GenerationSource(info, store),
-                        0,
-                        false,
-                        new CompletionOutput(response, store, info));
+                    streams.generation(info, 0, false, new CompletionOutput(response, store, info));
                 response.closeHandler(v -> viewer.close());
                 viewer.start();
               }
@@ -94,12 +75,8 @@ final class ChatCompletionsHandler {
     private Viewer<GenerationEvent> viewer;
 
     ChatStreamOutput(
-        HttpServerRequest request,
-        WireFormat format,
-        GenerationInfo info,
-        int queueBytes,
-        Heartbeats heartbeats) {
-      super(request, format, queueBytes, heartbeats);
+        Streams streams, HttpServerRequest request, WireFormat format, GenerationInfo info) {
+      super(streams, request, format);
       this.encoder = new GenerationEncoder(info);
       this.id = info.id();
     }

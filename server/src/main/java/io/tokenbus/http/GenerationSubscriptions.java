@@ -2,11 +2,9 @@ package io.tokenbus.http;
 
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
-import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationInfo;
-import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
@@ -26,7 +24,7 @@ final class GenerationSubscriptions {
   private final WebSocketConnection connection;
   private final GenerationClient generations;
   private final GenerationStore store;
-  private final FanOut fanOut;
+  private final Streams streams;
 
   /** Watched generations; null while one is being looked up (it holds its slot already). */
   private final Map<String, Viewer<GenerationEvent>> watched = new HashMap<>();
@@ -38,11 +36,11 @@ final class GenerationSubscriptions {
       WebSocketConnection connection,
       GenerationClient generations,
       GenerationStore store,
-      FanOut fanOut) {
+      Streams streams) {
     this.connection = connection;
     this.generations = generations;
     this.store = store;
-    this.fanOut = fanOut;
+    this.streams = streams;
   }
 
   /** Slots taken: generations watched or starting. */
@@ -113,12 +111,7 @@ final class GenerationSubscriptions {
       return;
     }
     Viewer<GenerationEvent> viewer =
-        new Viewer<>(
-            fanOut,
-            new GenerationSource(info, store),
-            cursor,
-            snapshot,
-            new Subscription(info.id()));
+        streams.generation(info, cursor, snapshot, new Subscription(info.id()));
     watched.put(info.id(), viewer);
     viewer.start();
   }

@@ -1,14 +1,9 @@
 package io.tokenbus.http;
 
-import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
-import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.fanout.FanOut;
-import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationSnapshot;
-import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.GenerationStatus;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
@@ -21,21 +16,12 @@ final class GenerationsHandler {
 
   private final GenerationClient generations;
   private final GenerationStore store;
-  private final FanOut fanOut;
-  private final TokenbusConfig.Viewer config;
-  private final Heartbeats heartbeats;
+  private final Streams streams;
 
-  GenerationsHandler(
-      GenerationClient generations,
-      GenerationStore store,
-      FanOut fanOut,
-      TokenbusConfig.Viewer config,
-      Heartbeats heartbeats) {
+  GenerationsHandler(GenerationClient generations, GenerationStore store, Streams streams) {
     this.generations = generations;
     this.store = store;
-    this.fanOut = fanOut;
-    this.config = config;
-    this.heartbeats = heartbeats;
+    this.streams = streams;
   }
 
   /** {@code POST /v1/generations}: 201 with the status and the URLs to watch it. */
@@ -51,8 +37,7 @@ final class GenerationsHandler {
                     .putHeader("X-Generation-Id", snapshot.info().id())
                     .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                     .end(
-                        GenerationJson.status(
-                                snapshot, fanOut.viewers(Addresses.events(snapshot.info().id())))
+                        GenerationJson.status(snapshot, streams.viewers(snapshot.info().id()))
                             .encode()))
         .onFailure(ctx::fail);
   }
@@ -93,15 +78,8 @@ final class GenerationsHandler {
               SseOutput.prepare(response, snapshot.info().id());
               response.write("retry: 1000\n\n");
               SseOutput<GenerationEvent> output =
-                  new SseOutput<>(
-                      ctx.request(), WireFormat.SSE, config.writeQueueBytes(), heartbeats);
-              output.watch(
-                  new Viewer<>(
-                      fanOut,
-                      new GenerationSource(snapshot.info(), store),
-                      cursor,
-                      snapshotJoin,
-                      output));
+                  new SseOutput<>(streams, ctx.request(), WireFormat.SSE);
+              output.watch(streams.generation(snapshot.info(), cursor, snapshotJoin, output));
             })
         .onFailure(ctx::fail);
   }
@@ -168,8 +146,6 @@ final class GenerationsHandler {
   private void json(HttpServerResponse response, GenerationSnapshot snapshot) {
     response
         .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .end(
-            GenerationJson.status(snapshot, fanOut.viewers(Addresses.events(snapshot.info().id())))
-                .encode());
+        .end(GenerationJson.status(snapshot, streams.viewers(snapshot.info().id())).encode());
   }
 }

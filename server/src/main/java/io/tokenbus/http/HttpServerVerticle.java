@@ -77,12 +77,14 @@ public final class HttpServerVerticle extends VerticleBase {
             .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
     GenerationClient generations =
         new GenerationClient(vertx, store, config.generation().placementAttempts());
+    Streams streams =
+        new Streams(fanOut, store, sessions, config.viewer().writeQueueBytes(), heartbeats);
     // WebSocket upgrades are taken before the router: a routed request hands out a wrapped socket,
     // which hides the connection's pipeline from the fan-out's writes (PipelineWriter).
     HttpServer server =
         vertx
             .createHttpServer(options)
-            .requestHandler(router(generations))
+            .requestHandler(router(generations, streams))
             .webSocketHandshakeHandler(
                 handshake -> {
                   if ("/v1/ws".equals(handshake.path())) {
@@ -94,7 +96,12 @@ public final class HttpServerVerticle extends VerticleBase {
             .webSocketHandler(
                 socket ->
                     new WebSocketConnection(
-                            socket, config, heartbeats, generations, store, fanOut, sessions)
+                            socket,
+                            streams,
+                            generations,
+                            store,
+                            sessions,
+                            config.websocket().maxSubscriptions())
                         .start());
     return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
   }
@@ -105,20 +112,17 @@ public final class HttpServerVerticle extends VerticleBase {
     return Future.succeededFuture();
   }
 
-  private Router router(GenerationClient generations) {
-    ChatCompletionsHandler chat =
-        new ChatCompletionsHandler(generations, store, fanOut, config.viewer(), heartbeats);
-    GenerationsHandler gens =
-        new GenerationsHandler(generations, store, fanOut, config.viewer(), heartbeats);
-    SeedStreamHandler seed = new SeedStreamHandler(generations, fanOut, store, config, heartbeats);
+  private Router router(GenerationClient generations, Streams streams) {
+    ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, streams);
+    GenerationsHandler gens = new GenerationsHandler(generations, store, streams);
+    SeedStreamHandler seed =
+        new SeedStreamHandler(generations, streams, config.generation().streamModel());
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.http().maxBodyBytes());
 
     Router router = Router.router(vertx);
     router.post("/v1/chat/completions").handler(body).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
-    SessionsHandler chats =
-        new SessionsHandler(
-            sessions, fanOut, upstreams, config.viewer().writeQueueBytes(), heartbeats);
+    SessionsHandler chats = new SessionsHandler(sessions, streams, upstreams);
     router.post("/v1/sessions").handler(body).handler(chats::create);
     router.get("/v1/sessions/:id").handler(chats::get);
     router.post("/v1/sessions/:id/messages").handler(body).handler(chats::post);

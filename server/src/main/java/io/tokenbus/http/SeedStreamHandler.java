@@ -2,12 +2,7 @@ package io.tokenbus.http;
 
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
-import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.fanout.FanOut;
-import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
-import io.tokenbus.generation.GenerationSource;
-import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -20,22 +15,15 @@ import io.vertx.ext.web.RoutingContext;
 final class SeedStreamHandler {
 
   private final GenerationClient generations;
-  private final FanOut fanOut;
-  private final GenerationStore store;
-  private final TokenbusConfig config;
-  private final Heartbeats heartbeats;
+  private final Streams streams;
 
-  SeedStreamHandler(
-      GenerationClient generations,
-      FanOut fanOut,
-      GenerationStore store,
-      TokenbusConfig config,
-      Heartbeats heartbeats) {
+  /** The model that answers {@code /stream} ({@code generation.stream-model}). */
+  private final String model;
+
+  SeedStreamHandler(GenerationClient generations, Streams streams, String model) {
     this.generations = generations;
-    this.fanOut = fanOut;
-    this.store = store;
-    this.config = config;
-    this.heartbeats = heartbeats;
+    this.streams = streams;
+    this.model = model;
   }
 
   void handle(RoutingContext ctx) {
@@ -51,7 +39,6 @@ final class SeedStreamHandler {
       throw ApiException.badRequest(
           "invalid_prompt", "A prompt is required: ?prompt=... or {\"prompt\": \"...\"}", "prompt");
     }
-    String model = config.generation().streamModel();
     JsonObject body =
         new JsonObject()
             .put("model", model)
@@ -64,13 +51,8 @@ final class SeedStreamHandler {
             info -> {
               SseOutput.prepare(ctx.response(), info.id());
               SseOutput<GenerationEvent> output =
-                  new SseOutput<>(
-                      ctx.request(),
-                      WireFormat.SEED_SSE,
-                      config.viewer().writeQueueBytes(),
-                      heartbeats);
-              output.watch(
-                  new Viewer<>(fanOut, new GenerationSource(info, store), 0, false, output));
+                  new SseOutput<>(streams, ctx.request(), WireFormat.SEED_SSE);
+              output.watch(streams.generation(info, 0, false, output));
             })
         .onFailure(ctx::fail);
   }

@@ -1,11 +1,9 @@
 package io.tokenbus.http;
 
 import io.tokenbus.bus.Failure;
-import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.session.SessionEvent;
-import io.tokenbus.session.SessionSource;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -23,13 +21,13 @@ final class SessionMemberships {
 
   private final WebSocketConnection connection;
   private final Sessions sessions;
-  private final FanOut fanOut;
+  private final Streams streams;
   private final Map<String, Membership> joined = new HashMap<>();
 
-  SessionMemberships(WebSocketConnection connection, Sessions sessions, FanOut fanOut) {
+  SessionMemberships(WebSocketConnection connection, Sessions sessions, Streams streams) {
     this.connection = connection;
     this.sessions = sessions;
-    this.fanOut = fanOut;
+    this.streams = streams;
   }
 
   /** Slots taken: sessions joined, or being joined. */
@@ -142,7 +140,7 @@ final class SessionMemberships {
 
     void start(String author, long after) {
       name = author;
-      viewer = new Viewer<>(fanOut, new SessionSource(session, sessions), after, false, this);
+      viewer = streams.session(session, after, this);
       viewer.start();
     }
 

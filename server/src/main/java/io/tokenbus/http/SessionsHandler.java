@@ -2,14 +2,11 @@ package io.tokenbus.http;
 
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.fanout.FanOut;
-import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.SessionEncoder;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
-import io.tokenbus.session.SessionSource;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -26,24 +23,15 @@ import io.vertx.ext.web.RoutingContext;
 final class SessionsHandler {
 
   private final Sessions sessions;
-  private final FanOut fanOut;
+  private final Streams streams;
   private final Upstreams upstreams;
   private final TokenbusConfig.Sessions config;
-  private final int writeQueueBytes;
-  private final Heartbeats heartbeats;
 
-  SessionsHandler(
-      Sessions sessions,
-      FanOut fanOut,
-      Upstreams upstreams,
-      int writeQueueBytes,
-      Heartbeats heartbeats) {
+  SessionsHandler(Sessions sessions, Streams streams, Upstreams upstreams) {
     this.sessions = sessions;
-    this.fanOut = fanOut;
+    this.streams = streams;
     this.upstreams = upstreams;
     this.config = sessions.config();
-    this.writeQueueBytes = writeQueueBytes;
-    this.heartbeats = heartbeats;
   }
 
   private static ApiException notFound(String id) {
@@ -237,8 +225,7 @@ final class SessionsHandler {
               SessionStream output =
                   new SessionStream(
                       ctx.request(), author == null ? null : () -> sessions.leave(id, author));
-              output.watch(
-                  new Viewer<>(fanOut, new SessionSource(id, sessions), after, false, output));
+              output.watch(streams.session(id, after, output));
             })
         .onFailure(ctx::fail);
   }
@@ -252,7 +239,7 @@ final class SessionsHandler {
     private Runnable onOver;
 
     SessionStream(HttpServerRequest request, Runnable onOver) {
-      super(request, WireFormat.SSE, writeQueueBytes, heartbeats);
+      super(streams, request, WireFormat.SSE);
       this.onOver = onOver;
     }
 

@@ -16,9 +16,8 @@ class SseOutput<E extends StreamEvent> extends WriterOutput<E> {
 
   protected final HttpServerResponse response;
 
-  SseOutput(
-      HttpServerRequest request, WireFormat format, int writeQueueBytes, Heartbeats heartbeats) {
-    super(ConnectionWriter.sse(request, writeQueueBytes, heartbeats), format);
+  SseOutput(Streams streams, HttpServerRequest request, WireFormat format) {
+    super(streams.sse(request), format);
     this.response = request.response();
   }
 

@@ -1,7 +1,5 @@
 package io.tokenbus.http;
 
-import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.fanout.FanOut;
 import io.tokenbus.fanout.WebSocketFrames;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.session.Sessions;
@@ -25,19 +23,21 @@ final class WebSocketConnection {
   private final GenerationSubscriptions generations;
   private final SessionMemberships sessions;
 
+  /**
+   * @param maxSubscriptions generations and sessions one socket may watch at once
+   */
   WebSocketConnection(
       ServerWebSocket socket,
-      TokenbusConfig config,
-      Heartbeats heartbeats,
+      Streams streams,
       GenerationClient client,
       GenerationStore store,
-      FanOut fanOut,
-      Sessions sessions) {
+      Sessions sessions,
+      int maxSubscriptions) {
     this.socket = socket;
-    this.writer = ConnectionWriter.webSocket(socket, config.viewer().writeQueueBytes(), heartbeats);
-    this.maxSubscriptions = config.websocket().maxSubscriptions();
-    this.generations = new GenerationSubscriptions(this, client, store, fanOut);
-    this.sessions = new SessionMemberships(this, sessions, fanOut);
+    this.writer = streams.webSocket(socket);
+    this.maxSubscriptions = maxSubscriptions;
+    this.generations = new GenerationSubscriptions(this, client, store, streams);
+    this.sessions = new SessionMemberships(this, sessions, streams);
   }
 
   void start() {
