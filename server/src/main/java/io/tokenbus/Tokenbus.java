@@ -2,6 +2,7 @@ package io.tokenbus;
 
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
+import io.tokenbus.auth.Authenticator;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.BusCodec;
 import io.tokenbus.cluster.HazelcastConfigs;
@@ -95,7 +96,7 @@ public final class Tokenbus {
                         + ")")
             .collect(Collectors.joining(", "));
     LOG.info(
-        "tokenbus listening on http://{}:{} (models: mock{}){}, {} transport",
+        "tokenbus listening on http://{}:{} (models: mock{}){}, {} transport, {}",
         config.http().host(),
         node.port(),
         providers.isEmpty() ? "" : ", " + providers,
@@ -107,7 +108,8 @@ public final class Tokenbus {
                 + ":"
                 + config.cluster().port()
             : "",
-        node.vertx().isNativeTransportEnabled() ? "epoll" : "NIO");
+        node.vertx().isNativeTransportEnabled() ? "epoll" : "NIO",
+        new Authenticator(config.auth()).describe());
   }
 
   /**

@@ -41,7 +41,9 @@ public final class ConfigLoader {
           "OPENAI_API_KEY", "providers.openai.api-key",
           "ANTHROPIC_BASE_URL", "providers.anthropic.base-url",
           "ANTHROPIC_API_KEY", "providers.anthropic.api-key",
-          "TOKENBUS_CLUSTER", "cluster.enabled");
+          "TOKENBUS_CLUSTER", "cluster.enabled",
+          "TOKENBUS_API_KEYS", "auth.api-keys",
+          "TOKENBUS_ADMIN_KEY", "auth.admin-key");
 
   /**
    * The section whose entries a file may add to, each starting from the default entry of its type.

@@ -4,10 +4,15 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -19,6 +24,7 @@ import java.util.Map;
  */
 public record TokenbusConfig(
     Http http,
+    Auth auth,
     Viewer viewer,
     WebSocket websocket,
     Generation generation,
@@ -50,6 +56,97 @@ public record TokenbusConfig(
       int coalesceMaxDelayMs) {}
 
   public record WebSocket(int maxFrameBytes, int maxSubscriptions) {}
+
+  /**
+   * Who may call: client API keys by tenant ({@code <tenant>:<key>}, comma-separated), and the
+   * admin key. A key may be given as {@code sha256:<hex>}, so a file need not hold the secret. Both
+   * empty: auth is off. Only the keys' SHA-256 digests are kept once parsed.
+   */
+  public record Auth(String apiKeys, String adminKey) {
+
+    /** The fewest characters a key may have. */
+    public static final int MIN_KEY_CHARS = 16;
+
+    private static final String SHA256 = "sha256:";
+
+    /**
+     * One client key: its tenant, its place among that tenant's keys (1, 2, ...; what logs name it
+     * by), and the SHA-256 of the key.
+     */
+    public record ApiKey(String tenant, int index, byte[] sha256) {}
+
+    /** The client keys, parsed and checked; a bad entry is a {@link ConfigException}. */
+    public List<ApiKey> keys() {
+      List<ApiKey> keys = new ArrayList<>();
+      Map<String, Integer> perTenant = new LinkedHashMap<>();
+      String[] entries = apiKeys == null ? new String[0] : apiKeys.split(",");
+      for (int i = 0; i < entries.length; i++) {
+        String entry = entries[i].trim();
+        if (entry.isEmpty()) {
+          continue;
+        }
+        int colon = entry.indexOf(':');
+        String tenant = colon < 0 ? "" : entry.substring(0, colon).trim();
+        if (!tenant.matches("[A-Za-z0-9_.-]{1,64}")) {
+          throw new ConfigException(
+              "auth.api-keys",
+              "entry "
+                  + (i + 1)
+                  + " must be <tenant>:<key>, the tenant 1 to 64 letters, digits, '_', '.' or '-'");
+        }
+        int index = perTenant.merge(tenant, 1, Integer::sum);
+        keys.add(
+            new ApiKey(
+                tenant,
+                index,
+                digest("auth.api-keys", "entry " + (i + 1), entry.substring(colon + 1).trim())));
+      }
+      return keys;
+    }
+
+    /** The SHA-256 of the admin key, or null when there is none. */
+    public byte[] adminKeySha256() {
+      return adminKey == null || adminKey.isBlank()
+          ? null
+          : digest("auth.admin-key", "the admin key", adminKey.trim());
+    }
+
+    /** True when any key is set: every API call then needs one. */
+    public boolean enabled() {
+      return !keys().isEmpty() || adminKeySha256() != null;
+    }
+
+    /** A key's SHA-256: given as {@code sha256:<hex>}, or computed. Messages never hold the key. */
+    private static byte[] digest(String configKey, String what, String key) {
+      if (key.startsWith(SHA256)) {
+        String hex = key.substring(SHA256.length());
+        if (!hex.matches("[0-9a-fA-F]{64}")) {
+          throw new ConfigException(
+              configKey, what + ": sha256: must be followed by 64 hex digits (a SHA-256 digest)");
+        }
+        return HexFormat.of().parseHex(hex);
+      }
+      if (key.length() < MIN_KEY_CHARS) {
+        throw new ConfigException(
+            configKey,
+            what
+                + ": a key must have at least "
+                + MIN_KEY_CHARS
+                + " characters, got "
+                + key.length());
+      }
+      return sha256(key);
+    }
+
+    /** The SHA-256 of a presented key, to compare with the configured digests. */
+    public static byte[] sha256(String key) {
+      try {
+        return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException("every Java runtime has SHA-256", e);
+      }
+    }
+  }
 
   public record Generation(
       int workers,
@@ -234,6 +331,8 @@ public record TokenbusConfig(
     notBlank("http.host", http.host);
     range("http.instances", http.instances, 0, 256);
     range("http.max-body-bytes", http.maxBodyBytes, 1024, 64 * 1024 * 1024);
+    auth.keys(); // throws on a bad entry
+    auth.adminKeySha256();
     range("viewer.heartbeat-seconds", viewer.heartbeatSeconds, 1, 3600);
     range("viewer.write-queue-bytes", viewer.writeQueueBytes, 1024, 64 * 1024 * 1024);
     range("viewer.max-stall-seconds", viewer.maxStallSeconds, 1, 3600);
@@ -326,6 +425,7 @@ public record TokenbusConfig(
     notBlank("sessions.default-model", sessions.defaultModel());
     return new TokenbusConfig(
         http,
+        auth,
         viewer,
         websocket,
         generation,

@@ -55,6 +55,9 @@ final class ErrorHandler {
     if (failure.status() == 429 || failure.status() == 503) {
       response.putHeader(HttpHeaders.RETRY_AFTER, "1");
     }
+    if (failure.status() == 401) {
+      response.putHeader("WWW-Authenticate", "Bearer"); // RFC 6750: how to present one
+    }
     response.end(body.encode());
   }
 

@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Authenticator;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
@@ -77,6 +78,7 @@ public final class HttpServerVerticle extends VerticleBase {
             .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
     GenerationClient generations =
         new GenerationClient(vertx, store, config.generation().placementAttempts());
+    AuthHandler auth = new AuthHandler(new Authenticator(config.auth()));
     Streams streams =
         new Streams(fanOut, store, sessions, config.viewer().writeQueueBytes(), heartbeats);
     // WebSocket upgrades are taken before the router: a routed request hands out a wrapped socket,
@@ -84,13 +86,13 @@ public final class HttpServerVerticle extends VerticleBase {
     HttpServer server =
         vertx
             .createHttpServer(options)
-            .requestHandler(router(generations, streams))
+            .requestHandler(router(generations, streams, auth))
             .webSocketHandshakeHandler(
                 handshake -> {
-                  if ("/v1/ws".equals(handshake.path())) {
-                    handshake.accept();
-                  } else {
+                  if (!"/v1/ws".equals(handshake.path())) {
                     handshake.reject(404);
+                  } else if (auth.admit(handshake)) {
+                    handshake.accept();
                   }
                 })
             .webSocketHandler(
@@ -112,7 +114,7 @@ public final class HttpServerVerticle extends VerticleBase {
     return Future.succeededFuture();
   }
 
-  private Router router(GenerationClient generations, Streams streams) {
+  private Router router(GenerationClient generations, Streams streams, AuthHandler auth) {
     ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, streams);
     GenerationsHandler gens = new GenerationsHandler(generations, store, streams);
     SeedStreamHandler seed =
@@ -120,6 +122,9 @@ public final class HttpServerVerticle extends VerticleBase {
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.http().maxBodyBytes());
 
     Router router = Router.router(vertx);
+    // Every API call is authenticated first; the chat page's files and /health stay public.
+    router.route("/v1/*").handler(auth);
+    router.post("/stream").handler(auth);
     router.post("/v1/chat/completions").handler(body).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
     SessionsHandler chats = new SessionsHandler(sessions, streams, upstreams);

@@ -32,9 +32,18 @@ public final class WsClient {
         vertx.createWebSocketClient(new WebSocketClientOptions().setReceiveBufferSize(4096)), port);
   }
 
+  /** A socket to {@code uri} (the path and query, for example {@code /v1/ws?access_token=...}). */
+  public static Future<WsClient> connect(Vertx vertx, int port, String uri) {
+    return connect(vertx.createWebSocketClient(), port, uri);
+  }
+
   private static Future<WsClient> connect(WebSocketClient wsClient, int port) {
+    return connect(wsClient, port, "/v1/ws");
+  }
+
+  private static Future<WsClient> connect(WebSocketClient wsClient, int port, String uri) {
     return wsClient
-        .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/v1/ws"))
+        .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI(uri))
         .map(
             socket -> {
               WsClient client = new WsClient(wsClient, socket);

@@ -1,0 +1,102 @@
+package io.tokenbus.http;
+
+import io.tokenbus.auth.Authenticator;
+import io.tokenbus.auth.Principal;
+import io.tokenbus.bus.Failure;
+import io.vertx.core.Handler;
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.ext.web.RoutingContext;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Authenticates every API request and WebSocket handshake: {@code Authorization: Bearer <key>}
+ * (what the OpenAI SDKs send as their API key), or {@code ?access_token=<key>} (RFC 6750) for
+ * clients that cannot set a header, a browser's {@code EventSource} or WebSocket. The caller's
+ * {@link Principal} is put on the routing context. A missing or unknown credential is a 401; the
+ * credential itself is never echoed or logged.
+ */
+final class AuthHandler implements Handler<RoutingContext> {
+
+  /** Where the caller's {@link Principal} is kept on the routing context. */
+  static final String PRINCIPAL = "tokenbus.principal";
+
+  private static final String ACCESS_TOKEN = "access_token";
+
+  private final Authenticator authenticator;
+
+  AuthHandler(Authenticator authenticator) {
+    this.authenticator = authenticator;
+  }
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    Principal principal =
+        authenticate(ctx.request().headers(), ctx.request().getParam(ACCESS_TOKEN));
+    ctx.put(PRINCIPAL, principal);
+    ctx.next();
+  }
+
+  /** Refuses a handshake without a known credential, with 401; true if it may go on. */
+  boolean admit(ServerWebSocketHandshake handshake) {
+    try {
+      authenticate(handshake.headers(), queryParam(handshake.query(), ACCESS_TOKEN));
+      return true;
+    } catch (ApiException refused) {
+      handshake.reject(refused.failure().status());
+      return false;
+    }
+  }
+
+  private Principal authenticate(MultiMap headers, String accessToken) {
+    if (!authenticator.enabled()) {
+      return Principal.ANONYMOUS;
+    }
+    String presented = bearer(headers.get(HttpHeaders.AUTHORIZATION));
+    if (presented == null) {
+      presented = accessToken;
+    }
+    if (presented == null || presented.isBlank()) {
+      throw unauthorized(
+          "No API key: send Authorization: Bearer <key>, or ?access_token=<key> where a header"
+              + " cannot be set");
+    }
+    Principal principal = authenticator.authenticate(presented.trim());
+    if (principal == null) {
+      throw unauthorized("Invalid API key");
+    }
+    return principal;
+  }
+
+  /** The credential of an {@code Authorization: Bearer} header, or null. */
+  private static String bearer(String authorization) {
+    if (authorization == null) {
+      return null;
+    }
+    String value = authorization.trim();
+    return value.regionMatches(true, 0, "Bearer ", 0, 7) ? value.substring(7).trim() : null;
+  }
+
+  /** One parameter of a raw query string ({@code a=1&b=2}), decoded; null when absent. */
+  static String queryParam(String query, String name) {
+    if (query == null) {
+      return null;
+    }
+    for (String pair : query.split("&")) {
+      int equals = pair.indexOf('=');
+      String key = equals < 0 ? pair : pair.substring(0, equals);
+      if (key.equals(name)) {
+        return equals < 0
+            ? ""
+            : URLDecoder.decode(pair.substring(equals + 1), StandardCharsets.UTF_8);
+      }
+    }
+    return null;
+  }
+
+  private static ApiException unauthorized(String message) {
+    return new ApiException(new Failure(401, "invalid_request_error", "invalid_api_key", message));
+  }
+}
