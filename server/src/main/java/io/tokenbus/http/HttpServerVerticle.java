@@ -120,21 +120,30 @@ public final class HttpServerVerticle extends VerticleBase {
     SeedStreamHandler seed =
         new SeedStreamHandler(generations, streams, config.generation().streamModel());
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.http().maxBodyBytes());
+    JsonBodies json = new JsonBodies();
 
     Router router = Router.router(vertx);
+    // No browser may guess another type for what tokenbus sends (JSON, SSE, the page's files).
+    router
+        .route()
+        .handler(
+            ctx -> {
+              ctx.response().putHeader("X-Content-Type-Options", "nosniff");
+              ctx.next();
+            });
     // Every API call is authenticated first; the chat page's files and /health stay public.
     router.route("/v1/*").handler(auth);
     router.post("/stream").handler(auth);
-    router.post("/v1/chat/completions").handler(body).handler(chat::handle);
+    router.post("/v1/chat/completions").handler(body).handler(json).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
     SessionsHandler chats = new SessionsHandler(sessions, streams, upstreams);
-    router.post("/v1/sessions").handler(body).handler(chats::create);
+    router.post("/v1/sessions").handler(body).handler(json).handler(chats::create);
     router.get("/v1/sessions/:id").handler(chats::get);
-    router.post("/v1/sessions/:id/messages").handler(body).handler(chats::post);
-    router.post("/v1/sessions/:id/stop").handler(body).handler(chats::stop);
-    router.post("/v1/sessions/:id/typing").handler(body).handler(chats::typing);
+    router.post("/v1/sessions/:id/messages").handler(body).handler(json).handler(chats::post);
+    router.post("/v1/sessions/:id/stop").handler(body).handler(json).handler(chats::stop);
+    router.post("/v1/sessions/:id/typing").handler(body).handler(json).handler(chats::typing);
     router.get("/v1/sessions/:id/events").handler(chats::events);
-    router.post("/v1/generations").handler(body).handler(gens::create);
+    router.post("/v1/generations").handler(body).handler(json).handler(gens::create);
     router.get("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);
     router.post("/v1/generations/:id/cancel").handler(gens::cancel);
@@ -147,7 +156,7 @@ public final class HttpServerVerticle extends VerticleBase {
                         Failure.invalidRequest(
                             "websocket_required",
                             "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request"))));
-    router.post("/stream").handler(body).handler(seed::handle);
+    router.post("/stream").handler(body).handler(json).handler(seed::handle);
     router
         .get("/health")
         .handler(
@@ -173,7 +182,6 @@ public final class HttpServerVerticle extends VerticleBase {
                       "Content-Security-Policy",
                       "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                           + "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-                  .putHeader("X-Content-Type-Options", "nosniff")
                   .putHeader("Referrer-Policy", "no-referrer");
               ctx.next();
             })
