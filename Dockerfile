@@ -15,6 +15,9 @@ COPY --from=build /src/target/tokenbus.jar /app/tokenbus.jar
 COPY conf /app/conf
 COPY bin/tokenbus /app/bin/tokenbus
 ENV TOKENBUS_JAR=/app/tokenbus.jar
+# A container is reached from outside itself: listen on every address, which makes an API key
+# (TOKENBUS_API_KEYS) required to start, or TOKENBUS_AUTH_MODE=open to run without one on purpose.
+ENV TOKENBUS_HTTP_HOST=0.0.0.0
 # 8080: HTTP/SSE/WebSocket. 5701: Hazelcast. The clustered event bus uses a random port between nodes.
 EXPOSE 8080 5701
 # The JVM settings are bin/tokenbus's (G1, heap sized to the container, exit on OOM); JAVA_OPTS adds to them.

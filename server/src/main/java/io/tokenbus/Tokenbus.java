@@ -110,6 +110,13 @@ public final class Tokenbus {
             : "",
         node.vertx().isNativeTransportEnabled() ? "epoll" : "NIO",
         new Authenticator(config.auth()).describe());
+    if (config.auth().open()) {
+      LOG.warn(
+          "auth.mode is open: anyone who reaches {}:{} may use the API, and its upstreams, without"
+              + " a key",
+          config.http().host(),
+          node.port());
+    }
   }
 
   /**

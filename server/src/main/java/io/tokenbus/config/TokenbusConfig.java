@@ -2,8 +2,10 @@ package io.tokenbus.config;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +64,13 @@ public record TokenbusConfig(
    * admin key. A key may be given as {@code sha256:<hex>}, so a file need not hold the secret. Both
    * empty: auth is off. Only the keys' SHA-256 digests are kept once parsed.
    */
-  public record Auth(String apiKeys, String adminKey) {
+  public record Auth(String apiKeys, String adminKey, String mode) {
+
+    /** {@code auth.mode}: keys when any is set, and none only on a loopback host (the default). */
+    public static final String AUTO = "auto";
+
+    /** {@code auth.mode}: no keys even on a public address, on purpose (warned at every start). */
+    public static final String OPEN = "open";
 
     /** The fewest characters a key may have. */
     public static final int MIN_KEY_CHARS = 16;
@@ -114,6 +122,11 @@ public record TokenbusConfig(
     /** True when any key is set: every API call then needs one. */
     public boolean enabled() {
       return !keys().isEmpty() || adminKeySha256() != null;
+    }
+
+    /** True when the API is served without keys on purpose ({@code auth.mode: open}). */
+    public boolean open() {
+      return OPEN.equals(mode);
     }
 
     /** A key's SHA-256: given as {@code sha256:<hex>}, or computed. Messages never hold the key. */
@@ -331,8 +344,29 @@ public record TokenbusConfig(
     notBlank("http.host", http.host);
     range("http.instances", http.instances, 0, 256);
     range("http.max-body-bytes", http.maxBodyBytes, 1024, 64 * 1024 * 1024);
-    auth.keys(); // throws on a bad entry
-    auth.adminKeySha256();
+    Auth authNormalised =
+        new Auth(
+            auth.apiKeys,
+            auth.adminKey,
+            auth.mode == null ? Auth.AUTO : auth.mode.trim().toLowerCase(Locale.ROOT));
+    if (!List.of(Auth.AUTO, Auth.OPEN).contains(authNormalised.mode)) {
+      throw new ConfigException("auth.mode", "must be auto or open, got \"" + auth.mode + "\"");
+    }
+    boolean keyed = authNormalised.enabled(); // parses the keys: throws on a bad entry
+    if (keyed && authNormalised.open()) {
+      throw new ConfigException(
+          "auth.mode",
+          "is open, which would ignore the API keys that are set: remove one or the other");
+    }
+    if (!keyed && !authNormalised.open() && !loopback(http.host)) {
+      throw new ConfigException(
+          "auth.api-keys",
+          "is empty, and http.host "
+              + http.host
+              + " is not a loopback address: anyone who reaches it could use the API and the"
+              + " upstreams' keys. Set TOKENBUS_API_KEYS (or TOKENBUS_ADMIN_KEY), bind to"
+              + " 127.0.0.1, or set TOKENBUS_AUTH_MODE=open to serve it without keys on purpose");
+    }
     range("viewer.heartbeat-seconds", viewer.heartbeatSeconds, 1, 3600);
     range("viewer.write-queue-bytes", viewer.writeQueueBytes, 1024, 64 * 1024 * 1024);
     range("viewer.max-stall-seconds", viewer.maxStallSeconds, 1, 3600);
@@ -425,7 +459,7 @@ public record TokenbusConfig(
     notBlank("sessions.default-model", sessions.defaultModel());
     return new TokenbusConfig(
         http,
-        auth,
+        authNormalised,
         viewer,
         websocket,
         generation,
@@ -434,6 +468,15 @@ public record TokenbusConfig(
         Collections.unmodifiableMap(fallbacksNormalised),
         sessions,
         clusterNormalised);
+  }
+
+  /** True for 127.0.0.0/8, ::1 and names that resolve to them (localhost). */
+  private static boolean loopback(String host) {
+    try {
+      return InetAddress.getByName(host.trim()).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false;
+    }
   }
 
   /**

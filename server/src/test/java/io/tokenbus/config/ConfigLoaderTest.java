@@ -54,7 +54,8 @@ class ConfigLoaderTest {
     TokenbusConfig fromFile = ConfigLoader.load(new String[] {file.toString()}, Map.of());
     assertEquals(9000, fromFile.http().port());
     assertEquals(5, fromFile.mock().tokensPerSecond());
-    assertEquals("0.0.0.0", fromFile.http().host(), "keys the file leaves out keep their defaults");
+    assertEquals(
+        "127.0.0.1", fromFile.http().host(), "keys the file leaves out keep their defaults");
     TokenbusConfig viaEnv =
         ConfigLoader.load(
             new String[0],
@@ -281,6 +282,23 @@ class ConfigLoaderTest {
       String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertEquals(2, process.exitValue(), output);
       assertTrue(output.contains("http.port") && output.contains("TOKENBUS_HTTP_PORT"), output);
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "the real process refuses to serve a non-loopback address without a key (exit 2, naming"
+          + " TOKENBUS_API_KEYS), and never binds it")
+  void processRefusesAPublicAddressWithoutKeys() throws Exception {
+    Process process = java(Map.of("TOKENBUS_HTTP_HOST", "0.0.0.0", "TOKENBUS_HTTP_PORT", "0"));
+    try {
+      assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+      String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(2, process.exitValue(), output);
+      assertTrue(output.contains("TOKENBUS_API_KEYS"), output);
+      assertFalse(output.contains("tokenbus listening"), output);
     } finally {
       process.destroyForcibly();
     }
