@@ -43,7 +43,8 @@ public final class ConfigLoader {
           "ANTHROPIC_API_KEY", "providers.anthropic.api-key",
           "TOKENBUS_CLUSTER", "cluster.enabled",
           "TOKENBUS_API_KEYS", "auth.api-keys",
-          "TOKENBUS_ADMIN_KEY", "auth.admin-key");
+          "TOKENBUS_ADMIN_KEY", "auth.admin-key",
+          "TOKENBUS_HTTP_CORS_ORIGINS", "http.cors.allowed-origins");
 
   /**
    * The section whose entries a file may add to, each starting from the default entry of its type.

@@ -48,7 +48,35 @@ public record TokenbusConfig(
       int presenceGraceSeconds,
       String defaultModel) {}
 
-  public record Http(int port, String host, int instances, int maxBodyBytes) {}
+  public record Http(int port, String host, int instances, int maxBodyBytes, Cors cors) {}
+
+  /**
+   * Browser pages on other origins that may call the API ({@code scheme://host[:port]},
+   * comma-separated; empty: none but the hub's own).
+   */
+  public record Cors(String allowedOrigins) {
+
+    /** The origins, checked: a bad one is a {@link ConfigException}. */
+    public List<String> origins() {
+      List<String> origins = new ArrayList<>();
+      for (String entry : (allowedOrigins == null ? "" : allowedOrigins).split(",")) {
+        String origin = entry.trim();
+        if (origin.isEmpty()) {
+          continue;
+        }
+        if (!origin.matches("https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")) {
+          throw new ConfigException(
+              "http.cors.allowed-origins",
+              "must be origins such as https://app.example.com or http://localhost:3000 (a scheme,"
+                  + " a host and maybe a port, no path), got \""
+                  + origin
+                  + "\"");
+        }
+        origins.add(origin.toLowerCase(Locale.ROOT));
+      }
+      return origins;
+    }
+  }
 
   public record Viewer(
       int heartbeatSeconds,
@@ -344,6 +372,7 @@ public record TokenbusConfig(
     notBlank("http.host", http.host);
     range("http.instances", http.instances, 0, 256);
     range("http.max-body-bytes", http.maxBodyBytes, 1024, 64 * 1024 * 1024);
+    http.cors().origins();
     Auth authNormalised =
         new Auth(
             auth.apiKeys,

@@ -79,6 +79,7 @@ public final class HttpServerVerticle extends VerticleBase {
     GenerationClient generations =
         new GenerationClient(vertx, store, config.generation().placementAttempts());
     AuthHandler auth = new AuthHandler(new Authenticator(config.auth()));
+    Origins origins = new Origins(config.http().cors().origins());
     Streams streams =
         new Streams(fanOut, store, sessions, config.viewer().writeQueueBytes(), heartbeats);
     // WebSocket upgrades are taken before the router: a routed request hands out a wrapped socket,
@@ -86,12 +87,12 @@ public final class HttpServerVerticle extends VerticleBase {
     HttpServer server =
         vertx
             .createHttpServer(options)
-            .requestHandler(router(generations, streams, auth))
+            .requestHandler(router(generations, streams, origins, auth))
             .webSocketHandshakeHandler(
                 handshake -> {
                   if (!"/v1/ws".equals(handshake.path())) {
                     handshake.reject(404);
-                  } else if (auth.admit(handshake)) {
+                  } else if (origins.admit(handshake) && auth.admit(handshake)) {
                     handshake.accept();
                   }
                 })
@@ -114,7 +115,8 @@ public final class HttpServerVerticle extends VerticleBase {
     return Future.succeededFuture();
   }
 
-  private Router router(GenerationClient generations, Streams streams, AuthHandler auth) {
+  private Router router(
+      GenerationClient generations, Streams streams, Origins origins, AuthHandler auth) {
     ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, streams);
     GenerationsHandler gens = new GenerationsHandler(generations, store, streams);
     SeedStreamHandler seed =
@@ -131,7 +133,9 @@ public final class HttpServerVerticle extends VerticleBase {
               ctx.response().putHeader("X-Content-Type-Options", "nosniff");
               ctx.next();
             });
-    // Every API call is authenticated first; the chat page's files and /health stay public.
+    // Pages on other origins first (a CORS preflight carries no credentials), then every API call
+    // is authenticated; the chat page's files and /health stay public.
+    router.route().handler(origins);
     router.route("/v1/*").handler(auth);
     router.post("/stream").handler(auth);
     router.post("/v1/chat/completions").handler(body).handler(json).handler(chat::handle);

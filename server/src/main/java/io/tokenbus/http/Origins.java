@@ -1,0 +1,98 @@
+package io.tokenbus.http;
+
+import io.tokenbus.bus.Failure;
+import io.vertx.core.Handler;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.net.HostAndPort;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.CorsHandler;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Which browser pages may call the API: the hub's own, and the origins listed in {@code
+ * http.cors.allowed-origins}, which get CORS answers from vertx-web's {@link CorsHandler}
+ * (preflights, and the headers a script may read). A request or WebSocket handshake from any other
+ * origin is refused with 403. A client that sends no {@code Origin} (an SDK, curl) is not a page
+ * and is not affected. Runs before authentication, as a preflight carries no credentials.
+ */
+final class Origins implements Handler<RoutingContext> {
+
+  /** What a page may read of an answer: the generation's id, tokens, and back-off hints. */
+  private static final Set<String> EXPOSED =
+      Set.of(
+          "X-Generation-Id",
+          "X-Session-Id",
+          "X-Watch-Token",
+          "Retry-After",
+          "x-ratelimit-limit-requests",
+          "x-ratelimit-remaining-requests",
+          "x-ratelimit-reset-requests",
+          "x-ratelimit-limit-tokens",
+          "x-ratelimit-remaining-tokens",
+          "x-ratelimit-reset-tokens");
+
+  private final List<String> allowed;
+  private final CorsHandler cors;
+
+  Origins(List<String> allowed) {
+    this.allowed = allowed;
+    this.cors =
+        CorsHandler.create()
+            .addOrigins(allowed)
+            .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.OPTIONS))
+            .allowedHeaders(Set.of("Authorization", "Content-Type", "Last-Event-ID"))
+            .exposedHeaders(EXPOSED)
+            .maxAgeSeconds(600);
+  }
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    String origin = ctx.request().getHeader("Origin");
+    if (origin == null || own(origin, ctx.request().authority())) {
+      ctx.next();
+    } else if (allowed.contains(origin.toLowerCase(Locale.ROOT))) {
+      cors.handle(ctx); // a preflight is answered here; any other request gets its CORS headers
+    } else {
+      ctx.fail(forbidden(origin));
+    }
+  }
+
+  /** Refuses (403) a handshake from a page on an origin that is neither the hub's nor listed. */
+  boolean admit(ServerWebSocketHandshake handshake) {
+    String origin = handshake.headers().get("Origin");
+    if (origin == null
+        || own(origin, handshake.authority())
+        || allowed.contains(origin.toLowerCase(Locale.ROOT))) {
+      return true;
+    }
+    handshake.reject(403);
+    return false;
+  }
+
+  /**
+   * The page was served by this hub: its origin's host and port are the request's {@code Host}. The
+   * scheme is not compared: behind a proxy that ends TLS, the page is https and the request that
+   * reaches tokenbus is not.
+   */
+  private static boolean own(String origin, HostAndPort authority) {
+    int scheme = origin.indexOf("://");
+    return authority != null
+        && scheme > 0
+        && origin
+            .substring(scheme + 3)
+            .equalsIgnoreCase(
+                authority.host() + (authority.port() >= 0 ? ":" + authority.port() : ""));
+  }
+
+  private static ApiException forbidden(String origin) {
+    return new ApiException(
+        new Failure(
+            403,
+            "invalid_request_error",
+            "origin_not_allowed",
+            "Pages on " + origin + " may not call this hub (http.cors.allowed-origins)"));
+  }
+}
