@@ -70,39 +70,31 @@ class OriginsTest {
           + " origin's is refused with 403; the hub's own page and clients without Origin pass")
   void requests(Vertx vertx) {
     TestHub hub = hub(vertx);
-    HttpResponse<Buffer> listed =
-        await(
-            hub.web()
-                .post("/v1/generations")
-                .putHeader("Origin", APP)
-                .putHeader("Authorization", "Bearer " + KEY)
-                .sendJsonObject(TestHub.mockRequest(3, 1000)));
+    HttpResponse<Buffer> listed = startFrom(hub, APP);
     assertEquals(201, listed.statusCode(), listed.bodyAsString());
     assertEquals(APP, listed.getHeader("Access-Control-Allow-Origin"));
     assertTrue(
         listed.getHeader("Access-Control-Expose-Headers").toLowerCase().contains("x-generation-id"),
         listed.getHeader("Access-Control-Expose-Headers"));
 
-    HttpResponse<Buffer> unlisted =
-        await(
-            hub.web()
-                .post("/v1/generations")
-                .putHeader("Origin", EVIL)
-                .putHeader("Authorization", "Bearer " + KEY)
-                .sendJsonObject(TestHub.mockRequest(3, 1000)));
+    HttpResponse<Buffer> unlisted = startFrom(hub, EVIL);
     assertEquals(403, unlisted.statusCode());
     assertNull(unlisted.getHeader("Access-Control-Allow-Origin"));
     assertNull(unlisted.getHeader("X-Generation-Id"), "nothing was started");
 
-    HttpResponse<Buffer> own =
-        await(
-            hub.web()
-                .post("/v1/generations")
-                .putHeader("Origin", "http://127.0.0.1:" + hub.port())
-                .putHeader("Authorization", "Bearer " + KEY)
-                .sendJsonObject(TestHub.mockRequest(3, 1000)));
+    HttpResponse<Buffer> own = startFrom(hub, "http://127.0.0.1:" + hub.port());
     assertEquals(201, own.statusCode(), own.bodyAsString());
     assertEquals(200, await(hub.web().get("/health").send()).statusCode());
+  }
+
+  /** {@code POST /v1/generations} with a key, as a page on {@code origin} would send it. */
+  private static HttpResponse<Buffer> startFrom(TestHub hub, String origin) {
+    return await(
+        hub.web()
+            .post("/v1/generations")
+            .putHeader("Origin", origin)
+            .putHeader("Authorization", "Bearer " + KEY)
+            .sendJsonObject(TestHub.mockRequest(3, 1000)));
   }
 
   @Test
