@@ -168,7 +168,9 @@ public final class FanOut {
       consumer = vertx.eventBus().consumer(source.address(), this::onBatch);
       ready = consumer.completion();
       if (vertx.isClustered()) {
-        ready.onSuccess(v -> vertx.setTimer(JOIN_SETTLE_MS, t -> settle()));
+        // On the consumer's context, where lastSeq is kept.
+        ready.onSuccess(
+            v -> vertx.setTimer(JOIN_SETTLE_MS, t -> context.runOnContext(x -> settle())));
       }
     }
 
