@@ -16,13 +16,4 @@ public record Principal(String tenant, String credential, Set<Scope> scopes) {
   public Principal {
     scopes = Set.copyOf(scopes);
   }
-
-  public boolean may(Scope scope) {
-    return scopes.contains(scope) || scopes.contains(Scope.ADMIN);
-  }
-
-  /** The admin: every tenant's generations and sessions are its own. */
-  public boolean admin() {
-    return scopes.contains(Scope.ADMIN);
-  }
 }
