@@ -40,11 +40,11 @@ public final class Authenticator {
     byte[] digest = TokenbusConfig.Auth.sha256(presented);
     Principal found = null;
     if (adminKey != null && MessageDigest.isEqual(digest, adminKey)) {
-      found = new Principal("*", "admin", EnumSet.allOf(Scope.class));
+      found = new Principal(Principal.ALL_TENANTS, "admin", null, EnumSet.allOf(Scope.class), null);
     }
     for (TokenbusConfig.Auth.ApiKey key : keys) { // every key compared: no early exit to time
       if (MessageDigest.isEqual(digest, key.sha256()) && found == null) {
-        found = new Principal(key.tenant(), key.tenant() + "#" + key.index(), CLIENT);
+        found = new Principal(key.tenant(), key.tenant() + "#" + key.index(), null, CLIENT, null);
       }
     }
     return found;

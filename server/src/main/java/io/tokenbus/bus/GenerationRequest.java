@@ -10,16 +10,22 @@ import io.vertx.core.json.JsonObject;
  * @param mockTokensPerSecond the mock model's speed for this request, or null for the configured
  *     one
  * @param session the chat session this generation answers, or null
+ * @param creator who asked for it: its tenant, and the credential named in the audit log
  */
 public record GenerationRequest(
     String model,
     JsonObject body,
     Integer maxTokens,
     Double mockTokensPerSecond,
-    SessionLink session) {
+    SessionLink session,
+    Creator creator) {
 
   public GenerationRequest(
-      String model, JsonObject body, Integer maxTokens, Double mockTokensPerSecond) {
-    this(model, body, maxTokens, mockTokensPerSecond, null);
+      String model,
+      JsonObject body,
+      Integer maxTokens,
+      Double mockTokensPerSecond,
+      Creator creator) {
+    this(model, body, maxTokens, mockTokensPerSecond, null, creator);
   }
 }

@@ -157,6 +157,8 @@ final class Wire {
     w.writeString(link == null ? null : link.session());
     w.writeString(link == null ? null : link.message());
     w.writeString(link == null ? null : link.generation());
+    w.writeString(request.creator().tenant());
+    w.writeString(request.creator().credential());
   }
 
   static GenerationRequest readRequest(Reader r) {
@@ -167,12 +169,14 @@ final class Wire {
     String session = r.readString();
     String message = r.readString();
     String generation = r.readString();
+    Creator creator = new Creator(r.readString(), r.readString());
     return new GenerationRequest(
         model,
         body,
         maxTokens == null ? null : Integer.valueOf(maxTokens),
         rate == null ? null : Double.valueOf(rate),
-        session == null ? null : new SessionLink(session, message, generation));
+        session == null ? null : new SessionLink(session, message, generation),
+        creator);
   }
 
   static void writeStartReply(Writer w, StartReply reply) {

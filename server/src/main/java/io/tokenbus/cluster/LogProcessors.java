@@ -3,6 +3,7 @@ package io.tokenbus.cluster;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
 import com.hazelcast.query.Predicate;
+import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.SessionLink;
@@ -214,6 +215,7 @@ final class LogProcessors {
       Integer maxTokens,
       Double rate,
       SessionLink session,
+      Creator creator,
       String owner,
       long epoch)
       implements Serializable {
@@ -226,6 +228,7 @@ final class LogProcessors {
           g.maxTokens,
           g.mockTokensPerSecond,
           g.session,
+          g.creator,
           g.owner,
           g.epoch);
     }
@@ -235,7 +238,7 @@ final class LogProcessors {
           id,
           model,
           created,
-          new GenerationRequest(model, new JsonObject(body), maxTokens, rate, session),
+          new GenerationRequest(model, new JsonObject(body), maxTokens, rate, session, creator),
           owner,
           epoch);
     }

@@ -1,5 +1,6 @@
 package io.tokenbus.cluster;
 
+import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.SessionLink;
 import io.tokenbus.generation.GenerationInfo;
@@ -20,6 +21,7 @@ final class StoredGeneration implements Serializable {
   final Integer maxTokens;
   final Double mockTokensPerSecond;
   final SessionLink session;
+  final Creator creator;
 
   /** The node writing it; null once released or never re-owned. */
   String owner;
@@ -39,6 +41,7 @@ final class StoredGeneration implements Serializable {
     this.maxTokens = info.request().maxTokens();
     this.mockTokensPerSecond = info.request().mockTokensPerSecond();
     this.session = info.request().session();
+    this.creator = info.request().creator();
     this.owner = info.owner();
     this.epoch = info.epoch();
   }

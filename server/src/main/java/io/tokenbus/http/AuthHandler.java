@@ -6,6 +6,7 @@ import io.tokenbus.bus.Failure;
 import io.vertx.core.Handler;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.ext.web.RoutingContext;
 import java.net.URLDecoder;
@@ -47,6 +48,18 @@ final class AuthHandler implements Handler<RoutingContext> {
     } catch (ApiException refused) {
       handshake.reject(refused.failure().status());
       return false;
+    }
+  }
+
+  /**
+   * Who opened an accepted socket (its handshake was admitted): every frame it sends is checked
+   * against this. Null if the credential stopped being valid since the handshake.
+   */
+  Principal caller(ServerWebSocket socket) {
+    try {
+      return authenticate(socket.headers(), queryParam(socket.query(), ACCESS_TOKEN));
+    } catch (ApiException refused) {
+      return null;
     }
   }
 

@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
@@ -37,8 +39,10 @@ final class ChatCompletionsHandler {
   }
 
   void handle(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    Access.mayStart(caller, Scope.GENERATE, "start generations");
     JsonObject body = ChatRequests.json(ctx.body().buffer());
-    GenerationRequest request = ChatRequests.parse(body);
+    GenerationRequest request = ChatRequests.parse(body, caller.creator());
     boolean stream = ChatRequests.stream(body);
     WireFormat format =
         ChatRequests.includeUsage(body)

@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationRequest;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
@@ -33,7 +34,8 @@ final class ChatRequests {
     throw ApiException.badRequest("invalid_json", "The request body must be a JSON object", null);
   }
 
-  static GenerationRequest parse(JsonObject body) {
+  /** The request in {@code body}, started by {@code creator}; a 400 for anything not valid. */
+  static GenerationRequest parse(JsonObject body, Creator creator) {
     Object model = body.getValue("model");
     if (!(model instanceof String name) || name.isBlank()) {
       throw ApiException.badRequest(
@@ -76,7 +78,7 @@ final class ChatRequests {
       }
       rate = n.doubleValue();
     }
-    return new GenerationRequest(name, body, maxTokens, rate);
+    return new GenerationRequest(name, body, maxTokens, rate, creator);
   }
 
   static boolean stream(JsonObject body) {

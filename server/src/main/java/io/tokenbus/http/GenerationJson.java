@@ -19,6 +19,7 @@ final class GenerationJson {
             .put("id", id)
             .put("object", "generation")
             .put("model", snapshot.info().model())
+            .put("tenant", snapshot.info().request().creator().tenant())
             .put("created", snapshot.info().created())
             .put("status", snapshot.status().wireName())
             .put("text", snapshot.text())

@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.fanout.Viewer;
@@ -74,6 +76,13 @@ final class GenerationSubscriptions {
           KIND, id, "already_subscribed", "This socket already watches generation '" + id + "'");
       return;
     }
+    Principal caller = connection.caller();
+    try {
+      Access.require(caller, Scope.WATCH, "watch generations");
+    } catch (ApiException e) {
+      connection.error(KIND, id, e.failure().code(), e.getMessage());
+      return;
+    }
     if (connection.full(KIND, id)) {
       return;
     }
@@ -82,16 +91,13 @@ final class GenerationSubscriptions {
         .snapshot(id)
         .onComplete(
             ar -> {
-              if (ar.failed() || ar.result() == null) {
-                watched.remove(id);
-                connection.error(
-                    KIND,
-                    id,
-                    "generation_not_found",
-                    "No generation with id '" + id + "' (unknown or expired)");
-                return;
-              }
               try {
+                if (ar.failed()
+                    || ar.result() == null
+                    || !Access.reaches(
+                        caller, ar.result().info(), Scope.WATCH, "watch generations")) {
+                  throw Access.generationNotFound(id);
+                }
                 Cursors.checkWithin(cursor, ar.result());
               } catch (ApiException e) {
                 watched.remove(id);
@@ -148,7 +154,9 @@ final class GenerationSubscriptions {
     }
     Future<GenerationInfo> started;
     try {
-      GenerationRequest request = ChatRequests.parse(body);
+      Principal caller = connection.caller();
+      Access.mayStart(caller, Scope.GENERATE, "start generations");
+      GenerationRequest request = ChatRequests.parse(body, caller.creator());
       if (connection.full(null, null)) {
         return; // refuse before starting: a generation nobody watches would only burn tokens
       }
@@ -184,24 +192,24 @@ final class GenerationSubscriptions {
     if (id == null) {
       return;
     }
-    generations
-        .cancel(id)
+    Principal caller = connection.caller();
+    String what = "cancel generations";
+    store
+        .info(id)
+        .compose(
+            info -> {
+              if (info == null || !Access.reaches(caller, info, Scope.GENERATE, what)) {
+                return Future.failedFuture(Access.generationNotFound(id));
+              }
+              return generations.cancel(id);
+            })
         .onFailure(
             e -> {
-              if (GenerationClient.noOwner(e)) {
-                store
-                    .info(id)
-                    .onComplete(
-                        ar ->
-                            connection.error(
-                                KIND,
-                                id,
-                                ar.succeeded() && ar.result() != null
-                                    ? "generation_finished"
-                                    : "generation_not_found",
-                                ar.succeeded() && ar.result() != null
-                                    ? "Generation '" + id + "' has already ended"
-                                    : "No generation with id '" + id + "'"));
+              if (e instanceof ApiException refused) {
+                connection.error(KIND, id, refused.failure().code(), refused.getMessage());
+              } else if (GenerationClient.noOwner(e)) {
+                connection.error(
+                    KIND, id, "generation_finished", "Generation '" + id + "' has already ended");
               } else {
                 connection.error(
                     KIND,

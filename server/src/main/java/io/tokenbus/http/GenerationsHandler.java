@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.fanout.WireFormat;
@@ -26,8 +28,10 @@ final class GenerationsHandler {
 
   /** {@code POST /v1/generations}: 201 with the status and the URLs to watch it. */
   void create(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    Access.mayStart(caller, Scope.GENERATE, "start generations");
     generations
-        .start(ChatRequests.parse(ChatRequests.json(ctx.body().buffer())))
+        .start(ChatRequests.parse(ChatRequests.json(ctx.body().buffer()), caller.creator()))
         .compose(info -> snapshot(info.id()))
         .onSuccess(
             snapshot ->
@@ -44,7 +48,7 @@ final class GenerationsHandler {
 
   /** {@code GET /v1/generations/{id}}. */
   void status(RoutingContext ctx) {
-    snapshot(ctx.pathParam("id"))
+    snapshot(ctx, Scope.WATCH, "watch generations")
         .onSuccess(snapshot -> json(ctx.response(), snapshot))
         .onFailure(ctx::fail);
   }
@@ -61,7 +65,7 @@ final class GenerationsHandler {
             ? Cursors.parse(lastEventId, "Last-Event-ID")
             : Cursors.parse(ctx.request().getParam("after"), "after");
     boolean snapshotJoin = Cursors.flag(ctx.request().getParam("snapshot"), "snapshot");
-    snapshot(ctx.pathParam("id"))
+    snapshot(ctx, Scope.WATCH, "watch generations")
         .map(snapshot -> Cursors.checkWithin(cursor, snapshot))
         .onSuccess(
             snapshot -> {
@@ -90,7 +94,7 @@ final class GenerationsHandler {
    */
   void cancel(RoutingContext ctx) {
     String id = ctx.pathParam("id");
-    snapshot(id)
+    snapshot(ctx, Scope.GENERATE, "cancel generations")
         .compose(
             before -> {
               if (before.status() != GenerationStatus.RUNNING) {
@@ -130,6 +134,21 @@ final class GenerationsHandler {
                 + snapshot.status().wireName()));
   }
 
+  /**
+   * The generation of the path, for a caller who may do {@code what} with it ({@code scope}); a
+   * generation of another tenant fails exactly as an unknown one.
+   */
+  private Future<GenerationSnapshot> snapshot(RoutingContext ctx, Scope scope, String what) {
+    Principal caller = Access.caller(ctx);
+    Access.require(caller, scope, what);
+    return snapshot(ctx.pathParam("id"))
+        .compose(
+            snapshot ->
+                Access.reaches(caller, snapshot.info(), scope, what)
+                    ? Future.succeededFuture(snapshot)
+                    : Future.failedFuture(Access.generationNotFound(snapshot.info().id())));
+  }
+
   private Future<GenerationSnapshot> snapshot(String id) {
     return store
         .snapshot(id)
@@ -137,10 +156,7 @@ final class GenerationsHandler {
             snapshot ->
                 snapshot != null
                     ? Future.succeededFuture(snapshot)
-                    : Future.failedFuture(
-                        ApiException.notFound(
-                            "generation_not_found",
-                            "No generation with id '" + id + "' (unknown or expired)")));
+                    : Future.failedFuture(Access.generationNotFound(id)));
   }
 
   private void json(HttpServerResponse response, GenerationSnapshot snapshot) {

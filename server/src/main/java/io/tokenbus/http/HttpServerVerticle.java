@@ -1,6 +1,7 @@
 package io.tokenbus.http;
 
 import io.tokenbus.auth.Authenticator;
+import io.tokenbus.auth.Principal;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
@@ -97,15 +98,22 @@ public final class HttpServerVerticle extends VerticleBase {
                   }
                 })
             .webSocketHandler(
-                socket ->
-                    new WebSocketConnection(
-                            socket,
-                            streams,
-                            generations,
-                            store,
-                            sessions,
-                            config.websocket().maxSubscriptions())
-                        .start());
+                socket -> {
+                  Principal caller = auth.caller(socket);
+                  if (caller == null) {
+                    socket.close((short) 1008, "credential no longer valid");
+                    return;
+                  }
+                  new WebSocketConnection(
+                          socket,
+                          caller,
+                          streams,
+                          generations,
+                          store,
+                          sessions,
+                          config.websocket().maxSubscriptions())
+                      .start();
+                });
     return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
   }
 

@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
 
@@ -29,19 +31,31 @@ final class Participants {
   }
 
   /**
-   * Admits a viewer of session {@code id} from cursor {@code after} (-1: a newcomer), present as
-   * {@code author} (null: watching only): fails with the {@link ApiException} to show when the
-   * session does not exist, the cursor is beyond its last event, or the author may not join.
+   * The name {@code caller} posts, types or is present as: the user a JWT was minted for, who may
+   * not speak as anyone else; otherwise the name they give, checked as {@link #author(Object)}.
    */
-  static Future<Void> admit(Sessions sessions, String id, long after, String author) {
+  static String author(Principal caller, Object given) {
+    return caller.subject() != null ? caller.subject() : author(given);
+  }
+
+  /**
+   * Admits a viewer of session {@code id} from cursor {@code after} (-1: a newcomer), present as
+   * {@code author} (null: watching only), for {@code caller}. Throws or fails with the {@link
+   * ApiException} to show when the caller may not read the session or be present in it (403), the
+   * session does not exist or is not the caller's (404 alike), the cursor is beyond its last event,
+   * or the author may not join.
+   */
+  static Future<Void> admit(
+      Sessions sessions, Principal caller, String id, long after, String author) {
+    Access.SessionNeed need =
+        author == null ? Access.SessionNeed.READ : Access.SessionNeed.TAKE_PART;
+    Access.require(caller, Scope.SESSIONS, "read chat sessions");
     return sessions
         .view(id)
         .compose(
             view -> {
-              if (view == null) {
-                return Future.failedFuture(
-                    ApiException.notFound(
-                        "session_not_found", "No session '" + id + "' (unknown or expired)"));
+              if (view == null || !Access.reaches(caller, id, view.tenant(), need)) {
+                return Future.failedFuture(Access.sessionNotFound(id));
               }
               if (after > view.seq()) {
                 return Future.failedFuture(

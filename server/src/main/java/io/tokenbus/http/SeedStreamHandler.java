@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.fanout.WireFormat;
@@ -27,6 +29,8 @@ final class SeedStreamHandler {
   }
 
   void handle(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    Access.mayStart(caller, Scope.GENERATE, "start generations");
     String prompt = ctx.request().getParam("prompt");
     if (prompt == null && ctx.body().length() > 0) {
       JsonObject body = ChatRequests.json(ctx.body().buffer());
@@ -46,7 +50,7 @@ final class SeedStreamHandler {
                 "messages",
                 new JsonArray().add(new JsonObject().put("role", "user").put("content", prompt)));
     generations
-        .start(new GenerationRequest(model, body, null, null))
+        .start(new GenerationRequest(model, body, null, null, caller.creator()))
         .onSuccess(
             info -> {
               SseOutput.prepare(ctx.response(), info.id());

@@ -1,10 +1,12 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.Sessions;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -37,7 +39,8 @@ final class SessionMemberships {
 
   /**
    * {@code {"type": "join", "session", "author", "after"}}: follows a chat session (the state first
-   * without {@code after}), present as {@code author} while the socket is open.
+   * without {@code after}), present as {@code author} while the socket is open; without an author
+   * (and for a JWT without a user), only watching.
    */
   void join(JsonObject frame) {
     if (!(frame.getValue("session") instanceof String session) || session.isBlank()) {
@@ -47,7 +50,11 @@ final class SessionMemberships {
     String name;
     long after;
     try {
-      name = Participants.author(frame.getValue("author"));
+      Principal caller = connection.caller();
+      name =
+          frame.getValue("author") == null && caller.subject() == null
+              ? null
+              : Participants.author(caller, frame.getValue("author"));
       if (joined.containsKey(session)) {
         throw new ApiException(
             Failure.invalidRequest(
@@ -64,24 +71,33 @@ final class SessionMemberships {
     }
     Membership membership = new Membership(session);
     joined.put(session, membership);
-    Participants.admit(sessions, session, after, name)
-        .onComplete(
-            ar -> {
-              if (ar.failed()) {
-                joined.remove(session, membership);
-                connection.error(
-                    KIND,
-                    session,
-                    ar.cause() instanceof ApiException e ? e.failure().code() : "internal_error",
-                    ar.cause().getMessage());
-                return;
-              }
-              if (connection.closed() || joined.get(session) != membership) {
-                sessions.leave(session, name);
-                return;
-              }
-              membership.start(name, after);
-            });
+    Future<Void> admitted;
+    try {
+      admitted = Participants.admit(sessions, connection.caller(), session, after, name);
+    } catch (ApiException e) {
+      joined.remove(session, membership);
+      connection.error(KIND, session, e.failure().code(), e.getMessage());
+      return;
+    }
+    admitted.onComplete(
+        ar -> {
+          if (ar.failed()) {
+            joined.remove(session, membership);
+            connection.error(
+                KIND,
+                session,
+                ar.cause() instanceof ApiException e ? e.failure().code() : "internal_error",
+                ar.cause().getMessage());
+            return;
+          }
+          if (connection.closed() || joined.get(session) != membership) {
+            if (name != null) {
+              sessions.leave(session, name);
+            }
+            return;
+          }
+          membership.start(name, after);
+        });
   }
 
   /** {@code {"type": "leave", "session"}}. */
@@ -97,7 +113,10 @@ final class SessionMemberships {
     }
   }
 
-  /** {@code {"type": "typing", "session"}}: only someone present can be typing. */
+  /**
+   * {@code {"type": "typing", "session"}}: only someone present can be typing (which a view token
+   * never is: its join is refused a name).
+   */
   void typing(JsonObject frame) {
     if (frame.getValue("session") instanceof String session
         && joined.containsKey(session)

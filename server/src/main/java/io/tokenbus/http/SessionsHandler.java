@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.WireFormat;
@@ -35,8 +37,21 @@ final class SessionsHandler {
   }
 
   private static ApiException notFound(String id) {
-    return ApiException.notFound(
-        "session_not_found", "No session " + id + " (it may have expired)");
+    return Access.sessionNotFound(id);
+  }
+
+  /**
+   * Checks that the caller may do {@code need} to session {@code id}: fails with 403 for a
+   * credential that may not, and with 404 for a session that is unknown or not the caller's.
+   */
+  private Future<Void> reach(Principal caller, String id, Access.SessionNeed need) {
+    return sessions
+        .tenant(id)
+        .compose(
+            tenant ->
+                tenant != null && Access.reaches(caller, id, tenant, need)
+                    ? Future.<Void>succeededFuture()
+                    : Future.failedFuture(notFound(id)));
   }
 
   private static String optionalString(JsonObject body, String key, int max) {
@@ -62,6 +77,8 @@ final class SessionsHandler {
 
   /** {@code POST /v1/sessions}: 201 with the session and its share URL. */
   void create(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    Access.mayStart(caller, Scope.SESSIONS, "start chat sessions");
     JsonObject body = body(ctx, false);
     String title = optionalString(body, "title", config.maxTitleChars());
     String model = optionalString(body, "model", 200);
@@ -72,7 +89,11 @@ final class SessionsHandler {
       throw new ApiException(unserved, "model");
     }
     sessions
-        .create(title == null ? "" : title, chosen, system == null ? "" : system)
+        .create(
+            caller.creator().tenant(),
+            title == null ? "" : title,
+            chosen,
+            system == null ? "" : system)
         .recover(
             e ->
                 Future.failedFuture(
@@ -100,12 +121,15 @@ final class SessionsHandler {
 
   /** {@code GET /v1/sessions/{id}}: the session and its transcript. */
   void get(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
+    Access.require(caller, Scope.SESSIONS, "read chat sessions");
     sessions
         .view(id)
         .onSuccess(
             view -> {
-              if (view == null) {
+              if (view == null
+                  || !Access.reaches(caller, id, view.tenant(), Access.SessionNeed.READ)) {
                 ctx.fail(notFound(id));
                 return;
               }
@@ -121,9 +145,11 @@ final class SessionsHandler {
    * queued) for it.
    */
   void post(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
+    Access.require(caller, Scope.SESSIONS, "take part in chat sessions");
     JsonObject body = body(ctx, true);
-    String author = Participants.author(body.getValue("author"));
+    String author = Participants.author(caller, body.getValue("author"));
     if (!(body.getValue("content") instanceof String content) || content.isBlank()) {
       throw ApiException.badRequest(
           "invalid_content", "'content' is required: a non-empty string", "content");
@@ -136,8 +162,8 @@ final class SessionsHandler {
               + " characters (sessions.max-message-chars)",
           "content");
     }
-    sessions
-        .post(id, author, content)
+    reach(caller, id, Access.SessionNeed.TAKE_PART)
+        .compose(v -> sessions.post(id, author, content))
         .onSuccess(
             post -> {
               if (post == null) {
@@ -165,10 +191,10 @@ final class SessionsHandler {
    * questions are given up.
    */
   void stop(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
-    sessions
-        .view(id)
-        .compose(view -> view == null ? Future.failedFuture(notFound(id)) : sessions.stop(id))
+    reach(caller, id, Access.SessionNeed.TAKE_PART)
+        .compose(v -> sessions.stop(id))
         .onSuccess(
             stopped ->
                 ctx.response()
@@ -185,12 +211,14 @@ final class SessionsHandler {
    * typing} event.
    */
   void typing(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
-    String author = Participants.author(body(ctx, true).getValue("author"));
+    Access.require(caller, Scope.SESSIONS, "take part in chat sessions");
+    String author = Participants.author(caller, body(ctx, true).getValue("author"));
     // Not a view first: typing comes every few seconds per typist, and a view copies the whole
     // transcript.
-    sessions
-        .typing(id, author)
+    reach(caller, id, Access.SessionNeed.TAKE_PART)
+        .compose(v -> sessions.typing(id, author))
         .compose(found -> found ? Future.succeededFuture() : Future.failedFuture(notFound(id)))
         .onSuccess(v -> ctx.response().setStatusCode(204).end())
         .onFailure(ctx::fail);
@@ -201,6 +229,7 @@ final class SessionsHandler {
    * then live events; {@code Last-Event-ID} (or {@code ?after=}) resumes after that seq instead.
    */
   void events(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
     String lastEventId = ctx.request().getHeader("Last-Event-ID");
     String afterParam = ctx.request().getParam("after");
@@ -209,9 +238,12 @@ final class SessionsHandler {
             ? Cursors.parse(lastEventId, "Last-Event-ID")
             : afterParam != null ? Cursors.parse(afterParam, "after") : -1;
     String authorParam = ctx.request().getParam("author");
-    String author = authorParam == null ? null : Participants.author(authorParam);
+    String author =
+        authorParam == null && caller.subject() == null
+            ? null
+            : Participants.author(caller, authorParam);
     HttpServerResponse response = ctx.response();
-    Participants.admit(sessions, id, after, author)
+    Participants.admit(sessions, caller, id, after, author)
         .onSuccess(
             v -> {
               if (response.closed()) { // gone while joining

@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
 import io.tokenbus.fanout.WebSocketFrames;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.session.Sessions;
@@ -18,22 +19,26 @@ import io.vertx.core.json.JsonObject;
 final class WebSocketConnection {
 
   private final ServerWebSocket socket;
+  private final Principal caller;
   private final ConnectionWriter writer;
   private final int maxSubscriptions;
   private final GenerationSubscriptions generations;
   private final SessionMemberships sessions;
 
   /**
+   * @param caller who opened it: every frame is checked against this credential
    * @param maxSubscriptions generations and sessions one socket may watch at once
    */
   WebSocketConnection(
       ServerWebSocket socket,
+      Principal caller,
       Streams streams,
       GenerationClient client,
       GenerationStore store,
       Sessions sessions,
       int maxSubscriptions) {
     this.socket = socket;
+    this.caller = caller;
     this.writer = streams.webSocket(socket);
     this.maxSubscriptions = maxSubscriptions;
     this.generations = new GenerationSubscriptions(this, client, store, streams);
@@ -93,6 +98,10 @@ final class WebSocketConnection {
                   + "': expected subscribe, unsubscribe, generate, "
                   + "cancel, join, leave or typing");
     }
+  }
+
+  Principal caller() {
+    return caller;
   }
 
   ConnectionWriter writer() {

@@ -76,6 +76,7 @@ public final class SessionEncoder {
     return new JsonObject()
         .put("id", view.id())
         .put("object", "session")
+        .put("tenant", view.tenant())
         .put("title", view.title())
         .put("model", view.model())
         .put("system", view.system())

@@ -137,6 +137,19 @@ final class SessionOps {
     }
   }
 
+  /** The tenant it belongs to: what an access check needs, without copying the transcript. */
+  record Tenant() implements SessionOp<String> {
+    @Override
+    public String apply(SessionState state, List<SessionEvent> out) {
+      return state.tenant;
+    }
+
+    @Override
+    public boolean mutates() {
+      return false;
+    }
+  }
+
   record View() implements SessionOp<SessionState.View> {
     @Override
     public SessionState.View apply(SessionState state, List<SessionEvent> out) {

@@ -25,6 +25,10 @@ import java.util.Map;
 public final class SessionState implements Serializable {
 
   private final String id;
+
+  /** The tenant that created it: only that tenant (and the admin) may reach it. */
+  final String tenant;
+
   final String title;
   final String model;
   final String system;
@@ -57,8 +61,9 @@ public final class SessionState implements Serializable {
 
   long chars;
 
-  SessionState(String id, String title, String model, String system, long created) {
+  SessionState(String id, String tenant, String title, String model, String system, long created) {
     this.id = id;
+    this.tenant = tenant;
     this.title = title;
     this.model = model;
     this.system = system;
@@ -68,6 +73,10 @@ public final class SessionState implements Serializable {
 
   public String id() {
     return id;
+  }
+
+  public String tenant() {
+    return tenant;
   }
 
   long lastSeq() {
@@ -118,7 +127,7 @@ public final class SessionState implements Serializable {
     answering = answer.id();
     relayed = 0;
     add(out, SessionEvent.message(nextSeq(), answer));
-    return new NextAnswer(answer.id(), ids.generation(), model, system, history);
+    return new NextAnswer(answer.id(), ids.generation(), tenant, model, system, history);
   }
 
   /**
@@ -237,7 +246,7 @@ public final class SessionState implements Serializable {
   private NextAnswer retold(int index) {
     SessionMessage answer = messages.get(index);
     return new NextAnswer(
-        answer.id(), answer.generation(), model, system, historyFor(answer.replyTo()));
+        answer.id(), answer.generation(), tenant, model, system, historyFor(answer.replyTo()));
   }
 
   /**
@@ -337,6 +346,7 @@ public final class SessionState implements Serializable {
   public record NextAnswer(
       String messageId,
       String generation,
+      String tenant,
       String model,
       String system,
       List<SessionMessage> history)
@@ -345,6 +355,7 @@ public final class SessionState implements Serializable {
   /** The session as clients see it, at one seq. */
   public record View(
       String id,
+      String tenant,
       String title,
       String model,
       String system,
@@ -359,6 +370,7 @@ public final class SessionState implements Serializable {
   View view() {
     return new View(
         id,
+        tenant,
         title,
         model,
         system,

@@ -2,6 +2,7 @@ package io.tokenbus.session;
 
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.ControlCommand;
+import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
@@ -84,10 +85,18 @@ public final class Sessions implements CommitListener {
         newId("msg_"), GenerationIds.next(), System.currentTimeMillis() / 1000);
   }
 
-  public Future<SessionState.View> create(String title, String model, String system) {
+  /** Starts a session that belongs to {@code tenant}. */
+  public Future<SessionState.View> create(
+      String tenant, String title, String model, String system) {
     SessionState session =
-        new SessionState(newId("sess_"), title, model, system, System.currentTimeMillis() / 1000);
+        new SessionState(
+            newId("sess_"), tenant, title, model, system, System.currentTimeMillis() / 1000);
     return store.create(session).map(v -> session.view());
+  }
+
+  /** The tenant session {@code id} belongs to; null for an unknown session. */
+  public Future<String> tenant(String id) {
+    return store.apply(id, new SessionOps.Tenant()).map(r -> r == null ? null : r.value());
   }
 
   public Future<SessionState.View> view(String id) {
@@ -251,7 +260,8 @@ public final class Sessions implements CommitListener {
             body,
             null,
             null,
-            new SessionLink(session, next.messageId(), next.generation()));
+            new SessionLink(session, next.messageId(), next.generation()),
+            new Creator(next.tenant(), "session " + session));
     starter
         .apply(request)
         .onFailure(

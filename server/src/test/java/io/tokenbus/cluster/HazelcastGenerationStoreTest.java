@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.ConfigLoader;
@@ -39,7 +40,8 @@ class HazelcastGenerationStoreTest {
           "chatcmpl-fence",
           "mock",
           1,
-          new GenerationRequest("mock", new JsonObject().put("model", "mock"), 10, null),
+          new GenerationRequest(
+              "mock", new JsonObject().put("model", "mock"), 10, null, Creator.ANONYMOUS),
           "node-a",
           1);
 

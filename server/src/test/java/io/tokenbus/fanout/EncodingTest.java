@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
+import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.generation.GenerationInfo;
@@ -34,7 +35,7 @@ class EncodingTest {
           "chatcmpl-chunk",
           "mock",
           1,
-          new GenerationRequest("mock", new JsonObject(), null, null),
+          new GenerationRequest("mock", new JsonObject(), null, null, Creator.ANONYMOUS),
           "node",
           1);
   private static final GenerationSource SOURCE = new GenerationSource(INFO, null);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.BusCodec;
+import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.EventBatch;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
@@ -51,7 +52,7 @@ class FanOutTest {
             "chatcmpl-test",
             "mock",
             1,
-            new GenerationRequest("mock", new JsonObject(), null, null),
+            new GenerationRequest("mock", new JsonObject(), null, null, Creator.ANONYMOUS),
             "node",
             1);
     await(store.create(info));

@@ -187,7 +187,7 @@ class AuthTest {
                 .recover(e -> io.vertx.core.Future.succeededFuture(e)));
     assertEquals(401, ((UpgradeRejectedException) wrongKey).getStatus());
 
-    WsClient socket = await(WsClient.connect(vertx, hub.port(), "/v1/ws?access_token=" + GLOBEX));
+    WsClient socket = await(WsClient.connect(vertx, hub.port(), "/v1/ws?access_token=" + ACME));
     await(socket.send(new JsonObject().put("type", "subscribe").put("generation", id)));
     JsonObject done = await(socket.frames().whenAny(f -> "done".equals(f.getString("type"))), 10);
     assertEquals(21, done.getLong("seq"));

@@ -26,7 +26,7 @@ class SessionStateTest {
   @DisplayName(
       "a question asked during an answer waits; the next answer sees the transcript up to its own question")
   void queueAndHistory() {
-    SessionState state = new SessionState("s", "", "mock", "", 0);
+    SessionState state = new SessionState("s", "default", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
     SessionState.NextAnswer first =
         state.post(SessionMessage.user("u1", "Ann", "one", 0), ids("1"), out);
@@ -79,7 +79,7 @@ class SessionStateTest {
   @Test
   @DisplayName("typing is said at most once per interval per person")
   void typingThrottle() {
-    SessionState state = new SessionState("s", "", "mock", "", 0);
+    SessionState state = new SessionState("s", "default", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
     state.presence("Ann", 1, out);
     state.presence("Bob", 1, out);
@@ -99,7 +99,7 @@ class SessionStateTest {
   @DisplayName(
       "presence: a reconnect within the grace says nothing; joined and left are said once each")
   void presenceGrace() {
-    SessionState state = new SessionState("s", "", "mock", "", 0);
+    SessionState state = new SessionState("s", "default", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
     state.presence("Ann", 1, out);
     state.presence("Ann", -1, out); // the only tab reloads…
@@ -122,7 +122,7 @@ class SessionStateTest {
     try {
       InMemorySessionStore store = new InMemorySessionStore(vertx, 10, 60_000);
       long now = System.currentTimeMillis();
-      store.create(new SessionState("s1", "", "mock", "", now / 1000));
+      store.create(new SessionState("s1", "default", "", "mock", "", now / 1000));
       store.sweep(now + 30_000);
       assertNotNull(store.apply("s1", new SessionOps.View()).result(), "30 s idle of 60: kept");
       store.sweep(now + 61_000);
@@ -136,7 +136,7 @@ class SessionStateTest {
   @DisplayName(
       "stop gives up the queue, but a question posted after the stop is answered once the stopped answer ends")
   void questionAfterStop() {
-    SessionState state = new SessionState("s", "", "mock", "", 0);
+    SessionState state = new SessionState("s", "default", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
     state.post(SessionMessage.user("u1", "Ann", "one", 0), ids("1"), out);
     state.post(SessionMessage.user("u2", "Bob", "two", 0), ids("x"), out);
@@ -155,7 +155,7 @@ class SessionStateTest {
   @DisplayName(
       "a post past sessions.max-queued is refused with 429, and a post retried by the store is not added twice")
   void queueLimitAndRetriedPost() {
-    SessionState state = new SessionState("s", "", "mock", "", 0);
+    SessionState state = new SessionState("s", "default", "", "mock", "", 0);
     List<SessionEvent> out = new ArrayList<>();
     SessionMessage first = SessionMessage.user("u1", "Ann", "one", 0);
     SessionOps.Posted posted = new SessionOps.Post(first, ids("1"), 10_000, 1).apply(state, out);

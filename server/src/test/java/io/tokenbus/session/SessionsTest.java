@@ -409,7 +409,7 @@ class SessionsTest {
                         "error".equals(f.getString("type"))
                             && "sess_nope".equals(f.getString("session"))));
     assertEquals("session_not_found", error.getString("code"));
-    await(ws.send(new JsonObject().put("type", "join").put("session", id)));
+    await(ws.send(new JsonObject().put("type", "join").put("session", id).put("author", " ")));
     assertEquals(
         "invalid_author",
         await(

@@ -1,0 +1,108 @@
+package io.tokenbus.http;
+
+import io.tokenbus.auth.Grant;
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
+import io.tokenbus.bus.Failure;
+import io.tokenbus.generation.GenerationInfo;
+import io.vertx.ext.web.RoutingContext;
+
+/**
+ * Who may do what, asked in one place by every endpoint and WebSocket frame. A credential needs the
+ * scope of what it asks for (else 403 {@code permission_denied}); what belongs to another tenant,
+ * or to another id than the one a restricted credential was given, answers exactly as an unknown id
+ * does (404), so that no answer confirms that someone else's generation or session exists.
+ */
+final class Access {
+
+  /** What is asked of a session: reading it, or taking part (post, type, stop). */
+  enum SessionNeed {
+    READ,
+    TAKE_PART
+  }
+
+  private Access() {}
+
+  /** The caller, as {@link AuthHandler} put it on the context. */
+  static Principal caller(RoutingContext ctx) {
+    return ctx.get(AuthHandler.PRINCIPAL);
+  }
+
+  /**
+   * Checks that {@code caller} may start something new with {@code scope}: a credential restricted
+   * to one generation or session may only use that one.
+   */
+  static void mayStart(Principal caller, Scope scope, String what) {
+    require(caller, scope, what);
+    if (caller.grant() != null) {
+      throw denied("This token is restricted to one " + kindName(caller.grant()) + "; " + what);
+    }
+  }
+
+  /** 403 unless {@code caller} has {@code scope}. */
+  static void require(Principal caller, Scope scope, String what) {
+    if (!caller.may(scope)) {
+      throw denied(
+          "This credential may not "
+              + what
+              + ": it lacks the '"
+              + scope.name().toLowerCase(java.util.Locale.ROOT)
+              + "' scope");
+    }
+  }
+
+  /**
+   * Whether {@code caller}, holding {@code scope}, may reach generation {@code info}: a 403 when
+   * the credential lacks the scope or is for a session; false (answer as for an unknown id) when it
+   * belongs to another tenant or the credential is restricted to another generation.
+   */
+  static boolean reaches(Principal caller, GenerationInfo info, Scope scope, String what) {
+    require(caller, scope, what);
+    Grant grant = caller.grant();
+    if (grant != null && grant.kind() != Grant.Kind.GENERATION) {
+      throw denied("This token is restricted to one session; it may not " + what);
+    }
+    return caller.sees(info.request().creator().tenant())
+        && (grant == null || grant.id().equals(info.id()));
+  }
+
+  /**
+   * Whether {@code caller} may reach session {@code id} of {@code tenant} for {@code need}: a 403
+   * when the credential lacks the scope, is for a generation, or plays a part that may not do this;
+   * false (answer as for an unknown id) for another tenant's session or another id than granted.
+   */
+  static boolean reaches(Principal caller, String id, String tenant, SessionNeed need) {
+    String what = need == SessionNeed.READ ? "read chat sessions" : "take part in chat sessions";
+    require(caller, Scope.SESSIONS, what);
+    Grant grant = caller.grant();
+    if (grant != null && grant.kind() != Grant.Kind.SESSION) {
+      throw denied("This token is restricted to one generation; it may not " + what);
+    }
+    if (!caller.sees(tenant) || (grant != null && !grant.id().equals(id))) {
+      return false;
+    }
+    if (grant != null && need == SessionNeed.TAKE_PART && grant.role() == Grant.Role.VIEWER) {
+      throw denied("A view token may only read this session");
+    }
+    return true;
+  }
+
+  static ApiException denied(String message) {
+    return new ApiException(
+        new Failure(403, "invalid_request_error", "permission_denied", message));
+  }
+
+  static ApiException generationNotFound(String id) {
+    return ApiException.notFound(
+        "generation_not_found", "No generation with id '" + id + "' (unknown or expired)");
+  }
+
+  static ApiException sessionNotFound(String id) {
+    return ApiException.notFound(
+        "session_not_found", "No session '" + id + "' (unknown or expired)");
+  }
+
+  private static String kindName(Grant grant) {
+    return grant.kind() == Grant.Kind.GENERATION ? "generation" : "session";
+  }
+}
