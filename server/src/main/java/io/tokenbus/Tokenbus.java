@@ -109,7 +109,7 @@ public final class Tokenbus {
                 + config.cluster().port()
             : "",
         node.vertx().isNativeTransportEnabled() ? "epoll" : "NIO",
-        new Authenticator(config.auth()).describe());
+        Authenticator.describe(config.auth()));
     if (config.auth().open()) {
       LOG.warn(
           "auth.mode is open: anyone who reaches {}:{} may use the API, and its upstreams, without"
@@ -242,18 +242,21 @@ public final class Tokenbus {
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
     sessions.starter(
         new GenerationClient(vertx, store, config.generation().placementAttempts())::start);
-    return vertx
-        .deployVerticle(
-            () ->
-                new GenerationVerticle(
-                    config,
-                    store,
-                    running,
-                    nodeId,
-                    upstreams,
-                    sessions,
-                    id -> fanOut.viewers(Addresses.events(id)) > 0),
-            new DeploymentOptions().setInstances(workers))
+    Future<Authenticator> authenticator = Authenticator.create(vertx, config.auth());
+    return authenticator
+        .compose(
+            a ->
+                vertx.deployVerticle(
+                    () ->
+                        new GenerationVerticle(
+                            config,
+                            store,
+                            running,
+                            nodeId,
+                            upstreams,
+                            sessions,
+                            id -> fanOut.viewers(Addresses.events(id)) > 0),
+                    new DeploymentOptions().setInstances(workers)))
         .compose(
             id ->
                 vertx.deployVerticle(
@@ -267,7 +270,8 @@ public final class Tokenbus {
                             bindPort,
                             openStreams,
                             nodeId,
-                            ports::add),
+                            ports::add,
+                            authenticator.result()),
                     new DeploymentOptions().setInstances(httpInstances)))
         .compose(
             id ->

@@ -36,15 +36,18 @@ public final class ConfigLoader {
 
   /** Names that other tools already use for the same setting. */
   private static final Map<String, String> ENV_ALIASES =
-      Map.of(
-          "OPENAI_BASE_URL", "providers.openai.base-url",
-          "OPENAI_API_KEY", "providers.openai.api-key",
-          "ANTHROPIC_BASE_URL", "providers.anthropic.base-url",
-          "ANTHROPIC_API_KEY", "providers.anthropic.api-key",
-          "TOKENBUS_CLUSTER", "cluster.enabled",
-          "TOKENBUS_API_KEYS", "auth.api-keys",
-          "TOKENBUS_ADMIN_KEY", "auth.admin-key",
-          "TOKENBUS_HTTP_CORS_ORIGINS", "http.cors.allowed-origins");
+      Map.ofEntries(
+          Map.entry("OPENAI_BASE_URL", "providers.openai.base-url"),
+          Map.entry("OPENAI_API_KEY", "providers.openai.api-key"),
+          Map.entry("ANTHROPIC_BASE_URL", "providers.anthropic.base-url"),
+          Map.entry("ANTHROPIC_API_KEY", "providers.anthropic.api-key"),
+          Map.entry("TOKENBUS_CLUSTER", "cluster.enabled"),
+          Map.entry("TOKENBUS_API_KEYS", "auth.api-keys"),
+          Map.entry("TOKENBUS_ADMIN_KEY", "auth.admin-key"),
+          Map.entry("TOKENBUS_HTTP_CORS_ORIGINS", "http.cors.allowed-origins"),
+          Map.entry("TOKENBUS_JWT_SECRET", "auth.jwt-secret"),
+          Map.entry("TOKENBUS_JWT_PUBLIC_KEY", "auth.jwt-public-key"),
+          Map.entry("TOKENBUS_TOKEN_SECRET", "auth.token-secret"));
 
   /**
    * The section whose entries a file may add to, each starting from the default entry of its type.

@@ -2,17 +2,23 @@ package io.tokenbus.config;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -92,7 +98,14 @@ public record TokenbusConfig(
    * admin key. A key may be given as {@code sha256:<hex>}, so a file need not hold the secret. Both
    * empty: auth is off. Only the keys' SHA-256 digests are kept once parsed.
    */
-  public record Auth(String apiKeys, String adminKey, String mode) {
+  public record Auth(
+      String apiKeys,
+      String adminKey,
+      String mode,
+      String jwtSecret,
+      String jwtPublicKey,
+      int watchTokenTtlSeconds,
+      String tokenSecret) {
 
     /** {@code auth.mode}: keys when any is set, and none only on a loopback host (the default). */
     public static final String AUTO = "auto";
@@ -147,9 +160,88 @@ public record TokenbusConfig(
           : digest("auth.admin-key", "the admin key", adminKey.trim());
     }
 
+    /** The fewest characters of an HMAC secret ({@code auth.jwt-secret}, {@code token-secret}). */
+    public static final int MIN_SECRET_CHARS = 32;
+
     /** True when any key is set: every API call then needs one. */
     public boolean enabled() {
-      return !keys().isEmpty() || adminKeySha256() != null;
+      return !keys().isEmpty()
+          || adminKeySha256() != null
+          || jwtSecretOrNull() != null
+          || jwtPublicKeyOrNull() != null;
+    }
+
+    /** The HS256 secret for apps' JWTs, checked; null when none. */
+    public String jwtSecretOrNull() {
+      return secret("auth.jwt-secret", jwtSecret);
+    }
+
+    /** The secret tokenbus signs its own tokens with, checked; null for a random one. */
+    public String tokenSecretOrNull() {
+      return secret("auth.token-secret", tokenSecret);
+    }
+
+    /**
+     * The public key for apps' RS256 or ES256 JWTs, as PEM (read from the file when the setting is
+     * a path), with the algorithm it verifies; null when none.
+     */
+    public JwtKey jwtPublicKeyOrNull() {
+      if (jwtPublicKey == null || jwtPublicKey.isBlank()) {
+        return null;
+      }
+      String pem = jwtPublicKey.trim();
+      if (!pem.startsWith("-----BEGIN")) {
+        try {
+          pem = Files.readString(Path.of(pem)).trim();
+        } catch (IOException | InvalidPathException e) {
+          throw new ConfigException(
+              "auth.jwt-public-key",
+              "is neither a PEM public key nor a readable file: " + e.getMessage());
+        }
+      }
+      return JwtKey.parse(pem);
+    }
+
+    /** A PEM public key and the JWT algorithm it verifies ({@code RS256} or {@code ES256}). */
+    public record JwtKey(String pem, String algorithm) {
+      static JwtKey parse(String pem) {
+        String body = pem.replaceAll("-----(BEGIN|END) PUBLIC KEY-----", "").replaceAll("\\s", "");
+        if (!pem.startsWith("-----BEGIN PUBLIC KEY-----")) {
+          throw new ConfigException(
+              "auth.jwt-public-key", "must be a PEM public key (-----BEGIN PUBLIC KEY-----)");
+        }
+        byte[] der;
+        try {
+          der = Base64.getDecoder().decode(body);
+        } catch (IllegalArgumentException e) {
+          throw new ConfigException("auth.jwt-public-key", "is not valid PEM (bad base64)");
+        }
+        for (String[] kind : new String[][] {{"RSA", "RS256"}, {"EC", "ES256"}}) {
+          try {
+            KeyFactory.getInstance(kind[0]).generatePublic(new X509EncodedKeySpec(der));
+            return new JwtKey(pem, kind[1]);
+          } catch (GeneralSecurityException e) {
+            // not this kind
+          }
+        }
+        throw new ConfigException(
+            "auth.jwt-public-key", "must be an RSA (RS256) or EC P-256 (ES256) public key");
+      }
+    }
+
+    private static String secret(String configKey, String value) {
+      if (value == null || value.isBlank()) {
+        return null;
+      }
+      if (value.trim().length() < MIN_SECRET_CHARS) {
+        throw new ConfigException(
+            configKey,
+            "must have at least "
+                + MIN_SECRET_CHARS
+                + " characters (an HMAC-SHA256 key), got "
+                + value.trim().length());
+      }
+      return value.trim();
     }
 
     /** True when the API is served without keys on purpose ({@code auth.mode: open}). */
@@ -377,10 +469,16 @@ public record TokenbusConfig(
         new Auth(
             auth.apiKeys,
             auth.adminKey,
-            auth.mode == null ? Auth.AUTO : auth.mode.trim().toLowerCase(Locale.ROOT));
+            auth.mode == null ? Auth.AUTO : auth.mode.trim().toLowerCase(Locale.ROOT),
+            auth.jwtSecret,
+            auth.jwtPublicKey,
+            auth.watchTokenTtlSeconds,
+            auth.tokenSecret);
     if (!List.of(Auth.AUTO, Auth.OPEN).contains(authNormalised.mode)) {
       throw new ConfigException("auth.mode", "must be auto or open, got \"" + auth.mode + "\"");
     }
+    range("auth.watch-token-ttl-seconds", auth.watchTokenTtlSeconds, 1, 30 * 24 * 3600);
+    authNormalised.tokenSecretOrNull(); // throws when too short
     boolean keyed = authNormalised.enabled(); // parses the keys: throws on a bad entry
     if (keyed && authNormalised.open()) {
       throw new ConfigException(
@@ -393,7 +491,7 @@ public record TokenbusConfig(
           "is empty, and http.host "
               + http.host
               + " is not a loopback address: anyone who reaches it could use the API and the"
-              + " upstreams' keys. Set TOKENBUS_API_KEYS (or TOKENBUS_ADMIN_KEY), bind to"
+              + " upstreams' keys. Set TOKENBUS_API_KEYS (or TOKENBUS_ADMIN_KEY, or a JWT key), bind to"
               + " 127.0.0.1, or set TOKENBUS_AUTH_MODE=open to serve it without keys on purpose");
     }
     range("viewer.heartbeat-seconds", viewer.heartbeatSeconds, 1, 3600);

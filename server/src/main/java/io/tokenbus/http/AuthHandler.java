@@ -3,21 +3,22 @@ package io.tokenbus.http;
 import io.tokenbus.auth.Authenticator;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.bus.Failure;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.ext.web.RoutingContext;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Authenticates every API request and WebSocket handshake: {@code Authorization: Bearer <key>}
- * (what the OpenAI SDKs send as their API key), or {@code ?access_token=<key>} (RFC 6750) for
- * clients that cannot set a header, a browser's {@code EventSource} or WebSocket. The caller's
- * {@link Principal} is put on the routing context. A missing or unknown credential is a 401; the
- * credential itself is never echoed or logged.
+ * Authenticates every API request and WebSocket handshake: {@code Authorization: Bearer <key or
+ * token>} (what the OpenAI SDKs send as their API key), or {@code ?access_token=<key or token>}
+ * (RFC 6750) for clients that cannot set a header, a browser's {@code EventSource} or WebSocket.
+ * The caller's {@link Principal} is put on the routing context, or handed to the socket. A missing,
+ * unknown, expired or badly signed credential is a 401; the credential itself is never echoed or
+ * logged.
  */
 final class AuthHandler implements Handler<RoutingContext> {
 
@@ -34,53 +35,49 @@ final class AuthHandler implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
-    Principal principal =
+    Future<Principal> principal =
         authenticate(ctx.request().headers(), ctx.request().getParam(ACCESS_TOKEN));
-    ctx.put(PRINCIPAL, principal);
-    ctx.next();
-  }
-
-  /** Refuses a handshake without a known credential, with 401; true if it may go on. */
-  boolean admit(ServerWebSocketHandshake handshake) {
-    try {
-      authenticate(handshake.headers(), queryParam(handshake.query(), ACCESS_TOKEN));
-      return true;
-    } catch (ApiException refused) {
-      handshake.reject(refused.failure().status());
-      return false;
+    if (!principal.isComplete()) {
+      ctx.request().pause(); // the body handler after this one resumes it
     }
+    principal.onSuccess(
+        caller -> {
+          ctx.put(PRINCIPAL, caller);
+          ctx.next();
+        });
+    principal.onFailure(ctx::fail);
   }
 
   /**
-   * Who opened an accepted socket (its handshake was admitted): every frame it sends is checked
-   * against this. Null if the credential stopped being valid since the handshake.
+   * The caller of a handshake, or a failed future with the 401 to refuse it with (before any
+   * upgrade).
    */
-  Principal caller(ServerWebSocket socket) {
-    try {
-      return authenticate(socket.headers(), queryParam(socket.query(), ACCESS_TOKEN));
-    } catch (ApiException refused) {
-      return null;
-    }
+  Future<Principal> authenticate(ServerWebSocketHandshake handshake) {
+    return authenticate(handshake.headers(), queryParam(handshake.query(), ACCESS_TOKEN));
   }
 
-  private Principal authenticate(MultiMap headers, String accessToken) {
+  private Future<Principal> authenticate(MultiMap headers, String accessToken) {
     if (!authenticator.enabled()) {
-      return Principal.ANONYMOUS;
+      return Future.succeededFuture(Principal.ANONYMOUS);
     }
     String presented = bearer(headers.get(HttpHeaders.AUTHORIZATION));
     if (presented == null) {
       presented = accessToken;
     }
     if (presented == null || presented.isBlank()) {
-      throw unauthorized(
-          "No API key: send Authorization: Bearer <key>, or ?access_token=<key> where a header"
-              + " cannot be set");
+      return Future.failedFuture(
+          unauthorized(
+              "No API key: send Authorization: Bearer <key>, or ?access_token=<key> where a"
+                  + " header cannot be set"));
     }
-    Principal principal = authenticator.authenticate(presented.trim());
-    if (principal == null) {
-      throw unauthorized("Invalid API key");
-    }
-    return principal;
+    return authenticator
+        .authenticate(presented.trim())
+        .compose(
+            principal ->
+                principal != null
+                    ? Future.succeededFuture(principal)
+                    : Future.failedFuture(
+                        unauthorized("Invalid API key, or an expired or badly signed token")));
   }
 
   /** The credential of an {@code Authorization: Bearer} header, or null. */

@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Authenticator;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.EventType;
@@ -31,11 +32,17 @@ final class ChatCompletionsHandler {
   private final GenerationClient generations;
   private final GenerationStore store;
   private final Streams streams;
+  private final Authenticator authenticator;
 
-  ChatCompletionsHandler(GenerationClient generations, GenerationStore store, Streams streams) {
+  ChatCompletionsHandler(
+      GenerationClient generations,
+      GenerationStore store,
+      Streams streams,
+      Authenticator authenticator) {
     this.generations = generations;
     this.store = store;
     this.streams = streams;
+    this.authenticator = authenticator;
   }
 
   void handle(RoutingContext ctx) {
@@ -52,7 +59,12 @@ final class ChatCompletionsHandler {
         .start(request)
         .onSuccess(
             info -> {
-              HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
+              HttpServerResponse response =
+                  ctx.response()
+                      .putHeader("X-Generation-Id", info.id())
+                      .putHeader(
+                          "X-Watch-Token",
+                          authenticator.watchToken(info.request().creator().tenant(), info.id()));
               if (stream) {
                 ChatStreamOutput output =
                     new ChatStreamOutput(streams, ctx.request(), format, info);

@@ -1,10 +1,12 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Authenticator;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStatus;
 import io.tokenbus.generation.GenerationStore;
@@ -19,14 +21,23 @@ final class GenerationsHandler {
   private final GenerationClient generations;
   private final GenerationStore store;
   private final Streams streams;
+  private final Authenticator authenticator;
 
-  GenerationsHandler(GenerationClient generations, GenerationStore store, Streams streams) {
+  GenerationsHandler(
+      GenerationClient generations,
+      GenerationStore store,
+      Streams streams,
+      Authenticator authenticator) {
     this.generations = generations;
     this.store = store;
     this.streams = streams;
+    this.authenticator = authenticator;
   }
 
-  /** {@code POST /v1/generations}: 201 with the status and the URLs to watch it. */
+  /**
+   * {@code POST /v1/generations}: 201 with the status, the URLs to watch it, and a watch token to
+   * hand a browser.
+   */
   void create(RoutingContext ctx) {
     Principal caller = Access.caller(ctx);
     Access.mayStart(caller, Scope.GENERATE, "start generations");
@@ -42,8 +53,14 @@ final class GenerationsHandler {
                     .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                     .end(
                         GenerationJson.status(snapshot, streams.viewers(snapshot.info().id()))
+                            .put("watch_token", watchToken(snapshot.info()))
                             .encode()))
         .onFailure(ctx::fail);
+  }
+
+  /** A token that lets a browser read this one generation, and nothing else. */
+  private String watchToken(GenerationInfo info) {
+    return authenticator.watchToken(info.request().creator().tenant(), info.id());
   }
 
   /** {@code GET /v1/generations/{id}}. */

@@ -1,7 +1,6 @@
 package io.tokenbus.http;
 
 import io.tokenbus.auth.Authenticator;
-import io.tokenbus.auth.Principal;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
@@ -38,6 +37,7 @@ public final class HttpServerVerticle extends VerticleBase {
   private final AtomicInteger openStreams;
   private final String nodeId;
   private final IntConsumer onListening;
+  private final Authenticator authenticator;
   private Heartbeats heartbeats;
 
   /**
@@ -46,6 +46,7 @@ public final class HttpServerVerticle extends VerticleBase {
    *     instances
    * @param nodeId this node's id (the owner id that generation statuses show)
    * @param onListening receives the port actually bound
+   * @param authenticator the node's: checks credentials and signs watch and session tokens
    */
   public HttpServerVerticle(
       TokenbusConfig config,
@@ -56,8 +57,10 @@ public final class HttpServerVerticle extends VerticleBase {
       int port,
       AtomicInteger openStreams,
       String nodeId,
-      IntConsumer onListening) {
+      IntConsumer onListening,
+      Authenticator authenticator) {
     this.nodeId = nodeId;
+    this.authenticator = authenticator;
     this.upstreams = upstreams;
     this.sessions = sessions;
     this.config = config;
@@ -79,7 +82,7 @@ public final class HttpServerVerticle extends VerticleBase {
             .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
     GenerationClient generations =
         new GenerationClient(vertx, store, config.generation().placementAttempts());
-    AuthHandler auth = new AuthHandler(new Authenticator(config.auth()));
+    AuthHandler auth = new AuthHandler(authenticator);
     Origins origins = new Origins(config.http().cors().origins());
     Streams streams =
         new Streams(fanOut, store, sessions, config.viewer().writeQueueBytes(), heartbeats);
@@ -93,26 +96,31 @@ public final class HttpServerVerticle extends VerticleBase {
                 handshake -> {
                   if (!"/v1/ws".equals(handshake.path())) {
                     handshake.reject(404);
-                  } else if (origins.admit(handshake) && auth.admit(handshake)) {
-                    handshake.accept();
+                  } else if (origins.admit(handshake)) {
+                    // The socket keeps the principal of its handshake for every frame it sends.
+                    auth.authenticate(handshake)
+                        .onFailure(
+                            refused ->
+                                handshake.reject(
+                                    refused instanceof ApiException api
+                                        ? api.failure().status()
+                                        : 500))
+                        .onSuccess(
+                            caller ->
+                                handshake
+                                    .accept()
+                                    .onSuccess(
+                                        socket ->
+                                            new WebSocketConnection(
+                                                    socket,
+                                                    caller,
+                                                    streams,
+                                                    generations,
+                                                    store,
+                                                    sessions,
+                                                    config.websocket().maxSubscriptions())
+                                                .start()));
                   }
-                })
-            .webSocketHandler(
-                socket -> {
-                  Principal caller = auth.caller(socket);
-                  if (caller == null) {
-                    socket.close((short) 1008, "credential no longer valid");
-                    return;
-                  }
-                  new WebSocketConnection(
-                          socket,
-                          caller,
-                          streams,
-                          generations,
-                          store,
-                          sessions,
-                          config.websocket().maxSubscriptions())
-                      .start();
                 });
     return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
   }
@@ -125,8 +133,9 @@ public final class HttpServerVerticle extends VerticleBase {
 
   private Router router(
       GenerationClient generations, Streams streams, Origins origins, AuthHandler auth) {
-    ChatCompletionsHandler chat = new ChatCompletionsHandler(generations, store, streams);
-    GenerationsHandler gens = new GenerationsHandler(generations, store, streams);
+    ChatCompletionsHandler chat =
+        new ChatCompletionsHandler(generations, store, streams, authenticator);
+    GenerationsHandler gens = new GenerationsHandler(generations, store, streams, authenticator);
     SeedStreamHandler seed =
         new SeedStreamHandler(generations, streams, config.generation().streamModel());
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.http().maxBodyBytes());
@@ -148,7 +157,7 @@ public final class HttpServerVerticle extends VerticleBase {
     router.post("/stream").handler(auth);
     router.post("/v1/chat/completions").handler(body).handler(json).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
-    SessionsHandler chats = new SessionsHandler(sessions, streams, upstreams);
+    SessionsHandler chats = new SessionsHandler(sessions, streams, upstreams, authenticator);
     router.post("/v1/sessions").handler(body).handler(json).handler(chats::create);
     router.get("/v1/sessions/:id").handler(chats::get);
     router.post("/v1/sessions/:id/messages").handler(body).handler(json).handler(chats::post);

@@ -1,5 +1,7 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Authenticator;
+import io.tokenbus.auth.Grant;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.Failure;
@@ -28,12 +30,45 @@ final class SessionsHandler {
   private final Streams streams;
   private final Upstreams upstreams;
   private final TokenbusConfig.Sessions config;
+  private final Authenticator authenticator;
 
-  SessionsHandler(Sessions sessions, Streams streams, Upstreams upstreams) {
+  SessionsHandler(
+      Sessions sessions, Streams streams, Upstreams upstreams, Authenticator authenticator) {
     this.sessions = sessions;
     this.streams = streams;
     this.upstreams = upstreams;
     this.config = sessions.config();
+    this.authenticator = authenticator;
+  }
+
+  /**
+   * Whether {@code caller} owns session {@code id}: an owner token for it, or a credential of its
+   * tenant that is not restricted to one session (the app's own key).
+   */
+  private static boolean owns(Principal caller, String id) {
+    Grant grant = caller.grant();
+    return grant == null
+        ? caller.may(Scope.SESSIONS)
+        : grant.kind() == Grant.Kind.SESSION
+            && grant.id().equals(id)
+            && grant.role() == Grant.Role.OWNER;
+  }
+
+  /**
+   * The links an owner hands out: the chat page with a join token ({@code share_url}) or a view
+   * token ({@code view_url}) in the URL fragment, which browsers never send to the server, so no
+   * access log holds it.
+   */
+  private void putLinks(JsonObject json, RoutingContext ctx, String id, String tenant) {
+    String host =
+        ctx.request().authority() == null
+            ? ""
+            : ctx.request().scheme() + "://" + ctx.request().authority();
+    String page = host + "/?session=" + id + "#token=";
+    String join = authenticator.sessionToken(tenant, id, Grant.Role.PARTICIPANT);
+    String view = authenticator.sessionToken(tenant, id, Grant.Role.VIEWER);
+    json.put("share_url", page + join).put("view_url", page + view);
+    json.put("join_token", join).put("view_token", view);
   }
 
   private static ApiException notFound(String id) {
@@ -75,7 +110,10 @@ final class SessionsHandler {
         : ChatRequests.json(buffer);
   }
 
-  /** {@code POST /v1/sessions}: 201 with the session and its share URL. */
+  /**
+   * {@code POST /v1/sessions}: 201 with the session, its owner, join and view tokens, and the chat
+   * page's links carrying them.
+   */
   void create(RoutingContext ctx) {
     Principal caller = Access.caller(ctx);
     Access.mayStart(caller, Scope.SESSIONS, "start chat sessions");
@@ -105,11 +143,12 @@ final class SessionsHandler {
         .onSuccess(
             view -> {
               JsonObject json = SessionEncoder.view(view);
-              String host =
-                  ctx.request().authority() == null
-                      ? ""
-                      : ctx.request().scheme() + "://" + ctx.request().authority();
-              json.put("share_url", host + "/?session=" + view.id());
+              String owner = authenticator.sessionToken(view.tenant(), view.id(), Grant.Role.OWNER);
+              putLinks(json, ctx, view.id(), view.tenant());
+              json.put("owner_token", owner);
+              json.put(
+                  "owner_url",
+                  json.getString("share_url").replaceFirst("#token=.*", "#token=" + owner));
               ctx.response()
                   .setStatusCode(201)
                   .putHeader(HttpHeaders.LOCATION, "/v1/sessions/" + view.id())
@@ -119,7 +158,10 @@ final class SessionsHandler {
         .onFailure(ctx::fail);
   }
 
-  /** {@code GET /v1/sessions/{id}}: the session and its transcript. */
+  /**
+   * {@code GET /v1/sessions/{id}}: the session and its transcript; for its owner, the join and view
+   * links too.
+   */
   void get(RoutingContext ctx) {
     Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
@@ -133,9 +175,13 @@ final class SessionsHandler {
                 ctx.fail(notFound(id));
                 return;
               }
+              JsonObject json = SessionEncoder.view(view);
+              if (owns(caller, id)) {
+                putLinks(json, ctx, id, view.tenant());
+              }
               ctx.response()
                   .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                  .end(SessionEncoder.view(view).encode());
+                  .end(json.encode());
             })
         .onFailure(ctx::fail);
   }

@@ -69,4 +69,34 @@ class AuthConfigTest {
         assertThrows(ConfigException.class, () -> load(Map.of("TOKENBUS_AUTH_MODE", "none")));
     assertTrue(unknown.getMessage().contains("auto or open"), unknown.getMessage());
   }
+
+  @Test
+  @DisplayName(
+      "a JWT key alone turns auth on; a short HMAC secret or a key that is not a PEM public key"
+          + " stops loading, never quoting the secret")
+  void jwtKeys() {
+    String secret = "an-hs256-secret-of-at-least-32-characters";
+    assertTrue(
+        load(Map.of("TOKENBUS_HTTP_HOST", "0.0.0.0", "TOKENBUS_JWT_SECRET", secret))
+            .auth()
+            .enabled());
+    ConfigException shortSecret =
+        assertThrows(
+            ConfigException.class, () -> load(Map.of("TOKENBUS_JWT_SECRET", "short-secret-1")));
+    assertTrue(shortSecret.getMessage().contains("auth.jwt-secret"), shortSecret.getMessage());
+    assertTrue(!shortSecret.getMessage().contains("short-secret-1"), shortSecret.getMessage());
+    assertThrows(
+        ConfigException.class, () -> load(Map.of("TOKENBUS_TOKEN_SECRET", "too-short-as-well")));
+    ConfigException notPem =
+        assertThrows(
+            ConfigException.class,
+            () ->
+                load(
+                    Map.of(
+                        "TOKENBUS_JWT_PUBLIC_KEY",
+                        "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----")));
+    assertTrue(notPem.getMessage().contains("auth.jwt-public-key"), notPem.getMessage());
+    assertThrows(
+        ConfigException.class, () -> load(Map.of("TOKENBUS_JWT_PUBLIC_KEY", "/no/such/key.pem")));
+  }
 }
