@@ -8,10 +8,29 @@ const params = new URLSearchParams(location.search);
 const sessionId = params.get('session');
 const NAME_KEY = 'tokenbus.name';
 
+// A link's token (owner, join or view) travels in the URL fragment, which the browser never sends
+// to a server, so no access log holds it. The page passes it on: as a Bearer header on its own
+// requests, as access_token where a header cannot be set (EventSource).
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+
+// What the token lets this page do, read from its payload for the interface only (the hub checks
+// every request): 'owner', 'participant' or 'viewer'; null without a token (auth off).
+const role = (() => {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).role ?? null;
+  } catch {
+    return null;
+  }
+})();
+const readOnly = role === 'viewer';
+
 const api = async (path, body) => {
+  const headers = body === undefined ? {} : { 'Content-Type': 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, {
     method: body === undefined ? 'GET' : 'POST',
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
@@ -36,7 +55,8 @@ function landing() {
     $('create').disabled = true;
     try {
       const session = await api('/v1/sessions', { title: $('title').value.trim() });
-      location.href = `/?session=${encodeURIComponent(session.id)}`;
+      // The creator continues on the owner's link: it is theirs to keep.
+      location.href = session.owner_url ?? `/?session=${encodeURIComponent(session.id)}`;
     } catch (e) {
       $('create-error').textContent = e.message;
       $('create').disabled = false;
@@ -186,7 +206,12 @@ function end(data, status) {
   updateStop();
 }
 
-const eventsUrl = () => `/v1/sessions/${encodeURIComponent(sessionId)}/events?author=${encodeURIComponent(name)}`;
+const eventsUrl = () => {
+  const query = new URLSearchParams();
+  if (name) query.set('author', name); // a viewer only watches: nobody sees them as present
+  if (token) query.set('access_token', token);
+  return `/v1/sessions/${encodeURIComponent(sessionId)}/events?${query}`;
+};
 let retryDelay = 1000;
 
 function connect() {
@@ -235,21 +260,42 @@ async function checkGone() {
 }
 
 let lastTyping = 0;
+// The owner is given the links to hand out: one to join (#share), one to watch only (#share-view).
+async function showShareLinks() {
+  if (role !== 'owner' && token) return; // participants and viewers cannot invite
+  let session;
+  try {
+    session = await api(`/v1/sessions/${encodeURIComponent(sessionId)}`);
+  } catch {
+    return;
+  }
+  for (const [id, url, label] of [['share', session.share_url, 'Share link'], ['share-view', session.view_url, 'Read-only link']]) {
+    const link = $(id);
+    if (!url) continue;
+    link.href = url;
+    link.hidden = false;
+    link.addEventListener('click', async event => {
+      event.preventDefault();
+      try {
+        await navigator.clipboard.writeText(link.href);
+        link.textContent = 'Link copied';
+        setTimeout(() => { link.textContent = label; }, 2000);
+      } catch {
+        prompt('Share this link:', link.href);
+      }
+    });
+  }
+}
+
 function chat() {
   show('chat');
-  const share = $('share');
-  share.href = `${location.origin}/?session=${encodeURIComponent(sessionId)}`;
-  share.hidden = false;
-  share.addEventListener('click', async event => {
-    event.preventDefault();
-    try {
-      await navigator.clipboard.writeText(share.href);
-      share.textContent = 'Link copied';
-      setTimeout(() => { share.textContent = 'Share link'; }, 2000);
-    } catch {
-      prompt('Share this link:', share.href);
-    }
-  });
+  showShareLinks();
+  if (readOnly) {
+    $('composer').hidden = true;
+    $('read-only').hidden = false;
+    connect();
+    return;
+  }
   const input = $('input');
   $('composer').addEventListener('submit', async event => {
     event.preventDefault();
@@ -288,6 +334,10 @@ function chat() {
 }
 
 function join() {
+  if (readOnly) { // a view link: no name, no composer
+    chat();
+    return;
+  }
   const stored = localStorage.getItem(NAME_KEY);
   if (stored) {
     name = stored;

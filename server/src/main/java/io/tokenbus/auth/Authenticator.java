@@ -144,7 +144,8 @@ public final class Authenticator {
             .put("scope", "sessions")
             .put("session", session)
             .put("role", role.wireName()),
-        new JWTOptions().setAlgorithm("HS256").setIssuer(ISSUER));
+        // No iat: the same session and role always give the same token, so a link is stable.
+        new JWTOptions().setAlgorithm("HS256").setIssuer(ISSUER).setNoTimestamp(true));
   }
 
   private Principal byKey(String presented) {

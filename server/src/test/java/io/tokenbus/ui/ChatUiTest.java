@@ -290,7 +290,11 @@ class ChatUiTest {
         "Team chat", await(hub.get("/v1/sessions/" + id)).bodyAsJsonObject().getString("title"));
 
     join(ann, "Ann");
-    String share = ann.driver().findElement(By.id("share")).getDomProperty("href");
+    String share =
+        ann.waitUntil(
+            d -> d.findElement(By.id("share")).isDisplayed() ? shareLink(d, "share") : null,
+            PAGE_SECONDS,
+            "the creator is shown #share");
     assertEquals(
         Optional.of(id), sessionParameter(share), "#share links to this session: " + share);
     assertTrue(share.startsWith(base), "#share is this page's URL: " + share);
@@ -304,6 +308,92 @@ class ChatUiTest {
           "#participants lists Ann and Bob");
     }
     return new Chat(id, ann, bob);
+  }
+
+  private static String shareLink(WebDriver driver, String id) {
+    return driver.findElement(By.id(id)).getDomProperty("href");
+  }
+
+  @Test
+  @DisplayName(
+      "with auth on, an app's session links work: the owner link can invite, the share link joins,"
+          + " the view link shows the chat read-only; the page cannot create a chat without a key")
+  void linksWithAuthOn() {
+    Vertx other = Vertx.vertx(); // a second hub: its own Vert.x, as each registers its codecs
+    try {
+      linksWithAuthOn(other);
+    } finally {
+      await(other.close());
+    }
+  }
+
+  private void linksWithAuthOn(Vertx vertx) {
+    String key = "sk-acme-1234567890abcdef";
+    TestHub keyed =
+        await(
+            TestHub.start(
+                vertx,
+                Map.of(
+                    "TOKENBUS_API_KEYS",
+                    "acme:" + key,
+                    "TOKENBUS_MOCK_TOKENS_PER_SECOND",
+                    "30",
+                    "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS",
+                    "60")));
+    String keyedBase = "http://127.0.0.1:" + keyed.port() + "/";
+    // The app's backend creates the chat with its key and hands out the links.
+    var created =
+        await(
+            keyed
+                .web()
+                .post("/v1/sessions")
+                .putHeader("Authorization", "Bearer " + key)
+                .sendJsonObject(new JsonObject().put("title", "Support")));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+    var session = created.bodyAsJsonObject();
+
+    Browser ann = browser();
+    ann.open(session.getString("owner_url"));
+    join(ann, "Ann");
+    ann.waitUntil(
+        d -> d.findElement(By.id("share-view")).isDisplayed(),
+        PAGE_SECONDS,
+        "the owner is shown #share-view");
+    assertEquals(session.getString("share_url"), shareLink(ann.driver(), "share"));
+    assertEquals(session.getString("view_url"), shareLink(ann.driver(), "share-view"));
+
+    Browser bob = browser();
+    bob.open(session.getString("share_url"));
+    join(bob, "Bob");
+    assertFalse(
+        bob.driver().findElement(By.id("share")).isDisplayed(), "a participant cannot invite");
+
+    Browser carol = browser();
+    carol.open(session.getString("view_url"));
+    carol.waitUntil(
+        d -> d.findElement(By.id("read-only")).isDisplayed(),
+        PAGE_SECONDS,
+        "a viewer is told #read-only");
+    carol.waitUntil(
+        d -> text("#connection").apply(d).equals("live"), PAGE_SECONDS, "#connection says live");
+    assertFalse(carol.driver().findElement(By.id("composer")).isDisplayed(), "no #composer");
+
+    send(ann, "Hello from the owner");
+    Shown carolSees = completedAnswer(carol);
+    assertEquals(completedAnswer(bob).text(), carolSees.text());
+    assertEquals(List.of("Ann", "Bob"), participants(ann), "a viewer is not present");
+
+    Browser stranger = browser();
+    stranger.open(keyedBase);
+    stranger.waitUntil(
+        d -> d.findElement(By.id("create-form")).isDisplayed(), PAGE_SECONDS, "#create-form");
+    stranger.driver().findElement(By.id("create")).click();
+    String refused =
+        stranger.waitUntil(
+            d -> Optional.of(text("#create-error").apply(d)).filter(t -> !t.isBlank()).orElse(null),
+            PAGE_SECONDS,
+            "#create-error explains the refusal");
+    assertTrue(refused.contains("API key"), refused);
   }
 
   private Browser browser() {
