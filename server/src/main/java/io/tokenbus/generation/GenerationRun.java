@@ -118,6 +118,7 @@ final class GenerationRun implements UpstreamRun.Sink {
               if (resume != null) {
                 listener.resumed(info);
               }
+              Audit.started(info, resume != null);
               upstream.start();
             });
   }
@@ -305,6 +306,7 @@ final class GenerationRun implements UpstreamRun.Sink {
               vertx.eventBus().publish(Addresses.events(info.id()), batch);
               listener.committed(info, batch.events());
               if (batch.terminal()) {
+                Audit.ended(info, batch.events().get(batch.events().size() - 1));
                 stop();
               } else if (!pending.isEmpty()) {
                 flush();

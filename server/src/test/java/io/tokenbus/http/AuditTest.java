@@ -1,0 +1,96 @@
+package io.tokenbus.http;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.tokenbus.support.Poll;
+import io.tokenbus.support.TestHub;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.junit5.VertxExtension;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
+
+/** The audit trail: a line per generation start and end, naming the credential, never a secret. */
+@ExtendWith(VertxExtension.class)
+@DisplayName("Audit log")
+class AuditTest {
+
+  private static final String ACME = "sk-acme-1234567890abcdef";
+
+  private final ListAppender<ILoggingEvent> everything = new ListAppender<>();
+  private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+
+  @BeforeEach
+  void capture() {
+    everything.start();
+    root.addAppender(everything);
+  }
+
+  @AfterEach
+  void release() {
+    root.detachAppender(everything);
+  }
+
+  private synchronized List<String> lines() {
+    synchronized (everything.list) {
+      return everything.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "a generation's start and end are logged with tenant, credential, model and status; no key"
+          + " or token reaches any log line")
+  void startAndEnd(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_API_KEYS", "acme:" + ACME)));
+    var created =
+        await(
+            hub.web()
+                .post("/v1/generations")
+                .putHeader("Authorization", "Bearer " + ACME)
+                .sendJsonObject(TestHub.mockRequest(3, 1000).put("model", "mock-x\nforged line")));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+    String id = created.bodyAsJsonObject().getString("id");
+    String watch = created.bodyAsJsonObject().getString("watch_token");
+    await(
+        hub.web()
+            .get("/v1/generations/" + id + "?access_token=" + watch)
+            .send()
+            .compose(r -> Future.succeededFuture()));
+    await(
+        Poll.until(
+            vertx,
+            () -> Future.succeededFuture(lines()),
+            l -> l.stream().anyMatch(line -> line.startsWith("generation ended id=\"" + id)),
+            10_000));
+    String started =
+        lines().stream()
+            .filter(l -> l.startsWith("generation started id=\"" + id))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(started.contains("tenant=\"acme\" credential=\"acme#1\""), started);
+    assertTrue(started.contains("model=\"mock-xforged line\""), "no line break: " + started);
+    String ended =
+        lines().stream()
+            .filter(l -> l.startsWith("generation ended id=\"" + id))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(ended.endsWith("status=completed"), ended);
+    for (String line : lines()) {
+      assertFalse(line.contains(ACME), "a key in a log line: " + line);
+      assertFalse(line.contains(watch), "a token in a log line: " + line);
+    }
+  }
+}
