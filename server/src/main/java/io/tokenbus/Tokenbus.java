@@ -5,6 +5,7 @@ import com.hazelcast.cluster.MembershipListener;
 import io.tokenbus.auth.Authenticator;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.BusCodec;
+import io.tokenbus.cluster.EventBusConfigs;
 import io.tokenbus.cluster.HazelcastConfigs;
 import io.tokenbus.cluster.HazelcastGenerationStore;
 import io.tokenbus.cluster.HazelcastSessionStore;
@@ -131,15 +132,8 @@ public final class Tokenbus {
     }
     HazelcastClusterManager manager =
         new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
-    EventBusOptions eventBus =
-        new EventBusOptions()
-            .setHost(config.cluster().host())
-            .setClusterPublicHost(config.cluster().host())
-            .setPort(config.cluster().eventBusPort());
-    if (config.cluster().eventBusPort() > 0) {
-      eventBus.setClusterPublicPort(
-          config.cluster().eventBusPort()); // otherwise the port it bound is advertised
-    }
+    EventBusOptions eventBus = EventBusConfigs.build(config.cluster());
+    LOG.info("event bus between nodes: {}", EventBusConfigs.describe(config.cluster().tls()));
     VertxOptions options = vertxOptions().setEventBusOptions(eventBus);
     return Vertx.builder()
         .with(options)

@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * The whole configuration, parsed once at start-up and handed down. Every key is documented in
@@ -435,13 +436,92 @@ public record TokenbusConfig(
       int eventBusPort,
       int batchWindowMs,
       String members,
-      String configFile) {
+      String configFile,
+      EventBusTls tls) {
 
     /** The members as {@code host:port} strings. */
     public List<String> memberList() {
       return members.isBlank()
           ? List.of()
           : Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
+    }
+  }
+
+  /**
+   * TLS with mutual authentication on the clustered event bus ({@code cluster.tls.*}): this node's
+   * PEM certificate and private key, and the CA whose signature every node's certificate must bear.
+   * All three or none; Hazelcast's own links are not covered (see the README's Security section).
+   */
+  public record EventBusTls(String certPath, String keyPath, String caPath) {
+
+    private static final String CERTIFICATE = "CERTIFICATE";
+
+    /** The private-key blocks Vert.x reads: PKCS#8, PKCS#1 (RSA) and SEC1 (EC), unencrypted. */
+    private static final String PRIVATE_KEY = "(RSA |EC )?PRIVATE KEY";
+
+    /** True when the event bus runs on TLS. */
+    public boolean enabled() {
+      return !certPath.isEmpty();
+    }
+
+    /** Checks the three paths together; returns them trimmed. */
+    EventBusTls validated() {
+      Map<String, String> paths = new LinkedHashMap<>();
+      paths.put("cluster.tls.cert-path", certPath == null ? "" : certPath.trim());
+      paths.put("cluster.tls.key-path", keyPath == null ? "" : keyPath.trim());
+      paths.put("cluster.tls.ca-path", caPath == null ? "" : caPath.trim());
+      List<String> set =
+          paths.entrySet().stream()
+              .filter(e -> !e.getValue().isEmpty())
+              .map(Map.Entry::getKey)
+              .toList();
+      if (set.isEmpty()) {
+        return new EventBusTls("", "", "");
+      }
+      for (Map.Entry<String, String> path : paths.entrySet()) {
+        if (path.getValue().isEmpty()) {
+          throw new ConfigException(
+              path.getKey(),
+              "must be set too: event-bus TLS needs cluster.tls.cert-path, cluster.tls.key-path"
+                  + " and cluster.tls.ca-path together, and only "
+                  + String.join(" and ", set)
+                  + (set.size() == 1 ? " is" : " are")
+                  + " set");
+        }
+      }
+      pem("cluster.tls.cert-path", paths.get("cluster.tls.cert-path"), CERTIFICATE);
+      pem("cluster.tls.key-path", paths.get("cluster.tls.key-path"), PRIVATE_KEY);
+      pem("cluster.tls.ca-path", paths.get("cluster.tls.ca-path"), CERTIFICATE);
+      return new EventBusTls(
+          paths.get("cluster.tls.cert-path"),
+          paths.get("cluster.tls.key-path"),
+          paths.get("cluster.tls.ca-path"));
+    }
+
+    /**
+     * Refuses a file that cannot be read or holds no PEM block of the kind wanted. The message
+     * names the file, never its content.
+     */
+    private static void pem(String key, String path, String block) {
+      String text;
+      try {
+        text = Files.readString(Path.of(path), StandardCharsets.ISO_8859_1);
+      } catch (IOException | RuntimeException e) {
+        throw new ConfigException(key, "names a file that cannot be read: " + path);
+      }
+      if (!Pattern.compile("^-----BEGIN " + block + "-----$", Pattern.MULTILINE)
+          .matcher(text)
+          .find()) {
+        throw new ConfigException(
+            key,
+            "must name a PEM file with a "
+                + (block.equals(CERTIFICATE)
+                    ? "-----BEGIN CERTIFICATE----- block"
+                    : "-----BEGIN PRIVATE KEY----- block (or RSA or EC PRIVATE KEY, unencrypted)")
+                + "; "
+                + path
+                + " has none");
+      }
     }
   }
 
@@ -548,7 +628,8 @@ public record TokenbusConfig(
             cluster.eventBusPort,
             cluster.batchWindowMs,
             cluster.members == null ? "" : cluster.members.trim(),
-            cluster.configFile == null ? "" : cluster.configFile.trim());
+            cluster.configFile == null ? "" : cluster.configFile.trim(),
+            cluster.tls.validated());
     for (String member : clusterNormalised.memberList()) {
       int colon = member.lastIndexOf(':');
       String port = colon < 0 ? "" : member.substring(colon + 1);
