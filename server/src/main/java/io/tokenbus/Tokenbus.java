@@ -6,6 +6,7 @@ import io.tokenbus.auth.Authenticator;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.BusCodec;
 import io.tokenbus.cluster.EventBusConfigs;
+import io.tokenbus.cluster.EventBusProbeVerticle;
 import io.tokenbus.cluster.HazelcastConfigs;
 import io.tokenbus.cluster.HazelcastGenerationStore;
 import io.tokenbus.cluster.HazelcastSessionStore;
@@ -158,6 +159,13 @@ public final class Tokenbus {
                       node ->
                           vertx
                               .deployVerticle(new OwnershipVerticle(store, manager, 1000))
+                              .map(node))
+                  .compose(
+                      node ->
+                          vertx
+                              .deployVerticle(
+                                  new EventBusProbeVerticle(
+                                      manager, config.cluster().tls().enabled()))
                               .map(node))
                   .onSuccess(
                       node ->

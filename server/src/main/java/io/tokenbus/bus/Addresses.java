@@ -10,7 +10,8 @@ package io.tokenbus.bus;
  *   <li>{@link #RESUME}: taken-over generations, to a worker of the same node;
  *   <li>{@code tokenbus.gen.<id>.events}: the generation's published event batches;
  *   <li>{@code tokenbus.gen.<id>.control}: commands for the generation's owner (cancel, watched);
- *   <li>{@code tokenbus.session.<id>.events}: the chat session's published event batches.
+ *   <li>{@code tokenbus.session.<id>.events}: the chat session's published event batches;
+ *   <li>{@code tokenbus.node.<node id>.probe}: one node, answering that its event bus is reachable.
  * </ul>
  */
 public final class Addresses {
@@ -39,6 +40,13 @@ public final class Addresses {
 
   public static String control(String generationId) {
     return GENERATION_PREFIX + generationId + ".control";
+  }
+
+  /**
+   * Where a cluster node answers probes of its event bus ({@code cluster.EventBusProbeVerticle}).
+   */
+  public static String probe(String nodeId) {
+    return "tokenbus.node." + nodeId + ".probe";
   }
 
   /** Where a chat session's events are published, once the store has them. */
