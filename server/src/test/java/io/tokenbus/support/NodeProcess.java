@@ -10,9 +10,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalTime;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -36,6 +41,11 @@ public final class NodeProcess implements AutoCloseable {
   private final Process process;
   private volatile int httpPort;
   private final Promise<Void> ready = Promise.promise();
+
+  /** The node's output so far, and the promises of lines not printed yet. */
+  private final List<String> output = new ArrayList<>();
+
+  private final Map<Predicate<String>, Promise<String>> awaited = new LinkedHashMap<>();
 
   private NodeProcess(String name, Process process) {
     this.name = name;
@@ -75,6 +85,7 @@ public final class NodeProcess implements AutoCloseable {
                 String line;
                 while ((line = in.readLine()) != null) {
                   out.println(line);
+                  printed(line);
                   Matcher listening = LISTENING.matcher(line);
                   if (listening.find()) {
                     httpPort = Integer.parseInt(listening.group(1));
@@ -91,6 +102,37 @@ public final class NodeProcess implements AutoCloseable {
             "output-" + name);
     thread.setDaemon(true);
     thread.start();
+  }
+
+  private synchronized void printed(String line) {
+    output.add(line);
+    Iterator<Map.Entry<Predicate<String>, Promise<String>>> waiting = awaited.entrySet().iterator();
+    while (waiting.hasNext()) {
+      Map.Entry<Predicate<String>, Promise<String>> entry = waiting.next();
+      if (entry.getKey().test(line)) {
+        entry.getValue().complete(line);
+        waiting.remove();
+      }
+    }
+  }
+
+  /**
+   * Completes with the first line of the node's output that matches, printed already or to come.
+   */
+  public synchronized Future<String> printed(Predicate<String> match) {
+    for (String line : output) {
+      if (match.test(line)) {
+        return Future.succeededFuture(line);
+      }
+    }
+    Promise<String> line = Promise.promise();
+    awaited.put(match, line);
+    return line.future();
+  }
+
+  /** The lines of the node's output so far that match. */
+  public synchronized List<String> lines(Predicate<String> match) {
+    return output.stream().filter(match).toList();
   }
 
   /** Completes once the node serves HTTP. */
