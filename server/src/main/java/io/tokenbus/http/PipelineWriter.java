@@ -6,7 +6,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.http.impl.HttpServerConnection;
+import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.internal.http.WebSocketInternal;
 
@@ -50,10 +50,13 @@ final class PipelineWriter {
   /**
    * For an SSE response on HTTP/1.x; null otherwise, and where a compressor sits in the pipeline
    * (raw bytes would pass it uncompressed, under a {@code Content-Encoding} that says otherwise).
+   * Over HTTP/2 (by ALPN or h2c, upgraded or not) the connection's pipeline carries the frames of
+   * all its streams, and bytes written into it would break every one: only Vert.x's own HTTP/1.x
+   * connection qualifies.
    */
   static PipelineWriter of(HttpServerRequest request) {
     if (request.version() != HttpVersion.HTTP_2
-        && request.connection() instanceof HttpServerConnection connection) {
+        && request.connection() instanceof Http1xServerConnection connection) {
       ChannelHandlerContext context = connection.channelHandlerContext();
       if (context.pipeline().get(DEFLATER) == null) {
         return new PipelineWriter(context, context.pipeline().context(HTTP_ENCODER));
