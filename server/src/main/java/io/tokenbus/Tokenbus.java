@@ -98,9 +98,10 @@ public final class Tokenbus {
                         + ")")
             .collect(Collectors.joining(", "));
     LOG.info(
-        "tokenbus listening on http://{}:{} (models: mock{}){}, {} transport, {}",
+        "tokenbus listening on http://{}:{} over {} (models: mock{}){}, {} transport, {}",
         config.http().host(),
         node.port(),
+        config.http().h2c() ? "HTTP/1.1 and h2c" : "HTTP/1.1",
         providers.isEmpty() ? "" : ", " + providers,
         config.cluster().enabled()
             ? ", cluster '"

@@ -55,7 +55,12 @@ public record TokenbusConfig(
       int presenceGraceSeconds,
       String defaultModel) {}
 
-  public record Http(int port, String host, int instances, int maxBodyBytes, Cors cors) {}
+  /**
+   * The API's listener. {@code h2c}: HTTP/2 without TLS (prior knowledge or {@code Upgrade: h2c}),
+   * for a proxy in front that ends TLS; off, a plain port speaks HTTP/1.x only.
+   */
+  public record Http(
+      int port, String host, int instances, int maxBodyBytes, boolean h2c, Cors cors) {}
 
   /**
    * Browser pages on other origins that may call the API ({@code scheme://host[:port]},

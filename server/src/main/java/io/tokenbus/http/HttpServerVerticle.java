@@ -75,7 +75,7 @@ public final class HttpServerVerticle extends VerticleBase {
   public Future<?> start() {
     heartbeats = new Heartbeats(vertx, config.viewer().heartbeatSeconds(), openStreams);
     HttpServerOptions options =
-        new HttpServerOptions()
+        Listener.options(config.http())
             .setPort(port)
             .setHost(config.http().host())
             .setMaxWebSocketFrameSize(config.websocket().maxFrameBytes())

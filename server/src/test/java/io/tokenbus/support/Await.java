@@ -17,6 +17,12 @@ public final class Await {
     return await(future, seconds, "future");
   }
 
+  /** What {@code future} failed with, or null if it succeeded: for what must fail. */
+  public static Throwable failure(Future<?> future, String what) {
+    return await(
+        future.transform(ar -> Future.succeededFuture(ar.failed() ? ar.cause() : null)), 20, what);
+  }
+
   /** The same, naming what is awaited in the failure, for tests with many steps. */
   public static <T> T await(Future<T> future, int seconds, String what) {
     try {

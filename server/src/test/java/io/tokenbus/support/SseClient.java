@@ -10,10 +10,13 @@ import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * A real SSE client over Vert.x's HTTP client, with its own small parser written from the SSE spec
@@ -91,6 +94,21 @@ public final class SseClient {
 
   public MultiMap headers() {
     return response.headers();
+  }
+
+  /** The protocol the response came over (HTTP/2 by ALPN or h2c, or HTTP/1.x). */
+  public HttpVersion version() {
+    return response.version();
+  }
+
+  /**
+   * The response's hop-by-hop headers, which HTTP/2 forbids (RFC 9113 section 8.2.2): none is right
+   * on an HTTP/2 response.
+   */
+  public List<String> connectionHeaders() {
+    return Stream.of("connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection")
+        .filter(name -> response.headers().contains(name))
+        .toList();
   }
 
   public Recorder<SseEvent> events() {
