@@ -98,10 +98,11 @@ public final class Tokenbus {
                         + ")")
             .collect(Collectors.joining(", "));
     LOG.info(
-        "tokenbus listening on http://{}:{} over {} (models: mock{}){}, {} transport, {}",
+        "tokenbus listening on {}://{}:{} over {} (models: mock{}){}, {} transport, {}",
+        config.http().tls().enabled() ? "https" : "http",
         config.http().host(),
         node.port(),
-        config.http().h2c() ? "HTTP/1.1 and h2c" : "HTTP/1.1",
+        protocols(config.http()),
         providers.isEmpty() ? "" : ", " + providers,
         config.cluster().enabled()
             ? ", cluster '"
@@ -120,6 +121,14 @@ public final class Tokenbus {
           config.http().host(),
           node.port());
     }
+  }
+
+  /** What the API's port speaks, for the start-up line. */
+  private static String protocols(TokenbusConfig.Http http) {
+    if (http.tls().enabled()) {
+      return "HTTP/2 and HTTP/1.1 (ALPN)";
+    }
+    return http.h2c() ? "HTTP/1.1 and h2c" : "HTTP/1.1";
   }
 
   /**

@@ -57,10 +57,94 @@ public record TokenbusConfig(
 
   /**
    * The API's listener. {@code h2c}: HTTP/2 without TLS (prior knowledge or {@code Upgrade: h2c}),
-   * for a proxy in front that ends TLS; off, a plain port speaks HTTP/1.x only.
+   * for a proxy in front that ends TLS; off, a plain port speaks HTTP/1.x only. With {@link Tls},
+   * HTTP/2 is offered by ALPN instead and {@code h2c} is not used.
    */
   public record Http(
-      int port, String host, int instances, int maxBodyBytes, boolean h2c, Cors cors) {}
+      int port, String host, int instances, int maxBodyBytes, boolean h2c, Tls tls, Cors cors) {}
+
+  /**
+   * HTTPS and WSS on the API's port: a PEM certificate (chain) and its PEM private key, both or
+   * neither; neither (the default) serves plain HTTP.
+   */
+  public record Tls(String certPath, String keyPath) {
+
+    private static final String CERT_KEY = "http.tls.cert-path";
+    private static final String KEY_KEY = "http.tls.key-path";
+
+    /** Private-key forms Vert.x reads: PKCS#8, and PKCS#1 (RSA) or SEC1 (EC) keys. */
+    private static final List<String> KEY_DELIMITERS =
+        List.of(
+            "-----BEGIN PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "-----BEGIN EC PRIVATE KEY-----");
+
+    public boolean enabled() {
+      return !cert().isEmpty();
+    }
+
+    /** The certificate file's path, trimmed; empty when TLS is off. */
+    public String cert() {
+      return certPath == null ? "" : certPath.trim();
+    }
+
+    /** The private key file's path, trimmed; empty when TLS is off. */
+    public String key() {
+      return keyPath == null ? "" : keyPath.trim();
+    }
+
+    /**
+     * Both paths or neither, each a readable file of the right PEM kind, so that a mistake stops
+     * start-up naming its key instead of failing at bind. (That the key is the certificate's is
+     * checked before the port binds: {@code http.Listener}.) The files' contents never reach a
+     * message.
+     */
+    void check() {
+      if (cert().isEmpty() != key().isEmpty()) {
+        String missing = cert().isEmpty() ? CERT_KEY : KEY_KEY;
+        String set = cert().isEmpty() ? KEY_KEY : CERT_KEY;
+        throw new ConfigException(
+            missing,
+            "is empty while "
+                + set
+                + " is set: HTTPS needs both the certificate and its private key (PEM files); set"
+                + " it too ("
+                + ConfigLoader.envName(missing)
+                + ")");
+      }
+      if (!enabled()) {
+        return;
+      }
+      String cert = pem(CERT_KEY, cert());
+      if (!cert.contains("-----BEGIN CERTIFICATE-----")) {
+        throw new ConfigException(
+            CERT_KEY,
+            "names " + cert() + ", which holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+      }
+      String key = pem(KEY_KEY, key());
+      if (KEY_DELIMITERS.stream().noneMatch(key::contains)) {
+        throw new ConfigException(
+            KEY_KEY,
+            "names "
+                + key()
+                + ", which holds no unencrypted PEM private key (-----BEGIN PRIVATE KEY-----, or an"
+                + " RSA or EC PRIVATE KEY)");
+      }
+    }
+
+    private static String pem(String configKey, String path) {
+      Path file = Path.of(path);
+      if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+        throw new ConfigException(configKey, "names no readable file: " + path);
+      }
+      try {
+        // Latin-1 reads any bytes, so a DER file is refused below rather than failing to decode.
+        return Files.readString(file, StandardCharsets.ISO_8859_1);
+      } catch (IOException e) {
+        throw new ConfigException(configKey, "names a file that cannot be read: " + path);
+      }
+    }
+  }
 
   /**
    * Browser pages on other origins that may call the API ({@code scheme://host[:port]},
@@ -550,6 +634,7 @@ public record TokenbusConfig(
     range("http.instances", http.instances, 0, 256);
     range("http.max-body-bytes", http.maxBodyBytes, 1024, 64 * 1024 * 1024);
     http.cors().origins();
+    http.tls().check();
     Auth authNormalised =
         new Auth(
             auth.apiKeys,

@@ -122,7 +122,9 @@ public final class HttpServerVerticle extends VerticleBase {
                                                 .start()));
                   }
                 });
-    return server.listen().onSuccess(s -> onListening.accept(s.actualPort()));
+    return Listener.checked(vertx, config.http().tls())
+        .compose(v -> server.listen())
+        .onSuccess(s -> onListening.accept(s.actualPort()));
   }
 
   @Override

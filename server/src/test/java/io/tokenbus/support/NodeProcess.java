@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
 public final class NodeProcess implements AutoCloseable {
 
   private static final Pattern LISTENING =
-      Pattern.compile("tokenbus listening on http://[^:]+:(\\d+)");
+      Pattern.compile("tokenbus listening on https?://[^:]+:(\\d+)");
   private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
   /**

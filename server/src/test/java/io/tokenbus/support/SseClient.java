@@ -9,6 +9,7 @@ import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
@@ -99,6 +100,11 @@ public final class SseClient {
   /** The protocol the response came over (HTTP/2 by ALPN or h2c, or HTTP/1.x). */
   public HttpVersion version() {
     return response.version();
+  }
+
+  /** The connection the response came over: HTTP/2 streams share one. */
+  public HttpConnection connection() {
+    return request.connection();
   }
 
   /**

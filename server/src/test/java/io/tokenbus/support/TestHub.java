@@ -26,9 +26,13 @@ public final class TestHub {
 
   private TestHub(Tokenbus.Node node, Vertx vertx) {
     this.node = node;
-    this.web =
-        WebClient.create(
-            vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.port()));
+    WebClientOptions options =
+        new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(node.port());
+    if (node.config().http().tls().enabled()) {
+      // The hub's own helper calls: a test that checks the certificate uses a client of its own.
+      options.setSsl(true).setTrustAll(true).setVerifyHost(false);
+    }
+    this.web = WebClient.create(vertx, options);
   }
 
   /**

@@ -41,7 +41,8 @@ public final class WsClient {
     return connect(wsClient, port, "/v1/ws");
   }
 
-  private static Future<WsClient> connect(WebSocketClient wsClient, int port, String uri) {
+  /** A socket to {@code uri} through a client of the caller's (for example one with TLS: wss). */
+  public static Future<WsClient> connect(WebSocketClient wsClient, int port, String uri) {
     return wsClient
         .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI(uri))
         .map(
