@@ -83,7 +83,10 @@ public final class HttpServerVerticle extends VerticleBase {
     GenerationClient generations =
         new GenerationClient(vertx, store, config.generation().placementAttempts());
     AuthHandler auth = new AuthHandler(authenticator);
-    Origins origins = new Origins(config.http().cors().origins());
+    // With auth off (the loopback default), answer only to loopback names: DNS rebinding.
+    Origins origins =
+        new Origins(
+            config.http().cors().origins(), !authenticator.enabled() && !config.auth().open());
     Streams streams =
         new Streams(fanOut, store, sessions, config.viewer().writeQueueBytes(), heartbeats);
     // WebSocket upgrades are taken before the router: a routed request hands out a wrapped socket,

@@ -17,6 +17,10 @@ import java.util.Set;
  * (preflights, and the headers a script may read). A request or WebSocket handshake from any other
  * origin is refused with 403. A client that sends no {@code Origin} (an SDK, curl) is not a page
  * and is not affected. Runs before authentication, as a preflight carries no credentials.
+ *
+ * <p>With auth off (no key, on a loopback address) the hub also answers only to a loopback {@code
+ * Host}: a page can rename its own server's address to 127.0.0.1 (DNS rebinding) and so pass as the
+ * hub's own origin; its requests still carry its own name as {@code Host}, and are refused.
  */
 final class Origins implements Handler<RoutingContext> {
 
@@ -36,9 +40,14 @@ final class Origins implements Handler<RoutingContext> {
 
   private final List<String> allowed;
   private final CorsHandler cors;
+  private final boolean loopbackOnly;
 
-  Origins(List<String> allowed) {
+  /**
+   * @param loopbackOnly refuse any {@code Host} that is not a loopback name or address (auth off)
+   */
+  Origins(List<String> allowed, boolean loopbackOnly) {
     this.allowed = allowed;
+    this.loopbackOnly = loopbackOnly;
     this.cors =
         CorsHandler.create()
             .addOrigins(allowed)
@@ -50,6 +59,10 @@ final class Origins implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
+    if (loopbackOnly && !loopback(ctx.request().authority())) {
+      ctx.fail(hostNotAllowed());
+      return;
+    }
     String origin = ctx.request().getHeader("Origin");
     if (origin == null || own(origin, ctx.request().authority())) {
       ctx.next();
@@ -62,6 +75,10 @@ final class Origins implements Handler<RoutingContext> {
 
   /** Refuses (403) a handshake from a page on an origin that is neither the hub's nor listed. */
   boolean admit(ServerWebSocketHandshake handshake) {
+    if (loopbackOnly && !loopback(handshake.authority())) {
+      handshake.reject(403);
+      return false;
+    }
     String origin = handshake.headers().get("Origin");
     if (origin == null
         || own(origin, handshake.authority())
@@ -85,6 +102,35 @@ final class Origins implements Handler<RoutingContext> {
             .substring(scheme + 3)
             .equalsIgnoreCase(
                 authority.host() + (authority.port() >= 0 ? ":" + authority.port() : ""));
+  }
+
+  /**
+   * A loopback {@code Host}: {@code localhost} (or a name under it) or a loopback address literal.
+   * Names are never resolved: resolving is what a rebinding attack controls.
+   */
+  static boolean loopback(HostAndPort authority) {
+    if (authority == null) {
+      return false;
+    }
+    String host = authority.host().toLowerCase(Locale.ROOT);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    return host.equals("localhost")
+        || host.endsWith(".localhost")
+        || host.equals("::1")
+        || host.equals("0:0:0:0:0:0:0:1")
+        || host.matches("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}");
+  }
+
+  private static ApiException hostNotAllowed() {
+    return new ApiException(
+        new Failure(
+            403,
+            "invalid_request_error",
+            "host_not_allowed",
+            "With auth off this hub answers only to a loopback Host (localhost, 127.0.0.1, [::1]):"
+                + " set TOKENBUS_API_KEYS to serve it under another name"));
   }
 
   private static ApiException forbidden(String origin) {

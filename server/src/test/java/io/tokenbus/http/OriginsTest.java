@@ -7,11 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.support.TestHub;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.UpgradeRejectedException;
 import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.net.NetSocket;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.junit5.VertxExtension;
 import java.util.Map;
@@ -130,5 +132,53 @@ class OriginsTest {
                     e instanceof UpgradeRejectedException rejected
                         ? Future.succeededFuture(rejected.getStatus())
                         : Future.failedFuture(e)));
+  }
+
+  @Test
+  @DisplayName(
+      "with auth off, a request or WebSocket handshake whose Host is not a loopback name is refused"
+          + " (DNS rebinding), even as the page's own origin; with keys set, any Host is served")
+  void rebinding(Vertx vertx) {
+    TestHub open = await(TestHub.start(vertx));
+    String rebound = "attacker.example:" + open.port();
+    HttpResponse<Buffer> refused =
+        await(
+            open.web()
+                .get("/v1/models")
+                .virtualHost("attacker.example")
+                .putHeader("Origin", "http://" + rebound)
+                .send());
+    assertEquals(403, refused.statusCode(), refused.bodyAsString());
+    assertEquals(
+        "host_not_allowed", refused.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    assertEquals(
+        200, await(open.web().get("/v1/models").virtualHost("localhost").send()).statusCode());
+    assertEquals("HTTP/1.1 403", firstLine(vertx, open.port(), "attacker.example:" + open.port()));
+    assertEquals("HTTP/1.1 101", firstLine(vertx, open.port(), "localhost:" + open.port()));
+  }
+
+  /** The status line a raw WebSocket handshake with {@code host} as its Host gets. */
+  private static String firstLine(Vertx vertx, int port, String host) {
+    NetSocket socket = await(vertx.createNetClient().connect(port, "127.0.0.1"));
+    Promise<String> line = Promise.promise();
+    Buffer received = Buffer.buffer();
+    socket.handler(
+        chunk -> {
+          received.appendBuffer(chunk);
+          String text = received.toString();
+          if (text.contains("\r\n")) {
+            line.tryComplete(text.substring(0, text.indexOf("\r\n")).substring(0, 12));
+          }
+        });
+    socket.write(
+        "GET /v1/ws HTTP/1.1\r\nHost: "
+            + host
+            + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    try {
+      return await(line.future());
+    } finally {
+      socket.close();
+    }
   }
 }
