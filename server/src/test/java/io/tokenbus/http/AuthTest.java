@@ -13,19 +13,23 @@ import io.tokenbus.config.ConfigException;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.provider.MockText;
+import io.tokenbus.support.FakeOpenAi;
 import io.tokenbus.support.SseClient;
 import io.tokenbus.support.SseEvent;
 import io.tokenbus.support.TestHub;
+import io.tokenbus.support.UpstreamScript;
 import io.tokenbus.support.WsClient;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.UpgradeRejectedException;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpRequest;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.junit5.VertxExtension;
 import java.nio.file.Path;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -227,5 +231,43 @@ class AuthTest {
         200,
         await(hub.web().post("/v1/chat/completions").sendJsonObject(TestHub.mockRequest(3, 1000)))
             .statusCode());
+  }
+
+  @Test
+  @DisplayName(
+      "with keys set, an anonymous call never reaches the upstream; a client's key is never passed"
+          + " on, the operator's is")
+  void upstreamSeesNothingWithoutAKey(Vertx vertx) {
+    FakeOpenAi openai = await(FakeOpenAi.start(vertx));
+    openai.respond(UpstreamScript.Answer.of(List.of("Hello", " there")));
+    TestHub hub =
+        await(
+            TestHub.start(
+                vertx,
+                Map.of(
+                    "TOKENBUS_API_KEYS",
+                    "acme:" + ACME,
+                    "OPENAI_BASE_URL",
+                    openai.baseUrl(),
+                    "OPENAI_API_KEY",
+                    "sk-operator-0123456789")));
+    JsonObject request =
+        new JsonObject()
+            .put("model", "gpt-4o")
+            .put(
+                "messages",
+                new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi")));
+    assertUnauthorized(await(hub.web().post("/v1/chat/completions").sendJsonObject(request)));
+    assertUnauthorized(
+        await(
+            bearer(hub.web().post("/v1/generations"), "sk-not-a-key-0000000")
+                .sendJsonObject(request)));
+    HttpResponse<Buffer> served =
+        await(bearer(hub.web().post("/v1/chat/completions"), ACME).sendJsonObject(request));
+    assertEquals(200, served.statusCode(), served.bodyAsString());
+    // Only the keyed call reached the upstream, with the operator's key and not the client's.
+    assertEquals(1, openai.requests().size());
+    String authorization = openai.requests().items().get(0).headers().get("Authorization");
+    assertEquals("Bearer sk-operator-0123456789", authorization);
   }
 }

@@ -23,6 +23,8 @@ import io.vertx.ext.auth.jwt.JWTAuthOptions;
 import io.vertx.ext.web.client.HttpRequest;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.junit5.VertxExtension;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.spec.ECGenParameterSpec;
@@ -181,6 +183,32 @@ class TokensTest {
             new JsonObject().put("author", "mallory").put("content", "hi"));
     assertEquals(202, posted.statusCode(), posted.bodyAsString());
     assertEquals("alice", posted.bodyAsJsonObject().getJsonObject("message").getString("author"));
+  }
+
+  @Test
+  @DisplayName("an RS256 JWT is verified with an RSA public key given as a file")
+  void rs256(Vertx vertx) throws Exception {
+    KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+    generator.initialize(2048);
+    KeyPair rsa = generator.generateKeyPair();
+    Path file = Files.createTempFile("jwt-public", ".pem");
+    try {
+      Files.writeString(file, pem("PUBLIC KEY", rsa.getPublic().getEncoded()));
+      TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_JWT_PUBLIC_KEY", file.toString())));
+      String token =
+          mint(
+              vertx,
+              "RS256",
+              pem("PRIVATE KEY", rsa.getPrivate().getEncoded()),
+              claims("initech", 60).put("sub", "milton"));
+      HttpResponse<Buffer> created =
+          post(hub, token, "/v1/generations", TestHub.mockRequest(3, 1000));
+      assertEquals(201, created.statusCode(), created.bodyAsString());
+      assertEquals("initech", created.bodyAsJsonObject().getString("tenant"));
+      assertStatus(401, "invalid_api_key", get(hub, "not-a-key-at-all-000", "/v1/models"));
+    } finally {
+      Files.deleteIfExists(file);
+    }
   }
 
   @Test
