@@ -52,39 +52,51 @@ final class Access {
   }
 
   /**
-   * Whether {@code caller}, holding {@code scope}, may reach generation {@code info}: a 403 when
-   * the credential lacks the scope or is for a session; false (answer as for an unknown id) when it
-   * belongs to another tenant or the credential is restricted to another generation.
+   * Before any lookup: 403 unless {@code caller} may do {@code what} to a generation with {@code
+   * scope} (it has the scope, and is not a token for a session). Checked first so that the answer
+   * never depends on whether an id exists.
    */
-  static boolean reaches(Principal caller, GenerationInfo info, Scope scope, String what) {
+  static void mayUseGenerations(Principal caller, Scope scope, String what) {
     require(caller, scope, what);
     Grant grant = caller.grant();
     if (grant != null && grant.kind() != Grant.Kind.GENERATION) {
       throw denied("This token is restricted to one session; it may not " + what);
     }
+  }
+
+  /**
+   * After the lookup: whether {@code caller} reaches generation {@code info}; false (answer as for
+   * an unknown id) for another tenant's, or another than the one a restricted credential names.
+   */
+  static boolean reaches(Principal caller, GenerationInfo info) {
+    Grant grant = caller.grant();
     return caller.sees(info.request().creator().tenant())
         && (grant == null || grant.id().equals(info.id()));
   }
 
   /**
-   * Whether {@code caller} may reach session {@code id} of {@code tenant} for {@code need}: a 403
-   * when the credential lacks the scope, is for a generation, or plays a part that may not do this;
-   * false (answer as for an unknown id) for another tenant's session or another id than granted.
+   * Before any lookup: 403 unless {@code caller} may do {@code need} to a session (the {@code
+   * sessions} scope, not a token for a generation, and not a view token to take part).
    */
-  static boolean reaches(Principal caller, String id, String tenant, SessionNeed need) {
+  static void mayUseSessions(Principal caller, SessionNeed need) {
     String what = need == SessionNeed.READ ? "read chat sessions" : "take part in chat sessions";
     require(caller, Scope.SESSIONS, what);
     Grant grant = caller.grant();
     if (grant != null && grant.kind() != Grant.Kind.SESSION) {
       throw denied("This token is restricted to one generation; it may not " + what);
     }
-    if (!caller.sees(tenant) || (grant != null && !grant.id().equals(id))) {
-      return false;
-    }
     if (grant != null && need == SessionNeed.TAKE_PART && grant.role() == Grant.Role.VIEWER) {
-      throw denied("A view token may only read this session");
+      throw denied("A view token may only read a session");
     }
-    return true;
+  }
+
+  /**
+   * After the lookup: whether {@code caller} reaches session {@code id} of {@code tenant}; false
+   * (answer as for an unknown id) for another tenant's, or another than a token names.
+   */
+  static boolean reaches(Principal caller, String id, String tenant) {
+    Grant grant = caller.grant();
+    return caller.sees(tenant) && (grant == null || grant.id().equals(id));
   }
 
   static ApiException denied(String message) {

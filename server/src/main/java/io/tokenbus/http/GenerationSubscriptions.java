@@ -78,7 +78,7 @@ final class GenerationSubscriptions {
     }
     Principal caller = connection.caller();
     try {
-      Access.require(caller, Scope.WATCH, "watch generations");
+      Access.mayUseGenerations(caller, Scope.WATCH, "watch generations");
     } catch (ApiException e) {
       connection.error(KIND, id, e.failure().code(), e.getMessage());
       return;
@@ -94,8 +94,7 @@ final class GenerationSubscriptions {
               try {
                 if (ar.failed()
                     || ar.result() == null
-                    || !Access.reaches(
-                        caller, ar.result().info(), Scope.WATCH, "watch generations")) {
+                    || !Access.reaches(caller, ar.result().info())) {
                   throw Access.generationNotFound(id);
                 }
                 Cursors.checkWithin(cursor, ar.result());
@@ -193,12 +192,17 @@ final class GenerationSubscriptions {
       return;
     }
     Principal caller = connection.caller();
-    String what = "cancel generations";
+    try {
+      Access.mayUseGenerations(caller, Scope.GENERATE, "cancel generations");
+    } catch (ApiException e) {
+      connection.error(KIND, id, e.failure().code(), e.getMessage());
+      return;
+    }
     store
         .info(id)
         .compose(
             info -> {
-              if (info == null || !Access.reaches(caller, info, Scope.GENERATE, what)) {
+              if (info == null || !Access.reaches(caller, info)) {
                 return Future.failedFuture(Access.generationNotFound(id));
               }
               return generations.cancel(id);

@@ -157,11 +157,11 @@ final class GenerationsHandler {
    */
   private Future<GenerationSnapshot> snapshot(RoutingContext ctx, Scope scope, String what) {
     Principal caller = Access.caller(ctx);
-    Access.require(caller, scope, what);
+    Access.mayUseGenerations(caller, scope, what);
     return snapshot(ctx.pathParam("id"))
         .compose(
             snapshot ->
-                Access.reaches(caller, snapshot.info(), scope, what)
+                Access.reaches(caller, snapshot.info())
                     ? Future.succeededFuture(snapshot)
                     : Future.failedFuture(Access.generationNotFound(snapshot.info().id())));
   }

@@ -1,7 +1,6 @@
 package io.tokenbus.http;
 
 import io.tokenbus.auth.Principal;
-import io.tokenbus.auth.Scope;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
 
@@ -49,12 +48,12 @@ final class Participants {
       Sessions sessions, Principal caller, String id, long after, String author) {
     Access.SessionNeed need =
         author == null ? Access.SessionNeed.READ : Access.SessionNeed.TAKE_PART;
-    Access.require(caller, Scope.SESSIONS, "read chat sessions");
+    Access.mayUseSessions(caller, need);
     return sessions
         .view(id)
         .compose(
             view -> {
-              if (view == null || !Access.reaches(caller, id, view.tenant(), need)) {
+              if (view == null || !Access.reaches(caller, id, view.tenant())) {
                 return Future.failedFuture(Access.sessionNotFound(id));
               }
               if (after > view.seq()) {

@@ -80,11 +80,12 @@ final class SessionsHandler {
    * credential that may not, and with 404 for a session that is unknown or not the caller's.
    */
   private Future<Void> reach(Principal caller, String id, Access.SessionNeed need) {
+    Access.mayUseSessions(caller, need);
     return sessions
         .tenant(id)
         .compose(
             tenant ->
-                tenant != null && Access.reaches(caller, id, tenant, need)
+                tenant != null && Access.reaches(caller, id, tenant)
                     ? Future.<Void>succeededFuture()
                     : Future.failedFuture(notFound(id)));
   }
@@ -165,13 +166,12 @@ final class SessionsHandler {
   void get(RoutingContext ctx) {
     Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
-    Access.require(caller, Scope.SESSIONS, "read chat sessions");
+    Access.mayUseSessions(caller, Access.SessionNeed.READ);
     sessions
         .view(id)
         .onSuccess(
             view -> {
-              if (view == null
-                  || !Access.reaches(caller, id, view.tenant(), Access.SessionNeed.READ)) {
+              if (view == null || !Access.reaches(caller, id, view.tenant())) {
                 ctx.fail(notFound(id));
                 return;
               }
@@ -193,7 +193,7 @@ final class SessionsHandler {
   void post(RoutingContext ctx) {
     Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
-    Access.require(caller, Scope.SESSIONS, "take part in chat sessions");
+    Access.mayUseSessions(caller, Access.SessionNeed.TAKE_PART);
     JsonObject body = body(ctx, true);
     String author = Participants.author(caller, body.getValue("author"));
     if (!(body.getValue("content") instanceof String content) || content.isBlank()) {
@@ -259,7 +259,7 @@ final class SessionsHandler {
   void typing(RoutingContext ctx) {
     Principal caller = Access.caller(ctx);
     String id = ctx.pathParam("id");
-    Access.require(caller, Scope.SESSIONS, "take part in chat sessions");
+    Access.mayUseSessions(caller, Access.SessionNeed.TAKE_PART);
     String author = Participants.author(caller, body(ctx, true).getValue("author"));
     // Not a view first: typing comes every few seconds per typist, and a view copies the whole
     // transcript.

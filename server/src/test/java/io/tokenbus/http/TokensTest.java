@@ -387,4 +387,70 @@ class TokensTest {
           post(hub, token, "/v1/chat/completions", TestHub.mockRequest(3, 1000)));
     }
   }
+
+  @Test
+  @DisplayName(
+      "a restricted credential gets the same answer for another tenant's id as for an unknown one,"
+          + " on every endpoint and frame it may not use")
+  void restrictedCredentialsCannotProbe(Vertx vertx) throws Exception {
+    TestHub hub = hub(vertx, ecKeys(), Map.of());
+    // acme's things, which globex's restricted credentials probe for.
+    String generation =
+        post(hub, ACME, "/v1/generations", TestHub.mockRequest(400, 20))
+            .bodyAsJsonObject()
+            .getString("id");
+    String session =
+        post(hub, ACME, "/v1/sessions", new JsonObject()).bodyAsJsonObject().getString("id");
+    // A watch token of globex's (what a browser of globex's holds).
+    String watch =
+        post(
+                hub,
+                mint(vertx, "HS256", SECRET, claims("globex", 60)),
+                "/v1/generations",
+                TestHub.mockRequest(3, 1000))
+            .bodyAsJsonObject()
+            .getString("watch_token");
+    String forSession = mint(vertx, "HS256", SECRET, claims("globex", 60).put("session", "s"));
+
+    record Probe(String token, String method, String path) {}
+    for (Probe probe :
+        new Probe[] {
+          new Probe(watch, "POST", "/v1/sessions/%s/stop"),
+          new Probe(watch, "GET", "/v1/sessions/%s"),
+          new Probe(forSession, "GET", "/v1/generations/%s"),
+          new Probe(forSession, "POST", "/v1/generations/%s/cancel"),
+        }) {
+      String real = probe.path().contains("sessions") ? session : generation;
+      HttpResponse<Buffer> known =
+          probe.method().equals("GET")
+              ? get(hub, probe.token(), probe.path().formatted(real))
+              : post(hub, probe.token(), probe.path().formatted(real), new JsonObject());
+      HttpResponse<Buffer> unknown =
+          probe.method().equals("GET")
+              ? get(hub, probe.token(), probe.path().formatted("nope"))
+              : post(hub, probe.token(), probe.path().formatted("nope"), new JsonObject());
+      assertEquals(unknown.statusCode(), known.statusCode(), probe.toString());
+      assertEquals(403, known.statusCode(), probe.toString());
+    }
+
+    for (String[] frame :
+        new String[][] {{watch, "cancel", "generation"}, {forSession, "subscribe", "generation"}}) {
+      WsClient socket =
+          await(WsClient.connect(vertx, hub.port(), "/v1/ws?access_token=" + frame[0]));
+      for (String id : new String[] {generation, "nope"}) {
+        socket.send(new JsonObject().put("type", frame[1]).put(frame[2], id));
+        assertEquals(
+            "permission_denied",
+            await(
+                    socket
+                        .frames()
+                        .whenAny(
+                            f ->
+                                "error".equals(f.getString("type"))
+                                    && id.equals(f.getString(frame[2]))))
+                .getString("code"),
+            frame[1] + " " + id);
+      }
+    }
+  }
 }
