@@ -35,15 +35,27 @@ final class AuthHandler implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
-    Future<Principal> principal =
-        authenticate(ctx.request().headers(), ctx.request().getParam(ACCESS_TOKEN));
-    if (!principal.isComplete()) {
-      ctx.request().pause(); // the body handler after this one resumes it
+    String accessToken;
+    try {
+      accessToken = ctx.request().getParam(ACCESS_TOKEN);
+    } catch (IllegalArgumentException malformed) { // a bad %-escape: its message holds the URI
+      ctx.fail(
+          ApiException.badRequest(
+              "invalid_query", "The query string is not validly %-encoded", null));
+      return;
+    }
+    Future<Principal> principal = authenticate(ctx.request().headers(), accessToken);
+    boolean paused = !principal.isComplete();
+    if (paused) {
+      ctx.request().pause(); // nothing of the body is lost while the credential is checked
     }
     principal.onSuccess(
         caller -> {
           ctx.put(PRINCIPAL, caller);
-          ctx.next();
+          ctx.next(); // a body handler takes the body from here
+          if (paused) {
+            ctx.request().resume(); // once it listens, so that nothing is dropped
+          }
         });
     principal.onFailure(ctx::fail);
   }

@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +32,11 @@ final class ErrorHandler {
     } else if (cause == null) {
       error = forStatus(ctx.statusCode(), ctx);
     } else {
-      LOG.error("Unexpected failure on {} {}", ctx.request().method(), ctx.request().path(), cause);
+      LOG.error(
+          "Unexpected failure on {} {}",
+          ctx.request().method(),
+          ctx.request().path(),
+          redacted(cause));
       error = new ApiException(Failure.internal("Internal error"));
     }
     HttpServerResponse response = ctx.response();
@@ -60,6 +65,34 @@ final class ErrorHandler {
     }
     response.end(body.encode());
   }
+
+  /**
+   * {@code cause} as it may be logged: its messages (and its causes') with every {@code
+   * access_token=} value cut out, as some hold the request's URI; the stack trace kept.
+   */
+  static Throwable redacted(Throwable cause) {
+    if (cause == null) {
+      return null;
+    }
+    String message = cause.getMessage() == null ? "" : ": " + redact(cause.getMessage());
+    Redacted copy = new Redacted(cause.getClass().getName() + message, redacted(cause.getCause()));
+    copy.setStackTrace(cause.getStackTrace());
+    return copy;
+  }
+
+  /** A failure as logged: the original's class and redacted message, and its stack. */
+  private static final class Redacted extends RuntimeException {
+    Redacted(String message, Throwable cause) {
+      super(message, cause, false, true);
+    }
+  }
+
+  /** {@code text} with every {@code access_token=} value replaced. */
+  static String redact(String text) {
+    return ACCESS_TOKEN.matcher(text).replaceAll("access_token=<redacted>");
+  }
+
+  private static final Pattern ACCESS_TOKEN = Pattern.compile("access_token=[^&\\s\"']*");
 
   private static ApiException forStatus(int status, RoutingContext ctx) {
     String path = ctx.request().path();

@@ -93,4 +93,35 @@ class AuditTest {
       assertFalse(line.contains(watch), "a token in a log line: " + line);
     }
   }
+
+  @Test
+  @DisplayName(
+      "a malformed query holding an access token is a 400 that logs nothing of it, and a logged"
+          + " failure has its access_token values cut out")
+  void malformedQuery(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_API_KEYS", "acme:" + ACME)));
+    var response = await(hub.web().get("/v1/models?access_token=" + ACME + "&x=%zz").send());
+    assertEquals(400, response.statusCode(), response.bodyAsString());
+    assertEquals(
+        "invalid_query", response.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    assertFalse(response.bodyAsString().contains(ACME));
+    synchronized (everything.list) {
+      for (ILoggingEvent event : everything.list) {
+        assertFalse(event.getFormattedMessage().contains(ACME), event.getFormattedMessage());
+        assertTrue(
+            event.getThrowableProxy() == null
+                || !event.getThrowableProxy().getMessage().contains(ACME),
+            event.getFormattedMessage());
+      }
+    }
+    Throwable logged =
+        ErrorHandler.redacted(
+            new IllegalStateException(
+                "failed on /v1/x?a=1&access_token=" + ACME + "&b=2",
+                new IllegalArgumentException("access_token=" + ACME)));
+    assertFalse(logged.getMessage().contains(ACME), logged.getMessage());
+    assertTrue(
+        logged.getMessage().startsWith("java.lang.IllegalStateException"), logged.getMessage());
+    assertFalse(logged.getCause().getMessage().contains(ACME), logged.getCause().getMessage());
+  }
 }
