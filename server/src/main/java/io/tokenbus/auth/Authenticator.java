@@ -110,13 +110,13 @@ public final class Authenticator {
     }
     TokenCredentials credentials = new TokenCredentials(presented);
     return own.authenticate(credentials)
-        .map(user -> ownToken(claims(user)))
+        .map(user -> expiring(ownToken(claims(user)), claims(user)))
         .recover(
             notOurs ->
                 apps == null
                     ? Future.succeededFuture()
                     : apps.authenticate(credentials)
-                        .map(user -> appToken(claims(user)))
+                        .map(user -> expiring(appToken(claims(user)), claims(user)))
                         .otherwise((Principal) null));
   }
 
@@ -169,6 +169,13 @@ public final class Authenticator {
   private static JsonObject claims(User user) {
     JsonObject claims = user.attributes().getJsonObject("accessToken");
     return claims != null ? claims : new JsonObject();
+  }
+
+  /** {@code principal} with its token's {@code exp}, so an open WebSocket ends when it does. */
+  private static Principal expiring(Principal principal, JsonObject claims) {
+    return principal == null || !(claims.getValue("exp") instanceof Number exp)
+        ? principal
+        : principal.expiring(exp.longValue());
   }
 
   private static boolean looksLikeJwt(String presented) {

@@ -12,9 +12,21 @@ import java.util.Set;
  *
  * @param subject the user a JWT names ({@code sub}), shown as their chat name; null for keys
  * @param grant the one id this credential reaches, or null for all of its tenant's
+ * @param expires when the credential expires (Unix seconds, a token's {@code exp}); 0 for never
  */
 public record Principal(
-    String tenant, String credential, String subject, Set<Scope> scopes, Grant grant) {
+    String tenant,
+    String credential,
+    String subject,
+    Set<Scope> scopes,
+    Grant grant,
+    long expires) {
+
+  /** A credential that does not expire (a key, a session token). */
+  public Principal(
+      String tenant, String credential, String subject, Set<Scope> scopes, Grant grant) {
+    this(tenant, credential, subject, scopes, grant, 0);
+  }
 
   /** The admin key's tenant: it acts for every tenant, and what it creates belongs to none. */
   public static final String ALL_TENANTS = "*";
@@ -39,6 +51,11 @@ public record Principal(
   /** Whether something of {@code owner}'s tenant is visible to this caller at all. */
   public boolean sees(String owner) {
     return admin() || tenant.equals(owner);
+  }
+
+  /** This principal, its credential expiring at {@code exp} (Unix seconds; 0: never). */
+  public Principal expiring(long exp) {
+    return new Principal(tenant, credential, subject, scopes, grant, exp);
   }
 
   /** Who this caller is, as a generation or session records its creator. */

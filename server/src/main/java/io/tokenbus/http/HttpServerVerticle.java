@@ -115,6 +115,7 @@ public final class HttpServerVerticle extends VerticleBase {
                                     .onSuccess(
                                         socket ->
                                             new WebSocketConnection(
+                                                    vertx,
                                                     socket,
                                                     caller,
                                                     streams,

@@ -4,6 +4,7 @@ import io.tokenbus.auth.Principal;
 import io.tokenbus.fanout.WebSocketFrames;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.session.Sessions;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -18,8 +19,13 @@ import io.vertx.core.json.JsonObject;
  */
 final class WebSocketConnection {
 
+  private final Vertx vertx;
   private final ServerWebSocket socket;
   private final Principal caller;
+
+  /** The timer that closes the socket when its credential expires; -1 when it does not. */
+  private long expiry = -1;
+
   private final ConnectionWriter writer;
   private final int maxSubscriptions;
   private final GenerationSubscriptions generations;
@@ -30,6 +36,7 @@ final class WebSocketConnection {
    * @param maxSubscriptions generations and sessions one socket may watch at once
    */
   WebSocketConnection(
+      Vertx vertx,
       ServerWebSocket socket,
       Principal caller,
       Streams streams,
@@ -37,6 +44,7 @@ final class WebSocketConnection {
       GenerationStore store,
       Sessions sessions,
       int maxSubscriptions) {
+    this.vertx = vertx;
     this.socket = socket;
     this.caller = caller;
     this.writer = streams.webSocket(socket);
@@ -45,7 +53,27 @@ final class WebSocketConnection {
     this.sessions = new SessionMemberships(this, sessions, streams);
   }
 
+  /**
+   * Reads frames until the socket closes; a socket opened with an expiring credential (a JWT, a
+   * watch token) is closed when it expires, with an {@code error} frame and close code 1008: the
+   * client reconnects with a fresh one.
+   */
   void start() {
+    long expires = caller.expires();
+    if (expires > 0) {
+      expiry =
+          vertx.setTimer(
+              Math.max(1, expires * 1000 - System.currentTimeMillis()),
+              t -> {
+                error(
+                    null,
+                    null,
+                    "invalid_api_key",
+                    "The credential this socket was opened with has expired: reconnect with a"
+                        + " fresh one");
+                socket.close((short) 1008, "credential expired");
+              });
+    }
     socket.textMessageHandler(this::onText);
     socket.binaryMessageHandler(
         b ->
@@ -56,6 +84,9 @@ final class WebSocketConnection {
                 "Binary frames are not supported; send JSON text frames"));
     socket.closeHandler(
         v -> {
+          if (expiry >= 0) {
+            vertx.cancelTimer(expiry);
+          }
           writer.stop();
           generations.closeAll();
           sessions.leaveAll();

@@ -453,4 +453,21 @@ class TokensTest {
       }
     }
   }
+
+  @Test
+  @DisplayName(
+      "a WebSocket opened with a JWT is closed (1008, after an error frame) when the JWT expires")
+  void webSocketEndsWithItsJwt(Vertx vertx) throws Exception {
+    TestHub hub = hub(vertx, ecKeys(), Map.of());
+    String shortLived = mint(vertx, "HS256", SECRET, claims("acme", 2));
+    WsClient socket =
+        await(WsClient.connect(vertx, hub.port(), "/v1/ws?access_token=" + shortLived));
+    socket.send(
+        new JsonObject().put("type", "generate").put("request", TestHub.mockRequest(3, 1000)));
+    await(socket.frames().whenAny(f -> "done".equals(f.getString("type"))));
+    assertEquals((short) 1008, await(socket.closed(), 10));
+    assertEquals(
+        "invalid_api_key",
+        await(socket.frames().whenAny(f -> "error".equals(f.getString("type")))).getString("code"));
+  }
 }
