@@ -79,7 +79,12 @@ public final class HttpServerVerticle extends VerticleBase {
             .setPort(port)
             .setHost(config.http().host())
             .setMaxWebSocketFrameSize(config.websocket().maxFrameBytes())
-            .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes());
+            .setMaxWebSocketMessageSize(config.websocket().maxFrameBytes())
+            // No WebSocket compression: frames are framed once for every viewer, and without an
+            // extension, a frame with reserved bits set is a protocol error (1002), as RFC 6455
+            // says.
+            .setPerMessageWebSocketCompressionSupported(false)
+            .setPerFrameWebSocketCompressionSupported(false);
     GenerationClient generations =
         new GenerationClient(vertx, store, config.generation().placementAttempts());
     AuthHandler auth = new AuthHandler(authenticator);

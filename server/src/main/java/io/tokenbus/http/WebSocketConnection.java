@@ -1,11 +1,17 @@
 package io.tokenbus.http;
 
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import io.netty.handler.codec.http.websocketx.Utf8FrameValidator;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.fanout.WebSocketFrames;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.internal.http.WebSocketInternal;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 
@@ -18,6 +24,9 @@ import io.vertx.core.json.JsonObject;
  * seq} and the socket stays open.
  */
 final class WebSocketConnection {
+
+  /** The name Netty's handshaker gives the WebSocket frame decoder in the pipeline. */
+  private static final String FRAME_DECODER = "wsdecoder";
 
   private final Vertx vertx;
   private final ServerWebSocket socket;
@@ -59,6 +68,7 @@ final class WebSocketConnection {
    * client reconnects with a fresh one.
    */
   void start() {
+    validateUtf8();
     long expires = caller.expires();
     if (expires > 0) {
       expiry =
@@ -91,7 +101,48 @@ final class WebSocketConnection {
           generations.closeAll();
           sessions.leaveAll();
         });
-    socket.exceptionHandler(e -> socket.close());
+    socket.exceptionHandler(this::onException);
+  }
+
+  /**
+   * Text frames must be UTF-8 (RFC 6455, 8.1). Vert.x decodes them leniently, replacing what is
+   * not, so Netty's validator goes in right after the frame decoder; what it refuses reaches {@link
+   * #onException} as a 1007.
+   */
+  private void validateUtf8() {
+    if (socket instanceof WebSocketInternal internal) {
+      ChannelPipeline pipeline = internal.channelHandlerContext().pipeline();
+      if (pipeline.get(FRAME_DECODER) != null && pipeline.get(Utf8FrameValidator.class) == null) {
+        pipeline.addAfter(FRAME_DECODER, "utf8-validator", new Utf8FrameValidator(false));
+      }
+    }
+  }
+
+  /**
+   * A frame the protocol does not allow ends the socket with RFC 6455's code for it: 1009 for a
+   * frame or message over {@code websocket.max-frame-bytes}, 1002 for reserved bits or a bad
+   * opcode, 1007 for a text frame that is not UTF-8. Anything else (the connection broke) closes it
+   * as it is.
+   */
+  private void onException(Throwable failure) {
+    if (failure instanceof CorruptedWebSocketFrameException corrupted) {
+      WebSocketCloseStatus status = corrupted.closeStatus();
+      socket.close((short) status.code(), status.reasonText());
+    } else if (failure instanceof TooLongFrameException || isMessageTooBig(failure)) {
+      socket.close((short) 1009, "Message too big");
+    } else {
+      socket.close();
+    }
+  }
+
+  /**
+   * Vert.x's own message aggregation refuses a fragmented message over the limit this way ("...
+   * would cause message buffer ... to overflow max message size of N").
+   */
+  private static boolean isMessageTooBig(Throwable failure) {
+    return failure instanceof IllegalStateException
+        && failure.getMessage() != null
+        && failure.getMessage().contains("max message size");
   }
 
   private void onText(String text) {

@@ -1,0 +1,151 @@
+package io.tokenbus.http;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tokenbus.support.TestHub;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetSocket;
+import io.vertx.junit5.VertxExtension;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Frames RFC 6455 does not allow end the socket with the code the RFC gives each, sent by a raw
+ * client that writes frames byte for byte (a WebSocket library would refuse to send them).
+ */
+@ExtendWith(VertxExtension.class)
+@DisplayName("WebSocket protocol errors")
+class WebSocketProtocolTest {
+
+  private static final int TEXT = 1;
+  private static final int CONTINUATION = 0;
+
+  @Test
+  @DisplayName(
+      "a frame or a fragmented message over websocket.max-frame-bytes closes with 1009, reserved"
+          + " bits with 1002, a text frame that is not UTF-8 with 1007")
+  void closeCodes(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_WEBSOCKET_MAX_FRAME_BYTES", "4096")));
+    assertEquals(1009, closeCode(vertx, hub, frame(TEXT, 0, true, filled(5000))));
+    assertEquals(
+        1009,
+        closeCode(
+            vertx,
+            hub,
+            frame(TEXT, 0, false, filled(3000)),
+            frame(CONTINUATION, 0, true, filled(3000))));
+    assertEquals(
+        1002,
+        closeCode(
+            vertx,
+            hub,
+            frame(TEXT, 0x40, true, "{\"type\":\"x\"}".getBytes(StandardCharsets.UTF_8))));
+    assertEquals(
+        1007, closeCode(vertx, hub, frame(TEXT, 0, true, new byte[] {'{', (byte) 0xff, '}'})));
+    // A valid frame is still answered (an error frame for an unknown type), the socket open.
+    assertEquals(-1, closeCode(vertx, hub, frame(TEXT, 0, true, "{}".getBytes())));
+  }
+
+  private static byte[] filled(int size) {
+    byte[] bytes = new byte[size];
+    Arrays.fill(bytes, (byte) 'a');
+    return bytes;
+  }
+
+  /** A masked client frame: FIN, the reserved bits {@code rsv}, the opcode, the payload. */
+  private static Buffer frame(int opcode, int rsv, boolean fin, byte[] payload) {
+    Buffer frame = Buffer.buffer().appendByte((byte) ((fin ? 0x80 : 0) | rsv | opcode));
+    if (payload.length < 126) {
+      frame.appendByte((byte) (0x80 | payload.length));
+    } else {
+      frame.appendByte((byte) (0x80 | 126)).appendUnsignedShort(payload.length);
+    }
+    byte[] mask = new byte[4];
+    ThreadLocalRandom.current().nextBytes(mask);
+    frame.appendBytes(mask);
+    byte[] masked = new byte[payload.length];
+    for (int i = 0; i < payload.length; i++) {
+      masked[i] = (byte) (payload[i] ^ mask[i % 4]);
+    }
+    return frame.appendBytes(masked);
+  }
+
+  /**
+   * Opens a socket, sends {@code frames}, and returns the code of the close frame the hub sends, or
+   * -1 when it answers with a text frame instead (the socket stays open).
+   */
+  private static int closeCode(Vertx vertx, TestHub hub, Buffer... frames) {
+    NetSocket socket = await(vertx.createNetClient().connect(hub.port(), "127.0.0.1"));
+    Promise<Integer> code = Promise.promise();
+    Buffer handshake = Buffer.buffer();
+    Buffer received = Buffer.buffer();
+    boolean[] upgraded = {false};
+    socket.handler(
+        chunk -> {
+          if (upgraded[0]) {
+            received.appendBuffer(chunk);
+            readFrames(received, code);
+            return;
+          }
+          handshake.appendBuffer(chunk);
+          int end = handshake.toString(StandardCharsets.ISO_8859_1).indexOf("\r\n\r\n");
+          if (end < 0) {
+            return;
+          }
+          upgraded[0] = true;
+          received.appendBuffer(handshake.getBuffer(end + 4, handshake.length()));
+          for (Buffer frame : frames) {
+            socket.write(frame);
+          }
+          readFrames(received, code);
+        });
+    socket.closeHandler(v -> code.tryFail("closed without a close frame"));
+    socket.write(
+        "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:"
+            + hub.port()
+            + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    try {
+      return await(code.future());
+    } finally {
+      socket.close();
+    }
+  }
+
+  /** Finds the first close or text frame among the server's (unmasked) frames. */
+  private static void readFrames(Buffer received, Promise<Integer> code) {
+    int offset = 0;
+    while (offset + 2 <= received.length()) {
+      int opcode = received.getByte(offset) & 0x0f;
+      int length = received.getByte(offset + 1) & 0x7f;
+      int header = 2;
+      if (length == 126) {
+        if (offset + 4 > received.length()) {
+          return;
+        }
+        length = received.getUnsignedShort(offset + 2);
+        header = 4;
+      }
+      if (offset + header + length > received.length()) {
+        return;
+      }
+      if (opcode == 8) {
+        code.tryComplete(length >= 2 ? received.getUnsignedShort(offset + header) : 1005);
+        return;
+      }
+      if (opcode == TEXT) {
+        code.tryComplete(-1);
+        return;
+      }
+      offset += header + length;
+    }
+  }
+}
