@@ -1,8 +1,12 @@
 package io.tokenbus.http;
 
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.generation.GenerationEncoder;
+import io.vertx.core.Handler;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -23,6 +27,18 @@ final class ErrorHandler {
   private ErrorHandler() {}
 
   static void handle(RoutingContext ctx) {
+    handle(ctx, ctx.statusCode());
+  }
+
+  /**
+   * For the router's error handler of {@code status}: vertx-web calls it for its own failures (a
+   * path with a bad %-escape is its 400) without always setting the context's status.
+   */
+  static Handler<RoutingContext> forStatus(int status) {
+    return ctx -> handle(ctx, ctx.statusCode() > 0 ? ctx.statusCode() : status);
+  }
+
+  private static void handle(RoutingContext ctx, int status) {
     Throwable cause = ctx.failure();
     ApiException error;
     if (cause instanceof ApiException api) {
@@ -30,7 +46,7 @@ final class ErrorHandler {
     } else if (cause instanceof HttpException http) {
       error = forStatus(http.getStatusCode(), ctx);
     } else if (cause == null) {
-      error = forStatus(ctx.statusCode(), ctx);
+      error = forStatus(status > 0 ? status : 500, ctx);
     } else {
       LOG.error(
           "Unexpected failure on {} {}",
@@ -64,6 +80,34 @@ final class ErrorHandler {
       response.putHeader("WWW-Authenticate", "Bearer"); // RFC 6750: how to present one
     }
     response.end(body.encode());
+  }
+
+  /**
+   * What the HTTP server answers a request it could not parse (before any route), in the same
+   * shape: a request line over the limit is a 414, headers over it a 431, anything else a 400. The
+   * connection is closed after it: what follows cannot be trusted to start a request.
+   */
+  static void invalidRequest(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    Failure failure =
+        cause instanceof TooLongHttpLineException
+            ? new Failure(
+                414,
+                "invalid_request_error",
+                "uri_too_long",
+                "The request line is longer than the server accepts")
+            : cause instanceof TooLongHttpHeaderException
+                ? new Failure(
+                    431,
+                    "invalid_request_error",
+                    "request_header_too_large",
+                    "The request's headers are larger than the server accepts")
+                : new Failure(
+                    400, "invalid_request_error", "bad_request", "The request could not be parsed");
+    HttpServerResponse response = request.response();
+    response.putHeader(HttpHeaders.CONNECTION, "close");
+    render(response, failure, null);
+    request.connection().close();
   }
 
   /**

@@ -10,6 +10,7 @@ import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
@@ -100,6 +101,7 @@ public final class HttpServerVerticle extends VerticleBase {
         vertx
             .createHttpServer(options)
             .requestHandler(router(generations, streams, origins, auth))
+            .invalidRequestHandler(ErrorHandler::invalidRequest)
             .webSocketHandshakeHandler(
                 handshake -> {
                   if (!"/v1/ws".equals(handshake.path())) {
@@ -166,17 +168,21 @@ public final class HttpServerVerticle extends VerticleBase {
     router.route().handler(origins);
     router.route("/v1/*").handler(auth);
     router.post("/stream").handler(auth);
-    router.post("/v1/chat/completions").handler(body).handler(json).handler(chat::handle);
+    router.post("/v1/chat/completions").handler(json).handler(body).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
+    // HEAD is GET without the body (Vert.x sends none), on what answers once rather than streams.
+    router.head("/v1/models").handler(this::models);
     SessionsHandler chats = new SessionsHandler(sessions, streams, upstreams, authenticator);
-    router.post("/v1/sessions").handler(body).handler(json).handler(chats::create);
+    router.post("/v1/sessions").handler(json).handler(body).handler(chats::create);
     router.get("/v1/sessions/:id").handler(chats::get);
-    router.post("/v1/sessions/:id/messages").handler(body).handler(json).handler(chats::post);
-    router.post("/v1/sessions/:id/stop").handler(body).handler(json).handler(chats::stop);
-    router.post("/v1/sessions/:id/typing").handler(body).handler(json).handler(chats::typing);
+    router.head("/v1/sessions/:id").handler(chats::get);
+    router.post("/v1/sessions/:id/messages").handler(json).handler(body).handler(chats::post);
+    router.post("/v1/sessions/:id/stop").handler(json).handler(body).handler(chats::stop);
+    router.post("/v1/sessions/:id/typing").handler(json).handler(body).handler(chats::typing);
     router.get("/v1/sessions/:id/events").handler(chats::events);
-    router.post("/v1/generations").handler(body).handler(json).handler(gens::create);
+    router.post("/v1/generations").handler(json).handler(body).handler(gens::create);
     router.get("/v1/generations/:id").handler(gens::status);
+    router.head("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);
     router.post("/v1/generations/:id/cancel").handler(gens::cancel);
     router
@@ -188,9 +194,11 @@ public final class HttpServerVerticle extends VerticleBase {
                         Failure.invalidRequest(
                             "websocket_required",
                             "GET /v1/ws is a WebSocket endpoint: send an Upgrade: websocket request"))));
-    router.post("/stream").handler(body).handler(json).handler(seed::handle);
+    router.post("/stream").handler(json).handler(body).handler(seed::handle);
     router
-        .get("/health")
+        .route("/health")
+        .method(HttpMethod.GET)
+        .method(HttpMethod.HEAD)
         .handler(
             ctx ->
                 ctx.response()
@@ -223,8 +231,11 @@ public final class HttpServerVerticle extends VerticleBase {
                 .setIncludeHidden(false)
                 .setIndexPage("index.html"));
     router.route().failureHandler(ErrorHandler::handle);
-    router.errorHandler(404, ErrorHandler::handle);
-    router.errorHandler(405, ErrorHandler::handle);
+    // Whatever vertx-web answers on its own (a path with a bad %-escape is its 400) is in the API's
+    // error shape too.
+    for (int status : new int[] {400, 404, 405, 413, 500}) {
+      router.errorHandler(status, ErrorHandler.forStatus(status));
+    }
     return router;
   }
 

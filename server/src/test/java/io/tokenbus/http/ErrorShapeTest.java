@@ -1,0 +1,94 @@
+package io.tokenbus.http;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tokenbus.support.TestHub;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.junit5.VertxExtension;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Every answer under {@code /v1} is in OpenAI's error shape, including those Vert.x would give on
+ * its own: a request it cannot parse, a path it cannot decode, a body of the wrong kind.
+ */
+@ExtendWith(VertxExtension.class)
+@DisplayName("Errors Vert.x produces are on the API's contract")
+class ErrorShapeTest {
+
+  private static void assertShape(int status, String code, HttpResponse<Buffer> response) {
+    assertEquals(status, response.statusCode(), response.bodyAsString());
+    assertTrue(
+        response.getHeader("content-type").startsWith("application/json"),
+        response.getHeader("content-type"));
+    JsonObject error = response.bodyAsJsonObject().getJsonObject("error");
+    assertNotNull(error, response.bodyAsString());
+    assertEquals(code, error.getString("code"));
+    assertEquals("invalid_request_error", error.getString("type"));
+    assertTrue(error.containsKey("message") && error.containsKey("param"), error.encode());
+  }
+
+  @Test
+  @DisplayName(
+      "a path with a bad %-escape is 400, a request line over the limit 414, headers over it 431,"
+          + " each in OpenAI's shape")
+  void unparsable(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx));
+    assertShape(400, "bad_request", await(hub.get("/v1/generations/%zz")));
+    assertShape(414, "uri_too_long", await(hub.get("/v1/models?x=" + "a".repeat(9000))));
+    assertShape(
+        431,
+        "request_header_too_large",
+        await(hub.web().get("/v1/models").putHeader("X-Big", "a".repeat(9000)).send()));
+    // The node still serves.
+    assertEquals(200, await(hub.get("/v1/models")).statusCode());
+  }
+
+  @Test
+  @DisplayName(
+      "form-encoded and multipart bodies are 415 before they are read (a long form field was a"
+          + " 500)")
+  void formBodies(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx));
+    MultiMap form = MultiMap.caseInsensitiveMultiMap().add("field", "a".repeat(9000));
+    assertShape(
+        415,
+        "unsupported_media_type",
+        await(hub.web().post("/v1/chat/completions").sendForm(form)));
+    assertShape(
+        415,
+        "unsupported_media_type",
+        await(
+            hub.web()
+                .post("/v1/sessions")
+                .putHeader("Content-Type", "multipart/form-data; boundary=x")
+                .sendBuffer(
+                    Buffer.buffer(
+                        "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--x--\r\n"))));
+  }
+
+  @Test
+  @DisplayName(
+      "HEAD is answered as GET without a body where GET answers once; elsewhere 405 with JSON"
+          + " headers")
+  void head(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx));
+    HttpResponse<Buffer> models = await(hub.web().request(HttpMethod.HEAD, "/v1/models").send());
+    assertEquals(200, models.statusCode());
+    assertEquals(0, models.body() == null ? 0 : models.body().length());
+    assertEquals(200, await(hub.web().request(HttpMethod.HEAD, "/health").send()).statusCode());
+    HttpResponse<Buffer> chat =
+        await(hub.web().request(HttpMethod.HEAD, "/v1/chat/completions").send());
+    assertEquals(405, chat.statusCode());
+    assertTrue(chat.getHeader("content-type").startsWith("application/json"));
+  }
+}
