@@ -68,7 +68,7 @@ final class WebSocketConnection {
    * client reconnects with a fresh one.
    */
   void start() {
-    validateUtf8();
+    guardPipeline();
     long expires = caller.expires();
     if (expires > 0) {
       expiry =
@@ -109,11 +109,14 @@ final class WebSocketConnection {
    * not, so Netty's validator goes in right after the frame decoder; what it refuses reaches {@link
    * #onException} as a 1007.
    */
-  private void validateUtf8() {
+  private void guardPipeline() {
     if (socket instanceof WebSocketInternal internal) {
       ChannelPipeline pipeline = internal.channelHandlerContext().pipeline();
       if (pipeline.get(FRAME_DECODER) != null && pipeline.get(Utf8FrameValidator.class) == null) {
         pipeline.addAfter(FRAME_DECODER, "utf8-validator", new Utf8FrameValidator(false));
+      }
+      if (pipeline.get(ReadGate.NAME) == null) {
+        pipeline.addFirst(ReadGate.NAME, new ReadGate()); // pongs stay within the write bound
       }
     }
   }

@@ -2,8 +2,10 @@ package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.support.TestHub;
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -27,6 +29,7 @@ class WebSocketProtocolTest {
 
   private static final int TEXT = 1;
   private static final int CONTINUATION = 0;
+  private static final int PING = 9;
 
   @Test
   @DisplayName(
@@ -147,5 +150,90 @@ class WebSocketProtocolTest {
       }
       offset += header + length;
     }
+  }
+
+  @Test
+  @DisplayName(
+      "a ping flood from a client that reads nothing stops being read once the pongs fill the"
+          + " write bound, and every pong arrives once the client reads")
+  void pingFlood(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx));
+    long frames = 500_000; // 500,000 pings of 125 bytes: 65 MB sent, 63 MB of pongs owed
+    byte[] payload = filled(125);
+    NetSocket socket = await(vertx.createNetClient().connect(hub.port(), "127.0.0.1"));
+    Promise<Void> upgraded = Promise.promise();
+    long[] pongBytes = {0};
+    Promise<Void> allPongs = Promise.promise();
+    Buffer handshake = Buffer.buffer();
+    socket.handler(
+        chunk -> {
+          if (!upgraded.future().isComplete()) {
+            handshake.appendBuffer(chunk);
+            int end = handshake.toString(StandardCharsets.ISO_8859_1).indexOf("\r\n\r\n");
+            if (end >= 0) {
+              pongBytes[0] += handshake.length() - end - 4;
+              upgraded.complete();
+            }
+            return;
+          }
+          pongBytes[0] += chunk.length();
+          if (pongBytes[0] >= frames * (2 + payload.length)) {
+            allPongs.tryComplete();
+          }
+        });
+    socket.write(
+        "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:"
+            + hub.port()
+            + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    await(upgraded.future());
+    socket.pause(); // the client reads nothing from here on
+
+    Promise<Long> stuck = Promise.promise();
+    Promise<Void> sentAll = Promise.promise();
+    long[] sent = {0};
+    Runnable[] pump = new Runnable[1];
+    long[] stallTimer = {-1};
+    pump[0] =
+        () -> {
+          while (sent[0] < frames && !socket.writeQueueFull()) {
+            socket.write(frame(PING, 0, true, payload));
+            sent[0]++;
+          }
+          if (sent[0] == frames) {
+            sentAll.tryComplete();
+            return;
+          }
+          // The kernel's buffers are full: if the hub reads nothing more for 2 s, it has stopped.
+          long before = sent[0];
+          stallTimer[0] =
+              vertx.setTimer(
+                  2000,
+                  t -> {
+                    if (sent[0] == before) {
+                      stuck.tryComplete(before);
+                    }
+                  });
+          socket.drainHandler(
+              v -> {
+                vertx.cancelTimer(stallTimer[0]);
+                pump[0].run();
+              });
+        };
+    vertx.runOnContext(v -> pump[0].run());
+    long sentWhenStuck =
+        await(
+            Future.any(stuck.future(), sentAll.future())
+                .map(v -> stuck.future().isComplete() ? stuck.future().result() : frames),
+            60);
+    assertTrue(
+        sentWhenStuck < frames,
+        "the hub read all " + frames + " pings while their pongs went unread");
+
+    socket.resume();
+    await(sentAll.future(), 60);
+    await(allPongs.future(), 60);
+    assertEquals(frames * (2 + payload.length), pongBytes[0]);
+    socket.close();
   }
 }
