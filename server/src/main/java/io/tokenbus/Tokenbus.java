@@ -203,7 +203,11 @@ public final class Tokenbus {
     return deploy(
         vertx,
         config,
-        new InMemoryGenerationStore(vertx, config.generation().retentionSeconds() * 1000L));
+        new InMemoryGenerationStore(
+            vertx,
+            config.generation().retentionSeconds() * 1000L,
+            config.generation().maxRetained(),
+            config.generation().maxRetainedBytes()));
   }
 
   private static SessionStore sessionStore(Vertx vertx, TokenbusConfig config) {

@@ -379,6 +379,8 @@ public record TokenbusConfig(
       int batchWindowMs,
       int batchMaxEvents,
       int retentionSeconds,
+      int maxRetained,
+      long maxRetainedBytes,
       String streamModel,
       int idleCancelSeconds) {}
 
@@ -678,6 +680,12 @@ public record TokenbusConfig(
     range("generation.batch-window-ms", generation.batchWindowMs, 0, 1000);
     range("generation.batch-max-events", generation.batchMaxEvents, 1, 100_000);
     range("generation.retention-seconds", generation.retentionSeconds, 1, 7 * 24 * 3600);
+    range("generation.max-retained", generation.maxRetained, 1, 10_000_000);
+    if (generation.maxRetainedBytes < 1024 * 1024) {
+      throw new ConfigException(
+          "generation.max-retained-bytes",
+          "must be at least 1048576 (1 MiB), got " + generation.maxRetainedBytes);
+    }
     notBlank("generation.stream-model", generation.streamModel);
     range("generation.idle-cancel-seconds", generation.idleCancelSeconds, 0, 24 * 3600);
     if (!(mock.tokensPerSecond > 0 && mock.tokensPerSecond <= 1_000_000)) {

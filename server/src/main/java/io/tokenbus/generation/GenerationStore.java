@@ -37,4 +37,13 @@ public interface GenerationStore {
    * there is no other node to take over (and nothing was changed).
    */
   Future<Boolean> release(String id, long epoch);
+
+  /**
+   * The tenant of a generation that ended and is no longer kept (evicted past a bound, or past its
+   * retention), or null when the id is unknown or still kept. Lets an answer say "expired" rather
+   * than "never existed"; a store that does not remember answers null.
+   */
+  default Future<String> gone(String id) {
+    return Future.succeededFuture();
+  }
 }

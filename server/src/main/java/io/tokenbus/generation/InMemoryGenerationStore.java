@@ -1,9 +1,13 @@
 package io.tokenbus.generation;
 
 import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -11,18 +15,48 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The single-node store: one in-memory log per generation, shared by all verticles of the node.
  * Readers and the owner run on different event loops, so each log is guarded by its own monitor
- * (held only for an array copy, never across I/O). A finished generation is dropped after the
- * retention period.
+ * (held only for an array copy, never across I/O).
+ *
+ * <p>What a finished generation keeps is bounded three ways: it is dropped after the retention
+ * period; at most {@code maxRetained} finished generations and {@code maxRetainedBytes} of their
+ * logs are kept, the oldest to finish evicted first; and its request is cut down to what its status
+ * needs (the prompt is kept only while it runs, for recovery). An evicted or expired id is
+ * remembered, within the same count, so that it can be told apart from one that never existed.
  */
 public final class InMemoryGenerationStore implements GenerationStore {
 
+  /** What a finished generation's log is counted as, besides its events: ids, info, the map. */
+  private static final long BASE_BYTES = 512;
+
   private final Vertx vertx;
   private final long retentionMs;
+  private final int maxRetained;
+  private final long maxRetainedBytes;
   private final Map<String, Log> logs = new ConcurrentHashMap<>();
 
+  /** Finished generations, oldest to finish first; guarded by itself. */
+  private final ArrayDeque<Log> finished = new ArrayDeque<>();
+
+  private long finishedBytes;
+
+  /** Ids of generations that ended and are gone (id to tenant), oldest first; bounded. */
+  private final LinkedHashMap<String, String> gone = new LinkedHashMap<>();
+
   public InMemoryGenerationStore(Vertx vertx, long retentionMs) {
+    this(vertx, retentionMs, Integer.MAX_VALUE, Long.MAX_VALUE);
+  }
+
+  /**
+   * @param maxRetained finished generations kept at most ({@code generation.max-retained})
+   * @param maxRetainedBytes bytes of finished logs kept at most ({@code
+   *     generation.max-retained-bytes})
+   */
+  public InMemoryGenerationStore(
+      Vertx vertx, long retentionMs, int maxRetained, long maxRetainedBytes) {
     this.vertx = vertx;
     this.retentionMs = retentionMs;
+    this.maxRetained = maxRetained;
+    this.maxRetainedBytes = maxRetainedBytes;
   }
 
   @Override
@@ -69,11 +103,86 @@ public final class InMemoryGenerationStore implements GenerationStore {
       }
       log.events.addAll(events);
       finished = log.terminal = events.get(events.size() - 1).terminal();
+      if (finished) {
+        log.info = withoutPrompt(log.info);
+        log.bytes =
+            BASE_BYTES + log.events.stream().mapToLong(InMemoryGenerationStore::bytes).sum();
+      }
     }
     if (finished) {
-      vertx.setTimer(retentionMs, t -> logs.remove(id));
+      retain(log);
+      vertx.setTimer(retentionMs, t -> drop(log));
     }
     return Future.succeededFuture();
+  }
+
+  /**
+   * The tenant of a generation that ended and is no longer kept (evicted or past its retention), or
+   * null: it is unknown, or still here.
+   */
+  @Override
+  public Future<String> gone(String id) {
+    synchronized (finished) {
+      return Future.succeededFuture(gone.get(id));
+    }
+  }
+
+  /**
+   * Keeps a finished log, evicting the oldest finished ones past either bound; never the one that
+   * just finished, which its viewers are still reading (a single log is bounded by {@code
+   * generation.max-events} on its own).
+   */
+  private void retain(Log log) {
+    synchronized (finished) {
+      finished.addLast(log);
+      finishedBytes += log.bytes;
+      while (finished.size() > 1
+          && (finished.size() > maxRetained || finishedBytes > maxRetainedBytes)) {
+        forget(finished.peekFirst());
+      }
+    }
+  }
+
+  private void drop(Log log) {
+    synchronized (finished) {
+      if (finished.contains(log)) { // O(n) at the retention timer only, never per event
+        forget(log);
+      }
+    }
+  }
+
+  /** Under the lock: the log is gone, its id remembered. */
+  private void forget(Log log) {
+    finished.remove(log);
+    finishedBytes -= log.bytes;
+    logs.remove(log.info.id(), log);
+    gone.put(log.info.id(), log.info.request().creator().tenant());
+    if (gone.size() > Math.min(maxRetained, 100_000)) {
+      gone.remove(gone.keySet().iterator().next());
+    }
+  }
+
+  /** What an event holds, roughly, in bytes (its text twice over for UTF-16, plus the object). */
+  private static long bytes(GenerationEvent event) {
+    return 96 + (event.text() == null ? 0 : 2L * event.text().length());
+  }
+
+  /**
+   * The request as a finished generation needs it: its model, limits and links, but not the prompt
+   * (a client could otherwise keep a megabyte per request for the whole retention period).
+   */
+  private static GenerationInfo withoutPrompt(GenerationInfo info) {
+    GenerationRequest request = info.request();
+    GenerationRequest kept =
+        new GenerationRequest(
+            request.model(),
+            new JsonObject().put("model", request.model()),
+            request.maxTokens(),
+            request.mockTokensPerSecond(),
+            request.session(),
+            request.creator());
+    return new GenerationInfo(
+        info.id(), info.model(), info.created(), kept, info.owner(), info.epoch());
   }
 
   @Override
@@ -108,9 +217,14 @@ public final class InMemoryGenerationStore implements GenerationStore {
   }
 
   private static final class Log {
-    final GenerationInfo info;
+    /** Set again, without the prompt, when it finishes (under the log's monitor). */
+    volatile GenerationInfo info;
+
     final ArrayList<GenerationEvent> events = new ArrayList<>();
     boolean terminal;
+
+    /** Counted once it finishes. */
+    long bytes;
 
     Log(GenerationInfo info) {
       this.info = info;

@@ -5,6 +5,8 @@ import io.tokenbus.auth.Principal;
 import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationStore;
+import io.vertx.core.Future;
 import io.vertx.ext.web.RoutingContext;
 
 /**
@@ -102,6 +104,32 @@ final class Access {
   static ApiException denied(String message) {
     return new ApiException(
         new Failure(403, "invalid_request_error", "permission_denied", message));
+  }
+
+  /**
+   * The failure for a generation the store does not hold: 404 {@code generation_expired} when it
+   * ended and was dropped (evicted or past its retention) and is the caller's to know about, else
+   * {@code generation_not_found}, as for an id that never existed.
+   */
+  static <T> Future<T> notFound(GenerationStore store, Principal caller, String id) {
+    return store
+        .gone(id)
+        .recover(e -> Future.succeededFuture())
+        .compose(
+            tenant -> {
+              Grant grant = caller.grant();
+              boolean visible =
+                  tenant != null && caller.sees(tenant) && (grant == null || grant.id().equals(id));
+              return Future.failedFuture(
+                  visible
+                      ? ApiException.notFound(
+                          "generation_expired",
+                          "Generation '"
+                              + id
+                              + "' has ended and is no longer kept (generation.retention-seconds,"
+                              + " generation.max-retained, generation.max-retained-bytes)")
+                      : generationNotFound(id));
+            });
   }
 
   static ApiException generationNotFound(String id) {

@@ -7,6 +7,7 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
@@ -89,12 +90,18 @@ final class GenerationSubscriptions {
     watched.put(id, null);
     store
         .snapshot(id)
+        .compose(
+            found ->
+                found == null
+                    ? Access.<GenerationSnapshot>notFound(store, caller, id)
+                    : Future.succeededFuture(found))
         .onComplete(
             ar -> {
               try {
-                if (ar.failed()
-                    || ar.result() == null
-                    || !Access.reaches(caller, ar.result().info())) {
+                if (ar.failed() && ar.cause() instanceof ApiException refused) {
+                  throw refused;
+                }
+                if (ar.failed() || !Access.reaches(caller, ar.result().info())) {
                   throw Access.generationNotFound(id);
                 }
                 Cursors.checkWithin(cursor, ar.result());

@@ -158,12 +158,18 @@ final class GenerationsHandler {
   private Future<GenerationSnapshot> snapshot(RoutingContext ctx, Scope scope, String what) {
     Principal caller = Access.caller(ctx);
     Access.mayUseGenerations(caller, scope, what);
-    return snapshot(ctx.pathParam("id"))
+    String id = ctx.pathParam("id");
+    return store
+        .snapshot(id)
         .compose(
-            snapshot ->
-                Access.reaches(caller, snapshot.info())
-                    ? Future.succeededFuture(snapshot)
-                    : Future.failedFuture(Access.generationNotFound(snapshot.info().id())));
+            snapshot -> {
+              if (snapshot == null) {
+                return Access.notFound(store, caller, id);
+              }
+              return Access.reaches(caller, snapshot.info())
+                  ? Future.succeededFuture(snapshot)
+                  : Future.failedFuture(Access.generationNotFound(id));
+            });
   }
 
   private Future<GenerationSnapshot> snapshot(String id) {
