@@ -392,6 +392,8 @@ public record TokenbusConfig(
    * @param type {@code openai} (any OpenAI-compatible server) or {@code anthropic} (the Messages
    *     API)
    * @param models comma-separated model patterns; {@code *} matches any run of characters
+   * @param maxEventBytes the largest SSE event (its data lines together) read from the upstream
+   * @param maxLineBytes the longest SSE line read from the upstream
    */
   public record Provider(
       String type,
@@ -399,6 +401,8 @@ public record TokenbusConfig(
       String baseUrl,
       String apiKey,
       Map<String, String> headers,
+      int maxEventBytes,
+      int maxLineBytes,
       Timeouts timeouts,
       Retry retry,
       Recovery recovery,
@@ -438,6 +442,10 @@ public record TokenbusConfig(
           + (apiKey.isEmpty() ? "(none)" : "(set)")
           + ", headers="
           + headers.keySet()
+          + ", maxEventBytes="
+          + maxEventBytes
+          + ", maxLineBytes="
+          + maxLineBytes
           + ", "
           + timeouts
           + ", "
@@ -822,6 +830,8 @@ public record TokenbusConfig(
               }
               headers.put(name, value == null ? "" : value);
             });
+    range(key + ".max-event-bytes", p.maxEventBytes(), 1024, 256 * 1024 * 1024);
+    range(key + ".max-line-bytes", p.maxLineBytes(), 1024, 256 * 1024 * 1024);
     Timeouts t = p.timeouts();
     range(key + ".timeouts.connect-ms", t.connectMs(), 1, 600_000);
     range(key + ".timeouts.first-token-ms", t.firstTokenMs(), 1, 3_600_000);
@@ -850,6 +860,8 @@ public record TokenbusConfig(
         baseUrl,
         apiKey,
         Collections.unmodifiableMap(headers),
+        p.maxEventBytes(),
+        p.maxLineBytes(),
         t,
         r,
         new Recovery(

@@ -1,7 +1,6 @@
 package io.tokenbus.provider;
 
 import io.vertx.core.buffer.Buffer;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
 
@@ -10,25 +9,66 @@ import java.util.function.Consumer;
  * says: lines end in LF, CRLF or CR; {@code data:} lines join with LF; a blank line ends an event;
  * comments and standard fields are ignored. One non-standard field is reported: {@code error:},
  * which llama.cpp's server sends for a failure before closing with {@code data: [DONE]}. Bytes are
- * decoded as UTF-8 a whole line at a time, so a character split across network reads survives. A
- * line longer than the limit is an error.
+ * decoded as UTF-8 a whole line at a time, so a character split across network reads survives.
+ *
+ * <p>What an upstream can make it hold is bounded, byte by byte as they arrive: a line longer than
+ * {@code maxLineBytes}, or an event whose {@code data} lines together (as received, field names
+ * included, line ends not) pass {@code maxEventBytes}, throws {@link TooLarge} at the first byte
+ * over, so an endless line or an endless event never buffers more than its bound.
  */
 public final class SseDecoder {
 
+  /** A line or an event went past its bound; the stream cannot be read on. */
+  public static final class TooLarge extends IllegalStateException {
+    private final boolean event;
+    private final int limit;
+
+    TooLarge(boolean event, int limit) {
+      super(
+          (event ? "an SSE event is larger than " : "an SSE line is longer than ")
+              + limit
+              + " bytes");
+      this.event = event;
+      this.limit = limit;
+    }
+
+    /** True for an event over {@code maxEventBytes}, false for a line over {@code maxLineBytes}. */
+    public boolean event() {
+      return event;
+    }
+
+    public int limit() {
+      return limit;
+    }
+  }
+
+  /** A line buffer grown past this is dropped after its line, so a long line is not kept. */
+  private static final int KEPT_LINE_CAPACITY = 8192;
+
+  private static final byte[] DATA_FIELD = "data:".getBytes(StandardCharsets.US_ASCII);
+
   private final int maxLineBytes;
+  private final int maxEventBytes;
   private final Consumer<String> onData;
   private final Consumer<String> onErrorField;
-  private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+  private byte[] line = new byte[256];
+  private int lineLength;
+
+  /** The data lines of the event so far, in bytes as received. */
+  private long eventBytes;
+
   private StringBuilder data;
   private boolean lastWasCr;
 
-  public SseDecoder(int maxLineBytes, Consumer<String> onData, Consumer<String> onErrorField) {
+  public SseDecoder(
+      int maxLineBytes, int maxEventBytes, Consumer<String> onData, Consumer<String> onErrorField) {
     this.maxLineBytes = maxLineBytes;
+    this.maxEventBytes = maxEventBytes;
     this.onData = onData;
     this.onErrorField = onErrorField;
   }
 
-  /** Feeds bytes; throws {@link IllegalStateException} if a line exceeds the limit. */
+  /** Feeds bytes; throws {@link TooLarge} as soon as a line or an event passes its bound. */
   public void feed(Buffer buffer) {
     for (int i = 0, n = buffer.length(); i < n; i++) {
       byte b = buffer.getByte(i);
@@ -40,18 +80,46 @@ public final class SseDecoder {
       if (b == '\n' || b == '\r') {
         endLine();
       } else {
-        if (line.size() >= maxLineBytes) {
-          throw new IllegalStateException("an SSE line is longer than " + maxLineBytes + " bytes");
-        }
-        line.write(b);
+        append(b);
       }
     }
   }
 
+  private void append(byte b) {
+    if (lineLength >= maxLineBytes) {
+      throw new TooLarge(false, maxLineBytes);
+    }
+    if (lineLength >= DATA_FIELD.length
+        && eventBytes + lineLength + 1 > maxEventBytes
+        && isDataField()) {
+      throw new TooLarge(true, maxEventBytes);
+    }
+    if (lineLength == line.length) {
+      byte[] grown = new byte[(int) Math.min((long) maxLineBytes, 2L * line.length)];
+      System.arraycopy(line, 0, grown, 0, lineLength);
+      line = grown;
+    }
+    line[lineLength++] = b;
+  }
+
+  private boolean isDataField() {
+    for (int i = 0; i < DATA_FIELD.length; i++) {
+      if (line[i] != DATA_FIELD[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private void endLine() {
-    String text = line.toString(StandardCharsets.UTF_8);
-    line.reset();
+    String text = new String(line, 0, lineLength, StandardCharsets.UTF_8);
+    int length = lineLength;
+    lineLength = 0;
+    if (line.length > KEPT_LINE_CAPACITY) {
+      line = new byte[256];
+    }
     if (text.isEmpty()) {
+      eventBytes = 0;
       if (data != null) {
         String event = data.toString();
         data = null;
@@ -71,6 +139,11 @@ public final class SseDecoder {
         value = text.length() > 5 && text.charAt(5) == ' ' ? text.substring(6) : text.substring(5);
       } else {
         return;
+      }
+      // Every data line counts, a bare "data" too: each adds a line end to the event.
+      eventBytes += length;
+      if (eventBytes > maxEventBytes) {
+        throw new TooLarge(true, maxEventBytes);
       }
       if (data == null) {
         data = new StringBuilder(value);

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
 abstract class StreamingCall implements UpstreamCall {
 
   private static final Logger LOG = LoggerFactory.getLogger(StreamingCall.class);
-  private static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+  /** What of an error answer's body is read; past it the connection is closed. */
   private static final int MAX_ERROR_BODY_BYTES = 16 * 1024;
 
   /**
@@ -85,23 +86,25 @@ abstract class StreamingCall implements UpstreamCall {
   protected final UpstreamListener listener;
   private HttpClientRequest request;
   private boolean ended;
-  private final SseDecoder decoder =
-      new SseDecoder(
-          MAX_LINE_BYTES,
-          data -> {
-            if (!ended) {
-              onData(data);
-            }
-          },
-          value -> {
-            if (!ended) {
-              onErrorField(value);
-            }
-          });
+  private final SseDecoder decoder;
 
   StreamingCall(Http http, UpstreamListener listener) {
     this.http = http;
     this.listener = listener;
+    this.decoder =
+        new SseDecoder(
+            http.config().maxLineBytes(),
+            http.config().maxEventBytes(),
+            data -> {
+              if (!ended) {
+                onData(data);
+              }
+            },
+            value -> {
+              if (!ended) {
+                onErrorField(value);
+              }
+            });
   }
 
   /** Sends {@code body} with the common headers plus {@code auth}; returns this call. */
@@ -165,27 +168,40 @@ abstract class StreamingCall implements UpstreamCall {
       long retryAfter =
           RetryAfter.parseMillis(
               response.getHeader(HttpHeaders.RETRY_AFTER), response.getHeader("retry-after-ms"));
+      // Enough of the body for its message; an endless one is not waited for.
       response.handler(
           chunk -> {
-            if (errorBody.length() < MAX_ERROR_BODY_BYTES) {
-              errorBody.appendBuffer(chunk);
+            if (ended) {
+              return;
+            }
+            errorBody.appendBuffer(chunk);
+            if (errorBody.length() >= MAX_ERROR_BODY_BYTES) {
+              fail(statusFailure(response.statusCode(), errorBody, retryAfter), true);
             }
           });
       response.endHandler(
-          v -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
+          v -> {
+            if (!ended) {
+              fail(statusFailure(response.statusCode(), errorBody, retryAfter), false);
+            }
+          });
       response.exceptionHandler(
-          e -> fail(statusFailure(response.statusCode(), errorBody, retryAfter), false));
+          e -> {
+            if (!ended) {
+              fail(statusFailure(response.statusCode(), errorBody, retryAfter), false);
+            }
+          });
       return;
     }
     response.handler(
         chunk -> {
+          if (ended) {
+            return;
+          }
           try {
             decoder.feed(chunk);
-          } catch (IllegalStateException e) {
-            fail(
-                UpstreamFailure.broken(
-                    Failure.upstream("The upstream stream is malformed: " + e.getMessage())),
-                true);
+          } catch (SseDecoder.TooLarge e) {
+            fail(UpstreamFailure.broken(Failure.upstream(tooLarge(e))), true);
           }
         });
     response.exceptionHandler(
@@ -200,6 +216,21 @@ abstract class StreamingCall implements UpstreamCall {
             onBodyEnd();
           }
         });
+  }
+
+  /** Names the bound and its key, so whoever reads it knows what to raise, if anything. */
+  private String tooLarge(SseDecoder.TooLarge e) {
+    return e.event()
+        ? "The upstream sent an SSE event larger than providers."
+            + http.name()
+            + ".max-event-bytes ("
+            + e.limit()
+            + " bytes)"
+        : "The upstream sent an SSE line longer than providers."
+            + http.name()
+            + ".max-line-bytes ("
+            + e.limit()
+            + " bytes)";
   }
 
   private UpstreamFailure statusFailure(int status, Buffer errorBody, long retryAfterMs) {

@@ -31,6 +31,8 @@ public final class Upstreams {
           "",
           "",
           Map.of(),
+          1024 * 1024,
+          256 * 1024,
           new TokenbusConfig.Timeouts(1000, 600_000, 600_000, 24 * 3_600_000),
           new TokenbusConfig.Retry(1, 0, 0, 0),
           new TokenbusConfig.Recovery(TokenbusConfig.Recovery.Strategy.CONTINUE, 3, ""),

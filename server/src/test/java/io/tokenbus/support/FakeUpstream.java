@@ -14,6 +14,7 @@ import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A fake upstream's server on a random 127.0.0.1 port: it records each request and answers it from
@@ -27,6 +28,28 @@ public abstract class FakeUpstream {
 
   /** Accepts the request and never answers. */
   public record Hang() implements FakeOpenAi.Behavior {}
+
+  /**
+   * Answers {@code status} ({@code text/event-stream} for 200, else JSON) with {@code preamble},
+   * then {@code repeat} over and over, as fast as the socket takes it, until the connection closes
+   * or {@code capBytes} were written (then it goes silent, the connection open). {@link #written}
+   * counts the bytes handed to the connection, every response of this behavior together: the test
+   * of a reader's bound.
+   */
+  public record Endless(
+      int status, String preamble, String repeat, long capBytes, AtomicLong written)
+      implements FakeOpenAi.Behavior {
+
+    /** An endless 200 event stream. */
+    public Endless(String preamble, String repeat, long capBytes) {
+      this(200, preamble, repeat, capBytes, new AtomicLong());
+    }
+
+    /** An error answer whose body never ends. */
+    public static Endless errorBody(int status, String preamble, String repeat, long capBytes) {
+      return new Endless(status, preamble, repeat, capBytes, new AtomicLong());
+    }
+  }
 
   /**
    * A request as the fake received it (body null if it was not JSON), when its connection closed,
@@ -111,7 +134,8 @@ public abstract class FakeUpstream {
     return behavior instanceof Answer
         || behavior instanceof UpstreamScript.Status
         || behavior instanceof Hang
-        || behavior instanceof Raw;
+        || behavior instanceof Raw
+        || behavior instanceof Endless;
   }
 
   /** The 404 for any other path. */
@@ -202,11 +226,45 @@ public abstract class FakeUpstream {
       continueAnswer(response, body, answer, partial);
     } else if (current instanceof Raw raw) {
       response.putHeader("content-type", "text/event-stream").end(raw.body());
+    } else if (current instanceof Endless endless) {
+      response
+          .setStatusCode(endless.status())
+          .setChunked(true)
+          .putHeader(
+              "content-type",
+              endless.status() == 200 ? "text/event-stream; charset=utf-8" : "application/json");
+      Buffer preamble = Buffer.buffer(endless.preamble());
+      endless.written().addAndGet(preamble.length());
+      response.write(preamble);
+      // Each write waits for the last: what was written is what the socket took.
+      pour(
+          response,
+          endless,
+          Buffer.buffer(endless.repeat().repeat(Math.max(1, 16384 / endless.repeat().length()))),
+          new long[] {preamble.length()});
     } else if (current instanceof Hang) {
       // say nothing, keep the connection open
     } else {
       answerOwn(response, body, current);
     }
+  }
+
+  /**
+   * Writes {@code chunk} again each time the last one reached the socket, until closed or at the
+   * cap, so {@link Endless#written} is what the socket took, not what waited in memory.
+   */
+  private void pour(HttpServerResponse response, Endless endless, Buffer chunk, long[] sent) {
+    if (response.closed() || sent[0] >= endless.capBytes()) {
+      return;
+    }
+    response
+        .write(chunk)
+        .onSuccess(
+            v -> {
+              sent[0] += chunk.length();
+              endless.written().addAndGet(chunk.length());
+              vertx.runOnContext(next -> pour(response, endless, chunk, sent));
+            });
   }
 
   private void continueAnswer(
