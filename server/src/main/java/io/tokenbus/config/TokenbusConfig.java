@@ -522,7 +522,11 @@ public record TokenbusConfig(
     }
   }
 
-  public record CircuitBreaker(int failureThreshold, int resetMs) {}
+  /**
+   * One circuit per model of the provider, at most {@code maxModels} of them (past it, the least
+   * recently used one that is closed and counts no failure is forgotten first).
+   */
+  public record CircuitBreaker(int failureThreshold, int resetMs, int maxModels) {}
 
   /** Settings only the Anthropic Messages API needs. */
   public record Anthropic(String version, int defaultMaxTokens) {}
@@ -852,6 +856,7 @@ public record TokenbusConfig(
     CircuitBreaker cb = p.circuitBreaker();
     range(key + ".circuit-breaker.failure-threshold", cb.failureThreshold(), 0, 10_000);
     range(key + ".circuit-breaker.reset-ms", cb.resetMs(), 1, 3_600_000);
+    range(key + ".circuit-breaker.max-models", cb.maxModels(), 1, 1_000_000);
     notBlank(key + ".anthropic.version", p.anthropic().version());
     range(key + ".anthropic.default-max-tokens", p.anthropic().defaultMaxTokens(), 1, 1_000_000);
     return new Provider(

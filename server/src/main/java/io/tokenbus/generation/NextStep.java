@@ -31,7 +31,7 @@ sealed interface NextStep {
    * One failed attempt and where the run stood.
    *
    * @param retryAfterMs the wait the upstream asked for, or -1
-   * @param circuitOpen the attempt never reached the upstream: its provider's circuit is open
+   * @param circuitOpen the attempt never reached the upstream: its model's circuit is open
    * @param afterOutput the attempt produced output and the answer has some (or was taken over with
    *     some): a break to recover from, not a failed start
    * @param attemptsOnTarget attempts on the current target since it was chosen or last produced

@@ -9,6 +9,7 @@ import io.tokenbus.provider.UpstreamCall;
 import io.tokenbus.provider.UpstreamFailure;
 import io.tokenbus.provider.UpstreamListener;
 import io.tokenbus.provider.Upstreams;
+import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -28,7 +29,8 @@ import org.slf4j.LoggerFactory;
  *       {@code Retry-After}; then the next model of the fallback chain;
  *   <li>after text was produced, the provider's recovery strategy: continue from the partial text
  *       (trimming what the continuation repeats), restart (a {@code reset} first), or fail;
- *   <li>a circuit breaker per provider, consulted before each attempt.
+ *   <li>a circuit breaker per provider and model, consulted before each attempt; only the
+ *       upstream's own failures count (never what the client's request made it refuse).
  * </ul>
  *
  * Every retry, recovery and fallback is reported ({@link Sink#recovery}) so that it shows in the
@@ -170,12 +172,12 @@ final class UpstreamRun {
     attemptsOnTarget++;
     Attempt attempt = new Attempt(target);
     current = attempt;
-    if (target.breaker() == null) {
+    CircuitBreaker breaker = target.breaker();
+    if (breaker == null) {
       attempt.begin();
       return;
     }
-    target
-        .breaker()
+    breaker
         .<Void>execute(
             promise -> {
               attempt.breakerPromise = promise;
@@ -192,7 +194,9 @@ final class UpstreamRun {
                             503,
                             "upstream_error",
                             "circuit_open",
-                            "The circuit of provider "
+                            "The circuit of model "
+                                + target.model()
+                                + " at provider "
                                 + target.provider().name()
                                 + " is open after repeated failures; it is not called for now")));
               }
@@ -498,7 +502,7 @@ final class UpstreamRun {
       if (!live()) {
         return;
       }
-      settle(!failure.retryable());
+      settle(!failure.upstreamsFault());
       UpstreamRun.this.onFailure(this, failure);
     }
 
@@ -525,7 +529,10 @@ final class UpstreamRun {
       }
     }
 
-    /** Tells the circuit breaker how the upstream did: alive (or not its fault), or failing. */
+    /**
+     * Tells the model's circuit how the upstream did: alive (or not its fault), or failing. A
+     * success starts the failure count over.
+     */
     void settle(boolean healthy) {
       if (settled || breakerPromise == null) {
         return;

@@ -4,18 +4,24 @@ import io.tokenbus.bus.Failure;
 
 /**
  * Why one upstream attempt failed: the {@link Failure} a client would see, whether trying again can
- * help, and how long the upstream asked us to wait ({@code Retry-After}), or -1.
+ * help, how long the upstream asked us to wait ({@code Retry-After}), or -1, and whether it is the
+ * upstream's own failure, which counts for the model's circuit breaker. A client can choose its
+ * request, so what its request makes the upstream refuse (400, 404, 413, 422, also 429: a shared
+ * limit a client's own traffic can reach) must never open the circuit for others.
  */
-public record UpstreamFailure(Failure failure, boolean retryable, long retryAfterMs) {
+public record UpstreamFailure(
+    Failure failure, boolean retryable, long retryAfterMs, boolean upstreamsFault) {
 
-  /** A connection that could not be opened, or broke: worth another attempt. */
+  /**
+   * A connection that could not be opened, or broke: worth another attempt, the upstream's fault.
+   */
   public static UpstreamFailure broken(Failure failure) {
-    return new UpstreamFailure(failure, true, -1);
+    return new UpstreamFailure(failure, true, -1, true);
   }
 
-  /** A failure no retry can fix (a rejected request, a bad key). */
+  /** A failure no retry can fix (a rejected request, a bad key); not the upstream's health. */
   public static UpstreamFailure fatal(Failure failure) {
-    return new UpstreamFailure(failure, false, -1);
+    return new UpstreamFailure(failure, false, -1, false);
   }
 
   /**
@@ -39,6 +45,6 @@ public record UpstreamFailure(Failure failure, boolean retryable, long retryAfte
                   : new Failure(502, "upstream_error", "upstream_rejected_request", text);
         };
     boolean retryable = status == 408 || status == 409 || status == 429 || status >= 500;
-    return new UpstreamFailure(failure, retryable, retryAfterMs);
+    return new UpstreamFailure(failure, retryable, retryAfterMs, retryable && status != 429);
   }
 }

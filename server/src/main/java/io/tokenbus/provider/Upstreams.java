@@ -3,7 +3,6 @@ package io.tokenbus.provider;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.circuitbreaker.CircuitBreaker;
-import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -16,8 +15,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The node's upstreams: one {@link Provider} per configured provider (with its HTTP client and its
- * circuit breaker, shared by every worker of the node), the built-in mock, and the routing of a
- * model to the chain of targets to try: the model's own provider, then its fallbacks.
+ * circuit breakers, one per model, shared by every worker of the node), the built-in mock, and the
+ * routing of a model to the chain of targets to try: the model's own provider, then its fallbacks.
  */
 public final class Upstreams {
 
@@ -36,23 +35,32 @@ public final class Upstreams {
           new TokenbusConfig.Timeouts(1000, 600_000, 600_000, 24 * 3_600_000),
           new TokenbusConfig.Retry(1, 0, 0, 0),
           new TokenbusConfig.Recovery(TokenbusConfig.Recovery.Strategy.CONTINUE, 3, ""),
-          new TokenbusConfig.CircuitBreaker(0, 1),
+          new TokenbusConfig.CircuitBreaker(0, 1, 1),
           new TokenbusConfig.Anthropic("-", 1));
 
   private final TokenbusConfig config;
   private final MockProvider mock;
   private final Map<String, Served> providers = new LinkedHashMap<>();
 
-  /** A configured provider in use. */
+  /** A configured provider in use; {@code circuits} is null when its breaker is disabled. */
   private record Served(
-      String name, TokenbusConfig.Provider settings, Provider provider, CircuitBreaker breaker) {}
+      String name, TokenbusConfig.Provider settings, Provider provider, ModelCircuits circuits) {}
 
   /**
-   * One thing to try for a generation: a model, the provider that serves it, its policies and its
-   * circuit breaker (null when disabled).
+   * One thing to try for a generation: a model, the provider that serves it, its policies and the
+   * provider's circuits (null when disabled).
    */
   public record Target(
-      String model, Provider provider, TokenbusConfig.Provider policy, CircuitBreaker breaker) {}
+      String model, Provider provider, TokenbusConfig.Provider policy, ModelCircuits circuits) {
+
+    /**
+     * This model's circuit at its provider, or null when disabled. Asked at each attempt, so a
+     * request is only routed, never given a circuit, until it is sent.
+     */
+    public CircuitBreaker breaker() {
+      return circuits == null ? null : circuits.of(model);
+    }
+  }
 
   /** Either the chain of targets for a model, primary first, or why there is none. */
   public record Route(List<Target> chain, Failure failure) {}
@@ -78,35 +86,11 @@ public final class Upstreams {
                         new OpenAiProvider(
                             vertx, name, settings, config.generation().maxConcurrent());
                   };
-              CircuitBreaker breaker = null;
-              if (settings.circuitBreaker().failureThreshold() > 0) {
-                breaker =
-                    CircuitBreaker.create(
-                        "tokenbus.provider." + name,
-                        vertx,
-                        new CircuitBreakerOptions()
-                            .setMaxFailures(settings.circuitBreaker().failureThreshold())
-                            .setResetTimeout(settings.circuitBreaker().resetMs())
-                            .setTimeout(-1) // tokenbus times attempts itself
-                            // Failures count until a success resets them ("in a row"), not only
-                            // within Vert.x's 10 s default window.
-                            .setFailuresRollingWindow(3_600_000)
-                            .setNotificationAddress(null));
-                breaker.openHandler(
-                    v ->
-                        LOG.warn(
-                            "Circuit of provider {} opened: its requests fail at once, or go to their fallbacks, "
-                                + "for {} ms",
-                            name,
-                            settings.circuitBreaker().resetMs()));
-                breaker.halfOpenHandler(
-                    v ->
-                        LOG.info(
-                            "Circuit of provider {} half-open: one trial request goes through",
-                            name));
-                breaker.closeHandler(v -> LOG.info("Circuit of provider {} closed", name));
-              }
-              providers.put(name, new Served(name, settings, provider, breaker));
+              ModelCircuits circuits =
+                  settings.circuitBreaker().failureThreshold() > 0
+                      ? new ModelCircuits(vertx, name, settings.circuitBreaker())
+                      : null;
+              providers.put(name, new Served(name, settings, provider, circuits));
             });
     // Said once at start-up, not on every request: routing skips such fallbacks quietly.
     config
@@ -179,7 +163,7 @@ public final class Upstreams {
     }
     return best == null
         ? null
-        : new Target(model, best.provider(), best.settings(), best.breaker());
+        : new Target(model, best.provider(), best.settings(), best.circuits());
   }
 
   /** A glob where {@code *} matches any run of characters. */

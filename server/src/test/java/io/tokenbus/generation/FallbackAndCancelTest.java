@@ -14,9 +14,11 @@ import io.tokenbus.support.UpstreamScript;
 import io.tokenbus.support.UpstreamScript.Answer;
 import io.tokenbus.support.UpstreamScript.Fault;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.junit5.VertxExtension;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -155,9 +157,22 @@ class FallbackAndCancelTest {
     assertEquals(List.of("continue", "retry", "fallback"), kinds);
   }
 
+  private static String content(HttpResponse<Buffer> response) {
+    return response
+        .bodyAsJsonObject()
+        .getJsonArray("choices")
+        .getJsonObject(0)
+        .getJsonObject("message")
+        .getString("content");
+  }
+
+  private static String code(HttpResponse<Buffer> response) {
+    return response.bodyAsJsonObject().getJsonObject("error").getString("code");
+  }
+
   @Test
   @DisplayName(
-      "a provider's circuit opens after repeated failures: its requests then fail fast, or go straight to the fallback")
+      "a model's circuit opens after repeated failures: its requests then go straight to the fallback, or fail fast")
   void circuitBreaker() throws IOException {
     TestHub hub =
         hub(
@@ -168,30 +183,118 @@ class FallbackAndCancelTest {
             "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_RESET_MS",
             "60000");
     openai.respond(DOWN);
-    for (int i = 0; i < 2; i++) {
-      assertEquals(502, await(hub.post("/v1/chat/completions", request("gpt-other"))).statusCode());
-    }
-    var fast = await(hub.post("/v1/chat/completions", request("gpt-other")));
-    assertEquals(503, fast.statusCode(), fast.bodyAsString());
-    assertEquals("circuit_open", fast.bodyAsJsonObject().getJsonObject("error").getString("code"));
-    assertEquals(2, openai.requests().size(), "an open circuit does not call the upstream");
-
     anthropic.respond(Answer.of(TOKENS));
+    for (int i = 0; i < 2; i++) {
+      var viaFallback = await(hub.post("/v1/chat/completions", request("gpt-a")));
+      assertEquals(200, viaFallback.statusCode(), viaFallback.bodyAsString());
+    }
+    assertEquals(2, openai.requests().size());
+
     var viaFallback = await(hub.post("/v1/chat/completions", request("gpt-a")));
     assertEquals(200, viaFallback.statusCode(), viaFallback.bodyAsString());
-    assertEquals(
-        FULL,
-        viaFallback
-            .bodyAsJsonObject()
-            .getJsonArray("choices")
-            .getJsonObject(0)
-            .getJsonObject("message")
-            .getString("content"));
-    assertEquals(2, openai.requests().size());
+    assertEquals(FULL, content(viaFallback));
+    assertEquals(2, openai.requests().size(), "an open circuit does not call the upstream");
     JsonObject status =
         await(hub.get("/v1/generations/" + viaFallback.getHeader("X-Generation-Id")))
             .bodyAsJsonObject();
     assertEquals("circuit_open", status.getJsonObject("last_recovery").getString("code"));
+
+    // A model without a fallback: its own circuit, counted from zero.
+    for (int i = 0; i < 2; i++) {
+      var failed = await(hub.post("/v1/chat/completions", request("gpt-other")));
+      assertEquals(502, failed.statusCode(), failed.bodyAsString());
+    }
+    assertEquals(4, openai.requests().size());
+    var fast = await(hub.post("/v1/chat/completions", request("gpt-other")));
+    assertEquals(503, fast.statusCode(), fast.bodyAsString());
+    assertEquals("circuit_open", code(fast));
+    assertTrue(
+        fast.bodyAsJsonObject()
+            .getJsonObject("error")
+            .getString("message")
+            .contains("model gpt-other at provider openai"),
+        fast.bodyAsString());
+    assertEquals(4, openai.requests().size());
+  }
+
+  @Test
+  @DisplayName(
+      "failures of one model open its circuit only: another model of the same provider is still served")
+  void circuitIsPerModel() throws IOException {
+    TestHub hub =
+        hub(
+            "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_ATTEMPTS",
+            "1",
+            "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+            "2",
+            "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_RESET_MS",
+            "60000");
+    openai.respond(DOWN);
+    for (int i = 0; i < 2; i++) {
+      assertEquals(
+          502, await(hub.post("/v1/chat/completions", request("gpt-failing"))).statusCode());
+    }
+    assertEquals(
+        "circuit_open", code(await(hub.post("/v1/chat/completions", request("gpt-failing")))));
+
+    openai.respond(Answer.of(TOKENS));
+    var served = await(hub.post("/v1/chat/completions", request("gpt-healthy")));
+    assertEquals(200, served.statusCode(), served.bodyAsString());
+    assertEquals(FULL, content(served));
+    assertEquals("gpt-healthy", openai.requests().items().get(2).body().getString("model"));
+    assertEquals(
+        "circuit_open",
+        code(await(hub.post("/v1/chat/completions", request("gpt-failing")))),
+        "the failing model's circuit stays open");
+    assertEquals(3, openai.requests().size());
+  }
+
+  @Test
+  @DisplayName(
+      "a burst of requests the upstream refuses as the client's fault (400, 404, 429) or that no provider serves never opens a circuit")
+  void clientFaultsNeverOpenTheCircuit() throws IOException {
+    TestHub hub =
+        hub(
+            "TOKENBUS_PROVIDERS_OPENAI_RETRY_MAX_ATTEMPTS",
+            "1",
+            "TOKENBUS_PROVIDERS_OPENAI_MODELS",
+            "gpt-*",
+            "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+            "2",
+            "TOKENBUS_PROVIDERS_OPENAI_CIRCUIT_BREAKER_RESET_MS",
+            "60000");
+    List<UpstreamScript.Status> refusals =
+        List.of(
+            new UpstreamScript.Status(
+                400,
+                "{\"error\":{\"message\":\"This model's maximum context length is 128000 tokens. However, your "
+                    + "messages resulted in 250000 tokens.\",\"type\":\"invalid_request_error\",\"param\":\"messages\","
+                    + "\"code\":\"context_length_exceeded\"}}"),
+            new UpstreamScript.Status(
+                404,
+                "{\"error\":{\"message\":\"The model `gpt-nonexistent` does not exist or you do not have access "
+                    + "to it.\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"model_not_found\"}}"),
+            FakeOpenAi.rateLimited(0));
+    int sent = 0;
+    for (UpstreamScript.Status refusal : refusals) {
+      openai.respond(refusal);
+      for (int i = 0; i < 5; i++) {
+        var refused = await(hub.post("/v1/chat/completions", request("gpt-shared")));
+        assertEquals(refusal.status(), refused.statusCode(), refused.bodyAsString());
+        sent++;
+        assertEquals(sent, openai.requests().size(), "each refusal reached the upstream");
+      }
+    }
+    for (int i = 0; i < 5; i++) {
+      var unserved = await(hub.post("/v1/chat/completions", request("unserved-model")));
+      assertEquals(404, unserved.statusCode(), unserved.bodyAsString());
+      assertEquals("model_not_found", code(unserved));
+    }
+
+    openai.respond(Answer.of(TOKENS));
+    var served = await(hub.post("/v1/chat/completions", request("gpt-shared")));
+    assertEquals(200, served.statusCode(), served.bodyAsString());
+    assertEquals(FULL, content(served));
   }
 
   @Test
