@@ -37,6 +37,14 @@ public record GenerationEvent(
     }
   }
 
+  /**
+   * What this event holds in memory, roughly, in bytes: about 96 for the object, two a character of
+   * its text and data. What the per-generation and per-node byte bounds count.
+   */
+  public long bytes() {
+    return 96 + (text == null ? 0 : 2L * text.length()) + (data == null ? 0 : 2L * data.length());
+  }
+
   public static GenerationEvent delta(long seq, String text) {
     return delta(seq, text, null);
   }

@@ -376,6 +376,7 @@ public record TokenbusConfig(
       int maxConcurrent,
       int placementAttempts,
       int maxEvents,
+      long maxLogBytes,
       int batchWindowMs,
       int batchMaxEvents,
       int retentionSeconds,
@@ -689,6 +690,10 @@ public record TokenbusConfig(
     range("generation.max-concurrent", generation.maxConcurrent, 1, 1_000_000);
     range("generation.placement-attempts", generation.placementAttempts, 1, 1000);
     range("generation.max-events", generation.maxEvents, 1, 100_000_000);
+    if (generation.maxLogBytes < 64 * 1024) {
+      throw new ConfigException(
+          "generation.max-log-bytes", "must be at least 65536, got " + generation.maxLogBytes);
+    }
     range("generation.batch-window-ms", generation.batchWindowMs, 0, 1000);
     range("generation.batch-max-events", generation.batchMaxEvents, 1, 100_000);
     range("generation.retention-seconds", generation.retentionSeconds, 1, 7 * 24 * 3600);

@@ -57,6 +57,10 @@ final class GenerationRun implements UpstreamRun.Sink {
   private long lastWatchedNanos = System.nanoTime();
   private long nextSeq;
   private boolean terminalQueued;
+
+  /** What the log holds so far, as {@link GenerationEvent#bytes} counts it. */
+  private long logBytes;
+
   private boolean flushScheduled;
   private boolean appending;
   private boolean stopped;
@@ -184,20 +188,28 @@ final class GenerationRun implements UpstreamRun.Sink {
       return false;
     }
     if (nextSeq >= config.maxEvents()) {
-      Usage usage = usageSoFar();
-      upstream.cancel();
-      fail(
-          new Failure(
-              502,
-              "upstream_error",
-              "event_limit_reached",
-              "The generation reached the limit of "
-                  + config.maxEvents()
-                  + " events (generation.max-events)"),
-          usage);
-      return false;
+      return stopAt(
+          "event_limit_reached",
+          "The generation reached the limit of "
+              + config.maxEvents()
+              + " events (generation.max-events)");
+    }
+    if (logBytes >= config.maxLogBytes()) {
+      return stopAt(
+          "log_limit_reached",
+          "The generation's log reached "
+              + config.maxLogBytes()
+              + " bytes (generation.max-log-bytes)");
     }
     return true;
+  }
+
+  /** Stops the upstream and ends the generation with an error at a bound; false. */
+  private boolean stopAt(String code, String message) {
+    Usage usage = usageSoFar();
+    upstream.cancel();
+    fail(new Failure(502, "upstream_error", code, message), usage);
+    return false;
   }
 
   @Override
@@ -247,6 +259,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   }
 
   private void queue(GenerationEvent event) {
+    logBytes += event.bytes();
     terminalQueued |= event.terminal();
     pending.add(event);
     if (pending.size() >= config.batchMaxEvents() || event.terminal()) {

@@ -105,8 +105,7 @@ public final class InMemoryGenerationStore implements GenerationStore {
       finished = log.terminal = events.get(events.size() - 1).terminal();
       if (finished) {
         log.info = withoutPrompt(log.info);
-        log.bytes =
-            BASE_BYTES + log.events.stream().mapToLong(InMemoryGenerationStore::bytes).sum();
+        log.bytes = BASE_BYTES + log.events.stream().mapToLong(GenerationEvent::bytes).sum();
       }
     }
     if (finished) {
@@ -160,11 +159,6 @@ public final class InMemoryGenerationStore implements GenerationStore {
     if (gone.size() > Math.min(maxRetained, 100_000)) {
       gone.remove(gone.keySet().iterator().next());
     }
-  }
-
-  /** What an event holds, roughly, in bytes (its text twice over for UTF-16, plus the object). */
-  private static long bytes(GenerationEvent event) {
-    return 96 + (event.text() == null ? 0 : 2L * event.text().length());
   }
 
   /**

@@ -3,6 +3,7 @@ package io.tokenbus.http;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
@@ -10,6 +11,7 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.provider.MockText;
+import io.tokenbus.support.Poll;
 import io.tokenbus.support.TestHub;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -134,5 +136,25 @@ class RetentionTest {
     assertFalse(after.request().body().containsKey("messages"), after.request().body().encode());
     assertEquals("acme", after.request().creator().tenant());
     assertEquals(10, after.request().maxTokens());
+  }
+
+  @Test
+  @DisplayName(
+      "a running generation past generation.max-log-bytes is stopped with an error event"
+          + " log_limit_reached, its text so far kept")
+  void logBound(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_GENERATION_MAX_LOG_BYTES", "65536")));
+    String id = await(hub.startGeneration(TestHub.mockRequest(100_000, 1_000_000)));
+    JsonObject status =
+        await(
+            Poll.until(
+                vertx,
+                () -> hub.get("/v1/generations/" + id).map(HttpResponse::bodyAsJsonObject),
+                s -> !"running".equals(s.getString("status")),
+                20_000));
+    assertEquals("failed", status.getString("status"));
+    assertEquals("log_limit_reached", status.getJsonObject("error").getString("code"));
+    int kept = status.getString("text").length();
+    assertTrue(kept > 0 && kept < 65536, "the text so far is kept, within the bound: " + kept);
   }
 }
