@@ -385,7 +385,11 @@ public record TokenbusConfig(
       String streamModel,
       int idleCancelSeconds) {}
 
-  public record Mock(double tokensPerSecond, int defaultMaxTokens) {}
+  /**
+   * The built-in model's speed, its floor for a request's {@code mock_tokens_per_second}, and its
+   * length without {@code max_tokens}.
+   */
+  public record Mock(double tokensPerSecond, double minTokensPerSecond, int defaultMaxTokens) {}
 
   /**
    * One upstream: which models it serves, where it is, and how tokenbus treats its failures.
@@ -709,6 +713,11 @@ public record TokenbusConfig(
       throw new ConfigException(
           "mock.tokens-per-second",
           "must be above 0 and at most 1000000, got " + mock.tokensPerSecond);
+    }
+    if (!(mock.minTokensPerSecond > 0 && mock.minTokensPerSecond <= mock.tokensPerSecond)) {
+      throw new ConfigException(
+          "mock.min-tokens-per-second",
+          "must be above 0 and at most mock.tokens-per-second, got " + mock.minTokensPerSecond);
     }
     range("mock.default-max-tokens", mock.defaultMaxTokens, 1, 1_000_000);
     Map<String, Provider> providersNormalised = new LinkedHashMap<>();

@@ -39,9 +39,11 @@ final class MockProvider implements Provider {
     long deltas = from == null ? 0 : from.deltas();
     int length = request.maxTokens() != null ? request.maxTokens() : config.defaultMaxTokens();
     String finishReason = request.maxTokens() != null ? "length" : "stop";
+    // A request may slow the mock down, but not below the floor: a client could otherwise hold a
+    // generation slot for days with a few tokens.
     double rate =
         request.mockTokensPerSecond() != null
-            ? request.mockTokensPerSecond()
+            ? Math.max(request.mockTokensPerSecond(), config.minTokensPerSecond())
             : config.tokensPerSecond();
     return new Run(length, (int) deltas, finishReason, rate, promptWords(request.body()), listener)
         .start();

@@ -254,7 +254,15 @@ class GenerationEventsTest {
   }
 
   private void heartbeatsOn(Vertx vertx) {
-    TestHub beating = await(TestHub.start(vertx, Map.of("TOKENBUS_VIEWER_HEARTBEAT_SECONDS", "1")));
+    TestHub beating =
+        await(
+            TestHub.start(
+                vertx,
+                Map.of(
+                    "TOKENBUS_VIEWER_HEARTBEAT_SECONDS",
+                    "1",
+                    "TOKENBUS_MOCK_MIN_TOKENS_PER_SECOND",
+                    "0.1")));
     String id =
         await(
             beating.startGeneration(

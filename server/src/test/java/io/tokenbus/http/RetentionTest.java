@@ -157,4 +157,23 @@ class RetentionTest {
     int kept = status.getString("text").length();
     assertTrue(kept > 0 && kept < 65536, "the text so far is kept, within the bound: " + kept);
   }
+
+  @Test
+  @DisplayName("a request cannot slow the mock below mock.min-tokens-per-second")
+  void mockSpeedFloor(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_MOCK_MIN_TOKENS_PER_SECOND", "20")));
+    long started = System.nanoTime();
+    // 10 tokens asked at 0.001 a second (about three hours) run at the floor: half a second.
+    HttpResponse<Buffer> done =
+        await(hub.post("/v1/chat/completions", TestHub.mockRequest(10, 0.001)), 10);
+    assertEquals(200, done.statusCode(), done.bodyAsString());
+    assertEquals(
+        MockText.text(10),
+        done.bodyAsJsonObject()
+            .getJsonArray("choices")
+            .getJsonObject(0)
+            .getJsonObject("message")
+            .getString("content"));
+    assertTrue(System.nanoTime() - started < 10_000_000_000L);
+  }
 }
