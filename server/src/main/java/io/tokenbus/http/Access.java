@@ -8,12 +8,15 @@ import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
 import io.vertx.ext.web.RoutingContext;
+import java.util.Locale;
 
 /**
- * Who may do what, asked in one place by every endpoint and WebSocket frame. A credential needs the
- * scope of what it asks for (else 403 {@code permission_denied}); what belongs to another tenant,
- * or to another id than the one a restricted credential was given, answers exactly as an unknown id
- * does (404), so that no answer confirms that someone else's generation or session exists.
+ * Who may do what, asked in one place by every endpoint and WebSocket frame, in two steps. Before
+ * any lookup, what the credential may do at all: the scope, the kind of thing a restricted token
+ * names, a view token's read-only part (else 403 {@code permission_denied}), so that a 403 never
+ * depends on an id. After it, whether this one is the caller's: what belongs to another tenant, or
+ * to another id than a restricted credential names, answers exactly as an unknown id does (404), so
+ * that no answer confirms that someone else's generation or session exists.
  */
 final class Access {
 
@@ -37,7 +40,8 @@ final class Access {
   static void mayStart(Principal caller, Scope scope, String what) {
     require(caller, scope, what);
     if (caller.grant() != null) {
-      throw denied("This token is restricted to one " + kindName(caller.grant()) + "; " + what);
+      throw denied(
+          "This token is restricted to one " + kindName(caller.grant()) + "; it may not " + what);
     }
   }
 
@@ -48,7 +52,7 @@ final class Access {
           "This credential may not "
               + what
               + ": it lacks the '"
-              + scope.name().toLowerCase(java.util.Locale.ROOT)
+              + scope.name().toLowerCase(Locale.ROOT)
               + "' scope");
     }
   }
