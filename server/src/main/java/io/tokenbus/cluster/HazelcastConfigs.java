@@ -1,9 +1,13 @@
 package io.tokenbus.cluster;
 
+import com.hazelcast.config.AdvancedNetworkConfig;
 import com.hazelcast.config.Config;
+import com.hazelcast.config.EndpointConfig;
+import com.hazelcast.config.InterfacesConfig;
 import com.hazelcast.config.JoinConfig;
-import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.config.XmlConfigBuilder;
+import com.hazelcast.instance.EndpointQualifier;
 import io.tokenbus.config.ConfigException;
 import io.tokenbus.config.TokenbusConfig;
 import java.io.IOException;
@@ -12,12 +16,15 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Builds a node's Hazelcast configuration: conf/cluster.xml (or {@code cluster.config-file}), with
  * the cluster name, bind and advertised address, port and TCP-IP members taken from the {@code
- * cluster.*} keys. Multicast and auto-detection stay off.
+ * cluster.*} keys. Whatever the file says, the node listens for members only (no client, REST or
+ * memcache endpoint).
  */
 public final class HazelcastConfigs {
 
@@ -28,13 +35,28 @@ public final class HazelcastConfigs {
   public static Config build(TokenbusConfig.Cluster cluster) {
     Config config = load(cluster.configFile());
     config.setClusterName(cluster.name());
-    NetworkConfig network = config.getNetworkConfig();
-    network.setPort(cluster.port()).setPortAutoIncrement(false);
-    network.setPublicAddress(cluster.host() + ":" + cluster.port());
     String address = resolve(cluster.host());
     config.setProperty("hazelcast.local.localAddress", address);
     config.setProperty("hazelcast.socket.bind.any", "false");
-    network.getInterfaces().setEnabled(true).setInterfaces(List.of(address));
+    config.setAdvancedNetworkConfig(network(cluster, address));
+    return config;
+  }
+
+  /**
+   * Advanced networking with one member endpoint and nothing else: a Hazelcast client (or a REST or
+   * memcache call) finds no port that speaks its protocol, so it cannot connect at all.
+   */
+  private static AdvancedNetworkConfig network(TokenbusConfig.Cluster cluster, String address) {
+    ServerSocketEndpointConfig member = new ServerSocketEndpointConfig();
+    member
+        .setPort(cluster.port())
+        .setPortAutoIncrement(false)
+        .setPublicAddress(cluster.host() + ":" + cluster.port())
+        .setInterfaces(new InterfacesConfig().setEnabled(true).setInterfaces(List.of(address)));
+    Map<EndpointQualifier, EndpointConfig> endpoints = new HashMap<>();
+    endpoints.put(EndpointQualifier.MEMBER, member);
+    AdvancedNetworkConfig network = new AdvancedNetworkConfig().setEnabled(true);
+    network.setEndpointConfigs(endpoints);
     JoinConfig join = network.getJoin();
     join.getMulticastConfig().setEnabled(false);
     join.getAutoDetectionConfig().setEnabled(false);
@@ -43,7 +65,7 @@ public final class HazelcastConfigs {
             ? List.of(cluster.host() + ":" + cluster.port())
             : cluster.memberList();
     join.getTcpIpConfig().setEnabled(true).setMembers(members);
-    return config;
+    return network;
   }
 
   private static Config load(String file) {

@@ -56,6 +56,21 @@ public final class TestCluster implements AutoCloseable {
     return env;
   }
 
+  /** The cluster name its nodes are configured with ({@code TOKENBUS_CLUSTER_NAME}). */
+  public String name() {
+    return name;
+  }
+
+  /** Node {@code index}'s Hazelcast port. */
+  public int hazelcastPort(int index) {
+    return ports.get(index);
+  }
+
+  /** Node {@code index}, started in this JVM. */
+  public Tokenbus.Node node(int index) {
+    return nodes.get(index);
+  }
+
   /** Starts node {@code index} in this JVM; returns its HTTP port. */
   public int start(int index) {
     return start(index, Map.of());
