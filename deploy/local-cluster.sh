@@ -15,6 +15,8 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm 
 trap cleanup EXIT INT TERM
 
 members=127.0.0.1:5701,127.0.0.1:5702,127.0.0.1:5703
+# The nodes' shared secret: yours if TOKENBUS_CLUSTER_SECRET is set, else a fresh one per run.
+export TOKENBUS_CLUSTER_SECRET=${TOKENBUS_CLUSTER_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 for i in 1 2 3; do
   TOKENBUS_HTTP_HOST=${TOKENBUS_HTTP_HOST:-127.0.0.1} TOKENBUS_HTTP_PORT=$((8080 + i)) TOKENBUS_CLUSTER=true TOKENBUS_CLUSTER_NAME=${TOKENBUS_CLUSTER_NAME:-tokenbus-local} \
   TOKENBUS_CLUSTER_HOST=127.0.0.1 TOKENBUS_CLUSTER_PORT=$((5700 + i)) TOKENBUS_CLUSTER_MEMBERS=$members \

@@ -141,6 +141,14 @@ public final class Tokenbus {
       Vertx vertx = Vertx.vertx(vertxOptions());
       return deploy(vertx, config).onFailure(e -> vertx.close());
     }
+    if (config.cluster().secret().isEmpty()) {
+      LOG.warn(
+          "cluster.insecure is true and no cluster.secret is set: any process that reaches {}:{}"
+              + " and knows the cluster name joins as a member and reads every generation and"
+              + " session",
+          config.cluster().host(),
+          config.cluster().port());
+    }
     HazelcastClusterManager manager =
         new HazelcastClusterManager(HazelcastConfigs.build(config.cluster()));
     EventBusOptions eventBus = EventBusConfigs.build(config.cluster());

@@ -14,17 +14,22 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Builds a node's Hazelcast configuration: conf/cluster.xml (or {@code cluster.config-file}), with
  * the cluster name, bind and advertised address, port and TCP-IP members taken from the {@code
  * cluster.*} keys. Whatever the file says, the node listens for members only (no client, REST or
- * memcache endpoint).
+ * memcache endpoint) and joins only members that hold the cluster secret.
  */
 public final class HazelcastConfigs {
 
@@ -34,7 +39,9 @@ public final class HazelcastConfigs {
 
   public static Config build(TokenbusConfig.Cluster cluster) {
     Config config = load(cluster.configFile());
-    config.setClusterName(cluster.name());
+    config.setClusterName(clusterName(cluster.name(), cluster.secret()));
+    // Hazelcast prefixes each log line with the cluster name, which is the join credential here.
+    config.setProperty("hazelcast.logging.details.enabled", "false");
     String address = resolve(cluster.host());
     config.setProperty("hazelcast.local.localAddress", address);
     config.setProperty("hazelcast.socket.bind.any", "false");
@@ -66,6 +73,26 @@ public final class HazelcastConfigs {
             : cluster.memberList();
     join.getTcpIpConfig().setEnabled(true).setMembers(members);
     return network;
+  }
+
+  /**
+   * The name the members join under: with a secret, the configured name followed by an HMAC of it
+   * keyed with the secret, so a member without the same secret is refused at join (Hazelcast joins
+   * only members of the same cluster name) and the name does not reveal the secret. This is not
+   * authentication of traffic: the name crosses the network in clear in join messages.
+   */
+  static String clusterName(String name, String secret) {
+    if (secret == null || secret.isEmpty()) {
+      return name;
+    }
+    try {
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+      byte[] digest = mac.doFinal(("tokenbus cluster " + name).getBytes(StandardCharsets.UTF_8));
+      return name + "-" + HexFormat.of().formatHex(digest, 0, 16);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is not available", e);
+    }
   }
 
   private static Config load(String file) {

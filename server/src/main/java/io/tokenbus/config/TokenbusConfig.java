@@ -539,6 +539,8 @@ public record TokenbusConfig(
   public record Cluster(
       boolean enabled,
       String name,
+      String secret,
+      boolean insecure,
       String host,
       int port,
       int eventBusPort,
@@ -547,11 +549,42 @@ public record TokenbusConfig(
       String configFile,
       EventBusTls tls) {
 
+    /** The fewest characters of {@code cluster.secret}. */
+    public static final int MIN_SECRET_CHARS = 32;
+
     /** The members as {@code host:port} strings. */
     public List<String> memberList() {
       return members.isBlank()
           ? List.of()
           : Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
+    }
+
+    /** Never prints the secret. */
+    @Override
+    public String toString() {
+      return "Cluster[enabled="
+          + enabled
+          + ", name="
+          + name
+          + ", secret="
+          + (secret.isEmpty() ? "(none)" : "(set)")
+          + ", insecure="
+          + insecure
+          + ", host="
+          + host
+          + ", port="
+          + port
+          + ", eventBusPort="
+          + eventBusPort
+          + ", batchWindowMs="
+          + batchWindowMs
+          + ", members="
+          + members
+          + ", configFile="
+          + configFile
+          + ", tls="
+          + tls
+          + "]";
     }
   }
 
@@ -747,6 +780,8 @@ public record TokenbusConfig(
         new Cluster(
             cluster.enabled,
             cluster.name.trim(),
+            cluster.secret == null ? "" : cluster.secret.trim(),
+            cluster.insecure,
             cluster.host.trim(),
             cluster.port,
             cluster.eventBusPort,
@@ -754,6 +789,25 @@ public record TokenbusConfig(
             cluster.members == null ? "" : cluster.members.trim(),
             cluster.configFile == null ? "" : cluster.configFile.trim(),
             cluster.tls.validated());
+    if (!clusterNormalised.secret().isEmpty()
+        && clusterNormalised.secret().length() < Cluster.MIN_SECRET_CHARS) {
+      throw new ConfigException(
+          "cluster.secret",
+          "must have at least "
+              + Cluster.MIN_SECRET_CHARS
+              + " characters, got "
+              + clusterNormalised.secret().length());
+    }
+    if (clusterNormalised.enabled()
+        && clusterNormalised.secret().isEmpty()
+        && !clusterNormalised.insecure()) {
+      throw new ConfigException(
+          "cluster.secret",
+          "is required when clustered: set TOKENBUS_CLUSTER_SECRET to the same "
+              + Cluster.MIN_SECRET_CHARS
+              + " or more random characters on every node (openssl rand -hex 32), or"
+              + " TOKENBUS_CLUSTER_INSECURE=true to let any process that reaches cluster.port join");
+    }
     for (String member : clusterNormalised.memberList()) {
       int colon = member.lastIndexOf(':');
       String port = colon < 0 ? "" : member.substring(colon + 1);

@@ -1,39 +1,78 @@
 package io.tokenbus.cluster;
 
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.hazelcast.client.HazelcastClient;
 import com.hazelcast.client.config.ClientConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.support.TestCluster;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.WebClient;
 import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
 
 /**
- * Hazelcast's port as an attacker on the network meets it: it speaks only to members of this
- * cluster.
+ * Hazelcast's port as an attacker on the network meets it: it speaks only to members that hold the
+ * cluster secret.
  */
+@ExtendWith(VertxExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 120, timeUnit = TimeUnit.SECONDS)
 @DisplayName("A locked-down cluster")
 class ClusterLockdownTest {
 
-  private final TestCluster cluster = new TestCluster(2);
+  /** Nodes 0 and 1 are the cluster; 2 and 3 are ports for members that try to join it. */
+  private final TestCluster cluster = new TestCluster(4);
+
+  private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
+  private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+  private int portA;
+  private int portB;
 
   @BeforeAll
   void startCluster() {
-    cluster.start(0);
-    cluster.start(1);
+    logs.start();
+    root.addAppender(logs);
+    portA = cluster.start(0);
+    portB = cluster.start(1);
   }
 
   @AfterAll
   void stopCluster() {
+    root.detachAppender(logs);
     cluster.close();
+  }
+
+  private String hazelcastName() {
+    return HazelcastConfigs.clusterName(cluster.name(), cluster.secret());
+  }
+
+  private HazelcastInstance hazelcast(int node) {
+    return ((HazelcastClusterManager) ((VertxInternal) cluster.node(node).vertx()).clusterManager())
+        .getHazelcastInstance();
   }
 
   @Test
@@ -41,7 +80,7 @@ class ClusterLockdownTest {
       "a Hazelcast client that knows the cluster name and a member's address cannot connect")
   void refusesClients() {
     ClientConfig client = new ClientConfig();
-    client.setClusterName(cluster.name());
+    client.setClusterName(hazelcastName()); // even the name members join under
     client.setProperty("hazelcast.logging.type", "slf4j");
     client.setProperty("hazelcast.phone.home.enabled", "false");
     client.getNetworkConfig().addAddress("127.0.0.1:" + cluster.hazelcastPort(0));
@@ -55,5 +94,56 @@ class ClusterLockdownTest {
             () -> HazelcastClient.newHazelcastClient(client).shutdown());
     assertTrue(
         refused.getMessage().contains("Unable to connect to any cluster"), refused.getMessage());
+  }
+
+  @Test
+  @DisplayName(
+      "a member with another secret, or none, is not let in; the two nodes still serve each other's generations")
+  void refusesMembersWithoutTheSecret(Vertx vertx) {
+    for (Map<String, String> outsider :
+        java.util.List.of(
+            Map.of("TOKENBUS_CLUSTER_SECRET", "another-secret-of-at-least-32-characters"),
+            Map.of("TOKENBUS_CLUSTER_SECRET", "", "TOKENBUS_CLUSTER_INSECURE", "true"))) {
+      int index = outsider.get("TOKENBUS_CLUSTER_SECRET").isEmpty() ? 3 : 2;
+      HazelcastInstance member =
+          Hazelcast.newHazelcastInstance(
+              HazelcastConfigs.build(
+                  ConfigLoader.load((Path) null, cluster.env(index, outsider)).cluster()));
+      try {
+        assertEquals(1, member.getCluster().getMembers().size(), "the outsider is alone");
+        assertEquals(2, hazelcast(0).getCluster().getMembers().size());
+        assertEquals(2, hazelcast(1).getCluster().getMembers().size());
+      } finally {
+        member.shutdown();
+      }
+    }
+    JsonObject request =
+        new JsonObject()
+            .put("model", "mock")
+            .put("max_tokens", 3)
+            .put(
+                "messages",
+                new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi")));
+    var created =
+        await(
+            WebClient.create(vertx)
+                .post(portA, "127.0.0.1", "/v1/generations")
+                .sendJsonObject(request));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+    String id = created.bodyAsJsonObject().getString("id");
+    var status =
+        await(WebClient.create(vertx).get(portB, "127.0.0.1", "/v1/generations/" + id).send());
+    assertEquals(200, status.statusCode(), status.bodyAsString());
+  }
+
+  @Test
+  @DisplayName("no log line holds the cluster secret or the name members join under")
+  void logsNoSecret() {
+    assertFalse(logs.list.isEmpty());
+    for (ILoggingEvent event : logs.list) {
+      String line = event.getFormattedMessage();
+      assertFalse(line.contains(cluster.secret()), line);
+      assertFalse(line.contains(hazelcastName()), line);
+    }
   }
 }

@@ -154,12 +154,22 @@ class ConfigLoaderTest {
   void batchWindow() {
     assertEquals(0, ConfigLoader.load(new String[0], Map.of()).batchWindowMs());
     assertEquals(
-        10, ConfigLoader.load(new String[0], Map.of("TOKENBUS_CLUSTER", "true")).batchWindowMs());
+        10,
+        ConfigLoader.load(
+                new String[0],
+                Map.of("TOKENBUS_CLUSTER", "true", "TOKENBUS_CLUSTER_INSECURE", "true"))
+            .batchWindowMs());
     assertEquals(
         3,
         ConfigLoader.load(
                 new String[0],
-                Map.of("TOKENBUS_CLUSTER", "true", "TOKENBUS_GENERATION_BATCH_WINDOW_MS", "3"))
+                Map.of(
+                    "TOKENBUS_CLUSTER",
+                    "true",
+                    "TOKENBUS_CLUSTER_INSECURE",
+                    "true",
+                    "TOKENBUS_GENERATION_BATCH_WINDOW_MS",
+                    "3"))
             .batchWindowMs());
   }
 

@@ -23,6 +23,7 @@ import java.util.stream.Collectors;
 public final class TestCluster implements AutoCloseable {
 
   private final String name = "tokenbus-test-" + UUID.randomUUID();
+  private final String secret = "test-secret-" + UUID.randomUUID();
   private final List<Integer> ports = new ArrayList<>();
   private final Map<Integer, Tokenbus.Node> nodes = new TreeMap<>();
 
@@ -48,6 +49,7 @@ public final class TestCluster implements AutoCloseable {
     env.put("TOKENBUS_HTTP_HOST", "127.0.0.1");
     env.put("TOKENBUS_CLUSTER", "true");
     env.put("TOKENBUS_CLUSTER_NAME", name);
+    env.put("TOKENBUS_CLUSTER_SECRET", secret);
     env.put("TOKENBUS_CLUSTER_HOST", "127.0.0.1");
     env.put("TOKENBUS_CLUSTER_PORT", String.valueOf(ports.get(index)));
     env.put(
@@ -59,6 +61,11 @@ public final class TestCluster implements AutoCloseable {
   /** The cluster name its nodes are configured with ({@code TOKENBUS_CLUSTER_NAME}). */
   public String name() {
     return name;
+  }
+
+  /** The secret its nodes hold ({@code TOKENBUS_CLUSTER_SECRET}). */
+  public String secret() {
+    return secret;
   }
 
   /** Node {@code index}'s Hazelcast port. */
