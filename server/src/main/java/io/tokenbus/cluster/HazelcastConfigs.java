@@ -1,9 +1,11 @@
 package io.tokenbus.cluster;
 
 import com.hazelcast.config.AdvancedNetworkConfig;
+import com.hazelcast.config.ClassFilter;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.EndpointConfig;
 import com.hazelcast.config.InterfacesConfig;
+import com.hazelcast.config.JavaSerializationFilterConfig;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.config.XmlConfigBuilder;
@@ -29,7 +31,8 @@ import javax.crypto.spec.SecretKeySpec;
  * Builds a node's Hazelcast configuration: conf/cluster.xml (or {@code cluster.config-file}), with
  * the cluster name, bind and advertised address, port and TCP-IP members taken from the {@code
  * cluster.*} keys. Whatever the file says, the node listens for members only (no client, REST or
- * memcache endpoint) and joins only members that hold the cluster secret.
+ * memcache endpoint), joins only members that hold the cluster secret, and deserializes only the
+ * classes of {@link #allowedClasses()}.
  */
 public final class HazelcastConfigs {
 
@@ -46,6 +49,7 @@ public final class HazelcastConfigs {
     config.setProperty("hazelcast.local.localAddress", address);
     config.setProperty("hazelcast.socket.bind.any", "false");
     config.setAdvancedNetworkConfig(network(cluster, address));
+    config.getSerializationConfig().setJavaSerializationFilterConfig(serializationFilter());
     return config;
   }
 
@@ -93,6 +97,42 @@ public final class HazelcastConfigs {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 is not available", e);
     }
+  }
+
+  /**
+   * What a member may deserialize with Java serialization: tokenbus's own records and entry
+   * processors, Hazelcast's own classes (the exceptions a remote call answers with), and the JDK
+   * types they hold. Anything else, such as a gadget class put in a map, is refused before its code
+   * runs.
+   */
+  static ClassFilter allowedClasses() {
+    return new ClassFilter()
+        .addPrefixes("io.tokenbus.", "com.hazelcast.")
+        // Exact packages, not their subpackages: boxes, strings, enums, exceptions and stack
+        // traces; the collections tokenbus's records hold.
+        .addPackages("java.lang", "java.util")
+        .addClasses(
+            "[Ljava.lang.StackTraceElement;",
+            "[Ljava.lang.Object;",
+            "java.util.concurrent.CancellationException",
+            "java.util.concurrent.CompletionException",
+            "java.util.concurrent.ExecutionException",
+            "java.util.concurrent.RejectedExecutionException",
+            "java.util.concurrent.TimeoutException",
+            "java.io.IOException",
+            "java.io.UncheckedIOException",
+            "java.io.EOFException",
+            "java.net.ConnectException",
+            "java.net.SocketException",
+            "java.net.SocketTimeoutException");
+  }
+
+  private static JavaSerializationFilterConfig serializationFilter() {
+    // Defaults off: Hazelcast's default allow-list would add every class whose name starts with
+    // "java" (javax.* included) and every array.
+    return new JavaSerializationFilterConfig()
+        .setDefaultsDisabled(true)
+        .setWhitelist(allowedClasses());
   }
 
   private static Config load(String file) {

@@ -40,13 +40,15 @@ public final class HazelcastGenerationStore implements GenerationStore {
     this.node = node;
   }
 
-  private <R> Future<R> run(String id, EntryProcessor<String, StoredGeneration, R> processor) {
-    return entries.run(id, processor);
+  /** Runs {@code processor}; an entry that cannot be read is {@code absent}. */
+  private <R> Future<R> run(
+      String id, EntryProcessor<String, StoredGeneration, R> processor, R absent) {
+    return entries.run(id, processor, absent);
   }
 
   @Override
   public Future<Void> create(GenerationInfo info) {
-    return run(info.id(), new LogProcessors.Create(new StoredGeneration(info)))
+    return run(info.id(), new LogProcessors.Create(new StoredGeneration(info)), false)
         .compose(
             created ->
                 created
@@ -57,12 +59,15 @@ public final class HazelcastGenerationStore implements GenerationStore {
 
   @Override
   public Future<GenerationInfo> info(String id) {
-    return run(id, new LogProcessors.Info()).map(data -> data == null ? null : data.toInfo());
+    return run(id, new LogProcessors.Info(), null).map(data -> data == null ? null : data.toInfo());
   }
 
   @Override
   public Future<Void> append(String id, long epoch, List<GenerationEvent> events) {
-    return run(id, new LogProcessors.Append(epoch, new ArrayList<>(events), retentionSeconds))
+    return run(
+            id,
+            new LogProcessors.Append(epoch, new ArrayList<>(events), retentionSeconds),
+            LogProcessors.UNKNOWN)
         .compose(
             outcome ->
                 switch (outcome) {
@@ -88,12 +93,12 @@ public final class HazelcastGenerationStore implements GenerationStore {
 
   @Override
   public Future<List<GenerationEvent>> readAfter(String id, long afterSeq) {
-    return run(id, new LogProcessors.ReadAfter(afterSeq)).map(events -> events);
+    return run(id, new LogProcessors.ReadAfter(afterSeq), null).map(events -> events);
   }
 
   @Override
   public Future<Boolean> release(String id, long epoch) {
-    return run(id, new LogProcessors.Release(epoch, node));
+    return run(id, new LogProcessors.Release(epoch, node), false);
   }
 
   /**
@@ -109,7 +114,7 @@ public final class HazelcastGenerationStore implements GenerationStore {
    * has it.
    */
   Future<ResumeGeneration> takeover(String id, Set<String> alive) {
-    return run(id, new LogProcessors.Takeover(new HashSet<>(alive), node))
+    return run(id, new LogProcessors.Takeover(new HashSet<>(alive), node), null)
         .map(
             data ->
                 data == null ? null : new ResumeGeneration(data.info().toInfo(), data.progress()));
@@ -117,7 +122,7 @@ public final class HazelcastGenerationStore implements GenerationStore {
 
   @Override
   public Future<GenerationSnapshot> snapshot(String id) {
-    return run(id, new LogProcessors.Snapshot())
+    return run(id, new LogProcessors.Snapshot(), null)
         .map(data -> data == null ? null : data.toSnapshot());
   }
 }

@@ -58,7 +58,7 @@ public final class HazelcastSessionStore implements SessionStore {
 
   @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
-    return sessions.run(id, new Run<>(op, idleSeconds));
+    return sessions.run(id, new Run<>(op, idleSeconds), null);
   }
 
   /** Runs an op where the session is stored. */
@@ -66,7 +66,7 @@ public final class HazelcastSessionStore implements SessionStore {
       implements EntryProcessor<String, SessionState, SessionResult<T>> {
     @Override
     public SessionResult<T> process(Map.Entry<String, SessionState> entry) {
-      SessionState state = entry.getValue();
+      SessionState state = UnreadableEntryException.value(entry, SessionState.class);
       if (state == null) {
         return null;
       }

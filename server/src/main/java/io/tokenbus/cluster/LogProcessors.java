@@ -28,6 +28,11 @@ final class LogProcessors {
 
   private LogProcessors() {}
 
+  /** The generation at an entry, or null; a value of another type is unreadable. */
+  private static StoredGeneration stored(Map.Entry<String, StoredGeneration> entry) {
+    return UnreadableEntryException.value(entry, StoredGeneration.class);
+  }
+
   /** Outcome codes of {@link Append}. */
   static final int APPENDED = 0;
 
@@ -41,10 +46,10 @@ final class LogProcessors {
       implements EntryProcessor<String, StoredGeneration, Boolean> {
     @Override
     public Boolean process(Map.Entry<String, StoredGeneration> entry) {
-      if (entry.getValue() != null) {
+      if (((Map.Entry<?, ?>) entry).getValue() instanceof StoredGeneration) {
         return false;
       }
-      entry.setValue(generation);
+      entry.setValue(generation); // over nothing, or over a value of another type
       return true;
     }
   }
@@ -57,7 +62,7 @@ final class LogProcessors {
       implements EntryProcessor<String, StoredGeneration, Integer> {
     @Override
     public Integer process(Map.Entry<String, StoredGeneration> entry) {
-      StoredGeneration generation = entry.getValue();
+      StoredGeneration generation = stored(entry);
       if (generation == null) {
         return UNKNOWN;
       }
@@ -98,7 +103,7 @@ final class LogProcessors {
       implements EntryProcessor<String, StoredGeneration, Boolean> {
     @Override
     public Boolean process(Map.Entry<String, StoredGeneration> entry) {
-      StoredGeneration generation = entry.getValue();
+      StoredGeneration generation = stored(entry);
       if (generation == null || generation.ended || generation.epoch != epoch) {
         return false;
       }
@@ -114,8 +119,8 @@ final class LogProcessors {
   record Orphans(HashSet<String> alive) implements Predicate<String, StoredGeneration> {
     @Override
     public boolean apply(Map.Entry<String, StoredGeneration> entry) {
-      StoredGeneration generation = entry.getValue();
-      return generation != null
+      // No cast as in the processors: a foreign value must not stop the whole sweep.
+      return ((Map.Entry<?, ?>) entry).getValue() instanceof StoredGeneration generation
           && !generation.ended
           && (generation.owner == null || !alive.contains(generation.owner));
     }
@@ -129,7 +134,7 @@ final class LogProcessors {
       implements EntryProcessor<String, StoredGeneration, TakeoverData> {
     @Override
     public TakeoverData process(Map.Entry<String, StoredGeneration> entry) {
-      StoredGeneration generation = entry.getValue();
+      StoredGeneration generation = stored(entry);
       if (generation == null
           || generation.ended
           || node.equals(generation.releasedBy)
@@ -151,7 +156,8 @@ final class LogProcessors {
   record Info() implements EntryProcessor<String, StoredGeneration, GenerationInfoData> {
     @Override
     public GenerationInfoData process(Map.Entry<String, StoredGeneration> entry) {
-      return entry.getValue() == null ? null : new GenerationInfoData(entry.getValue());
+      StoredGeneration generation = stored(entry);
+      return generation == null ? null : new GenerationInfoData(generation);
     }
 
     @Override
@@ -165,7 +171,7 @@ final class LogProcessors {
       implements EntryProcessor<String, StoredGeneration, ArrayList<GenerationEvent>> {
     @Override
     public ArrayList<GenerationEvent> process(Map.Entry<String, StoredGeneration> entry) {
-      StoredGeneration generation = entry.getValue();
+      StoredGeneration generation = stored(entry);
       if (generation == null) {
         return null;
       }
@@ -185,7 +191,7 @@ final class LogProcessors {
   record Snapshot() implements EntryProcessor<String, StoredGeneration, SnapshotData> {
     @Override
     public SnapshotData process(Map.Entry<String, StoredGeneration> entry) {
-      StoredGeneration generation = entry.getValue();
+      StoredGeneration generation = stored(entry);
       if (generation == null) {
         return null;
       }

@@ -13,6 +13,7 @@ import com.hazelcast.client.HazelcastClient;
 import com.hazelcast.client.config.ClientConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.support.TestCluster;
 import io.vertx.core.Vertx;
@@ -23,9 +24,12 @@ import io.vertx.ext.web.client.WebClient;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.net.URI;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import javax.management.BadAttributeValueExpException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
@@ -134,6 +138,65 @@ class ClusterLockdownTest {
     var status =
         await(WebClient.create(vertx).get(portB, "127.0.0.1", "/v1/generations/" + id).send());
     assertEquals(200, status.statusCode(), status.bodyAsString());
+  }
+
+  @Test
+  @DisplayName(
+      "a foreign serialized object is refused by every member; a value of another type reads as absent, a 404, and the nodes serve on")
+  void foreignValues(Vertx vertx) throws Exception {
+    IMap<String, Object> generations = hazelcast(0).getMap(HazelcastGenerationStore.MAP);
+    HashMap<Object, String> urlGadget = new HashMap<>(); // the shape of the URLDNS gadget
+    urlGadget.put(URI.create("http://gadget.invalid/").toURL(), "x");
+    for (Object foreign :
+        java.util.List.of(new BadAttributeValueExpException("gadget"), urlGadget)) {
+      for (int i = 0; i < 8; i++) { // keys on both members' partitions
+        String key = "chatcmpl-foreign-" + i;
+        RuntimeException refused =
+            assertThrows(RuntimeException.class, () -> generations.put(key, foreign));
+        assertTrue(refusedByFilter(refused), refused.toString());
+        assertFalse(generations.containsKey(key));
+      }
+    }
+
+    IMap<String, Object> sessions = hazelcast(1).getMap(HazelcastSessionStore.MAP);
+    for (int i = 0; i < 4; i++) {
+      generations.put("chatcmpl-malformed-" + i, "not a generation");
+      sessions.put("sess_malformed" + i, 42L);
+    }
+    WebClient web = WebClient.create(vertx);
+    for (int port : new int[] {portA, portB}) {
+      for (int i = 0; i < 4; i++) {
+        for (String path :
+            java.util.List.of(
+                "/v1/generations/chatcmpl-malformed-" + i,
+                "/v1/generations/chatcmpl-malformed-" + i + "/events",
+                "/v1/sessions/sess_malformed" + i)) {
+          var response = await(web.get(port, "127.0.0.1", path).send());
+          assertEquals(404, response.statusCode(), path + ": " + response.bodyAsString());
+        }
+      }
+    }
+    var created =
+        await(
+            web.post(portB, "127.0.0.1", "/v1/generations")
+                .sendJsonObject(
+                    new JsonObject()
+                        .put("model", "mock")
+                        .put("max_tokens", 3)
+                        .put(
+                            "messages",
+                            new JsonArray()
+                                .add(new JsonObject().put("role", "user").put("content", "hi")))));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+  }
+
+  private static boolean refusedByFilter(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof SecurityException && cause.getMessage().contains("is not allowed")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Test
