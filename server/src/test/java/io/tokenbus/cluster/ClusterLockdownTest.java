@@ -33,8 +33,11 @@ import javax.management.BadAttributeValueExpException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +47,7 @@ import org.slf4j.LoggerFactory;
  */
 @ExtendWith(VertxExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 120, timeUnit = TimeUnit.SECONDS)
 @DisplayName("A locked-down cluster")
 class ClusterLockdownTest {
@@ -87,6 +91,9 @@ class ClusterLockdownTest {
     client.setClusterName(hazelcastName()); // even the name members join under
     client.setProperty("hazelcast.logging.type", "slf4j");
     client.setProperty("hazelcast.phone.home.enabled", "false");
+    // The attacker's own log lines would print the name; this test checks the nodes'
+    // (logsNoSecret).
+    client.setProperty("hazelcast.logging.details.enabled", "false");
     client.getNetworkConfig().addAddress("127.0.0.1:" + cluster.hazelcastPort(0));
     client
         .getConnectionStrategyConfig()
@@ -200,6 +207,23 @@ class ClusterLockdownTest {
   }
 
   @Test
+  @DisplayName(
+      "TOKENBUS_CLUSTER_INSECURE=true runs a clustered node without a secret, with a warning at start")
+  void insecureWarns() {
+    try (TestCluster insecure = new TestCluster(1)) {
+      insecure.start(0, Map.of("TOKENBUS_CLUSTER_SECRET", "", "TOKENBUS_CLUSTER_INSECURE", "true"));
+      assertTrue(
+          logs.list.stream()
+              .anyMatch(
+                  e ->
+                      e.getLevel() == ch.qos.logback.classic.Level.WARN
+                          && e.getFormattedMessage().startsWith("cluster.insecure is true")),
+          "a warning at start");
+    }
+  }
+
+  @Test
+  @Order(Integer.MAX_VALUE) // last, so it reads what every other test made the nodes log
   @DisplayName("no log line holds the cluster secret or the name members join under")
   void logsNoSecret() {
     assertFalse(logs.list.isEmpty());
