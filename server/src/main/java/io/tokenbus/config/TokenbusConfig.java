@@ -59,9 +59,23 @@ public record TokenbusConfig(
    * The API's listener. {@code h2c}: HTTP/2 without TLS (prior knowledge or {@code Upgrade: h2c}),
    * for a proxy in front that ends TLS; off, a plain port speaks HTTP/1.x only. With {@link Tls},
    * HTTP/2 is offered by ALPN instead and {@code h2c} is not used.
+   *
+   * <p>Connection deadlines ({@code http.ConnectionGuard}): a request head must be complete within
+   * {@code headerTimeoutSeconds} of the connection opening or of the next request's first byte, a
+   * body within {@code bodyTimeoutSeconds} of its head (else 408); a keep-alive connection with no
+   * exchange in progress is closed after {@code idleTimeoutSeconds}.
    */
   public record Http(
-      int port, String host, int instances, int maxBodyBytes, boolean h2c, Tls tls, Cors cors) {}
+      int port,
+      String host,
+      int instances,
+      int maxBodyBytes,
+      boolean h2c,
+      Tls tls,
+      Cors cors,
+      int headerTimeoutSeconds,
+      int bodyTimeoutSeconds,
+      int idleTimeoutSeconds) {}
 
   /**
    * HTTPS and WSS on the API's port: a PEM certificate (chain) and its PEM private key, both or
@@ -685,6 +699,9 @@ public record TokenbusConfig(
     notBlank("http.host", http.host);
     range("http.instances", http.instances, 0, 256);
     range("http.max-body-bytes", http.maxBodyBytes, 1024, 64 * 1024 * 1024);
+    range("http.header-timeout-seconds", http.headerTimeoutSeconds, 1, 3600);
+    range("http.body-timeout-seconds", http.bodyTimeoutSeconds, 1, 3600);
+    range("http.idle-timeout-seconds", http.idleTimeoutSeconds, 1, 24 * 3600);
     http.cors().origins();
     http.tls().check();
     Auth authNormalised =

@@ -47,6 +47,14 @@ final class ErrorHandler {
       error = forStatus(http.getStatusCode(), ctx);
     } else if (cause == null) {
       error = forStatus(status > 0 ? status : 500, ctx);
+    } else if (ctx.response().closed()) {
+      // The connection is gone (the client left, or a deadline closed it): nobody to answer.
+      LOG.debug(
+          "{} {} failed after its connection closed: {}",
+          ctx.request().method(),
+          ctx.request().path(),
+          redact(cause.toString()));
+      return;
     } else {
       LOG.error(
           "Unexpected failure on {} {}",

@@ -9,10 +9,12 @@ import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -100,6 +102,7 @@ public final class HttpServerVerticle extends VerticleBase {
     HttpServer server =
         vertx
             .createHttpServer(options)
+            .connectionHandler(this::connected)
             .requestHandler(router(generations, streams, origins, auth))
             .invalidRequestHandler(ErrorHandler::invalidRequest)
             .webSocketHandshakeHandler(
@@ -136,6 +139,13 @@ public final class HttpServerVerticle extends VerticleBase {
     return Listener.checked(vertx, config.http().tls())
         .compose(v -> server.listen())
         .onSuccess(s -> onListening.accept(s.actualPort()));
+  }
+
+  /** Every HTTP/1.x connection gets its deadlines ({@link ConnectionGuard}) as it opens. */
+  private void connected(HttpConnection connection) {
+    if (connection instanceof Http1xServerConnection http1) {
+      ConnectionGuard.install(http1.channelHandlerContext().pipeline(), config.http());
+    }
   }
 
   @Override
