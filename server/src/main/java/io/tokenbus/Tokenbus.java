@@ -19,6 +19,7 @@ import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.GenerationVerticle;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.generation.ResumeGeneration;
+import io.tokenbus.http.Connections;
 import io.tokenbus.http.GenerationClient;
 import io.tokenbus.http.HttpServerVerticle;
 import io.tokenbus.provider.Upstreams;
@@ -258,6 +259,14 @@ public final class Tokenbus {
             vertx, config.viewer(), idleCancel > 0 ? Math.max(100, idleCancel * 1000L / 3) : 0);
     AtomicInteger running = new AtomicInteger();
     AtomicInteger openStreams = new AtomicInteger();
+    Connections connections = Connections.of(config.http());
+    LOG.info(
+        "serving at most {} connections (http.max-connections{}), {} per address",
+        connections.max(),
+        config.http().maxConnections() == 0 ? ": 90% of the open-file limit" : "",
+        config.http().maxConnectionsPerAddress() == 0
+            ? "no limit"
+            : config.http().maxConnectionsPerAddress());
     Set<Integer> ports = ConcurrentHashMap.newKeySet();
     // Port 0 is bound as -1: Vert.x then picks one random port shared by every instance, where
     // with 0 each instance would get a port of its own.
@@ -295,7 +304,8 @@ public final class Tokenbus {
                             openStreams,
                             nodeId,
                             ports::add,
-                            authenticator.result()),
+                            authenticator.result(),
+                            connections),
                     new DeploymentOptions().setInstances(httpInstances)))
         .compose(
             id ->

@@ -60,10 +60,13 @@ public record TokenbusConfig(
    * for a proxy in front that ends TLS; off, a plain port speaks HTTP/1.x only. With {@link Tls},
    * HTTP/2 is offered by ALPN instead and {@code h2c} is not used.
    *
-   * <p>Connection deadlines ({@code http.ConnectionGuard}): a request head must be complete within
-   * {@code headerTimeoutSeconds} of the connection opening or of the next request's first byte, a
-   * body within {@code bodyTimeoutSeconds} of its head (else 408); a keep-alive connection with no
-   * exchange in progress is closed after {@code idleTimeoutSeconds}.
+   * <p>Connection bounds ({@code http.Connections}, {@code http.ConnectionGuard}): a request head
+   * must be complete within {@code headerTimeoutSeconds} of the connection opening or of the next
+   * request's first byte, a body within {@code bodyTimeoutSeconds} of its head (else 408); a
+   * keep-alive connection with no exchange in progress is closed after {@code idleTimeoutSeconds}.
+   * At most {@code maxConnections} (0: derived from the process's open-file limit) and {@code
+   * maxConnectionsPerAddress} (0: no limit) are served; {@code healthReserveConnections} more may
+   * ask only for {@code /health}.
    */
   public record Http(
       int port,
@@ -75,7 +78,10 @@ public record TokenbusConfig(
       Cors cors,
       int headerTimeoutSeconds,
       int bodyTimeoutSeconds,
-      int idleTimeoutSeconds) {}
+      int idleTimeoutSeconds,
+      int maxConnections,
+      int maxConnectionsPerAddress,
+      int healthReserveConnections) {}
 
   /**
    * HTTPS and WSS on the API's port: a PEM certificate (chain) and its PEM private key, both or
@@ -702,6 +708,9 @@ public record TokenbusConfig(
     range("http.header-timeout-seconds", http.headerTimeoutSeconds, 1, 3600);
     range("http.body-timeout-seconds", http.bodyTimeoutSeconds, 1, 3600);
     range("http.idle-timeout-seconds", http.idleTimeoutSeconds, 1, 24 * 3600);
+    range("http.max-connections", http.maxConnections, 0, 10_000_000);
+    range("http.max-connections-per-address", http.maxConnectionsPerAddress, 0, 10_000_000);
+    range("http.health-reserve-connections", http.healthReserveConnections, 0, 10_000);
     http.cors().origins();
     http.tls().check();
     Auth authNormalised =

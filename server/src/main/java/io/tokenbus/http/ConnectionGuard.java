@@ -12,11 +12,13 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
@@ -26,6 +28,7 @@ import io.tokenbus.generation.GenerationEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * The deadlines of one HTTP/1.x connection, in its Netty pipeline, so they hold whatever route (or
@@ -34,7 +37,9 @@ import java.util.concurrent.TimeUnit;
  * http.body-timeout-seconds} of its head (408), and a kept-alive connection with nothing in
  * progress is closed after {@code http.idle-timeout-seconds}. An answer in progress (an SSE stream
  * for hours) has no deadline: its client is not the one who is slow. A WebSocket leaves the guard
- * at its upgrade.
+ * at its upgrade. On a connection taken from the health reserve ({@link Connections}), the one
+ * request allowed must be for {@code /health}; anything else is answered 503 and the connection
+ * closed.
  *
  * <p>Sits between Vert.x's HTTP encoder and its connection handler, so it sees decoded request
  * heads and the heads and ends of answers; a second handler below the decoder tells it when the
@@ -57,6 +62,7 @@ final class ConnectionGuard extends ChannelDuplexHandler {
   private final long headerMs;
   private final long bodyMs;
   private final long idleMs;
+  private final boolean healthOnly;
   private final FirstByte firstByte = new FirstByte();
   private ChannelHandlerContext ctx;
   private Deadline armed = Deadline.NONE;
@@ -71,21 +77,25 @@ final class ConnectionGuard extends ChannelDuplexHandler {
   /** The latest request's answer has its head out: a 408 can no longer be sent. */
   private boolean answerStarted;
 
-  /** Answering 408 and closing: the rest of what the client sends is dropped. */
+  /** A health-reserve connection has had its one request. */
+  private boolean requested;
+
+  /** Answering 408 or 503 and closing: the rest of what the client sends is dropped. */
   private boolean refusing;
 
-  private ConnectionGuard(TokenbusConfig.Http http) {
+  private ConnectionGuard(TokenbusConfig.Http http, boolean healthOnly) {
     this.headerMs = http.headerTimeoutSeconds() * 1000L;
     this.bodyMs = http.bodyTimeoutSeconds() * 1000L;
     this.idleMs = http.idleTimeoutSeconds() * 1000L;
+    this.healthOnly = healthOnly;
   }
 
   /** Guards the HTTP/1.x connection whose pipeline this is, from now on. */
-  static void install(ChannelPipeline pipeline, TokenbusConfig.Http http) {
+  static void install(ChannelPipeline pipeline, TokenbusConfig.Http http, boolean healthOnly) {
     if (pipeline.get(HTTP_DECODER) == null || pipeline.get(VERTX_HANDLER) == null) {
       return; // not the pipeline Vert.x builds for HTTP/1.x: nothing to guard
     }
-    ConnectionGuard guard = new ConnectionGuard(http);
+    ConnectionGuard guard = new ConnectionGuard(http, healthOnly);
     pipeline.addBefore(VERTX_HANDLER, null, guard);
     pipeline.addBefore(HTTP_DECODER, null, guard.firstByte);
   }
@@ -119,6 +129,15 @@ final class ConnectionGuard extends ChannelDuplexHandler {
       return;
     }
     if (msg instanceof HttpRequest request) {
+      if (healthOnly) {
+        if (requested || !health(request)) {
+          ReferenceCountUtil.release(msg);
+          refuse();
+          return;
+        }
+        requested = true;
+        HttpUtil.setKeepAlive(request, false);
+      }
       requestOpen = true;
       answersOwed++;
       answerStarted = false;
@@ -216,6 +235,18 @@ final class ConnectionGuard extends ChannelDuplexHandler {
     }
   }
 
+  /** Refuses a health-reserve connection's request that is not for {@code /health}. */
+  private void refuse() {
+    answer(
+        HttpResponseStatus.SERVICE_UNAVAILABLE,
+        new Failure(
+            503,
+            "server_error",
+            "too_many_connections",
+            "This node is at its connection limit (http.max-connections or"
+                + " http.max-connections-per-address); retry shortly"));
+  }
+
   /** Answers {@code failure} in OpenAI's error shape, then closes; later input is dropped. */
   private void answer(HttpResponseStatus status, Failure failure) {
     refusing = true;
@@ -229,8 +260,23 @@ final class ConnectionGuard extends ChannelDuplexHandler {
         .set(HttpHeaderNames.CONTENT_LENGTH, body.length)
         .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE)
         .set("X-Content-Type-Options", "nosniff");
+    if (status == HttpResponseStatus.SERVICE_UNAVAILABLE) {
+      response.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
+    }
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
   }
+
+  private static boolean health(HttpRequest request) {
+    if (!HttpMethod.GET.equals(request.method())) {
+      return false;
+    }
+    String uri = request.uri();
+    int query = uri.indexOf('?');
+    // Plain segments only: the router would normalise /health/../v1/models to an API path.
+    return HEALTH.matcher(query < 0 ? uri : uri.substring(0, query)).matches();
+  }
+
+  private static final Pattern HEALTH = Pattern.compile("/health(/[A-Za-z0-9_-]+)*/?");
 
   private void detach() {
     disarm();

@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.netty.channel.Channel;
 import io.tokenbus.auth.Authenticator;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
@@ -17,6 +18,7 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.impl.ConnectionBase;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -41,6 +43,7 @@ public final class HttpServerVerticle extends VerticleBase {
   private final String nodeId;
   private final IntConsumer onListening;
   private final Authenticator authenticator;
+  private final Connections connections;
   private Heartbeats heartbeats;
 
   /**
@@ -50,6 +53,7 @@ public final class HttpServerVerticle extends VerticleBase {
    * @param nodeId this node's id (the owner id that generation statuses show)
    * @param onListening receives the port actually bound
    * @param authenticator the node's: checks credentials and signs watch and session tokens
+   * @param connections the node's open connections and their limits, shared by all instances
    */
   public HttpServerVerticle(
       TokenbusConfig config,
@@ -61,7 +65,9 @@ public final class HttpServerVerticle extends VerticleBase {
       AtomicInteger openStreams,
       String nodeId,
       IntConsumer onListening,
-      Authenticator authenticator) {
+      Authenticator authenticator,
+      Connections connections) {
+    this.connections = connections;
     this.nodeId = nodeId;
     this.authenticator = authenticator;
     this.upstreams = upstreams;
@@ -141,10 +147,32 @@ public final class HttpServerVerticle extends VerticleBase {
         .onSuccess(s -> onListening.accept(s.actualPort()));
   }
 
-  /** Every HTTP/1.x connection gets its deadlines ({@link ConnectionGuard}) as it opens. */
+  /**
+   * Counts a new connection against the node's limits: over them it is closed at once, or, from the
+   * health reserve, may ask only for {@code /health}. Every HTTP/1.x connection gets its deadlines
+   * ({@link ConnectionGuard}). Runs on the connection's event loop as it opens (with TLS, once the
+   * handshake is done, which Vert.x bounds by its own 10 s handshake timeout).
+   */
   private void connected(HttpConnection connection) {
+    if (!(connection instanceof ConnectionBase base)) {
+      return; // not a connection of Vert.x's own
+    }
+    String address =
+        connection.remoteAddress() == null ? "" : connection.remoteAddress().hostAddress();
+    Connections.Admission admission = connections.admit(address);
+    Channel channel = base.channel();
+    if (admission == Connections.Admission.REFUSED) {
+      channel.close();
+      return;
+    }
+    channel.closeFuture().addListener(closed -> connections.release(address, admission));
     if (connection instanceof Http1xServerConnection http1) {
-      ConnectionGuard.install(http1.channelHandlerContext().pipeline(), config.http());
+      ConnectionGuard.install(
+          http1.channelHandlerContext().pipeline(),
+          config.http(),
+          admission == Connections.Admission.HEALTH_ONLY);
+    } else if (admission == Connections.Admission.HEALTH_ONLY) {
+      channel.close(); // HTTP/2 multiplexes: no one-request connection to reserve
     }
   }
 
@@ -218,6 +246,7 @@ public final class HttpServerVerticle extends VerticleBase {
                             .put("status", "UP")
                             .put("node", nodeId)
                             .put("streams", openStreams.get())
+                            .put("connections", connections.open())
                             .encode()));
     // The chat page (src/main/resources/webroot): plain files, no build step.
     // A strict Content-Security-Policy as a second line behind the page's own escaping: no inline

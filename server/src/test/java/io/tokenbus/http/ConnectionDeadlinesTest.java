@@ -5,20 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tokenbus.support.Raw;
 import io.tokenbus.support.TestHub;
-import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.NetClientOptions;
-import io.vertx.core.net.NetSocket;
 import io.vertx.junit5.VertxExtension;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -139,64 +133,5 @@ class ConnectionDeadlinesTest {
     assertFalse(ws.closed.isComplete(), "the WebSocket is open");
     sse.socket.close();
     ws.socket.close();
-  }
-
-  /** A raw TCP connection: what it received, and when it closed. */
-  private static final class Raw {
-    final NetSocket socket;
-    final Buffer in = Buffer.buffer();
-    final Promise<Void> closedPromise = Promise.promise();
-    final Future<Void> closed = closedPromise.future();
-    private final List<Runnable> watchers = new CopyOnWriteArrayList<>();
-
-    private Raw(NetSocket socket) {
-      this.socket = socket;
-      socket.handler(
-          chunk -> {
-            synchronized (in) {
-              in.appendBuffer(chunk);
-            }
-            watchers.forEach(Runnable::run);
-          });
-      socket.closeHandler(v -> closedPromise.tryComplete());
-    }
-
-    static Raw open(Vertx vertx, int port, String local) {
-      NetClientOptions options = new NetClientOptions();
-      if (local != null) {
-        options.setLocalAddress(local);
-      }
-      return await(vertx.createNetClient(options).connect(port, "127.0.0.1").map(Raw::new));
-    }
-
-    String text() {
-      synchronized (in) {
-        return in.toString(StandardCharsets.ISO_8859_1);
-      }
-    }
-
-    /** Completes once {@code needle} has been received. */
-    Future<Void> received(String needle) {
-      return count(needle, 1);
-    }
-
-    /** Completes once {@code needle} has been received {@code times} times. */
-    Future<Void> count(String needle, int times) {
-      Promise<Void> seen = Promise.promise();
-      Runnable check =
-          () -> {
-            String text = text();
-            int found = 0;
-            for (int at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
-              found++;
-            }
-            if (found >= times) {
-              seen.tryComplete();
-            }
-          };
-      watchers.add(check);
-      check.run();
-      return seen.future();
-    }
   }
 }
