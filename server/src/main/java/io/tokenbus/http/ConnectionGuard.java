@@ -28,6 +28,7 @@ import io.tokenbus.generation.GenerationEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
 
 /**
@@ -62,7 +63,10 @@ final class ConnectionGuard extends ChannelDuplexHandler {
   private final long headerMs;
   private final long bodyMs;
   private final long idleMs;
-  private final boolean healthOnly;
+
+  /** Set once a request head arrived, on a health-reserve connection; null on any other. */
+  private final AtomicBoolean healthOnly;
+
   private final FirstByte firstByte = new FirstByte();
   private ChannelHandlerContext ctx;
   private Deadline armed = Deadline.NONE;
@@ -83,15 +87,21 @@ final class ConnectionGuard extends ChannelDuplexHandler {
   /** Answering 408 or 503 and closing: the rest of what the client sends is dropped. */
   private boolean refusing;
 
-  private ConnectionGuard(TokenbusConfig.Http http, boolean healthOnly) {
+  private ConnectionGuard(TokenbusConfig.Http http, AtomicBoolean healthOnly) {
     this.headerMs = http.headerTimeoutSeconds() * 1000L;
     this.bodyMs = http.bodyTimeoutSeconds() * 1000L;
     this.idleMs = http.idleTimeoutSeconds() * 1000L;
     this.healthOnly = healthOnly;
   }
 
-  /** Guards the HTTP/1.x connection whose pipeline this is, from now on. */
-  static void install(ChannelPipeline pipeline, TokenbusConfig.Http http, boolean healthOnly) {
+  /**
+   * Guards the HTTP/1.x connection whose pipeline this is, from now on.
+   *
+   * @param healthOnly for a connection from the health reserve: set once its request head arrived;
+   *     null for any other connection
+   */
+  static void install(
+      ChannelPipeline pipeline, TokenbusConfig.Http http, AtomicBoolean healthOnly) {
     if (pipeline.get(HTTP_DECODER) == null || pipeline.get(VERTX_HANDLER) == null) {
       return; // not the pipeline Vert.x builds for HTTP/1.x: nothing to guard
     }
@@ -129,7 +139,8 @@ final class ConnectionGuard extends ChannelDuplexHandler {
       return;
     }
     if (msg instanceof HttpRequest request) {
-      if (healthOnly) {
+      if (healthOnly != null) {
+        healthOnly.set(true);
         if (requested || !health(request)) {
           ReferenceCountUtil.release(msg);
           refuse();

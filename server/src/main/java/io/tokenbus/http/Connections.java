@@ -1,16 +1,23 @@
 package io.tokenbus.http;
 
+import io.netty.channel.Channel;
 import io.tokenbus.config.TokenbusConfig;
 import java.lang.management.ManagementFactory;
+import java.util.Deque;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The node's open connections, shared by every HTTP verticle: at most {@code http.max-connections}
  * in all and {@code http.max-connections-per-address} from one address, plus a small reserve that
- * may only ask for {@code /health}, so a full node still tells its orchestrator it is alive. Counts
- * per address are removed at zero, so the map holds only addresses with open connections.
+ * may only ask for {@code /health}, so a full node still tells its orchestrator it is alive. When
+ * the reserve is full too, a new connection takes the place of the oldest reserve connection whose
+ * request head has not arrived: a probe sends its head at once, a connection holding the reserve by
+ * dribbling one does not. Counts per address are removed at zero, so the map holds only addresses
+ * with open connections.
  */
 public final class Connections {
 
@@ -18,7 +25,10 @@ public final class Connections {
   public enum Admission {
     /** Served like any other. */
     ADMITTED,
-    /** Over a limit, taken from the reserve: one request, which must be for {@code /health}. */
+    /**
+     * Over a limit, taken from the reserve: one request, which must be for {@code /health};
+     * register it with {@link #reserved}.
+     */
     HEALTH_ONLY,
     /** Over every limit: closed at once. */
     REFUSED
@@ -33,6 +43,11 @@ public final class Connections {
   private final AtomicInteger open = new AtomicInteger();
   private final AtomicInteger reserved = new AtomicInteger();
   private final Map<String, Integer> perAddress = new ConcurrentHashMap<>();
+
+  /** Reserve connections, oldest first, each with whether its request head has arrived. */
+  private final Deque<Reserved> reserveQueue = new ConcurrentLinkedDeque<>();
+
+  private record Reserved(Channel channel, AtomicBoolean headIn) {}
 
   Connections(int max, int maxPerAddress, int reserve) {
     this.max = max;
@@ -79,7 +94,32 @@ public final class Connections {
       return Admission.HEALTH_ONLY;
     }
     reserved.decrementAndGet();
+    if (evictHeadless()) {
+      reserved.incrementAndGet(); // the evicted one gives its slot back as it closes
+      return Admission.HEALTH_ONLY;
+    }
     return Admission.REFUSED;
+  }
+
+  /**
+   * Registers a connection admitted {@link Admission#HEALTH_ONLY}; {@code headIn} is set once its
+   * request head arrived. It leaves the queue when it closes.
+   */
+  void reserved(Channel channel, AtomicBoolean headIn) {
+    Reserved entry = new Reserved(channel, headIn);
+    reserveQueue.addLast(entry);
+    channel.closeFuture().addListener(closed -> reserveQueue.remove(entry));
+  }
+
+  /** Closes the oldest reserve connection still without a request head; false if none. */
+  private boolean evictHeadless() {
+    for (Reserved entry : reserveQueue) {
+      if (!entry.headIn().get() && reserveQueue.remove(entry)) {
+        entry.channel().close();
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Uncounts a connection {@link #admit} let in as {@code admission}. */

@@ -23,6 +23,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.StaticHandler;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
@@ -167,10 +168,12 @@ public final class HttpServerVerticle extends VerticleBase {
     }
     channel.closeFuture().addListener(closed -> connections.release(address, admission));
     if (connection instanceof Http1xServerConnection http1) {
-      ConnectionGuard.install(
-          http1.channelHandlerContext().pipeline(),
-          config.http(),
-          admission == Connections.Admission.HEALTH_ONLY);
+      AtomicBoolean headIn = null;
+      if (admission == Connections.Admission.HEALTH_ONLY) {
+        headIn = new AtomicBoolean();
+        connections.reserved(channel, headIn);
+      }
+      ConnectionGuard.install(http1.channelHandlerContext().pipeline(), config.http(), headIn);
     } else if (admission == Connections.Admission.HEALTH_ONLY) {
       channel.close(); // HTTP/2 multiplexes: no one-request connection to reserve
     }

@@ -1,6 +1,7 @@
 package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.support.Poll;
@@ -67,6 +68,17 @@ class ConnectionLimitsTest {
     await(sneaky.closed, 5, "the sneaky request closed");
     assertTrue(sneaky.text().startsWith("HTTP/1.1 503 "), sneaky.text());
 
+    // The reserve held by connections that never send a head: a probe takes the oldest's place.
+    Raw silent1 = Raw.open(vertx, hub.port(), null);
+    Raw silent2 = Raw.open(vertx, hub.port(), null);
+    Raw probe = Raw.open(vertx, hub.port(), null);
+    probe.socket.write(HEALTH);
+    await(probe.closed, 5, "the probe answered and closed");
+    assertTrue(probe.text().startsWith("HTTP/1.1 200 "), probe.text());
+    await(silent1.closed, 5, "the oldest silent reserve connection closed for the probe");
+    assertFalse(silent2.closed.isComplete(), "only one reserve connection made room");
+
+    silent2.socket.close();
     held.forEach(raw -> raw.socket.close());
     served(vertx, hub.port(), null);
   }
