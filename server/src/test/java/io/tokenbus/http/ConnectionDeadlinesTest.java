@@ -105,7 +105,9 @@ class ConnectionDeadlinesTest {
             "TOKENBUS_HTTP_HEADER_TIMEOUT_SECONDS",
             "1",
             "TOKENBUS_VIEWER_HEARTBEAT_SECONDS",
-            "1");
+            "1",
+            "TOKENBUS_MOCK_MIN_TOKENS_PER_SECOND",
+            "0.01");
     Raw idle = Raw.open(vertx, hub.port(), null);
     idle.socket.write(HEALTH);
     await(idle.received("\"status\":\"UP\""), 5, "answered");

@@ -4,6 +4,7 @@ import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
+import io.tokenbus.support.Poll;
 import io.tokenbus.support.TestHub;
 import io.tokenbus.support.WsClient;
 import io.vertx.core.Vertx;
@@ -160,8 +161,15 @@ class TenantsTest {
     assertEquals(202, posted.statusCode(), posted.bodyAsString());
     String answer = posted.bodyAsJsonObject().getString("generation");
     assertNotNull(answer);
-    assertEquals(
-        "acme", get(hub, ACME, "/v1/generations/" + answer).bodyAsJsonObject().getString("tenant"));
+    // The answer's id is chosen before its generation starts: wait until it exists.
+    HttpResponse<Buffer> started =
+        await(
+            Poll.until(
+                vertx,
+                () -> as(ACME, hub.web().get("/v1/generations/" + answer)).send(),
+                r -> r.statusCode() == 200,
+                10_000));
+    assertEquals("acme", started.bodyAsJsonObject().getString("tenant"));
     assertUnknown("generation_not_found", get(hub, GLOBEX, "/v1/generations/" + answer));
   }
 }
