@@ -4,6 +4,7 @@ import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.tokenbus.provider.MockText;
+import io.tokenbus.support.Poll;
 import io.tokenbus.support.SseClient;
 import io.tokenbus.support.SseEvent;
 import io.tokenbus.support.TestCluster;
@@ -133,8 +134,14 @@ class ClusterSessionsTest {
                               .put("content", "a long answer please")))
               .bodyAsJsonObject()
               .getString("generation");
+      // The answer's id is chosen before its generation starts: wait until it has an owner.
       String owner =
-          await(a.get("/v1/generations/" + generation).send())
+          await(
+                  Poll.until(
+                      vertx,
+                      () -> a.get("/v1/generations/" + generation).send(),
+                      r -> r.statusCode() == 200 && r.bodyAsJsonObject().getString("owner") != null,
+                      10_000))
               .bodyAsJsonObject()
               .getString("owner");
       int ownerIndex =
