@@ -172,7 +172,8 @@ public final class Tokenbus {
                       vertx,
                       manager.getHazelcastInstance(),
                       config.sessions().maxSessions(),
-                      config.sessions().idleExpirySeconds());
+                      config.sessions().idleExpirySeconds(),
+                      config.sessions().effectiveUnusedExpirySeconds());
               return deploy(vertx, config, store, sessionStore, manager.getNodeId())
                   .compose(
                       node ->
@@ -221,7 +222,10 @@ public final class Tokenbus {
 
   private static SessionStore sessionStore(Vertx vertx, TokenbusConfig config) {
     return new InMemorySessionStore(
-        vertx, config.sessions().maxSessions(), config.sessions().idleExpirySeconds() * 1000L);
+        vertx,
+        config.sessions().maxSessions(),
+        config.sessions().idleExpirySeconds() * 1000L,
+        config.sessions().effectiveUnusedExpirySeconds() * 1000L);
   }
 
   /**

@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  * Sessions in the replicated map {@code tokenbus.sessions} (one synchronous backup, as the
  * generations'): each op runs as an entry processor where the session is stored, and again on its
  * backup, so a member's death loses nothing acknowledged. Every change restarts the session's time
- * to live, which is its idle expiry.
+ * to live, which is its idle expiry once anyone has posted to it, and the shorter unused expiry
+ * until then.
  */
 public final class HazelcastSessionStore implements SessionStore {
 
@@ -30,13 +31,19 @@ public final class HazelcastSessionStore implements SessionStore {
   private final ProcessedMap<SessionState> sessions;
   private final int maxSessions;
   private final long idleSeconds;
+  private final long unusedSeconds;
 
   public HazelcastSessionStore(
-      Vertx vertx, HazelcastInstance hazelcast, int maxSessions, long idleSeconds) {
+      Vertx vertx,
+      HazelcastInstance hazelcast,
+      int maxSessions,
+      long idleSeconds,
+      long unusedSeconds) {
     this.vertx = vertx;
     this.sessions = new ProcessedMap<>(vertx, hazelcast, MAP);
     this.maxSessions = maxSessions;
     this.idleSeconds = idleSeconds;
+    this.unusedSeconds = unusedSeconds;
   }
 
   @Override
@@ -52,17 +59,21 @@ public final class HazelcastSessionStore implements SessionStore {
                     : sessions.onContext(
                         sessions
                             .map()
-                            .setAsync(session.id(), session, idleSeconds, TimeUnit.SECONDS)))
+                            .setAsync(
+                                session.id(),
+                                session,
+                                session.used() ? idleSeconds : unusedSeconds,
+                                TimeUnit.SECONDS)))
         .mapEmpty();
   }
 
   @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
-    return sessions.run(id, new Run<>(op, idleSeconds), null);
+    return sessions.run(id, new Run<>(op, idleSeconds, unusedSeconds), null);
   }
 
   /** Runs an op where the session is stored. */
-  record Run<T>(SessionOp<T> op, long ttlSeconds)
+  record Run<T>(SessionOp<T> op, long idleSeconds, long unusedSeconds)
       implements EntryProcessor<String, SessionState, SessionResult<T>> {
     @Override
     public SessionResult<T> process(Map.Entry<String, SessionState> entry) {
@@ -74,7 +85,7 @@ public final class HazelcastSessionStore implements SessionStore {
       T value = op.apply(state, out);
       if (op.mutates()) {
         ((ExtendedMapEntry<String, SessionState>) entry)
-            .setValue(state, ttlSeconds, TimeUnit.SECONDS);
+            .setValue(state, state.used() ? idleSeconds : unusedSeconds, TimeUnit.SECONDS);
       }
       return new SessionResult<>(value, out);
     }

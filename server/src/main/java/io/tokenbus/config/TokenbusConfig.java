@@ -52,8 +52,15 @@ public record TokenbusConfig(
       int maxTitleChars,
       int maxQueued,
       int idleExpirySeconds,
+      int unusedExpirySeconds,
       int presenceGraceSeconds,
-      String defaultModel) {}
+      String defaultModel) {
+
+    /** How long a session nobody posted to lives without a change: never longer than a used one. */
+    public int effectiveUnusedExpirySeconds() {
+      return Math.min(unusedExpirySeconds, idleExpirySeconds);
+    }
+  }
 
   /**
    * The API's listener. {@code h2c}: HTTP/2 without TLS (prior knowledge or {@code Upgrade: h2c}),
@@ -867,6 +874,7 @@ public record TokenbusConfig(
     range("sessions.max-title-chars", sessions.maxTitleChars(), 1, 10_000);
     range("sessions.max-queued", sessions.maxQueued(), 0, 10_000);
     range("sessions.idle-expiry-seconds", sessions.idleExpirySeconds(), 10, 365 * 24 * 3600);
+    range("sessions.unused-expiry-seconds", sessions.unusedExpirySeconds(), 10, 365 * 24 * 3600);
     range("sessions.presence-grace-seconds", sessions.presenceGraceSeconds(), 0, 3600);
     notBlank("sessions.default-model", sessions.defaultModel());
     return new TokenbusConfig(

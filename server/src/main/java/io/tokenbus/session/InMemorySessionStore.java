@@ -9,28 +9,40 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Sessions of a single node, in memory; an op runs under the session's lock. Idle ones are swept
- * every few seconds.
+ * every few seconds: one nobody ever posted to after the unused expiry, a used one after the idle
+ * expiry.
  */
 public final class InMemorySessionStore implements SessionStore {
 
   private final Map<String, SessionState> sessions = new ConcurrentHashMap<>();
   private final int maxSessions;
   private final long idleMillis;
+  private final long unusedMillis;
 
   public InMemorySessionStore(Vertx vertx, int maxSessions, long idleMillis) {
-    this.maxSessions = maxSessions;
-    this.idleMillis = idleMillis;
-    vertx.setPeriodic(Math.min(5000, idleMillis), t -> sweep(System.currentTimeMillis()));
+    this(vertx, maxSessions, idleMillis, idleMillis);
   }
 
-  /** Deletes the sessions idle since before {@code now} − the idle expiry. */
+  /**
+   * @param idleMillis how long a used session lives without a change
+   * @param unusedMillis how long one nobody has posted to lives without a change
+   */
+  public InMemorySessionStore(Vertx vertx, int maxSessions, long idleMillis, long unusedMillis) {
+    this.maxSessions = maxSessions;
+    this.idleMillis = idleMillis;
+    this.unusedMillis = unusedMillis;
+    vertx.setPeriodic(
+        Math.min(5000, Math.min(idleMillis, unusedMillis)), t -> sweep(System.currentTimeMillis()));
+  }
+
+  /** Deletes the sessions idle since before {@code now} − their expiry. */
   void sweep(long now) {
     sessions
         .values()
         .removeIf(
             s -> {
               synchronized (s) {
-                return now - s.lastActive > idleMillis;
+                return now - s.lastActive > (s.used() ? idleMillis : unusedMillis);
               }
             });
   }

@@ -83,6 +83,14 @@ public final class SessionState implements Serializable {
     return log.size();
   }
 
+  /**
+   * Whether anyone has posted to it: a session nobody used expires after {@code
+   * sessions.unused-expiry-seconds}, a used one after {@code sessions.idle-expiry-seconds}.
+   */
+  public boolean used() {
+    return !messages.isEmpty();
+  }
+
   private SessionEvent add(List<SessionEvent> out, SessionEvent event) {
     log.add(event);
     out.add(event);

@@ -134,6 +134,29 @@ class SessionStateTest {
 
   @Test
   @DisplayName(
+      "a session nobody posted to is deleted after the unused expiry; a used one lives to the idle"
+          + " expiry")
+  void unusedExpiry() {
+    Vertx vertx = Vertx.vertx();
+    try {
+      InMemorySessionStore store = new InMemorySessionStore(vertx, 10, 60_000, 20_000);
+      long now = System.currentTimeMillis();
+      store.create(new SessionState("empty", "default", "", "mock", "", now / 1000));
+      SessionState used = new SessionState("used", "default", "", "mock", "", now / 1000);
+      used.post(SessionMessage.user("u1", "Ann", "hello", 0), ids("1"), new ArrayList<>());
+      store.create(used);
+      store.sweep(now + 21_000);
+      assertNull(store.apply("empty", new SessionOps.View()).result(), "21 s unused: deleted");
+      assertNotNull(store.apply("used", new SessionOps.View()).result(), "21 s idle of 60: kept");
+      store.sweep(now + 61_000);
+      assertNull(store.apply("used", new SessionOps.View()).result(), "61 s idle: deleted");
+    } finally {
+      vertx.close();
+    }
+  }
+
+  @Test
+  @DisplayName(
       "stop gives up the queue, but a question posted after the stop is answered once the stopped answer ends")
   void questionAfterStop() {
     SessionState state = new SessionState("s", "default", "", "mock", "", 0);
