@@ -11,8 +11,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
-import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -28,11 +26,7 @@ class ConnectionDeadlinesTest {
   private static final String HEALTH = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
   private static TestHub hub(Vertx vertx, String... env) {
-    Map<String, String> all = new HashMap<>();
-    for (int i = 0; i < env.length; i += 2) {
-      all.put(env[i], env[i + 1]);
-    }
-    return await(TestHub.start(vertx, all));
+    return await(TestHub.start(vertx, env));
   }
 
   @Test

@@ -58,6 +58,15 @@ public final class TestHub {
         new String[0], all); // honours TOKENBUS_CONFIG, as the real process does
   }
 
+  /** A hub on {@code vertx} with the environment given as name, value, name, value... */
+  public static Future<TestHub> start(Vertx vertx, String... env) {
+    Map<String, String> all = new HashMap<>();
+    for (int i = 0; i < env.length; i += 2) {
+      all.put(env[i], env[i + 1]);
+    }
+    return start(vertx, all);
+  }
+
   public static Future<TestHub> start(Vertx vertx) {
     return start(vertx, Map.of());
   }
