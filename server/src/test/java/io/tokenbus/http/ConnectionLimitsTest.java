@@ -1,12 +1,13 @@
 package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
-import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.support.Poll;
 import io.tokenbus.support.Raw;
 import io.tokenbus.support.TestHub;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxExtension;
 import java.util.ArrayList;
@@ -69,9 +70,22 @@ class ConnectionLimitsTest {
     probe.socket.write(HEALTH);
     await(probe.closed, 5, "the probe answered and closed");
     assertTrue(probe.text().startsWith("HTTP/1.1 200 "), probe.text());
-    await(silent1.closed, 5, "the oldest silent reserve connection closed for the probe");
-    assertFalse(silent2.closed.isComplete(), "only one reserve connection made room");
+    // Which silent connection is the oldest in the reserve is the order the server counted them
+    // in, which its two event loops need not keep (nor the release of the connections above): one
+    // of them, and only one, made room.
+    List<Raw> silent = new ArrayList<>(held);
+    silent.add(silent1);
+    silent.add(silent2);
+    await(
+        Future.any(silent.stream().map(raw -> raw.closed).toList()),
+        5,
+        "a silent reserve connection closed for the probe");
+    assertEquals(
+        1,
+        silent.stream().filter(raw -> raw.closed.isComplete()).count(),
+        "only one silent connection made room");
 
+    silent1.socket.close();
     silent2.socket.close();
     held.forEach(raw -> raw.socket.close());
     served(vertx, hub.port(), null);
