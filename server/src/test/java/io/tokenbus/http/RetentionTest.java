@@ -176,4 +176,29 @@ class RetentionTest {
             .getString("content"));
     assertTrue(System.nanoTime() - started < 10_000_000_000L);
   }
+
+  @Test
+  @DisplayName(
+      "past generation.retention-seconds every finished generation is dropped, in the order they"
+          + " finished, and its id is remembered as gone")
+  void byTime(Vertx vertx) {
+    InMemoryGenerationStore store = new InMemoryGenerationStore(vertx, 200);
+    for (String id : List.of("gen-a", "gen-b", "gen-c")) {
+      GenerationInfo info =
+          new GenerationInfo(
+              id,
+              "mock",
+              0,
+              new GenerationRequest(
+                  "mock", new JsonObject(), null, null, new Creator("acme", "acme#1")),
+              "node",
+              1);
+      await(store.create(info));
+      await(store.append(id, 1, List.of(GenerationEvent.done(1, "stop", null))));
+    }
+    for (String id : List.of("gen-a", "gen-b", "gen-c")) {
+      await(Poll.until(vertx, () -> store.info(id), info -> info == null, 5_000));
+      assertEquals("acme", await(store.gone(id)));
+    }
+  }
 }
