@@ -10,6 +10,7 @@ import io.tokenbus.cluster.EventBusProbeVerticle;
 import io.tokenbus.cluster.HazelcastConfigs;
 import io.tokenbus.cluster.HazelcastGenerationStore;
 import io.tokenbus.cluster.HazelcastSessionStore;
+import io.tokenbus.cluster.HazelcastUsageCounters;
 import io.tokenbus.cluster.OwnershipVerticle;
 import io.tokenbus.config.ConfigException;
 import io.tokenbus.config.ConfigLoader;
@@ -22,6 +23,9 @@ import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.http.Connections;
 import io.tokenbus.http.GenerationClient;
 import io.tokenbus.http.HttpServerVerticle;
+import io.tokenbus.limits.InMemoryUsageCounters;
+import io.tokenbus.limits.Limits;
+import io.tokenbus.limits.UsageCounters;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.InMemorySessionStore;
 import io.tokenbus.session.SessionBatch;
@@ -174,7 +178,9 @@ public final class Tokenbus {
                       config.sessions().maxSessions(),
                       config.sessions().idleExpirySeconds(),
                       config.sessions().effectiveUnusedExpirySeconds());
-              return deploy(vertx, config, store, sessionStore, manager.getNodeId())
+              HazelcastUsageCounters counters =
+                  new HazelcastUsageCounters(vertx, manager.getHazelcastInstance());
+              return deploy(vertx, config, store, sessionStore, counters, manager.getNodeId())
                   .compose(
                       node ->
                           vertx
@@ -241,7 +247,13 @@ public final class Tokenbus {
 
   /** Deploys a node on {@code vertx} over the given store. */
   public static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store) {
-    return deploy(vertx, config, store, sessionStore(vertx, config), UUID.randomUUID().toString());
+    return deploy(
+        vertx,
+        config,
+        store,
+        sessionStore(vertx, config),
+        new InMemoryUsageCounters(),
+        UUID.randomUUID().toString());
   }
 
   private static Future<Node> deploy(
@@ -249,6 +261,7 @@ public final class Tokenbus {
       TokenbusConfig config,
       GenerationStore store,
       SessionStore sessionStore,
+      UsageCounters counters,
       String nodeId) {
     BusCodec.registerAll(vertx);
     BusCodec.registerSerialized(vertx, SessionBatch.class);
@@ -277,8 +290,9 @@ public final class Tokenbus {
     int bindPort = config.http().port() == 0 ? -1 : config.http().port();
     Upstreams upstreams = new Upstreams(vertx, config);
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
+    Limits limits = new Limits(config, counters);
     sessions.starter(
-        new GenerationClient(vertx, store, config.generation().placementAttempts())::start);
+        new GenerationClient(vertx, store, config.generation().placementAttempts(), limits)::start);
     Future<Authenticator> authenticator = Authenticator.create(vertx, config.auth());
     return authenticator
         .compose(
@@ -292,7 +306,8 @@ public final class Tokenbus {
                             nodeId,
                             upstreams,
                             sessions,
-                            id -> fanOut.viewers(Addresses.events(id)) > 0),
+                            id -> fanOut.viewers(Addresses.events(id)) > 0,
+                            limits),
                     new DeploymentOptions().setInstances(workers)))
         .compose(
             id ->
@@ -309,7 +324,8 @@ public final class Tokenbus {
                             nodeId,
                             ports::add,
                             authenticator.result(),
-                            connections),
+                            connections,
+                            limits),
                     new DeploymentOptions().setInstances(httpInstances)))
         .compose(
             id ->

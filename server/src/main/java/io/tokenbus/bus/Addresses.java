@@ -18,6 +18,12 @@ public final class Addresses {
 
   public static final String WORK = "tokenbus.work";
 
+  /**
+   * The header of a request on {@link #WORK} naming the id the generation is to have: the client
+   * chooses it, so that the tenant's running slot is taken under it before any worker is asked.
+   */
+  public static final String GENERATION_ID_HEADER = "tokenbus-generation-id";
+
   /** Node-local: generations this node has taken over, for one of its workers to continue. */
   public static final String RESUME = "tokenbus.work.resume";
 

@@ -54,6 +54,9 @@ public final class ConfigLoader {
    */
   private static final String PROVIDERS = "providers";
 
+  /** The section whose entries are tenants' own limits, each a few keys of {@code limits}. */
+  private static final String TENANTS = "limits.tenants";
+
   private static final ObjectMapper YAML =
       new ObjectMapper(new YAMLFactory())
           .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -168,6 +171,10 @@ public final class ConfigLoader {
         existing = providerTemplate(field.getValue(), templates, key, source);
         into.set(field.getKey(), existing);
       }
+      if (existing == null && prefix.equals(TENANTS + ".")) {
+        into.set(field.getKey(), tenantLimits(field.getValue(), key, source));
+        continue;
+      }
       if (existing == null && freeMap) {
         if (field.getValue().isContainerNode()) {
           throw new ConfigException(key, "must be a single value (in " + source + ")");
@@ -190,6 +197,37 @@ public final class ConfigLoader {
         into.set(field.getKey(), field.getValue());
       }
     }
+  }
+
+  /** One tenant's overrides, checked: only the limit keys, each a single value. */
+  private static ObjectNode tenantLimits(JsonNode entry, String key, String source) {
+    if (!entry.isObject()) {
+      throw new ConfigException(
+          key,
+          "must be a section of the tenant's limits ("
+              + String.join(", ", TokenbusConfig.Limits.KEYS)
+              + ") (in "
+              + source
+              + ")");
+    }
+    Iterator<Map.Entry<String, JsonNode>> limits = entry.fields();
+    while (limits.hasNext()) {
+      Map.Entry<String, JsonNode> limit = limits.next();
+      if (!TokenbusConfig.Limits.KEYS.contains(limit.getKey())) {
+        throw new ConfigException(
+            key + "." + limit.getKey(),
+            "is not a tenant limit; a tenant may set "
+                + String.join(", ", TokenbusConfig.Limits.KEYS)
+                + " (in "
+                + source
+                + ")");
+      }
+      if (limit.getValue().isContainerNode()) {
+        throw new ConfigException(
+            key + "." + limit.getKey(), "must be a single value (in " + source + ")");
+      }
+    }
+    return (ObjectNode) entry.deepCopy();
   }
 
   /**
@@ -224,6 +262,19 @@ public final class ConfigLoader {
             applied.put(key, name);
           }
         });
+    // A tenant named in a file takes every limit key from the environment, set there or not.
+    JsonNode tenants = tree.at("/" + TENANTS.replace('.', '/'));
+    tenants
+        .fieldNames()
+        .forEachRemaining(
+            tenant ->
+                TokenbusConfig.Limits.KEYS.forEach(
+                    limit -> {
+                      String key = TENANTS + "." + tenant + "." + limit;
+                      if (env.get(envName(key)) != null) {
+                        ((ObjectNode) tenants.get(tenant)).put(limit, env.get(envName(key)));
+                      }
+                    }));
     forEachLeaf(
         tree,
         List.of(),

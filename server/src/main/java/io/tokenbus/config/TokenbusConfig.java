@@ -41,7 +41,84 @@ public record TokenbusConfig(
     Map<String, Provider> providers,
     Map<String, String> fallbacks,
     Sessions sessions,
-    Cluster cluster) {
+    Cluster cluster,
+    Limits limits) {
+
+  /**
+   * Per-tenant limits: the defaults every tenant gets ({@code TOKENBUS_LIMITS_*}), and the
+   * overrides of named tenants ({@code limits.tenants.<tenant>.<key>} in a file). Zero: no limit.
+   */
+  public record Limits(
+      int requestsPerMinute,
+      int maxConcurrentGenerations,
+      int maxTokens,
+      int maxN,
+      long completionTokensPerDay,
+      Map<String, TenantOverride> tenants) {
+
+    /** The keys a tenant's entry may set, as in the file. */
+    public static final List<String> KEYS =
+        List.of(
+            "requests-per-minute",
+            "max-concurrent-generations",
+            "max-tokens",
+            "max-n",
+            "completion-tokens-per-day");
+
+    /** {@code tenant}'s limits: its overrides over the defaults. */
+    public io.tokenbus.limits.TenantLimits of(String tenant) {
+      TenantOverride own = tenants.get(tenant);
+      if (own == null) {
+        return new io.tokenbus.limits.TenantLimits(
+            requestsPerMinute, maxConcurrentGenerations, maxTokens, maxN, completionTokensPerDay);
+      }
+      return new io.tokenbus.limits.TenantLimits(
+          own.requestsPerMinute != null ? own.requestsPerMinute : requestsPerMinute,
+          own.maxConcurrentGenerations != null
+              ? own.maxConcurrentGenerations
+              : maxConcurrentGenerations,
+          own.maxTokens != null ? own.maxTokens : maxTokens,
+          own.maxN != null ? own.maxN : maxN,
+          own.completionTokensPerDay != null ? own.completionTokensPerDay : completionTokensPerDay);
+    }
+
+    void check() {
+      range("limits.requests-per-minute", requestsPerMinute, 0, 60_000_000);
+      range("limits.max-concurrent-generations", maxConcurrentGenerations, 0, 10_000_000);
+      range("limits.max-tokens", maxTokens, 0, Integer.MAX_VALUE);
+      range("limits.max-n", maxN, 0, 128);
+      range("limits.completion-tokens-per-day", completionTokensPerDay, 0, Long.MAX_VALUE);
+      tenants.forEach(
+          (tenant, own) -> {
+            String key = "limits.tenants." + tenant + ".";
+            if (own.requestsPerMinute != null) {
+              range(key + "requests-per-minute", own.requestsPerMinute, 0, 60_000_000);
+            }
+            if (own.maxConcurrentGenerations != null) {
+              range(
+                  key + "max-concurrent-generations", own.maxConcurrentGenerations, 0, 10_000_000);
+            }
+            if (own.maxTokens != null) {
+              range(key + "max-tokens", own.maxTokens, 0, Integer.MAX_VALUE);
+            }
+            if (own.maxN != null) {
+              range(key + "max-n", own.maxN, 0, 128);
+            }
+            if (own.completionTokensPerDay != null) {
+              range(
+                  key + "completion-tokens-per-day", own.completionTokensPerDay, 0, Long.MAX_VALUE);
+            }
+          });
+    }
+  }
+
+  /** One tenant's own limits; a null key takes the default. */
+  public record TenantOverride(
+      Integer requestsPerMinute,
+      Integer maxConcurrentGenerations,
+      Integer maxTokens,
+      Integer maxN,
+      Long completionTokensPerDay) {}
 
   /** Chat sessions: their limits and timings. */
   public record Sessions(
@@ -410,7 +487,8 @@ public record TokenbusConfig(
       int maxRetained,
       long maxRetainedBytes,
       String streamModel,
-      int idleCancelSeconds) {}
+      int idleCancelSeconds,
+      int maxDurationSeconds) {}
 
   /**
    * The built-in model's speed, its floor for a request's {@code mock_tokens_per_second}, and its
@@ -775,6 +853,7 @@ public record TokenbusConfig(
     }
     notBlank("generation.stream-model", generation.streamModel);
     range("generation.idle-cancel-seconds", generation.idleCancelSeconds, 0, 24 * 3600);
+    range("generation.max-duration-seconds", generation.maxDurationSeconds, 1, 7 * 24 * 3600);
     if (!(mock.tokensPerSecond > 0 && mock.tokensPerSecond <= 1_000_000)) {
       throw new ConfigException(
           "mock.tokens-per-second",
@@ -877,6 +956,7 @@ public record TokenbusConfig(
     range("sessions.unused-expiry-seconds", sessions.unusedExpirySeconds(), 10, 365 * 24 * 3600);
     range("sessions.presence-grace-seconds", sessions.presenceGraceSeconds(), 0, 3600);
     notBlank("sessions.default-model", sessions.defaultModel());
+    limits.check();
     return new TokenbusConfig(
         http,
         authNormalised,
@@ -887,7 +967,8 @@ public record TokenbusConfig(
         Collections.unmodifiableMap(providersNormalised),
         Collections.unmodifiableMap(fallbacksNormalised),
         sessions,
-        clusterNormalised);
+        clusterNormalised,
+        limits);
   }
 
   /** True for 127.0.0.0/8, ::1 and names that resolve to them (localhost). */

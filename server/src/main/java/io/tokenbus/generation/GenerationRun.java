@@ -7,6 +7,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.limits.Limits;
 import io.tokenbus.provider.Upstreams;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -45,6 +46,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final Runnable onEnd;
   private final CommitListener listener;
   private final Predicate<String> watchedHere;
+  private final Limits limits;
   private final Progress resume;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
@@ -55,6 +57,13 @@ final class GenerationRun implements UpstreamRun.Sink {
   private long ticker = -1;
 
   private long lastWatchedNanos = System.nanoTime();
+
+  /**
+   * When the generation started, for its wall-clock cap: now, or for one taken over from another
+   * node, its creation (to the second).
+   */
+  private final long startedMillis;
+
   private long nextSeq;
   private boolean terminalQueued;
 
@@ -78,8 +87,10 @@ final class GenerationRun implements UpstreamRun.Sink {
       Progress resume,
       CommitListener listener,
       Predicate<String> watchedHere,
+      Limits limits,
       Runnable onEnd) {
     this.watchedHere = watchedHere;
+    this.limits = limits;
     this.listener = info.request().session() == null ? CommitListener.NONE : listener;
     this.vertx = vertx;
     this.info = info;
@@ -90,6 +101,7 @@ final class GenerationRun implements UpstreamRun.Sink {
     this.resume = resume;
     this.onEnd = onEnd;
     this.nextSeq = resume == null ? 1 : resume.lastSeq() + 1;
+    this.startedMillis = resume == null ? System.currentTimeMillis() : info.created() * 1000;
   }
 
   String id() {
@@ -115,6 +127,7 @@ final class GenerationRun implements UpstreamRun.Sink {
                       upstream.tickMillis(),
                       t -> { // at most 250 ms: fine enough for idle-cancel too
                         upstream.checkTimeouts();
+                        checkDuration();
                         if (idleCancel > 0) {
                           checkIdle(idleCancel);
                         }
@@ -173,6 +186,30 @@ final class GenerationRun implements UpstreamRun.Sink {
           idleCancel);
       cancel();
     }
+  }
+
+  /** Ends the generation once it has run {@code generation.max-duration-seconds}, wherever. */
+  private void checkDuration() {
+    if (terminalQueued
+        || System.currentTimeMillis() - startedMillis < config.maxDurationSeconds() * 1000L) {
+      return;
+    }
+    LOG.info(
+        "Generation {}: ran {} s, its longest allowed (generation.max-duration-seconds); ending it",
+        info.id(),
+        config.maxDurationSeconds());
+    Usage usage = usageSoFar();
+    upstream.cancel();
+    fail(
+        new Failure(
+            504,
+            "upstream_error",
+            "duration_limit_reached",
+            "The generation ran for "
+                + config.maxDurationSeconds()
+                + " s, the longest allowed (generation.max-duration-seconds); the text so far is"
+                + " kept"),
+        usage);
   }
 
   private void cancel() {
@@ -319,7 +356,13 @@ final class GenerationRun implements UpstreamRun.Sink {
               vertx.eventBus().publish(Addresses.events(info.id()), batch);
               listener.committed(info, batch.events());
               if (batch.terminal()) {
-                Audit.ended(info, batch.events().get(batch.events().size() - 1));
+                GenerationEvent terminal = batch.events().get(batch.events().size() - 1);
+                Audit.ended(info, terminal);
+                // Its tenant's slot is freed, and its tokens counted, once: here, where it ended.
+                limits.ended(
+                    info.request().creator(),
+                    info.id(),
+                    terminal.usage() == null ? 0 : terminal.usage().completionTokens());
                 stop();
               } else if (!pending.isEmpty()) {
                 flush();

@@ -5,6 +5,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.limits.Limits;
 import io.tokenbus.provider.UnavailableProvider;
 import io.tokenbus.provider.Upstreams;
 import io.vertx.core.Future;
@@ -37,6 +38,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final Upstreams upstreams;
   private final CommitListener listener;
   private final Predicate<String> watchedHere;
+  private final Limits limits;
 
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
@@ -52,7 +54,9 @@ public final class GenerationVerticle extends VerticleBase {
       String nodeId,
       Upstreams upstreams,
       CommitListener listener,
-      Predicate<String> watchedHere) {
+      Predicate<String> watchedHere,
+      Limits limits) {
+    this.limits = limits;
     this.config = config;
     this.listener = listener;
     this.watchedHere = watchedHere;
@@ -121,6 +125,7 @@ public final class GenerationVerticle extends VerticleBase {
             resume,
             listener,
             watchedHere,
+            limits,
             () -> {
               runs.remove(info.id());
               running.decrementAndGet();
@@ -147,7 +152,11 @@ public final class GenerationVerticle extends VerticleBase {
                   "No node asked has room for another generation (generation.max-concurrent); retry shortly")));
       return;
     }
-    String id = request.session() != null ? request.session().generation() : GenerationIds.next();
+    String chosen = message.headers().get(Addresses.GENERATION_ID_HEADER);
+    String id =
+        request.session() != null
+            ? request.session().generation()
+            : chosen != null ? chosen : GenerationIds.next();
     GenerationInfo info =
         new GenerationInfo(
             id, request.model(), System.currentTimeMillis() / 1000, request, nodeId, 1);

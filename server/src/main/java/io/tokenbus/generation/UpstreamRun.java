@@ -4,6 +4,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.limits.Limits;
 import io.tokenbus.provider.Continuation;
 import io.tokenbus.provider.UpstreamCall;
 import io.tokenbus.provider.UpstreamFailure;
@@ -62,6 +63,14 @@ final class UpstreamRun {
   private final Sink sink;
   private final StringBuilder text = new StringBuilder();
   private final long deadlineNanos;
+
+  /**
+   * A cap on the answer's chunks that tokenbus enforces itself (0: none): set when the request's
+   * tokens were capped by its tenant's limits below what its body asks, since the body sent to an
+   * OpenAI-compatible upstream is the client's own.
+   */
+  private final int localCap;
+
   private long deltas;
   private boolean toolCalls;
 
@@ -97,6 +106,9 @@ final class UpstreamRun {
     this.sink = sink;
     this.deadlineNanos =
         System.nanoTime() + chain.get(0).policy().timeouts().totalMs() * 1_000_000L;
+    Integer asked = Limits.requested(request.body());
+    this.localCap =
+        request.maxTokens() != null && !request.maxTokens().equals(asked) ? request.maxTokens() : 0;
     this.usageDone = from == null ? Usage.of(0, 0) : Usage.of(0, from.deltas());
     if (from != null) {
       text.append(from.text());
@@ -470,6 +482,16 @@ final class UpstreamRun {
       otherOutput |= out.isEmpty();
       deltas++;
       sink.delta(out, chunk);
+      if (localCap > 0 && deltas >= localCap && live()) {
+        // The cap the tenant's limits set: the answer ends here, as a model's would at max_tokens.
+        settle(true);
+        usageDone = usageDone.plus(call.usageSoFar());
+        call.cancel();
+        current = null;
+        ended = true;
+        stopTimers();
+        sink.finish("length", usageDone);
+      }
     }
 
     @Override

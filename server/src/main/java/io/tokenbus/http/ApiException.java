@@ -1,6 +1,7 @@
 package io.tokenbus.http;
 
 import io.tokenbus.bus.Failure;
+import io.tokenbus.limits.LimitExceeded;
 import io.tokenbus.session.Sessions;
 
 /**
@@ -11,15 +12,29 @@ public final class ApiException extends RuntimeException implements Sessions.Fai
 
   private final Failure failure;
   private final String param;
+  private final long retryAfterSeconds;
 
-  public ApiException(Failure failure, String param) {
+  /**
+   * @param retryAfterSeconds what {@code Retry-After} says on a 429 or 503 (0: one second)
+   */
+  public ApiException(Failure failure, String param, long retryAfterSeconds) {
     super(failure.message(), null, false, false);
     this.failure = failure;
     this.param = param;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  public ApiException(Failure failure, String param) {
+    this(failure, param, 0);
   }
 
   public ApiException(Failure failure) {
     this(failure, null);
+  }
+
+  /** A tenant's limit, as an answer. */
+  public static ApiException of(LimitExceeded limit) {
+    return new ApiException(limit.failure(), limit.param(), limit.retryAfterSeconds());
   }
 
   public static ApiException badRequest(String code, String message, String param) {
@@ -37,5 +52,10 @@ public final class ApiException extends RuntimeException implements Sessions.Fai
 
   public String param() {
     return param;
+  }
+
+  /** Seconds a client should wait before retrying a 429 or 503, at least 1. */
+  public long retryAfterSeconds() {
+    return Math.max(1, retryAfterSeconds);
   }
 }

@@ -3,6 +3,8 @@ package io.tokenbus.http;
 import io.tokenbus.auth.Authenticator;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.bus.Failure;
+import io.tokenbus.limits.LimitExceeded;
+import io.tokenbus.limits.Limits;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.MultiMap;
@@ -11,6 +13,7 @@ import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.ext.web.RoutingContext;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.function.BiConsumer;
 
 /**
  * Authenticates every API request and WebSocket handshake: {@code Authorization: Bearer <key or
@@ -28,9 +31,11 @@ final class AuthHandler implements Handler<RoutingContext> {
   private static final String ACCESS_TOKEN = "access_token";
 
   private final Authenticator authenticator;
+  private final Limits limits;
 
-  AuthHandler(Authenticator authenticator) {
+  AuthHandler(Authenticator authenticator, Limits limits) {
     this.authenticator = authenticator;
+    this.limits = limits;
   }
 
   @Override
@@ -44,7 +49,9 @@ final class AuthHandler implements Handler<RoutingContext> {
               "invalid_query", "The query string is not validly %-encoded", null));
       return;
     }
-    Future<Principal> principal = authenticate(ctx.request().headers(), accessToken);
+    Future<Principal> principal =
+        authenticate(ctx.request().headers(), accessToken)
+            .compose(caller -> counted(caller, ctx.response()::putHeader));
     boolean paused = !principal.isComplete();
     if (paused) {
       ctx.request().pause(); // nothing of the body is lost while the credential is checked
@@ -65,7 +72,34 @@ final class AuthHandler implements Handler<RoutingContext> {
    * upgrade).
    */
   Future<Principal> authenticate(ServerWebSocketHandshake handshake) {
-    return authenticate(handshake.headers(), queryParam(handshake.query(), ACCESS_TOKEN));
+    return authenticate(handshake.headers(), queryParam(handshake.query(), ACCESS_TOKEN))
+        .compose(caller -> counted(caller, (name, value) -> {}));
+  }
+
+  /**
+   * Counts the request against the caller's tenant's rate, giving its answer OpenAI's {@code
+   * x-ratelimit-*} headers; a request over the rate fails with 429 (the headers still set).
+   */
+  private Future<Principal> counted(Principal caller, BiConsumer<String, String> header) {
+    return limits
+        .countRequest(caller)
+        .map(
+            headers -> {
+              if (headers != null) {
+                headers.writeTo(header);
+              }
+              return caller;
+            })
+        .recover(
+            e -> {
+              if (!(e instanceof LimitExceeded refused)) {
+                return Future.failedFuture(e);
+              }
+              if (refused.headers() != null) {
+                refused.headers().writeTo(header);
+              }
+              return Future.failedFuture(ApiException.of(refused));
+            });
   }
 
   private Future<Principal> authenticate(MultiMap headers, String accessToken) {

@@ -70,10 +70,15 @@ final class ErrorHandler {
       }
       return;
     }
-    render(response, error.failure(), error.param());
+    render(response, error.failure(), error.param(), error.retryAfterSeconds());
   }
 
   static void render(HttpServerResponse response, Failure failure, String param) {
+    render(response, failure, param, 1);
+  }
+
+  static void render(
+      HttpServerResponse response, Failure failure, String param, long retryAfterSeconds) {
     JsonObject body = GenerationEncoder.errorBody(failure);
     if (param != null) {
       body.getJsonObject("error").put("param", param);
@@ -82,7 +87,7 @@ final class ErrorHandler {
         .setStatusCode(failure.status())
         .putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
     if (failure.status() == 429 || failure.status() == 503) {
-      response.putHeader(HttpHeaders.RETRY_AFTER, "1");
+      response.putHeader(HttpHeaders.RETRY_AFTER, Long.toString(retryAfterSeconds));
     }
     if (failure.status() == 401) {
       response.putHeader("WWW-Authenticate", "Bearer"); // RFC 6750: how to present one

@@ -1,12 +1,16 @@
 package io.tokenbus.http;
 
+import io.tokenbus.auth.Principal;
 import io.tokenbus.bus.Addresses;
 import io.tokenbus.bus.ControlCommand;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
+import io.tokenbus.generation.GenerationIds;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.limits.LimitExceeded;
+import io.tokenbus.limits.Limits;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -31,11 +35,14 @@ public final class GenerationClient {
   private final Vertx vertx;
   private final GenerationStore store;
   private final int placementAttempts;
+  private final Limits limits;
 
-  public GenerationClient(Vertx vertx, GenerationStore store, int placementAttempts) {
+  public GenerationClient(
+      Vertx vertx, GenerationStore store, int placementAttempts, Limits limits) {
     this.vertx = vertx;
     this.store = store;
     this.placementAttempts = placementAttempts;
+    this.limits = limits;
   }
 
   /**
@@ -48,40 +55,65 @@ public final class GenerationClient {
    * generation.placement-attempts} offers in all.
    */
   public Future<GenerationInfo> start(GenerationRequest request) {
-    return placeHereFirst(request)
+    String id = request.session() != null ? request.session().generation() : GenerationIds.next();
+    return limits
+        .admit(request, id)
+        .recover(e -> Future.failedFuture(e instanceof LimitExceeded l ? ApiException.of(l) : e))
         .compose(
-            reply ->
-                reply.failure() != null
-                    ? Future.failedFuture(new ApiException(reply.failure()))
-                    : store.info(reply.generationId()));
+            admitted ->
+                placeHereFirst(admitted, id)
+                    .compose(
+                        reply ->
+                            reply.failure() != null
+                                ? Future.failedFuture(new ApiException(reply.failure()))
+                                : Future.succeededFuture(reply))
+                    .onFailure(e -> limits.release(admitted, id)))
+        .compose(reply -> store.info(reply.generationId()));
   }
 
-  private Future<StartReply> placeHereFirst(GenerationRequest request) {
+  /**
+   * Counts a request of {@code caller} that is not an HTTP request of its own (a WebSocket frame
+   * that starts a generation) against its tenant's rate, then starts the generation.
+   */
+  public Future<GenerationInfo> startCounted(Principal caller, GenerationRequest request) {
+    return limits
+        .countRequest(caller)
+        .recover(e -> Future.failedFuture(e instanceof LimitExceeded l ? ApiException.of(l) : e))
+        .compose(headers -> start(request));
+  }
+
+  private Future<StartReply> placeHereFirst(GenerationRequest request, String id) {
     if (!Context.isOnEventLoopThread()) {
-      return place(request, 1);
+      return place(request, id, 1);
     }
-    return ask(Addresses.workOn(Thread.currentThread()), request, LOCAL_START)
+    return ask(Addresses.workOn(Thread.currentThread()), request, id, LOCAL_START)
         .compose(
             reply ->
                 full(reply) && placementAttempts > 1
-                    ? place(request, 2)
+                    ? place(request, id, 2)
                     : Future.succeededFuture(reply),
-            e -> noOwner(e) ? place(request, 1) : Future.failedFuture(unavailable(e)));
+            e -> noOwner(e) ? place(request, id, 1) : Future.failedFuture(unavailable(e)));
   }
 
-  private Future<StartReply> place(GenerationRequest request, int attempt) {
-    return ask(Addresses.WORK, request, START)
+  private Future<StartReply> place(GenerationRequest request, String id, int attempt) {
+    return ask(Addresses.WORK, request, id, START)
         .compose(
             reply ->
                 full(reply) && attempt < placementAttempts
-                    ? place(request, attempt + 1)
+                    ? place(request, id, attempt + 1)
                     : Future.succeededFuture(reply),
             e -> Future.failedFuture(unavailable(e)));
   }
 
   private Future<StartReply> ask(
-      String address, GenerationRequest request, DeliveryOptions options) {
-    return vertx.eventBus().<StartReply>request(address, request, options).map(Message::body);
+      String address, GenerationRequest request, String id, DeliveryOptions options) {
+    return vertx
+        .eventBus()
+        .<StartReply>request(
+            address,
+            request,
+            new DeliveryOptions(options).addHeader(Addresses.GENERATION_ID_HEADER, id))
+        .map(Message::body);
   }
 
   private static boolean full(StartReply reply) {

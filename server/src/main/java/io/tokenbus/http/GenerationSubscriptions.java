@@ -166,7 +166,7 @@ final class GenerationSubscriptions {
       if (connection.full(null, null)) {
         return; // refuse before starting: a generation nobody watches would only burn tokens
       }
-      started = generations.start(request);
+      started = generations.startCounted(caller, request);
     } catch (ApiException e) {
       connection.error(null, null, e.failure().code(), e.getMessage());
       return;

@@ -6,6 +6,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.limits.Limits;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
@@ -45,6 +46,7 @@ public final class HttpServerVerticle extends VerticleBase {
   private final IntConsumer onListening;
   private final Authenticator authenticator;
   private final Connections connections;
+  private final Limits limits;
   private Heartbeats heartbeats;
 
   /**
@@ -67,7 +69,9 @@ public final class HttpServerVerticle extends VerticleBase {
       String nodeId,
       IntConsumer onListening,
       Authenticator authenticator,
-      Connections connections) {
+      Connections connections,
+      Limits limits) {
+    this.limits = limits;
     this.connections = connections;
     this.nodeId = nodeId;
     this.authenticator = authenticator;
@@ -96,8 +100,8 @@ public final class HttpServerVerticle extends VerticleBase {
             .setPerMessageWebSocketCompressionSupported(false)
             .setPerFrameWebSocketCompressionSupported(false);
     GenerationClient generations =
-        new GenerationClient(vertx, store, config.generation().placementAttempts());
-    AuthHandler auth = new AuthHandler(authenticator);
+        new GenerationClient(vertx, store, config.generation().placementAttempts(), limits);
+    AuthHandler auth = new AuthHandler(authenticator, limits);
     // With auth off (the loopback default), answer only to loopback names: DNS rebinding.
     Origins origins =
         new Origins(

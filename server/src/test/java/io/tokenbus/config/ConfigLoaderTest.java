@@ -136,6 +136,51 @@ class ConfigLoaderTest {
   }
 
   @Test
+  @DisplayName(
+      "a tenant's own limits come from a file, any subset of the keys, over the defaults;"
+          + " the environment reaches them")
+  void tenantLimitsFromAFile() throws IOException {
+    Path file =
+        file(
+            """
+        limits:
+          requests-per-minute: 100
+          tenants:
+            acme:
+              max-n: 4
+              completion-tokens-per-day: 5000000
+            globex:
+              requests-per-minute: 0
+        """);
+    TokenbusConfig config =
+        ConfigLoader.load(
+            file,
+            Map.of(
+                "TOKENBUS_LIMITS_MAX_CONCURRENT_GENERATIONS", "7",
+                "TOKENBUS_LIMITS_TENANTS_GLOBEX_MAX_TOKENS", "900"));
+    assertEquals(
+        new io.tokenbus.limits.TenantLimits(100, 7, 0, 4, 5_000_000), config.limits().of("acme"));
+    assertEquals(
+        new io.tokenbus.limits.TenantLimits(0, 7, 900, 1, 0), config.limits().of("globex"));
+    assertEquals(
+        new io.tokenbus.limits.TenantLimits(100, 7, 0, 1, 0), config.limits().of("initech"));
+    assertMessage(
+        () ->
+            ConfigLoader.load(
+                file("limits:\n  tenants:\n    acme:\n      max-tokenz: 3\n"), Map.of()),
+        "limits.tenants.acme.max-tokenz",
+        "requests-per-minute");
+    assertMessage(
+        () -> ConfigLoader.load(file("limits:\n  tenants:\n    acme: 3\n"), Map.of()),
+        "limits.tenants.acme",
+        "section");
+    assertMessage(
+        () ->
+            ConfigLoader.load(file("limits:\n  tenants:\n    acme:\n      max-n: -1\n"), Map.of()),
+        "limits.tenants.acme.max-n");
+  }
+
+  @Test
   @DisplayName("the README's example configuration (conf/examples/upstreams.yaml) loads")
   void exampleConfiguration() {
     TokenbusConfig config =

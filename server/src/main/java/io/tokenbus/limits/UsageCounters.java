@@ -1,0 +1,19 @@
+package io.tokenbus.limits;
+
+import io.vertx.core.Future;
+
+/**
+ * Where tenants' usage is counted: in this process for a single node, in a replicated Hazelcast map
+ * in a cluster, so that a tenant gets its limit once, not once per node, and a node's death loses
+ * no count. Each call is one atomic update of one tenant's {@link TenantUsage}; results complete on
+ * the caller's context.
+ */
+public interface UsageCounters {
+
+  Future<TenantUsage.RequestCount> request(String tenant, long nowMillis, int perMinute);
+
+  Future<TenantUsage.Admission> admit(
+      String tenant, String id, long nowMillis, int maxRunning, long quota, long staleMillis);
+
+  Future<Void> end(String tenant, String id, long nowMillis, long completionTokens);
+}
