@@ -2,12 +2,15 @@ package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
+import com.openai.errors.RateLimitException;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
@@ -141,5 +144,42 @@ class OpenAiSdkTest {
     JsonObject status = await(hub.get("/v1/generations/" + completion.id())).bodyAsJsonObject();
     assertEquals(text, status.getString("text"));
     assertEquals(12, completion.usage().orElseThrow().completionTokens());
+  }
+
+  @Test
+  @DisplayName(
+      "over its tenant's limits the SDK raises its own RateLimitException and BadRequestException,"
+          + " with OpenAI's code, param and headers")
+  void sdkSeesTheLimits(Vertx vertx) {
+    String key = "sk-acme-1234567890abcdef";
+    TestHub hub =
+        await(
+            TestHub.start(
+                vertx,
+                "TOKENBUS_API_KEYS",
+                "acme:" + key,
+                "TOKENBUS_LIMITS_REQUESTS_PER_MINUTE",
+                "2",
+                "TOKENBUS_LIMITS_MAX_TOKENS",
+                "10"));
+    OpenAIClient sdk =
+        OpenAIOkHttpClient.builder()
+            .baseUrl("http://127.0.0.1:" + hub.port() + "/v1")
+            .apiKey(key)
+            .maxRetries(0)
+            .build();
+    BadRequestException tooMany =
+        assertThrows(
+            BadRequestException.class, () -> sdk.chat().completions().create(params(11, 1000)));
+    assertEquals("max_tokens_exceeded", tooMany.code().orElse(null));
+    assertEquals("max_completion_tokens", tooMany.param().orElse(null));
+    assertEquals(
+        10, sdk.chat().completions().create(params(10, 1000)).usage().get().completionTokens());
+    RateLimitException limited =
+        assertThrows(
+            RateLimitException.class, () -> sdk.chat().completions().create(params(5, 1000)));
+    assertEquals("rate_limit_exceeded", limited.code().orElse(null));
+    assertEquals("2", limited.headers().values("x-ratelimit-limit-requests").get(0));
+    assertTrue(Integer.parseInt(limited.headers().values("retry-after").get(0)) >= 1);
   }
 }
