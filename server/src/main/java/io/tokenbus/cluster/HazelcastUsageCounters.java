@@ -84,9 +84,9 @@ public final class HazelcastUsageCounters implements UsageCounters {
       implements EntryProcessor<String, TenantUsage, Boolean> {
     @Override
     public Boolean process(Map.Entry<String, TenantUsage> entry) {
-      if (!(((Map.Entry<?, ?>) entry).getValue() instanceof TenantUsage usage)) {
-        return false;
-      }
+      // An entry expired (idle for two days under one very long generation) still takes its
+      // tokens.
+      TenantUsage usage = usage(entry);
       usage.end(id, nowMillis, completionTokens);
       store(entry, usage, nowMillis);
       return true;

@@ -90,6 +90,11 @@ public record TokenbusConfig(
       range("limits.completion-tokens-per-day", completionTokensPerDay, 0, Long.MAX_VALUE);
       tenants.forEach(
           (tenant, own) -> {
+            if (!tenant.matches("[A-Za-z0-9_.-]{1,64}")) {
+              throw new ConfigException(
+                  "limits.tenants." + tenant,
+                  "names no tenant: a tenant is 1 to 64 letters, digits, '_', '.' or '-'");
+            }
             String key = "limits.tenants." + tenant + ".";
             if (own.requestsPerMinute != null) {
               range(key + "requests-per-minute", own.requestsPerMinute, 0, 60_000_000);

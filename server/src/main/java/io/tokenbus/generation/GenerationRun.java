@@ -353,20 +353,38 @@ final class GenerationRun implements UpstreamRun.Sink {
                 onAppendFailed(batch, ar.cause());
                 return;
               }
+              if (batch.terminal()) {
+                ended(batch);
+                return;
+              }
               vertx.eventBus().publish(Addresses.events(info.id()), batch);
               listener.committed(info, batch.events());
-              if (batch.terminal()) {
-                GenerationEvent terminal = batch.events().get(batch.events().size() - 1);
-                Audit.ended(info, terminal);
-                // Its tenant's slot is freed, and its tokens counted, once: here, where it ended.
-                limits.ended(
-                    info.request().creator(),
-                    info.id(),
-                    terminal.usage() == null ? 0 : terminal.usage().completionTokens());
-                stop();
-              } else if (!pending.isEmpty()) {
+              if (!pending.isEmpty()) {
                 flush();
               }
+            });
+  }
+
+  /**
+   * The terminal batch is in the log. Its tenant's running slot is freed, and its tokens counted,
+   * before anyone hears that it ended: whoever starts the next generation on that news (a session's
+   * next queued answer, a client that saw {@code [DONE]}, the reply to a cancel) finds the slot
+   * free. Only a limited tenant's update takes time (a round trip in a cluster); a failed one is
+   * the limits' to log, and delays nothing further.
+   */
+  private void ended(EventBatch batch) {
+    GenerationEvent terminal = batch.events().get(batch.events().size() - 1);
+    Audit.ended(info, terminal);
+    limits
+        .ended(
+            info.request().creator(),
+            info.id(),
+            terminal.usage() == null ? 0 : terminal.usage().completionTokens())
+        .onComplete(
+            freed -> {
+              vertx.eventBus().publish(Addresses.events(info.id()), batch);
+              listener.committed(info, batch.events());
+              stop();
             });
   }
 

@@ -4,7 +4,6 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
-import io.tokenbus.limits.Limits;
 import io.tokenbus.provider.Continuation;
 import io.tokenbus.provider.UpstreamCall;
 import io.tokenbus.provider.UpstreamFailure;
@@ -65,11 +64,13 @@ final class UpstreamRun {
   private final long deadlineNanos;
 
   /**
-   * A cap on the answer's chunks that tokenbus enforces itself (0: none): set when the request's
-   * tokens were capped by its tenant's limits below what its body asks, since the body sent to an
-   * OpenAI-compatible upstream is the client's own.
+   * The most deltas the answer may have, all attempts together (0: no cap): the request's {@code
+   * maxTokens}, which its tenant's limits may have lowered below what its body asks. An
+   * OpenAI-compatible upstream gets the client's own body, and a continuation asks its tokens
+   * again, so tokenbus holds the cap itself: a delta past it ends the answer instead (a delta holds
+   * at least one token, so an upstream that keeps its own cap never reaches this one).
    */
-  private final int localCap;
+  private final int cap;
 
   private long deltas;
   private boolean toolCalls;
@@ -106,9 +107,7 @@ final class UpstreamRun {
     this.sink = sink;
     this.deadlineNanos =
         System.nanoTime() + chain.get(0).policy().timeouts().totalMs() * 1_000_000L;
-    Integer asked = Limits.requested(request.body());
-    this.localCap =
-        request.maxTokens() != null && !request.maxTokens().equals(asked) ? request.maxTokens() : 0;
+    this.cap = request.maxTokens() != null ? request.maxTokens() : 0;
     this.usageDone = from == null ? Usage.of(0, 0) : Usage.of(0, from.deltas());
     if (from != null) {
       text.append(from.text());
@@ -473,6 +472,17 @@ final class UpstreamRun {
         return;
       }
       progress();
+      if (cap > 0 && deltas >= cap) {
+        // Past the cap: this delta is not the answer's; the answer ends as a model's does there.
+        settle(true);
+        usageDone = usageDone.plus(call.usageSoFar());
+        call.cancel();
+        current = null;
+        ended = true;
+        stopTimers();
+        sink.finish("length", usageDone);
+        return;
+      }
       String out = trimmer == null ? piece : trimmer.feed(piece);
       if (out.isEmpty() && (chunk == null || !piece.isEmpty())) {
         return; // nothing, or text the seam trimmer held back or dropped: its chunk's fields go
@@ -482,16 +492,6 @@ final class UpstreamRun {
       otherOutput |= out.isEmpty();
       deltas++;
       sink.delta(out, chunk);
-      if (localCap > 0 && deltas >= localCap && live()) {
-        // The cap the tenant's limits set: the answer ends here, as a model's would at max_tokens.
-        settle(true);
-        usageDone = usageDone.plus(call.usageSoFar());
-        call.cancel();
-        current = null;
-        ended = true;
-        stopTimers();
-        sink.finish("length", usageDone);
-      }
     }
 
     @Override

@@ -9,6 +9,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.ext.web.RoutingContext;
 import java.net.URLDecoder;
@@ -51,7 +52,7 @@ final class AuthHandler implements Handler<RoutingContext> {
     }
     Future<Principal> principal =
         authenticate(ctx.request().headers(), accessToken)
-            .compose(caller -> counted(caller, ctx.response()::putHeader));
+            .compose(caller -> counted(caller, ctx.response()::putHeader, !stops(ctx)));
     boolean paused = !principal.isComplete();
     if (paused) {
       ctx.request().pause(); // nothing of the body is lost while the credential is checked
@@ -68,19 +69,30 @@ final class AuthHandler implements Handler<RoutingContext> {
   }
 
   /**
+   * Whether the request stops something (a generation's cancel, a session's stop): counted, but
+   * never refused for the rate, since it frees what the limits protect.
+   */
+  private static boolean stops(RoutingContext ctx) {
+    String path = ctx.request().path();
+    return ctx.request().method() == HttpMethod.POST
+        && (path.endsWith("/cancel") || path.endsWith("/stop"));
+  }
+
+  /**
    * The caller of a handshake, or a failed future with the 401 to refuse it with (before any
    * upgrade).
    */
   Future<Principal> authenticate(ServerWebSocketHandshake handshake) {
     return authenticate(handshake.headers(), queryParam(handshake.query(), ACCESS_TOKEN))
-        .compose(caller -> counted(caller, (name, value) -> {}));
+        .compose(caller -> counted(caller, (name, value) -> {}, true));
   }
 
   /**
    * Counts the request against the caller's tenant's rate, giving its answer OpenAI's {@code
    * x-ratelimit-*} headers; a request over the rate fails with 429 (the headers still set).
    */
-  private Future<Principal> counted(Principal caller, BiConsumer<String, String> header) {
+  private Future<Principal> counted(
+      Principal caller, BiConsumer<String, String> header, boolean mayRefuse) {
     return limits
         .countRequest(caller)
         .map(
@@ -98,7 +110,9 @@ final class AuthHandler implements Handler<RoutingContext> {
               if (refused.headers() != null) {
                 refused.headers().writeTo(header);
               }
-              return Future.failedFuture(ApiException.of(refused));
+              return mayRefuse
+                  ? Future.failedFuture(ApiException.of(refused))
+                  : Future.succeededFuture(caller);
             });
   }
 

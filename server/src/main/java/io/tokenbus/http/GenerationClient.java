@@ -63,11 +63,21 @@ public final class GenerationClient {
             admitted ->
                 placeHereFirst(admitted, id)
                     .compose(
-                        reply ->
-                            reply.failure() != null
-                                ? Future.failedFuture(new ApiException(reply.failure()))
-                                : Future.succeededFuture(reply))
-                    .onFailure(e -> limits.release(admitted, id)))
+                        reply -> {
+                          if (reply.failure() == null) {
+                            return Future.succeededFuture(reply);
+                          }
+                          limits.release(admitted, id); // refused: it runs nowhere
+                          return Future.failedFuture(new ApiException(reply.failure()));
+                        },
+                        e -> {
+                          // A worker that did not answer in time may still have started it: its
+                          // slot is then freed when it ends, or at its stale time.
+                          if (!timedOut(e)) {
+                            limits.release(admitted, id);
+                          }
+                          return Future.failedFuture(unavailable(e));
+                        }))
         .compose(reply -> store.info(reply.generationId()));
   }
 
@@ -92,7 +102,7 @@ public final class GenerationClient {
                 full(reply) && placementAttempts > 1
                     ? place(request, id, 2)
                     : Future.succeededFuture(reply),
-            e -> noOwner(e) ? place(request, id, 1) : Future.failedFuture(unavailable(e)));
+            e -> noOwner(e) ? place(request, id, 1) : Future.failedFuture(e));
   }
 
   private Future<StartReply> place(GenerationRequest request, String id, int attempt) {
@@ -101,8 +111,7 @@ public final class GenerationClient {
             reply ->
                 full(reply) && attempt < placementAttempts
                     ? place(request, id, attempt + 1)
-                    : Future.succeededFuture(reply),
-            e -> Future.failedFuture(unavailable(e)));
+                    : Future.succeededFuture(reply));
   }
 
   private Future<StartReply> ask(
@@ -135,6 +144,10 @@ public final class GenerationClient {
         .eventBus()
         .request(Addresses.control(id), ControlCommand.CANCEL, CONTROL)
         .mapEmpty();
+  }
+
+  private static boolean timedOut(Throwable e) {
+    return e instanceof ReplyException reply && reply.failureType() == ReplyFailure.TIMEOUT;
   }
 
   static boolean noOwner(Throwable e) {

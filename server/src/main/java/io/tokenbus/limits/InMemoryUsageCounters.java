@@ -42,11 +42,13 @@ public final class InMemoryUsageCounters implements UsageCounters {
 
   @Override
   public Future<Void> end(String tenant, String id, long nowMillis, long completionTokens) {
-    tenants.computeIfPresent(
+    tenants.compute(
         tenant,
         (t, usage) -> {
-          usage.end(id, nowMillis, completionTokens);
-          return usage.idle(nowMillis) ? null : usage;
+          // A record gone (nothing in it for a while) still takes a long generation's tokens.
+          TenantUsage u = usage == null ? new TenantUsage() : usage;
+          u.end(id, nowMillis, completionTokens);
+          return u.idle(nowMillis) ? null : u;
         });
     return Future.succeededFuture();
   }

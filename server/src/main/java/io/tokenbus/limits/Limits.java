@@ -6,7 +6,8 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.core.Future;
-import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Tenants' limits and quotas, the one place they are decided: a request is counted as it arrives
@@ -16,6 +17,11 @@ import io.vertx.core.json.JsonObject;
  * tenant to tell apart from another.
  */
 public final class Limits {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Limits.class);
+
+  /** Tries of a generation's end on counters that fail (a cluster migrating the entry). */
+  private static final int END_ATTEMPTS = 3;
 
   private final TokenbusConfig.Limits config;
   private final boolean enabled;
@@ -78,7 +84,21 @@ public final class Limits {
                       null,
                       seconds(count.retryAfterMillis()),
                       headers));
-            });
+            },
+            e -> unavailable(caller.tenant(), "request", e).map((RateHeaders) null));
+  }
+
+  /**
+   * The counters failed (a cluster that lost the entry's owner and its backup, say): the request is
+   * let through, unlimited, rather than the API failing with them. Logged.
+   */
+  private static Future<Void> unavailable(String tenant, String what, Throwable e) {
+    LOG.warn(
+        "Tenant {}: its limits could not be checked for a {} ({}); let through",
+        tenant,
+        what,
+        e.toString());
+    return Future.succeededFuture();
   }
 
   /**
@@ -155,7 +175,9 @@ public final class Limits {
                     }
                     yield Future.succeededFuture(capped(request, cap));
                   }
-                });
+                },
+            e ->
+                unavailable(tenant, "generation", e).map(v -> capped(request, limits.maxTokens())));
   }
 
   /** A generation admitted by {@link #admit} did not start after all: frees its slot. */
@@ -163,11 +185,36 @@ public final class Limits {
     ended(request.creator(), id, 0);
   }
 
-  /** Generation {@code id} of {@code creator} ended with {@code completionTokens} produced. */
-  public void ended(Creator creator, String id, long completionTokens) {
-    if (of(creator.tenant()).counted()) {
-      counters.end(creator.tenant(), id, System.currentTimeMillis(), completionTokens);
+  /**
+   * Generation {@code id} of {@code creator} ended with {@code completionTokens} produced: frees
+   * its slot and counts its tokens. Completes once counted (at once for a tenant with nothing
+   * counted); never fails: an update the counters refuse is tried again, then logged, and the slot
+   * is forgotten at its stale time.
+   */
+  public Future<Void> ended(Creator creator, String id, long completionTokens) {
+    if (!of(creator.tenant()).counted()) {
+      return Future.succeededFuture();
     }
+    return end(creator.tenant(), id, System.currentTimeMillis(), completionTokens, 1);
+  }
+
+  private Future<Void> end(String tenant, String id, long now, long tokens, int attempt) {
+    return counters
+        .end(tenant, id, now, tokens)
+        .recover(
+            e -> {
+              if (attempt < END_ATTEMPTS) {
+                return end(tenant, id, now, tokens, attempt + 1);
+              }
+              LOG.warn(
+                  "Tenant {}: the end of generation {} ({} completion tokens) could not be counted:"
+                      + " {}; its slot is freed at its stale time",
+                  tenant,
+                  id,
+                  tokens,
+                  e.toString());
+              return Future.succeededFuture();
+            });
   }
 
   private static void checkShape(GenerationRequest request, TenantLimits limits) {
@@ -184,13 +231,15 @@ public final class Limits {
             null);
       }
     }
-    if (limits.maxTokens() > 0
-        && request.maxTokens() != null
-        && request.maxTokens() > limits.maxTokens()) {
-      String param =
-          request.body().containsKey("max_completion_tokens")
-              ? "max_completion_tokens"
-              : "max_tokens";
+    if (limits.maxTokens() == 0) {
+      return;
+    }
+    // Both fields, each checked: servers disagree on which one they honour.
+    for (String param : new String[] {"max_completion_tokens", "max_tokens"}) {
+      if (!(request.body().getValue(param) instanceof Number asked)
+          || asked.doubleValue() <= limits.maxTokens()) {
+        continue;
+      }
       throw new LimitExceeded(
           Failure.invalidRequest(
               "max_tokens_exceeded",
@@ -199,7 +248,7 @@ public final class Limits {
                   + "' may be at most "
                   + limits.maxTokens()
                   + " for this tenant (limits.max-tokens); got "
-                  + request.maxTokens()
+                  + asked
                   + "."),
           param,
           0,
@@ -220,17 +269,6 @@ public final class Limits {
         request.mockTokensPerSecond(),
         request.session(),
         request.creator());
-  }
-
-  /**
-   * The {@code max_completion_tokens} or {@code max_tokens} the client put in its body, or null.
-   */
-  public static Integer requested(JsonObject body) {
-    Object value = body.getValue("max_completion_tokens");
-    if (!(value instanceof Number)) {
-      value = body.getValue("max_tokens");
-    }
-    return value instanceof Number n ? n.intValue() : null;
   }
 
   private static long untilMidnight(long nowMillis) {

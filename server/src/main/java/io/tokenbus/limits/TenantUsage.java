@@ -26,10 +26,10 @@ public final class TenantUsage implements Serializable {
 
   private static final long serialVersionUID = 1L;
 
-  static final long MINUTE_MICROS = 60_000_000L;
+  static final long MINUTE_NANOS = 60_000_000_000L;
   static final long DAY_MILLIS = 86_400_000L;
 
-  /** GCRA's theoretical arrival time, in microseconds since the epoch. */
+  /** GCRA's theoretical arrival time, in nanoseconds since the epoch (good until 2262). */
   private long tat;
 
   /** The UTC day (days since the epoch) {@link #tokens} counts. */
@@ -46,18 +46,21 @@ public final class TenantUsage implements Serializable {
     if (perMinute <= 0) {
       return new RequestCount(true, 0, 0, 0, 0, tokensToday);
     }
-    long now = nowMillis * 1000;
-    long interval = MINUTE_MICROS / perMinute;
+    long now = nowMillis * 1_000_000;
+    // Rounded up, so that a minute never lets more than perMinute through; a burst from rest is
+    // exactly perMinute.
+    long interval = (MINUTE_NANOS + perMinute - 1) / perMinute;
+    long burst = interval * perMinute;
     long next = Math.max(tat, now) + interval;
-    if (next - now > MINUTE_MICROS) {
-      long retryAfter = next - MINUTE_MICROS - now;
+    if (next - now > burst) {
+      long retryAfter = next - burst - now;
       long reset = Math.max(tat, now) - now;
       return new RequestCount(
-          false, perMinute, 0, microsToMillis(reset), microsToMillis(retryAfter), tokensToday);
+          false, perMinute, 0, nanosToMillis(reset), nanosToMillis(retryAfter), tokensToday);
     }
     tat = next;
-    int remaining = (int) Math.min(perMinute, (MINUTE_MICROS - (next - now)) / interval);
-    return new RequestCount(true, perMinute, remaining, microsToMillis(next - now), 0, tokensToday);
+    int remaining = (int) Math.min(perMinute, (burst - (next - now)) / interval);
+    return new RequestCount(true, perMinute, remaining, nanosToMillis(next - now), 0, tokensToday);
   }
 
   /**
@@ -89,7 +92,7 @@ public final class TenantUsage implements Serializable {
 
   /** Whether this record holds nothing worth keeping: no slot taken, no request counted lately. */
   public boolean idle(long nowMillis) {
-    return running.isEmpty() && tat <= nowMillis * 1000 && tokensOn(nowMillis) == 0;
+    return running.isEmpty() && tat <= nowMillis * 1_000_000 && tokensOn(nowMillis) == 0;
   }
 
   public int running() {
@@ -98,7 +101,8 @@ public final class TenantUsage implements Serializable {
 
   private long tokensOn(long nowMillis) {
     long today = Math.floorDiv(nowMillis, DAY_MILLIS);
-    if (today != day) {
+    // Only forward: a node whose clock is behind, around midnight, must not wipe the new day.
+    if (today > day) {
       day = today;
       tokens = 0;
     }
@@ -112,8 +116,8 @@ public final class TenantUsage implements Serializable {
     }
   }
 
-  private static long microsToMillis(long micros) {
-    return (micros + 999) / 1000;
+  private static long nanosToMillis(long nanos) {
+    return (nanos + 999_999) / 1_000_000;
   }
 
   /**

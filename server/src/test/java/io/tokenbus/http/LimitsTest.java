@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.support.FakeOpenAi;
+import io.tokenbus.support.Poll;
 import io.tokenbus.support.TestHub;
 import io.tokenbus.support.UpstreamScript;
 import io.tokenbus.support.WsClient;
@@ -218,6 +219,17 @@ class LimitsTest {
     assertFalse(sent.containsKey("max_tokens") || sent.containsKey("max_completion_tokens"));
     // Its connection is closed, not read to the end.
     await(openai.requests().items().get(0).closedAtNanos());
+
+    // An upstream that ignores the client's own max_tokens is held to it too.
+    HttpResponse<Buffer> own =
+        post(hub, ACME, "/v1/chat/completions", request.put("max_tokens", 3));
+    assertEquals(200, own.statusCode(), own.bodyAsString());
+    JsonObject ownChoice = own.bodyAsJsonObject().getJsonArray("choices").getJsonObject(0);
+    assertEquals("length", ownChoice.getString("finish_reason"));
+    assertEquals(
+        String.join("", tokens.subList(0, 3)),
+        ownChoice.getJsonObject("message").getString("content"));
+    assertEquals(3, openai.requests().items().get(1).body().getInteger("max_tokens"));
   }
 
   @Test
@@ -299,6 +311,83 @@ class LimitsTest {
     assertEquals(
         "duration_limit_reached",
         answer.bodyAsJsonObject().getJsonObject("error").getString("code"));
+  }
+
+  @Test
+  @DisplayName(
+      "a session's queued answers each start as the one before ends, at a concurrency limit of 1")
+  void sessionQueueAtTheLimit(Vertx vertx) {
+    TestHub hub = hub(vertx, "TOKENBUS_LIMITS_MAX_CONCURRENT_GENERATIONS", "1");
+    HttpResponse<Buffer> session = post(hub, ACME, "/v1/sessions", new JsonObject());
+    assertEquals(201, session.statusCode(), session.bodyAsString());
+    String id = session.bodyAsJsonObject().getString("id");
+    for (int i = 0; i < 3; i++) {
+      HttpResponse<Buffer> posted =
+          post(
+              hub,
+              ACME,
+              "/v1/sessions/" + id + "/messages",
+              new JsonObject().put("author", "ann").put("content", "question " + i));
+      assertEquals(202, posted.statusCode(), posted.bodyAsString());
+    }
+    JsonArray messages =
+        await(
+                Poll.until(
+                    vertx,
+                    () ->
+                        hub.web()
+                            .get("/v1/sessions/" + id)
+                            .putHeader("Authorization", "Bearer " + ACME)
+                            .send()
+                            .map(r -> r.bodyAsJsonObject().getJsonArray("messages")),
+                    m ->
+                        m.stream()
+                                .map(JsonObject.class::cast)
+                                .filter(x -> x.getString("role").equals("assistant"))
+                                .filter(x -> !"streaming".equals(x.getString("status")))
+                                .count()
+                            == 3,
+                    20_000))
+            .copy();
+    messages.stream()
+        .map(JsonObject.class::cast)
+        .filter(m -> m.getString("role").equals("assistant"))
+        .forEach(m -> assertEquals("completed", m.getString("status"), m.encode()));
+  }
+
+  @Test
+  @DisplayName(
+      "a start that fails frees its slot; a cancel is never refused for the rate; both token"
+          + " fields are checked")
+  void slotsAndCancels(Vertx vertx) {
+    TestHub hub =
+        hub(
+            vertx,
+            "TOKENBUS_LIMITS_MAX_CONCURRENT_GENERATIONS",
+            "1",
+            "TOKENBUS_LIMITS_REQUESTS_PER_MINUTE",
+            "4",
+            "TOKENBUS_LIMITS_MAX_TOKENS",
+            "10");
+    HttpResponse<Buffer> unknown =
+        post(hub, ACME, "/v1/generations", chat(5).put("model", "gpt-nowhere"));
+    assertEquals(404, unknown.statusCode(), unknown.bodyAsString());
+    assertError(
+        400,
+        "max_tokens_exceeded",
+        post(
+            hub,
+            ACME,
+            "/v1/generations",
+            chat(0).put("max_completion_tokens", 5).put("max_tokens", 99)),
+        "max_tokens");
+    String id = created(post(hub, ACME, "/v1/generations", TestHub.mockRequest(10, 1)));
+    assertEquals(200, get(hub, ACME, "/v1/generations/" + id).statusCode());
+    assertError(429, "rate_limit_exceeded", get(hub, ACME, "/v1/generations/" + id), null);
+    HttpResponse<Buffer> cancelled =
+        post(hub, ACME, "/v1/generations/" + id + "/cancel", new JsonObject());
+    assertEquals(200, cancelled.statusCode(), cancelled.bodyAsString());
+    assertEquals("0", cancelled.getHeader("x-ratelimit-remaining-requests"));
   }
 
   private static String created(HttpResponse<Buffer> response) {

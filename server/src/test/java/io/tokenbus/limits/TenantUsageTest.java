@@ -75,6 +75,26 @@ class TenantUsageTest {
   }
 
   @Test
+  @DisplayName(
+      "large limits never let more than the limit through in a minute; a clock behind at"
+          + " midnight does not wipe the new day")
+  void edges() {
+    for (int limit : new int[] {1, 7, 45_000, 40_000_000}) {
+      TenantUsage usage = new TenantUsage();
+      int through = 0;
+      while (through <= limit && usage.request(T0, limit).allowed()) {
+        through++;
+      }
+      assertEquals(limit, through, "a burst at " + limit);
+    }
+    long midnight = Math.floorDiv(T0, TenantUsage.DAY_MILLIS) * TenantUsage.DAY_MILLIS;
+    TenantUsage usage = new TenantUsage();
+    usage.end("a", midnight + 1000, 60);
+    assertEquals(60, usage.request(midnight - 500, 0).tokensToday(), "a node 1.5 s behind");
+    assertEquals(60, usage.request(midnight + 2000, 0).tokensToday());
+  }
+
+  @Test
   @DisplayName("OpenAI's duration format for the reset headers")
   void durations() {
     assertEquals("20ms", RateHeaders.duration(20));
