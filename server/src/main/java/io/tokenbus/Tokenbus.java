@@ -170,6 +170,8 @@ public final class Tokenbus {
                       vertx,
                       manager.getHazelcastInstance(),
                       config.generation().retentionSeconds(),
+                      config.generation().maxRetained(),
+                      config.generation().maxRetainedBytes(),
                       manager.getNodeId());
               HazelcastSessionStore sessionStore =
                   new HazelcastSessionStore(

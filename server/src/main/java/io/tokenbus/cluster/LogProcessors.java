@@ -55,46 +55,91 @@ final class LogProcessors {
   }
 
   /**
-   * Appends consecutive events written at {@code epoch}; a terminal one starts the retention
-   * period.
+   * What an append did: an outcome code, and for one that ended the generation (or a retry of it)
+   * what its log now holds and whose it is, for the finishing node's bounds.
    */
-  record Append(long epoch, ArrayList<GenerationEvent> events, long retentionSeconds)
-      implements EntryProcessor<String, StoredGeneration, Integer> {
+  record Appended(int outcome, boolean finished, long bytes, String tenant)
+      implements Serializable {
+    static final Appended UNKNOWN_GENERATION = new Appended(UNKNOWN, false, 0, null);
+
+    static Appended refused(int outcome) {
+      return new Appended(outcome, false, 0, null);
+    }
+  }
+
+  /** What a finished generation's entry is counted as, besides its events: ids, info, the entry. */
+  static final long BASE_BYTES = 512;
+
+  /**
+   * Appends consecutive events written at {@code epoch}. A terminal one starts the retention period
+   * ({@code ttlSeconds}, a backstop: the finishing node removes it first, see {@link
+   * HazelcastGenerationStore}) and cuts the request down to what a status needs (no prompt).
+   */
+  record Append(long epoch, ArrayList<GenerationEvent> events, long ttlSeconds)
+      implements EntryProcessor<String, StoredGeneration, Appended> {
     @Override
-    public Integer process(Map.Entry<String, StoredGeneration> entry) {
+    public Appended process(Map.Entry<String, StoredGeneration> entry) {
       StoredGeneration generation = stored(entry);
       if (generation == null) {
-        return UNKNOWN;
+        return Appended.UNKNOWN_GENERATION;
       }
       if (generation.epoch != epoch) {
-        return STALE_EPOCH;
+        return Appended.refused(STALE_EPOCH);
       }
       long first = events.get(0).seq();
       if (first <= generation.events.size() && alreadyThere(generation)) {
-        return APPENDED; // a retry of an append that was applied but reported lost (the member
-        // answering it left)
+        // A retry of an append that was applied but reported lost (the member answering it left).
+        return done(generation);
       }
       if (generation.ended) {
-        return ENDED;
+        return Appended.refused(ENDED);
       }
       if (first != generation.events.size() + 1) {
-        return OUT_OF_ORDER;
+        return Appended.refused(OUT_OF_ORDER);
       }
       generation.events.addAll(events);
       generation.ended = events.get(events.size() - 1).terminal();
       if (generation.ended) {
+        generation.dropPrompt();
         ((ExtendedMapEntry<String, StoredGeneration>) entry)
-            .setValue(generation, retentionSeconds, TimeUnit.SECONDS);
+            .setValue(generation, ttlSeconds, TimeUnit.SECONDS);
       } else {
         entry.setValue(generation);
       }
-      return APPENDED;
+      return done(generation);
+    }
+
+    private static Appended done(StoredGeneration generation) {
+      if (!generation.ended) {
+        return new Appended(APPENDED, false, 0, null);
+      }
+      long bytes = BASE_BYTES;
+      for (GenerationEvent event : generation.events) {
+        bytes += event.bytes();
+      }
+      return new Appended(APPENDED, true, bytes, generation.creator.tenant());
     }
 
     private boolean alreadyThere(StoredGeneration generation) {
       int from = (int) events.get(0).seq() - 1;
       return from + events.size() <= generation.events.size()
           && generation.events.subList(from, from + events.size()).equals(events);
+    }
+  }
+
+  /**
+   * Removes a finished generation (evicted past a bound, or past its retention); never a running
+   * one. True if removed.
+   */
+  record Evict() implements EntryProcessor<String, StoredGeneration, Boolean> {
+    @Override
+    public Boolean process(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration generation = stored(entry);
+      if (generation == null || !generation.ended) {
+        return false;
+      }
+      entry.setValue(null);
+      return true;
     }
   }
 

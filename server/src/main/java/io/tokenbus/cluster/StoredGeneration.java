@@ -4,6 +4,7 @@ import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.SessionLink;
 import io.tokenbus.generation.GenerationInfo;
+import io.vertx.core.json.JsonObject;
 import java.io.Serializable;
 import java.util.ArrayList;
 
@@ -17,7 +18,10 @@ final class StoredGeneration implements Serializable {
   final String id;
   final String model;
   final long created;
-  final String body;
+
+  /** The request body as JSON text; once it ends, only its model (see {@link #dropPrompt}). */
+  String body;
+
   final Integer maxTokens;
   final Double mockTokensPerSecond;
   final SessionLink session;
@@ -32,6 +36,15 @@ final class StoredGeneration implements Serializable {
   long epoch;
   final ArrayList<GenerationEvent> events = new ArrayList<>();
   boolean ended;
+
+  /**
+   * Cuts the request down to what a finished generation's status needs: a client could otherwise
+   * keep a megabyte of prompt per request for the whole retention period. Deterministic, so the
+   * backup does the same.
+   */
+  void dropPrompt() {
+    body = new JsonObject().put("model", model).encode();
+  }
 
   StoredGeneration(GenerationInfo info) {
     this.id = info.id();

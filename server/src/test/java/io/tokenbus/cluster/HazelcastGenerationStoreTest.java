@@ -3,6 +3,7 @@ package io.tokenbus.cluster;
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import com.hazelcast.core.Hazelcast;
@@ -13,13 +14,16 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.StaleEpochException;
+import io.tokenbus.support.Poll;
 import io.tokenbus.support.TestCluster;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,7 +31,10 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-/** The replicated log on a real Hazelcast member: fencing by epoch, release, takeover. */
+/**
+ * The replicated log on a real Hazelcast member: fencing by epoch, release, takeover, and the
+ * bounds on what finished generations keep.
+ */
 @ExtendWith(VertxExtension.class)
 @DisplayName("HazelcastGenerationStore")
 class HazelcastGenerationStoreTest {
@@ -134,5 +141,93 @@ class HazelcastGenerationStoreTest {
         Set.of(),
         nodeB.localOrphans(Set.of("node-a", "node-b")),
         "owned again: no longer an orphan");
+  }
+
+  private static GenerationInfo generation(String id, JsonObject body) {
+    return new GenerationInfo(
+        id,
+        "mock",
+        1,
+        new GenerationRequest("mock", body, 10, null, new Creator("acme", "acme#1")),
+        "node-a",
+        1);
+  }
+
+  @Test
+  @DisplayName(
+      "past max-retained the node's oldest finished generation is removed and leaves a tombstone;"
+          + " a running one is never counted nor removed")
+  void boundedByCount(Vertx vertx) {
+    HazelcastGenerationStore store =
+        new HazelcastGenerationStore(vertx, hazelcast, 60, 2, Long.MAX_VALUE, "node-a");
+    JsonObject body = new JsonObject().put("model", "mock");
+    await(store.create(generation("running", body)));
+    await(store.append("running", 1, List.of(GenerationEvent.delta(1, "a"))));
+    for (String id : List.of("g1", "g2", "g3")) {
+      await(store.create(generation(id, body)));
+      await(store.append(id, 1, List.of(GenerationEvent.done(1, "stop", null))));
+    }
+    await(Poll.until(vertx, () -> store.info("g1"), Objects::isNull, 5000));
+    assertEquals("acme", await(nodeB.gone("g1")), "the tombstone is there for every node");
+    assertNull(await(store.gone("g2")));
+    assertNotNull(await(store.info("g2")));
+    assertNotNull(await(store.info("g3")));
+    assertNotNull(await(store.info("running")));
+    assertNull(await(store.gone("running")));
+    assertEquals(2, store.retainedCount());
+  }
+
+  @Test
+  @DisplayName("past max-retained-bytes the oldest finished generation is removed")
+  void boundedByBytes(Vertx vertx) {
+    // Each log below counts 512 + (96 + 2 × 300) + 96 = 1304 bytes: one fits in 2000, two do not.
+    HazelcastGenerationStore store =
+        new HazelcastGenerationStore(vertx, hazelcast, 60, 100, 2000, "node-a");
+    JsonObject body = new JsonObject().put("model", "mock");
+    for (String id : List.of("b1", "b2")) {
+      await(store.create(generation(id, body)));
+      await(
+          store.append(
+              id,
+              1,
+              List.of(
+                  GenerationEvent.delta(1, "x".repeat(300)),
+                  GenerationEvent.done(2, "stop", null))));
+    }
+    await(Poll.until(vertx, () -> store.gone("b1"), "acme"::equals, 5000));
+    assertNull(await(store.info("b1")));
+    assertNotNull(await(store.info("b2")));
+    assertEquals(1304, store.retainedBytes());
+  }
+
+  @Test
+  @DisplayName("a finished generation keeps no prompt in the replicated map, on its backup neither")
+  void noPromptOnceFinished(Vertx vertx) {
+    JsonObject body =
+        new JsonObject()
+            .put("model", "mock")
+            .put(
+                "messages",
+                new JsonArray()
+                    .add(new JsonObject().put("role", "user").put("content", "x".repeat(100_000))));
+    await(nodeA.create(generation("prompted", body)));
+    assertEquals(body, await(nodeA.info("prompted")).request().body(), "kept while it runs");
+    await(nodeA.append("prompted", 1, List.of(GenerationEvent.done(1, "stop", null))));
+    GenerationInfo after = await(nodeB.info("prompted"));
+    assertEquals(new JsonObject().put("model", "mock"), after.request().body());
+    assertEquals("acme", after.request().creator().tenant());
+    assertEquals(10, after.request().maxTokens());
+  }
+
+  @Test
+  @DisplayName("after its retention a finished generation is removed and reads as gone")
+  void expiresWithTombstone(Vertx vertx) {
+    HazelcastGenerationStore store =
+        new HazelcastGenerationStore(vertx, hazelcast, 1, 100, Long.MAX_VALUE, "node-a");
+    await(store.create(generation("short", new JsonObject().put("model", "mock"))));
+    await(store.append("short", 1, List.of(GenerationEvent.done(1, "stop", null))));
+    await(Poll.until(vertx, () -> store.gone("short"), "acme"::equals, 10_000));
+    assertNull(await(store.info("short")));
+    assertEquals(0, store.retainedCount());
   }
 }
