@@ -178,6 +178,7 @@ public final class Tokenbus {
                       vertx,
                       manager.getHazelcastInstance(),
                       config.sessions().maxSessions(),
+                      config.sessions().maxBytes(),
                       config.sessions().idleExpirySeconds(),
                       config.sessions().effectiveUnusedExpirySeconds());
               HazelcastUsageCounters counters =
@@ -232,6 +233,7 @@ public final class Tokenbus {
     return new InMemorySessionStore(
         vertx,
         config.sessions().maxSessions(),
+        config.sessions().maxBytes(),
         config.sessions().idleExpirySeconds() * 1000L,
         config.sessions().effectiveUnusedExpirySeconds() * 1000L);
   }

@@ -1,5 +1,6 @@
 package io.tokenbus.cluster;
 
+import com.hazelcast.aggregation.Aggregator;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
@@ -8,13 +9,19 @@ import io.tokenbus.session.SessionLimitException;
 import io.tokenbus.session.SessionOp;
 import io.tokenbus.session.SessionResult;
 import io.tokenbus.session.SessionState;
+import io.tokenbus.session.SessionStorageFullException;
 import io.tokenbus.session.SessionStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Sessions in the replicated map {@code tokenbus.sessions} (one synchronous backup, as the
@@ -22,6 +29,14 @@ import java.util.concurrent.TimeUnit;
  * backup, so a member's death loses nothing acknowledged. Every change restarts the session's time
  * to live, which is its idle expiry once anyone has posted to it, and the shorter unused expiry
  * until then.
+ *
+ * <p>{@code sessions.max-bytes} bounds what the whole cluster's sessions hold (each also has a
+ * backup, spread over the members), as {@code sessions.max-sessions} bounds their count: a
+ * per-member figure would move with every partition migration. Each session keeps its own size
+ * ({@link SessionState#bytes()}, changed with it); every {@link #REFRESH_MS} each node sums them
+ * (one aggregation, on every member in parallel, that reads a number per session), and adds what
+ * its own ops grew sessions by since. So the figure is approximate: other nodes' growth of the last
+ * refresh, and sessions that expired since, are not in it yet.
  */
 public final class HazelcastSessionStore implements SessionStore {
 
@@ -30,8 +45,22 @@ public final class HazelcastSessionStore implements SessionStore {
   private final Vertx vertx;
   private final ProcessedMap<SessionState> sessions;
   private final int maxSessions;
+  private final long maxBytes;
   private final long idleSeconds;
   private final long unusedSeconds;
+
+  /** How often the cluster's sessions are summed. */
+  static final long REFRESH_MS = 2000;
+
+  private static final Logger LOG = LoggerFactory.getLogger(HazelcastSessionStore.class);
+
+  /** What the cluster's sessions held at the last sum. */
+  private volatile long summed;
+
+  /** What this node's ops grew sessions by since that sum. */
+  private final AtomicLong grown = new AtomicLong();
+
+  private final AtomicBoolean summing = new AtomicBoolean();
 
   public HazelcastSessionStore(
       Vertx vertx,
@@ -39,11 +68,63 @@ public final class HazelcastSessionStore implements SessionStore {
       int maxSessions,
       long idleSeconds,
       long unusedSeconds) {
+    this(vertx, hazelcast, maxSessions, Long.MAX_VALUE, idleSeconds, unusedSeconds);
+  }
+
+  /**
+   * @param maxBytes what all the cluster's sessions may hold together ({@code sessions.max-bytes})
+   */
+  public HazelcastSessionStore(
+      Vertx vertx,
+      HazelcastInstance hazelcast,
+      int maxSessions,
+      long maxBytes,
+      long idleSeconds,
+      long unusedSeconds) {
     this.vertx = vertx;
     this.sessions = new ProcessedMap<>(vertx, hazelcast, MAP);
     this.maxSessions = maxSessions;
+    this.maxBytes = maxBytes;
     this.idleSeconds = idleSeconds;
     this.unusedSeconds = unusedSeconds;
+    vertx.setPeriodic(REFRESH_MS, t -> sum());
+  }
+
+  /**
+   * Sums what the cluster's sessions hold, off the event loop (Hazelcast's aggregation blocks); one
+   * at a time.
+   */
+  Future<Long> sum() {
+    if (!summing.compareAndSet(false, true)) {
+      return Future.succeededFuture(summed + grown.get());
+    }
+    return vertx
+        .executeBlocking(
+            () -> {
+              long before = grown.get();
+              long total = sessions.map().aggregate(new SessionBytes());
+              summed = total;
+              grown.addAndGet(-before);
+              return total;
+            },
+            false)
+        .onComplete(
+            ar -> {
+              summing.set(false);
+              if (ar.failed()) {
+                LOG.debug("Sessions could not be summed: {}", ar.cause().toString());
+              }
+            });
+  }
+
+  /** What the cluster's sessions hold, as this node last knew it. */
+  long bytes() {
+    return summed + grown.get();
+  }
+
+  @Override
+  public boolean full() {
+    return bytes() >= maxBytes;
   }
 
   @Override
@@ -56,43 +137,82 @@ public final class HazelcastSessionStore implements SessionStore {
             size ->
                 size >= maxSessions
                     ? Future.failedFuture(new SessionLimitException(maxSessions))
-                    : sessions.onContext(
-                        sessions
-                            .map()
-                            .setAsync(
-                                session.id(),
-                                session,
-                                session.used() ? idleSeconds : unusedSeconds,
-                                TimeUnit.SECONDS)))
+                    : bytes() + session.bytes() > maxBytes
+                        ? Future.failedFuture(new SessionStorageFullException(maxBytes))
+                        : sessions.onContext(
+                            sessions
+                                .map()
+                                .setAsync(
+                                    session.id(),
+                                    session,
+                                    session.used() ? idleSeconds : unusedSeconds,
+                                    TimeUnit.SECONDS)))
+        .onSuccess(v -> grown.addAndGet(session.bytes()))
         .mapEmpty();
   }
 
   @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
-    return sessions.run(id, new Run<>(op, idleSeconds, unusedSeconds), null);
+    return sessions
+        .run(id, new Run<>(op, idleSeconds, unusedSeconds), null)
+        .map(
+            ran -> {
+              if (ran == null) {
+                return null;
+              }
+              grown.addAndGet(ran.grew());
+              return ran.result();
+            });
   }
+
+  /** What an op gave, and how many bytes it grew its session by (negative: shrank). */
+  record Ran<T>(SessionResult<T> result, long grew) implements Serializable {}
 
   /** Runs an op where the session is stored. */
   record Run<T>(SessionOp<T> op, long idleSeconds, long unusedSeconds)
-      implements EntryProcessor<String, SessionState, SessionResult<T>> {
+      implements EntryProcessor<String, SessionState, Ran<T>> {
     @Override
-    public SessionResult<T> process(Map.Entry<String, SessionState> entry) {
+    public Ran<T> process(Map.Entry<String, SessionState> entry) {
       SessionState state = UnreadableEntryException.value(entry, SessionState.class);
       if (state == null) {
         return null;
       }
+      long before = state.bytes();
       List<SessionEvent> out = new ArrayList<>();
       T value = op.apply(state, out);
       if (op.mutates()) {
         ((ExtendedMapEntry<String, SessionState>) entry)
             .setValue(state, state.used() ? idleSeconds : unusedSeconds, TimeUnit.SECONDS);
       }
-      return new SessionResult<>(value, out);
+      return new Ran<>(new SessionResult<>(value, out), state.bytes() - before);
     }
 
     @Override
-    public EntryProcessor<String, SessionState, SessionResult<T>> getBackupProcessor() {
+    public EntryProcessor<String, SessionState, Ran<T>> getBackupProcessor() {
       return op.mutates() ? this : null;
+    }
+  }
+
+  /** Sums {@link SessionState#bytes()} where the sessions are stored; only the sums travel. */
+  static final class SessionBytes implements Aggregator<Map.Entry<String, SessionState>, Long> {
+    private long sum;
+
+    @Override
+    public void accumulate(Map.Entry<String, SessionState> entry) {
+      // A value of another type is skipped, not an error: it must not stop the whole sum.
+      if (((Map.Entry<?, ?>) entry).getValue() instanceof SessionState state) {
+        sum += state.bytes();
+      }
+    }
+
+    @Override
+    public void combine(Aggregator aggregator) {
+      sum += ((SessionBytes) aggregator).sum;
+    }
+
+    @Override
+    public Long aggregate() {
+      return sum;
     }
   }
 }

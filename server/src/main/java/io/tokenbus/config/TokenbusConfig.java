@@ -125,9 +125,14 @@ public record TokenbusConfig(
       Integer maxN,
       Long completionTokensPerDay) {}
 
-  /** Chat sessions: their limits and timings. */
+  /**
+   * Chat sessions: their limits and timings. {@code maxBytes} bounds what all sessions hold
+   * together (as {@code session.SessionState#bytes} counts it): on a node, or about that across a
+   * cluster.
+   */
   public record Sessions(
       int maxSessions,
+      long maxBytes,
       int maxParticipants,
       int maxMessageChars,
       int maxTranscriptChars,
@@ -948,6 +953,12 @@ public record TokenbusConfig(
           "names a file that does not exist: " + clusterNormalised.configFile());
     }
     range("sessions.max-sessions", sessions.maxSessions(), 1, 10_000_000);
+    if (sessions.maxBytes() < 1024 * 1024 || sessions.maxBytes() > 1L << 40) {
+      throw new ConfigException(
+          "sessions.max-bytes",
+          "must be at least 1048576 (1 MiB) and at most 1099511627776 (1 TiB), got "
+              + sessions.maxBytes());
+    }
     range("sessions.max-participants", sessions.maxParticipants(), 1, 10_000);
     range("sessions.max-message-chars", sessions.maxMessageChars(), 1, 1_000_000);
     range(

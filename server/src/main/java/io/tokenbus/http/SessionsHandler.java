@@ -11,6 +11,7 @@ import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.SessionEncoder;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
+import io.tokenbus.session.SessionStorageFullException;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -90,6 +91,23 @@ final class SessionsHandler {
                     : Future.failedFuture(notFound(id)));
   }
 
+  /** A store's refusal as an answer: 429 when sessions.max-sessions or max-bytes is reached. */
+  private static <T> Future<T> refused(Throwable e) {
+    if (e instanceof SessionLimitException) {
+      return Future.failedFuture(
+          new ApiException(
+              new Failure(429, "rate_limit_error", "session_limit_reached", e.getMessage())));
+    }
+    if (e instanceof SessionStorageFullException) {
+      return Future.failedFuture(
+          new ApiException(
+              new Failure(429, "rate_limit_error", "session_storage_full", e.getMessage()),
+              null,
+              SessionStorageFullException.RETRY_AFTER_SECONDS));
+    }
+    return Future.failedFuture(e);
+  }
+
   private static String optionalString(JsonObject body, String key, int max) {
     Object value = body.getValue(key);
     if (value == null) {
@@ -133,14 +151,7 @@ final class SessionsHandler {
             title == null ? "" : title,
             chosen,
             system == null ? "" : system)
-        .recover(
-            e ->
-                Future.failedFuture(
-                    e instanceof SessionLimitException
-                        ? new ApiException(
-                            new Failure(
-                                429, "rate_limit_error", "session_limit_reached", e.getMessage()))
-                        : e))
+        .recover(SessionsHandler::refused)
         .onSuccess(
             view -> {
               JsonObject json = SessionEncoder.view(view);
@@ -210,6 +221,7 @@ final class SessionsHandler {
     }
     reach(caller, id, Access.SessionNeed.TAKE_PART)
         .compose(v -> sessions.post(id, author, content))
+        .recover(SessionsHandler::refused)
         .onSuccess(
             post -> {
               if (post == null) {

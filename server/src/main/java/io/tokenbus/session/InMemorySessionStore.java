@@ -6,29 +6,40 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Sessions of a single node, in memory; an op runs under the session's lock. Idle ones are swept
  * every few seconds: one nobody ever posted to after the unused expiry, a used one after the idle
- * expiry.
+ * expiry. What they hold together is counted as they change (each op adds what it grew its session
+ * by): at {@code maxBytes}, new sessions and questions are refused.
  */
 public final class InMemorySessionStore implements SessionStore {
 
   private final Map<String, SessionState> sessions = new ConcurrentHashMap<>();
   private final int maxSessions;
+  private final long maxBytes;
   private final long idleMillis;
   private final long unusedMillis;
+  private final AtomicLong bytes = new AtomicLong();
 
   public InMemorySessionStore(Vertx vertx, int maxSessions, long idleMillis) {
-    this(vertx, maxSessions, idleMillis, idleMillis);
+    this(vertx, maxSessions, Long.MAX_VALUE, idleMillis, idleMillis);
+  }
+
+  public InMemorySessionStore(Vertx vertx, int maxSessions, long idleMillis, long unusedMillis) {
+    this(vertx, maxSessions, Long.MAX_VALUE, idleMillis, unusedMillis);
   }
 
   /**
+   * @param maxBytes what all sessions may hold together ({@code sessions.max-bytes})
    * @param idleMillis how long a used session lives without a change
    * @param unusedMillis how long one nobody has posted to lives without a change
    */
-  public InMemorySessionStore(Vertx vertx, int maxSessions, long idleMillis, long unusedMillis) {
+  public InMemorySessionStore(
+      Vertx vertx, int maxSessions, long maxBytes, long idleMillis, long unusedMillis) {
     this.maxSessions = maxSessions;
+    this.maxBytes = maxBytes;
     this.idleMillis = idleMillis;
     this.unusedMillis = unusedMillis;
     vertx.setPeriodic(
@@ -42,7 +53,12 @@ public final class InMemorySessionStore implements SessionStore {
         .removeIf(
             s -> {
               synchronized (s) {
-                return now - s.lastActive > (s.used() ? idleMillis : unusedMillis);
+                if (now - s.lastActive <= (s.used() ? idleMillis : unusedMillis)) {
+                  return false;
+                }
+                s.dropped = true;
+                bytes.addAndGet(-s.bytes());
+                return true;
               }
             });
   }
@@ -52,6 +68,11 @@ public final class InMemorySessionStore implements SessionStore {
     if (sessions.size() >= maxSessions) {
       return Future.failedFuture(new SessionLimitException(maxSessions));
     }
+    long size = session.bytes();
+    if (bytes.get() + size > maxBytes) {
+      return Future.failedFuture(new SessionStorageFullException(maxBytes));
+    }
+    bytes.addAndGet(size);
     sessions.put(session.id(), session);
     return Future.succeededFuture();
   }
@@ -65,11 +86,25 @@ public final class InMemorySessionStore implements SessionStore {
     List<SessionEvent> out = new ArrayList<>();
     T value;
     synchronized (session) {
+      long before = session.bytes();
       value = op.apply(session, out);
       if (op.mutates()) {
         session.lastActive = Math.max(session.lastActive, System.currentTimeMillis());
+        if (!session.dropped) {
+          bytes.addAndGet(session.bytes() - before);
+        }
       }
     }
     return Future.succeededFuture(new SessionResult<>(value, out));
+  }
+
+  @Override
+  public boolean full() {
+    return bytes.get() >= maxBytes;
+  }
+
+  /** What the sessions hold together, as counted. */
+  long bytes() {
+    return bytes.get();
   }
 }

@@ -32,6 +32,16 @@ public record SessionEvent(
     String state)
     implements StreamEvent, Serializable {
 
+  /**
+   * What this event holds in memory, roughly, in bytes: about 96 for the object, two a character of
+   * its text, and a message it carries whole.
+   */
+  public long bytes() {
+    return 96
+        + (text == null ? 0 : 2L * text.length())
+        + (message == null ? 0 : 96 + 2L * message.content().length());
+  }
+
   static SessionEvent message(long seq, SessionMessage message) {
     return new SessionEvent(
         seq,

@@ -61,6 +61,12 @@ public final class SessionState implements Serializable {
 
   long chars;
 
+  /** What its log holds, as counted in {@link #bytes()}: kept as events are added. */
+  private long logBytes;
+
+  /** Set by the in-memory store once it has dropped the session, so it is counted out once. */
+  transient boolean dropped;
+
   SessionState(String id, String tenant, String title, String model, String system, long created) {
     this.id = id;
     this.tenant = tenant;
@@ -83,6 +89,24 @@ public final class SessionState implements Serializable {
     return log.size();
   }
 
+  /** What a session is counted as, besides what it holds: ids, settings, the map entry. */
+  static final long BASE_BYTES = 512;
+
+  /**
+   * What the session holds in memory, roughly, counted as the generation store counts (two bytes a
+   * character, about a hundred an event or message): its settings, transcript, event log, who is
+   * here and the queue. Kept as it changes, so asking costs nothing; what {@code
+   * sessions.max-bytes} bounds.
+   */
+  public long bytes() {
+    return BASE_BYTES
+        + 2L * (title.length() + model.length() + system.length())
+        + 96L * messages.size()
+        + 2L * chars
+        + logBytes
+        + 64L * (participants.size() + queue.size());
+  }
+
   /**
    * Whether anyone has posted to it: a session nobody used expires after {@code
    * sessions.unused-expiry-seconds}, a used one after {@code sessions.idle-expiry-seconds}.
@@ -93,6 +117,7 @@ public final class SessionState implements Serializable {
 
   private SessionEvent add(List<SessionEvent> out, SessionEvent event) {
     log.add(event);
+    logBytes += event.bytes();
     out.add(event);
     return event;
   }

@@ -10,10 +10,19 @@ public interface SessionStore {
 
   /**
    * Stores a new session; fails with {@link SessionLimitException} when {@code
-   * sessions.max-sessions} are stored.
+   * sessions.max-sessions} are stored, and with {@link SessionStorageFullException} when the
+   * sessions hold {@code sessions.max-bytes}.
    */
   Future<Void> create(SessionState session);
 
   /** Runs {@code op} atomically on the session; completes with null if there is no such session. */
   <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op);
+
+  /**
+   * Whether the sessions hold {@code sessions.max-bytes} (see {@link SessionState#bytes()}): then
+   * no question may be posted. Answers it without waiting, from a figure kept as sessions change.
+   */
+  default boolean full() {
+    return false;
+  }
 }

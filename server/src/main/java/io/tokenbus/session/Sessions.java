@@ -131,8 +131,14 @@ public final class Sessions implements CommitListener {
   public record Post(
       SessionMessage message, String answer, String generation, boolean queued, Failure refused) {}
 
-  /** Posts a user message: its answer starts at once, or is queued behind the one in progress. */
+  /**
+   * Posts a user message: its answer starts at once, or is queued behind the one in progress. Fails
+   * with {@link SessionStorageFullException} when the sessions hold {@code sessions.max-bytes}.
+   */
   public Future<Post> post(String id, String author, String content) {
+    if (store.full()) {
+      return Future.failedFuture(new SessionStorageFullException(config.maxBytes()));
+    }
     SessionMessage user =
         SessionMessage.user(newId("msg_"), author, content, System.currentTimeMillis() / 1000);
     return change(

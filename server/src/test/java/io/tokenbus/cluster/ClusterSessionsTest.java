@@ -4,6 +4,7 @@ import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.tokenbus.provider.MockText;
+import io.tokenbus.session.SessionStorageTest;
 import io.tokenbus.support.Poll;
 import io.tokenbus.support.SseClient;
 import io.tokenbus.support.SseEvent;
@@ -204,5 +205,52 @@ class ClusterSessionsTest {
         .filter(e -> e.event().equals("delta"))
         .forEach(e -> text.append(e.json().getString("text")));
     return text.toString();
+  }
+
+  @Test
+  @DisplayName(
+      "sessions.max-bytes bounds the whole cluster's sessions: filled through one node, the"
+          + " other refuses new sessions and questions too, and still serves every session")
+  void storageBoundedAcrossTheCluster(Vertx vertx) {
+    try (TestCluster cluster = new TestCluster(2)) {
+      Map<String, String> env =
+          Map.of(
+              "TOKENBUS_SESSIONS_MAX_BYTES",
+              "1048576",
+              "TOKENBUS_SESSIONS_MAX_MESSAGE_CHARS",
+              "8000",
+              "TOKENBUS_SESSIONS_MAX_TRANSCRIPT_CHARS",
+              "10000000",
+              "TOKENBUS_MOCK_TOKENS_PER_SECOND",
+              "1000",
+              "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS",
+              "3");
+      int[] ports = {cluster.start(0, env), cluster.start(1, env)};
+      WebClient a =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
+      WebClient b =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[1]));
+      List<String> ids =
+          SessionStorageTest.fill(
+              body -> await(a.post("/v1/sessions").sendJsonObject(body)),
+              (id, body) -> await(a.post("/v1/sessions/" + id + "/messages").sendJsonObject(body)));
+      // b learns the cluster's figure at its next sum (every 2 s).
+      SessionStorageTest.assertStorageFull(
+          await(
+              Poll.until(
+                  vertx,
+                  () ->
+                      b.post("/v1/sessions")
+                          .sendJsonObject(new JsonObject().put("title", "one more")),
+                  r -> r.statusCode() != 201,
+                  10_000)));
+      SessionStorageTest.assertStorageFull(
+          await(
+              b.post("/v1/sessions/" + ids.get(0) + "/messages")
+                  .sendJsonObject(new JsonObject().put("author", "Bea").put("content", "hi"))));
+      assertEquals(200, await(b.get("/v1/sessions/" + ids.get(0)).send()).statusCode());
+    }
   }
 }

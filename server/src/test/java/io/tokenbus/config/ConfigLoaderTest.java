@@ -266,6 +266,10 @@ class ConfigLoaderTest {
         "mock.tokens-per-second",
         "above 0");
     assertMessage(
+        () -> ConfigLoader.load((Path) null, Map.of("TOKENBUS_SESSIONS_MAX_BYTES", "1000")),
+        "sessions.max-bytes",
+        "at least 1048576");
+    assertMessage(
         () -> ConfigLoader.load(file("http: [\n"), Map.of()), "configuration file", "YAML");
     assertMessage(
         () -> ConfigLoader.load(dir.resolve("missing.yaml"), Map.of()),

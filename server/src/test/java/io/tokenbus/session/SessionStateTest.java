@@ -1,6 +1,8 @@
 package io.tokenbus.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -127,6 +129,46 @@ class SessionStateTest {
       assertNotNull(store.apply("s1", new SessionOps.View()).result(), "30 s idle of 60: kept");
       store.sweep(now + 61_000);
       assertNull(store.apply("s1", new SessionOps.View()).result(), "61 s idle: deleted");
+    } finally {
+      vertx.close();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "the in-memory store counts what its sessions hold as they change, refuses past"
+          + " sessions.max-bytes, and counts a session out when it expires")
+  void countsBytes() {
+    Vertx vertx = Vertx.vertx();
+    try {
+      InMemorySessionStore store = new InMemorySessionStore(vertx, 10, 20_000, 60_000, 60_000);
+      long now = System.currentTimeMillis();
+      SessionState session = new SessionState("s1", "default", "", "mock", "", now / 1000);
+      store.create(session);
+      assertEquals(session.bytes(), store.bytes());
+      long created = store.bytes();
+      assertNotNull(
+          store
+              .apply(
+                  "s1",
+                  new SessionOps.Post(
+                      SessionMessage.user("u1", "Ann", "x".repeat(4000), 0), ids("1"), 100_000, 10))
+              .result());
+      assertEquals(session.bytes(), store.bytes(), "counted as it changed, not recomputed");
+      assertTrue(
+          store.bytes() >= created + 4 * 4000, "the message, in the transcript and in the log");
+      assertFalse(store.full());
+      store.apply(
+          "s1",
+          new SessionOps.Post(
+              SessionMessage.user("u2", "Ann", "y".repeat(4000), 0), ids("2"), 100_000, 10));
+      assertTrue(store.full(), store.bytes() + " of 20000");
+      assertInstanceOf(
+          SessionStorageFullException.class,
+          store.create(new SessionState("s2", "default", "", "mock", "", now / 1000)).cause());
+      store.sweep(now + 61_000);
+      assertEquals(0, store.bytes(), "expired: counted out");
+      assertFalse(store.full());
     } finally {
       vertx.close();
     }
