@@ -29,15 +29,16 @@ import org.slf4j.LoggerFactory;
  * <p>What finished generations keep is bounded per node, counting the generations <em>this node
  * finished</em> (it appended the terminal event, as their owner): at most {@code maxRetained} of
  * them and {@code maxRetainedBytes} of their logs, the oldest to finish evicted first, each removed
- * {@code retentionSeconds} after it finished; a running one is never evicted, and a finished one
- * keeps no prompt. Counting what a node finished, not what its partitions hold, keeps the count
- * true while partitions migrate (nothing moves between counts) and needs no scan. When a node dies,
- * nobody counts what it finished any more: those entries only shrink, each removed by the map's own
- * time to live ({@link #TTL_GRACE_SECONDS} after its retention). So the cluster holds at most that
- * many finished generations per node that finished any within the retention period, each entry on
- * two members (its backup). An evicted or expired id leaves a tombstone (id to tenant) in {@link
- * #GONE_MAP} for one retention period, so it answers {@code generation_expired} on every node; a
- * node keeps at most as many tombstones as generations, deleting its oldest.
+ * {@code retentionSeconds} after it finished (within a second: one sweep a second); a running one
+ * is never evicted, and a finished one keeps no prompt. Counting what a node finished, not what its
+ * partitions hold, keeps the count true while partitions migrate (nothing moves between counts) and
+ * needs no scan. When a node dies, nobody counts what it finished any more: those entries only
+ * shrink, each removed by the map's own time to live ({@link #TTL_GRACE_SECONDS} after its
+ * retention). So the cluster holds at most that many finished generations per node that finished
+ * any within the retention period, each entry on two members (its backup). An evicted or expired id
+ * leaves a tombstone (id to tenant) in {@link #GONE_MAP} for one retention period, so it answers
+ * {@code generation_expired} on every node; a node keeps at most as many tombstones as generations,
+ * deleting its oldest.
  */
 public final class HazelcastGenerationStore implements GenerationStore {
 
@@ -89,6 +90,12 @@ public final class HazelcastGenerationStore implements GenerationStore {
     this.retentionSeconds = retentionSeconds;
     this.retained = new RetainedGenerations(maxRetained, maxRetainedBytes);
     this.node = node;
+    // One sweep a second, not a timer per generation: a node that finishes many keeps no more
+    // than the bounds allow, timers included.
+    long retentionMs = retentionSeconds * 1000;
+    vertx.setPeriodic(
+        Math.min(1000, retentionMs),
+        t -> retained.expireBefore(nowMs() - retentionMs).forEach(this::forget));
   }
 
   /** Runs {@code processor}; an entry that cannot be read is {@code absent}. */
@@ -151,15 +158,16 @@ public final class HazelcastGenerationStore implements GenerationStore {
   }
 
   /**
-   * Counts a generation this node finished, evicts the oldest past a bound, and schedules its
-   * removal at the end of its retention.
+   * Counts a generation this node finished and evicts the oldest past a bound; the sweep removes it
+   * at the end of its retention.
    */
   private void retain(String id, LogProcessors.Appended appended) {
-    RetainedGenerations.Added added = retained.add(id, appended.tenant(), appended.bytes());
-    added.evicted().forEach(this::forget);
-    // Once more for a retried append: it then expires nothing the first timer has not.
-    vertx.setTimer(
-        retentionSeconds * 1000, t -> retained.expireUpTo(added.finished()).forEach(this::forget));
+    retained.add(id, appended.tenant(), appended.bytes(), nowMs()).evicted().forEach(this::forget);
+  }
+
+  /** Milliseconds of a clock that never goes back. */
+  private static long nowMs() {
+    return System.nanoTime() / 1_000_000;
   }
 
   /**

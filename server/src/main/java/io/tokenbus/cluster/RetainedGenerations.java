@@ -14,8 +14,8 @@ import java.util.List;
  */
 final class RetainedGenerations {
 
-  /** A finished generation as counted: its id, tenant, bytes, and place in the queue. */
-  record Finished(String id, String tenant, long bytes, long queued) {}
+  /** A finished generation as counted: its id, tenant, bytes, and when it was counted. */
+  record Finished(String id, String tenant, long bytes, long finishedAtMs) {}
 
   /** What {@link #add} did: the one counted, and the oldest ones it pushed past a bound. */
   record Added(Finished finished, List<Finished> evicted) {}
@@ -28,7 +28,6 @@ final class RetainedGenerations {
   private final LinkedHashMap<String, Finished> finished = new LinkedHashMap<>();
 
   private long bytes;
-  private long count;
 
   /** Ids this node wrote a tombstone for, oldest first. */
   private final LinkedHashSet<String> remembered = new LinkedHashSet<>();
@@ -45,13 +44,13 @@ final class RetainedGenerations {
    * viewers are still reading it (a single log is bounded by {@code generation.max-events} on its
    * own).
    */
-  synchronized Added add(String id, String tenant, long size) {
+  synchronized Added add(String id, String tenant, long size, long nowMs) {
     List<Finished> out = new ArrayList<>();
     Finished known = finished.get(id);
     if (known != null) {
       return new Added(known, out);
     }
-    Finished added = new Finished(id, tenant, size, ++count);
+    Finished added = new Finished(id, tenant, size, nowMs);
     finished.put(id, added);
     bytes += size;
     Iterator<Finished> oldest = finished.values().iterator();
@@ -65,15 +64,15 @@ final class RetainedGenerations {
   }
 
   /**
-   * Those whose retention is over: {@code last} and every one that finished before it (they all sit
-   * at the head: queued as they finish, and all kept the same time), so constant time per one.
+   * Those counted at or before {@code cutoffMs}, whose retention is over: they all sit at the head
+   * (queued as they finish, and all kept the same time), so constant time per one.
    */
-  synchronized List<Finished> expireUpTo(Finished last) {
+  synchronized List<Finished> expireBefore(long cutoffMs) {
     List<Finished> out = new ArrayList<>();
     Iterator<Finished> oldest = finished.values().iterator();
     while (oldest.hasNext()) {
       Finished head = oldest.next();
-      if (head.queued() > last.queued()) {
+      if (head.finishedAtMs() > cutoffMs) {
         break;
       }
       oldest.remove();
