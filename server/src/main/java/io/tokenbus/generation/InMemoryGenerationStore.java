@@ -28,6 +28,9 @@ public final class InMemoryGenerationStore implements GenerationStore {
   /** What a finished generation's log is counted as, besides its events: ids, info, the map. */
   private static final long BASE_BYTES = 512;
 
+  /** How often finished logs past their retention are dropped: retention is kept to a second. */
+  private static final long SWEEP_MS = 1000;
+
   private final Vertx vertx;
   private final long retentionMs;
   private final int maxRetained;
@@ -38,9 +41,6 @@ public final class InMemoryGenerationStore implements GenerationStore {
   private final ArrayDeque<Log> finished = new ArrayDeque<>();
 
   private long finishedBytes;
-
-  /** How many logs have finished: each one's place in the queue. */
-  private long finishedCount;
 
   /** Ids of generations that ended and are gone (id to tenant), oldest first; bounded. */
   private final LinkedHashMap<String, String> gone = new LinkedHashMap<>();
@@ -60,6 +60,9 @@ public final class InMemoryGenerationStore implements GenerationStore {
     this.retentionMs = retentionMs;
     this.maxRetained = maxRetained;
     this.maxRetainedBytes = maxRetainedBytes;
+    // One timer for every finished log, not one each: their number would grow with the rate of
+    // finishing, whatever max-retained says.
+    vertx.setPeriodic(Math.min(SWEEP_MS, retentionMs), t -> expire(System.currentTimeMillis()));
   }
 
   @Override
@@ -113,7 +116,6 @@ public final class InMemoryGenerationStore implements GenerationStore {
     }
     if (finished) {
       retain(log);
-      vertx.setTimer(retentionMs, t -> expireUpTo(log));
     }
     return Future.succeededFuture();
   }
@@ -136,7 +138,7 @@ public final class InMemoryGenerationStore implements GenerationStore {
    */
   private void retain(Log log) {
     synchronized (finished) {
-      log.queued = ++finishedCount;
+      log.expiresAt = System.currentTimeMillis() + retentionMs;
       finished.addLast(log);
       finishedBytes += log.bytes;
       while (finished.size() > 1
@@ -147,13 +149,13 @@ public final class InMemoryGenerationStore implements GenerationStore {
   }
 
   /**
-   * {@code log}'s retention is over, and so is that of every log that finished before it: they all
-   * sit at the head of the queue (logs are queued as they finish, and all keep the same time), so
-   * this takes constant time per log, never a search.
+   * Drops the logs whose retention is over at {@code now}: they sit at the head of the queue (logs
+   * are queued as they finish, and all keep the same time), so this takes constant time per log,
+   * never a search.
    */
-  private void expireUpTo(Log log) {
+  private void expire(long now) {
     synchronized (finished) {
-      while (!finished.isEmpty() && finished.peekFirst().queued <= log.queued) {
+      while (!finished.isEmpty() && finished.peekFirst().expiresAt <= now) {
         forget(finished.peekFirst());
       }
     }
@@ -229,8 +231,8 @@ public final class InMemoryGenerationStore implements GenerationStore {
     /** Counted once it finishes. */
     long bytes;
 
-    /** Its place in the finished queue (1, 2, ...). */
-    long queued;
+    /** When its retention is over (ms since the epoch), once it has finished. */
+    long expiresAt;
 
     Log(GenerationInfo info) {
       this.info = info;
