@@ -128,6 +128,11 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   @Override
+  public Future<Integer> count(String tenant) {
+    return vertx.executeBlocking(() -> sessions.map().aggregate(new TenantSessions(tenant)), false);
+  }
+
+  @Override
   public Future<Void> create(SessionState session) {
     // The count is read, then the entry written: under a burst of creations it may pass the limit
     // by a few.
@@ -194,6 +199,35 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   /** Sums {@link SessionState#bytes()} where the sessions are stored; only the sums travel. */
+  /** Sessions of one tenant, counted where they are stored. */
+  static final class TenantSessions
+      implements Aggregator<Map.Entry<String, SessionState>, Integer> {
+    private final String tenant;
+    private int count;
+
+    TenantSessions(String tenant) {
+      this.tenant = tenant;
+    }
+
+    @Override
+    public void accumulate(Map.Entry<String, SessionState> entry) {
+      if (((Map.Entry<?, ?>) entry).getValue() instanceof SessionState state
+          && state.tenant().equals(tenant)) {
+        count++;
+      }
+    }
+
+    @Override
+    public void combine(Aggregator aggregator) {
+      count += ((TenantSessions) aggregator).count;
+    }
+
+    @Override
+    public Integer aggregate() {
+      return count;
+    }
+  }
+
   static final class SessionBytes implements Aggregator<Map.Entry<String, SessionState>, Long> {
     private long sum;
 

@@ -54,6 +54,7 @@ public record TokenbusConfig(
       int maxTokens,
       int maxN,
       long completionTokensPerDay,
+      int maxSessions,
       Map<String, TenantOverride> tenants) {
 
     /** The keys a tenant's entry may set, as in the file. */
@@ -63,14 +64,20 @@ public record TokenbusConfig(
             "max-concurrent-generations",
             "max-tokens",
             "max-n",
-            "completion-tokens-per-day");
+            "completion-tokens-per-day",
+            "max-sessions");
 
     /** {@code tenant}'s limits: its overrides over the defaults. */
     public io.tokenbus.limits.TenantLimits of(String tenant) {
       TenantOverride own = tenants.get(tenant);
       if (own == null) {
         return new io.tokenbus.limits.TenantLimits(
-            requestsPerMinute, maxConcurrentGenerations, maxTokens, maxN, completionTokensPerDay);
+            requestsPerMinute,
+            maxConcurrentGenerations,
+            maxTokens,
+            maxN,
+            completionTokensPerDay,
+            maxSessions);
       }
       return new io.tokenbus.limits.TenantLimits(
           own.requestsPerMinute != null ? own.requestsPerMinute : requestsPerMinute,
@@ -79,7 +86,8 @@ public record TokenbusConfig(
               : maxConcurrentGenerations,
           own.maxTokens != null ? own.maxTokens : maxTokens,
           own.maxN != null ? own.maxN : maxN,
-          own.completionTokensPerDay != null ? own.completionTokensPerDay : completionTokensPerDay);
+          own.completionTokensPerDay != null ? own.completionTokensPerDay : completionTokensPerDay,
+          own.maxSessions != null ? own.maxSessions : maxSessions);
     }
 
     void check() {
@@ -88,6 +96,7 @@ public record TokenbusConfig(
       range("limits.max-tokens", maxTokens, 0, Integer.MAX_VALUE);
       range("limits.max-n", maxN, 0, 128);
       range("limits.completion-tokens-per-day", completionTokensPerDay, 0, Long.MAX_VALUE);
+      range("limits.max-sessions", maxSessions, 0, 10_000_000);
       tenants.forEach(
           (tenant, own) -> {
             if (!tenant.matches("[A-Za-z0-9_.-]{1,64}")) {
@@ -109,6 +118,9 @@ public record TokenbusConfig(
             if (own.maxN != null) {
               range(key + "max-n", own.maxN, 0, 128);
             }
+            if (own.maxSessions != null) {
+              range(key + "max-sessions", own.maxSessions, 0, 10_000_000);
+            }
             if (own.completionTokensPerDay != null) {
               range(
                   key + "completion-tokens-per-day", own.completionTokensPerDay, 0, Long.MAX_VALUE);
@@ -123,7 +135,8 @@ public record TokenbusConfig(
       Integer maxConcurrentGenerations,
       Integer maxTokens,
       Integer maxN,
-      Long completionTokensPerDay) {}
+      Long completionTokensPerDay,
+      Integer maxSessions) {}
 
   /**
    * Chat sessions: their limits and timings. {@code maxBytes} bounds what all sessions hold

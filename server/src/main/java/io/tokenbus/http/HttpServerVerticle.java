@@ -217,7 +217,8 @@ public final class HttpServerVerticle extends VerticleBase {
     router.get("/v1/models").handler(this::models);
     // HEAD is GET without the body (Vert.x sends none), on what answers once rather than streams.
     router.head("/v1/models").handler(this::models);
-    SessionsHandler chats = new SessionsHandler(sessions, streams, upstreams, authenticator);
+    SessionsHandler chats =
+        new SessionsHandler(sessions, streams, upstreams, authenticator, limits);
     router.post("/v1/sessions").handler(json).handler(body).handler(chats::create);
     router.get("/v1/sessions/:id").handler(chats::get);
     router.head("/v1/sessions/:id").handler(chats::get);

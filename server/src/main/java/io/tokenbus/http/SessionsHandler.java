@@ -7,12 +7,14 @@ import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.limits.Limits;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.SessionEncoder;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
 import io.tokenbus.session.SessionStorageFullException;
 import io.tokenbus.session.Sessions;
+import io.tokenbus.session.TenantSessionLimitException;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
@@ -27,6 +29,7 @@ import io.vertx.ext.web.RoutingContext;
  */
 final class SessionsHandler {
 
+  private final Limits limits;
   private final Sessions sessions;
   private final Streams streams;
   private final Upstreams upstreams;
@@ -34,7 +37,12 @@ final class SessionsHandler {
   private final Authenticator authenticator;
 
   SessionsHandler(
-      Sessions sessions, Streams streams, Upstreams upstreams, Authenticator authenticator) {
+      Sessions sessions,
+      Streams streams,
+      Upstreams upstreams,
+      Authenticator authenticator,
+      Limits limits) {
+    this.limits = limits;
     this.sessions = sessions;
     this.streams = streams;
     this.upstreams = upstreams;
@@ -93,6 +101,13 @@ final class SessionsHandler {
 
   /** A store's refusal as an answer: 429 when sessions.max-sessions or max-bytes is reached. */
   private static <T> Future<T> refused(Throwable e) {
+    if (e instanceof TenantSessionLimitException) {
+      return Future.failedFuture(
+          new ApiException(
+              new Failure(429, "rate_limit_error", "session_limit_reached", e.getMessage()),
+              null,
+              SessionStorageFullException.RETRY_AFTER_SECONDS));
+    }
     if (e instanceof SessionLimitException) {
       return Future.failedFuture(
           new ApiException(
@@ -150,7 +165,8 @@ final class SessionsHandler {
             caller.creator().tenant(),
             title == null ? "" : title,
             chosen,
-            system == null ? "" : system)
+            system == null ? "" : system,
+            limits.of(caller.creator().tenant()).maxSessions())
         .recover(SessionsHandler::refused)
         .onSuccess(
             view -> {

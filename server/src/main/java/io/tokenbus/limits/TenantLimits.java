@@ -8,16 +8,18 @@ package io.tokenbus.limits;
  * @param maxTokens the largest completion a request may ask for, and the cap of one that asks none
  * @param maxN the largest {@code n} (choices) a request may ask for
  * @param completionTokensPerDay completion tokens per UTC day, cluster-wide
+ * @param maxSessions chat sessions of the tenant that may exist at once (approximate in a cluster)
  */
 public record TenantLimits(
     int requestsPerMinute,
     int maxConcurrentGenerations,
     int maxTokens,
     int maxN,
-    long completionTokensPerDay) {
+    long completionTokensPerDay,
+    int maxSessions) {
 
   /** No limit at all: the admin key's, and everyone's when auth is off. */
-  public static final TenantLimits NONE = new TenantLimits(0, 0, 0, 0, 0);
+  public static final TenantLimits NONE = new TenantLimits(0, 0, 0, 0, 0, 0);
 
   /** Whether anything is counted for the tenant (requests, running generations or tokens). */
   public boolean counted() {

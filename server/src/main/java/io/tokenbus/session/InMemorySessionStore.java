@@ -64,6 +64,17 @@ public final class InMemorySessionStore implements SessionStore {
   }
 
   @Override
+  public Future<Integer> count(String tenant) {
+    int count = 0;
+    for (SessionState session : sessions.values()) {
+      if (session.tenant().equals(tenant)) {
+        count++;
+      }
+    }
+    return Future.succeededFuture(count);
+  }
+
+  @Override
   public Future<Void> create(SessionState session) {
     if (sessions.size() >= maxSessions) {
       return Future.failedFuture(new SessionLimitException(maxSessions));

@@ -15,6 +15,12 @@ public interface SessionStore {
    */
   Future<Void> create(SessionState session);
 
+  /**
+   * How many sessions {@code tenant} has: exact on a single node; in a cluster, read from every
+   * member (a scan, for creations only), so a burst of creations may pass a limit by a few.
+   */
+  Future<Integer> count(String tenant);
+
   /** Runs {@code op} atomically on the session; completes with null if there is no such session. */
   <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op);
 

@@ -86,12 +86,27 @@ public final class Sessions implements CommitListener {
   }
 
   /** Starts a session that belongs to {@code tenant}. */
+  /**
+   * Creates a session of {@code tenant}; fails with {@link TenantSessionLimitException} when the
+   * tenant has {@code maxOfTenant} (0: no limit of its own), or as the store refuses.
+   */
   public Future<SessionState.View> create(
-      String tenant, String title, String model, String system) {
+      String tenant, String title, String model, String system, int maxOfTenant) {
     SessionState session =
         new SessionState(
             newId("sess_"), tenant, title, model, system, System.currentTimeMillis() / 1000);
-    return store.create(session).map(v -> session.view());
+    Future<Void> room =
+        maxOfTenant <= 0
+            ? Future.succeededFuture()
+            : store
+                .count(tenant)
+                .compose(
+                    count ->
+                        count >= maxOfTenant
+                            ? Future.failedFuture(
+                                new TenantSessionLimitException(tenant, maxOfTenant))
+                            : Future.succeededFuture());
+    return room.compose(v -> store.create(session)).map(v -> session.view());
   }
 
   /** The tenant session {@code id} belongs to; null for an unknown session. */

@@ -52,7 +52,9 @@ class ClusterLimitsTest {
               + GLOBEX
               + ",initech:"
               + INITECH
-              + ",hooli:sk-hooli-1234567890abcdef",
+              + ",hooli:sk-hooli-1234567890abcdef,umbrella:sk-umbrella-1234567890abcdef",
+          "TOKENBUS_LIMITS_MAX_SESSIONS",
+          "2",
           "TOKENBUS_LIMITS_REQUESTS_PER_MINUTE",
           "6",
           "TOKENBUS_LIMITS_MAX_CONCURRENT_GENERATIONS",
@@ -130,6 +132,21 @@ class ClusterLimitsTest {
 
   @Test
   @Order(3)
+  @DisplayName("a tenant's sessions on both nodes count against one limit")
+  void sessionsAcrossNodes(Vertx vertx) {
+    String umbrella = "sk-umbrella-1234567890abcdef";
+    assertEquals(201, call(vertx, portA, "/v1/sessions", umbrella, new JsonObject()).statusCode());
+    assertEquals(201, call(vertx, portB, "/v1/sessions", umbrella, new JsonObject()).statusCode());
+    HttpResponse<Buffer> refused = call(vertx, portA, "/v1/sessions", umbrella, new JsonObject());
+    assertEquals(429, refused.statusCode(), refused.bodyAsString());
+    assertEquals(
+        "session_limit_reached",
+        refused.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    assertEquals(201, call(vertx, portB, "/v1/sessions", GLOBEX, new JsonObject()).statusCode());
+  }
+
+  @Test
+  @Order(4)
   @DisplayName(
       "the node that holds a tenant's count leaves: the survivor goes on from that count, not"
           + " from zero")

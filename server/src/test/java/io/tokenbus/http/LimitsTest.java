@@ -390,6 +390,28 @@ class LimitsTest {
     assertEquals("0", cancelled.getHeader("x-ratelimit-remaining-requests"));
   }
 
+  @Test
+  @DisplayName(
+      "a tenant at limits.max-sessions gets 429 session_limit_reached; another tenant still"
+          + " creates sessions")
+  void sessionsPerTenant(Vertx vertx) {
+    TestHub hub = hub(vertx, "TOKENBUS_LIMITS_MAX_SESSIONS", "2");
+    for (int i = 0; i < 2; i++) {
+      assertEquals(201, post(hub, ACME, "/v1/sessions", new JsonObject()).statusCode());
+    }
+    HttpResponse<Buffer> refused = post(hub, ACME, "/v1/sessions", new JsonObject());
+    assertError(429, "session_limit_reached", refused, null);
+    assertEquals("60", refused.getHeader("Retry-After"));
+    assertTrue(
+        refused
+            .bodyAsJsonObject()
+            .getJsonObject("error")
+            .getString("message")
+            .contains("limits.max-sessions"));
+    assertEquals(201, post(hub, GLOBEX, "/v1/sessions", new JsonObject()).statusCode());
+    assertEquals(201, post(hub, ADMIN, "/v1/sessions", new JsonObject()).statusCode());
+  }
+
   private static String created(HttpResponse<Buffer> response) {
     assertEquals(201, response.statusCode(), response.bodyAsString());
     return response.bodyAsJsonObject().getString("id");

@@ -47,6 +47,11 @@ class SessionsServiceTest {
     }
 
     @Override
+    public Future<Integer> count(String tenant) {
+      return store.count(tenant);
+    }
+
+    @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
       Future<SessionResult<T>> result = store.apply(id, op);
       if (!lost
@@ -76,7 +81,7 @@ class SessionsServiceTest {
           started.add(request);
           return Future.succeededFuture();
         });
-    String id = await(sessions.create("default", "", "mock", "")).id();
+    String id = await(sessions.create("default", "", "mock", "", 0)).id();
     await(sessions.post(id, "Ann", "one"));
     await(sessions.post(id, "Bob", "two")); // queued behind the first answer
     GenerationRequest first = await(started.whenCount(1)).get(0);
@@ -106,7 +111,7 @@ class SessionsServiceTest {
             new InMemorySessionStore(vertx, 10, 60_000),
             new InMemoryGenerationStore(vertx, 60_000),
             config);
-    String id = await(sessions.create("default", "", "mock", "")).id();
+    String id = await(sessions.create("default", "", "mock", "", 0)).id();
     await(sessions.presence(id, "Ann", 1));
     assertEquals(List.of("Ann"), await(sessions.view(id)).participants());
     Recorder<SessionEvent> events = new Recorder<>();
@@ -149,6 +154,11 @@ class SessionsServiceTest {
     }
 
     @Override
+    public Future<Integer> count(String tenant) {
+      return store.count(tenant);
+    }
+
+    @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
       Future<SessionResult<T>> result = store.apply(id, op).onSuccess(r -> ops.add(op));
       return op instanceof SessionOps.ReadAfter && ++reads == 1
@@ -168,7 +178,7 @@ class SessionsServiceTest {
             new InMemoryGenerationStore(vertx, 60_000),
             ConfigLoader.load((Path) null, Map.of()).sessions());
     FanOut fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
-    String id = await(sessions.create("default", "", "mock", "")).id();
+    String id = await(sessions.create("default", "", "mock", "", 0)).id();
     RecordingOutput<SessionEvent> output = new RecordingOutput<>();
     Recorder<Long> seen = output.seqs;
     Context loop = vertx.getOrCreateContext();
