@@ -1,5 +1,6 @@
 package io.tokenbus.http;
 
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.tokenbus.bus.Failure;
@@ -11,6 +12,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
+import java.util.Arrays;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +49,24 @@ final class ErrorHandler {
       error = forStatus(http.getStatusCode(), ctx);
     } else if (cause == null) {
       error = forStatus(status > 0 ? status : 500, ctx);
+    } else if (undecodable(ctx, cause)) {
+      // A body the HTTP decoder could not read (a bad chunk size): the client's fault, and what
+      // follows on the connection cannot be trusted to start a request.
+      LOG.debug(
+          "{} {}: the request could not be decoded: {}",
+          ctx.request().method(),
+          ctx.request().path(),
+          redact(cause.toString()));
+      if (!ctx.response().closed() && !ctx.response().headWritten()) {
+        ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+        render(
+            ctx.response(),
+            new Failure(
+                400, "invalid_request_error", "bad_request", "The request could not be parsed"),
+            null);
+      }
+      ctx.request().connection().close();
+      return;
     } else if (ctx.response().closed()) {
       // The connection is gone (the client left, or a deadline closed it): nobody to answer.
       LOG.debug(
@@ -71,6 +91,17 @@ final class ErrorHandler {
       return;
     }
     render(response, error.failure(), error.param(), error.retryAfterSeconds());
+  }
+
+  /** Whether {@code cause} is the HTTP decoder's: the request's bytes are not HTTP. */
+  private static boolean undecodable(RoutingContext ctx, Throwable cause) {
+    return cause instanceof DecoderException
+        || ctx.request().decoderResult().isFailure()
+        // Netty's chunk-size parser throws this one as it is; tokenbus's own parsing never does.
+        || (cause instanceof NumberFormatException
+            && cause.getStackTrace().length > 0
+            && Arrays.stream(cause.getStackTrace())
+                .anyMatch(f -> f.getClassName().startsWith("io.netty.handler.codec.http.")));
   }
 
   static void render(HttpServerResponse response, Failure failure, String param) {

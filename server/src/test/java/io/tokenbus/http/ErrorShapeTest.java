@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.tokenbus.support.Raw;
 import io.tokenbus.support.TestHub;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
@@ -16,6 +21,7 @@ import io.vertx.junit5.VertxExtension;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
 
 /**
  * Every answer under {@code /v1} is in OpenAI's error shape, including those Vert.x would give on
@@ -90,5 +96,36 @@ class ErrorShapeTest {
         await(hub.web().request(HttpMethod.HEAD, "/v1/chat/completions").send());
     assertEquals(405, chat.statusCode());
     assertTrue(chat.getHeader("content-type").startsWith("application/json"));
+  }
+
+  @Test
+  @DisplayName(
+      "a chunked body that cannot be decoded is a 400 and the connection closes; nothing is logged"
+          + " as an error")
+  void badChunk(Vertx vertx) {
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    logged.start();
+    root.addAppender(logged);
+    try {
+      TestHub hub = await(TestHub.start(vertx));
+      for (String path : new String[] {"/v1/generations", "/v1/chat/completions", "/stream"}) {
+        Raw raw = Raw.open(vertx, hub.port(), null);
+        raw.socket.write(
+            "POST "
+                + path
+                + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n");
+        await(raw.closed);
+        assertTrue(raw.text().startsWith("HTTP/1.1 400"), path + ": " + raw.text());
+        assertTrue(raw.text().contains("\"code\":\"bad_request\""), raw.text());
+      }
+      assertEquals(200, await(hub.get("/v1/models")).statusCode());
+      assertTrue(
+          logged.list.stream().noneMatch(e -> e.getLevel() == Level.ERROR),
+          "logged as an error: " + logged.list);
+    } finally {
+      root.detachAppender(logged);
+    }
   }
 }
