@@ -2,7 +2,7 @@
 # The attacks of issue 14 against real nodes (java -Xmx512m -jar target/tokenbus.jar, plain
 # processes on 127.0.0.1), each on a fresh node, then tenant isolation on a two-node cluster.
 # Writes one JSON line per attack to $OUT; docs/ATTACKS.md reads them. Builds nothing: run
-# `mvn -q -B -DskipTests package` first. Needs Node 18+ and the JDK's jcmd. About 12 minutes.
+# `mvn -q -B -DskipTests package` first. Needs Node 18+ and the JDK's jcmd. About 15 minutes.
 #
 #   bench/attacks/run.sh                                  # every attack
 #   ATTACKS="slowloris malformed" ISOLATION=no bench/attacks/run.sh
