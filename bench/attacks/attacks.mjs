@@ -128,6 +128,7 @@ const attacks = {
   async 'slow-streams'() {
     const count = env('STREAMS_N', 260);
     const controller = new AbortController();
+    setTimeout(() => controller.abort(), 180_000).unref(); // whatever happens, no stream outlives 3 minutes
     const statuses = {};
     const body = JSON.stringify({ model: 'mock', stream: true, max_tokens: 1000, mock_tokens_per_second: 0.01, messages: [{ role: 'user', content: 'x' }] });
     const open = [];
@@ -138,7 +139,7 @@ const attacks = {
         if (response.status === 200) open.push(response.body.pipeTo(new WritableStream()).catch(() => {}));
         else await response.text();
       } catch (error) { countInto(statuses, `error ${error.cause?.code ?? error.name}`); }
-    });
+    }, Date.now() + 60_000);
     await sleep(5000);
     // With the attacker at its limit: the victim starts 20 generations, the attacker tries 20 more.
     const victimStarts = {}, attackerMore = {};

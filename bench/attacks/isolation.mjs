@@ -31,6 +31,7 @@ const without = await phase();
 
 // The attacker: slow streams until its concurrency limit answers 429, then a steady request rate.
 const controller = new AbortController();
+setTimeout(() => controller.abort(), PHASE_SECONDS * 1000 + 120_000).unref(); // no stream outlives the attack phase by long
 const streams = {}, hammer = {};
 const open = [];
 const body = JSON.stringify({ model: 'mock', stream: true, max_tokens: 1000, mock_tokens_per_second: 0.01, messages: [{ role: 'user', content: 'x' }] });
