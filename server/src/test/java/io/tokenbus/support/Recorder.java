@@ -60,12 +60,15 @@ public final class Recorder<T> {
   }
 
   private void check() {
+    // Completed after the loop: a waiter's callback may add a waiter or an item on this thread.
+    List<Waiter<T>> met = new ArrayList<>();
     for (Iterator<Waiter<T>> it = waiters.iterator(); it.hasNext(); ) {
       Waiter<T> waiter = it.next();
       if (waiter.condition().test(items)) {
         it.remove();
-        waiter.promise().tryComplete(List.copyOf(items));
+        met.add(waiter);
       }
     }
+    met.forEach(waiter -> waiter.promise().tryComplete(List.copyOf(items)));
   }
 }
