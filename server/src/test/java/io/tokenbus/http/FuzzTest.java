@@ -910,12 +910,6 @@ class FuzzTest {
         }
       }
       case NONE -> {
-        if ("closed without an answer".equals(outcome.trouble())
-            && attempt.rawRequest() != null
-            && attempt.rawRequest().contains("\r\n\r\nzz\r\n")) {
-          findings.known("a chunk of a malformed size is not answered (the connection closes)");
-          return;
-        }
         if (outcome.trouble() != null) {
           findings.add(attempt, outcome, outcome.trouble());
           return;
