@@ -10,7 +10,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -45,9 +45,7 @@ final class AuthHandler implements Handler<RoutingContext> {
     try {
       accessToken = ctx.request().getParam(ACCESS_TOKEN);
     } catch (IllegalArgumentException malformed) { // a bad %-escape: its message holds the URI
-      ctx.fail(
-          ApiException.badRequest(
-              "invalid_query", "The query string is not validly %-encoded", null));
+      ctx.fail(badQuery());
       return;
     }
     Future<Principal> principal =
@@ -82,9 +80,20 @@ final class AuthHandler implements Handler<RoutingContext> {
    * The caller of a handshake, or a failed future with the 401 to refuse it with (before any
    * upgrade).
    */
-  Future<Principal> authenticate(ServerWebSocketHandshake handshake) {
-    return authenticate(handshake.headers(), queryParam(handshake.query(), ACCESS_TOKEN))
-        .compose(caller -> counted(caller, (name, value) -> {}, true));
+  Future<Principal> authenticate(HttpServerRequest handshake) {
+    String accessToken;
+    try {
+      accessToken = queryParam(handshake.query(), ACCESS_TOKEN);
+    } catch (IllegalArgumentException malformed) { // a bad %-escape: its message holds the query
+      return Future.failedFuture(badQuery());
+    }
+    return authenticate(handshake.headers(), accessToken)
+        .compose(caller -> counted(caller, handshake.response()::putHeader, true));
+  }
+
+  private static ApiException badQuery() {
+    return ApiException.badRequest(
+        "invalid_query", "The query string is not validly %-encoded", null);
   }
 
   /**

@@ -93,6 +93,23 @@ final class ErrorHandler {
     render(response, error.failure(), error.param(), error.retryAfterSeconds());
   }
 
+  /**
+   * Refuses a request outside the router (a WebSocket handshake): the answer in the API's shape,
+   * with the connection closed after it.
+   */
+  static void refuse(HttpServerRequest request, ApiException refused) {
+    if (refused.failure().status() >= 500) {
+      LOG.error("WebSocket handshake on {} failed", request.path());
+    }
+    HttpServerResponse response = request.response();
+    if (response.headWritten()) {
+      request.connection().close();
+      return;
+    }
+    response.putHeader(HttpHeaders.CONNECTION, "close");
+    render(response, refused.failure(), refused.param(), refused.retryAfterSeconds());
+  }
+
   /** Whether {@code cause} is the HTTP decoder's: the request's bytes are not HTTP. */
   private static boolean undecodable(RoutingContext ctx, Throwable cause) {
     return cause instanceof DecoderException

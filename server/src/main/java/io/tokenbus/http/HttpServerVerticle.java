@@ -16,6 +16,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -27,6 +28,8 @@ import io.vertx.ext.web.handler.StaticHandler;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP edge, one instance per event loop: the OpenAI-compatible API, generation status and SSE
@@ -34,6 +37,8 @@ import java.util.function.IntConsumer;
  * creates, of generations and sessions alike, are fed by the node's {@link FanOut}.
  */
 public final class HttpServerVerticle extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(HttpServerVerticle.class);
 
   private final TokenbusConfig config;
   private final GenerationStore store;
@@ -108,48 +113,113 @@ public final class HttpServerVerticle extends VerticleBase {
             config.http().cors().origins(), !authenticator.enabled() && !config.auth().open());
     Streams streams =
         new Streams(fanOut, store, sessions, config.viewer().writeQueueBytes(), heartbeats);
-    // WebSocket upgrades are taken before the router: a routed request hands out a wrapped socket,
-    // which hides the connection's pipeline from the fan-out's writes (PipelineWriter).
+    // WebSocket upgrades of /v1/ws are taken before the router: a routed request hands out a
+    // wrapped socket, which hides the connection's pipeline from the fan-out's writes
+    // (PipelineWriter). Every other request, an upgrade of another path included, is the router's.
+    Router router = router(generations, streams, origins, auth);
     HttpServer server =
         vertx
             .createHttpServer(options)
             .connectionHandler(this::connected)
-            .requestHandler(router(generations, streams, origins, auth))
-            .invalidRequestHandler(ErrorHandler::invalidRequest)
-            .webSocketHandshakeHandler(
-                handshake -> {
-                  if (!"/v1/ws".equals(handshake.path())) {
-                    handshake.reject(404);
-                  } else if (origins.admit(handshake)) {
-                    // The socket keeps the principal of its handshake for every frame it sends.
-                    auth.authenticate(handshake)
-                        .onFailure(
-                            refused ->
-                                handshake.reject(
-                                    refused instanceof ApiException api
-                                        ? api.failure().status()
-                                        : 500))
-                        .onSuccess(
-                            caller ->
-                                handshake
-                                    .accept()
-                                    .onSuccess(
-                                        socket ->
-                                            new WebSocketConnection(
-                                                    vertx,
-                                                    socket,
-                                                    caller,
-                                                    streams,
-                                                    generations,
-                                                    store,
-                                                    sessions,
-                                                    config.websocket().maxSubscriptions())
-                                                .start()));
+            .requestHandler(
+                request -> {
+                  if ("/v1/ws".equals(request.path()) && request.canUpgradeToWebSocket()) {
+                    upgrade(request, origins, auth, streams, generations);
+                  } else {
+                    router.handle(request);
                   }
-                });
+                })
+            .invalidRequestHandler(ErrorHandler::invalidRequest);
     return Listener.checked(vertx, config.http().tls())
         .compose(v -> server.listen())
         .onSuccess(s -> onListening.accept(s.actualPort()));
+  }
+
+  /**
+   * A WebSocket handshake on {@code /v1/ws}: its origin and credential are checked (and it is
+   * counted against its tenant's rate) before it is accepted, and the socket keeps that principal
+   * for every frame. A refusal is an HTTP answer in the API's error shape, not a bare status.
+   */
+  private void upgrade(
+      HttpServerRequest request,
+      Origins origins,
+      AuthHandler auth,
+      Streams streams,
+      GenerationClient generations) {
+    ApiException refused = origins.refusal(request);
+    if (refused == null) {
+      refused = malformedHandshake(request);
+    }
+    if (refused != null) {
+      ErrorHandler.refuse(request, refused);
+      return;
+    }
+    request.pause(); // upgraded once the credential is checked: nothing of it is read meanwhile
+    auth.authenticate(request)
+        .onFailure(
+            e ->
+                ErrorHandler.refuse(
+                    request,
+                    e instanceof ApiException api
+                        ? api
+                        : new ApiException(Failure.internal("Internal error"))))
+        .onSuccess(
+            caller ->
+                request
+                    .toWebSocket()
+                    .onSuccess(
+                        socket ->
+                            new WebSocketConnection(
+                                    vertx,
+                                    socket,
+                                    caller,
+                                    streams,
+                                    generations,
+                                    store,
+                                    sessions,
+                                    config.websocket().maxSubscriptions())
+                                .start())
+                    .onFailure(
+                        e -> LOG.debug("WebSocket upgrade on /v1/ws failed: {}", e.toString())));
+  }
+
+  /**
+   * An HTTP/1.x request that announced a body (a length above 0, or chunks) not all read yet. (A
+   * request without a body may be answered before its end is seen: that is not one.)
+   */
+  private static boolean unreadBody(HttpServerRequest request) {
+    if (request.version() == io.vertx.core.http.HttpVersion.HTTP_2 || request.isEnded()) {
+      return false;
+    }
+    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+    return length != null
+        ? !length.trim().equals("0")
+        : request.getHeader(HttpHeaders.TRANSFER_ENCODING) != null;
+  }
+
+  /**
+   * Why a handshake cannot be accepted as RFC 6455 has it (checked here, so that the refusal is in
+   * the API's shape rather than Vert.x's bare status), or null. A version other than 13 is a 426
+   * naming the version spoken.
+   */
+  private static ApiException malformedHandshake(HttpServerRequest request) {
+    if (!"13".equals(request.getHeader("Sec-WebSocket-Version"))) {
+      request.response().putHeader("Sec-WebSocket-Version", "13");
+      return new ApiException(
+          new Failure(
+              426,
+              "invalid_request_error",
+              "unsupported_websocket_version",
+              "This hub speaks WebSocket version 13 (RFC 6455): send Sec-WebSocket-Version: 13"));
+    }
+    String key = request.getHeader("Sec-WebSocket-Key");
+    if (key == null || !key.trim().matches("[A-Za-z0-9+/]{22}==")) {
+      return ApiException.badRequest(
+          "invalid_websocket_handshake",
+          "The WebSocket handshake needs a Sec-WebSocket-Key: 16 random bytes in base64",
+          null);
+    }
+    return null;
   }
 
   /**
@@ -206,6 +276,16 @@ public final class HttpServerVerticle extends VerticleBase {
         .handler(
             ctx -> {
               ctx.response().putHeader("X-Content-Type-Options", "nosniff");
+              // Answered before its body was all in (refused early: 415, 401, 429; or an endpoint
+              // that reads none, asked with Expect: 100-continue): a client that stops sending once
+              // it has its answer would leave the connection waiting for the rest, and its next
+              // request read as that body. Such a connection is closed after the answer.
+              ctx.addHeadersEndHandler(
+                  v -> {
+                    if (unreadBody(ctx.request())) {
+                      ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+                    }
+                  });
               ctx.next();
             });
     // Pages on other origins first (a CORS preflight carries no credentials), then every API call

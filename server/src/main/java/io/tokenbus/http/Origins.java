@@ -3,7 +3,7 @@ package io.tokenbus.http;
 import io.tokenbus.bus.Failure;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.net.HostAndPort;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.CorsHandler;
@@ -73,20 +73,21 @@ final class Origins implements Handler<RoutingContext> {
     }
   }
 
-  /** Refuses (403) a handshake from a page on an origin that is neither the hub's nor listed. */
-  boolean admit(ServerWebSocketHandshake handshake) {
+  /**
+   * Why a WebSocket handshake is refused (403: a {@code Host} that is not loopback with auth off, a
+   * page on an origin that is neither the hub's nor listed), or null to go on.
+   */
+  ApiException refusal(HttpServerRequest handshake) {
     if (loopbackOnly && !loopback(handshake.authority())) {
-      handshake.reject(403);
-      return false;
+      return hostNotAllowed();
     }
-    String origin = handshake.headers().get("Origin");
+    String origin = handshake.getHeader("Origin");
     if (origin == null
         || own(origin, handshake.authority())
         || allowed.contains(origin.toLowerCase(Locale.ROOT))) {
-      return true;
+      return null;
     }
-    handshake.reject(403);
-    return false;
+    return forbidden(origin);
   }
 
   /**
