@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -139,6 +140,23 @@ final class ConnectionGuard extends ChannelDuplexHandler {
       return;
     }
     if (msg instanceof HttpRequest request) {
+      if (request.decoderResult().isSuccess()
+          && !request.protocolVersion().equals(HttpVersion.HTTP_1_1)
+          && !request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+        // Vert.x would answer a version it does not speak (HTTP/9.9) with a bare 501: this makes
+        // it the server's unparsable request, a 400 in the API's shape, the connection closed.
+        request.setDecoderResult(
+            DecoderResult.failure(
+                new IllegalArgumentException(
+                    "unsupported HTTP version " + request.protocolVersion())));
+      } else if (request.decoderResult().isSuccess() && !framed(request)) {
+        // RFC 9112 6.1: a Transfer-Encoding whose last coding is not chunked leaves the body's
+        // length unknown; the request must be refused (400) and the connection closed, or its
+        // body would be read until the connection ends, and whatever follows smuggled in.
+        request.setDecoderResult(
+            DecoderResult.failure(
+                new IllegalArgumentException("a Transfer-Encoding other than chunked")));
+      }
       if (healthOnly != null) {
         healthOnly.set(true);
         if (requested || !health(request)) {
@@ -275,6 +293,16 @@ final class ConnectionGuard extends ChannelDuplexHandler {
       response.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
     }
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  /** Whether the request's body, if any, has a length the decoder can know. */
+  private static boolean framed(HttpRequest request) {
+    String codings = request.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
+    if (codings == null) {
+      return true;
+    }
+    int comma = codings.lastIndexOf(',');
+    return codings.substring(comma + 1).trim().equalsIgnoreCase("chunked");
   }
 
   private static boolean health(HttpRequest request) {

@@ -2,6 +2,7 @@ package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.tokenbus.support.Raw;
 import io.tokenbus.support.TestHub;
+import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -18,6 +20,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.junit5.VertxExtension;
+import java.util.List;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -127,5 +130,86 @@ class ErrorShapeTest {
     } finally {
       root.detachAppender(logged);
     }
+  }
+
+  /** What a raw request on its own connection gets back, once the node closes it. */
+  private static String exchange(Vertx vertx, TestHub hub, String head) {
+    Raw raw = Raw.open(vertx, hub.port(), null);
+    raw.socket.write(head.replace("\n", "\r\n") + "\r\n");
+    await(Future.any(raw.closed, raw.received("}")));
+    return raw.text();
+  }
+
+  @Test
+  @DisplayName(
+      "a refused WebSocket handshake is answered in the error shape (401, 403, 426, 400), an"
+          + " upgrade of another path is that path's answer, and an HTTP/9.9 request is a 400")
+  void refusedHandshakes(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, "TOKENBUS_API_KEYS", "acme:sk-acme-1234567890abcdef"));
+    String upgrade =
+        "Host: 127.0.0.1\nUpgrade: websocket\nConnection: Upgrade\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n";
+    String key = "Authorization: Bearer sk-acme-1234567890abcdef\n";
+    record Case(String head, String status, String code) {}
+    for (Case c :
+        List.of(
+            new Case(
+                "GET /v1/ws HTTP/1.1\n" + upgrade + "Sec-WebSocket-Version: 13\n",
+                "401",
+                "invalid_api_key"),
+            new Case(
+                "GET /v1/ws HTTP/1.1\n"
+                    + upgrade
+                    + key
+                    + "Origin: https://evil.example\nSec-WebSocket-Version: 13\n",
+                "403",
+                "origin_not_allowed"),
+            new Case(
+                "GET /v1/ws HTTP/1.1\n" + upgrade + key + "Sec-WebSocket-Version: 8\n",
+                "426",
+                "unsupported_websocket_version"),
+            new Case(
+                "GET /v1/ws HTTP/1.1\nHost: 127.0.0.1\nUpgrade: websocket\n"
+                    + "Connection: Upgrade\nSec-WebSocket-Version: 13\n"
+                    + key,
+                "400",
+                "invalid_websocket_handshake"),
+            new Case(
+                "GET /v1/ws?access_token=%zz HTTP/1.1\n" + upgrade + "Sec-WebSocket-Version: 13\n",
+                "400",
+                "invalid_query"),
+            new Case("GET /v1/models HTTP/9.9\nHost: 127.0.0.1\n" + key, "400", "bad_request"))) {
+      String answer = exchange(vertx, hub, c.head());
+      // (Netty answers in the request's own version: HTTP/9.9 400.)
+      assertTrue(
+          answer.matches("(?s)HTTP/\\d\\.\\d " + c.status() + " .*"), c.head() + " -> " + answer);
+      assertTrue(answer.contains("\"code\":\"" + c.code() + "\""), answer);
+    }
+    String models =
+        exchange(
+            vertx,
+            hub,
+            "GET /v1/models HTTP/1.1\n" + upgrade + key + "Sec-WebSocket-Version: 13\n");
+    assertTrue(models.startsWith("HTTP/1.1 200"), models);
+  }
+
+  @Test
+  @DisplayName(
+      "a request answered before its announced body arrived closes its connection after the"
+          + " answer, so what the client sends next is never read as that body")
+  void answeredBeforeItsBody(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx));
+    // A form body is refused (415) before it is read; the client sends nothing of it.
+    String answer =
+        exchange(
+            vertx,
+            hub,
+            "POST /v1/chat/completions HTTP/1.1\nHost: 127.0.0.1\n"
+                + "Content-Type: application/x-www-form-urlencoded\nContent-Length: 100\n");
+    assertTrue(answer.startsWith("HTTP/1.1 415"), answer);
+    assertTrue(answer.toLowerCase().contains("connection: close"), answer);
+    // Without a body, a kept-alive connection stays open.
+    String models = exchange(vertx, hub, "GET /v1/models HTTP/1.1\nHost: 127.0.0.1\n");
+    assertFalse(models.toLowerCase().contains("connection: close"), models);
   }
 }
