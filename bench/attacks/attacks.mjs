@@ -64,7 +64,7 @@ const attacks = {
     const deadline = Date.now() + 240_000;
     await pool(count, 16, async () => {
       const session = await post(BASE, '/v1/sessions', ACME, { title: 'attack' }, { timeoutMs: 10_000 });
-      countInto(created, session.status);
+      countInto(created, `${session.status}${session.json?.error ? ' ' + session.json.error.code : ''}`);
       if (session.status !== 201) return;
       for (let i = 0; i < 200 && Date.now() < deadline; i++) {
         const answer = await post(BASE, `/v1/sessions/${session.json.id}/messages`, ACME, { author: 'mallory', content }, { timeoutMs: 10_000 });
@@ -77,7 +77,8 @@ const attacks = {
     const victimSession = await post(BASE, '/v1/sessions', GLOBEX, { title: 'victim' });
     return {
       sent: `${count} x POST /v1/sessions, then POST /v1/sessions/{id}/messages with ${content.length} characters ('你') until 409 session_full (at most 200 posts a session), 16 sessions at a time`,
-      sessions: created, posts, sessions_full: full, victim_session_create: victimSession.status,
+      sessions: created, posts, sessions_full: full,
+      victim_session_create: `${victimSession.status}${victimSession.json?.error ? ' ' + victimSession.json.error.code : ''}`,
     };
   },
 
