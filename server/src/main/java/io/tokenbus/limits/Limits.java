@@ -6,6 +6,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.core.Future;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,6 +27,9 @@ public final class Limits {
   private final TokenbusConfig.Limits config;
   private final boolean enabled;
   private final UsageCounters counters;
+
+  /** Tenants refused for their rate on this node, while it lasts; one entry a tenant at most. */
+  private final ConcurrentHashMap<String, Refusal> refusals = new ConcurrentHashMap<>();
 
   /** How long a running slot is kept if its end is never seen: the longest run, and a minute. */
   private final long staleMillis;
@@ -53,8 +57,28 @@ public final class Limits {
       return Future.succeededFuture();
     }
     long now = System.currentTimeMillis();
+    String tenant = caller.tenant();
+    Refusal refused = refusals.get(tenant);
+    if (refused != null) {
+      if (now < refused.until()) {
+        // Refused here without asking the counters: nothing can let it through sooner.
+        return Future.failedFuture(
+            rateExceeded(
+                tenant,
+                limits,
+                refused.until() - now,
+                new RateHeaders(
+                    limits.requestsPerMinute(),
+                    0,
+                    Math.max(0, refused.resetAt() - now),
+                    limits.completionTokensPerDay(),
+                    Math.max(0, limits.completionTokensPerDay() - refused.tokensToday()),
+                    untilMidnight(now))));
+      }
+      refusals.remove(tenant, refused);
+    }
     return counters
-        .request(caller.tenant(), now, limits.requestsPerMinute())
+        .request(tenant, now, limits.requestsPerMinute())
         .compose(
             count -> {
               RateHeaders headers =
@@ -68,25 +92,43 @@ public final class Limits {
               if (count.allowed()) {
                 return Future.succeededFuture(headers);
               }
+              refusals.put(
+                  tenant,
+                  new Refusal(
+                      now + count.retryAfterMillis(),
+                      now + count.resetMillis(),
+                      count.tokensToday()));
               return Future.failedFuture(
-                  new LimitExceeded(
-                      new Failure(
-                          429,
-                          "rate_limit_error",
-                          "rate_limit_exceeded",
-                          "Rate limit reached for tenant "
-                              + caller.tenant()
-                              + ": "
-                              + limits.requestsPerMinute()
-                              + " requests per minute (limits.requests-per-minute). Retry in "
-                              + RateHeaders.duration(count.retryAfterMillis())
-                              + "."),
-                      null,
-                      seconds(count.retryAfterMillis()),
-                      headers));
+                  rateExceeded(tenant, limits, count.retryAfterMillis(), headers));
             },
-            e -> unavailable(caller.tenant(), "request", e).map((RateHeaders) null));
+            e -> unavailable(tenant, "request", e).map((RateHeaders) null));
   }
+
+  private static LimitExceeded rateExceeded(
+      String tenant, TenantLimits limits, long retryAfterMillis, RateHeaders headers) {
+    return new LimitExceeded(
+        new Failure(
+            429,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            "Rate limit reached for tenant "
+                + tenant
+                + ": "
+                + limits.requestsPerMinute()
+                + " requests per minute (limits.requests-per-minute). Retry in "
+                + RateHeaders.duration(retryAfterMillis)
+                + "."),
+        null,
+        seconds(retryAfterMillis),
+        headers);
+  }
+
+  /**
+   * A tenant refused for its rate: until when no request of its can pass, on any node (a refusal
+   * never moves the count, and other nodes' requests only move it later), and the figures for the
+   * headers. So a tenant past its rate costs its refusals no round trip to the counters.
+   */
+  private record Refusal(long until, long resetAt, long tokensToday) {}
 
   /**
    * The counters failed (a cluster that lost the entry's owner and its backup, say): the request is
