@@ -15,8 +15,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -60,6 +62,12 @@ public final class HazelcastSessionStore implements SessionStore {
   /** What this node's ops grew sessions by since that sum. */
   private final AtomicLong grown = new AtomicLong();
 
+  /** Each tenant's share of {@link #summed}, as last summed. */
+  private volatile Map<String, Long> summedByTenant = Map.of();
+
+  /** Each tenant's share of {@link #grown}. */
+  private final Map<String, Long> grownByTenant = new ConcurrentHashMap<>();
+
   private final AtomicBoolean summing = new AtomicBoolean();
 
   public HazelcastSessionStore(
@@ -102,9 +110,13 @@ public final class HazelcastSessionStore implements SessionStore {
         .executeBlocking(
             () -> {
               long before = grown.get();
-              long total = sessions.map().aggregate(new SessionBytes());
+              Map<String, Long> beforeByTenant = Map.copyOf(grownByTenant);
+              Map<String, Long> byTenant = sessions.map().aggregate(new SessionBytes());
+              long total = byTenant.values().stream().mapToLong(Long::longValue).sum();
               summed = total;
+              summedByTenant = byTenant;
               grown.addAndGet(-before);
+              beforeByTenant.forEach((tenant, grew) -> grow(grownByTenant, tenant, -grew));
               return total;
             },
             false)
@@ -152,7 +164,11 @@ public final class HazelcastSessionStore implements SessionStore {
                                     session,
                                     session.used() ? idleSeconds : unusedSeconds,
                                     TimeUnit.SECONDS)))
-        .onSuccess(v -> grown.addAndGet(session.bytes()))
+        .onSuccess(
+            v -> {
+              grown.addAndGet(session.bytes());
+              grow(grownByTenant, session.tenant(), session.bytes());
+            })
         .mapEmpty();
   }
 
@@ -166,12 +182,27 @@ public final class HazelcastSessionStore implements SessionStore {
                 return null;
               }
               grown.addAndGet(ran.grew());
+              grow(grownByTenant, ran.tenant(), ran.grew());
               return ran.result();
             });
   }
 
-  /** What an op gave, and how many bytes it grew its session by (negative: shrank). */
-  record Ran<T>(SessionResult<T> result, long grew) implements Serializable {}
+  /**
+   * What an op gave, how many bytes it grew its session by (negative: shrank), and whose session it
+   * is.
+   */
+  record Ran<T>(SessionResult<T> result, long grew, String tenant) implements Serializable {}
+
+  @Override
+  public long bytesOf(String tenant) {
+    return summedByTenant.getOrDefault(tenant, 0L) + grownByTenant.getOrDefault(tenant, 0L);
+  }
+
+  private static void grow(Map<String, Long> byTenant, String tenant, long delta) {
+    if (delta != 0) {
+      byTenant.merge(tenant, delta, (a, b) -> a + b == 0 ? null : a + b);
+    }
+  }
 
   /** Runs an op where the session is stored. */
   record Run<T>(SessionOp<T> op, long idleSeconds, long unusedSeconds)
@@ -189,7 +220,7 @@ public final class HazelcastSessionStore implements SessionStore {
         ((ExtendedMapEntry<String, SessionState>) entry)
             .setValue(state, state.used() ? idleSeconds : unusedSeconds, TimeUnit.SECONDS);
       }
-      return new Ran<>(new SessionResult<>(value, out), state.bytes() - before);
+      return new Ran<>(new SessionResult<>(value, out), state.bytes() - before, state.tenant());
     }
 
     @Override
@@ -228,25 +259,26 @@ public final class HazelcastSessionStore implements SessionStore {
     }
   }
 
-  static final class SessionBytes implements Aggregator<Map.Entry<String, SessionState>, Long> {
-    private long sum;
+  /** What the sessions hold, by tenant; a value of another type is skipped, not an error. */
+  static final class SessionBytes
+      implements Aggregator<Map.Entry<String, SessionState>, Map<String, Long>> {
+    private final HashMap<String, Long> byTenant = new HashMap<>();
 
     @Override
     public void accumulate(Map.Entry<String, SessionState> entry) {
-      // A value of another type is skipped, not an error: it must not stop the whole sum.
       if (((Map.Entry<?, ?>) entry).getValue() instanceof SessionState state) {
-        sum += state.bytes();
+        byTenant.merge(state.tenant(), state.bytes(), Long::sum);
       }
     }
 
     @Override
     public void combine(Aggregator aggregator) {
-      sum += ((SessionBytes) aggregator).sum;
+      ((SessionBytes) aggregator).byTenant.forEach((t, b) -> byTenant.merge(t, b, Long::sum));
     }
 
     @Override
-    public Long aggregate() {
-      return sum;
+    public Map<String, Long> aggregate() {
+      return byTenant;
     }
   }
 }

@@ -55,6 +55,7 @@ public record TokenbusConfig(
       int maxN,
       long completionTokensPerDay,
       int maxSessions,
+      long maxSessionBytes,
       Map<String, TenantOverride> tenants) {
 
     /** The keys a tenant's entry may set, as in the file. */
@@ -65,7 +66,8 @@ public record TokenbusConfig(
             "max-tokens",
             "max-n",
             "completion-tokens-per-day",
-            "max-sessions");
+            "max-sessions",
+            "max-session-bytes");
 
     /** {@code tenant}'s limits: its overrides over the defaults. */
     public io.tokenbus.limits.TenantLimits of(String tenant) {
@@ -77,7 +79,8 @@ public record TokenbusConfig(
             maxTokens,
             maxN,
             completionTokensPerDay,
-            maxSessions);
+            maxSessions,
+            maxSessionBytes);
       }
       return new io.tokenbus.limits.TenantLimits(
           own.requestsPerMinute != null ? own.requestsPerMinute : requestsPerMinute,
@@ -87,7 +90,8 @@ public record TokenbusConfig(
           own.maxTokens != null ? own.maxTokens : maxTokens,
           own.maxN != null ? own.maxN : maxN,
           own.completionTokensPerDay != null ? own.completionTokensPerDay : completionTokensPerDay,
-          own.maxSessions != null ? own.maxSessions : maxSessions);
+          own.maxSessions != null ? own.maxSessions : maxSessions,
+          own.maxSessionBytes != null ? own.maxSessionBytes : maxSessionBytes);
     }
 
     void check() {
@@ -97,6 +101,7 @@ public record TokenbusConfig(
       range("limits.max-n", maxN, 0, 128);
       range("limits.completion-tokens-per-day", completionTokensPerDay, 0, Long.MAX_VALUE);
       range("limits.max-sessions", maxSessions, 0, 10_000_000);
+      range("limits.max-session-bytes", maxSessionBytes, 0, Long.MAX_VALUE);
       tenants.forEach(
           (tenant, own) -> {
             if (!tenant.matches("[A-Za-z0-9_.-]{1,64}")) {
@@ -118,6 +123,9 @@ public record TokenbusConfig(
             if (own.maxN != null) {
               range(key + "max-n", own.maxN, 0, 128);
             }
+            if (own.maxSessionBytes != null) {
+              range(key + "max-session-bytes", own.maxSessionBytes, 0, Long.MAX_VALUE);
+            }
             if (own.maxSessions != null) {
               range(key + "max-sessions", own.maxSessions, 0, 10_000_000);
             }
@@ -136,7 +144,8 @@ public record TokenbusConfig(
       Integer maxTokens,
       Integer maxN,
       Long completionTokensPerDay,
-      Integer maxSessions) {}
+      Integer maxSessions,
+      Long maxSessionBytes) {}
 
   /**
    * Chat sessions: their limits and timings. {@code maxBytes} bounds what all sessions hold

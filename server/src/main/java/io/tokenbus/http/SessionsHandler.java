@@ -89,14 +89,42 @@ final class SessionsHandler {
    * credential that may not, and with 404 for a session that is unknown or not the caller's.
    */
   private Future<Void> reach(Principal caller, String id, Access.SessionNeed need) {
+    return owner(caller, id, need).mapEmpty();
+  }
+
+  /** The tenant of session {@code id}, once {@code caller} may reach it; else a 404. */
+  private Future<String> owner(Principal caller, String id, Access.SessionNeed need) {
     Access.mayUseSessions(caller, need);
     return sessions
         .tenant(id)
         .compose(
             tenant ->
                 tenant != null && Access.reaches(caller, id, tenant)
-                    ? Future.<Void>succeededFuture()
+                    ? Future.succeededFuture(tenant)
                     : Future.failedFuture(notFound(id)));
+  }
+
+  /**
+   * A 429 when {@code tenant}'s sessions hold its {@code limits.max-session-bytes}: its new
+   * sessions and questions are refused, other tenants' are not.
+   */
+  private void checkTenantBytes(String tenant) {
+    long max = limits.of(tenant).maxSessionBytes();
+    if (max > 0 && sessions.bytesOf(tenant) >= max) {
+      throw new ApiException(
+          new Failure(
+              429,
+              "rate_limit_error",
+              "session_storage_full",
+              "Tenant "
+                  + tenant
+                  + "'s chat sessions hold "
+                  + max
+                  + " bytes, its limit (limits.max-session-bytes); retry when some have expired,"
+                  + " or start fewer"),
+          null,
+          SessionStorageFullException.RETRY_AFTER_SECONDS);
+    }
   }
 
   /** A store's refusal as an answer: 429 when sessions.max-sessions or max-bytes is reached. */
@@ -160,6 +188,7 @@ final class SessionsHandler {
     if (unserved != null) {
       throw new ApiException(unserved, "model");
     }
+    checkTenantBytes(caller.creator().tenant());
     sessions
         .create(
             caller.creator().tenant(),
@@ -235,8 +264,12 @@ final class SessionsHandler {
               + " characters (sessions.max-message-chars)",
           "content");
     }
-    reach(caller, id, Access.SessionNeed.TAKE_PART)
-        .compose(v -> sessions.post(id, author, content))
+    owner(caller, id, Access.SessionNeed.TAKE_PART)
+        .compose(
+            tenant -> {
+              checkTenantBytes(tenant);
+              return sessions.post(id, author, content);
+            })
         .recover(SessionsHandler::refused)
         .onSuccess(
             post -> {

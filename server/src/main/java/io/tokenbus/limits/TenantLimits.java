@@ -9,6 +9,7 @@ package io.tokenbus.limits;
  * @param maxN the largest {@code n} (choices) a request may ask for
  * @param completionTokensPerDay completion tokens per UTC day, cluster-wide
  * @param maxSessions chat sessions of the tenant that may exist at once (approximate in a cluster)
+ * @param maxSessionBytes bytes the tenant's sessions may hold together (approximate in a cluster)
  */
 public record TenantLimits(
     int requestsPerMinute,
@@ -16,10 +17,11 @@ public record TenantLimits(
     int maxTokens,
     int maxN,
     long completionTokensPerDay,
-    int maxSessions) {
+    int maxSessions,
+    long maxSessionBytes) {
 
   /** No limit at all: the admin key's, and everyone's when auth is off. */
-  public static final TenantLimits NONE = new TenantLimits(0, 0, 0, 0, 0, 0);
+  public static final TenantLimits NONE = new TenantLimits(0, 0, 0, 0, 0, 0, 0);
 
   /** Whether anything is counted for the tenant (requests, running generations or tokens). */
   public boolean counted() {

@@ -23,6 +23,9 @@ public final class InMemorySessionStore implements SessionStore {
   private final long unusedMillis;
   private final AtomicLong bytes = new AtomicLong();
 
+  /** What each tenant's sessions hold; a tenant holding nothing has no entry. */
+  private final Map<String, Long> tenantBytes = new ConcurrentHashMap<>();
+
   public InMemorySessionStore(Vertx vertx, int maxSessions, long idleMillis) {
     this(vertx, maxSessions, Long.MAX_VALUE, idleMillis, idleMillis);
   }
@@ -57,7 +60,7 @@ public final class InMemorySessionStore implements SessionStore {
                   return false;
                 }
                 s.dropped = true;
-                bytes.addAndGet(-s.bytes());
+                grow(s.tenant(), -s.bytes());
                 return true;
               }
             });
@@ -83,7 +86,7 @@ public final class InMemorySessionStore implements SessionStore {
     if (bytes.get() + size > maxBytes) {
       return Future.failedFuture(new SessionStorageFullException(maxBytes));
     }
-    bytes.addAndGet(size);
+    grow(session.tenant(), size);
     sessions.put(session.id(), session);
     return Future.succeededFuture();
   }
@@ -102,7 +105,7 @@ public final class InMemorySessionStore implements SessionStore {
       if (op.mutates()) {
         session.lastActive = Math.max(session.lastActive, System.currentTimeMillis());
         if (!session.dropped) {
-          bytes.addAndGet(session.bytes() - before);
+          grow(session.tenant(), session.bytes() - before);
         }
       }
     }
@@ -112,6 +115,16 @@ public final class InMemorySessionStore implements SessionStore {
   @Override
   public boolean full() {
     return bytes.get() >= maxBytes;
+  }
+
+  @Override
+  public long bytesOf(String tenant) {
+    return tenantBytes.getOrDefault(tenant, 0L);
+  }
+
+  private void grow(String tenant, long delta) {
+    bytes.addAndGet(delta);
+    tenantBytes.merge(tenant, delta, (a, b) -> a + b == 0 ? null : a + b);
   }
 
   /** What the sessions hold together, as counted. */

@@ -31,4 +31,13 @@ public interface SessionStore {
   default boolean full() {
     return false;
   }
+
+  /**
+   * What {@code tenant}'s sessions hold together, as {@link SessionState#bytes()} counts: exact on
+   * a single node; in a cluster, summed every few seconds plus this node's own changes since.
+   * Answers without waiting.
+   */
+  default long bytesOf(String tenant) {
+    return 0;
+  }
 }

@@ -109,6 +109,11 @@ public final class Sessions implements CommitListener {
     return room.compose(v -> store.create(session)).map(v -> session.view());
   }
 
+  /** What {@code tenant}'s sessions hold together ({@link SessionStore#bytesOf}). */
+  public long bytesOf(String tenant) {
+    return store.bytesOf(tenant);
+  }
+
   /** The tenant session {@code id} belongs to; null for an unknown session. */
   public Future<String> tenant(String id) {
     return store.apply(id, new SessionOps.Tenant()).map(r -> r == null ? null : r.value());

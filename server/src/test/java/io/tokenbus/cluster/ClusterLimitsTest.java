@@ -52,7 +52,10 @@ class ClusterLimitsTest {
               + GLOBEX
               + ",initech:"
               + INITECH
-              + ",hooli:sk-hooli-1234567890abcdef,umbrella:sk-umbrella-1234567890abcdef",
+              + ",hooli:sk-hooli-1234567890abcdef,umbrella:sk-umbrella-1234567890abcdef"
+              + ",soylent:sk-soylent-1234567890abcdef",
+          "TOKENBUS_LIMITS_MAX_SESSION_BYTES",
+          "40000",
           "TOKENBUS_LIMITS_MAX_SESSIONS",
           "2",
           "TOKENBUS_LIMITS_REQUESTS_PER_MINUTE",
@@ -147,6 +150,37 @@ class ClusterLimitsTest {
 
   @Test
   @Order(4)
+  @DisplayName(
+      "a tenant's session bytes filled through one node are refused on the other within its next"
+          + " sum")
+  void sessionBytesAcrossNodes(Vertx vertx) {
+    String soylent = "sk-soylent-1234567890abcdef";
+    String id =
+        call(vertx, portA, "/v1/sessions", soylent, new JsonObject())
+            .bodyAsJsonObject()
+            .getString("id");
+    JsonObject question =
+        new JsonObject().put("author", "ann").put("content", "a long question ".repeat(500));
+    HttpResponse<Buffer> onA = null;
+    for (int i = 0; i < 4 && (onA == null || onA.statusCode() == 202); i++) {
+      onA = call(vertx, portA, "/v1/sessions/" + id + "/messages", soylent, question);
+    }
+    assertEquals(429, onA.statusCode(), "four 8,000-character questions fit in 40,000 bytes");
+    assertEquals(
+        "session_storage_full", onA.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    // Node B learns of A's growth at its next sum of the cluster's sessions (every 2 s): asking
+    // it sooner would spend the tenant's requests (six a minute here), so the test waits for two
+    // sums, then asks once.
+    await(vertx.timer(4500));
+    HttpResponse<Buffer> onB = call(vertx, portB, "/v1/sessions", soylent, new JsonObject());
+    assertEquals(429, onB.statusCode(), onB.bodyAsString());
+    assertEquals(
+        "session_storage_full", onB.bodyAsJsonObject().getJsonObject("error").getString("code"));
+    assertEquals(201, call(vertx, portB, "/v1/sessions", GLOBEX, new JsonObject()).statusCode());
+  }
+
+  @Test
+  @Order(5)
   @DisplayName(
       "the node that holds a tenant's count leaves: the survivor goes on from that count, not"
           + " from zero")

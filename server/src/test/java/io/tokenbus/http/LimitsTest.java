@@ -412,6 +412,44 @@ class LimitsTest {
     assertEquals(201, post(hub, ADMIN, "/v1/sessions", new JsonObject()).statusCode());
   }
 
+  @Test
+  @DisplayName(
+      "a tenant whose sessions hold limits.max-session-bytes gets 429 session_storage_full for"
+          + " new sessions and questions; another tenant does not")
+  void sessionBytesPerTenant(Vertx vertx) {
+    TestHub hub = hub(vertx, "TOKENBUS_LIMITS_MAX_SESSION_BYTES", "40000");
+    String id =
+        post(hub, ACME, "/v1/sessions", new JsonObject()).bodyAsJsonObject().getString("id");
+    JsonObject question =
+        new JsonObject().put("author", "ann").put("content", "a long question ".repeat(500));
+    HttpResponse<Buffer> refused = null;
+    for (int i = 0; i < 10 && refused == null; i++) {
+      HttpResponse<Buffer> posted = post(hub, ACME, "/v1/sessions/" + id + "/messages", question);
+      if (posted.statusCode() == 429) {
+        refused = posted;
+      } else {
+        assertEquals(202, posted.statusCode(), posted.bodyAsString());
+      }
+    }
+    assertNotNull(refused, "ten 8,000-character questions fit in 40,000 bytes");
+    assertError(429, "session_storage_full", refused, null);
+    assertEquals("60", refused.getHeader("Retry-After"));
+    assertTrue(
+        refused
+            .bodyAsJsonObject()
+            .getJsonObject("error")
+            .getString("message")
+            .contains("limits.max-session-bytes"));
+    assertError(
+        429, "session_storage_full", post(hub, ACME, "/v1/sessions", new JsonObject()), null);
+    // The session can still be read, and another tenant still talks.
+    assertEquals(200, get(hub, ACME, "/v1/sessions/" + id).statusCode());
+    String other =
+        post(hub, GLOBEX, "/v1/sessions", new JsonObject()).bodyAsJsonObject().getString("id");
+    assertEquals(
+        202, post(hub, GLOBEX, "/v1/sessions/" + other + "/messages", question).statusCode());
+  }
+
   private static String created(HttpResponse<Buffer> response) {
     assertEquals(201, response.statusCode(), response.bodyAsString());
     return response.bodyAsJsonObject().getString("id");
