@@ -98,9 +98,6 @@ final class ErrorHandler {
    * with the connection closed after it.
    */
   static void refuse(HttpServerRequest request, ApiException refused) {
-    if (refused.failure().status() >= 500) {
-      LOG.error("WebSocket handshake on {} failed", request.path());
-    }
     HttpServerResponse response = request.response();
     if (response.headWritten()) {
       request.connection().close();

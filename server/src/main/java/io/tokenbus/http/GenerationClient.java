@@ -58,7 +58,7 @@ public final class GenerationClient {
     String id = request.session() != null ? request.session().generation() : GenerationIds.next();
     return limits
         .admit(request, id)
-        .recover(e -> Future.failedFuture(e instanceof LimitExceeded l ? ApiException.of(l) : e))
+        .recover(GenerationClient::asAnswer)
         .compose(
             admitted ->
                 placeHereFirst(admitted, id)
@@ -88,8 +88,13 @@ public final class GenerationClient {
   public Future<GenerationInfo> startCounted(Principal caller, GenerationRequest request) {
     return limits
         .countRequest(caller)
-        .recover(e -> Future.failedFuture(e instanceof LimitExceeded l ? ApiException.of(l) : e))
-        .compose(headers -> start(request));
+        .recover(GenerationClient::asAnswer)
+        .compose(h -> start(request));
+  }
+
+  /** A tenant's limit as the answer every caller here renders (HTTP, WebSocket frame, session). */
+  private static <T> Future<T> asAnswer(Throwable e) {
+    return Future.failedFuture(e instanceof LimitExceeded l ? ApiException.of(l) : e);
   }
 
   private Future<StartReply> placeHereFirst(GenerationRequest request, String id) {

@@ -157,12 +157,14 @@ public final class HttpServerVerticle extends VerticleBase {
     request.pause(); // upgraded once the credential is checked: nothing of it is read meanwhile
     auth.authenticate(request)
         .onFailure(
-            e ->
-                ErrorHandler.refuse(
-                    request,
-                    e instanceof ApiException api
-                        ? api
-                        : new ApiException(Failure.internal("Internal error"))))
+            e -> {
+              if (e instanceof ApiException api) {
+                ErrorHandler.refuse(request, api);
+              } else {
+                LOG.error("WebSocket handshake on /v1/ws failed", e);
+                ErrorHandler.refuse(request, new ApiException(Failure.internal("Internal error")));
+              }
+            })
         .onSuccess(
             caller ->
                 request

@@ -6,6 +6,8 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.TokenbusConfig;
 import io.vertx.core.Future;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,8 +26,14 @@ public final class Limits {
   /** Tries of a generation's end on counters that fail (a cluster migrating the entry). */
   private static final int END_ATTEMPTS = 3;
 
-  private final TokenbusConfig.Limits config;
   private final boolean enabled;
+
+  /** Every tenant's limits but those below, resolved once: this is asked on every request. */
+  private final TenantLimits defaults;
+
+  /** The tenants the configuration names, their overrides resolved over the defaults. */
+  private final Map<String, TenantLimits> named = new HashMap<>();
+
   private final UsageCounters counters;
 
   /** Tenants refused for their rate on this node, while it lasts; one entry a tenant at most. */
@@ -35,21 +43,25 @@ public final class Limits {
   private final long staleMillis;
 
   public Limits(TokenbusConfig config, UsageCounters counters) {
-    this.config = config.limits();
     this.enabled = config.auth().enabled();
+    this.defaults = config.limits().of("");
+    config.limits().tenants().keySet().forEach(t -> named.put(t, config.limits().of(t)));
     this.counters = counters;
     this.staleMillis = (config.generation().maxDurationSeconds() + 60) * 1000L;
   }
 
   /** The limits of {@code tenant}; none for the admin key's, or when auth is off. */
   public TenantLimits of(String tenant) {
-    return !enabled || Principal.ALL_TENANTS.equals(tenant) ? TenantLimits.NONE : config.of(tenant);
+    return !enabled || Principal.ALL_TENANTS.equals(tenant)
+        ? TenantLimits.NONE
+        : named.getOrDefault(tenant, defaults);
   }
 
   /**
    * Counts one request of {@code caller}: completes with the headers to answer with (null when the
    * tenant has no limit to report), or fails with {@link LimitExceeded} (429 rate_limit_exceeded)
-   * carrying those headers' figures in its message.
+   * that still carries them. A tenant refused for its rate is refused here, without asking the
+   * counters, until a request of its could pass again.
    */
   public Future<RateHeaders> countRequest(Principal caller) {
     TenantLimits limits = of(caller.tenant());
