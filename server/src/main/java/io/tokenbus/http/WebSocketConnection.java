@@ -130,11 +130,27 @@ final class WebSocketConnection {
   private void onException(Throwable failure) {
     if (failure instanceof CorruptedWebSocketFrameException corrupted) {
       WebSocketCloseStatus status = corrupted.closeStatus();
-      socket.close((short) status.code(), status.reasonText());
+      closeNow((short) status.code(), status.reasonText());
     } else if (failure instanceof TooLongFrameException || isMessageTooBig(failure)) {
-      socket.close((short) 1009, "Message too big");
+      closeNow((short) 1009, "Message too big");
     } else {
       socket.close();
+    }
+  }
+
+  /**
+   * Closes with {@code code} and flushes the close frame at once. A frame Netty refuses reaches
+   * {@link #onException} from Vert.x's {@code VertxHandler.exceptionCaught}, which closes the
+   * channel as soon as this returns. While Vert.x handles the frames of one read it writes without
+   * flushing ({@code VertxConnection.write}), until the read is done; so when the refused frame
+   * came in the same read as one already handled (a frame that is not JSON, say, answered with an
+   * {@code error} frame), the close frame was still unflushed when the channel closed, and a
+   * channel drops what is unflushed when it closes.
+   */
+  private void closeNow(short code, String reason) {
+    socket.close(code, reason);
+    if (socket instanceof WebSocketInternal internal) {
+      internal.channelHandlerContext().flush();
     }
   }
 

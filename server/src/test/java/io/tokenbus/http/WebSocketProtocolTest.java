@@ -4,15 +4,19 @@ import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tokenbus.support.RawWebSocket;
 import io.tokenbus.support.TestHub;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetSocket;
 import io.vertx.junit5.VertxExtension;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.DisplayName;
@@ -55,6 +59,61 @@ class WebSocketProtocolTest {
         1007, closeCode(vertx, hub, frame(TEXT, 0, true, new byte[] {'{', (byte) 0xff, '}'})));
     // A valid frame is still answered (an error frame for an unknown type), the socket open.
     assertEquals(-1, closeCode(vertx, hub, frame(TEXT, 0, true, "{}".getBytes())));
+  }
+
+  @Test
+  @DisplayName(
+      "a protocol error right behind a frame the hub answered still gets its close frame (1002,"
+          + " 1007, 1009) before the connection closes, whether it came in the same read or later")
+  void closeFrameAfterAnAnswer(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of("TOKENBUS_WEBSOCKET_MAX_FRAME_BYTES", "4096")));
+    NetClient client = vertx.createNetClient();
+    List<Refused> refused =
+        List.of(
+            new Refused("reserved bits", frame(TEXT, 0x40, true, "{}".getBytes()), 1002),
+            new Refused("a reserved opcode", frame(3, 0, true, "{}".getBytes()), 1002),
+            new Refused(
+                "text that is not UTF-8", frame(TEXT, 0, true, new byte[] {(byte) 0xff}), 1007),
+            new Refused("a frame over the limit", frame(TEXT, 0, true, filled(5000)), 1009));
+    List<String> wrong = new ArrayList<>();
+    for (int i = 0; i < 48; i++) {
+      Refused bad = refused.get(i % refused.size());
+      boolean sameRead = i / refused.size() % 2 == 0;
+      int code = closeCodeAfterAnAnswer(client, hub, bad.frame(), sameRead);
+      if (code != bad.code()) {
+        wrong.add(
+            bad.what()
+                + (sameRead ? " in the same read as the malformed frame" : " after its answer")
+                + ": "
+                + (code == 0 ? "no close frame" : "closed with " + code));
+      }
+    }
+    assertEquals(List.of(), wrong);
+  }
+
+  /** A frame RFC 6455 does not allow, and the close code it gets. */
+  private record Refused(String what, Buffer frame, int code) {}
+
+  /**
+   * Sends a frame that is not JSON (answered with an {@code error} frame, the socket open), then
+   * {@code bad}: in the same TCP write, so the hub reads both at once, or once the answer came.
+   * Returns the code of the hub's close frame once the connection closed, 0 if it had none.
+   */
+  private static int closeCodeAfterAnAnswer(
+      NetClient client, TestHub hub, Buffer bad, boolean sameRead) {
+    RawWebSocket ws = await(RawWebSocket.open(client, hub.port(), null));
+    Buffer malformed = frame(TEXT, 0, true, "{not json".getBytes(StandardCharsets.UTF_8));
+    if (sameRead) {
+      ws.write(malformed.copy().appendBuffer(bad));
+    } else {
+      ws.write(malformed);
+      await(ws.texts().whenCount(1), 10, "the error frame");
+      ws.write(bad);
+    }
+    await(ws.closed(), 10, "the TCP close");
+    assertTrue(
+        ws.texts().items().get(0).contains("\"invalid_frame\""), ws.texts().items().toString());
+    return ws.closeCode().isComplete() ? ws.closeCode().result() : 0;
   }
 
   private static byte[] filled(int size) {
