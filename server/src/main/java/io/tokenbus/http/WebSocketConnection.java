@@ -28,6 +28,8 @@ final class WebSocketConnection {
   /** The name Netty's handshaker gives the WebSocket frame decoder in the pipeline. */
   private static final String FRAME_DECODER = "wsdecoder";
 
+  private static final String UTF8_VALIDATOR = "utf8-validator";
+
   private final Vertx vertx;
   private final ServerWebSocket socket;
   private final Principal caller;
@@ -107,13 +109,15 @@ final class WebSocketConnection {
   /**
    * Text frames must be UTF-8 (RFC 6455, 8.1). Vert.x decodes them leniently, replacing what is
    * not, so Netty's validator goes in right after the frame decoder; what it refuses reaches {@link
-   * #onException} as a 1007.
+   * #onException} as a 1007. Behind it, {@link EmptyFragments} keeps a message that starts with an
+   * empty fragment from breaking Vert.x's aggregation of messages.
    */
   private void guardPipeline() {
     if (socket instanceof WebSocketInternal internal) {
       ChannelPipeline pipeline = internal.channelHandlerContext().pipeline();
       if (pipeline.get(FRAME_DECODER) != null && pipeline.get(Utf8FrameValidator.class) == null) {
-        pipeline.addAfter(FRAME_DECODER, "utf8-validator", new Utf8FrameValidator(false));
+        pipeline.addAfter(FRAME_DECODER, UTF8_VALIDATOR, new Utf8FrameValidator(false));
+        pipeline.addAfter(UTF8_VALIDATOR, EmptyFragments.NAME, new EmptyFragments());
       }
       if (pipeline.get(ReadGate.NAME) == null) {
         pipeline.addFirst(ReadGate.NAME, new ReadGate()); // pongs stay within the write bound

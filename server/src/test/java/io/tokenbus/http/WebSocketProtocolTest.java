@@ -2,6 +2,7 @@ package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.support.RawWebSocket;
@@ -33,6 +34,7 @@ class WebSocketProtocolTest {
 
   private static final int TEXT = 1;
   private static final int CONTINUATION = 0;
+  private static final int BINARY = 2;
   private static final int PING = 9;
 
   @Test
@@ -114,6 +116,35 @@ class WebSocketProtocolTest {
     assertTrue(
         ws.texts().items().get(0).contains("\"invalid_frame\""), ws.texts().items().toString());
     return ws.closeCode().isComplete() ? ws.closeCode().result() : 0;
+  }
+
+  @Test
+  @DisplayName(
+      "a fragmented message that starts with empty fragments is answered like any other, and the"
+          + " socket goes on answering")
+  void emptyFirstFragment(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx));
+    RawWebSocket ws = await(RawWebSocket.open(vertx.createNetClient(), hub.port(), null));
+    byte[] none = new byte[0];
+    ws.write(frame(TEXT, 0, false, none));
+    ws.write(frame(CONTINUATION, 0, false, none));
+    ws.write(frame(PING, 0, true, new byte[] {1}));
+    ws.write(frame(CONTINUATION, 0, false, "{\"type\":".getBytes(StandardCharsets.UTF_8)));
+    ws.write(frame(CONTINUATION, 0, true, "\"dance\"}".getBytes(StandardCharsets.UTF_8)));
+    // Empty fragments only: the empty message.
+    ws.write(frame(TEXT, 0, false, none));
+    ws.write(frame(CONTINUATION, 0, true, none));
+    ws.write(frame(BINARY, 0, false, none));
+    ws.write(frame(CONTINUATION, 0, true, new byte[] {1, 2}));
+    ws.write(frame(TEXT, 0, true, "{\"type\":\"sentinel\"}".getBytes(StandardCharsets.UTF_8)));
+
+    List<String> answers = await(ws.texts().whenCount(4), 10, "four answers");
+    assertTrue(answers.get(0).contains("Unknown frame type 'dance'"), answers.toString());
+    assertTrue(answers.get(1).contains("Frames must be JSON objects"), answers.toString());
+    assertTrue(answers.get(2).contains("Binary frames are not supported"), answers.toString());
+    assertTrue(answers.get(3).contains("Unknown frame type 'sentinel'"), answers.toString());
+    assertFalse(ws.closeCode().isComplete(), "closed with " + ws.closeCode().result());
+    ws.close();
   }
 
   private static byte[] filled(int size) {
