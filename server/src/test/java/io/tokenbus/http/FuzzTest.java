@@ -1157,9 +1157,9 @@ class FuzzTest {
     } else if (pick < 90) {
       // A message in fragments, a ping between them now and then: both allowed by RFC 6455.
       byte[] json = typedFrame(r).getBytes(StandardCharsets.UTF_8);
-      // Never an empty first fragment: Vert.x 5.0.7's aggregator fails on one, and the socket
-      // answers nothing more (reported, not fixed yet).
-      int cut = json.length < 2 ? json.length : 1 + r.nextInt(json.length - 1);
+      // Now and then an empty first fragment, which Vert.x 5.0.7's aggregation fails on alone
+      // (EmptyFragments).
+      int cut = r.nextInt(8) == 0 || json.length < 2 ? 0 : 1 + r.nextInt(json.length - 1);
       List<Buffer> frames = new ArrayList<>();
       frames.add(
           RawWebSocket.frame(
@@ -1409,8 +1409,7 @@ class FuzzTest {
                               what + ": neither closed nor a close frame in " + ANSWER_MS + " ms");
                         } else if (!ws.closeCode().isComplete()) {
                           // Closed in time, but RFC 6455 (and docs/API.md) want a close frame.
-                          findings.known(
-                              "a protocol error may close the connection without a close frame");
+                          findings.add(what + ": closed without a close frame");
                         } else if (hard.code() != 0 && ws.closeCode().result() != hard.code()) {
                           findings.add(
                               what
@@ -1534,7 +1533,6 @@ class FuzzTest {
   private static final class Findings {
     final ConcurrentLinkedQueue<String> all = new ConcurrentLinkedQueue<>();
     final AtomicInteger rateLimited = new AtomicInteger();
-    final Map<String, LongAdder> known = new ConcurrentHashMap<>();
 
     void add(Attempt attempt, Outcome outcome, String what) {
       add(
@@ -1553,18 +1551,7 @@ class FuzzTest {
       all.add(finding);
     }
 
-    /**
-     * A finding of a bug that is known and not fixed yet (see the fuzz suite's entry in the
-     * README): counted and printed, not failed on, so that every other finding still fails.
-     */
-    void known(String bug) {
-      known.computeIfAbsent(bug, k -> new LongAdder()).increment();
-    }
-
     void assertNone(String of) {
-      if (!known.isEmpty()) {
-        System.out.println("FuzzTest: known bugs seen among the " + of + ": " + known);
-      }
       assertTrue(
           all.isEmpty(),
           all.size()
