@@ -40,6 +40,7 @@ import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
@@ -55,6 +56,29 @@ public final class Tokenbus {
 
   private static final Logger LOG = LoggerFactory.getLogger(Tokenbus.class);
 
+  /**
+   * Gives ForkJoinPool's common pool at least two threads, unless the operator sized it. Hazelcast
+   * runs the callbacks of its futures (every map operation's result) on that pool only when it has
+   * two threads or more; with fewer, it starts a new thread for each callback, and the JDK gives
+   * the pool one thread fewer than there are CPUs, so one on a two-CPU box or container. Measured
+   * on two cores, a two-node cluster then started some thousand threads a second under a hundred
+   * requests a second and spent about a third more CPU per request (docs/ATTACKS.md). Must run
+   * before anything uses the pool, so it is the first thing {@link #main} does.
+   */
+  static void poolForAsyncCallbacks() {
+    if (System.getProperty(COMMON_POOL_PARALLELISM) == null) {
+      int threads = Math.max(2, Runtime.getRuntime().availableProcessors() - 1);
+      System.setProperty(COMMON_POOL_PARALLELISM, Integer.toString(threads));
+    }
+    if (ForkJoinPool.getCommonPoolParallelism() < 2) {
+      LOG.warn(
+          "ForkJoinPool's common pool has {} thread: Hazelcast will start a thread for every"
+              + " callback of a clustered node; set -D{}=2 or more",
+          ForkJoinPool.getCommonPoolParallelism(),
+          COMMON_POOL_PARALLELISM);
+    }
+  }
+
   /** A running node. */
   public record Node(Vertx vertx, TokenbusConfig config, int port, FanOut fanOut) {
 
@@ -65,7 +89,12 @@ public final class Tokenbus {
 
   private Tokenbus() {}
 
+  /** The JDK's setting for the size of ForkJoinPool's common pool. */
+  static final String COMMON_POOL_PARALLELISM =
+      "java.util.concurrent.ForkJoinPool.common.parallelism";
+
   public static void main(String[] args) {
+    poolForAsyncCallbacks();
     Node node;
     try {
       node = start(ConfigLoader.load(args, System.getenv())).await(120, TimeUnit.SECONDS);

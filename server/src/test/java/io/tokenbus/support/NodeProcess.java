@@ -65,7 +65,10 @@ public final class NodeProcess implements AutoCloseable {
         .removeIf(k -> k.startsWith("TOKENBUS_") || k.startsWith("OPENAI_"));
     builder.environment().putAll(env);
     builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
-    builder.environment().put("JAVA_OPTS", "-Xmx512m");
+    // JVM flags of the test's own (JAVA_OPTS in env) come after the heap size.
+    builder
+        .environment()
+        .put("JAVA_OPTS", ("-Xmx512m " + env.getOrDefault("JAVA_OPTS", "")).trim());
     builder.environment().put("TOKENBUS_HTTP_PORT", "0"); // the node logs the port it got
     builder.environment().put("TOKENBUS_HTTP_HOST", "127.0.0.1");
     NodeProcess node = new NodeProcess(name + "-" + SEQUENCE.incrementAndGet(), builder.start());
@@ -138,6 +141,11 @@ public final class NodeProcess implements AutoCloseable {
   /** Completes once the node serves HTTP. */
   public Future<Void> ready() {
     return ready.future();
+  }
+
+  /** The node's process id, for the JDK's tools (jcmd). */
+  public long pid() {
+    return process.pid();
   }
 
   public int httpPort() {
