@@ -10,6 +10,9 @@ COPY server/src server/src
 RUN mvn -q -B -pl server package -DskipTests -Dspotless.check.skip=true
 
 FROM eclipse-temurin:17-jre
+# curl for the health check (exec form: the image's /bin/sh is dash, which has no /dev/tcp).
+RUN apt-get update && apt-get install -y --no-install-recommends curl \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /src/target/tokenbus.jar /app/tokenbus.jar
 COPY conf /app/conf
@@ -20,5 +23,7 @@ ENV TOKENBUS_JAR=/app/tokenbus.jar
 ENV TOKENBUS_HTTP_HOST=0.0.0.0
 # 8080: HTTP/SSE/WebSocket. 5701: Hazelcast. The clustered event bus uses a random port between nodes.
 EXPOSE 8080 5701
+HEALTHCHECK --interval=5s --timeout=3s --retries=12 \
+  CMD ["curl", "--fail", "--silent", "--show-error", "--max-time", "2", "--output", "/dev/null", "http://127.0.0.1:8080/health"]
 # The JVM settings are bin/tokenbus's (G1, heap sized to the container, exit on OOM); JAVA_OPTS adds to them.
 ENTRYPOINT ["/app/bin/tokenbus"]
