@@ -24,6 +24,6 @@ ENV TOKENBUS_HTTP_HOST=0.0.0.0
 # 8080: HTTP/SSE/WebSocket. 5701: Hazelcast. The clustered event bus uses a random port between nodes.
 EXPOSE 8080 5701
 HEALTHCHECK --interval=5s --timeout=3s --retries=12 \
-  CMD ["curl", "--fail", "--silent", "--show-error", "--max-time", "2", "--output", "/dev/null", "http://127.0.0.1:8080/health"]
+  CMD ["curl", "--fail", "--silent", "--show-error", "--max-time", "2", "--output", "/dev/null", "http://127.0.0.1:8080/health/ready"]
 # The JVM settings are bin/tokenbus's (G1, heap sized to the container, exit on OOM); JAVA_OPTS adds to them.
 ENTRYPOINT ["/app/bin/tokenbus"]

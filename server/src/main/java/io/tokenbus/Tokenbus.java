@@ -23,6 +23,7 @@ import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.http.Connections;
 import io.tokenbus.http.GenerationClient;
 import io.tokenbus.http.HttpServerVerticle;
+import io.tokenbus.http.NodeHealth;
 import io.tokenbus.limits.InMemoryUsageCounters;
 import io.tokenbus.limits.Limits;
 import io.tokenbus.limits.UsageCounters;
@@ -33,6 +34,7 @@ import io.tokenbus.session.SessionStore;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
@@ -43,6 +45,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,10 +83,26 @@ public final class Tokenbus {
   }
 
   /** A running node. */
-  public record Node(Vertx vertx, TokenbusConfig config, int port, FanOut fanOut) {
+  public record Node(
+      Vertx vertx, TokenbusConfig config, int port, FanOut fanOut, NodeHealth health) {
 
+    /**
+     * Closes the node: not ready from now on ({@code /health/ready} answers 503), serving as before
+     * for {@code http.drain-seconds}, then closed (its running generations handed over to the
+     * cluster's other nodes).
+     */
     public Future<Void> close() {
-      return vertx.close();
+      health.drain();
+      long drainMs = config.http().drainSeconds() * 1000L;
+      if (drainMs == 0) {
+        return vertx.close();
+      }
+      LOG.info(
+          "draining: /health/ready answers 503 for {} s (http.drain-seconds), then the node closes",
+          config.http().drainSeconds());
+      Promise<Void> closed = Promise.promise();
+      vertx.setTimer(drainMs, t -> vertx.close().onComplete(closed));
+      return closed.future();
     }
   }
 
@@ -212,7 +231,14 @@ public final class Tokenbus {
                       config.sessions().effectiveUnusedExpirySeconds());
               HazelcastUsageCounters counters =
                   new HazelcastUsageCounters(vertx, manager.getHazelcastInstance());
-              return deploy(vertx, config, store, sessionStore, counters, manager.getNodeId())
+              return deploy(
+                      vertx,
+                      config,
+                      store,
+                      sessionStore,
+                      counters,
+                      manager.getNodeId(),
+                      () -> manager.isActive() ? manager.getNodes().size() : -1)
                   .compose(
                       node ->
                           vertx
@@ -286,7 +312,8 @@ public final class Tokenbus {
         store,
         sessionStore(vertx, config),
         new InMemoryUsageCounters(),
-        UUID.randomUUID().toString());
+        UUID.randomUUID().toString(),
+        null);
   }
 
   private static Future<Node> deploy(
@@ -295,7 +322,8 @@ public final class Tokenbus {
       GenerationStore store,
       SessionStore sessionStore,
       UsageCounters counters,
-      String nodeId) {
+      String nodeId,
+      IntSupplier members) {
     BusCodec.registerAll(vertx);
     BusCodec.registerSerialized(vertx, SessionBatch.class);
     BusCodec.registerLocal(vertx, ResumeGeneration.class);
@@ -327,6 +355,7 @@ public final class Tokenbus {
     sessions.starter(
         new GenerationClient(vertx, store, config.generation().placementAttempts(), limits)::start);
     Future<Authenticator> authenticator = Authenticator.create(vertx, config.auth());
+    NodeHealth health = new NodeHealth(vertx, store, sessionStore, members);
     return authenticator
         .compose(
             a ->
@@ -358,13 +387,14 @@ public final class Tokenbus {
                             ports::add,
                             authenticator.result(),
                             connections,
-                            limits),
+                            limits,
+                            health),
                     new DeploymentOptions().setInstances(httpInstances)))
         .compose(
             id ->
                 ports.size() == 1
                     ? Future.succeededFuture(
-                        new Node(vertx, config, ports.iterator().next(), fanOut))
+                        new Node(vertx, config, ports.iterator().next(), fanOut, health))
                     : Future.failedFuture(
                         new IllegalStateException(
                             "HTTP verticle instances bound different ports: " + ports)));

@@ -182,7 +182,8 @@ public record TokenbusConfig(
    * keep-alive connection with no exchange in progress is closed after {@code idleTimeoutSeconds}.
    * At most {@code maxConnections} (0: derived from the process's open-file limit) and {@code
    * maxConnectionsPerAddress} (0: no limit) are served; {@code healthReserveConnections} more may
-   * ask only for {@code /health}.
+   * ask only for {@code /health}. On SIGTERM the node keeps serving for {@code drainSeconds} with
+   * {@code /health/ready} answering 503, so that a load balancer stops sending, before it closes.
    */
   public record Http(
       int port,
@@ -197,7 +198,8 @@ public record TokenbusConfig(
       int idleTimeoutSeconds,
       int maxConnections,
       int maxConnectionsPerAddress,
-      int healthReserveConnections) {}
+      int healthReserveConnections,
+      int drainSeconds) {}
 
   /**
    * HTTPS and WSS on the API's port: a PEM certificate (chain) and its PEM private key, both or
@@ -828,6 +830,7 @@ public record TokenbusConfig(
     range("http.max-connections", http.maxConnections, 0, 10_000_000);
     range("http.max-connections-per-address", http.maxConnectionsPerAddress, 0, 10_000_000);
     range("http.health-reserve-connections", http.healthReserveConnections, 0, 10_000);
+    range("http.drain-seconds", http.drainSeconds, 0, 3600);
     http.cors().origins();
     http.tls().check();
     Auth authNormalised =

@@ -25,6 +25,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.StaticHandler;
+import io.vertx.ext.web.healthchecks.HealthCheckHandler;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
@@ -63,6 +64,8 @@ public final class HttpServerVerticle extends VerticleBase {
    * @param authenticator the node's: checks credentials and signs watch and session tokens
    * @param connections the node's open connections and their limits, shared by all instances
    */
+  private final NodeHealth health;
+
   public HttpServerVerticle(
       TokenbusConfig config,
       GenerationStore store,
@@ -75,7 +78,9 @@ public final class HttpServerVerticle extends VerticleBase {
       IntConsumer onListening,
       Authenticator authenticator,
       Connections connections,
-      Limits limits) {
+      Limits limits,
+      NodeHealth health) {
+    this.health = health;
     this.limits = limits;
     this.connections = connections;
     this.nodeId = nodeId;
@@ -338,6 +343,18 @@ public final class HttpServerVerticle extends VerticleBase {
                             .put("streams", openStreams.get())
                             .put("connections", connections.open())
                             .encode()));
+    // Probes for load balancers and orchestrators (NodeHealth): public like /health, and telling
+    // no more than up or down per check.
+    router
+        .route("/health/live")
+        .method(HttpMethod.GET)
+        .method(HttpMethod.HEAD)
+        .handler(HealthCheckHandler.createWithHealthChecks(health.live()));
+    router
+        .route("/health/ready")
+        .method(HttpMethod.GET)
+        .method(HttpMethod.HEAD)
+        .handler(HealthCheckHandler.createWithHealthChecks(health.ready()));
     // The chat page (src/main/resources/webroot): plain files, no build step.
     // A strict Content-Security-Policy as a second line behind the page's own escaping: no inline
     // script, no other origin. Files are small and unhashed, so they are served uncached.

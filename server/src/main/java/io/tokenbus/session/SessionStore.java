@@ -25,6 +25,14 @@ public interface SessionStore {
   <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op);
 
   /**
+   * Reads a session that does not exist, as a request's read would (in a cluster, on a partition
+   * owner): completes once the store answers. For the readiness probe.
+   */
+  default Future<Void> probe() {
+    return apply("tokenbus-health-probe", new SessionOps.Tenant()).mapEmpty();
+  }
+
+  /**
    * Whether the sessions hold {@code sessions.max-bytes} (see {@link SessionState#bytes()}): then
    * no question may be posted. Answers it without waiting, from a figure kept as sessions change.
    */

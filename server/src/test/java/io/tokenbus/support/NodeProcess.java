@@ -162,6 +162,16 @@ public final class NodeProcess implements AutoCloseable {
     process.waitFor(30, TimeUnit.SECONDS);
   }
 
+  /** Sends SIGTERM and returns at once; {@link #exited()} completes when the process is gone. */
+  public void sigterm() {
+    process.destroy();
+  }
+
+  /** Completes when the process has exited. */
+  public java.util.concurrent.CompletableFuture<Process> exited() {
+    return process.onExit();
+  }
+
   /** SIGTERM: a graceful shutdown. */
   public boolean terminate(int seconds) throws InterruptedException {
     process.destroy();

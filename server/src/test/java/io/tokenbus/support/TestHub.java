@@ -75,6 +75,11 @@ public final class TestHub {
     return node.port();
   }
 
+  /** The node itself, to close it as SIGTERM does. */
+  public Tokenbus.Node node() {
+    return node;
+  }
+
   public TokenbusConfig config() {
     return node.config();
   }
