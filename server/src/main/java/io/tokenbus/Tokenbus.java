@@ -57,6 +57,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class Tokenbus {
 
+  /** The JDK's setting for the size of ForkJoinPool's common pool. */
+  static final String COMMON_POOL_PARALLELISM =
+      "java.util.concurrent.ForkJoinPool.common.parallelism";
+
+  // Before the logger: starting logback may already use the common pool, which reads its size
+  // once (see sizeCommonPool).
+  static {
+    sizeCommonPool();
+  }
+
   private static final Logger LOG = LoggerFactory.getLogger(Tokenbus.class);
 
   /**
@@ -66,13 +76,17 @@ public final class Tokenbus {
    * the pool one thread fewer than there are CPUs, so one on a two-CPU box or container. Measured
    * on two cores, a two-node cluster then started some thousand threads a second under a hundred
    * requests a second and spent about a third more CPU per request (docs/ATTACKS.md). Must run
-   * before anything uses the pool, so it is the first thing {@link #main} does.
+   * before anything uses the pool: this class's static initializer runs it first of all.
    */
-  static void poolForAsyncCallbacks() {
+  static void sizeCommonPool() {
     if (System.getProperty(COMMON_POOL_PARALLELISM) == null) {
       int threads = Math.max(2, Runtime.getRuntime().availableProcessors() - 1);
       System.setProperty(COMMON_POOL_PARALLELISM, Integer.toString(threads));
     }
+  }
+
+  /** Warns if the common pool was made before {@link #sizeCommonPool} could size it. */
+  private static void checkCommonPool() {
     if (ForkJoinPool.getCommonPoolParallelism() < 2) {
       LOG.warn(
           "ForkJoinPool's common pool has {} thread: Hazelcast will start a thread for every"
@@ -84,7 +98,7 @@ public final class Tokenbus {
 
   /** A running node. */
   public record Node(
-      Vertx vertx, TokenbusConfig config, int port, FanOut fanOut, NodeHealth health) {
+      Vertx vertx, TokenbusConfig config, int port, FanOut fanOut, NodeHealth health, String id) {
 
     /**
      * Closes the node: not ready from now on ({@code /health/ready} answers 503), serving as before
@@ -108,12 +122,8 @@ public final class Tokenbus {
 
   private Tokenbus() {}
 
-  /** The JDK's setting for the size of ForkJoinPool's common pool. */
-  static final String COMMON_POOL_PARALLELISM =
-      "java.util.concurrent.ForkJoinPool.common.parallelism";
-
   public static void main(String[] args) {
-    poolForAsyncCallbacks();
+    checkCommonPool();
     Node node;
     try {
       node = start(ConfigLoader.load(args, System.getenv())).await(120, TimeUnit.SECONDS);
@@ -132,7 +142,7 @@ public final class Tokenbus {
             new Thread(
                 () -> {
                   try {
-                    node.close().await(30, TimeUnit.SECONDS);
+                    node.close().await(config.http().drainSeconds() + 30L, TimeUnit.SECONDS);
                   } catch (Exception e) {
                     // exiting anyway
                   }
@@ -394,7 +404,7 @@ public final class Tokenbus {
             id ->
                 ports.size() == 1
                     ? Future.succeededFuture(
-                        new Node(vertx, config, ports.iterator().next(), fanOut, health))
+                        new Node(vertx, config, ports.iterator().next(), fanOut, health, nodeId))
                     : Future.failedFuture(
                         new IllegalStateException(
                             "HTTP verticle instances bound different ports: " + ports)));

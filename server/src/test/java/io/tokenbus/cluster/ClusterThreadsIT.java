@@ -31,7 +31,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * A clustered node on a box with two CPUs, as real processes started the way users start them
  * (bin/tokenbus): Hazelcast's callbacks run on a pool, not on a thread started for each one
- * (Tokenbus.poolForAsyncCallbacks). Counted with the JVM's own counter of threads started.
+ * (Tokenbus.sizeCommonPool). Counted with the JVM's own counter of threads started.
  */
 @ExtendWith(VertxExtension.class)
 @Timeout(value = 180, timeUnit = TimeUnit.SECONDS)
