@@ -1,5 +1,6 @@
 package io.tokenbus;
 
+import ch.qos.logback.classic.LoggerContext;
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import io.tokenbus.auth.Authenticator;
@@ -137,6 +138,10 @@ public final class Tokenbus {
       return;
     }
     TokenbusConfig config = node.config();
+    // Every line of this process names its node (a field of its own in the JSON format).
+    if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logging) {
+      logging.putProperty("node", node.id());
+    }
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
@@ -145,6 +150,10 @@ public final class Tokenbus {
                     node.close().await(config.http().drainSeconds() + 30L, TimeUnit.SECONDS);
                   } catch (Exception e) {
                     // exiting anyway
+                  }
+                  // The last lines are still queued for stderr (logback.xml's async appender).
+                  if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logging) {
+                    logging.stop();
                   }
                 },
                 "tokenbus-shutdown"));

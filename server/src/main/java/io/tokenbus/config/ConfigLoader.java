@@ -65,6 +65,20 @@ public final class ConfigLoader {
 
   private ConfigLoader() {}
 
+  /** Read by logback itself (logback.xml), which starts before the configuration is loaded. */
+  static final String LOG_FORMAT_ENV = "TOKENBUS_LOG_FORMAT";
+
+  /**
+   * Logback includes {@code logback-<format>.xml}: any other value would leave every log line
+   * unwritten, so it stops start-up instead.
+   */
+  private static void checkLogFormat(String format) {
+    if (format != null && !format.equals("text") && !format.equals("json")) {
+      throw new ConfigException(
+          LOG_FORMAT_ENV, "is \"" + format + "\": it may be text (the default) or json");
+    }
+  }
+
   /** Loads the configuration for a command line: its only argument, if any, is a YAML file. */
   public static TokenbusConfig load(String[] args, Map<String, String> env) {
     if (args.length > 1) {
@@ -76,6 +90,7 @@ public final class ConfigLoader {
   }
 
   public static TokenbusConfig load(Path file, Map<String, String> env) {
+    checkLogFormat(env.get(LOG_FORMAT_ENV));
     ObjectNode tree = defaults();
     ObjectNode templates = ((ObjectNode) tree.get(PROVIDERS)).deepCopy();
     if (file != null) {

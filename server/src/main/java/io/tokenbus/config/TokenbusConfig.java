@@ -199,7 +199,8 @@ public record TokenbusConfig(
       int maxConnections,
       int maxConnectionsPerAddress,
       int healthReserveConnections,
-      int drainSeconds) {}
+      int drainSeconds,
+      boolean accessLog) {}
 
   /**
    * HTTPS and WSS on the API's port: a PEM certificate (chain) and its PEM private key, both or

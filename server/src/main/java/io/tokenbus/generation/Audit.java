@@ -19,17 +19,21 @@ final class Audit {
   private Audit() {}
 
   static void started(GenerationInfo info, boolean resumed) {
-    LOG.info("generation {} {}", resumed ? "resumed" : "started", fields(info));
+    try (LogContext context = LogContext.of(info)) {
+      LOG.info("generation {} {}", resumed ? "resumed" : "started", fields(info));
+    }
   }
 
   static void ended(GenerationInfo info, GenerationEvent terminal) {
     String status = GenerationStatus.of(terminal).wireName();
     String code = terminal.failure() == null ? null : terminal.failure().code();
-    LOG.info(
-        "generation ended {} status={}{}",
-        fields(info),
-        status,
-        code == null ? "" : " code=" + quoted(code));
+    try (LogContext context = LogContext.of(info)) {
+      LOG.info(
+          "generation ended {} status={}{}",
+          fields(info),
+          status,
+          code == null ? "" : " code=" + quoted(code));
+    }
   }
 
   private static String fields(GenerationInfo info) {

@@ -27,6 +27,9 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
   /** Bytes went out since the last heartbeat tick. */
   private boolean wroteSinceBeat;
 
+  /** Bytes written straight into the pipeline, which Vert.x does not count: for the access log. */
+  private long piped;
+
   private ConnectionWriter(PipelineWriter pipeline, Heartbeats heartbeats) {
     this.pipeline = pipeline;
     this.heartbeats = heartbeats;
@@ -85,10 +88,21 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
     }
     wrote();
     if (pipeline != null && headWritten()) {
+      piped(bytes.length());
       pipeline.write(bytes);
     } else {
       writeThroughVertx(bytes);
     }
+  }
+
+  /** Bytes written straight into the pipeline so far (not through Vert.x). */
+  long piped() {
+    return piped;
+  }
+
+  /** Counts body bytes written straight into the pipeline (an HTTP chunk's framing is not). */
+  protected final void piped(long bytes) {
+    piped += bytes;
   }
 
   /** Bytes went out: the next heartbeat tick skips this connection. */
@@ -175,6 +189,7 @@ abstract sealed class ConnectionWriter implements Heartbeats.Beating {
     void write(Encoded<?> events) {
       if (chunksPastTheEncoder() && !closed() && events.joined().length() > 0) {
         wrote();
+        piped(events.joined().length());
         pipeline.writeChunk(
             events
                 .httpChunk()); // framed once for every viewer of the node that writes these events

@@ -117,7 +117,13 @@ public final class HttpServerVerticle extends VerticleBase {
         new Origins(
             config.http().cors().origins(), !authenticator.enabled() && !config.auth().open());
     Streams streams =
-        new Streams(fanOut, store, sessions, config.viewer().writeQueueBytes(), heartbeats);
+        new Streams(
+            fanOut,
+            store,
+            sessions,
+            config.viewer().writeQueueBytes(),
+            heartbeats,
+            new AccessLog(config.http().accessLog()));
     // WebSocket upgrades of /v1/ws are taken before the router: a routed request hands out a
     // wrapped socket, which hides the connection's pipeline from the fan-out's writes
     // (PipelineWriter). Every other request, an upgrade of another path included, is the router's.
@@ -277,6 +283,7 @@ public final class HttpServerVerticle extends VerticleBase {
     JsonBodies json = new JsonBodies();
 
     Router router = Router.router(vertx);
+    router.route().handler(streams.access()::begin);
     // No browser may guess another type for what tokenbus sends (JSON, SSE, the page's files).
     router
         .route()

@@ -27,13 +27,16 @@ final class Streams {
   private final Sessions sessions;
   private final int writeQueueBytes;
   private final Heartbeats heartbeats;
+  private final AccessLog access;
 
   Streams(
       FanOut fanOut,
       GenerationStore generations,
       Sessions sessions,
       int writeQueueBytes,
-      Heartbeats heartbeats) {
+      Heartbeats heartbeats,
+      AccessLog access) {
+    this.access = access;
     this.fanOut = fanOut;
     this.generations = generations;
     this.sessions = sessions;
@@ -41,9 +44,16 @@ final class Streams {
     this.heartbeats = heartbeats;
   }
 
+  /** The access log, for the WebSocket connections that begin here. */
+  AccessLog access() {
+    return access;
+  }
+
   /** The writer of an SSE response. */
   ConnectionWriter sse(HttpServerRequest request) {
-    return ConnectionWriter.sse(request, writeQueueBytes, heartbeats);
+    ConnectionWriter writer = ConnectionWriter.sse(request, writeQueueBytes, heartbeats);
+    access.streaming(request, writer::piped);
+    return writer;
   }
 
   /** The writer of a WebSocket, shared by every stream it carries. */

@@ -46,6 +46,10 @@ final class WebSocketConnection {
    * @param caller who opened it: every frame is checked against this credential
    * @param maxSubscriptions generations and sessions one socket may watch at once
    */
+  private final AccessLog access;
+
+  private final long opened = System.nanoTime();
+
   WebSocketConnection(
       Vertx vertx,
       ServerWebSocket socket,
@@ -59,6 +63,7 @@ final class WebSocketConnection {
     this.socket = socket;
     this.caller = caller;
     this.writer = streams.webSocket(socket);
+    this.access = streams.access();
     this.maxSubscriptions = maxSubscriptions;
     this.generations = new GenerationSubscriptions(this, client, store, streams);
     this.sessions = new SessionMemberships(this, sessions, streams);
@@ -102,6 +107,7 @@ final class WebSocketConnection {
           writer.stop();
           generations.closeAll();
           sessions.leaveAll();
+          access.webSocketClosed(socket.path(), opened, writer.piped(), caller);
         });
     socket.exceptionHandler(this::onException);
   }

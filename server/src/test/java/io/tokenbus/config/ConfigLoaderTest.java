@@ -280,6 +280,19 @@ class ConfigLoaderTest {
         "does not exist");
   }
 
+  @Test
+  @DisplayName("TOKENBUS_LOG_FORMAT may be text or json; anything else stops start-up")
+  void logFormat() {
+    ConfigLoader.load(new String[0], Map.of("TOKENBUS_LOG_FORMAT", "json"));
+    ConfigLoader.load(new String[0], Map.of("TOKENBUS_LOG_FORMAT", "text"));
+    assertMessage(
+        () -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_LOG_FORMAT", "xml")),
+        "TOKENBUS_LOG_FORMAT",
+        "\"xml\"",
+        "text",
+        "json");
+  }
+
   private static void assertMessage(Executable load, String... parts) {
     ConfigException e = assertThrows(ConfigException.class, load);
     for (String part : parts) {

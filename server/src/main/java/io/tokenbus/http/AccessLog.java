@@ -1,0 +1,104 @@
+package io.tokenbus.http;
+
+import io.tokenbus.auth.Principal;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * One line per HTTP request and per WebSocket connection, on the logger {@code io.tokenbus.access}
+ * ({@code http.access-log}): method, path without its query (where an {@code access_token} may be),
+ * status, duration, bytes of the body sent, and the generation and tenant where there are some
+ * (also as the MDC fields {@code generation} and {@code tenant}, which the JSON log format writes
+ * as fields). A request's line is written when its answer ends or its connection closes, so a
+ * stream's line comes at its end, with its whole duration; an answer cut short by its connection
+ * closing is marked {@code unfinished} after its status.
+ *
+ * <p>Bytes count the body as written through Vert.x plus what the stream engine wrote straight into
+ * the connection (a stream's events); headers and WebSocket framing of Vert.x's own frames are not
+ * counted.
+ */
+final class AccessLog {
+
+  private static final Logger LOG = LoggerFactory.getLogger("io.tokenbus.access");
+
+  private final boolean enabled;
+
+  /** The stream engine's byte count of each SSE response still open, by its request. */
+  private final Map<HttpServerRequest, LongSupplier> streamed = new ConcurrentHashMap<>();
+
+  AccessLog(boolean enabled) {
+    this.enabled = enabled;
+  }
+
+  /** The router's first handler: the request's line is written when it ends. */
+  void begin(RoutingContext ctx) {
+    if (enabled) {
+      long started = System.nanoTime();
+      ctx.addEndHandler(ended -> requestEnded(ctx, started));
+    }
+    ctx.next();
+  }
+
+  /** An SSE response's bytes that do not go through Vert.x's response: counted by its writer. */
+  void streaming(HttpServerRequest request, LongSupplier bytes) {
+    if (enabled) {
+      streamed.put(request, bytes);
+    }
+  }
+
+  private void requestEnded(RoutingContext ctx, long started) {
+    HttpServerRequest request = ctx.request();
+    HttpServerResponse response = ctx.response();
+    LongSupplier piped = streamed.remove(request);
+    long bytes = response.bytesWritten() + (piped == null ? 0 : piped.getAsLong());
+    Principal caller = ctx.get(AuthHandler.PRINCIPAL);
+    write(
+        request.method().name(),
+        request.path(),
+        response.getStatusCode() + (response.ended() ? "" : " unfinished"),
+        started,
+        bytes,
+        response.headers().get("X-Generation-Id"),
+        caller);
+  }
+
+  /** A WebSocket's line, when it closes: its status is the handshake's 101. */
+  void webSocketClosed(String path, long started, long bytes, Principal caller) {
+    if (enabled) {
+      write("GET", path, "101", started, bytes, null, caller);
+    }
+  }
+
+  private static void write(
+      String method,
+      String path,
+      String status,
+      long started,
+      long bytes,
+      String generation,
+      Principal caller) {
+    String tenant = caller == null ? null : caller.tenant();
+    long micros = (System.nanoTime() - started) / 1000;
+    try (MDC.MDCCloseable g =
+            generation == null ? null : MDC.putCloseable("generation", generation);
+        MDC.MDCCloseable t = tenant == null ? null : MDC.putCloseable("tenant", tenant)) {
+      LOG.info(
+          "{} {} {} {}.{} ms {} B{}{}",
+          method,
+          path,
+          status,
+          micros / 1000,
+          String.format("%03d", micros % 1000),
+          bytes,
+          generation == null ? "" : " generation=" + generation,
+          tenant == null ? "" : " tenant=" + tenant);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+package io.tokenbus.http;
+
+import static io.tokenbus.support.Await.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.tokenbus.support.Poll;
+import io.tokenbus.support.SseClient;
+import io.tokenbus.support.TestHub;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.junit5.VertxExtension;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
+
+/** The access log ({@code http.access-log}): one line per request, streams at their end. */
+@ExtendWith(VertxExtension.class)
+@DisplayName("Access log")
+class AccessLogTest {
+
+  private static final Pattern LINE =
+      Pattern.compile("(\\S+) (\\S+) (\\d+)( unfinished)? (\\d+)\\.(\\d{3}) ms (\\d+) B(.*)");
+
+  private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
+  private final Logger access = (Logger) LoggerFactory.getLogger("io.tokenbus.access");
+
+  @BeforeEach
+  void capture() {
+    lines.start();
+    access.addAppender(lines);
+  }
+
+  @AfterEach
+  void release() {
+    access.detachAppender(lines);
+  }
+
+  private Future<List<String>> linesFor(Vertx vertx, String pathPart, int count) {
+    return Poll.until(
+        vertx,
+        () -> {
+          synchronized (lines.list) {
+            return Future.succeededFuture(
+                lines.list.stream()
+                    .map(ILoggingEvent::getFormattedMessage)
+                    .filter(l -> l.contains(pathPart))
+                    .toList());
+          }
+        },
+        found -> found.size() >= count,
+        10_000);
+  }
+
+  @Test
+  @DisplayName(
+      "a replayed SSE stream's line counts the bytes the client received; a 404 and a query-less"
+          + " path are logged too")
+  void streamBytes(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx));
+    String id = await(hub.startGeneration(TestHub.mockRequest(40, 2000)));
+    SseClient viewer =
+        await(
+            SseClient.get(
+                SseClient.client(vertx),
+                hub.port(),
+                "/v1/generations/" + id + "/events?x=secret",
+                Map.of()));
+    await(viewer.ended());
+    long received = viewer.raw().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    String line = await(linesFor(vertx, "/events", 1)).get(0);
+    Matcher m = LINE.matcher(line);
+    assertTrue(m.matches(), line);
+    assertEquals("GET", m.group(1));
+    assertEquals("/v1/generations/" + id + "/events", m.group(2), "no query in " + line);
+    assertEquals("200", m.group(3));
+    assertEquals(received, Long.parseLong(m.group(7)), line);
+
+    assertEquals(404, await(hub.web().get("/v1/generations/nope").send()).statusCode());
+    String missing = await(linesFor(vertx, "/v1/generations/nope", 1)).get(0);
+    assertTrue(missing.startsWith("GET /v1/generations/nope 404 "), missing);
+  }
+}
