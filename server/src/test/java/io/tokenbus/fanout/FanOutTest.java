@@ -14,6 +14,7 @@ import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSource;
 import io.tokenbus.generation.InMemoryGenerationStore;
+import io.tokenbus.support.Poll;
 import io.tokenbus.support.RecordingOutput;
 import io.tokenbus.support.ScriptedStore;
 import io.vertx.core.Context;
@@ -112,8 +113,16 @@ class FanOutTest {
       assertEquals(List.of(1L, 2L, 3L), events.stream().map(GenerationEvent::seq).toList());
       assertEquals(1, output.threads.stream().distinct().count(), "one loop per viewer");
     }
-    assertEquals(
-        0, fanOut.viewers(Addresses.events(info.id())), "viewers leave after the terminal event");
+    // A viewer leaves on its own loop once it has written the terminal event, which may be after
+    // this thread saw the event arrive.
+    await(
+        Poll.until(
+            vertx,
+            () -> Future.succeededFuture(fanOut.viewers(Addresses.events(info.id()))),
+            viewers -> viewers == 0,
+            5_000),
+        10,
+        "viewers leave after the terminal event");
   }
 
   @Test
