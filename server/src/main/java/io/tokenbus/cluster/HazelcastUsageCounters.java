@@ -26,10 +26,13 @@ public final class HazelcastUsageCounters implements UsageCounters {
   }
 
   @Override
-  public Future<TenantUsage.RequestCount> request(String tenant, long nowMillis, int perMinute) {
+  public Future<TenantUsage.RequestCount> request(
+      String tenant, long nowMillis, int perMinute, int burst) {
     // An unreadable entry (not tokenbus's) counts as a fresh one: it is replaced on the next write.
     return tenants.run(
-        tenant, new Request(nowMillis, perMinute), new TenantUsage().request(nowMillis, perMinute));
+        tenant,
+        new Request(nowMillis, perMinute, burst),
+        new TenantUsage().request(nowMillis, perMinute, burst));
   }
 
   @Override
@@ -58,12 +61,12 @@ public final class HazelcastUsageCounters implements UsageCounters {
     entry.setValue(usage.idle(now) ? null : usage);
   }
 
-  record Request(long nowMillis, int perMinute)
+  record Request(long nowMillis, int perMinute, int burst)
       implements EntryProcessor<String, TenantUsage, TenantUsage.RequestCount> {
     @Override
     public TenantUsage.RequestCount process(Map.Entry<String, TenantUsage> entry) {
       TenantUsage usage = usage(entry);
-      TenantUsage.RequestCount count = usage.request(nowMillis, perMinute);
+      TenantUsage.RequestCount count = usage.request(nowMillis, perMinute, burst);
       store(entry, usage, nowMillis);
       return count;
     }

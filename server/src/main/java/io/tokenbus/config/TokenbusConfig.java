@@ -50,6 +50,7 @@ public record TokenbusConfig(
    */
   public record Limits(
       int requestsPerMinute,
+      int requestsBurst,
       int maxConcurrentGenerations,
       int maxTokens,
       int maxN,
@@ -62,6 +63,7 @@ public record TokenbusConfig(
     public static final List<String> KEYS =
         List.of(
             "requests-per-minute",
+            "requests-burst",
             "max-concurrent-generations",
             "max-tokens",
             "max-n",
@@ -75,6 +77,7 @@ public record TokenbusConfig(
       if (own == null) {
         return new io.tokenbus.limits.TenantLimits(
             requestsPerMinute,
+            requestsBurst,
             maxConcurrentGenerations,
             maxTokens,
             maxN,
@@ -84,6 +87,7 @@ public record TokenbusConfig(
       }
       return new io.tokenbus.limits.TenantLimits(
           own.requestsPerMinute != null ? own.requestsPerMinute : requestsPerMinute,
+          own.requestsBurst != null ? own.requestsBurst : requestsBurst,
           own.maxConcurrentGenerations != null
               ? own.maxConcurrentGenerations
               : maxConcurrentGenerations,
@@ -96,6 +100,7 @@ public record TokenbusConfig(
 
     void check() {
       range("limits.requests-per-minute", requestsPerMinute, 0, 60_000_000);
+      range("limits.requests-burst", requestsBurst, 0, 60_000_000);
       range("limits.max-concurrent-generations", maxConcurrentGenerations, 0, 10_000_000);
       range("limits.max-tokens", maxTokens, 0, Integer.MAX_VALUE);
       range("limits.max-n", maxN, 0, 128);
@@ -112,6 +117,9 @@ public record TokenbusConfig(
             String key = "limits.tenants." + tenant + ".";
             if (own.requestsPerMinute != null) {
               range(key + "requests-per-minute", own.requestsPerMinute, 0, 60_000_000);
+            }
+            if (own.requestsBurst != null) {
+              range(key + "requests-burst", own.requestsBurst, 0, 60_000_000);
             }
             if (own.maxConcurrentGenerations != null) {
               range(
@@ -140,6 +148,7 @@ public record TokenbusConfig(
   /** One tenant's own limits; a null key takes the default. */
   public record TenantOverride(
       Integer requestsPerMinute,
+      Integer requestsBurst,
       Integer maxConcurrentGenerations,
       Integer maxTokens,
       Integer maxN,

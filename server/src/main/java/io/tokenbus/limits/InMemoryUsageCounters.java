@@ -14,13 +14,14 @@ public final class InMemoryUsageCounters implements UsageCounters {
   private final ConcurrentHashMap<String, TenantUsage> tenants = new ConcurrentHashMap<>();
 
   @Override
-  public Future<TenantUsage.RequestCount> request(String tenant, long nowMillis, int perMinute) {
+  public Future<TenantUsage.RequestCount> request(
+      String tenant, long nowMillis, int perMinute, int burst) {
     TenantUsage.RequestCount[] result = new TenantUsage.RequestCount[1];
     tenants.compute(
         tenant,
         (t, usage) -> {
           TenantUsage u = usage == null ? new TenantUsage() : usage;
-          result[0] = u.request(nowMillis, perMinute);
+          result[0] = u.request(nowMillis, perMinute, burst);
           return u.idle(nowMillis) ? null : u;
         });
     return Future.succeededFuture(result[0]);

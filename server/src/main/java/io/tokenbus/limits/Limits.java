@@ -90,7 +90,7 @@ public final class Limits {
       refusals.remove(tenant, refused);
     }
     return counters
-        .request(tenant, now, limits.requestsPerMinute())
+        .request(tenant, now, limits.requestsPerMinute(), limits.requestsBurst())
         .compose(
             count -> {
               RateHeaders headers =

@@ -4,6 +4,8 @@ package io.tokenbus.limits;
  * One tenant's limits, resolved from the defaults and its own overrides. Zero means no limit.
  *
  * @param requestsPerMinute API requests (and WebSocket frames that start something) per minute
+ * @param requestsBurst how many of them may come at once from rest; 0 or more than {@code
+ *     requestsPerMinute}: a whole minute's worth
  * @param maxConcurrentGenerations generations of the tenant running at once, cluster-wide
  * @param maxTokens the largest completion a request may ask for, and the cap of one that asks none
  * @param maxN the largest {@code n} (choices) a request may ask for
@@ -13,6 +15,7 @@ package io.tokenbus.limits;
  */
 public record TenantLimits(
     int requestsPerMinute,
+    int requestsBurst,
     int maxConcurrentGenerations,
     int maxTokens,
     int maxN,
@@ -21,7 +24,7 @@ public record TenantLimits(
     long maxSessionBytes) {
 
   /** No limit at all: the admin key's, and everyone's when auth is off. */
-  public static final TenantLimits NONE = new TenantLimits(0, 0, 0, 0, 0, 0, 0);
+  public static final TenantLimits NONE = new TenantLimits(0, 0, 0, 0, 0, 0, 0, 0);
 
   /** Whether anything is counted for the tenant (requests, running generations or tokens). */
   public boolean counted() {

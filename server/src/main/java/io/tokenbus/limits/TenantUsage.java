@@ -40,8 +40,22 @@ public final class TenantUsage implements Serializable {
   /** Running generations: id → start, in milliseconds since the epoch, oldest first. */
   private final LinkedHashMap<String, Long> running = new LinkedHashMap<>();
 
-  /** Counts one request against {@code perMinute} (0: not limited, only the tokens are read). */
+  /**
+   * Counts one request against {@code perMinute} (0: not limited, only the tokens are read), a
+   * whole minute's worth of which may come at once from rest.
+   */
   public RequestCount request(long nowMillis, int perMinute) {
+    return request(nowMillis, perMinute, 0);
+  }
+
+  /**
+   * Counts one request against {@code perMinute} (0: not limited, only the tokens are read), at
+   * most {@code burst} of which may come at once from rest (0, or more than {@code perMinute}: a
+   * minute's worth). A smaller burst spreads a tenant's minute out: one request every 60/L seconds
+   * once the burst is spent, which is what keeps a tenant at its limit from taking every core for a
+   * few seconds each minute.
+   */
+  public RequestCount request(long nowMillis, int perMinute, int burst) {
     long tokensToday = tokensOn(nowMillis);
     if (perMinute <= 0) {
       return new RequestCount(true, 0, 0, 0, 0, tokensToday);
@@ -50,16 +64,17 @@ public final class TenantUsage implements Serializable {
     // Rounded up, so that a minute never lets more than perMinute through; a burst from rest is
     // exactly perMinute.
     long interval = (MINUTE_NANOS + perMinute - 1) / perMinute;
-    long burst = interval * perMinute;
+    int atOnce = burst <= 0 || burst > perMinute ? perMinute : burst;
+    long tolerance = interval * atOnce;
     long next = Math.max(tat, now) + interval;
-    if (next - now > burst) {
-      long retryAfter = next - burst - now;
+    if (next - now > tolerance) {
+      long retryAfter = next - tolerance - now;
       long reset = Math.max(tat, now) - now;
       return new RequestCount(
           false, perMinute, 0, nanosToMillis(reset), nanosToMillis(retryAfter), tokensToday);
     }
     tat = next;
-    int remaining = (int) Math.min(perMinute, (burst - (next - now)) / interval);
+    int remaining = (int) Math.min(atOnce, (tolerance - (next - now)) / interval);
     return new RequestCount(true, perMinute, remaining, nanosToMillis(next - now), 0, tokensToday);
   }
 

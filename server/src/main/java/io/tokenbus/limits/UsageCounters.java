@@ -10,7 +10,8 @@ import io.vertx.core.Future;
  */
 public interface UsageCounters {
 
-  Future<TenantUsage.RequestCount> request(String tenant, long nowMillis, int perMinute);
+  /** Counts a request: see {@link TenantUsage#request(long, int, int)}. */
+  Future<TenantUsage.RequestCount> request(String tenant, long nowMillis, int perMinute, int burst);
 
   Future<TenantUsage.Admission> admit(
       String tenant, String id, long nowMillis, int maxRunning, long quota, long staleMillis);

@@ -159,13 +159,13 @@ class ConfigLoaderTest {
                 "TOKENBUS_LIMITS_MAX_CONCURRENT_GENERATIONS", "7",
                 "TOKENBUS_LIMITS_TENANTS_GLOBEX_MAX_TOKENS", "900"));
     assertEquals(
-        new io.tokenbus.limits.TenantLimits(100, 7, 0, 4, 5_000_000, 1000, 33_554_432),
+        new io.tokenbus.limits.TenantLimits(100, 0, 7, 0, 4, 5_000_000, 1000, 33_554_432),
         config.limits().of("acme"));
     assertEquals(
-        new io.tokenbus.limits.TenantLimits(0, 7, 900, 1, 0, 1000, 33_554_432),
+        new io.tokenbus.limits.TenantLimits(0, 0, 7, 900, 1, 0, 1000, 33_554_432),
         config.limits().of("globex"));
     assertEquals(
-        new io.tokenbus.limits.TenantLimits(100, 7, 0, 1, 0, 1000, 33_554_432),
+        new io.tokenbus.limits.TenantLimits(100, 0, 7, 0, 1, 0, 1000, 33_554_432),
         config.limits().of("initech"));
     assertMessage(
         () ->

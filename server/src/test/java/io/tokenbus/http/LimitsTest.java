@@ -120,6 +120,29 @@ class LimitsTest {
 
   @Test
   @DisplayName(
+      "limits.requests-burst: that many at once from rest, the next gets 429 with Retry-After 1"
+          + " (one every 60/N s), and the headers still say the minute's limit")
+  void requestsBurst(Vertx vertx) {
+    TestHub hub =
+        hub(
+            vertx,
+            "TOKENBUS_LIMITS_REQUESTS_PER_MINUTE",
+            "60",
+            "TOKENBUS_LIMITS_REQUESTS_BURST",
+            "3");
+    for (int remaining = 2; remaining >= 0; remaining--) {
+      HttpResponse<Buffer> ok = get(hub, ACME, "/v1/models");
+      assertEquals(200, ok.statusCode());
+      assertEquals("60", ok.getHeader("x-ratelimit-limit-requests"));
+      assertEquals(Integer.toString(remaining), ok.getHeader("x-ratelimit-remaining-requests"));
+    }
+    HttpResponse<Buffer> refused = get(hub, ACME, "/v1/models");
+    assertError(429, "rate_limit_exceeded", refused, null);
+    assertEquals("1", refused.getHeader("Retry-After"), "one comes back every second");
+  }
+
+  @Test
+  @DisplayName(
       "concurrent generations: one past the limit gets 429, a slot is freed when a generation"
           + " ends, and another tenant starts meanwhile")
   void concurrentGenerations(Vertx vertx) {

@@ -35,9 +35,9 @@ class LimitsRefusalTest {
         new UsageCounters() {
           @Override
           public Future<TenantUsage.RequestCount> request(
-              String tenant, long nowMillis, int perMinute) {
+              String tenant, long nowMillis, int perMinute, int burst) {
             asked.incrementAndGet();
-            return counters.request(tenant, nowMillis, perMinute);
+            return counters.request(tenant, nowMillis, perMinute, burst);
           }
 
           @Override

@@ -37,6 +37,35 @@ class TenantUsageTest {
   }
 
   @Test
+  @DisplayName(
+      "a burst smaller than the minute lets that many through at once, then one every 60/N s;"
+          + " 0 or more than N means the whole minute")
+  void burst() {
+    TenantUsage usage = new TenantUsage();
+    for (int i = 0; i < 5; i++) {
+      TenantUsage.RequestCount count = usage.request(T0, 60, 5);
+      assertTrue(count.allowed(), "request " + i);
+      assertEquals(60, count.limit());
+      assertEquals(4 - i, count.remaining());
+    }
+    TenantUsage.RequestCount refused = usage.request(T0, 60, 5);
+    assertFalse(refused.allowed());
+    assertEquals(1_000, refused.retryAfterMillis(), "one comes back every second");
+    assertTrue(usage.request(T0 + 1_000, 60, 5).allowed());
+    assertFalse(usage.request(T0 + 1_000, 60, 5).allowed());
+    assertEquals(4, usage.request(T0 + 60_000, 60, 5).remaining(), "rested: the burst is back");
+
+    for (int burst : new int[] {0, 61}) {
+      TenantUsage whole = new TenantUsage();
+      int through = 0;
+      while (whole.request(T0, 60, burst).allowed()) {
+        through++;
+      }
+      assertEquals(60, through, "burst " + burst);
+    }
+  }
+
+  @Test
   @DisplayName("running slots: taken once per id, freed once, stale ones forgotten")
   void slots() {
     TenantUsage usage = new TenantUsage();
