@@ -7,6 +7,7 @@ import com.hazelcast.config.EndpointConfig;
 import com.hazelcast.config.InterfacesConfig;
 import com.hazelcast.config.JavaSerializationFilterConfig;
 import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.SerializationConfig;
 import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.config.XmlConfigBuilder;
 import com.hazelcast.instance.EndpointQualifier;
@@ -31,8 +32,9 @@ import javax.crypto.spec.SecretKeySpec;
  * Builds a node's Hazelcast configuration: conf/cluster.xml (or {@code cluster.config-file}), with
  * the cluster name, bind and advertised address, port and TCP-IP members taken from the {@code
  * cluster.*} keys. Whatever the file says, the node listens for members only (no client, REST or
- * memcache endpoint), joins only members that hold the cluster secret, and deserializes only the
- * classes of {@link #allowedClasses()}.
+ * memcache endpoint), joins only members that hold the cluster secret, writes tokenbus's types with
+ * its own codecs, and deserializes with Java serialization only the classes of {@link
+ * #allowedClasses()}.
  */
 public final class HazelcastConfigs {
 
@@ -49,8 +51,18 @@ public final class HazelcastConfigs {
     config.setProperty("hazelcast.local.localAddress", address);
     config.setProperty("hazelcast.socket.bind.any", "false");
     config.setAdvancedNetworkConfig(network(cluster, address));
-    config.getSerializationConfig().setJavaSerializationFilterConfig(serializationFilter());
+    serialization(config.getSerializationConfig());
     return config;
+  }
+
+  /**
+   * tokenbus's serialization on {@code config}: every type it puts into Hazelcast written by its
+   * own codec ({@link ClusterCodecs}), and Java serialization, which only Hazelcast's own classes
+   * and the exceptions a remote call answers with still use, behind {@link #allowedClasses()}.
+   */
+  static SerializationConfig serialization(SerializationConfig config) {
+    ClusterCodecs.register(config);
+    return config.setJavaSerializationFilterConfig(serializationFilter());
   }
 
   /**
@@ -100,18 +112,19 @@ public final class HazelcastConfigs {
   }
 
   /**
-   * What a member may deserialize with Java serialization: tokenbus's own records and entry
-   * processors, Hazelcast's own classes (the exceptions a remote call answers with), and the JDK
-   * types they hold. Anything else, such as a gadget class put in a map, is refused before its code
-   * runs.
+   * What a member may deserialize with Java serialization: Hazelcast's own classes, the exceptions
+   * a remote call answers with (tokenbus's only one is {@link UnreadableEntryException}: its
+   * records and processors have codecs), and the JDK types they hold. Anything else, such as a
+   * gadget class put in a map, is refused before its code runs.
    */
   static ClassFilter allowedClasses() {
     return new ClassFilter()
-        .addPrefixes("io.tokenbus.", "com.hazelcast.")
+        .addPrefixes("com.hazelcast.")
         // Exact packages, not their subpackages: boxes, strings, enums, exceptions and stack
         // traces; the collections tokenbus's records hold.
         .addPackages("java.lang", "java.util")
         .addClasses(
+            UnreadableEntryException.class.getName(),
             "[Ljava.lang.StackTraceElement;",
             "[Ljava.lang.Object;",
             "java.util.concurrent.CancellationException",

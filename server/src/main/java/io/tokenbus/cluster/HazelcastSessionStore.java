@@ -233,8 +233,8 @@ public final class HazelcastSessionStore implements SessionStore {
   /** Sessions of one tenant, counted where they are stored. */
   static final class TenantSessions
       implements Aggregator<Map.Entry<String, SessionState>, Integer> {
-    private final String tenant;
-    private int count;
+    final String tenant;
+    int count;
 
     TenantSessions(String tenant) {
       this.tenant = tenant;
@@ -262,7 +262,7 @@ public final class HazelcastSessionStore implements SessionStore {
   /** What the sessions hold, by tenant; a value of another type is skipped, not an error. */
   static final class SessionBytes
       implements Aggregator<Map.Entry<String, SessionState>, Map<String, Long>> {
-    private final HashMap<String, Long> byTenant = new HashMap<>();
+    final HashMap<String, Long> byTenant = new HashMap<>();
 
     @Override
     public void accumulate(Map.Entry<String, SessionState> entry) {

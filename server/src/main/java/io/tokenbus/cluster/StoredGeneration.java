@@ -47,15 +47,36 @@ final class StoredGeneration implements Serializable {
   }
 
   StoredGeneration(GenerationInfo info) {
-    this.id = info.id();
-    this.model = info.model();
-    this.created = info.created();
-    this.body = info.request().body().encode();
-    this.maxTokens = info.request().maxTokens();
-    this.mockTokensPerSecond = info.request().mockTokensPerSecond();
-    this.session = info.request().session();
-    this.creator = info.request().creator();
+    this(
+        info.id(),
+        info.model(),
+        info.created(),
+        info.request().body().encode(),
+        info.request().maxTokens(),
+        info.request().mockTokensPerSecond(),
+        info.request().session(),
+        info.request().creator());
     this.owner = info.owner();
     this.epoch = info.epoch();
+  }
+
+  /** A generation with no owner, epoch 0 and no events yet: what {@link ClusterCodecs} fills. */
+  StoredGeneration(
+      String id,
+      String model,
+      long created,
+      String body,
+      Integer maxTokens,
+      Double mockTokensPerSecond,
+      SessionLink session,
+      Creator creator) {
+    this.id = id;
+    this.model = model;
+    this.created = created;
+    this.body = body;
+    this.maxTokens = maxTokens;
+    this.mockTokensPerSecond = mockTokensPerSecond;
+    this.session = session;
+    this.creator = creator;
   }
 }

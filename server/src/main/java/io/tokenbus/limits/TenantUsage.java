@@ -30,15 +30,15 @@ public final class TenantUsage implements Serializable {
   static final long DAY_MILLIS = 86_400_000L;
 
   /** GCRA's theoretical arrival time, in nanoseconds since the epoch (good until 2262). */
-  private long tat;
+  long tat;
 
   /** The UTC day (days since the epoch) {@link #tokens} counts. */
-  private long day;
+  long day;
 
-  private long tokens;
+  long tokens;
 
   /** Running generations: id → start, in milliseconds since the epoch, oldest first. */
-  private final LinkedHashMap<String, Long> running = new LinkedHashMap<>();
+  final LinkedHashMap<String, Long> running = new LinkedHashMap<>();
 
   /**
    * Counts one request against {@code perMinute} (0: not limited, only the tokens are read), a

@@ -62,7 +62,7 @@ public final class SessionState implements Serializable {
   long chars;
 
   /** What its log holds, as counted in {@link #bytes()}: kept as events are added. */
-  private long logBytes;
+  long logBytes;
 
   /** Set by the in-memory store once it has dropped the session, so it is counted out once. */
   transient boolean dropped;
