@@ -68,13 +68,18 @@ class UnreadableEntriesTest {
       "malformed data for a map kept as objects is refused at the put; its key reads as absent")
   void refusedWhereKeptAsObjects(Vertx vertx) {
     HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, hazelcast, 60, "node-a");
+    HazelcastUsageCounters limits = new HazelcastUsageCounters(vertx, hazelcast);
     IMap<String, Object> generations = hazelcast.getMap(HazelcastGenerationStore.MAP);
+    IMap<String, Object> usage = hazelcast.getMap(HazelcastUsageCounters.MAP);
     for (HeapData data : garbage()) {
       assertThrows(
           HazelcastSerializationException.class, () -> generations.put("chatcmpl-g", data));
+      assertThrows(HazelcastSerializationException.class, () -> usage.put("acme", data));
       assertFalse(generations.containsKey("chatcmpl-g"));
       assertNull(await(store.info("chatcmpl-g")));
       assertNull(await(store.snapshot("chatcmpl-g")));
+      assertEquals(
+          1, await(limits.admit("acme", "chatcmpl-1", 1_000, 4, 0, 60_000)).running(), "counts");
     }
   }
 
