@@ -21,10 +21,10 @@ for (const r of lines) {
 }
 const iso = lines.find(r => r.attack === 'tenant-isolation');
 if (iso) {
-  console.log('\n| Victim (globex), both nodes | Requests | Answers | p50 ms | p99 ms | max ms | /health p99 ms | Load avg (1 min) |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const [name, p] of [['without the attacker', iso.victim_without], ['with the attacker', iso.victim_with_attacker], ['after the attacker', iso.victim_after]]) {
-    console.log(`| ${name} | ${p.n} | ${statuses(p.statuses)}, ${p.distinct_answers} distinct text | ${p.p50_ms} | ${p.p99_ms} | ${p.max_ms} | ${p.health_p99_ms} | ${p.load_average_1m ?? '—'} |`);
+  console.log('\n| Phase | Victim (globex) requests | Answers | p50 ms | p99 ms | max ms | /health p99 ms | CPU s, node 1 + node 2 | CPU s, attacker process | Load avg (1 min) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const p of iso.phases) {
+    console.log(`| ${p.phase} | ${p.n} | ${statuses(p.statuses)}, ${p.distinct_answers} distinct text | ${p.p50_ms} | ${p.p99_ms} | ${p.max_ms} | ${p.health_p99_ms} | ${p.cpu_seconds.nodes.join(' + ')} | ${p.cpu_seconds.attacker} | ${p.load_average_1m ?? '—'} |`);
   }
   console.log(`\nAttacker (acme): slow streams ${statuses(iso.attacker.slow_streams_answers)}; requests at ${iso.attacker.requests_per_second}/s ${statuses(iso.attacker.requests_answers)}. Live heap MB (node 1, node 2): before ${iso.heap_mb.before}, during ${iso.heap_mb.during}, after ${iso.heap_mb.after}.`);
 }
