@@ -81,10 +81,19 @@ done
 if [ "$ISOLATION" = yes ]; then
   echo "== tenant-isolation (two-node cluster)" >&2
   SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  # The attacker's tenant has a rate limit it will exceed (a second's worth at once, then 20 a
+  # second); the victim keeps the defaults (6,000 a minute), well above its own pace.
+  cat > "$WORK/isolation.yaml" <<YAML
+limits:
+  tenants:
+    acme:
+      requests-per-minute: ${CLUSTER_RPM:-1200}
+      requests-burst: ${CLUSTER_BURST:-20}
+YAML
   cluster=(TOKENBUS_CLUSTER=true TOKENBUS_CLUSTER_SECRET="$SECRET"
     TOKENBUS_CLUSTER_NAME="attacks-$RANDOM$RANDOM"
     TOKENBUS_CLUSTER_MEMBERS=127.0.0.1:5781,127.0.0.1:5782
-    TOKENBUS_LIMITS_REQUESTS_PER_MINUTE="${CLUSTER_RPM:-1200}")
+    TOKENBUS_CONFIG="$WORK/isolation.yaml")
   start_node "$WORK/node1.log" "${cluster[@]}" TOKENBUS_HTTP_PORT=8181 TOKENBUS_CLUSTER_PORT=5781
   first=$NODE
   start_node "$WORK/node2.log" "${cluster[@]}" TOKENBUS_HTTP_PORT=8182 TOKENBUS_CLUSTER_PORT=5782
