@@ -4,8 +4,6 @@ import io.tokenbus.auth.Principal;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,8 +28,11 @@ final class AccessLog {
 
   private final boolean enabled;
 
-  /** The stream engine's byte count of each SSE response still open, by its request. */
-  private final Map<HttpServerRequest, LongSupplier> streamed = new ConcurrentHashMap<>();
+  /**
+   * The request's data key of an SSE response's byte count: kept with the request, so that it goes
+   * when the request goes, whether or not its line is ever written.
+   */
+  private static final String STREAMED = "tokenbus.access.streamed";
 
   AccessLog(boolean enabled) {
     this.enabled = enabled;
@@ -47,16 +48,14 @@ final class AccessLog {
   }
 
   /** An SSE response's bytes that do not go through Vert.x's response: counted by its writer. */
-  void streaming(HttpServerRequest request, LongSupplier bytes) {
-    if (enabled) {
-      streamed.put(request, bytes);
-    }
+  static void streaming(RoutingContext ctx, LongSupplier bytes) {
+    ctx.put(STREAMED, bytes);
   }
 
   private void requestEnded(RoutingContext ctx, long started) {
     HttpServerRequest request = ctx.request();
     HttpServerResponse response = ctx.response();
-    LongSupplier piped = streamed.remove(request);
+    LongSupplier piped = ctx.get(STREAMED);
     long bytes = response.bytesWritten() + (piped == null ? 0 : piped.getAsLong());
     Principal caller = ctx.get(AuthHandler.PRINCIPAL);
     write(

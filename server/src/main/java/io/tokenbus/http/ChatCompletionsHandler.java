@@ -16,7 +16,6 @@ import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -66,8 +65,7 @@ final class ChatCompletionsHandler {
                           "X-Watch-Token",
                           authenticator.watchToken(info.request().creator().tenant(), info.id()));
               if (stream) {
-                ChatStreamOutput output =
-                    new ChatStreamOutput(streams, ctx.request(), format, info);
+                ChatStreamOutput output = new ChatStreamOutput(streams, ctx, format, info);
                 output.watch(streams.generation(info, 0, false, output));
               } else if (!response.closed()) {
                 Viewer<GenerationEvent> viewer =
@@ -90,9 +88,8 @@ final class ChatCompletionsHandler {
     private boolean restarted;
     private Viewer<GenerationEvent> viewer;
 
-    ChatStreamOutput(
-        Streams streams, HttpServerRequest request, WireFormat format, GenerationInfo info) {
-      super(streams, request, format);
+    ChatStreamOutput(Streams streams, RoutingContext ctx, WireFormat format, GenerationInfo info) {
+      super(streams, ctx, format);
       this.encoder = new GenerationEncoder(info);
       this.id = info.id();
     }

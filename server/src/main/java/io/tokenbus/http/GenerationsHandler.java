@@ -98,8 +98,7 @@ final class GenerationsHandler {
               }
               SseOutput.prepare(response, snapshot.info().id());
               response.write("retry: 1000\n\n");
-              SseOutput<GenerationEvent> output =
-                  new SseOutput<>(streams, ctx.request(), WireFormat.SSE);
+              SseOutput<GenerationEvent> output = new SseOutput<>(streams, ctx, WireFormat.SSE);
               output.watch(streams.generation(snapshot.info(), cursor, snapshotJoin, output));
             })
         .onFailure(ctx::fail);

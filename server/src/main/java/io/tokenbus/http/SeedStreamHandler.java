@@ -55,7 +55,7 @@ final class SeedStreamHandler {
             info -> {
               SseOutput.prepare(ctx.response(), info.id());
               SseOutput<GenerationEvent> output =
-                  new SseOutput<>(streams, ctx.request(), WireFormat.SEED_SSE);
+                  new SseOutput<>(streams, ctx, WireFormat.SEED_SSE);
               output.watch(streams.generation(info, 0, false, output));
             })
         .onFailure(ctx::fail);

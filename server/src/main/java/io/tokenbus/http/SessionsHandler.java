@@ -18,7 +18,6 @@ import io.tokenbus.session.TenantSessionLimitException;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -362,8 +361,7 @@ final class SessionsHandler {
               SseOutput.prepare(response, "X-Session-Id", id);
               response.write(Buffer.buffer(": session " + id + "\n\n"));
               SessionStream output =
-                  new SessionStream(
-                      ctx.request(), author == null ? null : () -> sessions.leave(id, author));
+                  new SessionStream(ctx, author == null ? null : () -> sessions.leave(id, author));
               output.watch(streams.session(id, after, output));
             })
         .onFailure(ctx::fail);
@@ -377,8 +375,8 @@ final class SessionsHandler {
     /** Run once when the stream is over, or null. */
     private Runnable onOver;
 
-    SessionStream(HttpServerRequest request, Runnable onOver) {
-      super(streams, request, WireFormat.SSE);
+    SessionStream(RoutingContext ctx, Runnable onOver) {
+      super(streams, ctx, WireFormat.SSE);
       this.onOver = onOver;
     }
 

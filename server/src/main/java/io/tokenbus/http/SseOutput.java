@@ -4,8 +4,8 @@ import io.tokenbus.bus.StreamEvent;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
 
 /**
  * A viewer's SSE response. The terminal event ends it; a viewer stalled too long or a stream that
@@ -16,9 +16,9 @@ class SseOutput<E extends StreamEvent> extends WriterOutput<E> {
 
   protected final HttpServerResponse response;
 
-  SseOutput(Streams streams, HttpServerRequest request, WireFormat format) {
-    super(streams.sse(request), format);
-    this.response = request.response();
+  SseOutput(Streams streams, RoutingContext ctx, WireFormat format) {
+    super(streams.sse(ctx), format);
+    this.response = ctx.response();
   }
 
   /**

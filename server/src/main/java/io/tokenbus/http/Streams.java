@@ -11,8 +11,8 @@ import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionSource;
 import io.tokenbus.session.Sessions;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.ext.web.RoutingContext;
 
 /**
  * Where every stream one HTTP verticle serves begins: the connection writers (each with the
@@ -50,9 +50,9 @@ final class Streams {
   }
 
   /** The writer of an SSE response. */
-  ConnectionWriter sse(HttpServerRequest request) {
-    ConnectionWriter writer = ConnectionWriter.sse(request, writeQueueBytes, heartbeats);
-    access.streaming(request, writer::piped);
+  ConnectionWriter sse(RoutingContext ctx) {
+    ConnectionWriter writer = ConnectionWriter.sse(ctx.request(), writeQueueBytes, heartbeats);
+    AccessLog.streaming(ctx, writer::piped);
     return writer;
   }
 
