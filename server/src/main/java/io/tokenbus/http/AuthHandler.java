@@ -43,7 +43,10 @@ final class AuthHandler implements Handler<RoutingContext> {
   public void handle(RoutingContext ctx) {
     String accessToken;
     try {
-      accessToken = ctx.request().getParam(ACCESS_TOKEN);
+      // The exact name, as the WebSocket handshake reads it: Vert.x's own parameters would also
+      // take ACCESS_TOKEN or access%5Ftoken, which the logs' masks might not know.
+      ctx.request().params(); // decodes the whole query once: a bad escape anywhere is a 400
+      accessToken = queryParam(ctx.request().query(), ACCESS_TOKEN);
     } catch (IllegalArgumentException malformed) { // a bad %-escape: its message holds the URI
       ctx.fail(badQuery());
       return;

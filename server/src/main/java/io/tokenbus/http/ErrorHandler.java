@@ -194,7 +194,7 @@ final class ErrorHandler {
     return ACCESS_TOKEN.matcher(text).replaceAll("access_token=<redacted>");
   }
 
-  private static final Pattern ACCESS_TOKEN = Pattern.compile("access_token=[^&\\s\"']*");
+  private static final Pattern ACCESS_TOKEN = Pattern.compile("(?i)access(_|%5f)token=[^&\\s\"']*");
 
   private static ApiException forStatus(int status, RoutingContext ctx) {
     String path = ctx.request().path();

@@ -123,5 +123,14 @@ class AuditTest {
     assertTrue(
         logged.getMessage().startsWith("java.lang.IllegalStateException"), logged.getMessage());
     assertFalse(logged.getCause().getMessage().contains(ACME), logged.getCause().getMessage());
+    // However the name is written: upper case, or with its underscore %-escaped.
+    for (String name :
+        List.of("ACCESS_TOKEN", "Access_Token", "access%5Ftoken", "access%5ftoken")) {
+      String message =
+          ErrorHandler.redacted(new IllegalStateException("/v1/x?" + name + "=" + ACME + "\tat"))
+              .getMessage();
+      assertFalse(message.contains(ACME), message);
+      assertTrue(message.endsWith("access_token=<redacted>\tat"), message);
+    }
   }
 }

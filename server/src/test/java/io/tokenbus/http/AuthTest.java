@@ -176,6 +176,14 @@ class AuthTest {
                 Map.of()));
     await(events.ended(), 10);
     assertEquals(MockText.text(20), SseEvent.text(events.events().items()));
+    // Only the exact name: the logs' masks are made for it.
+    for (String name : new String[] {"ACCESS_TOKEN", "access%5Ftoken"}) {
+      assertEquals(
+          401,
+          await(hub.web().get("/v1/generations/" + id + "?" + name + "=" + ACME).send())
+              .statusCode(),
+          name);
+    }
 
     Throwable refused =
         await(
