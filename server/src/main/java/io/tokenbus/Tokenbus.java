@@ -107,21 +107,34 @@ public final class Tokenbus {
      * cluster's other nodes).
      */
     public Future<Void> close() {
-      health.drain();
+      Promise<Void> closed = health.closed();
+      if (!health.drain()) {
+        return closed.future(); // closing already: the first call's close, not a second one
+      }
       long drainMs = config.http().drainSeconds() * 1000L;
       if (drainMs == 0) {
-        return vertx.close();
+        vertx.close().onComplete(closed);
+      } else {
+        LOG.info(
+            "draining: /health/ready answers 503 for {} s (http.drain-seconds), then the node"
+                + " closes",
+            config.http().drainSeconds());
+        vertx.setTimer(drainMs, t -> vertx.close().onComplete(closed));
       }
-      LOG.info(
-          "draining: /health/ready answers 503 for {} s (http.drain-seconds), then the node closes",
-          config.http().drainSeconds());
-      Promise<Void> closed = Promise.promise();
-      vertx.setTimer(drainMs, t -> vertx.close().onComplete(closed));
       return closed.future();
     }
   }
 
   private Tokenbus() {}
+
+  /**
+   * Writes the lines still queued for stderr (logback.xml's async appender), then stops logging.
+   */
+  private static void stopLogging() {
+    if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logging) {
+      logging.stop();
+    }
+  }
 
   public static void main(String[] args) {
     checkCommonPool();
@@ -134,6 +147,7 @@ public final class Tokenbus {
       return;
     } catch (Exception e) {
       LOG.error("tokenbus failed to start: {}", e.getMessage());
+      stopLogging(); // the line is still queued (logback.xml's async appender)
       System.exit(1);
       return;
     }
@@ -151,10 +165,7 @@ public final class Tokenbus {
                   } catch (Exception e) {
                     // exiting anyway
                   }
-                  // The last lines are still queued for stderr (logback.xml's async appender).
-                  if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logging) {
-                    logging.stop();
-                  }
+                  stopLogging();
                 },
                 "tokenbus-shutdown"));
     String providers =
@@ -257,7 +268,14 @@ public final class Tokenbus {
                       sessionStore,
                       counters,
                       manager.getNodeId(),
-                      () -> manager.isActive() ? manager.getNodes().size() : -1)
+                      () ->
+                          manager.isActive()
+                                  && manager
+                                      .getHazelcastInstance()
+                                      .getLifecycleService()
+                                      .isRunning()
+                              ? manager.getNodes().size()
+                              : -1)
                   .compose(
                       node ->
                           vertx

@@ -2,9 +2,11 @@ package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.tokenbus.support.ScriptedStore;
 import io.tokenbus.support.TestHub;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -79,7 +81,10 @@ class HealthTest {
   void draining(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, "TOKENBUS_HTTP_DRAIN_SECONDS", "60"));
     assertEquals(200, get(hub, "/health/ready").statusCode());
-    hub.node().close(); // the drain's timer closes the node in 60 s; the test ends before
+    Future<Void> closing = hub.node().close(); // closes in 60 s; the test ends before
+    Future<Void> again = hub.node().close();
+    assertFalse(again.isComplete(), "a second close is the first one, still draining");
+    assertFalse(closing.isComplete());
     HttpResponse<Buffer> ready = get(hub, "/health/ready");
     assertEquals(503, ready.statusCode(), ready.bodyAsString());
     assertEquals("DOWN", checks(ready).get("draining"));

@@ -69,7 +69,8 @@ public final class NodeProcess implements AutoCloseable {
     builder
         .environment()
         .put("JAVA_OPTS", ("-Xmx512m " + env.getOrDefault("JAVA_OPTS", "")).trim());
-    builder.environment().put("TOKENBUS_HTTP_PORT", "0"); // the node logs the port it got
+    // The node logs the port it got, unless the test chose one.
+    builder.environment().putIfAbsent("TOKENBUS_HTTP_PORT", "0");
     builder.environment().put("TOKENBUS_HTTP_HOST", "127.0.0.1");
     NodeProcess node = new NodeProcess(name + "-" + SEQUENCE.incrementAndGet(), builder.start());
     node.pump(Path.of("target", "it-logs", RUN + "-" + node.name + ".log"));
