@@ -16,7 +16,8 @@ import org.slf4j.MDC;
  * (also as the MDC fields {@code generation} and {@code tenant}, which the JSON log format writes
  * as fields). A request's line is written when its answer ends or its connection closes, so a
  * stream's line comes at its end, with its whole duration; an answer cut short by its connection
- * closing is marked {@code unfinished} after its status.
+ * closing is marked {@code unfinished} after its status, and one that closed before any status was
+ * sent has {@code -} for it.
  *
  * <p>Bytes count the body as written through Vert.x plus what the stream engine wrote straight into
  * the connection (a stream's events); headers and WebSocket framing of Vert.x's own frames are not
@@ -60,8 +61,10 @@ final class AccessLog {
     Principal caller = ctx.get(AuthHandler.PRINCIPAL);
     write(
         request.method().name(),
-        request.path(),
-        response.getStatusCode() + (response.ended() ? "" : " unfinished"),
+        printable(request.path()),
+        !response.headWritten()
+            ? "-"
+            : response.getStatusCode() + (response.ended() ? "" : " unfinished"),
         started,
         bytes,
         response.headers().get("X-Generation-Id"),
@@ -71,8 +74,29 @@ final class AccessLog {
   /** A WebSocket's line, when it closes: its status is the handshake's 101. */
   void webSocketClosed(String path, long started, long bytes, Principal caller) {
     if (enabled) {
-      write("GET", path, "101", started, bytes, null, caller);
+      write("GET", printable(path), "101", started, bytes, null, caller);
     }
+  }
+
+  /** Longest path written; a longer one is cut, with "...". */
+  static final int MAX_PATH = 512;
+
+  /**
+   * The path as a line may hold it: control characters (a bare CR, an HTTP/2 path's ESC) and
+   * backslashes written as {@code \\xNN}, so that no path can forge or hide a line of the text
+   * format.
+   */
+  static String printable(String path) {
+    StringBuilder out = new StringBuilder(Math.min(path.length(), MAX_PATH) + 8);
+    for (int i = 0; i < path.length() && out.length() < MAX_PATH; i++) {
+      char c = path.charAt(i);
+      if (c < 0x20 || c == 0x7f || c == '\\') {
+        out.append(String.format("\\x%02x", (int) c));
+      } else {
+        out.append(c);
+      }
+    }
+    return out.length() >= MAX_PATH ? out.append("...").toString() : out.toString();
   }
 
   private static void write(

@@ -63,6 +63,17 @@ class AccessLogTest {
   }
 
   @Test
+  @DisplayName("a path cannot forge a line: control characters are escaped, a long path is cut")
+  void printablePaths() {
+    assertEquals(
+        "/v1/a\\x0d\\x0aGET /x\\x1b[2J\\x5c", AccessLog.printable("/v1/a\r\nGET /x\u001b[2J\\"));
+    String longPath = "/" + "a".repeat(5_000);
+    String cut = AccessLog.printable(longPath);
+    assertEquals(AccessLog.MAX_PATH + 3, cut.length());
+    assertTrue(cut.endsWith("..."));
+  }
+
+  @Test
   @DisplayName(
       "a replayed SSE stream's line counts the bytes the client received; a 404 and a query-less"
           + " path are logged too")
