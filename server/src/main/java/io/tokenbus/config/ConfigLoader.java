@@ -79,6 +79,16 @@ public final class ConfigLoader {
     }
   }
 
+  /** Read by logback too: a queue logback cannot make would drop every line. */
+  static final String LOG_QUEUE_ENV = "TOKENBUS_LOG_QUEUE";
+
+  private static void checkLogQueue(String queue) {
+    if (queue != null && !queue.matches("[1-9][0-9]{0,6}")) {
+      throw new ConfigException(
+          LOG_QUEUE_ENV, "is \"" + queue + "\": it must be a number of lines, 1 to 9,999,999");
+    }
+  }
+
   /** Loads the configuration for a command line: its only argument, if any, is a YAML file. */
   public static TokenbusConfig load(String[] args, Map<String, String> env) {
     if (args.length > 1) {
@@ -91,6 +101,7 @@ public final class ConfigLoader {
 
   public static TokenbusConfig load(Path file, Map<String, String> env) {
     checkLogFormat(env.get(LOG_FORMAT_ENV));
+    checkLogQueue(env.get(LOG_QUEUE_ENV));
     ObjectNode tree = defaults();
     ObjectNode templates = ((ObjectNode) tree.get(PROVIDERS)).deepCopy();
     if (file != null) {

@@ -281,7 +281,9 @@ class ConfigLoaderTest {
   }
 
   @Test
-  @DisplayName("TOKENBUS_LOG_FORMAT may be text or json; anything else stops start-up")
+  @DisplayName(
+      "TOKENBUS_LOG_FORMAT may be text or json, TOKENBUS_LOG_QUEUE a positive number; anything"
+          + " else stops start-up")
   void logFormat() {
     ConfigLoader.load(new String[0], Map.of("TOKENBUS_LOG_FORMAT", "json"));
     ConfigLoader.load(new String[0], Map.of("TOKENBUS_LOG_FORMAT", "text"));
@@ -291,6 +293,13 @@ class ConfigLoaderTest {
         "\"xml\"",
         "text",
         "json");
+    ConfigLoader.load(new String[0], Map.of("TOKENBUS_LOG_QUEUE", "100"));
+    for (String queue : new String[] {"0", "abc", "-1", "99999999"}) {
+      assertMessage(
+          () -> ConfigLoader.load(new String[0], Map.of("TOKENBUS_LOG_QUEUE", queue)),
+          "TOKENBUS_LOG_QUEUE",
+          "\"" + queue + "\"");
+    }
   }
 
   private static void assertMessage(Executable load, String... parts) {
