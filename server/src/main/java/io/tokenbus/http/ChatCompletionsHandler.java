@@ -13,7 +13,10 @@ import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationEncoder;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.generation.LogFold;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
@@ -162,6 +165,16 @@ final class ChatCompletionsHandler {
     private final GenerationInfo info;
     private final ToolCallAssembler toolCalls = new ToolCallAssembler();
 
+    /**
+     * The answer, folded as its events arrive, so that the end needs no read of the store: a
+     * finished generation may be evicted at once (another tenant's huge ones past {@code
+     * generation.max-retained-bytes}) before a read would find it.
+     */
+    private final LogFold fold = new LogFold();
+
+    /** An event was missing from what arrived: the store's snapshot is read instead. */
+    private boolean gap;
+
     CompletionOutput(HttpServerResponse response, GenerationStore store, GenerationInfo info) {
       this.response = response;
       this.store = store;
@@ -180,7 +193,14 @@ final class ChatCompletionsHandler {
 
     @Override
     public void write(Encoded<GenerationEvent> events) {
-      events.events().forEach(toolCalls::add);
+      for (GenerationEvent event : events.events()) {
+        toolCalls.add(event);
+        if (event.seq() == fold.lastSeq() + 1) {
+          fold.add(event);
+        } else if (event.seq() > fold.lastSeq()) {
+          gap = true;
+        }
+      }
     }
 
     @Override
@@ -191,8 +211,10 @@ final class ChatCompletionsHandler {
 
     @Override
     public void end() {
-      store
-          .snapshot(info.id())
+      GenerationSnapshot folded = fold.snapshot(info);
+      (!gap && folded.terminal() != null
+              ? Future.succeededFuture(folded)
+              : store.snapshot(info.id()))
           .onComplete(
               ar -> {
                 if (response.closed()) {

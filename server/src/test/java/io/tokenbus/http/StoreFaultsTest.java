@@ -36,6 +36,27 @@ class StoreFaultsTest {
 
   @Test
   @DisplayName(
+      "a non-streaming completion is answered from the events it saw, even when its generation is"
+          + " evicted the moment it finishes")
+  void evictedAtOnce(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).forgetFinished()));
+    var answer = await(hub.post("/v1/chat/completions", TestHub.mockRequest(30, 1000)));
+    assertEquals(200, answer.statusCode(), answer.bodyAsString());
+    var completion = answer.bodyAsJsonObject();
+    assertEquals(
+        MockText.text(30),
+        completion
+            .getJsonArray("choices")
+            .getJsonObject(0)
+            .getJsonObject("message")
+            .getString("content"));
+    assertEquals(
+        "length", completion.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+    assertEquals(30, completion.getJsonObject("usage").getInteger("completion_tokens"));
+  }
+
+  @Test
+  @DisplayName(
       "with every store answer delayed, fan-out, late join and resume still deliver each event once")
   void asynchronousStore(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, Map.of(), new ScriptedStore(vertx).delay(3)));

@@ -25,6 +25,7 @@ public final class ScriptedStore implements GenerationStore {
   private final Recorder<String> infoAnswered = new Recorder<>();
   private final Recorder<Long> readsTaken = new Recorder<>();
   private volatile Promise<Void> heldRead;
+  private volatile boolean finishedForgotten;
 
   public ScriptedStore(Vertx vertx) {
     this.vertx = vertx;
@@ -62,6 +63,15 @@ public final class ScriptedStore implements GenerationStore {
     Promise<Void> release = Promise.promise();
     heldRead = release;
     return release;
+  }
+
+  /**
+   * A finished generation's snapshot answers null, as one evicted the moment it finished (another
+   * tenant's huge generations past {@code generation.max-retained-bytes}) would.
+   */
+  public ScriptedStore forgetFinished() {
+    finishedForgotten = true;
+    return this;
   }
 
   /** Log reads taken so far. */
@@ -122,6 +132,10 @@ public final class ScriptedStore implements GenerationStore {
 
   @Override
   public Future<GenerationSnapshot> snapshot(String id) {
-    return later(store.snapshot(id));
+    Future<GenerationSnapshot> snapshot = store.snapshot(id);
+    if (finishedForgotten) {
+      snapshot = snapshot.map(s -> s == null || s.terminal() != null ? null : s);
+    }
+    return later(snapshot);
   }
 }
