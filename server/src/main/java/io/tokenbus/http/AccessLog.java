@@ -71,6 +71,26 @@ final class AccessLog {
         caller);
   }
 
+  /**
+   * A refused WebSocket handshake (taken before the router, so no end handler of the router's logs
+   * it): its line is written when the refusal's answer ends, without a tenant.
+   */
+  void handshakeRefused(HttpServerRequest request, long started) {
+    if (enabled) {
+      HttpServerResponse response = request.response();
+      response.endHandler(
+          v ->
+              write(
+                  request.method().name(),
+                  printable(request.path()),
+                  Integer.toString(response.getStatusCode()),
+                  started,
+                  response.bytesWritten(),
+                  null,
+                  null));
+    }
+  }
+
   /** A WebSocket's line, when it closes: its status is the handshake's 101. */
   void webSocketClosed(String path, long started, long bytes, Principal caller) {
     if (enabled) {

@@ -157,11 +157,13 @@ public final class HttpServerVerticle extends VerticleBase {
       AuthHandler auth,
       Streams streams,
       GenerationClient generations) {
+    long started = System.nanoTime();
     ApiException refused = origins.refusal(request);
     if (refused == null) {
       refused = malformedHandshake(request);
     }
     if (refused != null) {
+      streams.access().handshakeRefused(request, started);
       ErrorHandler.refuse(request, refused);
       return;
     }
@@ -169,6 +171,7 @@ public final class HttpServerVerticle extends VerticleBase {
     auth.authenticate(request)
         .onFailure(
             e -> {
+              streams.access().handshakeRefused(request, started);
               if (e instanceof ApiException api) {
                 ErrorHandler.refuse(request, api);
               } else {

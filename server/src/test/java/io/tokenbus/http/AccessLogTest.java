@@ -2,6 +2,7 @@ package io.tokenbus.http;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Logger;
@@ -10,6 +11,7 @@ import ch.qos.logback.core.read.ListAppender;
 import io.tokenbus.support.Poll;
 import io.tokenbus.support.SseClient;
 import io.tokenbus.support.TestHub;
+import io.tokenbus.support.WsClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxExtension;
@@ -60,6 +62,30 @@ class AccessLogTest {
         },
         found -> found.size() >= count,
         10_000);
+  }
+
+  @Test
+  @DisplayName(
+      "a refused WebSocket handshake (a wrong key) has its line, and an accepted socket its 101"
+          + " line when it closes")
+  void webSocketLines(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, "TOKENBUS_API_KEYS", "acme:sk-acme-1234567890abcdef"));
+    Throwable refused =
+        await(
+            WsClient.connect(vertx, hub.port(), "/v1/ws?access_token=sk-wrong-wrong-wrong")
+                .map(socket -> (Throwable) null)
+                .recover(Future::succeededFuture));
+    assertTrue(refused != null, "the wrong key was upgraded");
+    String line = await(linesFor(vertx, "/v1/ws", 1)).get(0);
+    assertTrue(line.startsWith("GET /v1/ws 401 "), line);
+    assertFalse(line.contains("sk-wrong"), line);
+
+    WsClient socket =
+        await(WsClient.connect(vertx, hub.port(), "/v1/ws?access_token=sk-acme-1234567890abcdef"));
+    await(socket.close());
+    String closed = await(linesFor(vertx, "/v1/ws", 2)).get(1);
+    assertTrue(closed.startsWith("GET /v1/ws 101 "), closed);
+    assertTrue(closed.endsWith(" tenant=acme"), closed);
   }
 
   @Test
