@@ -40,7 +40,8 @@ class HealthCheckCommandsTest {
   private record Check(String where, List<String> argv) {}
 
   @Test
-  @DisplayName("each passes against a serving node and fails against a stopped one")
+  @DisplayName(
+      "each passes against a serving node and fails against a draining one and a stopped one")
   void checksPassAndFail() throws Exception {
     List<Check> checks = new ArrayList<>(composeChecks());
     checks.addAll(dockerfileChecks());
@@ -56,12 +57,22 @@ class HealthCheckCommandsTest {
     Vertx own = Vertx.vertx();
     TestHub hub =
         await(
-            TestHub.start(own, "TOKENBUS_API_KEYS", "acme:sk-acme-1234567890abcdef"),
+            TestHub.start(
+                own,
+                "TOKENBUS_API_KEYS",
+                "acme:sk-acme-1234567890abcdef",
+                "TOKENBUS_HTTP_DRAIN_SECONDS",
+                "60"),
             30,
             "the hub");
     int port = hub.port();
     for (Check check : checks) {
       assertEquals(0, run(check, port), check.where() + " failed against a serving node");
+    }
+    // Draining (SIGTERM): still serving, but a load balancer must stop sending.
+    hub.node().close();
+    for (Check check : checks) {
+      assertNotEquals(0, run(check, port), check.where() + " passed on a draining node");
     }
     await(own.close(), 30, "the hub's close");
     for (Check check : checks) {
