@@ -10,9 +10,11 @@ import org.slf4j.MDC;
  */
 final class LogContext implements AutoCloseable {
 
+  private final boolean tenant;
   private final boolean session;
 
-  private LogContext(boolean session) {
+  private LogContext(boolean tenant, boolean session) {
+    this.tenant = tenant;
     this.session = session;
   }
 
@@ -26,13 +28,16 @@ final class LogContext implements AutoCloseable {
     if (inSession) {
       MDC.put("session", info.request().session().session());
     }
-    return new LogContext(inSession);
+    return new LogContext(tenant != null, inSession);
   }
 
+  /** Removes what {@link #of} put, and only that. */
   @Override
   public void close() {
     MDC.remove("generation");
-    MDC.remove("tenant");
+    if (tenant) {
+      MDC.remove("tenant");
+    }
     if (session) {
       MDC.remove("session");
     }
