@@ -135,12 +135,16 @@ class ConnectionLimitsTest {
     await(
         Poll.until(
             vertx,
-            () -> {
-              Raw raw = Raw.open(vertx, port, local);
-              raw.socket.write(
-                  "GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-              return raw.closed.map(v -> raw.text());
-            },
+            // Probes after the first run on a timer, on an event loop: nothing in them may block.
+            () ->
+                Raw.connect(vertx, port, local)
+                    .compose(
+                        raw -> {
+                          raw.socket.write(
+                              "GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection:"
+                                  + " close\r\n\r\n");
+                          return raw.closed.map(v -> raw.text());
+                        }),
             text -> text.startsWith("HTTP/1.1 200 "),
             5000),
         10,

@@ -43,11 +43,16 @@ public final class Raw {
 
   /** Connects to {@code port}, from {@code local} if not null (any 127.x.y.z works on Linux). */
   public static Raw open(Vertx vertx, int port, String local) {
+    return await(connect(vertx, port, local));
+  }
+
+  /** The same without waiting: for code that runs on an event loop (a poll's probe). */
+  public static Future<Raw> connect(Vertx vertx, int port, String local) {
     NetClientOptions options = new NetClientOptions();
     if (local != null) {
       options.setLocalAddress(local);
     }
-    return await(vertx.createNetClient(options).connect(port, "127.0.0.1").map(Raw::new));
+    return vertx.createNetClient(options).connect(port, "127.0.0.1").map(Raw::new);
   }
 
   /** Everything received so far, one char per byte. */
