@@ -61,7 +61,7 @@ final class AccessLog {
     Principal caller = ctx.get(AuthHandler.PRINCIPAL);
     write(
         request.method().name(),
-        printable(request.path()),
+        request.path(),
         !response.headWritten()
             ? "-"
             : response.getStatusCode() + (response.ended() ? "" : " unfinished"),
@@ -82,7 +82,7 @@ final class AccessLog {
           v ->
               write(
                   request.method().name(),
-                  printable(request.path()),
+                  request.path(),
                   Integer.toString(response.getStatusCode()),
                   started,
                   response.bytesWritten(),
@@ -94,7 +94,7 @@ final class AccessLog {
   /** A WebSocket's line, when it closes: its status is the handshake's 101. */
   void webSocketClosed(String path, long started, long bytes, Principal caller) {
     if (enabled) {
-      write("GET", printable(path), "101", started, bytes, null, caller);
+      write("GET", path, "101", started, bytes, null, caller);
     }
   }
 
@@ -127,6 +127,9 @@ final class AccessLog {
       long bytes,
       String generation,
       Principal caller) {
+    if (!LOG.isInfoEnabled()) {
+      return; // the logger turned off: nothing to format
+    }
     String tenant = caller == null ? null : caller.tenant();
     long micros = (System.nanoTime() - started) / 1000;
     try (MDC.MDCCloseable g =
@@ -135,7 +138,7 @@ final class AccessLog {
       LOG.info(
           "{} {} {} {}.{} ms {} B{}{}",
           method,
-          path,
+          printable(path),
           status,
           micros / 1000,
           String.format("%03d", micros % 1000),
