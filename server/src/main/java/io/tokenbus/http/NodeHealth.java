@@ -140,10 +140,6 @@ public final class NodeHealth {
     return draining.compareAndSet(false, true);
   }
 
-  public boolean draining() {
-    return draining.get();
-  }
-
   /** Completed when the node has closed, by whoever drained it first. */
   public Promise<Void> closed() {
     return closed;
