@@ -28,6 +28,7 @@ import io.tokenbus.http.NodeHealth;
 import io.tokenbus.limits.InMemoryUsageCounters;
 import io.tokenbus.limits.Limits;
 import io.tokenbus.limits.UsageCounters;
+import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.InMemorySessionStore;
 import io.tokenbus.session.SessionBatch;
@@ -37,8 +38,12 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.Set;
 import java.util.UUID;
@@ -220,9 +225,19 @@ public final class Tokenbus {
    * serves.
    */
   public static Future<Node> start(TokenbusConfig config) {
+    Metrics metrics = Metrics.create(config.metrics());
     if (!config.cluster().enabled()) {
-      Vertx vertx = Vertx.vertx(vertxOptions());
-      return deploy(vertx, config).onFailure(e -> vertx.close());
+      Vertx vertx = builder(vertxOptions(), metrics).build();
+      return deploy(
+              vertx,
+              config,
+              inMemoryStore(vertx, config),
+              sessionStore(vertx, config),
+              new InMemoryUsageCounters(),
+              UUID.randomUUID().toString(),
+              null,
+              metrics)
+          .onFailure(e -> vertx.close());
     }
     if (config.cluster().secret().isEmpty()) {
       LOG.warn(
@@ -237,8 +252,7 @@ public final class Tokenbus {
     EventBusOptions eventBus = EventBusConfigs.build(config.cluster());
     LOG.info("event bus between nodes: {}", EventBusConfigs.describe(config.cluster().tls()));
     VertxOptions options = vertxOptions().setEventBusOptions(eventBus);
-    return Vertx.builder()
-        .with(options)
+    return builder(options, metrics)
         .withClusterManager(manager)
         .buildClustered()
         .compose(
@@ -275,7 +289,8 @@ public final class Tokenbus {
                                       .getLifecycleService()
                                       .isRunning()
                               ? manager.getNodes().size()
-                              : -1)
+                              : -1,
+                      metrics)
                   .compose(
                       node ->
                           vertx
@@ -311,14 +326,32 @@ public final class Tokenbus {
    * Deploys a node on {@code vertx}; completes once every verticle is ready and the port is bound.
    */
   public static Future<Node> deploy(Vertx vertx, TokenbusConfig config) {
-    return deploy(
+    return deploy(vertx, config, inMemoryStore(vertx, config));
+  }
+
+  private static InMemoryGenerationStore inMemoryStore(Vertx vertx, TokenbusConfig config) {
+    return new InMemoryGenerationStore(
         vertx,
-        config,
-        new InMemoryGenerationStore(
-            vertx,
-            config.generation().retentionSeconds() * 1000L,
-            config.generation().maxRetained(),
-            config.generation().maxRetainedBytes()));
+        config.generation().retentionSeconds() * 1000L,
+        config.generation().maxRetained(),
+        config.generation().maxRetainedBytes());
+  }
+
+  /**
+   * Vert.x with {@code options}, and, with metrics on, Vert.x's own metrics (HTTP server and
+   * client, event bus, pools, JVM) in the node's registry.
+   */
+  private static VertxBuilder builder(VertxOptions options, Metrics metrics) {
+    VertxBuilder builder = Vertx.builder();
+    if (metrics.prometheus() != null) {
+      options.setMetricsOptions(
+          new MicrometerMetricsOptions()
+              .setEnabled(true)
+              .setJvmMetricsEnabled(true)
+              .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+      builder.withMetrics(new MicrometerMetricsFactory(metrics.prometheus()));
+    }
+    return builder.with(options);
   }
 
   private static SessionStore sessionStore(Vertx vertx, TokenbusConfig config) {
@@ -341,7 +374,10 @@ public final class Tokenbus {
         .setEventLoopPoolSize(Runtime.getRuntime().availableProcessors());
   }
 
-  /** Deploys a node on {@code vertx} over the given store. */
+  /**
+   * Deploys a node on {@code vertx} over the given store. Its metrics are tokenbus's own: Vert.x's
+   * come only with a Vert.x built by {@link #start}.
+   */
   public static Future<Node> deploy(Vertx vertx, TokenbusConfig config, GenerationStore store) {
     return deploy(
         vertx,
@@ -350,7 +386,8 @@ public final class Tokenbus {
         sessionStore(vertx, config),
         new InMemoryUsageCounters(),
         UUID.randomUUID().toString(),
-        null);
+        null,
+        Metrics.create(config.metrics()));
   }
 
   private static Future<Node> deploy(
@@ -360,7 +397,8 @@ public final class Tokenbus {
       SessionStore sessionStore,
       UsageCounters counters,
       String nodeId,
-      IntSupplier members) {
+      IntSupplier members,
+      Metrics metrics) {
     BusCodec.registerAll(vertx);
     BusCodec.registerSerialized(vertx, SessionBatch.class);
     BusCodec.registerLocal(vertx, ResumeGeneration.class);
@@ -371,7 +409,10 @@ public final class Tokenbus {
     int idleCancel = config.generation().idleCancelSeconds();
     FanOut fanOut =
         new FanOut(
-            vertx, config.viewer(), idleCancel > 0 ? Math.max(100, idleCancel * 1000L / 3) : 0);
+            vertx,
+            config.viewer(),
+            idleCancel > 0 ? Math.max(100, idleCancel * 1000L / 3) : 0,
+            metrics);
     AtomicInteger running = new AtomicInteger();
     AtomicInteger openStreams = new AtomicInteger();
     Connections connections = Connections.of(config.http());
@@ -386,7 +427,16 @@ public final class Tokenbus {
     // Port 0 is bound as -1: Vert.x then picks one random port shared by every instance, where
     // with 0 each instance would get a port of its own.
     int bindPort = config.http().port() == 0 ? -1 : config.http().port();
-    Upstreams upstreams = new Upstreams(vertx, config);
+    Upstreams upstreams = new Upstreams(vertx, config, metrics);
+    metrics.gauge(
+        "tokenbus_sessions_active",
+        "Chat sessions held on this node (in a cluster, the primary copies it holds)",
+        sessionStore::localCount);
+    metrics.gauge(
+        "tokenbus_cluster_members",
+        "Members of this node's cluster as it sees them (1 when not clustered)",
+        members == null ? () -> 1 : () -> Math.max(0, members.getAsInt()));
+    metrics.watchEventLoops(vertx);
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
     Limits limits = new Limits(config, counters);
     sessions.starter(
@@ -406,7 +456,8 @@ public final class Tokenbus {
                             upstreams,
                             sessions,
                             id -> fanOut.viewers(Addresses.events(id)) > 0,
-                            limits),
+                            limits,
+                            metrics),
                     new DeploymentOptions().setInstances(workers)))
         .compose(
             id ->
@@ -425,7 +476,8 @@ public final class Tokenbus {
                             authenticator.result(),
                             connections,
                             limits,
-                            health),
+                            health,
+                            metrics),
                     new DeploymentOptions().setInstances(httpInstances)))
         .compose(
             id ->

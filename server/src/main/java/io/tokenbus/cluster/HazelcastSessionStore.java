@@ -140,6 +140,11 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   @Override
+  public int localCount() {
+    return (int) sessions.map().getLocalMapStats().getOwnedEntryCount();
+  }
+
+  @Override
   public Future<Integer> count(String tenant) {
     return vertx.executeBlocking(() -> sessions.map().aggregate(new TenantSessions(tenant)), false);
   }

@@ -42,7 +42,16 @@ public record TokenbusConfig(
     Map<String, String> fallbacks,
     Sessions sessions,
     Cluster cluster,
-    Limits limits) {
+    Limits limits,
+    Metrics metrics) {
+
+  /**
+   * {@code GET /metrics}: whether metrics are kept at all, and whether anyone may read them when
+   * auth is on (otherwise only the admin key). {@code maxTenantLabels} bounds the distinct values
+   * of the {@code tenant} label: tenants past it are counted as {@code other}.
+   */
+  public record Metrics(
+      boolean enabled, @JsonProperty("public") boolean open, int maxTenantLabels) {}
 
   /**
    * Per-tenant limits: the defaults every tenant gets ({@code TOKENBUS_LIMITS_*}), and the
@@ -1008,6 +1017,7 @@ public record TokenbusConfig(
     range("sessions.presence-grace-seconds", sessions.presenceGraceSeconds(), 0, 3600);
     notBlank("sessions.default-model", sessions.defaultModel());
     limits.check();
+    range("metrics.max-tenant-labels", metrics.maxTenantLabels, 1, 100_000);
     return new TokenbusConfig(
         http,
         authNormalised,
@@ -1019,7 +1029,8 @@ public record TokenbusConfig(
         Collections.unmodifiableMap(fallbacksNormalised),
         sessions,
         clusterNormalised,
-        limits);
+        limits,
+        metrics);
   }
 
   /** True for 127.0.0.0/8, ::1 and names that resolve to them (localhost). */

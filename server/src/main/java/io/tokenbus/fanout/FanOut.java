@@ -3,6 +3,7 @@ package io.tokenbus.fanout;
 import io.tokenbus.bus.StreamBatch;
 import io.tokenbus.bus.StreamEvent;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.metrics.Metrics;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -45,18 +46,20 @@ public final class FanOut {
   private final Vertx vertx;
   private final TokenbusConfig.Viewer config;
   private final Map<String, Channel<?>> channels = new HashMap<>();
+  private final Metrics metrics;
 
   public FanOut(Vertx vertx, TokenbusConfig.Viewer config) {
-    this(vertx, config, 0);
+    this(vertx, config, 0, Metrics.none());
   }
 
   /**
    * @param watchedReportMs how often the sources of watched streams hear it (0: only at the first
    *     join); a generation's idle-cancel limit needs several reports within it
    */
-  public FanOut(Vertx vertx, TokenbusConfig.Viewer config, long watchedReportMs) {
+  public FanOut(Vertx vertx, TokenbusConfig.Viewer config, long watchedReportMs, Metrics metrics) {
     this.vertx = vertx;
     this.config = config;
+    this.metrics = metrics;
     if (watchedReportMs > 0) {
       vertx.setPeriodic(watchedReportMs, watchedReportMs, t -> reportWatched());
     }
@@ -72,6 +75,10 @@ public final class FanOut {
 
   TokenbusConfig.Viewer config() {
     return config;
+  }
+
+  Metrics metrics() {
+    return metrics;
   }
 
   /** Viewers on this node of the stream published on {@code address}. */

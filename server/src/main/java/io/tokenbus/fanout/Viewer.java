@@ -1,6 +1,7 @@
 package io.tokenbus.fanout;
 
 import io.tokenbus.bus.StreamEvent;
+import io.tokenbus.metrics.Metrics;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -68,6 +69,10 @@ public final class Viewer<E extends StreamEvent> {
 
   private long stallTimer = -1;
   private int readRetries;
+
+  /** Counted among the node's viewers ({@code tokenbus_viewers}) from its start to its end. */
+  private boolean counted;
+
   int slot = -1;
 
   /**
@@ -100,6 +105,8 @@ public final class Viewer<E extends StreamEvent> {
     }
     context = (ContextInternal) FanOut.loopOf(current);
     state = State.CATCHING_UP;
+    counted = true;
+    fanOut.metrics().viewerJoined(transport());
     FanOut.Joined<E> joined = fanOut.join(this);
     frames = joined.frames();
     // The consumer's registration completes on the loop of whoever created the channel: come home
@@ -144,11 +151,31 @@ public final class Viewer<E extends StreamEvent> {
 
   /** The client went away or unsubscribed. */
   public void close() {
+    leave(Metrics.Disconnect.CLIENT);
+  }
+
+  /** Leaves before the stream's end: {@code reason} says why; null if it ended. */
+  private void leave(Metrics.Disconnect reason) {
     if (state != State.CLOSED) {
       state = State.CLOSED;
       cancelStallTimer();
       fanOut.leave(this);
+      if (counted) {
+        counted = false;
+        fanOut.metrics().viewerLeft(transport());
+        if (reason != null) {
+          fanOut.metrics().disconnected(reason);
+        }
+      }
     }
+  }
+
+  private Metrics.Transport transport() {
+    return switch (out.format()) {
+      case WEBSOCKET -> Metrics.Transport.WEBSOCKET;
+      case NONE -> Metrics.Transport.NON_STREAMING;
+      case SSE, CHAT_CHUNKS, CHAT_CHUNKS_WITH_USAGE, SEED_SSE -> Metrics.Transport.SSE;
+    };
   }
 
   /**
@@ -208,6 +235,7 @@ public final class Viewer<E extends StreamEvent> {
   }
 
   private void catchUp(boolean merge) {
+    fanOut.metrics().catchup();
     state = State.CATCHING_UP;
     readLog(merge);
   }
@@ -293,11 +321,10 @@ public final class Viewer<E extends StreamEvent> {
       int j = encoded.fit(i, limit);
       Encoded<E> piece = encoded.range(i, j);
       out.write(piece);
+      fanOut.metrics().delivered(j - i);
       cursor = piece.last().seq();
       if (piece.last().terminal()) {
-        state = State.CLOSED;
-        cancelStallTimer();
-        fanOut.leave(this);
+        leave(null);
         out.end();
         return false;
       }
@@ -323,7 +350,7 @@ public final class Viewer<E extends StreamEvent> {
                         source.id(),
                         limitMs,
                         cursor);
-                    close();
+                    leave(Metrics.Disconnect.STALLED);
                     out.stalled();
                   }
                 });
@@ -337,7 +364,7 @@ public final class Viewer<E extends StreamEvent> {
   }
 
   private void abort(String reason) {
-    close();
+    leave(Metrics.Disconnect.LOST);
     out.lost(reason);
   }
 

@@ -8,6 +8,7 @@ import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.limits.Limits;
+import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.Upstreams;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -48,6 +49,8 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final Predicate<String> watchedHere;
   private final Limits limits;
   private final Progress resume;
+  private final Metrics metrics;
+  private final Metrics.GenerationMeters meters;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
   private MessageConsumer<ControlCommand> control;
@@ -57,6 +60,14 @@ final class GenerationRun implements UpstreamRun.Sink {
   private long ticker = -1;
 
   private long lastWatchedNanos = System.nanoTime();
+
+  /** When this node started running it, and when its last token came (0: none yet). */
+  private final long startNanos = System.nanoTime();
+
+  private long lastTokenNanos;
+
+  /** Its final status, once the terminal event is in the log; null if it was handed over. */
+  private String endStatus;
 
   /**
    * When the generation started, for its wall-clock cap: now, or for one taken over from another
@@ -88,7 +99,12 @@ final class GenerationRun implements UpstreamRun.Sink {
       CommitListener listener,
       Predicate<String> watchedHere,
       Limits limits,
+      Metrics metrics,
       Runnable onEnd) {
+    this.metrics = metrics;
+    this.meters =
+        metrics.generation(
+            info.request().creator().tenant(), info.model(), chain.get(0).provider().name());
     this.watchedHere = watchedHere;
     this.limits = limits;
     this.listener = info.request().session() == null ? CommitListener.NONE : listener;
@@ -118,7 +134,8 @@ final class GenerationRun implements UpstreamRun.Sink {
         .completion()
         .onSuccess(
             v -> {
-              upstream = new UpstreamRun(vertx, info.id(), info.request(), chain, resume, this);
+              upstream =
+                  new UpstreamRun(vertx, info.id(), info.request(), chain, resume, this, metrics);
               // A session's answer belongs to its transcript, watched or not: it ends by itself or
               // by the session's stop.
               int idleCancel = info.request().session() != null ? 0 : config.idleCancelSeconds();
@@ -136,6 +153,7 @@ final class GenerationRun implements UpstreamRun.Sink {
                 listener.resumed(info);
               }
               Audit.started(info, resume != null);
+              meters.started();
               upstream.start();
             });
   }
@@ -251,6 +269,12 @@ final class GenerationRun implements UpstreamRun.Sink {
 
   @Override
   public void delta(String text, String chunk) {
+    long now = System.nanoTime();
+    if (lastTokenNanos == 0 && resume == null) {
+      meters.firstToken(now - startNanos);
+    }
+    meters.token(lastTokenNanos == 0 ? -1 : now - lastTokenNanos);
+    lastTokenNanos = now;
     if (room()) {
       queue(GenerationEvent.delta(nextSeq++, text, chunk));
     }
@@ -272,6 +296,7 @@ final class GenerationRun implements UpstreamRun.Sink {
 
   @Override
   public void recovery(String kind, Failure cause, JsonObject details) {
+    metrics.recovery(kind);
     if (room()) {
       queue(GenerationEvent.recovery(nextSeq++, kind, cause, details.encode()));
     }
@@ -375,6 +400,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   private void ended(EventBatch batch) {
     GenerationEvent terminal = batch.events().get(batch.events().size() - 1);
     Audit.ended(info, terminal);
+    endStatus = GenerationStatus.of(terminal).wireName();
     limits
         .ended(
             info.request().creator(),
@@ -453,6 +479,9 @@ final class GenerationRun implements UpstreamRun.Sink {
     }
     vertx.cancelTimer(ticker);
     control.unregister();
+    if (upstream != null) { // it had started: its start was counted
+      meters.ended(endStatus);
+    }
     ended.tryComplete();
     onEnd.run();
   }

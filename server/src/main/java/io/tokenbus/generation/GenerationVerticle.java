@@ -6,6 +6,7 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.limits.Limits;
+import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.UnavailableProvider;
 import io.tokenbus.provider.Upstreams;
 import io.vertx.core.Future;
@@ -39,6 +40,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final CommitListener listener;
   private final Predicate<String> watchedHere;
   private final Limits limits;
+  private final Metrics metrics;
 
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
@@ -55,8 +57,10 @@ public final class GenerationVerticle extends VerticleBase {
       Upstreams upstreams,
       CommitListener listener,
       Predicate<String> watchedHere,
-      Limits limits) {
+      Limits limits,
+      Metrics metrics) {
     this.limits = limits;
+    this.metrics = metrics;
     this.config = config;
     this.listener = listener;
     this.watchedHere = watchedHere;
@@ -126,6 +130,7 @@ public final class GenerationVerticle extends VerticleBase {
             listener,
             watchedHere,
             limits,
+            metrics,
             () -> {
               runs.remove(info.id());
               running.decrementAndGet();

@@ -4,6 +4,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.Continuation;
 import io.tokenbus.provider.UpstreamCall;
 import io.tokenbus.provider.UpstreamFailure;
@@ -60,6 +61,7 @@ final class UpstreamRun {
   private final GenerationRequest request;
   private final List<Upstreams.Target> chain;
   private final Sink sink;
+  private final Metrics metrics;
   private final StringBuilder text = new StringBuilder();
   private final long deadlineNanos;
 
@@ -99,8 +101,10 @@ final class UpstreamRun {
       GenerationRequest request,
       List<Upstreams.Target> chain,
       Progress from,
-      Sink sink) {
+      Sink sink,
+      Metrics metrics) {
     this.vertx = vertx;
+    this.metrics = metrics;
     this.id = id;
     this.request = request;
     this.chain = chain;
@@ -157,6 +161,7 @@ final class UpstreamRun {
       if (current.call != null) {
         usageDone = usageDone.plus(current.call.usageSoFar());
         current.call.cancel();
+        current.counted("cancelled");
       }
       current = null;
     }
@@ -258,6 +263,7 @@ final class UpstreamRun {
 
   /** Carries out what follows a failed attempt ({@link NextStep} decides). */
   private void onFailure(Attempt attempt, UpstreamFailure failure) {
+    attempt.counted(failure.failure().code());
     usageDone = usageDone.plus(attempt.call == null ? Usage.of(0, 0) : attempt.call.usageSoFar());
     current = null;
     next(
@@ -417,6 +423,7 @@ final class UpstreamRun {
     boolean produced;
     boolean circuitOpen;
     private boolean settled;
+    private boolean counted;
 
     Attempt(Upstreams.Target target) {
       this.target = target;
@@ -453,6 +460,17 @@ final class UpstreamRun {
       }
     }
 
+    /**
+     * Counts how the attempt ended ({@code tokenbus_upstream_requests_total}), once: {@code ok}, an
+     * error code, or {@code cancelled}.
+     */
+    void counted(String status) {
+      if (!counted) {
+        counted = true;
+        metrics.upstreamRequest(target.provider().name(), target.model(), status);
+      }
+    }
+
     private boolean live() {
       return !ended && current == this;
     }
@@ -477,6 +495,7 @@ final class UpstreamRun {
         settle(true);
         usageDone = usageDone.plus(call.usageSoFar());
         call.cancel();
+        counted("ok");
         current = null;
         ended = true;
         stopTimers();
@@ -513,6 +532,7 @@ final class UpstreamRun {
       flushTrimmer();
       settle(true);
       usageDone = usageDone.plus(usage != null ? usage : call.usageSoFar());
+      counted("ok");
       current = null;
       ended = true;
       stopTimers();

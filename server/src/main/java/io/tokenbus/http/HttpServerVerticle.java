@@ -7,6 +7,7 @@ import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.limits.Limits;
+import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Future;
@@ -21,6 +22,7 @@ import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.impl.ConnectionBase;
+import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -66,6 +68,8 @@ public final class HttpServerVerticle extends VerticleBase {
    */
   private final NodeHealth health;
 
+  private final Metrics metrics;
+
   public HttpServerVerticle(
       TokenbusConfig config,
       GenerationStore store,
@@ -79,8 +83,10 @@ public final class HttpServerVerticle extends VerticleBase {
       Authenticator authenticator,
       Connections connections,
       Limits limits,
-      NodeHealth health) {
+      NodeHealth health,
+      Metrics metrics) {
     this.health = health;
+    this.metrics = metrics;
     this.limits = limits;
     this.connections = connections;
     this.nodeId = nodeId;
@@ -310,6 +316,15 @@ public final class HttpServerVerticle extends VerticleBase {
     router.route().handler(origins);
     router.route("/v1/*").handler(auth);
     router.post("/stream").handler(auth);
+    MetricsHandler scrape =
+        new MetricsHandler(vertx, metrics.prometheus(), config.metrics().open());
+    if (scrape.served()) {
+      Route route = router.route("/metrics").method(HttpMethod.GET).method(HttpMethod.HEAD);
+      if (scrape.needsAuth()) {
+        route.handler(auth);
+      }
+      route.handler(scrape::handle);
+    }
     router.post("/v1/chat/completions").handler(json).handler(body).handler(chat::handle);
     router.get("/v1/models").handler(this::models);
     // HEAD is GET without the body (Vert.x sends none), on what answers once rather than streams.

@@ -1,10 +1,13 @@
 package io.tokenbus.provider;
 
+import io.micrometer.core.instrument.Gauge;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.metrics.Metrics;
 import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.core.Vertx;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -26,10 +29,14 @@ public final class ModelCircuits {
   private final Vertx vertx;
   private final String provider;
   private final TokenbusConfig.CircuitBreaker settings;
+  private final Metrics metrics;
+  private final Map<String, Gauge> gauges = new HashMap<>();
   private final LinkedHashMap<String, CircuitBreaker> byModel =
       new LinkedHashMap<>(16, 0.75f, true);
 
-  ModelCircuits(Vertx vertx, String provider, TokenbusConfig.CircuitBreaker settings) {
+  ModelCircuits(
+      Vertx vertx, String provider, TokenbusConfig.CircuitBreaker settings, Metrics metrics) {
+    this.metrics = metrics;
     this.vertx = vertx;
     this.provider = provider;
     this.settings = settings;
@@ -84,6 +91,7 @@ public final class ModelCircuits {
     }
     victim.getValue().close();
     byModel.remove(victim.getKey());
+    metrics.registry().remove(gauges.remove(victim.getKey()));
   }
 
   private CircuitBreaker create(String model) {
@@ -115,6 +123,22 @@ public final class ModelCircuits {
                 provider));
     breaker.closeHandler(
         v -> LOG.info("Circuit of model {} at provider {} closed", model, provider));
+    gauges.put(
+        model,
+        Gauge.builder("tokenbus_circuit_breaker_state", breaker, ModelCircuits::stateValue)
+            .description(
+                "A model's circuit at a provider: 0 closed (calls go through), 1 half-open (one"
+                    + " trial call), 2 open (calls fail at once or go to fallbacks)")
+            .tags("provider", provider, "model", model)
+            .register(metrics.registry()));
     return breaker;
+  }
+
+  private static double stateValue(CircuitBreaker breaker) {
+    return switch (breaker.state()) {
+      case CLOSED -> 0;
+      case HALF_OPEN -> 1;
+      case OPEN -> 2;
+    };
   }
 }

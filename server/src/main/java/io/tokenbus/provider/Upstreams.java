@@ -2,6 +2,7 @@ package io.tokenbus.provider;
 
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.metrics.Metrics;
 import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -66,6 +67,13 @@ public final class Upstreams {
   public record Route(List<Target> chain, Failure failure) {}
 
   public Upstreams(Vertx vertx, TokenbusConfig config) {
+    this(vertx, config, Metrics.none());
+  }
+
+  /**
+   * @param metrics where each model's circuit shows its state
+   */
+  public Upstreams(Vertx vertx, TokenbusConfig config, Metrics metrics) {
     this.config = config;
     this.mock = new MockProvider(vertx, config.mock());
     config
@@ -88,7 +96,7 @@ public final class Upstreams {
                   };
               ModelCircuits circuits =
                   settings.circuitBreaker().failureThreshold() > 0
-                      ? new ModelCircuits(vertx, name, settings.circuitBreaker())
+                      ? new ModelCircuits(vertx, name, settings.circuitBreaker(), metrics)
                       : null;
               providers.put(name, new Served(name, settings, provider, circuits));
             });

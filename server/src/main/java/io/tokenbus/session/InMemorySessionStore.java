@@ -67,6 +67,11 @@ public final class InMemorySessionStore implements SessionStore {
   }
 
   @Override
+  public int localCount() {
+    return sessions.size();
+  }
+
+  @Override
   public Future<Integer> count(String tenant) {
     int count = 0;
     for (SessionState session : sessions.values()) {

@@ -33,6 +33,13 @@ public interface SessionStore {
   }
 
   /**
+   * Sessions held on this node, for {@code tokenbus_sessions_active}: all of them on a single node,
+   * its share (the primary copies it owns) in a cluster, so that the nodes' figures add up to the
+   * cluster's. Answers without waiting.
+   */
+  int localCount();
+
+  /**
    * Whether the sessions hold {@code sessions.max-bytes} (see {@link SessionState#bytes()}): then
    * no question may be posted. Answers it without waiting, from a figure kept as sessions change.
    */

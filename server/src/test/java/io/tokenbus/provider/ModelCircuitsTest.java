@@ -3,10 +3,12 @@ package io.tokenbus.provider;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.metrics.Metrics;
 import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.core.Vertx;
@@ -21,7 +23,7 @@ class ModelCircuitsTest {
 
   private static ModelCircuits circuits(Vertx vertx, int maxModels) {
     return new ModelCircuits(
-        vertx, "openai", new TokenbusConfig.CircuitBreaker(2, 60_000, maxModels));
+        vertx, "openai", new TokenbusConfig.CircuitBreaker(2, 60_000, maxModels), Metrics.none());
   }
 
   @Test
@@ -67,5 +69,33 @@ class ModelCircuitsTest {
     assertEquals(2, circuits.size());
     assertFalse(circuits.has("x"));
     assertTrue(circuits.has("y"));
+  }
+
+  @Test
+  @DisplayName(
+      "each circuit shows its state as tokenbus_circuit_breaker_state, and a forgotten one's gauge"
+          + " goes with it")
+  void gauges(Vertx vertx) {
+    Metrics metrics = Metrics.create(new TokenbusConfig.Metrics(true, false, 10));
+    ModelCircuits circuits =
+        new ModelCircuits(
+            vertx, "openai", new TokenbusConfig.CircuitBreaker(2, 60_000, 2), metrics);
+    circuits.of("x").open();
+    circuits.of("y");
+    assertEquals(2.0, state(metrics, "x"));
+    assertEquals(0.0, state(metrics, "y"));
+    circuits.of("z"); // y, healthy, is forgotten
+    assertNull(metrics.registry().find("tokenbus_circuit_breaker_state").tag("model", "y").gauge());
+    assertEquals(0.0, state(metrics, "z"));
+    assertEquals(2, metrics.registry().find("tokenbus_circuit_breaker_state").gauges().size());
+  }
+
+  private static double state(Metrics metrics, String model) {
+    return metrics
+        .registry()
+        .get("tokenbus_circuit_breaker_state")
+        .tags("provider", "openai", "model", model)
+        .gauge()
+        .value();
   }
 }

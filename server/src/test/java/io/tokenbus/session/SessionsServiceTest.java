@@ -47,6 +47,11 @@ class SessionsServiceTest {
     }
 
     @Override
+    public int localCount() {
+      return store.localCount();
+    }
+
+    @Override
     public Future<Integer> count(String tenant) {
       return store.count(tenant);
     }
@@ -151,6 +156,11 @@ class SessionsServiceTest {
     @Override
     public Future<Void> create(SessionState session) {
       return store.create(session);
+    }
+
+    @Override
+    public int localCount() {
+      return store.localCount();
     }
 
     @Override
