@@ -17,6 +17,8 @@ import io.tokenbus.config.ConfigException;
 import io.tokenbus.config.ConfigLoader;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
+import io.tokenbus.feed.Board;
+import io.tokenbus.feed.GenerationFeed;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.GenerationVerticle;
 import io.tokenbus.generation.InMemoryGenerationStore;
@@ -437,13 +439,23 @@ public final class Tokenbus {
         "Members of this node's cluster as it sees them (1 when not clustered)",
         members == null ? () -> 1 : () -> Math.max(0, members.getAsInt()));
     metrics.watchEventLoops(vertx);
+    GenerationFeed feed =
+        new GenerationFeed(
+            vertx,
+            nodeId,
+            metrics,
+            members == null ? () -> 1 : () -> Math.max(0, members.getAsInt()),
+            connections::open,
+            running::get,
+            fanOut);
+    Board board = new Board(vertx, store, config.websocket().maxFeedPending());
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
     Limits limits = new Limits(config, counters);
     sessions.starter(
         new GenerationClient(vertx, store, config.generation().placementAttempts(), limits)::start);
     Future<Authenticator> authenticator = Authenticator.create(vertx, config.auth());
     NodeHealth health = new NodeHealth(vertx, store, sessionStore, members);
-    return authenticator
+    return Future.all(authenticator, board.ready())
         .compose(
             a ->
                 vertx.deployVerticle(
@@ -457,7 +469,8 @@ public final class Tokenbus {
                             sessions,
                             id -> fanOut.viewers(Addresses.events(id)) > 0,
                             limits,
-                            metrics),
+                            metrics,
+                            feed),
                     new DeploymentOptions().setInstances(workers)))
         .compose(
             id ->
@@ -477,7 +490,8 @@ public final class Tokenbus {
                             connections,
                             limits,
                             health,
-                            metrics),
+                            metrics,
+                            board),
                     new DeploymentOptions().setInstances(httpInstances)))
         .compose(
             id ->

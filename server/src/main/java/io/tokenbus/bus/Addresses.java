@@ -44,6 +44,13 @@ public final class Addresses {
     return GENERATION_PREFIX + generationId + ".events";
   }
 
+  /** The generation whose events address this is, or null for any other address. */
+  public static String generationOfEvents(String address) {
+    return address.startsWith(GENERATION_PREFIX) && address.endsWith(".events")
+        ? address.substring(GENERATION_PREFIX.length(), address.length() - ".events".length())
+        : null;
+  }
+
   public static String control(String generationId) {
     return GENERATION_PREFIX + generationId + ".control";
   }

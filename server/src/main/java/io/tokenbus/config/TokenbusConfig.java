@@ -338,7 +338,7 @@ public record TokenbusConfig(
       int catchUpBufferEvents,
       int coalesceMaxDelayMs) {}
 
-  public record WebSocket(int maxFrameBytes, int maxSubscriptions) {}
+  public record WebSocket(int maxFrameBytes, int maxSubscriptions, int maxFeedPending) {}
 
   /**
    * Who may call: client API keys by tenant ({@code <tenant>:<key>}, comma-separated), and the
@@ -888,6 +888,7 @@ public record TokenbusConfig(
     range("viewer.coalesce-max-delay-ms", viewer.coalesceMaxDelayMs, 0, 1000);
     range("websocket.max-frame-bytes", websocket.maxFrameBytes, 256, 16 * 1024 * 1024);
     range("websocket.max-subscriptions", websocket.maxSubscriptions, 1, 10_000);
+    range("websocket.max-feed-pending", websocket.maxFeedPending, 16, 10_000_000);
     range("generation.workers", generation.workers, 0, 256);
     range("generation.max-concurrent", generation.maxConcurrent, 1, 1_000_000);
     range("generation.placement-attempts", generation.placementAttempts, 1, 1000);

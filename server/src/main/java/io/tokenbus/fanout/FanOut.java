@@ -81,6 +81,13 @@ public final class FanOut {
     return metrics;
   }
 
+  /** Viewers on this node of each stream that has some, by address. */
+  public synchronized Map<String, Integer> viewersByAddress() {
+    Map<String, Integer> counts = new HashMap<>();
+    channels.forEach((address, channel) -> counts.put(address, channel.count));
+    return counts;
+  }
+
   /** Viewers on this node of the stream published on {@code address}. */
   public synchronized int viewers(String address) {
     Channel<?> channel = channels.get(address);

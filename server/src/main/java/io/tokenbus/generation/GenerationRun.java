@@ -7,6 +7,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.feed.GenerationFeed;
 import io.tokenbus.limits.Limits;
 import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.Upstreams;
@@ -51,6 +52,8 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final Progress resume;
   private final Metrics metrics;
   private final Metrics.GenerationMeters meters;
+  private final GenerationFeed feed;
+  private GenerationFeed.Run feedRun;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
   private MessageConsumer<ControlCommand> control;
@@ -100,8 +103,10 @@ final class GenerationRun implements UpstreamRun.Sink {
       Predicate<String> watchedHere,
       Limits limits,
       Metrics metrics,
+      GenerationFeed feed,
       Runnable onEnd) {
     this.metrics = metrics;
+    this.feed = feed;
     this.meters =
         metrics.generation(
             info.request().creator().tenant(), info.model(), chain.get(0).provider().name());
@@ -154,6 +159,7 @@ final class GenerationRun implements UpstreamRun.Sink {
               }
               Audit.started(info, resume != null);
               meters.started();
+              feedRun = feed.started(info, resume != null);
               upstream.start();
             });
   }
@@ -275,6 +281,7 @@ final class GenerationRun implements UpstreamRun.Sink {
     }
     meters.token(lastTokenNanos == 0 ? -1 : now - lastTokenNanos);
     lastTokenNanos = now;
+    feedRun.token();
     if (room()) {
       queue(GenerationEvent.delta(nextSeq++, text, chunk));
     }
@@ -297,6 +304,7 @@ final class GenerationRun implements UpstreamRun.Sink {
   @Override
   public void recovery(String kind, Failure cause, JsonObject details) {
     metrics.recovery(kind);
+    feedRun.recovery();
     if (room()) {
       queue(GenerationEvent.recovery(nextSeq++, kind, cause, details.encode()));
     }
@@ -401,6 +409,7 @@ final class GenerationRun implements UpstreamRun.Sink {
     GenerationEvent terminal = batch.events().get(batch.events().size() - 1);
     Audit.ended(info, terminal);
     endStatus = GenerationStatus.of(terminal).wireName();
+    feedRun.finished(terminal);
     limits
         .ended(
             info.request().creator(),
@@ -481,6 +490,7 @@ final class GenerationRun implements UpstreamRun.Sink {
     control.unregister();
     if (upstream != null) { // it had started: its start was counted
       meters.ended(endStatus);
+      feedRun.gone();
     }
     ended.tryComplete();
     onEnd.run();

@@ -5,6 +5,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.StartReply;
 import io.tokenbus.config.TokenbusConfig;
+import io.tokenbus.feed.GenerationFeed;
 import io.tokenbus.limits.Limits;
 import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.UnavailableProvider;
@@ -41,6 +42,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final Predicate<String> watchedHere;
   private final Limits limits;
   private final Metrics metrics;
+  private final GenerationFeed feed;
 
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
@@ -58,9 +60,11 @@ public final class GenerationVerticle extends VerticleBase {
       CommitListener listener,
       Predicate<String> watchedHere,
       Limits limits,
-      Metrics metrics) {
+      Metrics metrics,
+      GenerationFeed feed) {
     this.limits = limits;
     this.metrics = metrics;
+    this.feed = feed;
     this.config = config;
     this.listener = listener;
     this.watchedHere = watchedHere;
@@ -131,6 +135,7 @@ public final class GenerationVerticle extends VerticleBase {
             watchedHere,
             limits,
             metrics,
+            feed,
             () -> {
               runs.remove(info.id());
               running.decrementAndGet();

@@ -5,6 +5,7 @@ import io.tokenbus.auth.Authenticator;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
+import io.tokenbus.feed.Board;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.limits.Limits;
 import io.tokenbus.metrics.Metrics;
@@ -69,6 +70,7 @@ public final class HttpServerVerticle extends VerticleBase {
   private final NodeHealth health;
 
   private final Metrics metrics;
+  private final Board board;
 
   public HttpServerVerticle(
       TokenbusConfig config,
@@ -84,9 +86,11 @@ public final class HttpServerVerticle extends VerticleBase {
       Connections connections,
       Limits limits,
       NodeHealth health,
-      Metrics metrics) {
+      Metrics metrics,
+      Board board) {
     this.health = health;
     this.metrics = metrics;
+    this.board = board;
     this.limits = limits;
     this.connections = connections;
     this.nodeId = nodeId;
@@ -199,6 +203,7 @@ public final class HttpServerVerticle extends VerticleBase {
                                     generations,
                                     store,
                                     sessions,
+                                    board,
                                     config.websocket().maxSubscriptions())
                                 .start())
                     .onFailure(

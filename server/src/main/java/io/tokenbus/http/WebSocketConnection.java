@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.websocketx.Utf8FrameValidator;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.fanout.WebSocketFrames;
+import io.tokenbus.feed.Board;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.session.Sessions;
 import io.vertx.core.Vertx;
@@ -41,6 +42,7 @@ final class WebSocketConnection {
   private final int maxSubscriptions;
   private final GenerationSubscriptions generations;
   private final SessionMemberships sessions;
+  private final FeedWatches feeds;
 
   /**
    * @param caller who opened it: every frame is checked against this credential
@@ -58,6 +60,7 @@ final class WebSocketConnection {
       GenerationClient client,
       GenerationStore store,
       Sessions sessions,
+      Board board,
       int maxSubscriptions) {
     this.vertx = vertx;
     this.socket = socket;
@@ -67,6 +70,7 @@ final class WebSocketConnection {
     this.maxSubscriptions = maxSubscriptions;
     this.generations = new GenerationSubscriptions(this, client, store, streams);
     this.sessions = new SessionMemberships(this, sessions, streams);
+    this.feeds = new FeedWatches(this, board);
   }
 
   /**
@@ -107,6 +111,7 @@ final class WebSocketConnection {
           writer.stop();
           generations.closeAll();
           sessions.leaveAll();
+          feeds.closeAll();
           access.webSocketClosed(socket.path(), opened, writer.piped(), caller);
         });
     socket.exceptionHandler(this::onException);
@@ -188,7 +193,8 @@ final class WebSocketConnection {
           null,
           null,
           "invalid_frame",
-          "A frame needs a string 'type': subscribe, unsubscribe, generate, cancel, join, leave or typing");
+          "A frame needs a string 'type': subscribe, unsubscribe, generate, cancel, join, leave,"
+              + " typing, watch or unwatch");
       return;
     }
     switch ((String) type) {
@@ -199,6 +205,8 @@ final class WebSocketConnection {
       case "join" -> sessions.join(frame);
       case "leave" -> sessions.leave(frame);
       case "typing" -> sessions.typing(frame);
+      case "watch" -> feeds.watch(frame);
+      case "unwatch" -> feeds.unwatch(frame);
       default ->
           error(
               null,
@@ -207,7 +215,7 @@ final class WebSocketConnection {
               "Unknown frame type '"
                   + type
                   + "': expected subscribe, unsubscribe, generate, "
-                  + "cancel, join, leave or typing");
+                  + "cancel, join, leave, typing, watch or unwatch");
     }
   }
 
@@ -228,7 +236,7 @@ final class WebSocketConnection {
    * watched or starting and sessions joined each take one of {@code websocket.max-subscriptions}.
    */
   boolean full(String kind, String id) {
-    int watching = generations.count() + sessions.count();
+    int watching = generations.count() + sessions.count() + feeds.count();
     if (watching >= maxSubscriptions) {
       error(
           kind,
@@ -236,7 +244,7 @@ final class WebSocketConnection {
           "too_many_subscriptions",
           "This socket already watches "
               + watching
-              + " generations and sessions (websocket.max-subscriptions)");
+              + " generations, sessions and feeds (websocket.max-subscriptions)");
       return true;
     }
     return false;
