@@ -6,7 +6,9 @@ import com.hazelcast.nio.ObjectDataOutput;
 import com.hazelcast.nio.serialization.StreamSerializer;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The Hazelcast serializer of one type tokenbus keeps in the cluster's maps or sends to a partition
@@ -131,5 +133,24 @@ public final class ClusterCodec<T> implements StreamSerializer<T> {
 
   public static ArrayList<String> readStrings(ObjectDataInput in) throws IOException {
     return readList(in, ObjectDataInput::readString);
+  }
+
+  /** String keys to string values, in the map's order, as a count and the pairs. */
+  public static void writeStringMap(ObjectDataOutput out, Map<String, String> map)
+      throws IOException {
+    out.writeInt(map.size());
+    for (Map.Entry<String, String> entry : map.entrySet()) {
+      out.writeString(entry.getKey());
+      out.writeString(entry.getValue());
+    }
+  }
+
+  public static LinkedHashMap<String, String> readStringMap(ObjectDataInput in) throws IOException {
+    int size = in.readInt();
+    LinkedHashMap<String, String> map = new LinkedHashMap<>();
+    for (int i = 0; i < size; i++) {
+      map.put(in.readString(), in.readString());
+    }
+    return map;
   }
 }

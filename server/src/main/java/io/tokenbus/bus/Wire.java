@@ -4,7 +4,9 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The binary form of tokenbus's event-bus records between nodes. Strings are UTF-8 with a length
@@ -159,6 +161,14 @@ final class Wire {
     w.writeString(link == null ? null : link.generation());
     w.writeString(request.creator().tenant());
     w.writeString(request.creator().credential());
+    w.writeInt(request.metadata().size());
+    request
+        .metadata()
+        .forEach(
+            (key, value) -> {
+              w.writeString(key);
+              w.writeString(value);
+            });
   }
 
   static GenerationRequest readRequest(Reader r) {
@@ -170,13 +180,19 @@ final class Wire {
     String message = r.readString();
     String generation = r.readString();
     Creator creator = new Creator(r.readString(), r.readString());
+    int entries = r.readInt();
+    Map<String, String> metadata = new LinkedHashMap<>();
+    for (int i = 0; i < entries; i++) {
+      metadata.put(r.readString(), r.readString());
+    }
     return new GenerationRequest(
         model,
         body,
         maxTokens == null ? null : Integer.valueOf(maxTokens),
         rate == null ? null : Double.valueOf(rate),
         session == null ? null : new SessionLink(session, message, generation),
-        creator);
+        creator,
+        metadata);
   }
 
   static void writeStartReply(Writer w, StartReply reply) {

@@ -72,6 +72,7 @@ final class ClusterCodecs {
             writeDouble(out, g.mockTokensPerSecond);
             SESSION_LINK.writeNullable(out, g.session);
             CREATOR.writeNullable(out, g.creator);
+            ClusterCodec.writeStringMap(out, g.metadata);
             out.writeString(g.owner);
             out.writeString(g.releasedBy);
             out.writeLong(g.epoch);
@@ -88,7 +89,8 @@ final class ClusterCodecs {
                     readInteger(in),
                     readDouble(in),
                     SESSION_LINK.readNullable(in),
-                    CREATOR.readNullable(in));
+                    CREATOR.readNullable(in),
+                    ClusterCodec.readStringMap(in));
             g.owner = in.readString();
             g.releasedBy = in.readString();
             g.epoch = in.readLong();
@@ -175,6 +177,7 @@ final class ClusterCodecs {
             writeDouble(out, i.rate());
             SESSION_LINK.writeNullable(out, i.session());
             CREATOR.writeNullable(out, i.creator());
+            ClusterCodec.writeStringMap(out, i.metadata());
             out.writeString(i.owner());
             out.writeLong(i.epoch());
           },
@@ -188,6 +191,7 @@ final class ClusterCodecs {
                   readDouble(in),
                   SESSION_LINK.readNullable(in),
                   CREATOR.readNullable(in),
+                  ClusterCodec.readStringMap(in),
                   in.readString(),
                   in.readLong()));
 

@@ -267,9 +267,14 @@ final class LogProcessors {
       Double rate,
       SessionLink session,
       Creator creator,
+      Map<String, String> metadata,
       String owner,
       long epoch)
       implements Serializable {
+    GenerationInfoData {
+      metadata = GenerationRequest.metadataOf(metadata);
+    }
+
     GenerationInfoData(StoredGeneration g) {
       this(
           g.id,
@@ -280,6 +285,7 @@ final class LogProcessors {
           g.mockTokensPerSecond,
           g.session,
           g.creator,
+          g.metadata,
           g.owner,
           g.epoch);
     }
@@ -289,7 +295,8 @@ final class LogProcessors {
           id,
           model,
           created,
-          new GenerationRequest(model, new JsonObject(body), maxTokens, rate, session, creator),
+          new GenerationRequest(
+              model, new JsonObject(body), maxTokens, rate, session, creator, metadata),
           owner,
           epoch);
     }

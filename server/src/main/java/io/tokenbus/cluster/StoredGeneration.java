@@ -2,11 +2,13 @@ package io.tokenbus.cluster;
 
 import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.SessionLink;
 import io.tokenbus.generation.GenerationInfo;
 import io.vertx.core.json.JsonObject;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Map;
 
 /**
  * One generation as the cluster stores it: its metadata, owner and epoch, and its event log. Held
@@ -26,6 +28,9 @@ final class StoredGeneration implements Serializable {
   final Double mockTokensPerSecond;
   final SessionLink session;
   final Creator creator;
+
+  /** The client's metadata; kept when the prompt is dropped. */
+  final Map<String, String> metadata;
 
   /** The node writing it; null once released or never re-owned. */
   String owner;
@@ -55,7 +60,8 @@ final class StoredGeneration implements Serializable {
         info.request().maxTokens(),
         info.request().mockTokensPerSecond(),
         info.request().session(),
-        info.request().creator());
+        info.request().creator(),
+        info.request().metadata());
     this.owner = info.owner();
     this.epoch = info.epoch();
   }
@@ -69,7 +75,8 @@ final class StoredGeneration implements Serializable {
       Integer maxTokens,
       Double mockTokensPerSecond,
       SessionLink session,
-      Creator creator) {
+      Creator creator,
+      Map<String, String> metadata) {
     this.id = id;
     this.model = model;
     this.created = created;
@@ -78,5 +85,6 @@ final class StoredGeneration implements Serializable {
     this.mockTokensPerSecond = mockTokensPerSecond;
     this.session = session;
     this.creator = creator;
+    this.metadata = GenerationRequest.metadataOf(metadata);
   }
 }

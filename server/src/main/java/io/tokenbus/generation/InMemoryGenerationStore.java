@@ -173,19 +173,13 @@ public final class InMemoryGenerationStore implements GenerationStore {
   }
 
   /**
-   * The request as a finished generation needs it: its model, limits and links, but not the prompt
-   * (a client could otherwise keep a megabyte per request for the whole retention period).
+   * The request as a finished generation needs it: its model, limits, links and metadata, but not
+   * the prompt (a client could otherwise keep a megabyte per request for the whole retention
+   * period).
    */
   private static GenerationInfo withoutPrompt(GenerationInfo info) {
     GenerationRequest request = info.request();
-    GenerationRequest kept =
-        new GenerationRequest(
-            request.model(),
-            new JsonObject().put("model", request.model()),
-            request.maxTokens(),
-            request.mockTokensPerSecond(),
-            request.session(),
-            request.creator());
+    GenerationRequest kept = request.withBody(new JsonObject().put("model", request.model()));
     return new GenerationInfo(
         info.id(), info.model(), info.created(), kept, info.owner(), info.epoch());
   }

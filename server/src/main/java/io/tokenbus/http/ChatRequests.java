@@ -7,12 +7,20 @@ import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Validates a Chat Completions request body at the edge. Fields tokenbus does not read are kept
  * untouched, so they reach an OpenAI-compatible upstream as the client sent them.
  */
 final class ChatRequests {
+
+  /** OpenAI's limits on {@code metadata}. */
+  static final int MAX_METADATA_KEYS = 16;
+
+  static final int MAX_METADATA_KEY_CHARS = 64;
+  static final int MAX_METADATA_VALUE_CHARS = 512;
 
   private ChatRequests() {}
 
@@ -78,7 +86,72 @@ final class ChatRequests {
       }
       rate = n.doubleValue();
     }
-    return new GenerationRequest(name, body, maxTokens, rate, creator);
+    Map<String, String> metadata = metadata(body);
+    if (!Boolean.TRUE.equals(body.getValue("store"))) {
+      // OpenAI refuses metadata without store: true; tokenbus keeps it for itself instead.
+      body.remove("metadata");
+    }
+    return new GenerationRequest(name, body, maxTokens, rate, null, creator, metadata);
+  }
+
+  /**
+   * The body's {@code metadata}, checked against OpenAI's limits: an object of at most {@value
+   * #MAX_METADATA_KEYS} keys of at most {@value #MAX_METADATA_KEY_CHARS} characters, each value a
+   * string of at most {@value #MAX_METADATA_VALUE_CHARS}. Absent or null is none.
+   */
+  static Map<String, String> metadata(JsonObject body) {
+    Object value = body.getValue("metadata");
+    if (value == null) {
+      return Map.of();
+    }
+    if (!(value instanceof JsonObject object)) {
+      throw badMetadata("'metadata' must be an object of string keys to string values");
+    }
+    if (object.size() > MAX_METADATA_KEYS) {
+      throw badMetadata(
+          "'metadata' has "
+              + object.size()
+              + " keys; at most "
+              + MAX_METADATA_KEYS
+              + " are allowed");
+    }
+    Map<String, String> metadata = new LinkedHashMap<>();
+    for (Map.Entry<String, Object> entry : object) {
+      String key = entry.getKey();
+      if (chars(key) > MAX_METADATA_KEY_CHARS) {
+        throw badMetadata(
+            "'metadata' key '"
+                + key.substring(0, key.offsetByCodePoints(0, 16))
+                + "...' has "
+                + chars(key)
+                + " characters; at most "
+                + MAX_METADATA_KEY_CHARS
+                + " are allowed");
+      }
+      if (!(entry.getValue() instanceof String text)) {
+        throw badMetadata("'metadata." + key + "' must be a string");
+      }
+      if (chars(text) > MAX_METADATA_VALUE_CHARS) {
+        throw badMetadata(
+            "'metadata."
+                + key
+                + "' has "
+                + chars(text)
+                + " characters; at most "
+                + MAX_METADATA_VALUE_CHARS
+                + " are allowed");
+      }
+      metadata.put(key, text);
+    }
+    return metadata;
+  }
+
+  private static ApiException badMetadata(String message) {
+    return ApiException.badRequest("invalid_metadata", message, "metadata");
+  }
+
+  private static int chars(String text) {
+    return text.codePointCount(0, text.length());
   }
 
   static boolean stream(JsonObject body) {

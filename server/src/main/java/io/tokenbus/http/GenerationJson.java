@@ -5,6 +5,7 @@ import io.tokenbus.generation.GenerationEncoder;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.Map;
 
 /** The JSON views of a generation: its status object and its non-streaming chat completion. */
 final class GenerationJson {
@@ -21,6 +22,7 @@ final class GenerationJson {
             .put("model", snapshot.info().model())
             .put("tenant", snapshot.info().request().creator().tenant())
             .put("created", snapshot.info().created())
+            .put("metadata", metadata(snapshot.info().request().metadata()))
             .put("status", snapshot.status().wireName())
             .put("text", snapshot.text())
             .put("seq", snapshot.lastSeq())
@@ -44,6 +46,12 @@ final class GenerationJson {
               .put("type", terminal.failure().type())
               .put("code", terminal.failure().code()));
     }
+    return json;
+  }
+
+  static JsonObject metadata(Map<String, String> metadata) {
+    JsonObject json = new JsonObject();
+    metadata.forEach(json::put);
     return json;
   }
 

@@ -316,13 +316,7 @@ public final class Limits {
       return request;
     }
     int max = (int) Math.min(Integer.MAX_VALUE, cap);
-    return new GenerationRequest(
-        request.model(),
-        request.body(),
-        max,
-        request.mockTokensPerSecond(),
-        request.session(),
-        request.creator());
+    return request.withMaxTokens(max);
   }
 
   private static long untilMidnight(long nowMillis) {

@@ -98,7 +98,8 @@ class ClusterCodecsTest {
                     10,
                     12.5,
                     new SessionLink("sess_1", "m1", "chatcmpl-1"),
-                    new Creator("acme", "key:acme")),
+                    new Creator("acme", "key:acme"),
+                    Map.of("team", "a", "ticket", "ü-42")),
                 "node-a",
                 3));
     g.releasedBy = "node-b";
