@@ -9,6 +9,9 @@ import com.hazelcast.nio.ObjectDataInput;
 import com.hazelcast.nio.ObjectDataOutput;
 import io.tokenbus.bus.ClusterCodec;
 import io.tokenbus.bus.EventCodecs;
+import io.tokenbus.generation.GenerationQuery;
+import io.tokenbus.generation.GenerationStatus;
+import io.tokenbus.generation.GenerationSummary;
 import io.tokenbus.generation.Progress;
 import io.tokenbus.limits.UsageCodecs;
 import io.tokenbus.session.SessionCodecs;
@@ -30,7 +33,8 @@ import java.util.Map;
  *   <li>1–19: event records ({@link EventCodecs});
  *   <li>20–29: tenants' usage ({@link UsageCodecs});
  *   <li>30–69: sessions and their ops ({@link SessionCodecs});
- *   <li>70–109: this package's stored generation, processors and results, and {@link Progress}.
+ *   <li>70–109: this package's stored generation, processors, predicates, projections and results,
+ *       {@link Progress} and {@link GenerationSummary}.
  * </ul>
  *
  * Members whose codecs differ (another tokenbus version that changed a form) cannot share a
@@ -244,6 +248,70 @@ final class ClusterCodecs {
                   in.readInt(),
                   GENERATION_EVENT.readNullable(in)));
 
+  static final ClusterCodec<GenerationSummary> SUMMARY =
+      ClusterCodec.of(
+          GenerationSummary.class,
+          85,
+          (out, g) -> {
+            out.writeString(g.id());
+            out.writeString(g.model());
+            out.writeLong(g.created());
+            out.writeString(g.tenant());
+            out.writeString(g.owner());
+            out.writeInt(g.status().ordinal());
+            ClusterCodec.writeStringMap(out, g.metadata());
+          },
+          in ->
+              new GenerationSummary(
+                  in.readString(),
+                  in.readString(),
+                  in.readLong(),
+                  in.readString(),
+                  in.readString(),
+                  GenerationStatus.values()[in.readInt()],
+                  ClusterCodec.readStringMap(in)));
+
+  static final ClusterCodec<LogProcessors.Listed> LISTED =
+      ClusterCodec.of(
+          LogProcessors.Listed.class,
+          86,
+          (out, l) -> {
+            GenerationQuery q = l.query();
+            out.writeString(q.tenant());
+            out.writeInt(q.status() == null ? -1 : q.status().ordinal());
+            out.writeString(q.model());
+            ClusterCodec.writeStringMap(out, q.metadata());
+            out.writeInt(q.limit());
+            out.writeBoolean(q.after() != null);
+            if (q.after() != null) {
+              out.writeLong(q.after().created());
+              out.writeString(q.after().id());
+            }
+          },
+          in -> {
+            String tenant = in.readString();
+            int status = in.readInt();
+            String model = in.readString();
+            Map<String, String> metadata = ClusterCodec.readStringMap(in);
+            int limit = in.readInt();
+            GenerationQuery.Cursor after =
+                in.readBoolean()
+                    ? new GenerationQuery.Cursor(in.readLong(), in.readString())
+                    : null;
+            return new LogProcessors.Listed(
+                new GenerationQuery(
+                    tenant,
+                    status < 0 ? null : GenerationStatus.values()[status],
+                    model,
+                    metadata,
+                    limit,
+                    after));
+          });
+
+  static final ClusterCodec<LogProcessors.Summarize> SUMMARIZE =
+      ClusterCodec.of(
+          LogProcessors.Summarize.class, 87, (out, s) -> {}, in -> new LogProcessors.Summarize());
+
   /** The op and the op's result are any registered type: written whole, with their type ids. */
   @SuppressWarnings({"rawtypes", "unchecked"})
   static final ClusterCodec<HazelcastSessionStore.Run> RUN =
@@ -368,6 +436,9 @@ final class ClusterCodecs {
             READ_AFTER,
             SNAPSHOT,
             SNAPSHOT_DATA,
+            SUMMARY,
+            LISTED,
+            SUMMARIZE,
             RUN,
             RAN,
             TENANT_SESSIONS,

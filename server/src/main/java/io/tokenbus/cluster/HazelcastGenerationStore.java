@@ -5,8 +5,10 @@ import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationQuery;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.generation.GenerationSummary;
 import io.tokenbus.generation.ResumeGeneration;
 import io.tokenbus.generation.StaleEpochException;
 import io.vertx.core.Future;
@@ -212,6 +214,26 @@ public final class HazelcastGenerationStore implements GenerationStore {
 
   long retainedBytes() {
     return retained.bytes();
+  }
+
+  /**
+   * One query over the whole map: {@link LogProcessors.Listed} runs on each partition's owner, over
+   * the stored objects in place, and only the {@link GenerationSummary} of each match crosses the
+   * network ({@link LogProcessors.Summarize}; a few hundred bytes, metadata included), never a log
+   * or a prompt. Every entry is looked at (running generations plus what each node retains), and
+   * every match travels, then this node keeps the first {@code limit + 1}: narrow filters and the
+   * {@code after} cursor, which are tested on the members, cut what travels. Hazelcast's query
+   * blocks, so it runs on a worker and completes on the caller's context.
+   */
+  @Override
+  public Future<List<GenerationSummary>> list(GenerationQuery query) {
+    return vertx.executeBlocking(
+        () ->
+            query.page(
+                entries
+                    .map()
+                    .project(new LogProcessors.Summarize(), new LogProcessors.Listed(query))),
+        false);
   }
 
   @Override

@@ -2,13 +2,17 @@ package io.tokenbus.cluster;
 
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
+import com.hazelcast.projection.Projection;
 import com.hazelcast.query.Predicate;
 import io.tokenbus.bus.Creator;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.SessionLink;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationQuery;
 import io.tokenbus.generation.GenerationSnapshot;
+import io.tokenbus.generation.GenerationStatus;
+import io.tokenbus.generation.GenerationSummary;
 import io.tokenbus.generation.LogFold;
 import io.tokenbus.generation.Progress;
 import io.vertx.core.json.JsonObject;
@@ -169,6 +173,50 @@ final class LogProcessors {
           && !generation.ended
           && (generation.owner == null || !alive.contains(generation.owner));
     }
+  }
+
+  /**
+   * The generations a listing asks for, tested where they are stored; a value of another type is
+   * skipped, so it cannot fail the whole listing.
+   */
+  record Listed(GenerationQuery query) implements Predicate<String, StoredGeneration> {
+    @Override
+    public boolean apply(Map.Entry<String, StoredGeneration> entry) {
+      return ((Map.Entry<?, ?>) entry).getValue() instanceof StoredGeneration g
+          && query.matches(
+              g.id,
+              g.model,
+              g.created,
+              g.creator == null ? null : g.creator.tenant(),
+              status(g),
+              g.metadata);
+    }
+  }
+
+  /**
+   * A stored generation's {@link GenerationSummary}: only that leaves its member, never the log.
+   */
+  record Summarize() implements Projection<Map.Entry<String, StoredGeneration>, GenerationSummary> {
+    @Override
+    public GenerationSummary transform(Map.Entry<String, StoredGeneration> entry) {
+      StoredGeneration g = entry.getValue();
+      return new GenerationSummary(
+          g.id,
+          g.model,
+          g.created,
+          g.creator == null ? null : g.creator.tenant(),
+          g.owner,
+          status(g),
+          g.metadata);
+    }
+  }
+
+  private static GenerationStatus status(StoredGeneration g) {
+    if (!g.ended || g.events.isEmpty()) {
+      return GenerationStatus.RUNNING;
+    }
+    GenerationEvent last = g.events.get(g.events.size() - 1);
+    return last.terminal() ? GenerationStatus.of(last) : GenerationStatus.RUNNING;
   }
 
   /**

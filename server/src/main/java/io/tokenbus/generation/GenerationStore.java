@@ -39,6 +39,14 @@ public interface GenerationStore {
   Future<Boolean> release(String id, long epoch);
 
   /**
+   * The generations {@code query} asks for, newest first, at most {@code query.limit() + 1} of them
+   * (one more than a page, so the caller knows whether another follows). Summaries only, never a
+   * log; every kept generation is looked at, so the cost grows with what the store holds (running
+   * ones plus at most {@code generation.max-retained} finished ones per node).
+   */
+  Future<List<GenerationSummary>> list(GenerationQuery query);
+
+  /**
    * The tenant of a generation that ended and is no longer kept (evicted past a bound, or past its
    * retention), or null when the id is unknown or still kept. Lets an answer say "expired" rather
    * than "never existed"; a store that does not remember answers null.

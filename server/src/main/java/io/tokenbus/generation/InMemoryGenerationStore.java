@@ -209,6 +209,28 @@ public final class InMemoryGenerationStore implements GenerationStore {
     return Future.succeededFuture(LogFold.of(events).snapshot(log.info));
   }
 
+  /**
+   * Looks at every kept generation on the caller's thread (running ones plus at most {@code
+   * maxRetained} finished): each log's monitor is taken only to read its status, and no more than a
+   * page and one are kept while scanning.
+   */
+  @Override
+  public Future<List<GenerationSummary>> list(GenerationQuery query) {
+    return Future.succeededFuture(
+        query.page(
+            () ->
+                logs.values().stream()
+                    .map(log -> GenerationSummary.of(log.info, status(log)))
+                    .filter(query::matches)
+                    .iterator()));
+  }
+
+  private static GenerationStatus status(Log log) {
+    synchronized (log) {
+      return GenerationStatus.of(log.terminal ? log.events.get(log.events.size() - 1) : null);
+    }
+  }
+
   /** A single node has nobody to hand a generation to. */
   @Override
   public Future<Boolean> release(String id, long epoch) {

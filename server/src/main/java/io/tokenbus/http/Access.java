@@ -71,6 +71,26 @@ final class Access {
   }
 
   /**
+   * Before a listing: 403 unless {@code caller} may see generations at all (the {@code watch} or
+   * {@code generate} scope) and is not restricted to one generation or session, which a listing
+   * would reach past. Which generations it lists is the tenant's business ({@link Principal#sees}),
+   * as for one generation.
+   */
+  static void mayListGenerations(Principal caller) {
+    if (!caller.may(Scope.WATCH) && !caller.may(Scope.GENERATE)) {
+      throw denied(
+          "This credential may not list generations: it has neither the 'watch' nor the 'generate'"
+              + " scope");
+    }
+    if (caller.grant() != null) {
+      throw denied(
+          "This token is restricted to one "
+              + kindName(caller.grant())
+              + "; it may not list generations");
+    }
+  }
+
+  /**
    * After the lookup: whether {@code caller} reaches generation {@code info}; false (answer as for
    * an unknown id) for another tenant's, or another than the one a restricted credential names.
    */

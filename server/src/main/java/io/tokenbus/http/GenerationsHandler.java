@@ -7,6 +7,7 @@ import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationQuery;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStatus;
 import io.tokenbus.generation.GenerationStore;
@@ -15,7 +16,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 
-/** {@code /v1/generations}: start without watching, status, the SSE event stream, cancel. */
+/** {@code /v1/generations}: start without watching, list, status, the SSE event stream, cancel. */
 final class GenerationsHandler {
 
   private final GenerationClient generations;
@@ -61,6 +62,43 @@ final class GenerationsHandler {
   /** A token that lets a browser read this one generation, and nothing else. */
   private String watchToken(GenerationInfo info) {
     return authenticator.watchToken(info.request().creator().tenant(), info.id());
+  }
+
+  /**
+   * {@code GET /v1/generations}: the generations the caller may see, newest first, filtered and
+   * paged by the query string ({@link GenerationListing}): a tenant's own, every tenant's for the
+   * admin.
+   */
+  void list(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    Access.mayListGenerations(caller);
+    GenerationListing.Request request = GenerationListing.parse(ctx.queryParams());
+    String tenant = caller.admin() ? null : caller.tenant();
+    cursor(caller, request.after())
+        .compose(cursor -> store.list(request.query(tenant, cursor)))
+        .onSuccess(
+            found ->
+                ctx.response()
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(GenerationListing.page(found, request.limit(), streams::viewers).encode()))
+        .onFailure(ctx::fail);
+  }
+
+  /**
+   * Where the page after generation {@code after} starts: its creation time and id. One the caller
+   * cannot see is refused exactly as an unknown one.
+   */
+  private Future<GenerationQuery.Cursor> cursor(Principal caller, String after) {
+    if (after == null) {
+      return Future.succeededFuture();
+    }
+    return store
+        .info(after)
+        .compose(
+            info ->
+                info != null && Access.reaches(caller, info)
+                    ? Future.succeededFuture(new GenerationQuery.Cursor(info.created(), info.id()))
+                    : Future.failedFuture(GenerationListing.unknownCursor(after)));
   }
 
   /** {@code GET /v1/generations/{id}}. */

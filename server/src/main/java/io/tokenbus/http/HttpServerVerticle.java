@@ -344,6 +344,7 @@ public final class HttpServerVerticle extends VerticleBase {
     router.post("/v1/sessions/:id/typing").handler(json).handler(body).handler(chats::typing);
     router.get("/v1/sessions/:id/events").handler(chats::events);
     router.post("/v1/generations").handler(json).handler(body).handler(gens::create);
+    router.get("/v1/generations").handler(gens::list);
     router.get("/v1/generations/:id").handler(gens::status);
     router.head("/v1/generations/:id").handler(gens::status);
     router.get("/v1/generations/:id/events").handler(gens::events);

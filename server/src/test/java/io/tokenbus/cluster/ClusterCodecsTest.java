@@ -21,6 +21,9 @@ import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.bus.SessionLink;
 import io.tokenbus.bus.Usage;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationQuery;
+import io.tokenbus.generation.GenerationStatus;
+import io.tokenbus.generation.GenerationSummary;
 import io.tokenbus.generation.Progress;
 import io.tokenbus.limits.TenantUsage;
 import io.tokenbus.session.SessionSamples;
@@ -179,6 +182,26 @@ class ClusterCodecsTest {
                 2,
                 GenerationEvent.recovery(5, "restart", FAILURE, null)),
             new LogProcessors.SnapshotData(bareInfo, "", 0, 0, null, 0, null),
+            new GenerationSummary(
+                "chatcmpl-1",
+                "mock",
+                1700,
+                "acme",
+                "node-a",
+                GenerationStatus.CANCELLED,
+                Map.of("team", "a")),
+            new GenerationSummary(
+                "chatcmpl-2", "mock", 1, null, null, GenerationStatus.RUNNING, null),
+            new LogProcessors.Listed(
+                new GenerationQuery(
+                    "acme",
+                    GenerationStatus.RUNNING,
+                    "mock",
+                    Map.of("team", "a", "desk", "é"),
+                    20,
+                    new GenerationQuery.Cursor(1700, "chatcmpl-1"))),
+            new LogProcessors.Listed(new GenerationQuery(null, null, null, null, 1, null)),
+            new LogProcessors.Summarize(),
             new HazelcastSessionStore.Run<>(SessionSamples.op(), 3600, 600),
             new HazelcastSessionStore.Ran<>(SessionSamples.result(), -96, "acme"),
             tenantSessions,

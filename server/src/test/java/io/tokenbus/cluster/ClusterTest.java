@@ -17,8 +17,10 @@ import io.vertx.ext.web.client.WebClientOptions;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -162,5 +164,56 @@ class ClusterTest {
     await(onB.ended());
     assertEquals("cancelled", onA.events().items().get(onA.events().size() - 1).event());
     assertEquals(onA.events().items(), onB.events().items());
+  }
+
+  @Test
+  @DisplayName(
+      "GET /v1/generations on either node lists what runs or ran on both, filtered and paged alike")
+  void listsAcrossNodes(Vertx vertx) {
+    String nodeA = get(vertx, portA, "/health").getString("node");
+    String nodeB = get(vertx, portB, "/health").getString("node");
+    JsonObject tag = new JsonObject().put("run", UUID.randomUUID().toString());
+    Map<String, String> nodeOf = new HashMap<>();
+    for (int port : new int[] {portA, portB}) {
+      String node = port == portA ? nodeA : nodeB;
+      nodeOf.put(start(vertx, port, TestHub.mockRequest(1200, 20).put("metadata", tag)), node);
+      var chat =
+          await(
+              web(vertx, port)
+                  .post("/v1/chat/completions")
+                  .sendJsonObject(TestHub.mockRequest(3, 1000).put("metadata", tag)));
+      assertEquals(200, chat.statusCode(), chat.bodyAsString());
+      nodeOf.put(chat.getHeader("X-Generation-Id"), node);
+    }
+    String ofRun = "/v1/generations?metadata.run=" + tag.getString("run");
+
+    JsonObject fromA = get(vertx, portA, ofRun);
+    JsonObject fromB = get(vertx, portB, ofRun);
+    assertEquals(fromA, fromB);
+    List<String> listed = new ArrayList<>();
+    for (Object item : fromA.getJsonArray("data")) {
+      JsonObject g = (JsonObject) item;
+      listed.add(g.getString("id"));
+      assertEquals(nodeOf.get(g.getString("id")), g.getString("node"), g.encode());
+      assertEquals(tag, g.getJsonObject("metadata"));
+    }
+    assertEquals(nodeOf.keySet().stream().sorted().toList(), listed.stream().sorted().toList());
+    assertEquals(2, get(vertx, portB, ofRun + "&status=running").getJsonArray("data").size());
+    assertEquals(2, get(vertx, portA, ofRun + "&status=completed").getJsonArray("data").size());
+
+    // One page at a time, alternating nodes: the cursor is the same on both.
+    List<String> walked = new ArrayList<>();
+    String after = null;
+    for (int i = 0; i < 4; i++) {
+      JsonObject page =
+          get(
+              vertx,
+              i % 2 == 0 ? portA : portB,
+              ofRun + "&limit=1" + (after == null ? "" : "&after=" + after));
+      assertEquals(i < 3, page.getBoolean("has_more"));
+      after = page.getString("last_id");
+      walked.add(after);
+    }
+    assertEquals(listed, walked);
   }
 }

@@ -11,13 +11,21 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.internal.serialization.impl.HeapData;
 import com.hazelcast.map.IMap;
 import com.hazelcast.nio.serialization.HazelcastSerializationException;
+import io.tokenbus.bus.Creator;
+import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.ConfigLoader;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationQuery;
+import io.tokenbus.generation.GenerationStatus;
+import io.tokenbus.generation.GenerationSummary;
 import io.tokenbus.support.TestCluster;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
@@ -99,5 +107,36 @@ class UnreadableEntriesTest {
       assertEquals(
           false, await(entries.run(key, new LogProcessors.Evict(), false)), key + " evicted");
     }
+  }
+
+  @Test
+  @DisplayName("a value of another type in the generations map is skipped by a listing, not fatal")
+  void skippedByListings(Vertx vertx) {
+    HazelcastGenerationStore store = new HazelcastGenerationStore(vertx, hazelcast, 60, "node-a");
+    IMap<String, Object> generations = hazelcast.getMap(HazelcastGenerationStore.MAP);
+    generations.put("chatcmpl-foreign", "not a generation");
+    GenerationRequest request =
+        new GenerationRequest(
+            "mock",
+            new JsonObject().put("model", "mock"),
+            null,
+            null,
+            null,
+            new Creator("acme", "acme#1"),
+            Map.of("team", "a"));
+    await(store.create(new GenerationInfo("chatcmpl-real", "mock", 1700, request, "node-a", 1)));
+    List<GenerationSummary> listed =
+        await(store.list(new GenerationQuery(null, null, null, null, 20, null)));
+    assertEquals(
+        List.of(
+            new GenerationSummary(
+                "chatcmpl-real",
+                "mock",
+                1700,
+                "acme",
+                "node-a",
+                GenerationStatus.RUNNING,
+                Map.of("team", "a"))),
+        listed);
   }
 }

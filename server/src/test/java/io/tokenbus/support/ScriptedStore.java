@@ -2,8 +2,10 @@ package io.tokenbus.support;
 
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationQuery;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.generation.GenerationSummary;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -123,6 +125,11 @@ public final class ScriptedStore implements GenerationStore {
     Promise<Void> hold = heldRead;
     heldRead = null;
     return later(hold == null ? read : read.compose(events -> hold.future().map(events)));
+  }
+
+  @Override
+  public Future<List<GenerationSummary>> list(GenerationQuery query) {
+    return later(store.list(query));
   }
 
   @Override
