@@ -76,6 +76,7 @@ public final class GenerationFeed {
   /** What a watcher learns of a generation first (the request itself is never told). */
   static JsonObject describe(GenerationInfo info) {
     JsonObject metadata = new JsonObject();
+    info.request().metadata().forEach(metadata::put);
     return new JsonObject()
         .put("id", info.id())
         .put("model", info.model())

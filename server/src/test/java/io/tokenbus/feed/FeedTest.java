@@ -246,6 +246,56 @@ class FeedTest {
   }
 
   @Test
+  @DisplayName(
+      "a filter on metadata passes the generations whose metadata has every key given, with"
+          + " their metadata in each frame")
+  void metadataFilter(Vertx vertx) {
+    TestHub hub = hub(vertx);
+    WsClient teamA = socket(vertx, hub.port(), ACME);
+    teamA.send(
+        watch("generations")
+            .put("filter", new JsonObject().put("metadata", new JsonObject().put("team", "a"))));
+    WsClient all = socket(vertx, hub.port(), ACME);
+    all.send(watch("generations"));
+    await(teamA.frames().whenAny(f -> "watching".equals(f.getString("type"))));
+    await(all.frames().whenAny(f -> "watching".equals(f.getString("type"))));
+    String b =
+        await(
+            start(
+                vertx,
+                hub.port(),
+                ACME,
+                TestHub.mockRequest(3, 500).put("metadata", new JsonObject().put("team", "b"))));
+    String none = await(start(vertx, hub.port(), ACME, TestHub.mockRequest(3, 500)));
+    for (String id : List.of(b, none)) {
+      await(
+          all.frames()
+              .whenAny(
+                  f ->
+                      "generation.finished".equals(f.getString("type"))
+                          && id.equals(f.getString("id"))),
+          10);
+    }
+    // Started after the board dealt with b and none: on teamA's socket, anything of theirs would
+    // come before a's frames.
+    JsonObject tags = new JsonObject().put("team", "a").put("desk", "7");
+    String a =
+        await(start(vertx, hub.port(), ACME, TestHub.mockRequest(3, 500).put("metadata", tags)));
+    JsonObject finished =
+        await(
+            teamA
+                .frames()
+                .whenAny(
+                    f ->
+                        "generation.finished".equals(f.getString("type"))
+                            && a.equals(f.getString("id"))),
+            10);
+    assertEquals(tags, finished.getJsonObject("metadata"));
+    assertEquals(tags, about(teamA, a).get(0).getJsonObject("metadata"));
+    assertTrue(about(teamA, b).isEmpty() && about(teamA, none).isEmpty(), "filtered out");
+  }
+
+  @Test
   @DisplayName("the cluster feed (admin only) sends a snapshot of the node once a second")
   void clusterFeed(Vertx vertx) {
     TestHub hub = hub(vertx);
