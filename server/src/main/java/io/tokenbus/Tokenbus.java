@@ -455,7 +455,7 @@ public final class Tokenbus {
         new GenerationClient(vertx, store, config.generation().placementAttempts(), limits)::start);
     Future<Authenticator> authenticator = Authenticator.create(vertx, config.auth());
     NodeHealth health = new NodeHealth(vertx, store, sessionStore, members);
-    return Future.all(authenticator, board.ready())
+    return authenticator
         .compose(
             a ->
                 vertx.deployVerticle(
@@ -493,6 +493,13 @@ public final class Tokenbus {
                             metrics,
                             board),
                     new DeploymentOptions().setInstances(httpInstances)))
+        // After the verticles: their contexts must pair each HTTP verticle with a worker on one
+        // loop, which a context made earlier would shift.
+        .compose(
+            id -> {
+              feed.start();
+              return board.start();
+            })
         .compose(
             id ->
                 ports.size() == 1

@@ -10,6 +10,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -40,7 +41,7 @@ public final class Board {
   private final Vertx vertx;
   private final GenerationStore store;
   private final int maxPending;
-  private final Context context;
+  private Context context;
   private final Map<String, Entry> generations = new LinkedHashMap<>();
   private final Map<String, NodeState> nodes = new LinkedHashMap<>();
   private final List<Watcher> watchers = new ArrayList<>();
@@ -54,7 +55,15 @@ public final class Board {
     this.vertx = vertx;
     this.store = store;
     this.maxPending = maxPending;
-    this.context = vertx.getOrCreateContext();
+  }
+
+  /**
+   * Starts listening, on an event-loop context of its own. Called once the node's verticles are
+   * deployed: a context made before them would shift Vert.x's round-robin of loops, and a request's
+   * HTTP verticle would no longer share its loop with a generation worker.
+   */
+  public Future<Void> start() {
+    context = ((VertxInternal) vertx).createEventLoopContext();
     context.runOnContext(
         v -> {
           Future.all(
@@ -70,10 +79,6 @@ public final class Board {
               .onComplete(ready);
           vertx.setPeriodic(1000, t -> expire());
         });
-  }
-
-  /** Completes once the board hears what nodes publish (in a cluster, every node). */
-  public Future<Void> ready() {
     return ready.future();
   }
 
@@ -117,17 +122,23 @@ public final class Board {
     Watcher watcher =
         new Watcher(
             this, feed, caller, model, metadata, vertx.getOrCreateContext(), sink, maxPending);
-    context.runOnContext(
-        v -> {
-          watchers.add(watcher);
-          sendState(watcher);
-        });
+    ready
+        .future()
+        .onSuccess(
+            started ->
+                context.runOnContext(
+                    v -> {
+                      if (!watcher.stopped()) {
+                        watchers.add(watcher);
+                        sendState(watcher);
+                      }
+                    }));
     return watcher;
   }
 
   public void unwatch(Watcher watcher) {
     watcher.stop();
-    context.runOnContext(v -> watchers.remove(watcher));
+    ready.future().onSuccess(started -> context.runOnContext(v -> watchers.remove(watcher)));
   }
 
   /** A watcher that overflowed: it is told to start over, and gets the state again. */

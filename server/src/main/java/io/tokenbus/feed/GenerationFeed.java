@@ -8,6 +8,7 @@ import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationStatus;
 import io.tokenbus.metrics.Metrics;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
@@ -60,7 +61,16 @@ public final class GenerationFeed {
     this.connections = connections;
     this.running = running;
     this.fanOut = fanOut;
-    vertx.setPeriodic(REPORT_MS, t -> report());
+  }
+
+  /**
+   * Starts the reports, on an event-loop context of its own: once the node's verticles are deployed
+   * (see {@link Board#start}).
+   */
+  public void start() {
+    ((VertxInternal) vertx)
+        .createEventLoopContext()
+        .runOnContext(v -> vertx.setPeriodic(REPORT_MS, t -> report()));
   }
 
   /** The generation started running here (or was taken over by this node). */

@@ -101,7 +101,7 @@ class BoardTest {
   @DisplayName("while the socket is full, a generation's progress waits as its latest one only")
   void merged(Vertx vertx) {
     Board board = new Board(vertx, new ScriptedStore(vertx), 1000);
-    await(board.ready());
+    await(board.start());
     SlowSink sink = new SlowSink();
     board.watch(Watcher.Feed.GENERATIONS, Principal.ANONYMOUS, null, Map.of(), sink);
     SlowSink fast = fast(board);
@@ -135,7 +135,7 @@ class BoardTest {
           + " feed.reset and the current state again")
   void overflow(Vertx vertx) {
     Board board = new Board(vertx, new ScriptedStore(vertx), 16);
-    await(board.ready());
+    await(board.start());
     SlowSink sink = new SlowSink();
     board.watch(Watcher.Feed.GENERATIONS, Principal.ANONYMOUS, null, Map.of(), sink);
     SlowSink fast = fast(board);
