@@ -24,6 +24,12 @@ public final class Addresses {
    */
   public static final String GENERATION_ID_HEADER = "tokenbus-generation-id";
 
+  /**
+   * Header of a start request: when the node that took the client's request began starting it (Unix
+   * milliseconds), where the generation's time to first token is counted from.
+   */
+  public static final String RECEIVED_AT_HEADER = "tokenbus-received-at";
+
   /** Node-local: generations this node has taken over, for one of its workers to continue. */
   public static final String RESUME = "tokenbus.work.resume";
 

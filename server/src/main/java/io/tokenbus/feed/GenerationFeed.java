@@ -155,13 +155,15 @@ public final class GenerationFeed {
       this.info = info;
     }
 
-    /** A token came from the upstream; {@code firstNanos} since the start when it is the first. */
+    /** A token came from the upstream. */
     public void token() {
-      if (firstTokenMs < 0) {
-        firstTokenMs = (System.nanoTime() - startNanos) / 1_000_000;
-      }
       tokenCount++;
       tokens.incrementAndGet();
+    }
+
+    /** Its first token was published {@code ms} after its request was taken. */
+    public void firstToken(long ms) {
+      firstTokenMs = ms;
     }
 
     public void recovery() {

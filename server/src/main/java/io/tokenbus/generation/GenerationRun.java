@@ -64,9 +64,18 @@ final class GenerationRun implements UpstreamRun.Sink {
 
   private long lastWatchedNanos = System.nanoTime();
 
-  /** When this node started running it, and when its last token came (0: none yet). */
-  private final long startNanos = System.nanoTime();
+  /**
+   * When the node that took its request began starting it (Unix ms), or -1 for one taken over: its
+   * time to first token runs from there to its first token's publication.
+   */
+  private final long receivedAt;
 
+  /** The seq of its first delta (0: none yet), and whether its publication was timed. */
+  private long firstDeltaSeq;
+
+  private boolean firstTokenTimed;
+
+  /** When its last token came from the upstream (0: none yet). */
   private long lastTokenNanos;
 
   /** Its final status, once the terminal event is in the log; null if it was handed over. */
@@ -99,6 +108,7 @@ final class GenerationRun implements UpstreamRun.Sink {
       TokenbusConfig config,
       List<Upstreams.Target> chain,
       Progress resume,
+      long receivedAt,
       CommitListener listener,
       Predicate<String> watchedHere,
       Limits limits,
@@ -107,6 +117,7 @@ final class GenerationRun implements UpstreamRun.Sink {
       Runnable onEnd) {
     this.metrics = metrics;
     this.feed = feed;
+    this.receivedAt = receivedAt;
     this.meters =
         metrics.generation(
             info.request().creator().tenant(), info.model(), chain.get(0).provider().name());
@@ -276,14 +287,30 @@ final class GenerationRun implements UpstreamRun.Sink {
   @Override
   public void delta(String text, String chunk) {
     long now = System.nanoTime();
-    if (lastTokenNanos == 0 && resume == null) {
-      meters.firstToken(now - startNanos);
-    }
     meters.token(lastTokenNanos == 0 ? -1 : now - lastTokenNanos);
     lastTokenNanos = now;
     feedRun.token();
     if (room()) {
+      if (firstDeltaSeq == 0) {
+        firstDeltaSeq = nextSeq;
+      }
       queue(GenerationEvent.delta(nextSeq++, text, chunk));
+    }
+  }
+
+  /**
+   * The batch is published: if it holds the first token, the time to first token is what the client
+   * of the request saw, but for its own network: from its node taking the request (clocks of two
+   * nodes may differ by their skew) to the token published on the bus.
+   */
+  private void published(EventBatch batch) {
+    if (!firstTokenTimed && firstDeltaSeq > 0 && batch.lastSeq() >= firstDeltaSeq) {
+      firstTokenTimed = true;
+      if (receivedAt > 0) {
+        long ms = Math.max(0, System.currentTimeMillis() - receivedAt);
+        meters.firstToken(ms * 1_000_000);
+        feedRun.firstToken(ms);
+      }
     }
   }
 
@@ -391,6 +418,7 @@ final class GenerationRun implements UpstreamRun.Sink {
                 return;
               }
               vertx.eventBus().publish(Addresses.events(info.id()), batch);
+              published(batch);
               listener.committed(info, batch.events());
               if (!pending.isEmpty()) {
                 flush();
@@ -409,7 +437,6 @@ final class GenerationRun implements UpstreamRun.Sink {
     GenerationEvent terminal = batch.events().get(batch.events().size() - 1);
     Audit.ended(info, terminal);
     endStatus = GenerationStatus.of(terminal).wireName();
-    feedRun.finished(terminal);
     limits
         .ended(
             info.request().creator(),
@@ -418,6 +445,8 @@ final class GenerationRun implements UpstreamRun.Sink {
         .onComplete(
             freed -> {
               vertx.eventBus().publish(Addresses.events(info.id()), batch);
+              published(batch);
+              feedRun.finished(terminal);
               listener.committed(info, batch.events());
               stop();
             });

@@ -111,7 +111,7 @@ public final class GenerationVerticle extends VerticleBase {
                     Upstreams.MOCK_POLICY,
                     null));
     running.incrementAndGet();
-    launch(resume.info(), chain, resume.progress())
+    launch(resume.info(), chain, resume.progress(), -1)
         .onSuccess(
             v ->
                 LOG.info(
@@ -122,7 +122,8 @@ public final class GenerationVerticle extends VerticleBase {
   }
 
   /** Runs a generation on this worker until it ends or is released. */
-  private Future<Void> launch(GenerationInfo info, List<Upstreams.Target> chain, Progress resume) {
+  private Future<Void> launch(
+      GenerationInfo info, List<Upstreams.Target> chain, Progress resume, long receivedAt) {
     GenerationRun run =
         new GenerationRun(
             vertx,
@@ -131,6 +132,7 @@ public final class GenerationVerticle extends VerticleBase {
             config,
             chain,
             resume,
+            receivedAt,
             listener,
             watchedHere,
             limits,
@@ -142,6 +144,16 @@ public final class GenerationVerticle extends VerticleBase {
             });
     runs.put(info.id(), run);
     return run.start();
+  }
+
+  /** When the request's node took it (Unix ms), or now for a sender that did not say. */
+  private static long receivedAt(Message<?> message) {
+    String received = message.headers().get(Addresses.RECEIVED_AT_HEADER);
+    try {
+      return received == null ? System.currentTimeMillis() : Long.parseLong(received);
+    } catch (NumberFormatException e) {
+      return System.currentTimeMillis();
+    }
   }
 
   private void onRequest(Message<GenerationRequest> message) {
@@ -172,7 +184,7 @@ public final class GenerationVerticle extends VerticleBase {
             id, request.model(), System.currentTimeMillis() / 1000, request, nodeId, 1);
     store
         .create(info)
-        .compose(v -> launch(info, route.chain(), null))
+        .compose(v -> launch(info, route.chain(), null, receivedAt(message)))
         .onSuccess(
             v -> {
               LOG.debug(

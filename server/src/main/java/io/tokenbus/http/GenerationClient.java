@@ -56,12 +56,13 @@ public final class GenerationClient {
    */
   public Future<GenerationInfo> start(GenerationRequest request) {
     String id = request.session() != null ? request.session().generation() : GenerationIds.next();
+    long received = System.currentTimeMillis();
     return limits
         .admit(request, id)
         .recover(GenerationClient::asAnswer)
         .compose(
             admitted ->
-                placeHereFirst(admitted, id)
+                placeHereFirst(admitted, id, received)
                     .compose(
                         reply -> {
                           if (reply.failure() == null) {
@@ -97,36 +98,43 @@ public final class GenerationClient {
     return Future.failedFuture(e instanceof LimitExceeded l ? ApiException.of(l) : e);
   }
 
-  private Future<StartReply> placeHereFirst(GenerationRequest request, String id) {
+  private Future<StartReply> placeHereFirst(GenerationRequest request, String id, long received) {
     if (!Context.isOnEventLoopThread()) {
-      return place(request, id, 1);
+      return place(request, id, received, 1);
     }
-    return ask(Addresses.workOn(Thread.currentThread()), request, id, LOCAL_START)
+    return ask(Addresses.workOn(Thread.currentThread()), request, id, received, LOCAL_START)
         .compose(
             reply ->
                 full(reply) && placementAttempts > 1
-                    ? place(request, id, 2)
+                    ? place(request, id, received, 2)
                     : Future.succeededFuture(reply),
-            e -> noOwner(e) ? place(request, id, 1) : Future.failedFuture(e));
+            e -> noOwner(e) ? place(request, id, received, 1) : Future.failedFuture(e));
   }
 
-  private Future<StartReply> place(GenerationRequest request, String id, int attempt) {
-    return ask(Addresses.WORK, request, id, START)
+  private Future<StartReply> place(
+      GenerationRequest request, String id, long received, int attempt) {
+    return ask(Addresses.WORK, request, id, received, START)
         .compose(
             reply ->
                 full(reply) && attempt < placementAttempts
-                    ? place(request, id, attempt + 1)
+                    ? place(request, id, received, attempt + 1)
                     : Future.succeededFuture(reply));
   }
 
   private Future<StartReply> ask(
-      String address, GenerationRequest request, String id, DeliveryOptions options) {
+      String address,
+      GenerationRequest request,
+      String id,
+      long received,
+      DeliveryOptions options) {
     return vertx
         .eventBus()
         .<StartReply>request(
             address,
             request,
-            new DeliveryOptions(options).addHeader(Addresses.GENERATION_ID_HEADER, id))
+            new DeliveryOptions(options)
+                .addHeader(Addresses.GENERATION_ID_HEADER, id)
+                .addHeader(Addresses.RECEIVED_AT_HEADER, Long.toString(received)))
         .map(Message::body);
   }
 

@@ -326,7 +326,8 @@ public final class Metrics {
       firstToken =
           Timer.builder("tokenbus_time_to_first_token")
               .description(
-                  "From a generation's start on its owner to its first token from the upstream")
+                  "From the node taking a generation's request to its first token published to"
+                      + " its viewers (not for one taken over mid-answer)")
               .tags(tags)
               .publishPercentileHistogram()
               .minimumExpectedValue(Duration.ofMillis(1))
