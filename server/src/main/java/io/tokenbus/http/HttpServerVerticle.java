@@ -407,6 +407,11 @@ public final class HttpServerVerticle extends VerticleBase {
                 .setCachingEnabled(false)
                 .setIncludeHidden(false)
                 .setIndexPage("index.html"));
+    // The dashboard page under a plain path. The route above has put the page headers on it, and
+    // its
+    // static handler passed (no file is named "dashboard"); a reroute to /dashboard.html would log
+    // the request twice, under the other path.
+    router.get("/dashboard").handler(ctx -> ctx.response().sendFile("webroot/dashboard.html"));
     router.route().failureHandler(ErrorHandler::handle);
     // Whatever vertx-web answers on its own (a path with a bad %-escape is its 400) is in the API's
     // error shape too.
