@@ -5,14 +5,15 @@
 // the window every node is scraped; tokens per second come from tokenbus_tokens_total{direction=
 // "in"}, p99 time to first token from tokenbus_time_to_first_token_seconds_bucket (as Prometheus's
 // histogram_quantile computes it). Prints one JSON line per node and the largest difference.
-//   node bench/metrics-agreement.mjs --ports 8081,8082,8083 --key <admin key> [--seconds 60]
-//     [--concurrency 24] [--tokens 40]
+//   node bench/metrics-agreement.mjs --ports 8081,8082,8083 --key <admin key> [--seconds 90]
+//     [--concurrency 12] [--tokens 8]
+// A p99 needs samples: short generations give a few hundred per node in 90 s.
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []));
 const ports = args.ports.split(',');
 const key = args.key;
-const seconds = Number(args.seconds ?? 60);
-const concurrency = Number(args.concurrency ?? 24);
-const tokens = Number(args.tokens ?? 40);
+const seconds = Number(args.seconds ?? 90);
+const concurrency = Number(args.concurrency ?? 12);
+const tokens = Number(args.tokens ?? 8);
 const auth = { Authorization: `Bearer ${key}` };
 
 async function scrape(port) {

@@ -35,17 +35,29 @@ final class AccessLog {
    */
   private static final String STREAMED = "tokenbus.access.streamed";
 
+  private static final String RECEIVED_AT = "tokenbus.access.received-at";
+
   AccessLog(boolean enabled) {
     this.enabled = enabled;
   }
 
   /** The router's first handler: the request's line is written when it ends. */
   void begin(RoutingContext ctx) {
+    ctx.put(RECEIVED_AT, System.currentTimeMillis());
     if (enabled) {
       long started = System.nanoTime();
       ctx.addEndHandler(ended -> requestEnded(ctx, started));
     }
     ctx.next();
+  }
+
+  /**
+   * When the request reached the router (Unix ms), headers read: where a generation's time to first
+   * token starts.
+   */
+  static long receivedAt(RoutingContext ctx) {
+    Long at = ctx.get(RECEIVED_AT);
+    return at == null ? System.currentTimeMillis() : at;
   }
 
   /** An SSE response's bytes that do not go through Vert.x's response: counted by its writer. */

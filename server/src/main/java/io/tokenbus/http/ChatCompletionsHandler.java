@@ -58,7 +58,7 @@ final class ChatCompletionsHandler {
             ? WireFormat.CHAT_CHUNKS_WITH_USAGE
             : WireFormat.CHAT_CHUNKS;
     generations
-        .start(request)
+        .start(request, AccessLog.receivedAt(ctx))
         .onSuccess(
             info -> {
               HttpServerResponse response =

@@ -55,8 +55,15 @@ public final class GenerationClient {
    * generation.placement-attempts} offers in all.
    */
   public Future<GenerationInfo> start(GenerationRequest request) {
+    return start(request, System.currentTimeMillis());
+  }
+
+  /**
+   * @param received when the request that asks for it arrived (Unix ms): its time to first token
+   *     runs from there
+   */
+  public Future<GenerationInfo> start(GenerationRequest request, long received) {
     String id = request.session() != null ? request.session().generation() : GenerationIds.next();
-    long received = System.currentTimeMillis();
     return limits
         .admit(request, id)
         .recover(GenerationClient::asAnswer)

@@ -43,7 +43,9 @@ final class GenerationsHandler {
     Principal caller = Access.caller(ctx);
     Access.mayStart(caller, Scope.GENERATE, "start generations");
     generations
-        .start(ChatRequests.parse(ChatRequests.json(ctx.body().buffer()), caller.creator()))
+        .start(
+            ChatRequests.parse(ChatRequests.json(ctx.body().buffer()), caller.creator()),
+            AccessLog.receivedAt(ctx))
         .compose(info -> snapshot(info.id()))
         .onSuccess(
             snapshot ->

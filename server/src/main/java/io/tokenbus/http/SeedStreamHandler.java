@@ -50,7 +50,9 @@ final class SeedStreamHandler {
                 "messages",
                 new JsonArray().add(new JsonObject().put("role", "user").put("content", prompt)));
     generations
-        .start(new GenerationRequest(model, body, null, null, caller.creator()))
+        .start(
+            new GenerationRequest(model, body, null, null, caller.creator()),
+            AccessLog.receivedAt(ctx))
         .onSuccess(
             info -> {
               SseOutput.prepare(ctx.response(), info.id());
