@@ -3,13 +3,13 @@
 # with TOKENBUS_METRICS_ENABLED=false, measured by the load tool in turns (ROUNDS rounds,
 # SUBSCRIBERS SSE subscribers at RATE tokens/s for SECONDS_PER_RUN s each), as hub CPU µs per
 # token delivered. Prints each run's JSON line and the medians. Everything listens on 127.0.0.1.
-#   bench/metrics-overhead.sh                          # 5,000 subscribers at 50 tokens/s, 3 rounds
+#   bench/metrics-overhead.sh                          # 5,000 subscribers at 50 tokens/s, 4 rounds
 #   SUBSCRIBERS=1000 ROUNDS=1 SECONDS_PER_RUN=5 bench/metrics-overhead.sh   # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUBSCRIBERS=${SUBSCRIBERS:-5000}
 RATE=${RATE:-50}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-4}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 { [ -f target/tokenbus.jar ] && [ -f target/tokenbus-bench.jar ]; } || mvn -q -B package -DskipTests
 ulimit -n "$(ulimit -Hn)"
@@ -41,7 +41,11 @@ echo "== warm-up (not recorded)" >&2
 bench on 8091 "$ON" 1000 > /dev/null
 bench off 8092 "$OFF" 1000 > /dev/null
 for round in $(seq "$ROUNDS"); do
-  for config in on off; do
+  # Each round in the other order than the one before: the first run of a pair must not always be
+  # the same configuration.
+  order="on off"
+  [ $((round % 2)) -eq 0 ] && order="off on"
+  for config in $order; do
     if [ "$config" = on ]; then port=8091 pid=$ON; else port=8092 pid=$OFF; fi
     bench "$config" "$port" "$pid" "$SUBSCRIBERS" | tee -a "$WORK/results.jsonl"
   done
@@ -51,6 +55,10 @@ import json, statistics, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
 med = {c: statistics.median(r["hub_cpu_us_per_token"] for r in runs if r["metrics"] == c) for c in ("on", "off")}
 p99 = {c: statistics.median(r["latency_ms_p99"] for r in runs if r["metrics"] == c) for c in ("on", "off")}
+on = [r["hub_cpu_us_per_token"] for r in runs if r["metrics"] == "on"]
+off = [r["hub_cpu_us_per_token"] for r in runs if r["metrics"] == "off"]
+pairs = [round((a - b) / b * 100, 1) for a, b in zip(on, off)]
 print(json.dumps({"cpu_us_per_token_median": med, "p99_ms_median": p99,
-                  "overhead_pct": round((med["on"] - med["off"]) / med["off"] * 100, 1)}))
+                  "overhead_pct": round((med["on"] - med["off"]) / med["off"] * 100, 1),
+                  "overhead_pct_per_round": pairs}))
 PY
