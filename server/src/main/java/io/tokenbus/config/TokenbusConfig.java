@@ -47,11 +47,15 @@ public record TokenbusConfig(
 
   /**
    * {@code GET /metrics}: whether metrics are kept at all, and whether anyone may read them when
-   * auth is on (otherwise only the admin key). {@code maxTenantLabels} bounds the distinct values
-   * of the {@code tenant} label: tenants past it are counted as {@code other}.
+   * auth is on (otherwise only the admin key). {@code maxTenantLabels} and {@code maxModelLabels}
+   * bound the distinct values of the {@code tenant} and {@code model} labels: later ones are
+   * counted as {@code other}.
    */
   public record Metrics(
-      boolean enabled, @JsonProperty("public") boolean open, int maxTenantLabels) {}
+      boolean enabled,
+      @JsonProperty("public") boolean open,
+      int maxTenantLabels,
+      int maxModelLabels) {}
 
   /**
    * Per-tenant limits: the defaults every tenant gets ({@code TOKENBUS_LIMITS_*}), and the
@@ -1019,6 +1023,7 @@ public record TokenbusConfig(
     notBlank("sessions.default-model", sessions.defaultModel());
     limits.check();
     range("metrics.max-tenant-labels", metrics.maxTenantLabels, 1, 100_000);
+    range("metrics.max-model-labels", metrics.maxModelLabels, 1, 100_000);
     return new TokenbusConfig(
         http,
         authNormalised,

@@ -45,8 +45,8 @@ public final class Metrics {
    */
   static final Duration[] TTFT_BUCKETS = geometric(0.005, 60, 1.1);
 
-  /** Tenant label of tenants past {@code metrics.max-tenant-labels}. */
-  public static final String OTHER_TENANT = "other";
+  /** Label value of tenants and models past their label bounds. */
+  public static final String OTHER = "other";
 
   /** A generation's request, by the label of its viewers' transport. */
   public enum Transport {
@@ -79,8 +79,8 @@ public final class Metrics {
 
   private final MeterRegistry registry;
   private final PrometheusMeterRegistry prometheus;
-  private final int maxTenantLabels;
-  private final Set<String> tenants = ConcurrentHashMap.newKeySet();
+  private final BoundedLabel tenants;
+  private final BoundedLabel models;
   private final Map<Tags, GenerationMeters> generations = new ConcurrentHashMap<>();
   private final Map<Tags, Counter> upstreamRequests = new ConcurrentHashMap<>();
   private final Map<String, Counter> recoveries = new ConcurrentHashMap<>();
@@ -91,10 +91,12 @@ public final class Metrics {
   private final Counter catchups;
   private volatile List<LoopProbe> loopProbes = List.of();
 
-  private Metrics(MeterRegistry registry, PrometheusMeterRegistry prometheus, int maxTenants) {
+  private Metrics(
+      MeterRegistry registry, PrometheusMeterRegistry prometheus, int maxTenants, int maxModels) {
     this.registry = registry;
     this.prometheus = prometheus;
-    this.maxTenantLabels = maxTenants;
+    this.tenants = new BoundedLabel(maxTenants);
+    this.models = new BoundedLabel(maxModels);
     tokensIn = tokens(registry, "in");
     tokensOut = tokens(registry, "out");
     catchups =
@@ -127,17 +129,18 @@ public final class Metrics {
   public static Metrics create(TokenbusConfig.Metrics config) {
     return config.enabled()
         ? of(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), config)
-        : new Metrics(new CompositeMeterRegistry(), null, config.maxTenantLabels());
+        : new Metrics(
+            new CompositeMeterRegistry(), null, config.maxTenantLabels(), config.maxModelLabels());
   }
 
   /** Metrics that count nothing (tests of parts that need some). */
   public static Metrics none() {
-    return new Metrics(new CompositeMeterRegistry(), null, 1);
+    return new Metrics(new CompositeMeterRegistry(), null, 1, 1);
   }
 
   /** Metrics into {@code registry}, which Vert.x's own metrics may already use. */
   public static Metrics of(PrometheusMeterRegistry registry, TokenbusConfig.Metrics config) {
-    return new Metrics(registry, registry, config.maxTenantLabels());
+    return new Metrics(registry, registry, config.maxTenantLabels(), config.maxModelLabels());
   }
 
   /** The registry scraped at {@code /metrics}, or null when metrics are off. */
@@ -154,21 +157,45 @@ public final class Metrics {
    * have one, {@code other} after.
    */
   String tenantLabel(String tenant) {
-    if (tenants.contains(tenant)) {
-      return tenant;
+    return tenants.of(tenant);
+  }
+
+  /**
+   * The model's label value: clients choose model names (any {@code mock-*}, anything a pattern
+   * such as {@code gpt-*} matches), so past {@code metrics.max-model-labels} they count as {@code
+   * other}.
+   */
+  String modelLabel(String model) {
+    return models.of(model);
+  }
+
+  /** A label's values: the first {@code max} seen are themselves, every later one {@code other}. */
+  private static final class BoundedLabel {
+    private final Set<String> values = ConcurrentHashMap.newKeySet();
+    private final int max;
+
+    BoundedLabel(int max) {
+      this.max = max;
     }
-    synchronized (tenants) {
-      if (tenants.size() < maxTenantLabels) {
-        tenants.add(tenant);
-        return tenant;
+
+    String of(String value) {
+      if (values.contains(value)) {
+        return value;
       }
+      synchronized (values) {
+        if (values.size() < max) {
+          values.add(value);
+          return value;
+        }
+      }
+      return OTHER;
     }
-    return OTHER_TENANT;
   }
 
   /** The meters of a generation of {@code tenant} on {@code model} served by {@code provider}. */
   public GenerationMeters generation(String tenant, String model, String provider) {
-    Tags tags = Tags.of("tenant", tenantLabel(tenant), "model", model, "provider", provider);
+    Tags tags =
+        Tags.of("tenant", tenantLabel(tenant), "model", modelLabel(model), "provider", provider);
     return generations.computeIfAbsent(tags, t -> new GenerationMeters(registry, t, tokensIn));
   }
 
@@ -176,7 +203,7 @@ public final class Metrics {
   public void upstreamRequest(String provider, String model, String status) {
     upstreamRequests
         .computeIfAbsent(
-            Tags.of("provider", provider, "model", model, "status", status),
+            Tags.of("provider", provider, "model", modelLabel(model), "status", status),
             tags ->
                 Counter.builder("tokenbus_upstream_requests")
                     .description(

@@ -278,6 +278,22 @@ class MetricsTest {
   }
 
   @Test
+  @DisplayName("models past metrics.max-model-labels (clients choose mock-* names) are other")
+  void modelLabelsAreBounded(Vertx vertx) {
+    TestHub hub = await(TestHub.start(vertx, "TOKENBUS_METRICS_MAX_MODEL_LABELS", "2"));
+    for (String model : List.of("mock", "mock-a", "mock-b", "mock-c")) {
+      HttpResponse<Buffer> answer = await(hub.post("/v1/chat/completions", chat(model, false)));
+      assertEquals(200, answer.statusCode(), answer.bodyAsString());
+    }
+    Scrape after = scrape(hub);
+    assertEquals(1, after.sum("tokenbus_generations_started_total", "model", "mock"));
+    assertEquals(1, after.sum("tokenbus_generations_started_total", "model", "mock-a"));
+    assertEquals(2, after.sum("tokenbus_generations_started_total", "model", "other"));
+    assertEquals(
+        2, after.sum("tokenbus_upstream_requests_total", "model", "other", "status", "ok"));
+  }
+
+  @Test
   @DisplayName("metrics.enabled: false serves no /metrics (404) and still serves the API")
   void disabled(Vertx vertx) {
     TestHub hub = await(TestHub.start(vertx, "TOKENBUS_METRICS_ENABLED", "false"));

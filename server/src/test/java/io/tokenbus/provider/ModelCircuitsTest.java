@@ -76,7 +76,7 @@ class ModelCircuitsTest {
       "each circuit shows its state as tokenbus_circuit_breaker_state, and a forgotten one's gauge"
           + " goes with it")
   void gauges(Vertx vertx) {
-    Metrics metrics = Metrics.create(new TokenbusConfig.Metrics(true, false, 10));
+    Metrics metrics = Metrics.create(new TokenbusConfig.Metrics(true, false, 10, 10));
     ModelCircuits circuits =
         new ModelCircuits(
             vertx, "openai", new TokenbusConfig.CircuitBreaker(2, 60_000, 2), metrics);
