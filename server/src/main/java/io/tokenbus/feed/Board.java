@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -46,6 +47,14 @@ public final class Board {
   private final Map<String, NodeState> nodes = new LinkedHashMap<>();
   private final List<Watcher> watchers = new ArrayList<>();
   private final Set<String> learning = new HashSet<>();
+
+  /**
+   * Ids finished lately, oldest first: a node's report taken just before a generation finished may
+   * arrive after its end, and must not bring it back.
+   */
+  private final LinkedHashSet<String> finishedLately = new LinkedHashSet<>();
+
+  static final int FINISHED_REMEMBERED = 4096;
   private final Promise<Void> ready = Promise.promise();
 
   /**
@@ -146,6 +155,7 @@ public final class Board {
     context.runOnContext(
         v -> {
           if (!watcher.stopped()) {
+            watcher.restart();
             watcher.offerState(
                 "reset",
                 frame(
@@ -207,7 +217,17 @@ public final class Board {
       }
     } else {
       Entry entry = generations.remove(id);
+      rememberFinished(id);
       finished(entry == null ? describedOf(event) : entry.described, event);
+    }
+  }
+
+  private void rememberFinished(String id) {
+    finishedLately.add(id);
+    if (finishedLately.size() > FINISHED_REMEMBERED) {
+      Iterator<String> oldest = finishedLately.iterator();
+      oldest.next();
+      oldest.remove();
     }
   }
 
@@ -257,7 +277,7 @@ public final class Board {
         watcher.offer("node/" + node, nodeFrame);
       }
     }
-    List<Entry> changed = new ArrayList<>();
+    Set<Entry> changed = new LinkedHashSet<>();
     for (Entry entry : generations.values()) {
       Integer count = viewersOf == null ? null : (Integer) viewersOf.getValue(entry.id());
       Integer before =
@@ -271,7 +291,9 @@ public final class Board {
         JsonObject p = progress.getJsonObject(i);
         Entry entry = generations.get(p.getString("id"));
         if (entry == null) {
-          learn(p.getString("id")); // it started before this node listened
+          if (!finishedLately.contains(p.getString("id"))) {
+            learn(p.getString("id")); // it started before this node listened
+          }
           continue;
         }
         entry.reportedAt = now;
@@ -279,7 +301,7 @@ public final class Board {
         double tps = p.getDouble("tokens_per_second");
         entry.recoveries = p.getInteger("recoveries");
         entry.firstTokenMs = p.getLong("time_to_first_token_ms");
-        if ((tokens != entry.tokens || tps != entry.tokensPerSecond) && !changed.contains(entry)) {
+        if (tokens != entry.tokens || tps != entry.tokensPerSecond) {
           changed.add(entry);
         }
         entry.tokens = tokens;
@@ -297,14 +319,18 @@ public final class Board {
       return;
     }
     store
-        .info(id)
+        .snapshot(id)
         .onComplete(
             ar ->
                 context.runOnContext(
                     v -> {
                       learning.remove(id);
-                      if (ar.succeeded() && ar.result() != null && !generations.containsKey(id)) {
-                        Entry entry = new Entry(GenerationFeed.describe(ar.result()));
+                      if (ar.succeeded()
+                          && ar.result() != null
+                          && ar.result().terminal() == null
+                          && !finishedLately.contains(id)
+                          && !generations.containsKey(id)) {
+                        Entry entry = new Entry(GenerationFeed.describe(ar.result().info()));
                         generations.put(id, entry);
                         Buffer frame = frame(started(entry));
                         for (Watcher watcher : generationWatchers(entry.described)) {
@@ -351,6 +377,11 @@ public final class Board {
       Map.Entry<String, NodeState> node = it.next();
       if (now - node.getValue().seenAt() > NODE_GONE_MS) {
         it.remove();
+        for (Entry entry : generations.values()) {
+          if (entry.viewersByNode.remove(node.getKey()) != null) {
+            progress(entry); // its viewers there are gone with it
+          }
+        }
         Buffer frame =
             frame(new JsonObject().put("type", "cluster.node_left").put("node", node.getKey()));
         for (Watcher watcher : watchers) {
@@ -374,7 +405,8 @@ public final class Board {
                           entry.reportedAt = System.currentTimeMillis();
                           if (ar.succeeded()
                               && (ar.result() == null || ar.result().terminal() != null)
-                              && generations.remove(id) == entry) {
+                              && generations.remove(id, entry)) {
+                            rememberFinished(id);
                             JsonObject end = new JsonObject();
                             if (ar.result() == null) {
                               end.put("status", "expired");

@@ -13,7 +13,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
 
 /**
@@ -42,7 +42,7 @@ public final class GenerationFeed {
   private final IntSupplier running;
   private final FanOut fanOut;
   private final Map<String, Run> runs = new ConcurrentHashMap<>();
-  private final AtomicLong tokens = new AtomicLong();
+  private final LongAdder tokens = new LongAdder();
   private long lastTokens;
   private long lastReportNanos = System.nanoTime();
 
@@ -99,7 +99,7 @@ public final class GenerationFeed {
   private void report() {
     long now = System.nanoTime();
     double seconds = Math.max(1e-3, (now - lastReportNanos) / 1e9);
-    long total = tokens.get();
+    long total = tokens.sum();
     JsonArray progress = new JsonArray();
     for (Run run : runs.values()) {
       progress.add(run.progress(now));
@@ -158,7 +158,7 @@ public final class GenerationFeed {
     /** A token came from the upstream. */
     public void token() {
       tokenCount++;
-      tokens.incrementAndGet();
+      tokens.increment();
     }
 
     /** Its first token was published {@code ms} after its request was taken. */
@@ -172,7 +172,7 @@ public final class GenerationFeed {
 
     /** Its terminal event is in the log. */
     public void finished(GenerationEvent terminal) {
-      runs.remove(info.id());
+      runs.remove(info.id(), this);
       vertx
           .eventBus()
           .publish(
@@ -189,7 +189,7 @@ public final class GenerationFeed {
 
     /** Handed over to another node, or stopped without an end here: no longer reported. */
     public void gone() {
-      runs.remove(info.id());
+      runs.remove(info.id(), this);
     }
 
     /** Where it stands: id, tokens, tokens per second since the last report, recoveries, TTFT. */

@@ -54,6 +54,9 @@ public final class Watcher {
   private boolean waitingForDrain;
   private boolean overflowed;
 
+  /** The board has been asked to send the state again; until it does, offers are dropped. */
+  private boolean resetting;
+
   /** State frames among those waiting (or written since it last was empty): not bounded. */
   private int stateAllowance;
 
@@ -141,14 +144,14 @@ public final class Watcher {
     boolean reset;
     synchronized (pending) {
       scheduled = false;
-      reset = overflowed && !waitingForDrain;
+      reset = overflowed && !waitingForDrain && !resetting;
     }
     if (stopped || sink.closed()) {
       return;
     }
     if (reset && !sink.full()) {
       synchronized (pending) {
-        overflowed = false;
+        resetting = true; // still overflowed: what comes before the board's restart is dropped
       }
       board.resend(this);
       return;
@@ -177,6 +180,19 @@ public final class Watcher {
           }
           flush();
         });
+  }
+
+  /**
+   * Starts over after an overflow; on the board's loop, right before it offers the reset and the
+   * state, so that no change can slip in between and be cleared by the reset.
+   */
+  void restart() {
+    synchronized (pending) {
+      pending.clear();
+      stateAllowance = 0;
+      overflowed = false;
+      resetting = false;
+    }
   }
 
   /** Nothing more is written (the socket unwatched or closed). */

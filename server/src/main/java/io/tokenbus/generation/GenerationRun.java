@@ -478,6 +478,11 @@ final class GenerationRun implements UpstreamRun.Sink {
               released -> {
                 if (released.failed() || !released.result()) {
                   vertx.eventBus().publish(Addresses.events(info.id()), batch);
+                  if (batch.terminal()) { // told directly: it ends here, as far as anyone knows
+                    GenerationEvent terminal = batch.events().get(batch.events().size() - 1);
+                    endStatus = GenerationStatus.of(terminal).wireName();
+                    feedRun.finished(terminal);
+                  }
                 }
                 stop();
               });

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.auth.Principal;
+import io.tokenbus.bus.Creator;
+import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.fanout.WebSocketFrames;
+import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.support.Recorder;
 import io.tokenbus.support.ScriptedStore;
 import io.vertx.core.Vertx;
@@ -127,6 +130,52 @@ class BoardTest {
     assertEquals(20, progress.get(0).getLong("tokens"), "the latest");
     assertEquals("watching", frames.get(0).getString("type"));
     assertEquals("generation.started", frames.get(1).getString("type"));
+  }
+
+  @Test
+  @DisplayName(
+      "a node's report taken before a generation finished, arriving after its end, does not bring"
+          + " it back")
+  void lateReportAfterFinish(Vertx vertx) {
+    ScriptedStore store = new ScriptedStore(vertx);
+    // The store still has it running: only the board's memory of its end keeps it away.
+    await(
+        store.create(
+            new GenerationInfo(
+                "g1",
+                "mock",
+                1,
+                new GenerationRequest(
+                    "mock", new JsonObject(), null, null, new Creator("acme", "acme#1")),
+                "node-a",
+                1)));
+    Board board = new Board(vertx, store, 1000);
+    await(board.start());
+    SlowSink fast = fast(board);
+    vertx.eventBus().publish(GenerationFeed.GENERATIONS, started("g1"));
+    vertx
+        .eventBus()
+        .publish(
+            GenerationFeed.GENERATIONS,
+            started("g1").put("event", "finished").put("status", "completed"));
+    vertx.eventBus().publish(GenerationFeed.NODES, report("g1", 7));
+    vertx.eventBus().publish(GenerationFeed.GENERATIONS, started("marker"));
+    await(fast.frames.whenAny(f -> "marker".equals(f.getString("id"))), 10);
+    // A store read the report may have started answers on the board's loop after the marker:
+    // a second marker comes after that answer.
+    vertx.eventBus().publish(GenerationFeed.GENERATIONS, started("marker2"));
+    List<JsonObject> frames =
+        await(
+            fast.frames.when(
+                all -> all.stream().anyMatch(f -> "marker2".equals(f.getString("id")))),
+            10);
+    assertEquals(
+        List.of("generation.started", "generation.finished"),
+        frames.stream()
+            .filter(f -> "g1".equals(f.getString("id")))
+            .map(f -> f.getString("type"))
+            .toList(),
+        frames.toString());
   }
 
   @Test
