@@ -242,8 +242,12 @@ class SlowViewerTest {
     String events = "/v1/sessions/" + session + "/events";
     SseClient slow =
         await(SseClient.get(SseClient.smallWindowClient(vertx), hub.port(), events, Map.of()));
+    // Both have joined (their state is out) before the question: a viewer that joins later gets
+    // the answer so far in its state's messages, not as deltas.
+    await(slow.events().whenAny(e -> e.event().equals("state")), 10);
     slow.pause();
     SseClient fast = await(SseClient.get(SseClient.client(vertx), hub.port(), events, Map.of()));
+    await(fast.events().whenAny(e -> e.event().equals("state")), 10);
     ask(hub, session);
 
     await(fast.events().whenAny(SlowViewerTest::answerEnded), 60);
