@@ -77,6 +77,17 @@ class FeedTest {
         .getString("owner");
   }
 
+  /** The first frame of {@code type} about generation {@code id} the socket gets. */
+  private static Future<JsonObject> frame(WsClient ws, String type, String id) {
+    return ws.frames()
+        .whenAny(f -> type.equals(f.getString("type")) && id.equals(f.getString("id")));
+  }
+
+  /** The first frame of {@code type} the socket gets. */
+  private static Future<JsonObject> frame(WsClient ws, String type) {
+    return ws.frames().whenAny(f -> type.equals(f.getString("type")));
+  }
+
   private static List<JsonObject> about(WsClient ws, String id) {
     return ws.frames().items().stream().filter(f -> id.equals(f.getString("id"))).toList();
   }
@@ -95,27 +106,13 @@ class FeedTest {
     WsClient admin = socket(vertx, hub.port(), ADMIN);
     acme.send(watch("generations"));
     admin.send(watch("generations"));
-    await(acme.frames().whenAny(f -> "watching".equals(f.getString("type"))));
-    await(admin.frames().whenAny(f -> "watching".equals(f.getString("type"))));
+    await(frame(acme, "watching"));
+    await(frame(admin, "watching"));
 
     String mine = await(start(vertx, hub.port(), ACME, TestHub.mockRequest(60, 20)));
     String theirs = await(start(vertx, hub.port(), GLOBEX, TestHub.mockRequest(5, 200)));
-    await(
-        acme.frames()
-            .whenAny(
-                f ->
-                    "generation.finished".equals(f.getString("type"))
-                        && mine.equals(f.getString("id"))),
-        15,
-        "acme's generation finished");
-    await(
-        admin
-            .frames()
-            .whenAny(
-                f ->
-                    "generation.finished".equals(f.getString("type"))
-                        && mine.equals(f.getString("id"))),
-        15);
+    await(frame(acme, "generation.finished", mine), 15, "acme's generation finished");
+    await(frame(admin, "generation.finished", mine), 15);
 
     List<JsonObject> frames = about(acme, mine);
     List<String> types = types(frames);
@@ -139,14 +136,7 @@ class FeedTest {
     assertTrue(about(acme, theirs).isEmpty(), "acme never hears of globex's generation");
     assertEquals(
         "generation.finished",
-        await(
-                admin
-                    .frames()
-                    .whenAny(
-                        f ->
-                            "generation.finished".equals(f.getString("type"))
-                                && theirs.equals(f.getString("id"))))
-            .getString("type"),
+        await(frame(admin, "generation.finished", theirs)).getString("type"),
         "the admin key sees every tenant");
   }
 
@@ -187,9 +177,7 @@ class FeedTest {
                     .putHeader("Authorization", "Bearer " + ACME)
                     .send())
             .statusCode());
-    JsonObject finished =
-        await(
-            dashboard.frames().whenAny(f -> "generation.finished".equals(f.getString("type"))), 10);
+    JsonObject finished = await(frame(dashboard, "generation.finished"), 10);
     assertEquals("cancelled", finished.getString("status"));
   }
 
@@ -200,18 +188,13 @@ class FeedTest {
     TestHub hub = hub(vertx);
     WsClient ws = socket(vertx, hub.port(), ACME);
     ws.send(watch("generations").put("filter", new JsonObject().put("model", "gpt-4o")));
-    await(ws.frames().whenAny(f -> "watching".equals(f.getString("type"))));
+    await(frame(ws, "watching"));
     String mock = await(start(vertx, hub.port(), ACME, TestHub.mockRequest(3, 200)));
     WsClient all = socket(vertx, hub.port(), ACME);
     all.send(watch("generations"));
-    await(all.frames().whenAny(f -> "watching".equals(f.getString("type"))));
+    await(frame(all, "watching"));
     String later = await(start(vertx, hub.port(), ACME, TestHub.mockRequest(3, 200)));
-    await(
-        all.frames()
-            .whenAny(
-                f ->
-                    "generation.finished".equals(f.getString("type"))
-                        && later.equals(f.getString("id"))));
+    await(frame(all, "generation.finished", later));
     assertTrue(about(ws, mock).isEmpty() && about(ws, later).isEmpty(), "filtered out");
 
     ws.send(watch("generations"));
@@ -257,8 +240,8 @@ class FeedTest {
             .put("filter", new JsonObject().put("metadata", new JsonObject().put("team", "a"))));
     WsClient all = socket(vertx, hub.port(), ACME);
     all.send(watch("generations"));
-    await(teamA.frames().whenAny(f -> "watching".equals(f.getString("type"))));
-    await(all.frames().whenAny(f -> "watching".equals(f.getString("type"))));
+    await(frame(teamA, "watching"));
+    await(frame(all, "watching"));
     String b =
         await(
             start(
@@ -268,28 +251,14 @@ class FeedTest {
                 TestHub.mockRequest(3, 500).put("metadata", new JsonObject().put("team", "b"))));
     String none = await(start(vertx, hub.port(), ACME, TestHub.mockRequest(3, 500)));
     for (String id : List.of(b, none)) {
-      await(
-          all.frames()
-              .whenAny(
-                  f ->
-                      "generation.finished".equals(f.getString("type"))
-                          && id.equals(f.getString("id"))),
-          10);
+      await(frame(all, "generation.finished", id), 10);
     }
     // Started after the board dealt with b and none: on teamA's socket, anything of theirs would
     // come before a's frames.
     JsonObject tags = new JsonObject().put("team", "a").put("desk", "7");
     String a =
         await(start(vertx, hub.port(), ACME, TestHub.mockRequest(3, 500).put("metadata", tags)));
-    JsonObject finished =
-        await(
-            teamA
-                .frames()
-                .whenAny(
-                    f ->
-                        "generation.finished".equals(f.getString("type"))
-                            && a.equals(f.getString("id"))),
-            10);
+    JsonObject finished = await(frame(teamA, "generation.finished", a), 10);
     assertEquals(tags, finished.getJsonObject("metadata"));
     assertEquals(tags, about(teamA, a).get(0).getJsonObject("metadata"));
     assertTrue(about(teamA, b).isEmpty() && about(teamA, none).isEmpty(), "filtered out");
@@ -340,7 +309,7 @@ class FeedTest {
       WsClient ws = socket(vertx, a, ADMIN);
       ws.send(watch("generations"));
       ws.send(watch("cluster"));
-      await(ws.frames().whenAny(f -> "watching".equals(f.getString("type"))));
+      await(frame(ws, "watching"));
       // Placement spreads generations over both nodes' workers: start some until both run one.
       Map<String, String> owners = new HashMap<>();
       for (int i = 0; i < 12 && new HashSet<>(owners.values()).size() < 2; i++) {
@@ -353,14 +322,7 @@ class FeedTest {
           "generations run on both nodes");
       for (Map.Entry<String, String> generation : owners.entrySet()) {
         String id = generation.getKey();
-        await(
-            ws.frames()
-                .whenAny(
-                    f ->
-                        "generation.finished".equals(f.getString("type"))
-                            && id.equals(f.getString("id"))),
-            20,
-            "finished " + id);
+        await(frame(ws, "generation.finished", id), 20, "finished " + id);
         List<JsonObject> frames = about(ws, id);
         assertEquals("generation.started", frames.get(0).getString("type"));
         assertEquals(generation.getValue(), frames.get(0).getString("node"), "its owner");
@@ -387,8 +349,7 @@ class FeedTest {
       assertEquals(Set.of(cluster.node(0).id(), cluster.node(1).id()), nodes);
 
       cluster.stop(1);
-      JsonObject left =
-          await(ws.frames().whenAny(f -> "cluster.node_left".equals(f.getString("type"))), 15);
+      JsonObject left = await(frame(ws, "cluster.node_left"), 15);
       assertFalse(left.getString("node").equals(cluster.node(0).id()), "the stopped one left");
     }
   }
