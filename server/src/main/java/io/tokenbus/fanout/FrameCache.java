@@ -3,6 +3,7 @@ package io.tokenbus.fanout;
 import io.tokenbus.bus.StreamEvent;
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -25,19 +26,48 @@ final class FrameCache<E extends StreamEvent> {
     }
   }
 
+  /**
+   * The seq at index 0 of every list: the lowest seen, so a stream whose seqs start high (a session
+   * rebuilt from the durable history numbers its events past a billion) costs nothing for the seqs
+   * it never had.
+   */
+  private long first = -1;
+
+  /** A seq this far from the cached range is encoded without caching, rather than padded to. */
+  static final int MAX_GAP = 1 << 16;
+
   synchronized Buffer frame(WireFormat format, E event) {
-    if (event.seq() < 1) {
+    long seq = event.seq();
+    if (seq < 1) {
       return source.encode(format, event);
     }
+    if (first < 0) {
+      first = seq;
+    }
+    if (seq < first) {
+      if (first - seq > MAX_GAP) {
+        return source.encode(format, event);
+      }
+      int missing = (int) (first - seq);
+      for (List<Buffer> frames : byFormat) {
+        if (!frames.isEmpty()) {
+          frames.addAll(0, Collections.nCopies(missing, null));
+        }
+      }
+      first = seq;
+    }
     List<Buffer> frames = byFormat.get(format.ordinal());
-    int index = (int) (event.seq() - 1);
+    long index = seq - first;
+    if (index - frames.size() > MAX_GAP) {
+      return source.encode(format, event);
+    }
     while (frames.size() <= index) {
       frames.add(null);
     }
-    Buffer frame = frames.get(index);
+    Buffer frame = frames.get((int) index);
     if (frame == null) {
       frame = source.encode(format, event);
-      frames.set(index, frame);
+      frames.set((int) index, frame);
     }
     return frame;
   }
