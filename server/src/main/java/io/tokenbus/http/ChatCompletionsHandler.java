@@ -16,6 +16,7 @@ import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.LogFold;
+import io.tokenbus.generation.ToolCallAssembler;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;

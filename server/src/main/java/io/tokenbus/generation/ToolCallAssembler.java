@@ -1,4 +1,4 @@
-package io.tokenbus.http;
+package io.tokenbus.generation;
 
 import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.GenerationEvent;
@@ -12,11 +12,11 @@ import java.util.TreeMap;
  * SDKs do: by index, the first delta brings id, type and name, later ones append to the arguments.
  * A {@code reset} voids what came before it.
  */
-final class ToolCallAssembler {
+public final class ToolCallAssembler {
 
   private final Map<Integer, JsonObject> calls = new TreeMap<>();
 
-  void add(GenerationEvent event) {
+  public void add(GenerationEvent event) {
     if (event.type() == EventType.RESET) {
       calls.clear();
       return;
@@ -57,7 +57,7 @@ final class ToolCallAssembler {
     }
   }
 
-  JsonArray result() {
+  public JsonArray result() {
     JsonArray result = new JsonArray();
     calls
         .values()
