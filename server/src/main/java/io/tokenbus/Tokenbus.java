@@ -19,10 +19,14 @@ import io.tokenbus.config.TokenbusConfig;
 import io.tokenbus.fanout.FanOut;
 import io.tokenbus.feed.Board;
 import io.tokenbus.feed.GenerationFeed;
+import io.tokenbus.generation.GenerationHistory;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.GenerationVerticle;
 import io.tokenbus.generation.InMemoryGenerationStore;
 import io.tokenbus.generation.ResumeGeneration;
+import io.tokenbus.history.Database;
+import io.tokenbus.history.DurableGenerationStore;
+import io.tokenbus.history.PgHistory;
 import io.tokenbus.http.Connections;
 import io.tokenbus.http.GenerationClient;
 import io.tokenbus.http.HttpServerVerticle;
@@ -33,6 +37,7 @@ import io.tokenbus.limits.UsageCounters;
 import io.tokenbus.metrics.Metrics;
 import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.InMemorySessionStore;
+import io.tokenbus.session.RestoringSessionStore;
 import io.tokenbus.session.SessionBatch;
 import io.tokenbus.session.SessionStore;
 import io.tokenbus.session.Sessions;
@@ -401,6 +406,40 @@ public final class Tokenbus {
       String nodeId,
       IntSupplier members,
       Metrics metrics) {
+    if (!config.database().enabled()) {
+      return deploy(vertx, config, store, sessionStore, counters, nodeId, members, metrics, null);
+    }
+    // The schema first, on a thread of its own: a node that cannot reach its database does not
+    // start, rather than serve what it could not keep.
+    return Database.migrate(config.database())
+        .compose(
+            v -> {
+              PgHistory history =
+                  new PgHistory(vertx, config.database(), config.sessions(), store, metrics);
+              return deploy(
+                  vertx,
+                  config,
+                  new DurableGenerationStore(store, history),
+                  new RestoringSessionStore(sessionStore, history),
+                  counters,
+                  nodeId,
+                  members,
+                  metrics,
+                  history);
+            });
+  }
+
+  /** The same, with the durable history when {@code history} is not null. */
+  private static Future<Node> deploy(
+      Vertx vertx,
+      TokenbusConfig config,
+      GenerationStore store,
+      SessionStore sessionStore,
+      UsageCounters counters,
+      String nodeId,
+      IntSupplier members,
+      Metrics metrics,
+      PgHistory history) {
     BusCodec.registerAll(vertx);
     BusCodec.registerSerialized(vertx, SessionBatch.class);
     BusCodec.registerLocal(vertx, ResumeGeneration.class);
@@ -450,6 +489,9 @@ public final class Tokenbus {
             fanOut);
     Board board = new Board(vertx, store, config.websocket().maxFeedPending());
     Sessions sessions = new Sessions(vertx, sessionStore, store, config.sessions());
+    if (history != null) {
+      sessions.history(history);
+    }
     Limits limits = new Limits(config, counters);
     sessions.starter(
         new GenerationClient(vertx, store, config.generation().placementAttempts(), limits)::start);
@@ -470,7 +512,8 @@ public final class Tokenbus {
                             id -> fanOut.viewers(Addresses.events(id)) > 0,
                             limits,
                             metrics,
-                            feed),
+                            feed,
+                            history == null ? GenerationHistory.NONE : history),
                     new DeploymentOptions().setInstances(workers)))
         .compose(
             id ->
@@ -498,6 +541,11 @@ public final class Tokenbus {
         .compose(
             id -> {
               feed.start();
+              if (history != null) {
+                history.start();
+                health.history(history.queue());
+                sessions.startCheckpoints(config.database().checkpointMs());
+              }
               return board.start();
             })
         .compose(

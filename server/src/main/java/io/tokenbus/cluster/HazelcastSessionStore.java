@@ -178,6 +178,29 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   @Override
+  public Future<Void> restore(SessionState session) {
+    return vertx
+        .executeBlocking(
+            () ->
+                sessions
+                    .map()
+                    .putIfAbsent(
+                        session.id(),
+                        session,
+                        session.used() ? idleSeconds : unusedSeconds,
+                        TimeUnit.SECONDS),
+            false)
+        .onSuccess(
+            previous -> {
+              if (previous == null) {
+                grown.addAndGet(session.bytes());
+                grow(grownByTenant, session.tenant(), session.bytes());
+              }
+            })
+        .mapEmpty();
+  }
+
+  @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
     return sessions
         .run(id, new Run<>(op, idleSeconds, unusedSeconds), null)

@@ -43,7 +43,74 @@ public record TokenbusConfig(
     Sessions sessions,
     Cluster cluster,
     Limits limits,
-    Metrics metrics) {
+    Metrics metrics,
+    Database database) {
+
+  /**
+   * The durable history ({@code history}): off without a {@code url}. {@code url} is {@code
+   * postgresql://user[:password]@host[:port]/database}; {@code password}, when set, overrides the
+   * URL's. {@code poolSize} connections at most; a session's answer in progress is written every
+   * {@code checkpointMs}; finished generations are kept {@code retentionDays}; at most {@code
+   * maxQueuedWrites} writes wait for the database, past which new sessions and posts are refused
+   * (503). Neither the password nor the URL's is ever in a log or in {@link #toString()}.
+   */
+  public record Database(
+      String url,
+      String password,
+      int poolSize,
+      int checkpointMs,
+      int retentionDays,
+      int maxQueuedWrites) {
+
+    public boolean enabled() {
+      return url != null && !url.isBlank();
+    }
+
+    @Override
+    public String toString() {
+      return "Database[" + (enabled() ? redacted(url) : "off") + "]";
+    }
+
+    /** The URL without its password, for logs. */
+    public static String redacted(String url) {
+      return url == null ? "" : url.replaceFirst("(//[^:/@]*):[^@]*@", "$1:***@");
+    }
+
+    /** The URL's parts, checked: scheme postgresql or postgres, a host, a database. */
+    Database validated() {
+      if (!enabled()) {
+        return new Database(
+            "",
+            password == null ? "" : password,
+            poolSize,
+            checkpointMs,
+            retentionDays,
+            maxQueuedWrites);
+      }
+      String trimmed = url.trim();
+      URI uri;
+      try {
+        uri = new URI(trimmed);
+      } catch (URISyntaxException e) {
+        throw new ConfigException("database.url", "is not a valid URL: " + redacted(trimmed));
+      }
+      if (!"postgresql".equals(uri.getScheme()) && !"postgres".equals(uri.getScheme())
+          || uri.getHost() == null
+          || uri.getPath() == null
+          || uri.getPath().length() < 2) {
+        throw new ConfigException(
+            "database.url",
+            "must be postgresql://user:password@host:port/database, got " + redacted(trimmed));
+      }
+      return new Database(
+          trimmed,
+          password == null ? "" : password,
+          poolSize,
+          checkpointMs,
+          retentionDays,
+          maxQueuedWrites);
+    }
+  }
 
   /**
    * {@code GET /metrics}: whether metrics are kept at all, and whether anyone may read them when
@@ -1024,6 +1091,10 @@ public record TokenbusConfig(
     limits.check();
     range("metrics.max-tenant-labels", metrics.maxTenantLabels, 1, 100_000);
     range("metrics.max-model-labels", metrics.maxModelLabels, 1, 100_000);
+    range("database.pool-size", database.poolSize, 1, 1000);
+    range("database.checkpoint-ms", database.checkpointMs, 10, 600_000);
+    range("database.retention-days", database.retentionDays, 1, 36_500);
+    range("database.max-queued-writes", database.maxQueuedWrites, 1, 10_000_000);
     return new TokenbusConfig(
         http,
         authNormalised,
@@ -1036,7 +1107,8 @@ public record TokenbusConfig(
         sessions,
         clusterNormalised,
         limits,
-        metrics);
+        metrics,
+        database.validated());
   }
 
   /** True for 127.0.0.0/8, ::1 and names that resolve to them (localhost). */

@@ -53,6 +53,11 @@ final class GenerationRun implements UpstreamRun.Sink {
   private final Metrics metrics;
   private final Metrics.GenerationMeters meters;
   private final GenerationFeed feed;
+  private final GenerationHistory history;
+
+  /** Time to first token as measured when it was published (ms), or -1. */
+  private long firstTokenMs = -1;
+
   private GenerationFeed.Run feedRun;
   private final List<GenerationEvent> pending = new ArrayList<>();
   private final Promise<Void> ended = Promise.promise();
@@ -114,7 +119,9 @@ final class GenerationRun implements UpstreamRun.Sink {
       Limits limits,
       Metrics metrics,
       GenerationFeed feed,
+      GenerationHistory history,
       Runnable onEnd) {
+    this.history = history;
     this.metrics = metrics;
     this.feed = feed;
     this.receivedAt = receivedAt;
@@ -308,6 +315,7 @@ final class GenerationRun implements UpstreamRun.Sink {
       firstTokenTimed = true;
       if (receivedAt > 0) {
         long ms = Math.max(0, System.currentTimeMillis() - receivedAt);
+        firstTokenMs = ms;
         meters.firstToken(ms * 1_000_000);
         feedRun.firstToken(ms);
       }
@@ -448,6 +456,11 @@ final class GenerationRun implements UpstreamRun.Sink {
               published(batch);
               feedRun.finished(terminal);
               listener.committed(info, batch.events());
+              history.finished(
+                  info,
+                  terminal,
+                  firstTokenMs,
+                  System.currentTimeMillis() - (receivedAt > 0 ? receivedAt : startedMillis));
               stop();
             });
   }

@@ -43,6 +43,7 @@ public final class GenerationVerticle extends VerticleBase {
   private final Limits limits;
   private final Metrics metrics;
   private final GenerationFeed feed;
+  private final GenerationHistory history;
 
   /** Generations this worker runs, touched only on its event loop. */
   private final Map<String, GenerationRun> runs = new HashMap<>();
@@ -61,7 +62,9 @@ public final class GenerationVerticle extends VerticleBase {
       Predicate<String> watchedHere,
       Limits limits,
       Metrics metrics,
-      GenerationFeed feed) {
+      GenerationFeed feed,
+      GenerationHistory history) {
+    this.history = history;
     this.limits = limits;
     this.metrics = metrics;
     this.feed = feed;
@@ -138,6 +141,7 @@ public final class GenerationVerticle extends VerticleBase {
             limits,
             metrics,
             feed,
+            history,
             () -> {
               runs.remove(info.id());
               running.decrementAndGet();

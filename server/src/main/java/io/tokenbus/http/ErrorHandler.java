@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.generation.GenerationEncoder;
+import io.tokenbus.session.HistoryUnavailableException;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
@@ -45,6 +46,12 @@ final class ErrorHandler {
     ApiException error;
     if (cause instanceof ApiException api) {
       error = api;
+    } else if (cause instanceof HistoryUnavailableException unavailable) {
+      error =
+          new ApiException(
+              new Failure(503, "api_error", "database_unavailable", unavailable.getMessage()),
+              null,
+              HistoryUnavailableException.RETRY_AFTER_SECONDS);
     } else if (cause instanceof HttpException http) {
       error = forStatus(http.getStatusCode(), ctx);
     } else if (cause == null) {

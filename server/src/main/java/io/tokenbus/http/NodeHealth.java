@@ -1,6 +1,7 @@
 package io.tokenbus.http;
 
 import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.history.WriteQueue;
 import io.tokenbus.session.SessionStore;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -130,6 +131,29 @@ public final class NodeHealth {
                               new JsonObject()
                                   .put("error", ar.cause().getClass().getSimpleName()))));
     }
+  }
+
+  /**
+   * Adds the {@code history} check: always up (the database is shared by every node, so taking this
+   * one out of rotation would help nothing, and streaming goes on without it), saying how many
+   * writes wait for it and for how long, and since when it cannot be reached. Posts are refused
+   * once {@code database.max-queued-writes} wait ({@code full}).
+   */
+  public void history(WriteQueue queue) {
+    ready.register(
+        "history",
+        promise -> {
+          JsonObject data =
+              new JsonObject()
+                  .put("queued_writes", queue.size())
+                  .put("oldest_write_age_ms", queue.oldestAgeMillis())
+                  .put("full", queue.full())
+                  .put("reachable", queue.failingSinceMillis() == 0);
+          if (queue.failingSinceMillis() != 0) {
+            data.put("unreachable_for_ms", System.currentTimeMillis() - queue.failingSinceMillis());
+          }
+          promise.complete(Status.OK(data));
+        });
   }
 
   /**

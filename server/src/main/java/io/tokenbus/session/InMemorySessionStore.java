@@ -97,6 +97,14 @@ public final class InMemorySessionStore implements SessionStore {
   }
 
   @Override
+  public Future<Void> restore(SessionState session) {
+    if (sessions.putIfAbsent(session.id(), session) == null) {
+      grow(session.tenant(), session.bytes());
+    }
+    return Future.succeededFuture();
+  }
+
+  @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
     SessionState session = sessions.get(id);
     if (session == null) {

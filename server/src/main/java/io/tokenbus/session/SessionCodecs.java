@@ -103,6 +103,7 @@ public final class SessionCodecs {
             out.writeLong(s.relayed);
             out.writeLong(s.chars);
             out.writeLong(s.logBytes);
+            out.writeLong(s.base);
           },
           in -> {
             SessionState s =
@@ -129,6 +130,7 @@ public final class SessionCodecs {
             s.relayed = in.readLong();
             s.chars = in.readLong();
             s.logBytes = in.readLong();
+            s.base = in.readLong();
             return s;
           });
 

@@ -166,7 +166,7 @@ final class SessionOps {
   record ReadAfter(long seq) implements SessionOp<ArrayList<SessionEvent>> {
     @Override
     public ArrayList<SessionEvent> apply(SessionState state, List<SessionEvent> out) {
-      int from = (int) Math.min(Math.max(0, seq), state.log.size());
+      int from = (int) Math.min(Math.max(0, seq - state.base), state.log.size());
       return new ArrayList<>(state.log.subList(from, state.log.size()));
     }
 

@@ -64,6 +64,12 @@ public final class SessionState implements Serializable {
   /** What its log holds, as counted in {@link #bytes()}: kept as events are added. */
   long logBytes;
 
+  /**
+   * The seq before the first event of {@link #log}: 0, unless the session was rebuilt from the
+   * durable history ({@link #restored}), whose log starts afresh past every seq given before.
+   */
+  long base;
+
   /** Set by the in-memory store once it has dropped the session, so it is counted out once. */
   transient boolean dropped;
 
@@ -86,8 +92,58 @@ public final class SessionState implements Serializable {
   }
 
   long lastSeq() {
-    return log.size();
+    return base + log.size();
   }
+
+  /**
+   * How far past the last seq it wrote a rebuilt session numbers its events (see {@link
+   * #restored}).
+   */
+  public static final long RESTORED_SEQ_GAP = 1_000_000_000L;
+
+  /**
+   * A session rebuilt from the durable history after it was lost from memory (every node stopped):
+   * its settings and {@code messages} as last written. An answer that was streaming is closed as
+   * {@code interrupted} with the text it had, by an {@code error} event; nobody is present and
+   * nothing is queued. Its events are numbered from {@code writtenSeq} + {@link #RESTORED_SEQ_GAP}
+   * on, past any seq a client kept from before (events after the last write were not kept), so a
+   * client that resumes from its {@code Last-Event-ID} is given everything since, not nothing.
+   */
+  public static SessionState restored(
+      String id,
+      String tenant,
+      String title,
+      String model,
+      String system,
+      long created,
+      List<SessionMessage> messages,
+      long writtenSeq) {
+    SessionState state = new SessionState(id, tenant, title, model, system, created);
+    state.base = writtenSeq + RESTORED_SEQ_GAP;
+    state.lastActive = System.currentTimeMillis();
+    for (SessionMessage message : messages) {
+      state.chars += message.content().length();
+      if ("streaming".equals(message.status())) {
+        SessionMessage closed = message.ended("interrupted", null, INTERRUPTED.message());
+        state.messages.add(closed);
+        state.add(
+            new ArrayList<>(),
+            SessionEvent.answer(state.nextSeq(), "error", closed, null, null, INTERRUPTED));
+      } else {
+        state.messages.add(message);
+      }
+    }
+    return state;
+  }
+
+  /** Why a rebuilt session's streaming answer ended. */
+  public static final Failure INTERRUPTED =
+      new Failure(
+          503,
+          "api_error",
+          "answer_interrupted",
+          "The answer was interrupted: every node stopped while it was written; its text is what"
+              + " was saved before");
 
   /** What a session is counted as, besides what it holds: ids, settings, the map entry. */
   static final long BASE_BYTES = 512;
@@ -123,7 +179,7 @@ public final class SessionState implements Serializable {
   }
 
   private long nextSeq() {
-    return log.size() + 1L;
+    return base + log.size() + 1L;
   }
 
   private int indexOf(String messageId) {

@@ -21,6 +21,14 @@ public interface SessionStore {
    */
   Future<Integer> count(String tenant);
 
+  /**
+   * Puts back a session rebuilt from the durable history, unless the store holds it already (two
+   * requests rebuilt it at once): no limit is checked, since it existed before.
+   */
+  default Future<Void> restore(SessionState session) {
+    return create(session);
+  }
+
   /** Runs {@code op} atomically on the session; completes with null if there is no such session. */
   <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op);
 

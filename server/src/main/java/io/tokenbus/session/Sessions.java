@@ -45,6 +45,13 @@ public final class Sessions implements CommitListener {
   private final GenerationStore generations;
   private final TokenbusConfig.Sessions config;
   private Function<GenerationRequest, Future<?>> starter;
+  private SessionHistory history = SessionHistory.NONE;
+
+  /**
+   * Answers in progress copied into their session since their last checkpoint: message id to its
+   * link. Written to the history every {@code database.checkpoint-ms}.
+   */
+  private final Map<String, SessionLink> unsaved = new ConcurrentHashMap<>();
 
   /**
    * Per generation, the relay of its last batch: batches go to the store one after another, in
@@ -72,6 +79,38 @@ public final class Sessions implements CommitListener {
     return config;
   }
 
+  /** Where sessions are kept durably ({@link SessionHistory#NONE} unless a database is set). */
+  public void history(SessionHistory history) {
+    this.history = history;
+  }
+
+  /**
+   * Writes the text of every answer in progress that changed, every {@code periodMs}: one read of
+   * its generation's folded text and one coalesced write each, never one per token. Called once the
+   * node's verticles are deployed (a timer made earlier would shift their event loops).
+   */
+  public void startCheckpoints(long periodMs) {
+    vertx.setPeriodic(periodMs, t -> checkpoint());
+  }
+
+  private void checkpoint() {
+    for (SessionLink link : List.copyOf(unsaved.values())) {
+      if (!unsaved.remove(link.message(), link)) {
+        continue;
+      }
+      generations
+          .snapshot(link.generation())
+          .onSuccess(
+              snapshot -> {
+                if (snapshot != null && snapshot.terminal() == null) {
+                  history.checkpoint(
+                      link.session(), link.message(), snapshot.text(), snapshot.lastSeq());
+                }
+              })
+          .onFailure(e -> unsaved.putIfAbsent(link.message(), link)); // next time
+    }
+  }
+
   static String newId(String prefix) {
     char[] id = new char[20];
     for (int i = 0; i < id.length; i++) {
@@ -92,6 +131,19 @@ public final class Sessions implements CommitListener {
    */
   public Future<SessionState.View> create(
       String tenant, String title, String model, String system, int maxOfTenant) {
+    return create(tenant, null, title, model, system, maxOfTenant);
+  }
+
+  /**
+   * The same, naming the user who creates it ({@code creator}, a JWT's subject, or null). With a
+   * durable history, completes once the session is committed there; fails with {@link
+   * HistoryUnavailableException} before anything is created when the history cannot take it.
+   */
+  public Future<SessionState.View> create(
+      String tenant, String creator, String title, String model, String system, int maxOfTenant) {
+    if (history.full()) {
+      return Future.failedFuture(new HistoryUnavailableException());
+    }
     SessionState session =
         new SessionState(
             newId("sess_"), tenant, title, model, system, System.currentTimeMillis() / 1000);
@@ -106,7 +158,12 @@ public final class Sessions implements CommitListener {
                             ? Future.failedFuture(
                                 new TenantSessionLimitException(tenant, maxOfTenant))
                             : Future.succeededFuture());
-    return room.compose(v -> store.create(session)).map(v -> session.view());
+    return room.compose(v -> store.create(session))
+        .compose(
+            v -> {
+              SessionState.View view = session.view();
+              return history.created(view, creator).map(view);
+            });
   }
 
   /** What {@code tenant}'s sessions hold together ({@link SessionStore#bytesOf}). */
@@ -134,13 +191,23 @@ public final class Sessions implements CommitListener {
   <T> Future<SessionResult<T>> change(String id, SessionOp<T> op) {
     return store
         .apply(id, op)
-        .onSuccess(
+        .compose(
             result -> {
-              if (result != null && !result.events().isEmpty()) {
-                vertx
-                    .eventBus()
-                    .publish(Addresses.sessionEvents(id), new SessionBatch(id, result.events()));
+              if (result == null || result.events().isEmpty()) {
+                return Future.succeededFuture(result);
               }
+              // New messages and ended answers are committed to the history, when there is one,
+              // before anyone hears of them (and before a post is acknowledged).
+              return history
+                  .changed(id, result.events())
+                  .transform(
+                      written -> {
+                        vertx
+                            .eventBus()
+                            .publish(
+                                Addresses.sessionEvents(id), new SessionBatch(id, result.events()));
+                        return Future.succeededFuture(result);
+                      });
             });
   }
 
@@ -158,6 +225,9 @@ public final class Sessions implements CommitListener {
   public Future<Post> post(String id, String author, String content) {
     if (store.full()) {
       return Future.failedFuture(new SessionStorageFullException(config.maxBytes()));
+    }
+    if (history.full()) {
+      return Future.failedFuture(new HistoryUnavailableException());
     }
     SessionMessage user =
         SessionMessage.user(newId("msg_"), author, content, System.currentTimeMillis() / 1000);
@@ -388,6 +458,41 @@ public final class Sessions implements CommitListener {
   }
 
   /**
+   * Commits an answer's end to the history before the session hears of it: its final text (the
+   * generation's log folded, the same text the session's copy makes) and status.
+   */
+  private Future<Void> saveEnd(SessionLink link, GenerationEvent terminal) {
+    unsaved.remove(link.message());
+    return generations
+        .snapshot(link.generation())
+        .compose(
+            snapshot -> {
+              if (snapshot == null) {
+                return Future.succeededFuture();
+              }
+              String status =
+                  switch (terminal.type()) {
+                    case DONE -> "completed";
+                    case ERROR -> "failed";
+                    default -> "stopped";
+                  };
+              return history.answerEnded(
+                  link.session(),
+                  new SessionMessage(
+                      link.message(),
+                      "assistant",
+                      "assistant",
+                      snapshot.text(),
+                      0,
+                      link.generation(),
+                      status,
+                      terminal.finishReason(),
+                      terminal.failure() == null ? null : terminal.failure().message(),
+                      null));
+            });
+  }
+
+  /**
    * One copy, retried with the same {@code next}: if an attempt ended the answer and started the
    * queued one but its reply was lost, the retry is told that same next answer and starts it.
    */
@@ -396,7 +501,11 @@ public final class Sessions implements CommitListener {
       ArrayList<GenerationEvent> events,
       SessionState.NewAnswer next,
       int attempt) {
-    return change(link.session(), new SessionOps.Relay(link.generation(), events, next))
+    GenerationEvent last = events.get(events.size() - 1);
+    Future<Void> saved =
+        last.terminal() && history.enabled() ? saveEnd(link, last) : Future.succeededFuture();
+    return saved
+        .compose(v -> change(link.session(), new SessionOps.Relay(link.generation(), events, next)))
         .<Void>compose(
             result -> {
               if (result == null) {
@@ -405,6 +514,9 @@ public final class Sessions implements CommitListener {
               SessionState.Relayed relayed = result.value();
               if (relayed.next() != null) {
                 startAnswer(link.session(), relayed.next());
+              }
+              if (!last.terminal() && history.enabled()) {
+                unsaved.put(link.message(), link);
               }
               if (relayed.stale()) {
                 // Nothing here waits for it (the answer was stopped before it started): stop it
