@@ -2,6 +2,7 @@
 // event stream (GET /v1/sessions/{id}/events). EventSource reconnects by itself with Last-Event-ID,
 // so a network drop resumes where it stopped; a reload starts from the session's state.
 import { render } from '/markdown.js';
+import { chatUrl, forgetChat, onRecentChange, recentChats, rememberChat, retitleChat } from '/recent.js';
 
 const $ = id => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -13,16 +14,17 @@ const NAME_KEY = 'tokenbus.name';
 // requests, as access_token where a header cannot be set (EventSource).
 const token = new URLSearchParams(location.hash.slice(1)).get('token');
 
-// What the token lets this page do, read from its payload for the interface only (the hub checks
+// What a token lets its holder do, read from its payload for the interface only (the hub checks
 // every request): 'owner', 'participant' or 'viewer'; null without a token (auth off).
-const role = (() => {
+function roleOf(someToken) {
   try {
-    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const payload = someToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
     return JSON.parse(atob(payload)).role ?? null;
   } catch {
     return null;
   }
-})();
+}
+const role = roleOf(token);
 const readOnly = role === 'viewer';
 
 const api = async (path, body) => {
@@ -55,6 +57,8 @@ function landing() {
     $('create').disabled = true;
     try {
       const session = await api('/v1/sessions', { title: $('title').value.trim() });
+      const ownerToken = session.owner_token ?? null;
+      rememberChat({ id: session.id, title: session.title, token: ownerToken, role: roleOf(ownerToken) });
       // The creator continues on the owner's link: it is theirs to keep.
       location.href = session.owner_url ?? `/?session=${encodeURIComponent(session.id)}`;
     } catch (e) {
@@ -62,7 +66,105 @@ function landing() {
       $('create').disabled = false;
     }
   });
+  renderRecent();
+  onRecentChange(renderRecent);
   $('title').focus();
+}
+
+// ---- landing: the chats this browser has opened ----
+const ROLE_LABELS = { owner: 'owner', participant: 'participant', viewer: 'read-only' };
+
+function renderRecent() {
+  const entries = recentChats();
+  $('recent').hidden = entries.length === 0 && !$('recent-error').textContent;
+  $('recent-list').replaceChildren(...entries.map(recentItem));
+}
+
+function recentItem(entry) {
+  const title = entry.title || 'Untitled chat';
+  const item = document.createElement('li');
+  item.className = 'recent-chat';
+  item.dataset.session = entry.id;
+  // The link's own address has no token, so copying it never hands one out; a click adds it.
+  const open = document.createElement('a');
+  open.className = 'recent-open';
+  open.href = `/?session=${encodeURIComponent(entry.id)}`;
+  const name = document.createElement('span');
+  name.className = 'recent-title';
+  name.textContent = title;
+  const meta = document.createElement('span');
+  meta.className = 'recent-meta';
+  const when = document.createElement('time');
+  when.dateTime = new Date(entry.opened).toISOString();
+  when.title = new Date(entry.opened).toLocaleString();
+  when.textContent = ago(entry.opened);
+  meta.append(when);
+  if (ROLE_LABELS[entry.role]) {
+    meta.append(` · ${ROLE_LABELS[entry.role]}`);
+  }
+  open.append(name, meta);
+  open.addEventListener('click', event => {
+    event.preventDefault();
+    if (event.ctrlKey || event.metaKey || event.shiftKey) {
+      window.open(chatUrl(entry), '_blank', 'noopener');
+    } else {
+      reopen(entry, title);
+    }
+  });
+  open.addEventListener('auxclick', event => {
+    if (event.button !== 1) return;
+    event.preventDefault();
+    window.open(chatUrl(entry), '_blank', 'noopener');
+  });
+  const forget = document.createElement('button');
+  forget.type = 'button';
+  forget.className = 'secondary forget';
+  forget.textContent = 'Forget';
+  forget.setAttribute('aria-label', `Forget ${title}`);
+  forget.addEventListener('click', () => {
+    forgetChat(entry.id);
+    renderRecent();
+  });
+  item.append(open, forget);
+  return item;
+}
+
+// Asks the hub first, so that a chat that is gone is said here, on the list, and taken off it.
+async function reopen(entry, title) {
+  $('recent-error').textContent = '';
+  let response;
+  try {
+    const headers = entry.token ? { Authorization: `Bearer ${entry.token}` } : {};
+    response = await fetch(`/v1/sessions/${encodeURIComponent(entry.id)}`, { headers });
+  } catch {
+    location.href = chatUrl(entry); // the network: the chat page retries by itself
+    return;
+  }
+  if (response.status === 404) {
+    forgetChat(entry.id);
+    $('recent-error').textContent =
+      `“${title}” no longer exists (it was deleted or expired), so it was removed from your recent chats.`;
+    renderRecent();
+    return;
+  }
+  if (response.status >= 400 && response.status < 500) {
+    const json = await response.json().catch(() => null);
+    $('recent-error').textContent =
+      `“${title}” cannot be opened: ${json?.error?.message ?? `HTTP ${response.status}`}`;
+    return;
+  }
+  location.href = chatUrl(entry);
+}
+
+const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+function ago(time) {
+  const seconds = (Date.now() - time) / 1000;
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return RELATIVE.format(-Math.floor(seconds / 60), 'minute');
+  if (seconds < 86400) return RELATIVE.format(-Math.floor(seconds / 3600), 'hour');
+  if (seconds < 7 * 86400) return RELATIVE.format(-Math.floor(seconds / 86400), 'day');
+  return new Date(time).toLocaleDateString();
 }
 
 // ---- the chat ----
@@ -133,6 +235,14 @@ function addMessage(message) {
   updateStop();
 }
 
+// The recent chats list shows the session's title, or its first question when it has none.
+let sessionTitle = '';
+function nameRecentEntry() {
+  const first = [...messages.values()].find(m => m.data.role === 'user');
+  const question = first ? first.data.content.trim().replace(/\s+/g, ' ') : '';
+  retitleChat(sessionId, sessionTitle || (question.length > 80 ? `${question.slice(0, 79)}…` : question));
+}
+
 function updateStop() {
   const streaming = [...messages.values()].some(m => m.data.status === 'streaming');
   $('stop').disabled = !streaming;
@@ -156,15 +266,20 @@ function onState(state) {
   state.messages.forEach(addMessage);
   present.clear();
   state.participants.forEach(p => present.add(p));
-  $('session-title').textContent = state.title || '';
+  sessionTitle = state.title || '';
+  $('session-title').textContent = sessionTitle;
   document.title = state.title ? `${state.title} · tokenbus chat` : 'tokenbus chat';
+  nameRecentEntry();
   renderPeople();
   updateStop();
 }
 
 const handlers = {
   state: data => onState(data.session),
-  message: data => addMessage(data.message),
+  message: data => {
+    addMessage(data.message);
+    nameRecentEntry();
+  },
   delta: data => {
     const entry = messages.get(data.message_id);
     if (entry) {
@@ -245,6 +360,12 @@ async function checkGone() {
   const probe = new AbortController();
   try {
     const response = await fetch(eventsUrl(), { signal: probe.signal });
+    if (response.status === 404) {
+      forgetChat(sessionId);
+      $('chat-error').textContent =
+        'This chat no longer exists (it was deleted or expired), so it was removed from your recent chats.';
+      return;
+    }
     if (response.status >= 400 && response.status < 500) {
       const json = await response.json().catch(() => null);
       $('chat-error').textContent = `This chat is not available: ${json?.error?.message ?? `HTTP ${response.status}`}`;
@@ -356,4 +477,10 @@ function join() {
   $('name').focus();
 }
 
-if (sessionId) join(); else landing();
+if (sessionId) {
+  // Opened through a link (or from the recent chats): listed, with the token it came with.
+  rememberChat({ id: sessionId, title: '', token, role });
+  join();
+} else {
+  landing();
+}
