@@ -31,6 +31,7 @@ import io.tokenbus.http.Connections;
 import io.tokenbus.http.GenerationClient;
 import io.tokenbus.http.HttpServerVerticle;
 import io.tokenbus.http.NodeHealth;
+import io.tokenbus.limits.DurableUsageCounters;
 import io.tokenbus.limits.InMemoryUsageCounters;
 import io.tokenbus.limits.Limits;
 import io.tokenbus.limits.UsageCounters;
@@ -421,7 +422,7 @@ public final class Tokenbus {
                   config,
                   new DurableGenerationStore(store, history),
                   new RestoringSessionStore(sessionStore, history),
-                  counters,
+                  new DurableUsageCounters(counters, history::usage),
                   nodeId,
                   members,
                   metrics,

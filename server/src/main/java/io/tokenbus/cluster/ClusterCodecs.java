@@ -413,6 +413,16 @@ final class ClusterCodecs {
           },
           in -> new HazelcastUsageCounters.End(in.readString(), in.readLong(), in.readLong()));
 
+  static final ClusterCodec<HazelcastUsageCounters.Seed> SEED =
+      ClusterCodec.of(
+          HazelcastUsageCounters.Seed.class,
+          109,
+          (out, e) -> {
+            out.writeLong(e.nowMillis());
+            out.writeLong(e.tokensToday());
+          },
+          in -> new HazelcastUsageCounters.Seed(in.readLong(), in.readLong()));
+
   /** Every codec of every package. */
   static List<ClusterCodec<?>> all() {
     List<ClusterCodec<?>> all = new ArrayList<>();
@@ -445,7 +455,8 @@ final class ClusterCodecs {
             SESSION_BYTES,
             REQUEST,
             ADMIT,
-            END));
+            END,
+            SEED));
     return all;
   }
 

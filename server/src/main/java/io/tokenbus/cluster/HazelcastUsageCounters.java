@@ -49,6 +49,11 @@ public final class HazelcastUsageCounters implements UsageCounters {
     return tenants.run(tenant, new End(id, nowMillis, completionTokens), Boolean.FALSE).mapEmpty();
   }
 
+  @Override
+  public Future<Void> seed(String tenant, long nowMillis, long tokensToday) {
+    return tenants.run(tenant, new Seed(nowMillis, tokensToday), Boolean.FALSE).mapEmpty();
+  }
+
   /** The tenant's record, a new one if the entry is empty or holds something else. */
   private static TenantUsage usage(Map.Entry<String, TenantUsage> entry) {
     return ((Map.Entry<?, ?>) entry).getValue() instanceof TenantUsage usage
@@ -91,6 +96,17 @@ public final class HazelcastUsageCounters implements UsageCounters {
       // tokens.
       TenantUsage usage = usage(entry);
       usage.end(id, nowMillis, completionTokens);
+      store(entry, usage, nowMillis);
+      return true;
+    }
+  }
+
+  record Seed(long nowMillis, long tokensToday)
+      implements EntryProcessor<String, TenantUsage, Boolean> {
+    @Override
+    public Boolean process(Map.Entry<String, TenantUsage> entry) {
+      TenantUsage usage = usage(entry);
+      usage.seed(nowMillis, tokensToday);
       store(entry, usage, nowMillis);
       return true;
     }

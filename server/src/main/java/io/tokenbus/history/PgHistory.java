@@ -311,6 +311,9 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
 
   @Override
   public Future<SessionState> load(String id) {
+    if (pool == null) {
+      return Future.failedFuture(new HistoryUnavailableException()); // not started yet
+    }
     return pool.preparedQuery(
             "SELECT tenant, title, model, system, created, seq FROM tokenbus.sessions"
                 + " WHERE id = $1 AND expires_at > now()")
@@ -535,6 +538,9 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
 
   /** A finished generation as kept; null when the history has none of that id. */
   public Future<Archived> generation(String id) {
+    if (pool == null) {
+      return Future.failedFuture(new HistoryUnavailableException()); // not started yet
+    }
     return pool.preparedQuery(
             "SELECT " + ARCHIVED_COLUMNS + " FROM tokenbus.generations WHERE id = $1")
         .execute(Tuple.of(id))
@@ -649,6 +655,9 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
 
   /** The finished generations of the history {@code query} asks for, at most limit + 1. */
   public Future<List<GenerationSummary>> list(GenerationQuery query) {
+    if (pool == null) {
+      return Future.failedFuture(new HistoryUnavailableException()); // not started yet
+    }
     Tuple args =
         Tuple.tuple()
             .addString(query.tenant())
@@ -698,6 +707,9 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
 
   /** The completion tokens {@code tenant} used on {@code day} (UTC), as written so far. */
   public Future<Long> usage(String tenant, LocalDate day) {
+    if (pool == null) {
+      return Future.failedFuture(new HistoryUnavailableException()); // not started yet
+    }
     return pool.preparedQuery(
             "SELECT completion_tokens FROM tokenbus.usage WHERE tenant = $1 AND day = $2")
         .execute(Tuple.of(tenant, day))

@@ -53,4 +53,16 @@ public final class InMemoryUsageCounters implements UsageCounters {
         });
     return Future.succeededFuture();
   }
+
+  @Override
+  public Future<Void> seed(String tenant, long nowMillis, long tokensToday) {
+    tenants.compute(
+        tenant,
+        (t, usage) -> {
+          TenantUsage u = usage == null ? new TenantUsage() : usage;
+          u.seed(nowMillis, tokensToday);
+          return u.idle(nowMillis) ? null : u;
+        });
+    return Future.succeededFuture();
+  }
 }

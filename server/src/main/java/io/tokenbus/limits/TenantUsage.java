@@ -106,6 +106,16 @@ public final class TenantUsage implements Serializable {
   }
 
   /** Whether this record holds nothing worth keeping: no slot taken, no request counted lately. */
+  /**
+   * Takes the day's tokens as the durable history counted them before this record existed (every
+   * node restarted): at least {@code tokens} today, never fewer than already counted, so a seed
+   * that arrives twice, or after this cluster counted more, changes nothing it should not.
+   */
+  public void seed(long nowMillis, long tokensToday) {
+    tokensOn(nowMillis);
+    tokens = Math.max(tokens, tokensToday);
+  }
+
   public boolean idle(long nowMillis) {
     return running.isEmpty() && tat <= nowMillis * 1_000_000 && tokensOn(nowMillis) == 0;
   }

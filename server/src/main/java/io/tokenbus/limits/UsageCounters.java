@@ -17,4 +17,7 @@ public interface UsageCounters {
       String tenant, String id, long nowMillis, int maxRunning, long quota, long staleMillis);
 
   Future<Void> end(String tenant, String id, long nowMillis, long completionTokens);
+
+  /** Seeds the tenant's day with what the durable history counted: see {@link TenantUsage#seed}. */
+  Future<Void> seed(String tenant, long nowMillis, long tokensToday);
 }

@@ -208,7 +208,8 @@ class ClusterCodecsTest {
             sessionBytes,
             new HazelcastUsageCounters.Request(1_000_000, 60, 7),
             new HazelcastUsageCounters.Admit("chatcmpl-1", 1_000_000, 4, 5000, 60_000),
-            new HazelcastUsageCounters.End("chatcmpl-1", 1_000_000, 12)));
+            new HazelcastUsageCounters.End("chatcmpl-1", 1_000_000, 12),
+            new HazelcastUsageCounters.Seed(1_000_000, 420)));
     return samples;
   }
 

@@ -311,6 +311,53 @@ class HistoryTest {
   }
 
   @Test
+  @DisplayName("a tenant's day of tokens outlives every node: its quota still holds after restart")
+  void quotaOutlivesNode(Vertx vertx) throws Exception {
+    String[] env = {
+      "TOKENBUS_API_KEYS", "acme:sk-acme-0123456789abcdef",
+      "TOKENBUS_LIMITS_COMPLETION_TOKENS_PER_DAY", "30"
+    };
+    TestHub first = hub(vertx, env);
+    HttpResponse<Buffer> used =
+        await(
+            first
+                .web()
+                .post("/v1/chat/completions")
+                .bearerTokenAuthentication("sk-acme-0123456789abcdef")
+                .sendJsonObject(TestHub.mockRequest(30, 1000).put("stream", false)));
+    assertEquals(200, used.statusCode(), used.bodyAsString());
+    assertEquals(
+        30, used.bodyAsJsonObject().getJsonObject("usage").getInteger("completion_tokens"));
+    await(
+        Poll.until(
+            vertx,
+            () ->
+                sqlFuture(
+                    vertx, "SELECT completion_tokens FROM tokenbus.usage WHERE tenant = 'acme'"),
+            "30"::equals,
+            10_000));
+    await(first.node().close());
+    hubs.remove(first);
+
+    TestHub second = hub(vertx, env);
+    // The first request reads the day's count in; from then on the quota is spent.
+    HttpResponse<Buffer> refused =
+        await(
+            Poll.until(
+                vertx,
+                () ->
+                    second
+                        .web()
+                        .post("/v1/chat/completions")
+                        .bearerTokenAuthentication("sk-acme-0123456789abcdef")
+                        .sendJsonObject(TestHub.mockRequest(1, 1000).put("stream", false)),
+                r -> r.statusCode() == 429,
+                10_000));
+    assertEquals(
+        "quota_exceeded", refused.bodyAsJsonObject().getJsonObject("error").getString("code"));
+  }
+
+  @Test
   @DisplayName("with the database down, posts wait, then land when it returns; past the bound, 503")
   void databaseOutage(Vertx vertx) throws Exception {
     // Four writes at most: the test's client keeps five connections, one left for the checks.

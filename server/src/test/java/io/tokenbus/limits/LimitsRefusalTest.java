@@ -50,6 +50,11 @@ class LimitsRefusalTest {
           public Future<Void> end(String tenant, String id, long now, long tokens) {
             return counters.end(tenant, id, now, tokens);
           }
+
+          @Override
+          public Future<Void> seed(String tenant, long now, long tokens) {
+            return counters.seed(tenant, now, tokens);
+          }
         };
     Limits limits = new Limits(config, counting);
     Principal acme =
