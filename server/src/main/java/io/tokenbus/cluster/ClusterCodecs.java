@@ -16,6 +16,7 @@ import io.tokenbus.generation.Progress;
 import io.tokenbus.limits.UsageCodecs;
 import io.tokenbus.session.SessionCodecs;
 import io.tokenbus.session.SessionOp;
+import io.tokenbus.session.SessionQuery;
 import io.tokenbus.session.SessionResult;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -33,8 +34,8 @@ import java.util.Map;
  *   <li>1–19: event records ({@link EventCodecs});
  *   <li>20–29: tenants' usage ({@link UsageCodecs});
  *   <li>30–69: sessions and their ops ({@link SessionCodecs});
- *   <li>70–109: this package's stored generation, processors, predicates, projections and results,
- *       {@link Progress} and {@link GenerationSummary}.
+ *   <li>70–109: this package's stored generation, processors, predicates, projections and results
+ *       (the session store's at 90–99), {@link Progress} and {@link GenerationSummary}.
  * </ul>
  *
  * Members whose codecs differ (another tokenbus version that changed a form) cannot share a
@@ -376,6 +377,35 @@ final class ClusterCodecs {
             return s;
           });
 
+  static final ClusterCodec<HazelcastSessionStore.Listed> SESSIONS_LISTED =
+      ClusterCodec.of(
+          HazelcastSessionStore.Listed.class,
+          94,
+          (out, l) -> {
+            SessionQuery q = l.query();
+            out.writeString(q.tenant());
+            out.writeInt(q.limit());
+            out.writeBoolean(q.after() != null);
+            if (q.after() != null) {
+              out.writeLong(q.after().created());
+              out.writeString(q.after().id());
+            }
+          },
+          in -> {
+            String tenant = in.readString();
+            int limit = in.readInt();
+            SessionQuery.Cursor after =
+                in.readBoolean() ? new SessionQuery.Cursor(in.readLong(), in.readString()) : null;
+            return new HazelcastSessionStore.Listed(new SessionQuery(tenant, after, limit));
+          });
+
+  static final ClusterCodec<HazelcastSessionStore.Summarize> SESSIONS_SUMMARIZE =
+      ClusterCodec.of(
+          HazelcastSessionStore.Summarize.class,
+          95,
+          (out, s) -> {},
+          in -> new HazelcastSessionStore.Summarize());
+
   static final ClusterCodec<HazelcastUsageCounters.Request> REQUEST =
       ClusterCodec.of(
           HazelcastUsageCounters.Request.class,
@@ -453,6 +483,8 @@ final class ClusterCodecs {
             RAN,
             TENANT_SESSIONS,
             SESSION_BYTES,
+            SESSIONS_LISTED,
+            SESSIONS_SUMMARIZE,
             REQUEST,
             ADMIT,
             END,

@@ -4,13 +4,17 @@ import com.hazelcast.aggregation.Aggregator;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
+import com.hazelcast.projection.Projection;
+import com.hazelcast.query.Predicate;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
 import io.tokenbus.session.SessionOp;
+import io.tokenbus.session.SessionQuery;
 import io.tokenbus.session.SessionResult;
 import io.tokenbus.session.SessionState;
 import io.tokenbus.session.SessionStorageFullException;
 import io.tokenbus.session.SessionStore;
+import io.tokenbus.session.SessionSummary;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.Serializable;
@@ -177,6 +181,19 @@ public final class HazelcastSessionStore implements SessionStore {
         .mapEmpty();
   }
 
+  /**
+   * One query over the whole map: {@link Listed} runs where each session is stored, over the stored
+   * objects in place, and only the {@link SessionSummary} of each match travels ({@link Summarize};
+   * a hundred bytes or so, never a transcript). Every session is looked at and every match travels,
+   * then this node keeps the first {@code limit + 1}: the tenant and the cursor, tested on the
+   * members, cut what travels. Hazelcast's query blocks, so it runs on a worker.
+   */
+  @Override
+  public Future<List<SessionSummary>> list(SessionQuery query) {
+    return vertx.executeBlocking(
+        () -> query.page(sessions.map().project(new Summarize(), new Listed(query))), false);
+  }
+
   @Override
   public Future<Void> restore(SessionState session) {
     return vertx
@@ -257,7 +274,23 @@ public final class HazelcastSessionStore implements SessionStore {
     }
   }
 
-  /** Sums {@link SessionState#bytes()} where the sessions are stored; only the sums travel. */
+  /** The sessions a listing asks for; a value of another type is skipped, not an error. */
+  record Listed(SessionQuery query) implements Predicate<String, SessionState> {
+    @Override
+    public boolean apply(Map.Entry<String, SessionState> entry) {
+      return ((Map.Entry<?, ?>) entry).getValue() instanceof SessionState state
+          && query.matches(state);
+    }
+  }
+
+  /** A stored session's {@link SessionSummary}: only that leaves its member. */
+  record Summarize() implements Projection<Map.Entry<String, SessionState>, SessionSummary> {
+    @Override
+    public SessionSummary transform(Map.Entry<String, SessionState> entry) {
+      return SessionSummary.of(entry.getValue());
+    }
+  }
+
   /** Sessions of one tenant, counted where they are stored. */
   static final class TenantSessions
       implements Aggregator<Map.Entry<String, SessionState>, Integer> {

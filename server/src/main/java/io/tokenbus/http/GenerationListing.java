@@ -159,7 +159,7 @@ final class GenerationListing {
                             .collect(Collectors.joining(", "))));
   }
 
-  private static int limit(String value) {
+  static int limit(String value) {
     int limit;
     try {
       limit = Integer.parseInt(value);
@@ -172,14 +172,14 @@ final class GenerationListing {
     return limit;
   }
 
-  private static String nonEmpty(String name, String value) {
+  static String nonEmpty(String name, String value) {
     if (value.isEmpty()) {
       throw bad(name, "'" + name + "' must not be empty");
     }
     return value;
   }
 
-  private static ApiException bad(String param, String message) {
+  static ApiException bad(String param, String message) {
     return ApiException.badRequest("invalid_" + codeName(param), message, shown(param));
   }
 
@@ -196,7 +196,7 @@ final class GenerationListing {
   }
 
   /** A name or value echoed in a message: what the client sent, cut short. */
-  private static String shown(String text) {
+  static String shown(String text) {
     return chars(text) <= 80 ? text : text.substring(0, text.offsetByCodePoints(0, 80)) + "...";
   }
 

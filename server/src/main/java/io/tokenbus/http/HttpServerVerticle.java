@@ -337,6 +337,8 @@ public final class HttpServerVerticle extends VerticleBase {
     SessionsHandler chats =
         new SessionsHandler(sessions, streams, upstreams, authenticator, limits);
     router.post("/v1/sessions").handler(json).handler(body).handler(chats::create);
+    router.get("/v1/sessions").handler(chats::list);
+    router.head("/v1/sessions").handler(chats::list);
     router.get("/v1/sessions/:id").handler(chats::get);
     router.head("/v1/sessions/:id").handler(chats::get);
     router.post("/v1/sessions/:id/messages").handler(json).handler(body).handler(chats::post);

@@ -12,7 +12,9 @@ import io.tokenbus.provider.Upstreams;
 import io.tokenbus.session.SessionEncoder;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionLimitException;
+import io.tokenbus.session.SessionQuery;
 import io.tokenbus.session.SessionStorageFullException;
+import io.tokenbus.session.SessionSummary;
 import io.tokenbus.session.Sessions;
 import io.tokenbus.session.TenantSessionLimitException;
 import io.vertx.core.Future;
@@ -21,10 +23,11 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
+import java.util.List;
 
 /**
- * {@code /v1/sessions}: create, read, post, stop, typing, and the session's SSE event stream. A
- * participant who names themselves ({@code ?author=}) on the stream is present while connected.
+ * {@code /v1/sessions}: create, list, read, post, stop, typing, and the session's SSE event stream.
+ * A participant who names themselves ({@code ?author=}) on the stream is present while connected.
  */
 final class SessionsHandler {
 
@@ -212,6 +215,59 @@ final class SessionsHandler {
                   .end(json.encode());
             })
         .onFailure(ctx::fail);
+  }
+
+  /**
+   * {@code GET /v1/sessions}: the caller's sessions, newest first, paged with {@code limit} and
+   * {@code after} ({@link SessionListing}): a tenant's own, every tenant's for the admin, only its
+   * own for a token restricted to one session (read without a scan).
+   */
+  void list(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    Access.mayUseSessions(caller, Access.SessionNeed.READ);
+    SessionListing.Request request = SessionListing.parse(ctx.queryParams());
+    String tenant = caller.admin() ? null : caller.tenant();
+    Grant grant = caller.grant();
+    cursor(caller, request.after())
+        .compose(
+            cursor -> {
+              SessionQuery query = new SessionQuery(tenant, cursor, request.limit());
+              if (grant == null) {
+                return sessions.list(query);
+              }
+              return sessions
+                  .summary(grant.id())
+                  .map(
+                      s ->
+                          s != null
+                                  && Access.reaches(caller, s.id(), s.tenant())
+                                  && query.matches(s)
+                              ? List.of(s)
+                              : List.<SessionSummary>of());
+            })
+        .onSuccess(
+            found ->
+                ctx.response()
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(SessionListing.page(found, request.limit(), caller.admin()).encode()))
+        .onFailure(ctx::fail);
+  }
+
+  /**
+   * Where the page after session {@code after} starts: its creation time and id. One the caller
+   * cannot see is refused exactly as an unknown one.
+   */
+  private Future<SessionQuery.Cursor> cursor(Principal caller, String after) {
+    if (after == null) {
+      return Future.succeededFuture();
+    }
+    return sessions
+        .summary(after)
+        .compose(
+            s ->
+                s != null && Access.reaches(caller, after, s.tenant())
+                    ? Future.succeededFuture(new SessionQuery.Cursor(s.created(), s.id()))
+                    : Future.failedFuture(SessionListing.unknownCursor(after)));
   }
 
   /**

@@ -82,6 +82,20 @@ public final class InMemorySessionStore implements SessionStore {
     return Future.succeededFuture(count);
   }
 
+  /** One pass over the map (at most {@code sessions.max-sessions}), each read under its lock. */
+  @Override
+  public Future<List<SessionSummary>> list(SessionQuery query) {
+    List<SessionSummary> found = new ArrayList<>();
+    for (SessionState session : sessions.values()) {
+      synchronized (session) {
+        if (!session.dropped && query.matches(session)) {
+          found.add(session.summary());
+        }
+      }
+    }
+    return Future.succeededFuture(query.page(found));
+  }
+
   @Override
   public Future<Void> create(SessionState session) {
     if (sessions.size() >= maxSessions) {

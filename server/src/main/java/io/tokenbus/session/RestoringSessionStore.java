@@ -45,6 +45,11 @@ public final class RestoringSessionStore implements SessionStore {
   }
 
   @Override
+  public Future<java.util.List<SessionSummary>> list(SessionQuery query) {
+    return store.list(query);
+  }
+
+  @Override
   public Future<Void> restore(SessionState session) {
     return store.restore(session);
   }

@@ -347,6 +347,38 @@ public final class SessionCodecs {
           (out, r) -> out.writeLong(r.seq()),
           in -> new SessionOps.ReadAfter(in.readLong()));
 
+  static final ClusterCodec<SessionOps.Summary> SUMMARY_OP =
+      ClusterCodec.of(SessionOps.Summary.class, 52, (out, s) -> {}, in -> new SessionOps.Summary());
+
+  /** What the cluster store's listing projection sends back, one per session. */
+  static final ClusterCodec<SessionSummary> SUMMARY =
+      ClusterCodec.of(
+          SessionSummary.class,
+          53,
+          (out, s) -> {
+            out.writeString(s.id());
+            out.writeString(s.tenant());
+            out.writeString(s.title());
+            out.writeString(s.model());
+            out.writeLong(s.created());
+            out.writeBoolean(s.lastMessageAt() != null);
+            if (s.lastMessageAt() != null) {
+              out.writeLong(s.lastMessageAt());
+            }
+            out.writeInt(s.messageCount());
+            out.writeBoolean(s.answering());
+          },
+          in ->
+              new SessionSummary(
+                  in.readString(),
+                  in.readString(),
+                  in.readString(),
+                  in.readString(),
+                  in.readLong(),
+                  in.readBoolean() ? in.readLong() : null,
+                  in.readInt(),
+                  in.readBoolean()));
+
   public static List<ClusterCodec<?>> all() {
     return List.of(
         MESSAGE,
@@ -369,6 +401,8 @@ public final class SessionCodecs {
         TYPING,
         TENANT,
         VIEW_OP,
-        READ_AFTER);
+        READ_AFTER,
+        SUMMARY_OP,
+        SUMMARY);
   }
 }

@@ -150,6 +150,19 @@ final class SessionOps {
     }
   }
 
+  /** What a listing shows of it: where a page after it starts, without copying the transcript. */
+  record Summary() implements SessionOp<SessionSummary> {
+    @Override
+    public SessionSummary apply(SessionState state, List<SessionEvent> out) {
+      return state.summary();
+    }
+
+    @Override
+    public boolean mutates() {
+      return false;
+    }
+  }
+
   record View() implements SessionOp<SessionState.View> {
     @Override
     public SessionState.View apply(SessionState state, List<SessionEvent> out) {

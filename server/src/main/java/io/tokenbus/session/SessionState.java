@@ -456,6 +456,25 @@ public final class SessionState implements Serializable {
       long seq)
       implements Serializable {}
 
+  /**
+   * What a listing shows of it ({@link SessionSummary}): read in place, copying nothing of the
+   * transcript. Called under the session's lock, or on a Hazelcast member while an op may run (the
+   * transcript only grows, so the last message read is a real one).
+   */
+  SessionSummary summary() {
+    int count = messages.size();
+    SessionMessage last = count == 0 ? null : messages.get(count - 1);
+    return new SessionSummary(
+        id,
+        tenant,
+        title,
+        model,
+        created,
+        last == null ? null : last.created(),
+        count,
+        answering != null);
+  }
+
   View view() {
     return new View(
         id,

@@ -1,6 +1,7 @@
 package io.tokenbus.session;
 
 import io.vertx.core.Future;
+import java.util.List;
 
 /**
  * Where sessions live: in memory on a single node, in a replicated Hazelcast map in a cluster. A
@@ -28,6 +29,13 @@ public interface SessionStore {
   default Future<Void> restore(SessionState session) {
     return create(session);
   }
+
+  /**
+   * The sessions {@code query} asks for: at most {@code query.limit() + 1}, newest first ({@link
+   * SessionSummary#NEWEST_FIRST}). A scan of every session (on every member, in a cluster): for a
+   * listing, not for a hot path.
+   */
+  Future<List<SessionSummary>> list(SessionQuery query);
 
   /** Runs {@code op} atomically on the session; completes with null if there is no such session. */
   <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op);

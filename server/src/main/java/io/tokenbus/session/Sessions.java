@@ -176,6 +176,16 @@ public final class Sessions implements CommitListener {
     return store.apply(id, new SessionOps.Tenant()).map(r -> r == null ? null : r.value());
   }
 
+  /** What a listing shows of session {@code id}; null for an unknown session. */
+  public Future<SessionSummary> summary(String id) {
+    return store.apply(id, new SessionOps.Summary()).map(r -> r == null ? null : r.value());
+  }
+
+  /** The sessions {@code query} asks for, at most {@code limit + 1}, newest first. */
+  public Future<List<SessionSummary>> list(SessionQuery query) {
+    return store.list(query);
+  }
+
   public Future<SessionState.View> view(String id) {
     return store.apply(id, new SessionOps.View()).map(r -> r == null ? null : r.value());
   }

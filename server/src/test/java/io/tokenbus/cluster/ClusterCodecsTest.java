@@ -26,6 +26,7 @@ import io.tokenbus.generation.GenerationStatus;
 import io.tokenbus.generation.GenerationSummary;
 import io.tokenbus.generation.Progress;
 import io.tokenbus.limits.TenantUsage;
+import io.tokenbus.session.SessionQuery;
 import io.tokenbus.session.SessionSamples;
 import io.vertx.core.json.JsonObject;
 import java.io.Serializable;
@@ -206,6 +207,10 @@ class ClusterCodecsTest {
             new HazelcastSessionStore.Ran<>(SessionSamples.result(), -96, "acme"),
             tenantSessions,
             sessionBytes,
+            new HazelcastSessionStore.Listed(
+                new SessionQuery("acme", new SessionQuery.Cursor(1700, "sess_1"), 20)),
+            new HazelcastSessionStore.Listed(new SessionQuery(null, null, 1)),
+            new HazelcastSessionStore.Summarize(),
             new HazelcastUsageCounters.Request(1_000_000, 60, 7),
             new HazelcastUsageCounters.Admit("chatcmpl-1", 1_000_000, 4, 5000, 60_000),
             new HazelcastUsageCounters.End("chatcmpl-1", 1_000_000, 12),

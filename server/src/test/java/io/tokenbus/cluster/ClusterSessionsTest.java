@@ -2,6 +2,8 @@ package io.tokenbus.cluster;
 
 import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tokenbus.provider.MockText;
 import io.tokenbus.session.SessionStorageTest;
@@ -15,6 +17,8 @@ import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -251,6 +255,62 @@ class ClusterSessionsTest {
               b.post("/v1/sessions/" + ids.get(0) + "/messages")
                   .sendJsonObject(new JsonObject().put("author", "Bea").put("content", "hi"))));
       assertEquals(200, await(b.get("/v1/sessions/" + ids.get(0)).send()).statusCode());
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "sessions created on one node are listed by another, newest first and paged, each with its"
+          + " counts")
+  void listedByEveryNode(Vertx vertx) {
+    try (TestCluster cluster = new TestCluster(2)) {
+      Map<String, String> env =
+          Map.of(
+              "TOKENBUS_MOCK_TOKENS_PER_SECOND", "1000", "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS", "3");
+      int[] ports = {cluster.start(0, env), cluster.start(1, env)};
+      WebClient a =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[0]));
+      WebClient b =
+          WebClient.create(
+              vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(ports[1]));
+      List<JsonObject> created = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        created.add(
+            await(a.post("/v1/sessions").sendJsonObject(new JsonObject().put("title", "s" + i)))
+                .bodyAsJsonObject());
+      }
+      String asked = created.get(0).getString("id");
+      assertEquals(
+          202,
+          await(
+                  a.post("/v1/sessions/" + asked + "/messages")
+                      .sendJsonObject(new JsonObject().put("author", "Al").put("content", "hi")))
+              .statusCode());
+      List<String> expected =
+          created.stream()
+              .sorted(
+                  Comparator.comparingLong((JsonObject s) -> s.getLong("created"))
+                      .reversed()
+                      .thenComparing(s -> s.getString("id"), Comparator.reverseOrder()))
+              .map(s -> s.getString("id"))
+              .toList();
+      JsonObject first = await(b.get("/v1/sessions?limit=3").send()).bodyAsJsonObject();
+      assertTrue(first.getBoolean("has_more"), first.encode());
+      JsonObject second =
+          await(b.get("/v1/sessions?limit=3&after=" + first.getString("last_id")).send())
+              .bodyAsJsonObject();
+      assertFalse(second.getBoolean("has_more"), second.encode());
+      List<JsonObject> items = new ArrayList<>();
+      for (JsonObject page : List.of(first, second)) {
+        page.getJsonArray("data").forEach(item -> items.add((JsonObject) item));
+      }
+      assertEquals(expected, items.stream().map(item -> item.getString("id")).toList());
+      JsonObject askedItem =
+          items.stream().filter(item -> item.getString("id").equals(asked)).findFirst().get();
+      assertEquals("s0", askedItem.getString("title"));
+      assertEquals(2, askedItem.getInteger("message_count"));
+      assertEquals("default", askedItem.getString("tenant"), "auth off: the caller is the admin");
     }
   }
 }

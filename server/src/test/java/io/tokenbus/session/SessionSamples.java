@@ -122,6 +122,9 @@ public final class SessionSamples {
         new SessionOps.Typing("ann", 99),
         new SessionOps.Tenant(),
         new SessionOps.View(),
-        new SessionOps.ReadAfter(12));
+        new SessionOps.ReadAfter(12),
+        new SessionOps.Summary(),
+        state.summary(),
+        new SessionState("sess_2", "acme", "", "mock", "", 1).summary());
   }
 }

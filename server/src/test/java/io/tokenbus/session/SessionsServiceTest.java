@@ -57,6 +57,11 @@ class SessionsServiceTest {
     }
 
     @Override
+    public Future<List<SessionSummary>> list(SessionQuery query) {
+      return store.list(query);
+    }
+
+    @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
       Future<SessionResult<T>> result = store.apply(id, op);
       if (!lost
@@ -166,6 +171,11 @@ class SessionsServiceTest {
     @Override
     public Future<Integer> count(String tenant) {
       return store.count(tenant);
+    }
+
+    @Override
+    public Future<List<SessionSummary>> list(SessionQuery query) {
+      return store.list(query);
     }
 
     @Override
