@@ -406,6 +406,13 @@ final class ClusterCodecs {
           (out, s) -> {},
           in -> new HazelcastSessionStore.Summarize());
 
+  static final ClusterCodec<HazelcastSessionStore.Remove> SESSIONS_REMOVE =
+      ClusterCodec.of(
+          HazelcastSessionStore.Remove.class,
+          96,
+          (out, r) -> {},
+          in -> new HazelcastSessionStore.Remove());
+
   static final ClusterCodec<HazelcastUsageCounters.Request> REQUEST =
       ClusterCodec.of(
           HazelcastUsageCounters.Request.class,
@@ -485,6 +492,7 @@ final class ClusterCodecs {
             SESSION_BYTES,
             SESSIONS_LISTED,
             SESSIONS_SUMMARIZE,
+            SESSIONS_REMOVE,
             REQUEST,
             ADMIT,
             END,

@@ -233,6 +233,26 @@ public final class HazelcastSessionStore implements SessionStore {
   }
 
   /**
+   * One entry processor where the session is stored (and on its backup), so only its size and
+   * tenant travel back, never the state: what it held is counted out of this node's figure at once,
+   * and out of the cluster's at the next sum.
+   */
+  @Override
+  public Future<Boolean> remove(String id) {
+    return sessions
+        .run(id, new Remove(), null)
+        .map(
+            ran -> {
+              if (ran == null) {
+                return false;
+              }
+              grown.addAndGet(ran.grew());
+              grow(grownByTenant, ran.tenant(), ran.grew());
+              return true;
+            });
+  }
+
+  /**
    * What an op gave, how many bytes it grew its session by (negative: shrank), and whose session it
    * is.
    */
@@ -271,6 +291,27 @@ public final class HazelcastSessionStore implements SessionStore {
     @Override
     public EntryProcessor<String, SessionState, Ran<T>> getBackupProcessor() {
       return op.mutates() ? this : null;
+    }
+  }
+
+  /**
+   * Deletes the session where it is stored, and on its backup; gives what it held (as a negative
+   * growth) and its tenant, or null when there was none.
+   */
+  record Remove() implements EntryProcessor<String, SessionState, Ran<Void>> {
+    @Override
+    public Ran<Void> process(Map.Entry<String, SessionState> entry) {
+      SessionState state = UnreadableEntryException.value(entry, SessionState.class);
+      if (state == null) {
+        return null;
+      }
+      entry.setValue(null);
+      return new Ran<>(null, -state.bytes(), state.tenant());
+    }
+
+    @Override
+    public EntryProcessor<String, SessionState, Ran<Void>> getBackupProcessor() {
+      return this;
     }
   }
 

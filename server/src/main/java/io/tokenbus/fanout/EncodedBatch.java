@@ -42,6 +42,11 @@ final class EncodedBatch<E extends StreamEvent> {
     return firstSeq() == 0;
   }
 
+  /** Whether it ends the stream: its last event is terminal. */
+  boolean terminal() {
+    return events.get(events.size() - 1).terminal();
+  }
+
   /** True if {@code next} starts right after this batch ends, so the two can be written as one. */
   boolean precedes(EncodedBatch<E> next) {
     return !passing() && next.firstSeq() == lastSeq() + 1;

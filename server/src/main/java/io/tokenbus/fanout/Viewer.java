@@ -195,6 +195,16 @@ public final class Viewer<E extends StreamEvent> {
   void onBatch(EncodedBatch<E> batch) {
     assert context.inThread() : "viewer of " + source.id() + " called off its event loop";
     if (batch.passing()) {
+      if (batch.terminal()) {
+        // An end no log holds (a deleted session): told to every viewer still here, however far
+        // behind, since reading the log would only say the stream is gone.
+        if (state != State.CLOSED) {
+          out.write(batch.in(out.format()));
+          leave(null);
+          out.end();
+        }
+        return;
+      }
       if (state == State.LIVE && !out.writeQueueFull()) {
         out.write(batch.in(out.format())); // worth showing now, not worth holding or replaying
       }

@@ -341,6 +341,7 @@ public final class HttpServerVerticle extends VerticleBase {
     router.head("/v1/sessions").handler(chats::list);
     router.get("/v1/sessions/:id").handler(chats::get);
     router.head("/v1/sessions/:id").handler(chats::get);
+    router.delete("/v1/sessions/:id").handler(chats::delete);
     router.post("/v1/sessions/:id/messages").handler(json).handler(body).handler(chats::post);
     router.post("/v1/sessions/:id/stop").handler(json).handler(body).handler(chats::stop);
     router.post("/v1/sessions/:id/typing").handler(json).handler(body).handler(chats::typing);

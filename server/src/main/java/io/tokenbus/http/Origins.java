@@ -51,7 +51,8 @@ final class Origins implements Handler<RoutingContext> {
     this.cors =
         CorsHandler.create()
             .addOrigins(allowed)
-            .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.OPTIONS))
+            .allowedMethods(
+                Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE, HttpMethod.OPTIONS))
             .allowedHeaders(Set.of("Authorization", "Content-Type", "Last-Event-ID"))
             .exposedHeaders(EXPOSED)
             .maxAgeSeconds(600);

@@ -174,7 +174,7 @@ final class SessionMemberships {
 
     @Override
     public void end() {
-      leave(session); // a session has no last event: it only ends when it is gone
+      leave(session); // the session was deleted: its frame said so
     }
 
     @Override

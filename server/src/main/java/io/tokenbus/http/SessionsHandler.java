@@ -26,8 +26,9 @@ import io.vertx.ext.web.RoutingContext;
 import java.util.List;
 
 /**
- * {@code /v1/sessions}: create, list, read, post, stop, typing, and the session's SSE event stream.
- * A participant who names themselves ({@code ?author=}) on the stream is present while connected.
+ * {@code /v1/sessions}: create, list, read, delete, post, stop, typing, and the session's SSE event
+ * stream. A participant who names themselves ({@code ?author=}) on the stream is present while
+ * connected.
  */
 final class SessionsHandler {
 
@@ -369,6 +370,25 @@ final class SessionsHandler {
   }
 
   /**
+   * {@code DELETE /v1/sessions/{id}}: 204 once the session is gone for everyone (its viewers told,
+   * its answer cancelled). Only its owner may: its owner token, or a credential of its tenant not
+   * restricted to one session; a participant's or viewer's token is 403 whatever the id.
+   */
+  void delete(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    String id = ctx.pathParam("id");
+    Access.mayUseSessions(caller, Access.SessionNeed.TAKE_PART);
+    if (caller.grant() != null && caller.grant().role() != Grant.Role.OWNER) {
+      throw Access.denied("Only the session's owner may delete it");
+    }
+    reach(caller, id, Access.SessionNeed.TAKE_PART)
+        .compose(v -> sessions.delete(id))
+        .compose(deleted -> deleted ? Future.succeededFuture() : Future.failedFuture(notFound(id)))
+        .onSuccess(v -> ctx.response().setStatusCode(204).end())
+        .onFailure(ctx::fail);
+  }
+
+  /**
    * {@code POST /v1/sessions/{id}/typing}: {@code {"author"}}; everyone gets a presence {@code
    * typing} event.
    */
@@ -425,7 +445,8 @@ final class SessionsHandler {
 
   /**
    * A session's SSE stream. A participant named on it leaves once it is over, whichever way it
-   * ends; a session that is gone is said in an {@code error} event before the stream ends.
+   * ends; a deleted session's last event is {@code deleted}, one that is gone otherwise is said in
+   * an {@code error} event before the stream ends.
    */
   private final class SessionStream extends SseOutput<SessionEvent> {
     /** Run once when the stream is over, or null. */
@@ -444,6 +465,12 @@ final class SessionsHandler {
         onOver = null;
         action.run();
       }
+    }
+
+    @Override
+    public void end() {
+      closed();
+      super.end();
     }
 
     @Override

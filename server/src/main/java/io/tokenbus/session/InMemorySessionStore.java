@@ -56,6 +56,9 @@ public final class InMemorySessionStore implements SessionStore {
         .removeIf(
             s -> {
               synchronized (s) {
+                if (s.dropped) {
+                  return true; // removed meanwhile, and counted out then
+                }
                 if (now - s.lastActive <= (s.used() ? idleMillis : unusedMillis)) {
                   return false;
                 }
@@ -119,6 +122,27 @@ public final class InMemorySessionStore implements SessionStore {
   }
 
   @Override
+  public Future<Boolean> remove(String id) {
+    SessionState session = sessions.remove(id);
+    if (session == null) {
+      return Future.succeededFuture(false);
+    }
+    synchronized (session) {
+      if (session.dropped) {
+        return Future.succeededFuture(false); // the sweep took it first
+      }
+      session.dropped = true;
+      grow(session.tenant(), -session.bytes());
+    }
+    return Future.succeededFuture(true);
+  }
+
+  /**
+   * Runs {@code op} under the session's lock. A session dropped while the op waited for the lock
+   * (deleted, or swept) is absent: no op runs on it, so nothing it would publish or start follows a
+   * deletion.
+   */
+  @Override
   public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
     SessionState session = sessions.get(id);
     if (session == null) {
@@ -127,13 +151,14 @@ public final class InMemorySessionStore implements SessionStore {
     List<SessionEvent> out = new ArrayList<>();
     T value;
     synchronized (session) {
+      if (session.dropped) {
+        return Future.succeededFuture(null);
+      }
       long before = session.bytes();
       value = op.apply(session, out);
       if (op.mutates()) {
         session.lastActive = Math.max(session.lastActive, System.currentTimeMillis());
-        if (!session.dropped) {
-          grow(session.tenant(), session.bytes() - before);
-        }
+        grow(session.tenant(), session.bytes() - before);
       }
     }
     return Future.succeededFuture(new SessionResult<>(value, out));

@@ -50,6 +50,11 @@ public final class RestoringSessionStore implements SessionStore {
   }
 
   @Override
+  public Future<Boolean> remove(String id) {
+    return store.remove(id);
+  }
+
+  @Override
   public Future<Void> restore(SessionState session) {
     return store.restore(session);
   }

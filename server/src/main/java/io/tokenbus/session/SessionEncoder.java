@@ -18,10 +18,11 @@ public final class SessionEncoder {
    * The {@code data} of an event; a WebSocket frame is the same plus {@code type}, {@code session}
    * and {@code seq}.
    */
-  public static JsonObject data(SessionEvent event) {
+  public static JsonObject data(String session, SessionEvent event) {
     JsonObject data = new JsonObject();
     switch (event.type()) {
       case "message" -> data.put("message", message(event.message()));
+      case "deleted" -> data.put("session", session);
       case "presence" -> data.put("author", event.author()).put("state", event.state());
       default -> {
         data.put("message_id", event.messageId()).put("generation", event.generation());
@@ -100,13 +101,13 @@ public final class SessionEncoder {
    * An event in SSE; a passing one (seq 0: typing) has no {@code id}, so it never moves a client's
    * Last-Event-ID.
    */
-  public static Buffer sse(SessionEvent event) {
+  public static Buffer sse(String session, SessionEvent event) {
     return Buffer.buffer(
         (event.seq() > 0 ? "id: " + event.seq() + "\n" : "")
             + "event: "
             + event.type()
             + "\ndata: "
-            + data(event).encode()
+            + data(session, event).encode()
             + "\n\n");
   }
 
@@ -115,7 +116,7 @@ public final class SessionEncoder {
     if (event.seq() > 0) {
       frame.put("seq", event.seq());
     }
-    return frame.mergeIn(data(event)).encode();
+    return frame.mergeIn(data(session, event)).encode();
   }
 
   /** The first event a newcomer gets: the whole session at {@code view.seq()}. */

@@ -16,7 +16,9 @@ import java.io.Serializable;
  *   <li>{@code done}, {@code error}, {@code cancelled}: that answer ended ({@code finishReason},
  *       {@code failure}); the transcript holds its final text;
  *   <li>{@code presence}: {@code author} {@code joined}, {@code left} or is {@code typing} ({@code
- *       state}).
+ *       state});
+ *   <li>{@code deleted}: the session was deleted (a passing event, seq 0, never stored): the
+ *       stream's end.
  * </ul>
  */
 public record SessionEvent(
@@ -40,6 +42,16 @@ public record SessionEvent(
     return 96
         + (text == null ? 0 : 2L * text.length())
         + (message == null ? 0 : 96 + 2L * message.content().length());
+  }
+
+  /** The session is gone: viewers end once they have this, though no log holds it. */
+  @Override
+  public boolean terminal() {
+    return type.equals("deleted");
+  }
+
+  static SessionEvent deleted() {
+    return new SessionEvent(0, "deleted", null, null, null, null, null, null, null, null);
   }
 
   static SessionEvent message(long seq, SessionMessage message) {

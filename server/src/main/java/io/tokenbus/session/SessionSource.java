@@ -42,7 +42,7 @@ public final class SessionSource implements StreamSource<SessionEvent> {
   @Override
   public Buffer encode(WireFormat format, SessionEvent event) {
     return switch (format) {
-      case SSE -> SessionEncoder.sse(event);
+      case SSE -> SessionEncoder.sse(id, event);
       case WEBSOCKET -> WebSocketFrames.text(SessionEncoder.frame(id, event));
       default -> throw new IllegalArgumentException("a session has no " + format + " form");
     };

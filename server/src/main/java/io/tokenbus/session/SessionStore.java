@@ -37,6 +37,12 @@ public interface SessionStore {
    */
   Future<List<SessionSummary>> list(SessionQuery query);
 
+  /**
+   * Deletes a session: completes with false if there was none. What it held is counted out of
+   * {@link #full()} and {@link #bytesOf}; an op that comes after finds no session.
+   */
+  Future<Boolean> remove(String id);
+
   /** Runs {@code op} atomically on the session; completes with null if there is no such session. */
   <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op);
 

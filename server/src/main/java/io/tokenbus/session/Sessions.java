@@ -14,6 +14,7 @@ import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
@@ -39,6 +40,9 @@ public final class Sessions implements CommitListener {
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final char[] ALPHABET =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
+
+  /** How long a deletion waits for its answer's owner to confirm the cancel. */
+  private static final DeliveryOptions CONTROL = new DeliveryOptions().setSendTimeout(5_000);
 
   private final Vertx vertx;
   private final SessionStore store;
@@ -297,6 +301,52 @@ public final class Sessions implements CommitListener {
                               : Future.failedFuture(e))
                   .map(answer);
             });
+  }
+
+  /**
+   * Deletes session {@code id} for everyone: gives up its queue (so no answer starts meanwhile),
+   * removes it from the store, tells its viewers (a passing {@code deleted} event, which ends their
+   * streams) and cancels the answer in progress, waiting up to 5 s for that. Copies of the answer
+   * that still come find no session and change nothing. Completes with false for an unknown
+   * session.
+   */
+  public Future<Boolean> delete(String id) {
+    return store
+        .apply(id, new SessionOps.Stop())
+        .compose(
+            stopped ->
+                stopped == null
+                    ? Future.succeededFuture(false)
+                    : store
+                        .remove(id)
+                        .compose(
+                            removed -> {
+                              if (!removed) {
+                                return Future.succeededFuture(false);
+                              }
+                              vertx
+                                  .eventBus()
+                                  .publish(
+                                      Addresses.sessionEvents(id),
+                                      new SessionBatch(id, List.of(SessionEvent.deleted())));
+                              SessionMessage answer = stopped.value();
+                              if (answer == null) {
+                                return Future.succeededFuture(true);
+                              }
+                              LOG.info(
+                                  "Session {} deleted: cancelling its answer {}",
+                                  id,
+                                  answer.generation());
+                              // NO_HANDLERS: it has ended, or not started yet, and then finds no
+                              // session to answer.
+                              return vertx
+                                  .eventBus()
+                                  .request(
+                                      Addresses.control(answer.generation()),
+                                      ControlCommand.CANCEL,
+                                      CONTROL)
+                                  .transform(ar -> Future.succeededFuture(true));
+                            }));
   }
 
   public Future<Failure> presence(String id, String author, int change) {

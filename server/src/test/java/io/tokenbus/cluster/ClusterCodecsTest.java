@@ -211,6 +211,8 @@ class ClusterCodecsTest {
                 new SessionQuery("acme", new SessionQuery.Cursor(1700, "sess_1"), 20)),
             new HazelcastSessionStore.Listed(new SessionQuery(null, null, 1)),
             new HazelcastSessionStore.Summarize(),
+            new HazelcastSessionStore.Remove(),
+            new HazelcastSessionStore.Ran<>(null, -512, "acme"),
             new HazelcastUsageCounters.Request(1_000_000, 60, 7),
             new HazelcastUsageCounters.Admit("chatcmpl-1", 1_000_000, 4, 5000, 60_000),
             new HazelcastUsageCounters.End("chatcmpl-1", 1_000_000, 12),

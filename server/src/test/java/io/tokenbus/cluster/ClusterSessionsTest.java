@@ -255,14 +255,19 @@ class ClusterSessionsTest {
               b.post("/v1/sessions/" + ids.get(0) + "/messages")
                   .sendJsonObject(new JsonObject().put("author", "Bea").put("content", "hi"))));
       assertEquals(200, await(b.get("/v1/sessions/" + ids.get(0)).send()).statusCode());
+      // What b deletes is counted out of b's figure at once.
+      SessionStorageTest.assertRoomAfterDeleting(
+          ids,
+          id -> await(b.delete("/v1/sessions/" + id).send()),
+          body -> await(b.post("/v1/sessions").sendJsonObject(body)));
     }
   }
 
   @Test
   @DisplayName(
       "sessions created on one node are listed by another, newest first and paged, each with its"
-          + " counts")
-  void listedByEveryNode(Vertx vertx) {
+          + " counts, and deleted from it: the first node's viewers are told")
+  void listedAndDeletedByEveryNode(Vertx vertx) {
     try (TestCluster cluster = new TestCluster(2)) {
       Map<String, String> env =
           Map.of(
@@ -311,6 +316,27 @@ class ClusterSessionsTest {
       assertEquals("s0", askedItem.getString("title"));
       assertEquals(2, askedItem.getInteger("message_count"));
       assertEquals("default", askedItem.getString("tenant"), "auth off: the caller is the admin");
+
+      // Deleted from b while a's viewer follows it: the viewer is told and its stream ends.
+      SseClient onA =
+          await(
+              SseClient.get(
+                  SseClient.client(vertx),
+                  ports[0],
+                  "/v1/sessions/" + asked + "/events?author=Al",
+                  Map.of()));
+      await(onA.events().whenAny(e -> e.event().equals("state")));
+      assertEquals(204, await(b.delete("/v1/sessions/" + asked).send()).statusCode());
+      await(onA.ended(), 10, "a's viewer's stream ends");
+      assertEquals("deleted", onA.events().items().get(onA.events().size() - 1).event());
+      assertEquals(404, await(a.get("/v1/sessions/" + asked).send()).statusCode());
+      assertEquals(404, await(b.delete("/v1/sessions/" + asked).send()).statusCode());
+      List<String> left = new ArrayList<>();
+      await(a.get("/v1/sessions").send())
+          .bodyAsJsonObject()
+          .getJsonArray("data")
+          .forEach(item -> left.add(((JsonObject) item).getString("id")));
+      assertEquals(expected.stream().filter(id -> !id.equals(asked)).toList(), left);
     }
   }
 }

@@ -124,6 +124,7 @@ public final class SessionSamples {
         new SessionOps.View(),
         new SessionOps.ReadAfter(12),
         new SessionOps.Summary(),
+        SessionEvent.deleted(),
         state.summary(),
         new SessionState("sess_2", "acme", "", "mock", "", 1).summary());
   }

@@ -61,6 +61,21 @@ public class SessionStorageTest {
     return ids;
   }
 
+  /**
+   * Deleting sessions gives back what they held: after three of the sessions {@link #fill} made are
+   * deleted, a big session fits again.
+   */
+  public static void assertRoomAfterDeleting(
+      List<String> ids,
+      Function<String, HttpResponse<Buffer>> delete,
+      Function<JsonObject, HttpResponse<Buffer>> create) {
+    for (String id : ids.subList(0, 3)) {
+      assertEquals(204, delete.apply(id).statusCode());
+    }
+    HttpResponse<Buffer> created = create.apply(new JsonObject().put("system", "s".repeat(8000)));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+  }
+
   public static void assertStorageFull(HttpResponse<Buffer> refused) {
     assertEquals(429, refused.statusCode(), refused.bodyAsString());
     JsonObject error = refused.bodyAsJsonObject().getJsonObject("error");
@@ -96,6 +111,10 @@ public class SessionStorageTest {
     for (String id : List.of(ids.get(0), ids.get(ids.size() - 1))) {
       assertEquals(200, await(hub.get("/v1/sessions/" + id)).statusCode());
     }
+    assertRoomAfterDeleting(
+        ids,
+        id -> await(hub.web().delete("/v1/sessions/" + id).send()),
+        body -> await(hub.post("/v1/sessions", body)));
     assertEquals(
         404,
         await(

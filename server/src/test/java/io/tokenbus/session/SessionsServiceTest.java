@@ -62,6 +62,11 @@ class SessionsServiceTest {
     }
 
     @Override
+    public Future<Boolean> remove(String id) {
+      return store.remove(id);
+    }
+
+    @Override
     public <T> Future<SessionResult<T>> apply(String id, SessionOp<T> op) {
       Future<SessionResult<T>> result = store.apply(id, op);
       if (!lost
@@ -176,6 +181,11 @@ class SessionsServiceTest {
     @Override
     public Future<List<SessionSummary>> list(SessionQuery query) {
       return store.list(query);
+    }
+
+    @Override
+    public Future<Boolean> remove(String id) {
+      return store.remove(id);
     }
 
     @Override
