@@ -4,6 +4,7 @@ import static io.tokenbus.support.Await.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.tokenbus.bus.Addresses;
+import io.tokenbus.bus.BusCodec;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.config.ConfigLoader;
@@ -229,5 +230,37 @@ class SessionsServiceTest {
     fanOut.resync(); // while that read is in flight: it must not be lost
     store.release();
     assertEquals(List.of(1L), await(seen.whenCount(1), 5).subList(0, 1));
+  }
+
+  @Test
+  @DisplayName(
+      "a deleted session's viewer gets 'deleted' and ends even while it is still reading the log")
+  void deletionEndsACatchingUpViewer(Vertx vertx) {
+    BusCodec.registerAll(vertx);
+    Watched store = new Watched(new InMemorySessionStore(vertx, 10, 60_000));
+    Sessions sessions =
+        new Sessions(
+            vertx,
+            store,
+            new InMemoryGenerationStore(vertx, 60_000),
+            ConfigLoader.load((Path) null, Map.of()).sessions());
+    FanOut fanOut = new FanOut(vertx, ConfigLoader.load((Path) null, Map.of()).viewer());
+    String id = await(sessions.create("default", "", "mock", "", 0)).id();
+    RecordingOutput<SessionEvent> output = new RecordingOutput<>();
+    vertx
+        .getOrCreateContext()
+        .runOnContext(
+            v -> new Viewer<>(fanOut, new SessionSource(id, sessions), 0, false, output).start());
+    // Its join read is held: the viewer is catching up when the deletion comes.
+    await(
+        store.ops.when(ops -> ops.stream().anyMatch(op -> op instanceof SessionOps.ReadAfter)), 10);
+
+    assertEquals(true, await(sessions.delete(id)));
+    assertEquals(List.of("end"), await(output.endings.whenCount(1), 5));
+    assertEquals(
+        List.of("deleted"), output.events.items().stream().map(SessionEvent::type).toList());
+    assertEquals(null, await(sessions.view(id)));
+    assertEquals(false, await(sessions.delete(id)));
+    store.release();
   }
 }

@@ -19,6 +19,9 @@ public final class RecordingOutput<E extends StreamEvent> implements ViewerOutpu
   public final List<Thread> threads = new ArrayList<>();
   public final List<Integer> writes = new ArrayList<>();
 
+  /** How the viewer ended: {@code end}, or {@code lost: <reason>}. */
+  public final Recorder<String> endings = new Recorder<>();
+
   @Override
   public WireFormat format() {
     return WireFormat.SSE;
@@ -49,11 +52,15 @@ public final class RecordingOutput<E extends StreamEvent> implements ViewerOutpu
   public void onDrain(Runnable action) {}
 
   @Override
-  public void end() {}
+  public void end() {
+    endings.add("end");
+  }
 
   @Override
   public void stalled() {}
 
   @Override
-  public void lost(String reason) {}
+  public void lost(String reason) {
+    endings.add("lost: " + reason);
+  }
 }
