@@ -309,6 +309,13 @@ const handlers = {
     }
     renderPeople();
   },
+  // The owner deleted the chat: the stream's last event. Do not reconnect into a 404.
+  deleted: () => {
+    source.close();
+    $('connection').textContent = 'deleted';
+    $('connection').className = 'connection';
+    $('chat-error').textContent = 'This chat was deleted by its owner.';
+  },
 };
 
 function end(data, status) {

@@ -186,6 +186,22 @@ class ChatUiTest {
   }
 
   @Test
+  @DisplayName("when the owner deletes the chat, an open page says so and stops reconnecting")
+  void deletedChatIsExplained() {
+    Chat chat = annCreatesAndBobJoins(false);
+    Browser bob = chat.bob();
+    awaitLive(bob);
+    assertEquals(204, await(hub.web().delete("/v1/sessions/" + chat.id()).send()).statusCode());
+    String error =
+        bob.waitUntil(
+            d -> Optional.of(text("#chat-error").apply(d)).filter(t -> !t.isBlank()).orElse(null),
+            PAGE_SECONDS,
+            "#chat-error says the chat was deleted");
+    assertTrue(error.contains("deleted"), error);
+    assertEquals("deleted", text("#connection").apply(bob.driver()));
+  }
+
+  @Test
   @DisplayName("HTML and javascript: links in a message render as text and never run")
   void messagesRenderSafely() {
     Chat chat = annCreatesAndBobJoins(false);
