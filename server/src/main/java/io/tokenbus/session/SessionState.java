@@ -458,8 +458,9 @@ public final class SessionState implements Serializable {
 
   /**
    * What a listing shows of it ({@link SessionSummary}): read in place, copying nothing of the
-   * transcript. Called under the session's lock, or on a Hazelcast member while an op may run (the
-   * transcript only grows, so the last message read is a real one).
+   * transcript. Called under the session's lock in memory; on a Hazelcast member it reads the
+   * stored object as the generation listing reads its entries, possibly while an op changes it, so
+   * it reads the transcript's size once and tolerates a last slot not yet visible.
    */
   SessionSummary summary() {
     int count = messages.size();
