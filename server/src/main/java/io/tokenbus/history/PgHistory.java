@@ -22,7 +22,9 @@ import io.tokenbus.session.HistoryUnavailableException;
 import io.tokenbus.session.SessionEvent;
 import io.tokenbus.session.SessionHistory;
 import io.tokenbus.session.SessionMessage;
+import io.tokenbus.session.SessionQuery;
 import io.tokenbus.session.SessionState;
+import io.tokenbus.session.SessionSummary;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -375,6 +377,56 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
                             transcript,
                             written);
                       });
+            })
+        .recover(e -> Future.failedFuture(unavailable(e)));
+  }
+
+  /**
+   * The sessions of the history, newest first: every session written and not expired, in memory or
+   * not (after a full restart, most are not until first used). An answer still {@code streaming}
+   * here counts as answering, though one cut off by a full restart is closed only when its session
+   * is first used.
+   */
+  @Override
+  public Future<List<SessionSummary>> list(SessionQuery query) {
+    if (pool == null) {
+      return Future.failedFuture(new HistoryUnavailableException()); // not started yet
+    }
+    Tuple args =
+        Tuple.tuple()
+            .addString(query.tenant())
+            .addValue(query.after() == null ? null : query.after().created())
+            .addString(query.after() == null ? null : query.after().id())
+            .addInteger(query.limit() + 1);
+    return pool.preparedQuery(
+            "SELECT s.id, s.tenant, s.title, s.model, s.created,"
+                + " (SELECT max(m.created) FROM tokenbus.messages m WHERE m.session_id = s.id)"
+                + " AS last_message_at,"
+                + " (SELECT count(*) FROM tokenbus.messages m WHERE m.session_id = s.id)"
+                + " AS message_count,"
+                + " EXISTS (SELECT 1 FROM tokenbus.messages m WHERE m.session_id = s.id"
+                + " AND m.status = 'streaming') AS answering"
+                + " FROM tokenbus.sessions s WHERE ($1::text IS NULL OR s.tenant = $1)"
+                + " AND s.expires_at > now()"
+                + " AND ($2::bigint IS NULL OR (s.created, s.id) < ($2, $3::text))"
+                + " ORDER BY s.created DESC, s.id DESC LIMIT $4")
+        .execute(args)
+        .map(
+            rows -> {
+              List<SessionSummary> found = new ArrayList<>();
+              for (Row row : rows) {
+                found.add(
+                    new SessionSummary(
+                        row.getString("id"),
+                        row.getString("tenant"),
+                        row.getString("title"),
+                        row.getString("model"),
+                        row.getLong("created"),
+                        row.getLong("last_message_at"),
+                        row.getLong("message_count").intValue(),
+                        row.getBoolean("answering")));
+              }
+              return found;
             })
         .recover(e -> Future.failedFuture(unavailable(e)));
   }

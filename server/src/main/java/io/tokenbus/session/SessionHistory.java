@@ -77,6 +77,14 @@ public interface SessionHistory {
   Future<Void> deleted(String session);
 
   /**
+   * The sessions {@code query} asks for, from the history (which holds those not in memory too), at
+   * most limit + 1, newest first; null when there is no history (the store answers).
+   */
+  default Future<List<SessionSummary>> list(SessionQuery query) {
+    return null;
+  }
+
+  /**
    * The session as last written, rebuilt ({@link SessionState#restored}), or null when none is kept
    * (never created, deleted, or expired).
    */

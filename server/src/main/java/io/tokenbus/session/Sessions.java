@@ -187,7 +187,8 @@ public final class Sessions implements CommitListener {
 
   /** The sessions {@code query} asks for, at most {@code limit + 1}, newest first. */
   public Future<List<SessionSummary>> list(SessionQuery query) {
-    return store.list(query);
+    Future<List<SessionSummary>> kept = history.list(query);
+    return kept != null ? kept : store.list(query);
   }
 
   public Future<SessionState.View> view(String id) {
@@ -311,14 +312,19 @@ public final class Sessions implements CommitListener {
    * session.
    */
   public Future<Boolean> delete(String id) {
+    if (history.full()) {
+      return Future.failedFuture(new HistoryUnavailableException());
+    }
     return store
         .apply(id, new SessionOps.Stop())
         .compose(
             stopped ->
                 stopped == null
                     ? Future.succeededFuture(false)
-                    : store
-                        .remove(id)
+                    // Out of the history first: once out of memory, nothing can rebuild it.
+                    : history
+                        .deleted(id)
+                        .compose(v -> store.remove(id))
                         .compose(
                             removed -> {
                               if (!removed) {

@@ -311,6 +311,107 @@ class HistoryTest {
   }
 
   @Test
+  @DisplayName("GET /v1/sessions lists from the database, per tenant; DELETE removes it everywhere")
+  void sessionsListedAndDeleted(Vertx vertx) throws Exception {
+    String acme = "sk-acme-0123456789abcdef";
+    String beta = "sk-beta-0123456789abcdef";
+    String[] env = {
+      "TOKENBUS_API_KEYS",
+      "acme:" + acme + ",beta:" + beta,
+      "TOKENBUS_MOCK_TOKENS_PER_SECOND",
+      "1000"
+    };
+    TestHub first = hub(vertx, env);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ids.add(
+          created(
+                  await(
+                      first
+                          .web()
+                          .post("/v1/sessions")
+                          .bearerTokenAuthentication(acme)
+                          .sendJsonObject(new JsonObject().put("title", "acme " + i))))
+              .getString("id"));
+    }
+    String theirs =
+        created(
+                await(
+                    first
+                        .web()
+                        .post("/v1/sessions")
+                        .bearerTokenAuthentication(beta)
+                        .sendJsonObject(new JsonObject().put("title", "beta"))))
+            .getString("id");
+    HttpResponse<Buffer> posted =
+        await(
+            first
+                .web()
+                .post("/v1/sessions/" + ids.get(0) + "/messages")
+                .bearerTokenAuthentication(acme)
+                .sendJsonObject(new JsonObject().put("author", "ann").put("content", "hello")));
+    assertEquals(202, posted.statusCode(), posted.bodyAsString());
+    await(first.node().close());
+    hubs.remove(first);
+
+    TestHub second = hub(vertx, env);
+    JsonObject listed =
+        await(second.web().get("/v1/sessions").bearerTokenAuthentication(acme).send())
+            .bodyAsJsonObject();
+    JsonArray data = listed.getJsonArray("data");
+    assertEquals(3, data.size(), listed.encode());
+    List<String> newestFirst = new ArrayList<>();
+    data.forEach(item -> newestFirst.add(((JsonObject) item).getString("id")));
+    assertTrue(newestFirst.containsAll(ids));
+    JsonObject withMessages =
+        data.stream()
+            .map(JsonObject.class::cast)
+            .filter(item -> item.getString("id").equals(ids.get(0)))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(withMessages.getInteger("message_count") >= 1, withMessages.encode());
+    assertNotNull(withMessages.getLong("last_message_at"));
+    JsonArray betas =
+        await(second.web().get("/v1/sessions").bearerTokenAuthentication(beta).send())
+            .bodyAsJsonObject()
+            .getJsonArray("data");
+    assertEquals(1, betas.size());
+    assertEquals(theirs, betas.getJsonObject(0).getString("id"));
+
+    HttpResponse<Buffer> deleted =
+        await(
+            second
+                .web()
+                .delete("/v1/sessions/" + ids.get(0))
+                .bearerTokenAuthentication(acme)
+                .send());
+    assertEquals(204, deleted.statusCode(), deleted.bodyAsString());
+    assertEquals(
+        "0", sql("SELECT count(*) FROM tokenbus.sessions WHERE id = '" + ids.get(0) + "'"));
+    assertEquals(
+        "0", sql("SELECT count(*) FROM tokenbus.messages WHERE session_id = '" + ids.get(0) + "'"));
+    // Another tenant's session is not theirs to delete, whether in memory or not.
+    assertEquals(
+        404,
+        await(second.web().delete("/v1/sessions/" + theirs).bearerTokenAuthentication(acme).send())
+            .statusCode());
+    await(second.node().close());
+    hubs.remove(second);
+
+    TestHub third = hub(vertx, env);
+    assertEquals(
+        404,
+        await(third.web().get("/v1/sessions/" + ids.get(0)).bearerTokenAuthentication(acme).send())
+            .statusCode());
+    assertEquals(
+        2,
+        await(third.web().get("/v1/sessions").bearerTokenAuthentication(acme).send())
+            .bodyAsJsonObject()
+            .getJsonArray("data")
+            .size());
+  }
+
+  @Test
   @DisplayName("a tenant's day of tokens outlives every node: its quota still holds after restart")
   void quotaOutlivesNode(Vertx vertx) throws Exception {
     String[] env = {
