@@ -112,7 +112,16 @@ public final class Tokenbus {
 
   /** A running node. */
   public record Node(
-      Vertx vertx, TokenbusConfig config, int port, FanOut fanOut, NodeHealth health, String id) {
+      Vertx vertx,
+      TokenbusConfig config,
+      int port,
+      FanOut fanOut,
+      NodeHealth health,
+      String id,
+      PgHistory history) {
+
+    /** How long a closing node waits for its history's queued writes. */
+    static final long FLUSH_MS = 10_000;
 
     /**
      * Closes the node: not ready from now on ({@code /health/ready} answers 503), serving as before
@@ -126,15 +135,24 @@ public final class Tokenbus {
       }
       long drainMs = config.http().drainSeconds() * 1000L;
       if (drainMs == 0) {
-        vertx.close().onComplete(closed);
+        closeVertx().onComplete(closed);
       } else {
         LOG.info(
             "draining: /health/ready answers 503 for {} s (http.drain-seconds), then the node"
                 + " closes",
             config.http().drainSeconds());
-        vertx.setTimer(drainMs, t -> vertx.close().onComplete(closed));
+        vertx.setTimer(drainMs, t -> closeVertx().onComplete(closed));
       }
       return closed.future();
+    }
+
+    /**
+     * Closes Vert.x (the verticles hand their generations over, the pools close) once the history
+     * has written what it accepted, for {@link #FLUSH_MS} at most.
+     */
+    private Future<Void> closeVertx() {
+      Future<Void> flushed = history == null ? Future.succeededFuture() : history.flush(FLUSH_MS);
+      return flushed.transform(v -> vertx.close());
     }
   }
 
@@ -553,7 +571,14 @@ public final class Tokenbus {
             id ->
                 ports.size() == 1
                     ? Future.succeededFuture(
-                        new Node(vertx, config, ports.iterator().next(), fanOut, health, nodeId))
+                        new Node(
+                            vertx,
+                            config,
+                            ports.iterator().next(),
+                            fanOut,
+                            health,
+                            nodeId,
+                            history))
                     : Future.failedFuture(
                         new IllegalStateException(
                             "HTTP verticle instances bound different ports: " + ports)));

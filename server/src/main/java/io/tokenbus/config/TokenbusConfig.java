@@ -71,9 +71,34 @@ public record TokenbusConfig(
       return "Database[" + (enabled() ? redacted(url) : "off") + "]";
     }
 
-    /** The URL without its password, for logs. */
+    /**
+     * The URL without any password, for logs: the user info's, and a {@code password} parameter of
+     * the query (which the PostgreSQL client would read too). One that does not parse is not shown.
+     */
     public static String redacted(String url) {
-      return url == null ? "" : url.replaceFirst("(//[^:/@]*):[^@]*@", "$1:***@");
+      if (url == null || url.isBlank()) {
+        return "";
+      }
+      try {
+        URI uri = new URI(url.trim());
+        String user = uri.getRawUserInfo();
+        if (user != null && user.contains(":")) {
+          user = user.substring(0, user.indexOf(':')) + ":***";
+        }
+        String query = uri.getRawQuery();
+        if (query != null) {
+          query = query.replaceAll("(?i)(^|&)(password)=[^&]*", "$1$2=***");
+        }
+        return uri.getScheme()
+            + "://"
+            + (user == null ? "" : user + "@")
+            + (uri.getHost() == null ? "" : uri.getHost())
+            + (uri.getPort() < 0 ? "" : ":" + uri.getPort())
+            + (uri.getRawPath() == null ? "" : uri.getRawPath())
+            + (query == null ? "" : "?" + query);
+      } catch (URISyntaxException e) {
+        return "(a URL that does not parse)";
+      }
     }
 
     /** The URL's parts, checked: scheme postgresql or postgres, a host, a database. */

@@ -28,31 +28,63 @@ public final class Database {
 
   /** The server, user and password {@code config} names; the password never leaves this object. */
   static PgConnectOptions connectOptions(TokenbusConfig.Database config) {
-    String url = config.url().replaceFirst("^postgres://", "postgresql://");
-    PgConnectOptions options = PgConnectOptions.fromUri(url);
+    PgConnectOptions options = PgConnectOptions.fromUri(uri(config));
     if (!config.password().isEmpty()) {
       options.setPassword(config.password());
     }
     return options
         .setCachePreparedStatements(true)
         .setReconnectAttempts(0)
-        .addProperty("application_name", "tokenbus");
+        .addProperty("application_name", "tokenbus")
+        // A database that takes a statement and then never answers fails the batch, to be tried
+        // again, rather than holding the queue until TCP gives up.
+        .addProperty("statement_timeout", "30000");
   }
 
-  /** The pool every query of this node runs on. */
+  private static String uri(TokenbusConfig.Database config) {
+    return config.url().replaceFirst("^postgres://", "postgresql://");
+  }
+
+  /** The pool reads run on: {@code database.pool-size} connections. */
   public static Pool pool(Vertx vertx, TokenbusConfig.Database config) {
+    return pool(vertx, config, config.poolSize(), "tokenbus-history");
+  }
+
+  /**
+   * The write queue's own connection: writes go one batch at a time, and never wait behind reads (a
+   * burst of lookups of sessions no longer in memory, a listing).
+   */
+  public static Pool writer(Vertx vertx, TokenbusConfig.Database config) {
+    return pool(vertx, config, 1, "tokenbus-history-writer");
+  }
+
+  private static Pool pool(Vertx vertx, TokenbusConfig.Database config, int size, String name) {
     return PgBuilder.pool()
         .with(
             new PoolOptions()
-                .setMaxSize(config.poolSize())
-                .setName("tokenbus-history")
-                .setMaxWaitQueueSize(config.maxQueuedWrites()))
+                .setMaxSize(size)
+                .setName(name)
+                .setMaxWaitQueueSize(Math.max(64, config.maxQueuedWrites())))
         // A database that does not answer fails the batch in seconds, to be tried again, rather
-        // than after the default minute.
-        .with(new NetClientOptions().setConnectTimeout(5000))
+        // than after the default minute; keepalive finds a connection whose peer is gone.
+        .with(new NetClientOptions().setConnectTimeout(5000).setTcpKeepAlive(true))
         .connectingTo(connectOptions(config))
         .using(vertx)
         .build();
+  }
+
+  /**
+   * The JDBC URL Flyway connects with: the configured one with its query (sslmode and the like) but
+   * without user info, the user and password being given apart.
+   */
+  static String jdbcUrl(TokenbusConfig.Database config) {
+    java.net.URI uri = java.net.URI.create(uri(config));
+    String host = uri.getHost();
+    return "jdbc:postgresql://"
+        + host
+        + (uri.getPort() < 0 ? "" : ":" + uri.getPort())
+        + uri.getRawPath()
+        + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
   }
 
   /**
@@ -63,13 +95,7 @@ public final class Database {
    */
   public static Future<Void> migrate(TokenbusConfig.Database config) {
     PgConnectOptions options = connectOptions(config);
-    String jdbc =
-        "jdbc:postgresql://"
-            + options.getHost()
-            + ":"
-            + options.getPort()
-            + "/"
-            + options.getDatabase();
+    String jdbc = jdbcUrl(config);
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread thread =
         new Thread(

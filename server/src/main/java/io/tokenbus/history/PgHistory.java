@@ -65,6 +65,7 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
 
   private final Vertx vertx;
   private Pool pool;
+  private Pool writer;
   private final TokenbusConfig.Database config;
   private final TokenbusConfig.Sessions sessions;
   private final GenerationStore live;
@@ -94,12 +95,21 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
    */
   public void start() {
     pool = Database.pool(vertx, config);
-    queue = new WriteQueue(vertx, pool, config.maxQueuedWrites(), metrics);
+    writer = Database.writer(vertx, config);
+    queue = new WriteQueue(vertx, writer, config.maxQueuedWrites(), metrics);
     vertx.setPeriodic(SWEEP_MS, SWEEP_MS, t -> sweep());
   }
 
   public WriteQueue queue() {
     return queue;
+  }
+
+  /**
+   * Before the node closes its pools: waits (at most {@code timeoutMs}) for the writes it accepted
+   * to be written, so a graceful stop loses none.
+   */
+  public Future<Void> flush(long timeoutMs) {
+    return queue == null ? Future.succeededFuture() : queue.flush(timeoutMs);
   }
 
   @Override
@@ -126,10 +136,51 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
     }
   }
 
-  private record Statement(String sql, Tuple args) {}
+  /** One statement; its text values are {@link #clean}ed as it is made. */
+  private record Statement(String sql, Tuple args) {
+    Statement {
+      args = clean(args);
+    }
+  }
 
   private static Statements write(String describe, Statement... statements) {
     return new Statements(describe, List.of(statements));
+  }
+
+  /**
+   * The values with U+0000 replaced by U+FFFD: PostgreSQL's text and jsonb cannot hold it, and a
+   * write refused for it would be lost. What was live keeps it; the history has the replacement.
+   */
+  static Tuple clean(Tuple args) {
+    Tuple cleaned = null;
+    for (int i = 0; i < args.size(); i++) {
+      Object value = args.getValue(i);
+      Object clean = value;
+      if (value instanceof String text && text.indexOf('\0') >= 0) {
+        clean = text.replace('\0', '\uFFFD');
+      } else if (value instanceof JsonObject json && json.encode().contains("\\u0000")) {
+        clean = new JsonObject(json.encode().replace("\\u0000", "\\ufffd"));
+      } else if (value instanceof JsonArray json && json.encode().contains("\\u0000")) {
+        clean = new JsonArray(json.encode().replace("\\u0000", "\\ufffd"));
+      }
+      if (clean != value && cleaned == null) {
+        cleaned = Tuple.tuple();
+        for (int j = 0; j < i; j++) {
+          cleaned.addValue(args.getValue(j));
+        }
+      }
+      if (cleaned != null) {
+        cleaned.addValue(clean);
+      }
+    }
+    return cleaned == null ? args : cleaned;
+  }
+
+  /** Offers to the queue; refused before {@link #start} (nothing is served before it). */
+  private Future<Void> offer(WriteQueue.Kind kind, WriteQueue.Write write) {
+    return queue == null
+        ? Future.failedFuture(new HistoryUnavailableException())
+        : queue.offer(kind, write);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -137,27 +188,52 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
 
   private static final String INSERT_SESSION =
       "INSERT INTO tokenbus.sessions (id, tenant, title, model, system, created, creator, seq,"
-          + " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))"
+          + " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+          + " now() + make_interval(secs => 60 + $9))"
           + " ON CONFLICT (id) DO NOTHING";
 
+  /**
+   * A message as its event adds it. An answer's end may have been written first (its generation ran
+   * on another node, whose queue was faster): that row has position -1, which this one fixes.
+   */
   private static final String INSERT_MESSAGE =
       "INSERT INTO tokenbus.messages (session_id, id, position, role, author, content, created,"
           + " generation, status, finish_reason, error, reply_to, version)"
           + " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
           + " WHERE EXISTS (SELECT 1 FROM tokenbus.sessions WHERE id = $1)"
-          + " ON CONFLICT (session_id, id) DO NOTHING";
+          + " ON CONFLICT (session_id, id) DO UPDATE SET position = excluded.position,"
+          + " created = excluded.created, reply_to = excluded.reply_to"
+          + " WHERE messages.position = -1";
 
   private static final String TOUCH_SESSION =
       "UPDATE tokenbus.sessions SET seq = greatest(seq, $2),"
-          + " expires_at = greatest(expires_at, now() + make_interval(secs => $3)) WHERE id = $1";
+          + " expires_at = greatest(expires_at, now() + make_interval(secs => 60 + $3))"
+          + " WHERE id = $1";
+
+  /**
+   * Moves a live session's expiry on, as the live store's moves with every change: to the idle
+   * expiry once anyone posted, the unused one before, plus a minute, since it is written at most
+   * once a minute ({@link #KEEP_ALIVE_MS}).
+   */
+  private static final String KEEP_ALIVE =
+      "UPDATE tokenbus.sessions SET expires_at = greatest(expires_at, now() + make_interval(secs"
+          + " => 60 + CASE WHEN EXISTS (SELECT 1 FROM tokenbus.messages WHERE session_id = $1)"
+          + " THEN $2 ELSE $3 END)) WHERE id = $1";
 
   private static final String END_ANSWER =
       "UPDATE tokenbus.messages SET status = $3, finish_reason = $4, error = $5, version = $6"
           + " WHERE session_id = $1 AND id = $2 AND version < $6";
 
+  /** An answer's final text and status; its row made (position -1) if its insert is not in yet. */
   private static final String FINISH_ANSWER =
-      "UPDATE tokenbus.messages SET content = $3, status = $4, finish_reason = $5, error = $6,"
-          + " version = $7 WHERE session_id = $1 AND id = $2 AND version < $7";
+      "INSERT INTO tokenbus.messages (session_id, id, position, role, author, content, created,"
+          + " generation, status, finish_reason, error, version)"
+          + " SELECT $1, $2, -1, 'assistant', 'assistant', $3, $8, $9, $4, $5, $6, $7"
+          + " WHERE EXISTS (SELECT 1 FROM tokenbus.sessions WHERE id = $1)"
+          + " ON CONFLICT (session_id, id) DO UPDATE SET content = excluded.content,"
+          + " status = excluded.status, finish_reason = excluded.finish_reason,"
+          + " error = excluded.error, version = excluded.version"
+          + " WHERE messages.version < excluded.version";
 
   private static final String CHECKPOINT =
       "UPDATE tokenbus.messages SET content = $3, version = $4"
@@ -171,9 +247,19 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
       "UPDATE tokenbus.messages SET status = 'interrupted', error = $2, version = $3"
           + " WHERE session_id = $1 AND status = 'streaming' AND version < $3";
 
+  /** A live session's expiry is moved in the database at most this often, per node. */
+  static final long KEEP_ALIVE_MS = 60_000;
+
+  /** Sessions kept alive at most before {@link #kept} starts again. */
+  static final int MAX_KEPT_ALIVE = 100_000;
+
+  /** Session to when this node last moved its expiry. */
+  private final Map<String, Long> kept = new java.util.concurrent.ConcurrentHashMap<>();
+
   @Override
   public Future<Void> created(SessionState.View session, String creator) {
-    return queue.offer(
+    kept.put(session.id(), System.currentTimeMillis());
+    return offer(
         WriteQueue.Kind.KEPT,
         write(
             "session " + session.id(),
@@ -192,9 +278,32 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
   }
 
   @Override
+  public void touched(String session) {
+    long now = System.currentTimeMillis();
+    Long last = kept.get(session);
+    if (queue == null || last != null && now - last < KEEP_ALIVE_MS) {
+      return;
+    }
+    if (kept.size() >= MAX_KEPT_ALIVE) {
+      kept.clear();
+    }
+    kept.put(session, now);
+    Statements write =
+        write(
+            "expiry of " + session,
+            new Statement(
+                KEEP_ALIVE,
+                Tuple.of(
+                    session,
+                    (long) sessions.idleExpirySeconds(),
+                    (long) sessions.effectiveUnusedExpirySeconds())));
+    queue.offerCoalesced("alive " + session, write, waiting -> waiting);
+  }
+
+  @Override
   public Future<Void> changed(String session, List<SessionEvent> events) {
     List<Statement> waited = new ArrayList<>();
-    List<Statement> passing = new ArrayList<>();
+    java.util.Set<String> joined = new java.util.LinkedHashSet<>();
     long lastSeq = 0;
     for (SessionEvent event : events) {
       lastSeq = Math.max(lastSeq, event.seq());
@@ -213,7 +322,7 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
                         .addLong(ENDED)));
         case "presence" -> {
           if ("joined".equals(event.state())) {
-            passing.add(new Statement(JOINED, Tuple.of(session, event.author())));
+            joined.add(event.author());
           }
         }
         default -> {
@@ -221,16 +330,32 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
         }
       }
     }
-    if (!passing.isEmpty()) {
-      // Who joined waits for nobody: presence goes on while the database is away.
-      queue.offer(WriteQueue.Kind.KEPT, new Statements("participants of " + session, passing));
+    if (!joined.isEmpty() && queue != null) {
+      // Who joined waits for nobody (presence goes on while the database is away), and at most
+      // one such write per session waits: later joiners are added to it.
+      queue.offerCoalesced(
+          "participants " + session,
+          participants(session, joined),
+          waiting -> {
+            java.util.Set<String> all = new java.util.LinkedHashSet<>();
+            ((Statements) waiting).statements().forEach(st -> all.add(st.args().getString(1)));
+            all.addAll(joined);
+            return participants(session, all);
+          });
     }
     if (waited.isEmpty()) {
       return Future.succeededFuture();
     }
     waited.add(touch(session, lastSeq));
-    return quietly(
-        queue.offer(WriteQueue.Kind.KEPT, new Statements("messages of " + session, waited)));
+    return quietly(offer(WriteQueue.Kind.KEPT, new Statements("messages of " + session, waited)));
+  }
+
+  private static Statements participants(String session, java.util.Collection<String> authors) {
+    List<Statement> statements = new ArrayList<>();
+    for (String author : authors) {
+      statements.add(new Statement(JOINED, Tuple.of(session, author)));
+    }
+    return new Statements("participants of " + session, statements);
   }
 
   private Statement touch(String session, long seq) {
@@ -264,13 +389,17 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
    * goes on (it is live), as it would without a history.
    */
   private static Future<Void> quietly(Future<Void> written) {
-    return written.recover(e -> Future.succeededFuture());
+    return written.recover(
+        e ->
+            e instanceof HistoryUnavailableException
+                ? Future.failedFuture(e)
+                : Future.succeededFuture());
   }
 
   @Override
   public Future<Void> answerEnded(String session, SessionMessage answer) {
     return quietly(
-        queue.offer(
+        offer(
             WriteQueue.Kind.KEPT,
             write(
                 "answer " + answer.id() + " of " + session,
@@ -283,12 +412,17 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
                             answer.status(),
                             answer.finishReason(),
                             answer.error())
-                        .addLong(ENDED)),
+                        .addLong(ENDED)
+                        .addLong(System.currentTimeMillis() / 1000)
+                        .addString(answer.generation())),
                 touch(session, 0))));
   }
 
   @Override
   public void checkpoint(String session, String message, String text, long version) {
+    if (queue == null) {
+      return;
+    }
     Statements write =
         write(
             "checkpoint of " + message,
@@ -304,7 +438,8 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
 
   @Override
   public Future<Void> deleted(String session) {
-    return queue.offer(
+    kept.remove(session);
+    return offer(
         WriteQueue.Kind.KEPT,
         write(
             "deletion of " + session,
@@ -331,7 +466,7 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
                           + " finish_reason, error, reply_to FROM tokenbus.messages"
                           + " WHERE session_id = $1 ORDER BY position, id")
                   .execute(Tuple.of(id))
-                  .map(
+                  .compose(
                       messages -> {
                         List<SessionMessage> transcript = new ArrayList<>();
                         long written = session.getLong("seq");
@@ -353,32 +488,66 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
                           streaming |= "streaming".equals(message.status());
                           transcript.add(message);
                         }
-                        if (streaming) {
-                          queue.offer(
-                              WriteQueue.Kind.KEPT,
-                              write(
-                                  "interrupted answer of " + id,
-                                  new Statement(
-                                      INTERRUPTED,
-                                      Tuple.of(id, SessionState.INTERRUPTED.message(), ENDED))));
-                        }
-                        LOG.info(
-                            "session {} rebuilt from the history: {} messages{}",
-                            id,
-                            transcript.size(),
-                            streaming ? ", its answer in progress closed as interrupted" : "");
-                        return SessionState.restored(
-                            id,
-                            session.getString("tenant"),
-                            session.getString("title"),
-                            session.getString("model"),
-                            session.getString("system"),
-                            session.getLong("created"),
-                            transcript,
-                            written);
+                        SessionState state =
+                            SessionState.restored(
+                                id,
+                                session.getString("tenant"),
+                                session.getString("title"),
+                                session.getString("model"),
+                                session.getString("system"),
+                                session.getLong("created"),
+                                transcript,
+                                written);
+                        boolean interrupted = streaming;
+                        return rebuilt(id, state, interrupted)
+                            .map(
+                                v -> {
+                                  LOG.info(
+                                      "session {} rebuilt from the history: {} messages{}",
+                                      id,
+                                      transcript.size(),
+                                      interrupted
+                                          ? ", its answer in progress closed as interrupted"
+                                          : "");
+                                  kept.put(id, System.currentTimeMillis());
+                                  return state;
+                                });
                       });
             })
         .recover(e -> Future.failedFuture(unavailable(e)));
+  }
+
+  /**
+   * Commits, before the rebuilt session is served: its new base seq (so a second rebuild numbers
+   * past everything this one gives), its expiry moved as the live store's is, and its streaming
+   * answer closed as interrupted.
+   */
+  private Future<Void> rebuilt(String id, SessionState state, boolean interrupted) {
+    return pool.withTransaction(
+        connection -> {
+          Future<?> seq =
+              connection
+                  .preparedQuery(
+                      "UPDATE tokenbus.sessions SET seq = greatest(seq, $2), expires_at ="
+                          + " greatest(expires_at, now() + make_interval(secs => 60 + $3))"
+                          + " WHERE id = $1")
+                  .execute(
+                      Tuple.of(
+                          id,
+                          state.seq(),
+                          (long)
+                              (state.used()
+                                  ? sessions.idleExpirySeconds()
+                                  : sessions.effectiveUnusedExpirySeconds())));
+          return interrupted
+              ? seq.compose(
+                      v ->
+                          connection
+                              .preparedQuery(INTERRUPTED)
+                              .execute(Tuple.of(id, SessionState.INTERRUPTED.message(), ENDED)))
+                  .mapEmpty()
+              : seq.mapEmpty();
+        });
   }
 
   /**
@@ -461,6 +630,9 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
   @Override
   public void finished(
       GenerationInfo info, GenerationEvent terminal, long firstTokenMs, long durationMs) {
+    if (queue == null) {
+      return; // not started: no generation ends before the node serves
+    }
     String tenant = info.request().creator() == null ? "" : info.request().creator().tenant();
     long tokens = terminal.usage() == null ? 0 : terminal.usage().completionTokens();
     LocalDate day = LocalDate.now(ZoneOffset.UTC);

@@ -28,16 +28,18 @@ import org.slf4j.LoggerFactory;
  * <p>When the database cannot be reached, the batch goes back to the head of the queue and is tried
  * again with backoff (100 ms doubling to 5 s) for as long as it takes: streaming goes on, and what
  * waits is written when the database answers. What waits is bounded by {@code
- * database.max-queued-writes}: past it, a {@link Kind#REQUIRED} write (a new session, a posted
- * message, a deletion: what a client waits for) is refused with {@link QueueFullException}, a
- * {@link Kind#DROPPABLE} one (a finished generation's record, kept in memory for its retention
- * anyway) is dropped and counted, and a {@link Kind#KEPT} one (the end of a session's answer,
- * bounded by the answers running) is queued anyway. Checkpoints and usage counts are coalesced
- * under a key, so each answer or tenant has at most one waiting.
+ * database.max-queued-writes}: what a client waits for (a new session, a post, a deletion) is
+ * refused before anything changes once {@link #full()} (the caller checks, then changes, then
+ * offers: concurrent callers may pass the bound by a few); past it a {@link Kind#DROPPABLE} write
+ * (a finished generation's record, kept in memory for its retention anyway) is dropped and counted,
+ * and a {@link Kind#KEPT} one (the end of a session's answer, bounded by the answers running) is
+ * queued anyway. Checkpoints, participants and usage counts are coalesced under a key, so each
+ * answer, session or tenant has at most one waiting.
  *
- * <p>A write the database refuses for itself (a constraint, bad data: anything but a connection,
- * resource or serialization failure) is tried alone, and, refused again, dropped and logged by its
- * description, never its values, so one bad write cannot hold up the rest.
+ * <p>A write the database refuses for itself (a constraint, bad data) is tried alone, and, refused
+ * again, dropped and logged by its description, never its values, so one bad write cannot hold up
+ * the rest. A failure of no known kind (a bug of ours, say) is tried {@link #UNKNOWN_ATTEMPTS}
+ * times before it is treated so.
  */
 public final class WriteQueue {
 
@@ -47,6 +49,9 @@ public final class WriteQueue {
   static final int BATCH = 128;
 
   static final long MAX_BACKOFF_MS = 5000;
+
+  /** Attempts at a batch that fails in no known way before its writes are tried alone. */
+  static final int UNKNOWN_ATTEMPTS = 3;
 
   /** One unit of work: statements run on the batch's connection, inside its transaction. */
   public interface Write {
@@ -58,12 +63,11 @@ public final class WriteQueue {
 
   /** What happens to a write offered while the queue is full. */
   public enum Kind {
-    REQUIRED,
     KEPT,
     DROPPABLE
   }
 
-  /** The queue holds {@code database.max-queued-writes}: a client's write is refused. */
+  /** The queue holds {@code database.max-queued-writes}: a record was dropped. */
   public static final class QueueFullException extends RuntimeException {
     QueueFullException(int max) {
       super(
@@ -102,13 +106,13 @@ public final class WriteQueue {
   private boolean writing;
 
   private long backoffMs;
+  private int unknownFailures;
   private volatile long failingSinceMs;
   private volatile String lastFailure;
 
   private final Counter committed;
   private final Counter retried;
   private final Counter dropped;
-  private final Counter refused;
 
   public WriteQueue(Vertx vertx, Pool pool, int max, Metrics metrics) {
     this.vertx = vertx;
@@ -125,7 +129,6 @@ public final class WriteQueue {
     committed = counter(registry, "committed", "written");
     retried = counter(registry, "retried", "batches tried again: the database was unreachable");
     dropped = counter(registry, "dropped", "given up: refused by the database, or the queue full");
-    refused = counter(registry, "refused", "a client's write refused: the queue was full");
   }
 
   private static Counter counter(
@@ -147,7 +150,7 @@ public final class WriteQueue {
     return first == null ? 0 : Math.max(0, System.currentTimeMillis() - first.offeredAt);
   }
 
-  /** Whether a {@link Kind#REQUIRED} write would be refused now. */
+  /** Whether a client's write (a new session, a post, a deletion) is to be refused now. */
   public synchronized boolean full() {
     return queue.size() >= max;
   }
@@ -165,11 +168,7 @@ public final class WriteQueue {
   public Future<Void> offer(Kind kind, Write write) {
     Promise<Void> done = promise();
     synchronized (this) {
-      if (queue.size() >= max && kind != Kind.KEPT) {
-        if (kind == Kind.REQUIRED) {
-          refused.increment();
-          return Future.failedFuture(new QueueFullException(max));
-        }
+      if (queue.size() >= max && kind == Kind.DROPPABLE) {
         dropped.increment();
         LOG.warn("history: {} dropped, {} writes wait for the database", write.describe(), max);
         return Future.failedFuture(new QueueFullException(max));
@@ -244,6 +243,20 @@ public final class WriteQueue {
 
   private void written(List<Entry> batch, Throwable failure) {
     writing = false;
+    Failing kind = failure == null ? null : classify(failure);
+    if (kind == Failing.UNKNOWN) {
+      if (++unknownFailures < UNKNOWN_ATTEMPTS) {
+        kind = Failing.TRANSIENT;
+      } else {
+        LOG.warn(
+            "history: a batch failed {} times in no known way ({}): its writes are tried alone",
+            UNKNOWN_ATTEMPTS,
+            failure.toString());
+      }
+    }
+    if (kind != Failing.TRANSIENT) {
+      unknownFailures = 0;
+    }
     if (failure == null) {
       synchronized (this) {
         for (int i = 0; i < batch.size(); i++) {
@@ -262,7 +275,7 @@ public final class WriteQueue {
       drain();
       return;
     }
-    if (transient_(failure)) {
+    if (kind == Failing.TRANSIENT) {
       retried.increment();
       lastFailure = Database.rootMessage(failure);
       if (failingSinceMs == 0) {
@@ -309,24 +322,62 @@ public final class WriteQueue {
     drain();
   }
 
+  enum Failing {
+    /** May pass by trying again: the database is away, busy, or restarting. */
+    TRANSIENT,
+    /** The database refused the write itself: trying it again gives the same. */
+    PERMANENT,
+    /** Neither is known: tried a few times, then as {@link #PERMANENT}. */
+    UNKNOWN
+  }
+
   /**
-   * Whether {@code failure} may pass by trying again: no connection (or a lost one), the server
-   * short of resources or shutting down, a serialization failure or deadlock. SQLSTATE classes 08,
-   * 53, 57P, 40, and 55P03 (lock not available).
+   * What kind of failure {@code failure} is. Transient: the server's SQLSTATE classes 08
+   * (connection), 53 (resources), 57P (shutting down, starting), 40 (serialization, deadlock) and
+   * 55P03 (lock not available); no connection at all (an I/O error, a closed connection, a timeout,
+   * the pool's waiters full). Permanent: any other SQLSTATE. Anything else is unknown.
    */
-  static boolean transient_(Throwable failure) {
+  static Failing classify(Throwable failure) {
     if (failure instanceof PgException pg) {
       String state = pg.getSqlState() == null ? "" : pg.getSqlState();
       return state.startsWith("08")
-          || state.startsWith("53")
-          || state.startsWith("57P")
-          || state.startsWith("40")
-          || state.equals("55P03");
+              || state.startsWith("53")
+              || state.startsWith("57P")
+              || state.startsWith("40")
+              || state.equals("55P03")
+          ? Failing.TRANSIENT
+          : Failing.PERMANENT;
     }
-    // No answer from the server at all: no route, a closed connection, a timeout. Anything else
-    // (a bug of ours) would fail the same way again.
-    return failure instanceof java.io.IOException
-        || failure instanceof io.vertx.core.VertxException
-        || failure instanceof java.util.concurrent.TimeoutException;
+    if (failure instanceof java.io.IOException
+        || failure instanceof io.vertx.sqlclient.ClosedConnectionException
+        || failure instanceof java.util.concurrent.TimeoutException
+        || String.valueOf(failure.getMessage()).startsWith("Max waiter size")) {
+      return Failing.TRANSIENT;
+    }
+    return Failing.UNKNOWN;
+  }
+
+  /**
+   * Completes once nothing waits (or after {@code timeoutMs}, with what still waits): before the
+   * node closes its pool, so that a graceful stop loses nothing it had accepted.
+   */
+  public Future<Void> flush(long timeoutMs) {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    Promise<Void> done = Promise.promise();
+    awaitEmpty(deadline, done);
+    return done.future();
+  }
+
+  private void awaitEmpty(long deadline, Promise<Void> done) {
+    int waiting = size();
+    if (waiting == 0) {
+      done.complete();
+    } else if (System.currentTimeMillis() >= deadline) {
+      LOG.warn(
+          "history: closing with {} writes not written (the database did not take them)", waiting);
+      done.complete();
+    } else {
+      vertx.setTimer(20, t -> awaitEmpty(deadline, done));
+    }
   }
 }

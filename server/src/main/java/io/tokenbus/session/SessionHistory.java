@@ -56,6 +56,12 @@ public interface SessionHistory {
     return false;
   }
 
+  /**
+   * The session changed in any way (presence, typing, a copy of its answer): its durable copy's
+   * expiry is moved on as the live one's is, at most about once a minute.
+   */
+  default void touched(String session) {}
+
   /** A session was created; {@code creator} is the user a JWT named, or null. */
   Future<Void> created(SessionState.View session, String creator);
 

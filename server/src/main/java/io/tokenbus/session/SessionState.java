@@ -95,6 +95,11 @@ public final class SessionState implements Serializable {
     return base + log.size();
   }
 
+  /** The seq of its last event. */
+  public long seq() {
+    return lastSeq();
+  }
+
   /**
    * How far past the last seq it wrote a rebuilt session numbers its events (see {@link
    * #restored}).

@@ -204,25 +204,38 @@ public final class Sessions implements CommitListener {
    * session.
    */
   <T> Future<SessionResult<T>> change(String id, SessionOp<T> op) {
+    return changeDurably(id, op).map(Changed::result);
+  }
+
+  /**
+   * What an op gave, and when the history has what it changed: a new message, an answer's end
+   * (completed at once without a history, or with nothing to keep).
+   */
+  record Changed<T>(SessionResult<T> result, Future<Void> durable) {}
+
+  /**
+   * Runs a changing op, hands what it changed to the history, and publishes the events it caused at
+   * once: streaming never waits for the database. Whoever must not answer before the change is kept
+   * (a post) waits for {@link Changed#durable}; an answer's end is kept before its op runs ({@link
+   * #saveEnd}).
+   */
+  <T> Future<Changed<T>> changeDurably(String id, SessionOp<T> op) {
     return store
         .apply(id, op)
-        .compose(
+        .map(
             result -> {
-              if (result == null || result.events().isEmpty()) {
-                return Future.succeededFuture(result);
+              if (result == null) {
+                return new Changed<>(null, Future.succeededFuture());
               }
-              // New messages and ended answers are committed to the history, when there is one,
-              // before anyone hears of them (and before a post is acknowledged).
-              return history
-                  .changed(id, result.events())
-                  .transform(
-                      written -> {
-                        vertx
-                            .eventBus()
-                            .publish(
-                                Addresses.sessionEvents(id), new SessionBatch(id, result.events()));
-                        return Future.succeededFuture(result);
-                      });
+              history.touched(id);
+              if (result.events().isEmpty()) {
+                return new Changed<>(result, Future.succeededFuture());
+              }
+              Future<Void> durable = history.changed(id, result.events());
+              vertx
+                  .eventBus()
+                  .publish(Addresses.sessionEvents(id), new SessionBatch(id, result.events()));
+              return new Changed<>(result, durable);
             });
   }
 
@@ -246,24 +259,28 @@ public final class Sessions implements CommitListener {
     }
     SessionMessage user =
         SessionMessage.user(newId("msg_"), author, content, System.currentTimeMillis() / 1000);
-    return change(
+    return changeDurably(
             id,
             new SessionOps.Post(user, newAnswer(), config.maxTranscriptChars(), config.maxQueued()))
-        .map(
-            result -> {
+        .compose(
+            changed -> {
+              SessionResult<SessionOps.Posted> result = changed.result();
               if (result == null) {
-                return null;
+                return Future.succeededFuture(null);
               }
               SessionOps.Posted posted = result.value();
               if (posted.next() != null) {
-                startAnswer(id, posted.next());
+                startAnswer(id, posted.next()); // not held up by the database
               }
-              return new Post(
-                  user,
-                  posted.next() == null ? null : posted.next().messageId(),
-                  posted.next() == null ? null : posted.next().generation(),
-                  posted.queued(),
-                  posted.refused());
+              Post post =
+                  new Post(
+                      user,
+                      posted.next() == null ? null : posted.next().messageId(),
+                      posted.next() == null ? null : posted.next().generation(),
+                      posted.queued(),
+                      posted.refused());
+              // Acknowledged once kept.
+              return changed.durable().map(post);
             });
   }
 
@@ -387,6 +404,9 @@ public final class Sessions implements CommitListener {
         .apply(id, new SessionOps.Typing(author, System.currentTimeMillis()))
         .map(
             r -> {
+              if (r != null) {
+                history.touched(id);
+              }
               if (r != null && Boolean.TRUE.equals(r.value())) {
                 vertx
                     .eventBus()

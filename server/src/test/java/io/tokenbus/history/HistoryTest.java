@@ -412,6 +412,105 @@ class HistoryTest {
   }
 
   @Test
+  @DisplayName("a session rebuilt twice numbers its events past everything given before")
+  void rebuiltTwice(Vertx vertx) throws Exception {
+    String[] env = {"TOKENBUS_MOCK_TOKENS_PER_SECOND", "1000"};
+    TestHub first = hub(vertx, env);
+    String id = created(await(first.post("/v1/sessions", new JsonObject()))).getString("id");
+    await(
+        first.post(
+            "/v1/sessions/" + id + "/messages",
+            new JsonObject().put("author", "ann").put("content", "one")));
+    await(first.node().close());
+    hubs.remove(first);
+
+    TestHub second = hub(vertx, env);
+    // Seen after the first rebuild: a presence event, which the history does not keep.
+    SseClient viewer =
+        await(SseClient.get(client, second.port(), "/v1/sessions/" + id + "/events", Map.of()));
+    await(viewer.events().whenAny(e -> "state".equals(e.event())), 10);
+    SseClient bob =
+        await(
+            SseClient.get(
+                client, second.port(), "/v1/sessions/" + id + "/events?author=bob", Map.of()));
+    SseEvent joined =
+        await(viewer.events().whenAny(e -> "presence".equals(e.event()) && e.id() != null), 10);
+    viewer.close();
+    bob.close();
+    await(second.node().close());
+    hubs.remove(second);
+
+    TestHub third = hub(vertx, env);
+    SseClient resumed =
+        await(
+            SseClient.get(
+                client,
+                third.port(),
+                "/v1/sessions/" + id + "/events",
+                Map.of("Last-Event-ID", joined.id())));
+    var posted =
+        await(
+            third.post(
+                "/v1/sessions/" + id + "/messages",
+                new JsonObject().put("author", "ann").put("content", "two")));
+    assertEquals(202, posted.statusCode());
+    // The resumed client is given the new question, not skipped past it.
+    SseEvent question =
+        await(
+            resumed
+                .events()
+                .whenAny(
+                    e ->
+                        "message".equals(e.event())
+                            && "two"
+                                .equals(e.json().getJsonObject("message").getString("content"))),
+            10);
+    assertTrue(question.seq() > joined.seq(), question.seq() + " after " + joined.seq());
+    resumed.close();
+  }
+
+  @Test
+  @DisplayName("text PostgreSQL cannot hold (U+0000) is kept with a replacement, not lost")
+  void nulCharacters(Vertx vertx) throws Exception {
+    TestHub hub = hub(vertx);
+    String id = created(await(hub.post("/v1/sessions", new JsonObject()))).getString("id");
+    var posted =
+        await(
+            hub.post(
+                "/v1/sessions/" + id + "/messages",
+                new JsonObject().put("author", "ann").put("content", "a\u0000b")));
+    assertEquals(202, posted.statusCode(), posted.bodyAsString());
+    assertEquals(
+        "a\ufffdb",
+        sql(
+            "SELECT content FROM tokenbus.messages WHERE session_id = '"
+                + id
+                + "' AND role = 'user'"));
+    assertEquals(
+        "1",
+        sql(
+            "SELECT count(*) FROM tokenbus.messages WHERE session_id = '"
+                + id
+                + "' AND role = 'assistant'"));
+  }
+
+  @Test
+  @DisplayName("a session in use is never expired in the database before it expires in memory")
+  void keptAliveWhileUsed(Vertx vertx) throws Exception {
+    TestHub hub = hub(vertx, "TOKENBUS_SESSIONS_UNUSED_EXPIRY_SECONDS", "10");
+    String id = created(await(hub.post("/v1/sessions", new JsonObject()))).getString("id");
+    // The live expiry is 10 s from the last change; the database's at least a minute past it.
+    long seconds =
+        Long.parseLong(
+            sql(
+                "SELECT extract(epoch FROM expires_at - now())::bigint FROM tokenbus.sessions"
+                    + " WHERE id = '"
+                    + id
+                    + "'"));
+    assertTrue(seconds >= 65, seconds + " s");
+  }
+
+  @Test
   @DisplayName("a tenant's day of tokens outlives every node: its quota still holds after restart")
   void quotaOutlivesNode(Vertx vertx) throws Exception {
     String[] env = {
