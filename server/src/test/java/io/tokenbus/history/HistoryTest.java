@@ -610,6 +610,51 @@ class HistoryTest {
     assertTrue(historyCheck(drained).getJsonObject("data").getBoolean("reachable"));
   }
 
+  @Test
+  @DisplayName(
+      "with the database away mid-answer, tokens stream on; the session's done waits for it")
+  void streamingGoesOnWithoutTheDatabase(Vertx vertx) throws Exception {
+    TestHub hub =
+        hub(
+            vertx,
+            "TOKENBUS_MOCK_TOKENS_PER_SECOND",
+            "50",
+            "TOKENBUS_MOCK_DEFAULT_MAX_TOKENS",
+            "40");
+    String id = created(await(hub.post("/v1/sessions", new JsonObject()))).getString("id");
+    SseClient viewer =
+        await(SseClient.get(client, hub.port(), "/v1/sessions/" + id + "/events", Map.of()));
+    var posted =
+        await(
+            hub.post(
+                "/v1/sessions/" + id + "/messages",
+                new JsonObject().put("author", "ann").put("content", "a question")));
+    assertEquals(202, posted.statusCode());
+    await(viewer.events().whenAny(e -> "delta".equals(e.event())), 10);
+    pg.stop();
+    int before = viewer.events().size();
+    // Tokens keep coming while the database is away...
+    await(viewer.events().when(events -> events.size() > before + 5), 10);
+    // ...to the end of the answer, whose generation ends: the session's done waits for the commit.
+    String generation = posted.bodyAsJsonObject().getString("generation");
+    await(
+        Poll.until(
+            vertx,
+            () -> hub.get("/v1/generations/" + generation).map(r -> r.bodyAsJsonObject()),
+            status -> "completed".equals(status.getString("status")),
+            10_000));
+    assertFalse(
+        viewer.events().items().stream().anyMatch(e -> "done".equals(e.event())),
+        "done before the answer was kept");
+    pg.restart();
+    await(viewer.events().whenAny(e -> "done".equals(e.event())), 30);
+    String answer = posted.bodyAsJsonObject().getString("answer");
+    assertEquals(
+        "completed|" + answerText(viewer.events().items(), answer),
+        sql("SELECT status || '|' || content FROM tokenbus.messages WHERE id = '" + answer + "'"));
+    viewer.close();
+  }
+
   private static JsonObject historyCheck(JsonObject health) {
     for (Object check : health.getJsonArray("checks")) {
       if (((JsonObject) check).getString("id").equals("history")) {
