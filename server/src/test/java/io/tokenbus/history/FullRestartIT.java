@@ -372,9 +372,13 @@ class FullRestartIT {
         assertEquals("interrupted", answer.getString("status"), context);
         String kept = answer.getString("content");
         assertFalse(kept.isEmpty(), context);
+        // The checkpoint reads the committed log, which may hold a batch that the kill cut off
+        // before it was published: it and what the viewers saw are both beginnings of the whole
+        // answer (every mock answer is the same text: the first one, finished, is it whole).
+        String whole = session.answers.get(0);
         assertTrue(
-            saw.startsWith(kept),
-            "the checkpoint is a beginning of what the viewers saw: kept «"
+            whole.startsWith(kept) && (saw.startsWith(kept) || kept.startsWith(saw)),
+            "the checkpoint and what the viewers saw are beginnings of the answer: kept «"
                 + kept
                 + "», seen «"
                 + saw
