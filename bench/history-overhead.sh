@@ -6,6 +6,7 @@
 # session posts per second against each (bench/session-posts.mjs). Everything on 127.0.0.1.
 #   bench/history-overhead.sh                             # 1,000 and 5,000 subscribers, 3 rounds
 #   SUBSCRIBERS=1000 ROUNDS=1 SECONDS_PER_RUN=5 bench/history-overhead.sh   # a quick look
+#   POSTS_ONLY=yes bench/history-overhead.sh               # the session posts only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUBSCRIBERS=${SUBSCRIBERS:-"1000 5000"}
@@ -58,9 +59,11 @@ bench() { # label, port, pid, subscribers
     2>> "$WORK/bench.log" | tail -1 | sed "s/^{/{\"database\":\"$1\",/"
 }
 
+if [ "${POSTS_ONLY:-no}" = yes ]; then SUBSCRIBERS=""; else
 echo "== warm-up (not recorded)" >&2
 bench with 8093 "$WITH" 1000 > /dev/null
 bench without 8094 "$WITHOUT" 1000 > /dev/null
+fi
 for subscribers in $SUBSCRIBERS; do
   for round in $(seq "$ROUNDS"); do
     order="with without"
@@ -71,7 +74,7 @@ for subscribers in $SUBSCRIBERS; do
     done
   done
 done
-python3 - "$WORK/results.jsonl" "$RATE" << 'PY'
+[ -f "$WORK/results.jsonl" ] && python3 - "$WORK/results.jsonl" "$RATE" << 'PY'
 import json, statistics, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
 for n in sorted({r["subscribers"] for r in runs}):

@@ -126,13 +126,14 @@ public final class PgHistory implements SessionHistory, GenerationHistory {
   /** A write of a few statements, described for logs by what it writes and its ids. */
   private record Statements(String describe, List<Statement> statements)
       implements WriteQueue.Write {
+    /** Sends every statement at once: the connection pipelines them, in order. */
     @Override
     public Future<?> run(SqlConnection connection) {
-      Future<?> all = Future.succeededFuture();
+      List<Future<?>> sent = new ArrayList<>(statements.size());
       for (Statement statement : statements) {
-        all = all.compose(v -> connection.preparedQuery(statement.sql()).execute(statement.args()));
+        sent.add(connection.preparedQuery(statement.sql()).execute(statement.args()));
       }
-      return all;
+      return Future.all(sent);
     }
   }
 

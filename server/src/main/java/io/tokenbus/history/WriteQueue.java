@@ -230,15 +230,21 @@ public final class WriteQueue {
       return;
     }
     writing = true;
-    pool.withTransaction(connection -> run(connection, batch, 0))
+    pool.withTransaction(connection -> run(connection, batch))
         .onComplete(ar -> context.runOnContext(v -> written(batch, ar.cause())));
   }
 
-  private static Future<Void> run(SqlConnection connection, List<Entry> batch, int from) {
-    if (from == batch.size()) {
-      return Future.succeededFuture();
+  /**
+   * Sends every statement of the batch at once: the connection pipelines them, in order, so a batch
+   * costs about one round trip and the commit, not one round trip a statement. Within the
+   * transaction, a failure fails those after it too, and the batch with them.
+   */
+  private static Future<Void> run(SqlConnection connection, List<Entry> batch) {
+    List<Future<?>> sent = new ArrayList<>(batch.size());
+    for (Entry entry : batch) {
+      sent.add(entry.write.run(connection));
     }
-    return batch.get(from).write.run(connection).compose(v -> run(connection, batch, from + 1));
+    return Future.all(sent).mapEmpty();
   }
 
   private void written(List<Entry> batch, Throwable failure) {
