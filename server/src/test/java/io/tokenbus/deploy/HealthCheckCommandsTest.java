@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.tokenbus.support.Postgres;
 import io.tokenbus.support.TestHub;
 import io.vertx.core.Vertx;
 import java.io.IOException;
@@ -44,6 +45,7 @@ class HealthCheckCommandsTest {
       "each passes against a serving node and fails against a draining one and a stopped one")
   void checksPassAndFail() throws Exception {
     List<Check> checks = new ArrayList<>(composeChecks());
+    checks.removeIf(c -> c.where().startsWith(POSTGRES));
     checks.addAll(dockerfileChecks());
     assertTrue(
         checks.stream().anyMatch(c -> c.where().startsWith("docker-compose.yml")),
@@ -78,6 +80,36 @@ class HealthCheckCommandsTest {
     for (Check check : checks) {
       assertNotEquals(0, run(check, port), check.where() + " passed with no node serving");
     }
+  }
+
+  /** The database's service, whose check is its own: {@link #postgresCheck}. */
+  private static final String POSTGRES = "docker-compose.yml services.postgres";
+
+  @Test
+  @DisplayName(
+      "the postgres service's check passes against a serving PostgreSQL, fails once stopped")
+  void postgresCheck() throws Exception {
+    List<Check> checks =
+        composeChecks().stream().filter(c -> c.where().startsWith(POSTGRES)).toList();
+    assertEquals(1, checks.size(), "the postgres service has one health check: " + checks);
+    List<String> argv = checks.get(0).argv();
+    assertEquals("pg_isready", argv.get(0), argv.toString());
+    try (Postgres pg = Postgres.start()) {
+      // In its container the check asks the local server; here, the test's, by address and port.
+      List<String> here = new ArrayList<>(List.of(pg.binary("pg_isready").toString()));
+      here.addAll(argv.subList(1, argv.size()));
+      here.addAll(List.of("-h", "127.0.0.1", "-p", Integer.toString(pg.port())));
+      assertEquals(0, exec(here), "the postgres check failed against a serving PostgreSQL");
+      pg.stop();
+      assertNotEquals(0, exec(here), "the postgres check passed with PostgreSQL stopped");
+    }
+  }
+
+  private static int exec(List<String> argv) throws IOException, InterruptedException {
+    Process process = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    assertTrue(process.waitFor(10, TimeUnit.SECONDS), "hung: " + argv);
+    process.getInputStream().readAllBytes();
+    return process.exitValue();
   }
 
   /** The {@code healthcheck.test} of every service (and extension) of docker-compose.yml. */

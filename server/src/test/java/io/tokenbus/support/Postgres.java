@@ -111,6 +111,11 @@ public final class Postgres implements AutoCloseable {
     return port;
   }
 
+  /** One of the server's programs ({@code pg_isready}, {@code pg_dump}, ...). */
+  public Path binary(String name) {
+    return bin.resolve(name);
+  }
+
   /** A new, empty database owned by {@link #USER}: its name (see {@link #url}). */
   public String newDatabase() throws Exception {
     String name = "tb_" + ProcessHandle.current().pid() + "_" + DATABASES.incrementAndGet();
