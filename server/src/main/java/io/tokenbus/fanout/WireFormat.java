@@ -29,6 +29,12 @@ public enum WireFormat {
    * [DONE]}.
    */
   SEED_SSE,
+  /**
+   * {@code POST /stream?format=json}: the same stream with each token as {@code data: {"token":
+   * "..."}}, one line whatever the token holds, so a reader that splits on line breaks loses
+   * nothing.
+   */
+  SEED_JSON,
   /** Nothing is written: a viewer that only waits for the end (non-streaming completions). */
   NONE
 }

@@ -43,7 +43,8 @@ public final class GenerationEncoder {
       case WEBSOCKET -> WebSocketFrames.text(frame(event).encode());
       case CHAT_CHUNKS -> Buffer.buffer(chat(event, false));
       case CHAT_CHUNKS_WITH_USAGE -> Buffer.buffer(chat(event, true));
-      case SEED_SSE -> Buffer.buffer(seed(event));
+      case SEED_SSE -> Buffer.buffer(seed(event, false));
+      case SEED_JSON -> Buffer.buffer(seed(event, true));
       case NONE -> EMPTY;
     };
   }
@@ -195,9 +196,18 @@ public final class GenerationEncoder {
     };
   }
 
-  private String seed(GenerationEvent event) {
+  /**
+   * The classic stream: a token as {@code data:} lines (one a line of it), or, {@code json}, as one
+   * {@code data: {"token": "..."}} line.
+   */
+  private String seed(GenerationEvent event, boolean json) {
     return switch (event.type()) {
-      case DELTA -> event.text().isEmpty() ? "" : dataLines(event.text()) + "\n";
+      case DELTA ->
+          event.text().isEmpty()
+              ? ""
+              : json
+                  ? "data: " + new JsonObject().put("token", event.text()).encode() + "\n\n"
+                  : dataLines(event.text()) + "\n";
       case TOOL_CALL, RECOVERY -> "";
       case RESET -> "event: reset\ndata: " + eventData(event).encode() + "\n\n";
       case DONE -> DONE_LINE;

@@ -12,7 +12,8 @@ import io.vertx.ext.web.RoutingContext;
 /**
  * {@code POST /stream}: the endpoint of the classic FastAPI tutorial, so its fetch-reader client
  * works unchanged: the prompt in {@code ?prompt=} or {@code {"prompt": "..."}}, the answer as
- * {@code data: <token>} events, then {@code data: [DONE]}.
+ * {@code data: <token>} events (or, with {@code ?format=json}, {@code data: {"token": "..."}}),
+ * then {@code data: [DONE]}.
  */
 final class SeedStreamHandler {
 
@@ -39,6 +40,14 @@ final class SeedStreamHandler {
       }
       prompt = body.getString("prompt");
     }
+    String format = ctx.request().getParam("format");
+    if (format != null && !format.equals("text") && !format.equals("json")) {
+      throw ApiException.badRequest(
+          "invalid_format",
+          "'format' must be text (data: <token>) or json (data: {\"token\": \"...\"})",
+          "format");
+    }
+    WireFormat wire = "json".equals(format) ? WireFormat.SEED_JSON : WireFormat.SEED_SSE;
     if (prompt == null || prompt.isBlank()) {
       throw ApiException.badRequest(
           "invalid_prompt", "A prompt is required: ?prompt=... or {\"prompt\": \"...\"}", "prompt");
@@ -56,8 +65,7 @@ final class SeedStreamHandler {
         .onSuccess(
             info -> {
               SseOutput.prepare(ctx.response(), info.id());
-              SseOutput<GenerationEvent> output =
-                  new SseOutput<>(streams, ctx, WireFormat.SEED_SSE);
+              SseOutput<GenerationEvent> output = new SseOutput<>(streams, ctx, wire);
               output.watch(streams.generation(info, 0, false, output));
             })
         .onFailure(ctx::fail);

@@ -62,6 +62,50 @@ class SeedStreamTest {
     assertEquals("Hello", events.get(0).data());
   }
 
+  /**
+   * The tutorial's fetch reader, as it is written: each chunk split on line breaks, every line that
+   * starts with {@code data: } handed on, until {@code [DONE]}.
+   */
+  private static List<String> naiveReader(String body) {
+    List<String> handed = new java.util.ArrayList<>();
+    for (String line : body.split("\n")) {
+      if (line.startsWith("data: ")) {
+        String data = line.substring(6);
+        if (data.equals("[DONE]")) {
+          break;
+        }
+        handed.add(data);
+      }
+    }
+    return handed;
+  }
+
+  @Test
+  @DisplayName(
+      "a naive line-splitting reader loses the line breaks of data: <token>, and none of"
+          + " ?format=json's")
+  void naiveReaders() {
+    String expected = MockText.text(hub.config().mock().defaultMaxTokens());
+    String text = await(hub.postRaw("/stream?prompt=hello", "")).bodyAsString();
+    String naive = String.join("", naiveReader(text));
+    // What README says: the tutorial's reader drops every line break of the answer (a token "\n"
+    // arrives as two empty data lines, which it hands on as ""), where an SSE parser does not.
+    assertEquals(expected.replace("\n", ""), naive);
+
+    var json = await(hub.postRaw("/stream?format=json&prompt=hello", ""));
+    assertEquals(200, json.statusCode());
+    StringBuilder rebuilt = new StringBuilder();
+    List<String> tokens = naiveReader(json.bodyAsString());
+    tokens.forEach(data -> rebuilt.append(new JsonObject(data).getString("token")));
+    assertEquals(expected, rebuilt.toString());
+    assertEquals(hub.config().mock().defaultMaxTokens(), tokens.size(), "one line per token");
+    assertTrue(json.bodyAsString().endsWith("data: [DONE]\n\n"), json.bodyAsString());
+
+    var bad = await(hub.postRaw("/stream?format=xml&prompt=hello", ""));
+    assertEquals(400, bad.statusCode());
+    assertEquals("invalid_format", bad.bodyAsJsonObject().getJsonObject("error").getString("code"));
+  }
+
   @Test
   @DisplayName("without a prompt, or with a bad body, it is a 400")
   void badInput() {
