@@ -736,7 +736,10 @@ public record TokenbusConfig(
    * @param onBreak the {@code strategy} key, parsed once when the configuration is read
    */
   public record Recovery(
-      @JsonProperty("strategy") Strategy onBreak, int maxAttempts, String continueInstruction) {
+      @JsonProperty("strategy") Strategy onBreak,
+      int maxAttempts,
+      String continueInstruction,
+      boolean continueFinalMessage) {
 
     /** The strategy as configured; logs and recovery events name it so. */
     public String strategy() {
@@ -1220,7 +1223,8 @@ public record TokenbusConfig(
         new Recovery(
             rec.onBreak(),
             rec.maxAttempts(),
-            rec.continueInstruction() == null ? "" : rec.continueInstruction()),
+            rec.continueInstruction() == null ? "" : rec.continueInstruction(),
+            rec.continueFinalMessage()),
         cb,
         p.anthropic());
   }

@@ -434,7 +434,9 @@ final class UpstreamRun {
       if (!text.isEmpty()) {
         from = new Continuation(text.toString(), deltas);
         if (!target.provider().continuesExactly()) {
-          trimmer = new SeamTrimmer(from.text());
+          trimmer = SeamTrimmer.repeats(from.text());
+        } else if (!target.provider().rewrites(from).isEmpty()) {
+          trimmer = SeamTrimmer.rewrites(target.provider().rewrites(from));
         }
       }
       lastActivityNanos = System.nanoTime();

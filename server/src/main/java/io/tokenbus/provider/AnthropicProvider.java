@@ -34,6 +34,18 @@ final class AnthropicProvider implements Provider {
     return http.name();
   }
 
+  /** A prefilled assistant turn: Claude carries on right after it, repeating nothing. */
+  @Override
+  public boolean continuesExactly() {
+    return true;
+  }
+
+  /** The prefill is sent without its trailing white space, which Claude then writes again. */
+  @Override
+  public String rewrites(Continuation from) {
+    return from.text().substring(from.text().stripTrailing().length());
+  }
+
   @Override
   public UpstreamCall start(
       GenerationRequest request, String model, Continuation from, UpstreamListener listener) {

@@ -46,13 +46,24 @@ final class OpenAiProvider implements Provider {
       auth.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + http.config().apiKey());
     }
     return new Call(http, listener)
-        .send(
-            upstreamBody(request, model, from, http.config().recovery().continueInstruction()),
-            auth);
+        .send(upstreamBody(request, model, from, http.config().recovery()), auth);
+  }
+
+  /**
+   * With {@code recovery.continue-final-message}, the server continues the final assistant message
+   * as it stands (vLLM's and SGLang's {@code continue_final_message}), so nothing is trimmed.
+   */
+  @Override
+  public boolean continuesExactly() {
+    return http.config().recovery().continueFinalMessage();
   }
 
   static JsonObject upstreamBody(
-      GenerationRequest request, String model, Continuation from, String instruction) {
+      GenerationRequest request,
+      String model,
+      Continuation from,
+      TokenbusConfig.Recovery recovery) {
+    String instruction = recovery.continueFinalMessage() ? "" : recovery.continueInstruction();
     JsonObject body = request.body().copy();
     body.remove("mock_tokens_per_second");
     body.put("model", model);
@@ -67,6 +78,9 @@ final class OpenAiProvider implements Provider {
         messages.add(new JsonObject().put("role", "user").put("content", instruction));
       }
       body.put("messages", messages);
+      if (recovery.continueFinalMessage()) {
+        body.put("continue_final_message", true).put("add_generation_prompt", false);
+      }
     }
     return body;
   }

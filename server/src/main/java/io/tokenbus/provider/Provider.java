@@ -28,4 +28,14 @@ public interface Provider {
   default boolean continuesExactly() {
     return false;
   }
+
+  /**
+   * For a provider that {@link #continuesExactly}: the end of the partial answer it could not send
+   * and that the continuation writes again (Anthropic's prefill cannot end in white space), which
+   * the caller skips where the continuation starts with it, character for character. Empty by
+   * default.
+   */
+  default String rewrites(Continuation from) {
+    return "";
+  }
 }

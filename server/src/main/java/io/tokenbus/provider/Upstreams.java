@@ -35,7 +35,7 @@ public final class Upstreams {
           256 * 1024,
           new TokenbusConfig.Timeouts(1000, 600_000, 600_000, 24 * 3_600_000),
           new TokenbusConfig.Retry(1, 0, 0, 0),
-          new TokenbusConfig.Recovery(TokenbusConfig.Recovery.Strategy.CONTINUE, 3, ""),
+          new TokenbusConfig.Recovery(TokenbusConfig.Recovery.Strategy.CONTINUE, 3, "", false),
           new TokenbusConfig.CircuitBreaker(0, 1, 1),
           new TokenbusConfig.Anthropic("-", 1));
 

@@ -68,7 +68,7 @@ class NextStepTest {
               targetIndex,
               chainLength,
               retry,
-              new TokenbusConfig.Recovery(strategy, maxRecoveries, "")),
+              new TokenbusConfig.Recovery(strategy, maxRecoveries, "", false)),
           jitter);
     }
   }

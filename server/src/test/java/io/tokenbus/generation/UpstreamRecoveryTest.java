@@ -235,14 +235,53 @@ class UpstreamRecoveryTest {
     assertEquals("continue", watched.status().getJsonObject("last_recovery").getString("kind"));
   }
 
-  @ParameterizedTest
-  @EnumSource(Format.class)
-  @DisplayName("the words a continuation repeats of the partial answer are trimmed at the seam")
-  void overlapIsTrimmed(Format format) {
+  @Test
+  @DisplayName(
+      "the words an instruction-continued answer repeats of the partial answer are trimmed at the"
+          + " seam")
+  void overlapIsTrimmed() {
     TestHub hub = hub();
     Answer answer = Answer.of(TOKENS).interval(5);
-    script(format, answer.fault(Fault.DROP, 7), answer.overlap(" over the".length()));
-    watch(hub, format.model).assertWhole(FULL);
+    script(Format.OPENAI, answer.fault(Fault.DROP, 7), answer.overlap(" jumps over the".length()));
+    watch(hub, Format.OPENAI.model).assertWhole(FULL);
+  }
+
+  @Test
+  @DisplayName(
+      "continue-final-message: the server is asked to continue the final assistant message, and"
+          + " nothing is trimmed, a long repeat included")
+  void continueFinalMessage() {
+    TestHub hub = hub("RECOVERY_CONTINUE_FINAL_MESSAGE=true");
+    // The answer says its last words again on its own: exact continuation keeps them.
+    List<String> tokens =
+        List.of(
+            "I", " said", " jumps over the", " lazy", " dog", " jumps over the", " lazy", " dog");
+    Answer answer = Answer.of(tokens).interval(5);
+    script(Format.OPENAI, answer.fault(Fault.DROP, 5), answer.overlap(0));
+    watch(hub, Format.OPENAI.model).assertWhole(String.join("", tokens));
+    JsonObject continued = openai.requests().items().get(1).body();
+    assertEquals(true, continued.getBoolean("continue_final_message"));
+    assertEquals(false, continued.getBoolean("add_generation_prompt"));
+    JsonArray messages = continued.getJsonArray("messages");
+    JsonObject last = messages.getJsonObject(messages.size() - 1);
+    assertEquals("assistant", last.getString("role"), "no instruction after the partial answer");
+    assertEquals("I said jumps over the lazy dog", last.getString("content"));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Format.class)
+  @DisplayName(
+      "a continuation that rightly starts with the word the answer broke after keeps it (the seam"
+          + " once cut it)")
+  void repeatedWordAtTheSeam(Format format) {
+    TestHub hub = hub();
+    // "…jumps over the" breaks, and the answer goes on with " the" of its own.
+    List<String> tokens =
+        List.of(
+            "The", " quick", " brown", " fox", " jumps", " over", " the", " the", " lazy", " dog.");
+    Answer answer = Answer.of(tokens).interval(5);
+    script(format, answer.fault(Fault.DROP, 7), answer.overlap(0));
+    watch(hub, format.model).assertWhole(String.join("", tokens));
   }
 
   @ParameterizedTest
