@@ -174,7 +174,8 @@ public final class Viewer<E extends StreamEvent> {
     return switch (out.format()) {
       case WEBSOCKET -> Metrics.Transport.WEBSOCKET;
       case NONE -> Metrics.Transport.NON_STREAMING;
-      case SSE, CHAT_CHUNKS, CHAT_CHUNKS_WITH_USAGE, SEED_SSE, SEED_JSON -> Metrics.Transport.SSE;
+      case SSE, CHAT_CHUNKS, CHAT_CHUNKS_WITH_USAGE, SEED_SSE, SEED_JSON, RESPONSES ->
+          Metrics.Transport.SSE;
     };
   }
 

@@ -35,6 +35,11 @@ public enum WireFormat {
    * nothing.
    */
   SEED_JSON,
+  /**
+   * {@code POST /v1/responses} with {@code stream: true}: each delta as a {@code
+   * response.output_text.delta} event; the events around them are the client's own.
+   */
+  RESPONSES,
   /** Nothing is written: a viewer that only waits for the end (non-streaming completions). */
   NONE
 }

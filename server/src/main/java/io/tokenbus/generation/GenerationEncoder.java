@@ -1,5 +1,6 @@
 package io.tokenbus.generation;
 
+import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.Usage;
@@ -45,6 +46,7 @@ public final class GenerationEncoder {
       case CHAT_CHUNKS_WITH_USAGE -> Buffer.buffer(chat(event, true));
       case SEED_SSE -> Buffer.buffer(seed(event, false));
       case SEED_JSON -> Buffer.buffer(seed(event, true));
+      case RESPONSES -> Buffer.buffer(responses(event));
       case NONE -> EMPTY;
     };
   }
@@ -194,6 +196,44 @@ public final class GenerationEncoder {
                   .encode()
               + "\n\n";
     };
+  }
+
+  /**
+   * The Responses API's message item of this generation: one per response, named after it, so every
+   * node names it alike.
+   */
+  public static String responseItemId(String generationId) {
+    return "msg_" + generationId;
+  }
+
+  /**
+   * The events of the Responses API before a delta at seq 1: {@code response.created}, {@code
+   * response.in_progress}, {@code response.output_item.added}, {@code response.content_part.added};
+   * a delta's {@code sequence_number} is its seq plus this.
+   */
+  public static final int RESPONSES_PREAMBLE = 3;
+
+  /** One Responses API stream event: {@code event:} and {@code data:}, the type in both. */
+  public static String responsesEvent(String type, long sequence, JsonObject fields) {
+    JsonObject data = new JsonObject().put("type", type).put("sequence_number", sequence);
+    fields.forEach(e -> data.put(e.getKey(), e.getValue()));
+    return "event: " + type + "\ndata: " + data.encode() + "\n\n";
+  }
+
+  /** A delta as {@code response.output_text.delta}; everything else is the client's own. */
+  private String responses(GenerationEvent event) {
+    if (event.type() != EventType.DELTA || event.text().isEmpty()) {
+      return "";
+    }
+    return responsesEvent(
+        "response.output_text.delta",
+        event.seq() + RESPONSES_PREAMBLE,
+        new JsonObject()
+            .put("item_id", responseItemId(id))
+            .put("output_index", 0)
+            .put("content_index", 0)
+            .put("delta", event.text())
+            .put("logprobs", new JsonArray()));
   }
 
   /**

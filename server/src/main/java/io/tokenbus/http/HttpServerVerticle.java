@@ -331,6 +331,8 @@ public final class HttpServerVerticle extends VerticleBase {
       route.handler(scrape::handle);
     }
     router.post("/v1/chat/completions").handler(json).handler(body).handler(chat::handle);
+    ResponsesHandler responses = new ResponsesHandler(generations, store, streams);
+    router.post("/v1/responses").handler(json).handler(body).handler(responses::handle);
     router.get("/v1/models").handler(this::models);
     // HEAD is GET without the body (Vert.x sends none), on what answers once rather than streams.
     router.head("/v1/models").handler(this::models);

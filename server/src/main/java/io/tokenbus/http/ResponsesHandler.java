@@ -1,0 +1,419 @@
+package io.tokenbus.http;
+
+import io.tokenbus.auth.Principal;
+import io.tokenbus.auth.Scope;
+import io.tokenbus.bus.EventType;
+import io.tokenbus.bus.Failure;
+import io.tokenbus.bus.GenerationEvent;
+import io.tokenbus.bus.GenerationRequest;
+import io.tokenbus.fanout.Encoded;
+import io.tokenbus.fanout.Viewer;
+import io.tokenbus.fanout.ViewerOutput;
+import io.tokenbus.fanout.WireFormat;
+import io.tokenbus.generation.GenerationEncoder;
+import io.tokenbus.generation.GenerationInfo;
+import io.tokenbus.generation.GenerationSnapshot;
+import io.tokenbus.generation.GenerationStore;
+import io.tokenbus.generation.LogFold;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+/**
+ * {@code POST /v1/responses}: OpenAI's Responses API over the same generations as chat completions.
+ * The request becomes a chat-completions request (instructions as a system message, {@code input}
+ * as the messages, {@code max_output_tokens} as {@code max_tokens}); the response's id is the
+ * generation's, so its answer can be watched, resumed and cancelled like any other. A stream is the
+ * Responses API's events: {@code response.created}, {@code response.in_progress}, {@code
+ * response.output_item.added}, {@code response.content_part.added}, one {@code
+ * response.output_text.delta} per delta (encoded once per node), then {@code
+ * response.output_text.done}, {@code response.content_part.done}, {@code response.output_item.done}
+ * and {@code response.completed} (or {@code response.failed}), each with its {@code
+ * sequence_number}. Tools and {@code previous_response_id} are not served yet.
+ */
+final class ResponsesHandler {
+
+  private final GenerationClient generations;
+  private final GenerationStore store;
+  private final Streams streams;
+
+  ResponsesHandler(GenerationClient generations, GenerationStore store, Streams streams) {
+    this.generations = generations;
+    this.store = store;
+    this.streams = streams;
+  }
+
+  void handle(RoutingContext ctx) {
+    Principal caller = Access.caller(ctx);
+    Access.mayStart(caller, Scope.GENERATE, "start generations");
+    JsonObject body = ChatRequests.json(ctx.body().buffer());
+    ResponseJson.Echo echo = ResponseJson.Echo.of(body);
+    JsonObject chat = chatBody(body);
+    GenerationRequest request = ChatRequests.parse(chat, caller.creator());
+    boolean stream = Boolean.TRUE.equals(body.getValue("stream"));
+    generations
+        .start(request, AccessLog.receivedAt(ctx))
+        .onSuccess(
+            info -> {
+              HttpServerResponse response = ctx.response().putHeader("X-Generation-Id", info.id());
+              if (stream) {
+                StreamOutput output = new StreamOutput(streams, ctx, info, echo);
+                output.watch(streams.generation(info, 0, false, output));
+              } else if (!response.closed()) {
+                Viewer<GenerationEvent> viewer =
+                    streams.generation(
+                        info, 0, false, new WholeOutput(response, store, info, echo));
+                response.closeHandler(v -> viewer.close());
+                viewer.start();
+              }
+            })
+        .onFailure(ctx::fail);
+  }
+
+  /** The chat-completions request a Responses request stands for; a 400 for what it cannot. */
+  static JsonObject chatBody(JsonObject body) {
+    for (String unsupported : new String[] {"previous_response_id", "tools", "conversation"}) {
+      Object value = body.getValue(unsupported);
+      if (value != null && !(value instanceof JsonArray array && array.isEmpty())) {
+        throw ApiException.badRequest(
+            "unsupported_parameter",
+            "'" + unsupported + "' is not supported by tokenbus's Responses API yet",
+            unsupported);
+      }
+    }
+    JsonArray messages = new JsonArray();
+    Object instructions = body.getValue("instructions");
+    if (instructions != null) {
+      if (!(instructions instanceof String text)) {
+        throw ApiException.badRequest(
+            "invalid_instructions", "'instructions' must be a string", "instructions");
+      }
+      messages.add(new JsonObject().put("role", "system").put("content", text));
+    }
+    Object input = body.getValue("input");
+    if (input instanceof String text) {
+      messages.add(new JsonObject().put("role", "user").put("content", text));
+    } else if (input instanceof JsonArray items && !items.isEmpty()) {
+      for (int i = 0; i < items.size(); i++) {
+        messages.add(message(items.getValue(i), i));
+      }
+    } else {
+      throw ApiException.badRequest(
+          "invalid_input",
+          "'input' is required: a string or a non-empty array of messages",
+          "input");
+    }
+    JsonObject chat =
+        new JsonObject().put("model", body.getValue("model")).put("messages", messages);
+    for (String kept : new String[] {"temperature", "top_p", "metadata", "store", "user"}) {
+      if (body.getValue(kept) != null) {
+        chat.put(kept, body.getValue(kept));
+      }
+    }
+    if (body.getValue("max_output_tokens") != null) {
+      chat.put("max_tokens", body.getValue("max_output_tokens"));
+    }
+    if (body.getValue("mock_tokens_per_second") != null) {
+      chat.put("mock_tokens_per_second", body.getValue("mock_tokens_per_second"));
+    }
+    return chat;
+  }
+
+  /** An {@code input} item: a message, its content a string or {@code input_text} parts. */
+  private static JsonObject message(Object item, int index) {
+    String where = "input[" + index + "]";
+    if (!(item instanceof JsonObject message)
+        || !(message.getValue("role") instanceof String role)
+        || !(message.getString("type", "message").equals("message"))) {
+      throw ApiException.badRequest(
+          "invalid_input",
+          where + " must be a message: an object with 'role' and 'content'",
+          "input");
+    }
+    String chatRole =
+        switch (role) {
+          case "user", "assistant", "system" -> role;
+          case "developer" -> "system";
+          default ->
+              throw ApiException.badRequest(
+                  "invalid_input", where + ".role '" + role + "' is not a message role", "input");
+        };
+    Object content = message.getValue("content");
+    if (content instanceof String text) {
+      return new JsonObject().put("role", chatRole).put("content", text);
+    }
+    if (content instanceof JsonArray parts) {
+      StringBuilder text = new StringBuilder();
+      for (int p = 0; p < parts.size(); p++) {
+        if (!(parts.getValue(p) instanceof JsonObject part)
+            || !(part.getValue("text") instanceof String piece)
+            || !("input_text".equals(part.getString("type"))
+                || "output_text".equals(part.getString("type")))) {
+          throw ApiException.badRequest(
+              "invalid_input",
+              where + ".content[" + p + "] must be an input_text or output_text part",
+              "input");
+        }
+        text.append(piece);
+      }
+      return new JsonObject().put("role", chatRole).put("content", text.toString());
+    }
+    throw ApiException.badRequest(
+        "invalid_input", where + ".content must be a string or an array of parts", "input");
+  }
+
+  /** A streamed response: the events around the deltas are this client's, the deltas shared. */
+  private static final class StreamOutput extends SseOutput<GenerationEvent> {
+    private final GenerationInfo info;
+    private final ResponseJson.Echo echo;
+    private final StringBuilder text = new StringBuilder();
+    private GenerationEvent terminal;
+    private boolean started;
+    private boolean answeredWithError;
+    private boolean restarted;
+    private Viewer<GenerationEvent> viewer;
+
+    StreamOutput(Streams streams, RoutingContext ctx, GenerationInfo info, ResponseJson.Echo echo) {
+      super(streams, ctx, WireFormat.RESPONSES);
+      this.info = info;
+      this.echo = echo;
+    }
+
+    private void event(String type, long sequence, JsonObject fields) {
+      response.write(Buffer.buffer(GenerationEncoder.responsesEvent(type, sequence, fields)));
+    }
+
+    @Override
+    public void write(Encoded<GenerationEvent> events) {
+      if (!started) {
+        GenerationEvent first =
+            events.events().stream()
+                .filter(e -> e.type() != EventType.RECOVERY)
+                .findFirst()
+                .orElse(null);
+        if (first == null) {
+          return;
+        }
+        started = true;
+        if (first.type() == EventType.ERROR) {
+          answeredWithError = true; // before any output: the HTTP status says it
+          ErrorHandler.render(response, first.failure(), null);
+          return;
+        }
+        SseOutput.prepare(response, info.id());
+        JsonObject inProgress = ResponseJson.response(info, echo, "in_progress", null, null);
+        event("response.created", 0, new JsonObject().put("response", inProgress));
+        event("response.in_progress", 1, new JsonObject().put("response", inProgress));
+        event(
+            "response.output_item.added",
+            2,
+            new JsonObject()
+                .put("output_index", 0)
+                .put("item", ResponseJson.message(info.id(), "in_progress", "")));
+        event(
+            "response.content_part.added",
+            3,
+            new JsonObject()
+                .put("item_id", GenerationEncoder.responseItemId(info.id()))
+                .put("output_index", 0)
+                .put("content_index", 0)
+                .put("part", ResponseJson.text("")));
+      }
+      if (restarted || answeredWithError) {
+        return;
+      }
+      for (GenerationEvent event : events.events()) {
+        switch (event.type()) {
+          case DELTA -> text.append(event.text());
+          case RESET -> restarted = true;
+          default -> {
+            if (event.terminal()) {
+              terminal = event;
+            }
+          }
+        }
+      }
+      super.write(events);
+      if (restarted) {
+        // Streamed text cannot be taken back in this API: the stream ends with an error event,
+        // and this client stops watching (the generation goes on for the others).
+        event(
+            "error",
+            GenerationEncoder.RESPONSES_PREAMBLE + events.events().get(0).seq(),
+            new JsonObject()
+                .put("code", "answer_restarted")
+                .put("message", "The answer restarted; its text so far is void")
+                .putNull("param"));
+        super.end();
+        if (viewer != null) {
+          viewer.close();
+        }
+      }
+    }
+
+    @Override
+    void watch(Viewer<GenerationEvent> viewer) {
+      this.viewer = viewer;
+      super.watch(viewer);
+    }
+
+    @Override
+    public void end() {
+      if (restarted) {
+        return;
+      }
+      if (answeredWithError) {
+        super.closed();
+        return;
+      }
+      if (terminal == null || response.closed()) {
+        super.end();
+        return;
+      }
+      long next = terminal.seq() + GenerationEncoder.RESPONSES_PREAMBLE + 1;
+      String id = GenerationEncoder.responseItemId(info.id());
+      String whole = text.toString();
+      if (terminal.type() == EventType.DONE) {
+        event(
+            "response.output_text.done",
+            next,
+            new JsonObject()
+                .put("item_id", id)
+                .put("output_index", 0)
+                .put("content_index", 0)
+                .put("text", whole)
+                .put("logprobs", new JsonArray()));
+        event(
+            "response.content_part.done",
+            next + 1,
+            new JsonObject()
+                .put("item_id", id)
+                .put("output_index", 0)
+                .put("content_index", 0)
+                .put("part", ResponseJson.text(whole)));
+        event(
+            "response.output_item.done",
+            next + 2,
+            new JsonObject()
+                .put("output_index", 0)
+                .put("item", ResponseJson.message(info.id(), "completed", whole)));
+        GenerationSnapshot done = new LogFoldOf(info, whole, terminal).snapshot();
+        JsonObject completed = ResponseJson.finished(info, echo, done);
+        event(
+            completed.getString("status").equals("incomplete")
+                ? "response.incomplete"
+                : "response.completed",
+            next + 3,
+            new JsonObject().put("response", completed));
+      } else {
+        GenerationSnapshot ended = new LogFoldOf(info, whole, terminal).snapshot();
+        event(
+            "response.failed",
+            next,
+            new JsonObject().put("response", ResponseJson.finished(info, echo, ended)));
+      }
+      super.end();
+    }
+  }
+
+  /** A snapshot of the text a client saw and the terminal event, for the closing events. */
+  private record LogFoldOf(GenerationInfo info, String text, GenerationEvent terminal) {
+    GenerationSnapshot snapshot() {
+      return new GenerationSnapshot(info, text, terminal.seq(), terminal.seq(), terminal, 0, null);
+    }
+  }
+
+  /** A response not streamed: nothing until the end, then the whole response object. */
+  private static final class WholeOutput implements ViewerOutput<GenerationEvent> {
+    private final HttpServerResponse response;
+    private final GenerationStore store;
+    private final GenerationInfo info;
+    private final ResponseJson.Echo echo;
+    private final LogFold fold = new LogFold();
+    private boolean gap;
+
+    WholeOutput(
+        HttpServerResponse response,
+        GenerationStore store,
+        GenerationInfo info,
+        ResponseJson.Echo echo) {
+      this.response = response;
+      this.store = store;
+      this.info = info;
+      this.echo = echo;
+    }
+
+    @Override
+    public WireFormat format() {
+      return WireFormat.NONE;
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return false;
+    }
+
+    @Override
+    public void write(Encoded<GenerationEvent> events) {
+      for (GenerationEvent event : events.events()) {
+        if (event.seq() == fold.lastSeq() + 1) {
+          fold.add(event);
+        } else if (event.seq() > fold.lastSeq()) {
+          gap = true;
+        }
+      }
+    }
+
+    @Override
+    public void write(Buffer head) {}
+
+    @Override
+    public void onDrain(Runnable action) {}
+
+    @Override
+    public void end() {
+      GenerationSnapshot folded = fold.snapshot(info);
+      (!gap && folded.terminal() != null
+              ? Future.succeededFuture(folded)
+              : store.snapshot(info.id()))
+          .onComplete(
+              ar -> {
+                if (response.closed()) {
+                  return;
+                }
+                if (ar.failed() || ar.result() == null) {
+                  ErrorHandler.render(
+                      response,
+                      Failure.internal("The generation's result is no longer available"),
+                      null);
+                  return;
+                }
+                GenerationEvent terminal = ar.result().terminal();
+                if (terminal.type() == EventType.ERROR && ar.result().text().isEmpty()) {
+                  ErrorHandler.render(response, terminal.failure(), null);
+                  return;
+                }
+                response
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(ResponseJson.finished(info, echo, ar.result()).encode());
+              });
+    }
+
+    @Override
+    public void stalled() {
+      lost("stalled");
+    }
+
+    @Override
+    public void lost(String reason) {
+      if (!response.closed()) {
+        ErrorHandler.render(
+            response, Failure.internal("The generation could not be followed: " + reason), null);
+      }
+    }
+  }
+}
