@@ -206,12 +206,25 @@ public final class GenerationEncoder {
     return "msg_" + generationId;
   }
 
+  /** The Responses API's item of a function call: the {@code index}th of this generation. */
+  public static String responseCallId(String generationId, int index) {
+    return "fc_" + generationId + "_" + index;
+  }
+
   /**
-   * The events of the Responses API before a delta at seq 1: {@code response.created}, {@code
-   * response.in_progress}, {@code response.output_item.added}, {@code response.content_part.added};
-   * a delta's {@code sequence_number} is its seq plus this.
+   * The Responses API's {@code sequence_number} of the {@code k}th stream event (0 to {@link
+   * #RESPONSES_SLOTS} - 1) a generation event at {@code seq} gives: the four events before the
+   * first delta are 0 to 3, each generation event has its slots after them, so the numbers only
+   * grow whoever encodes them. The closing events count on from the terminal event's first slot.
    */
-  public static final int RESPONSES_PREAMBLE = 3;
+  public static long responsesSequence(long seq, int k) {
+    return 4 + RESPONSES_SLOTS * (seq - 1) + Math.min(k, RESPONSES_SLOTS - 1);
+  }
+
+  /**
+   * Stream events one generation event may give: a tool-call chunk may start calls and add to them.
+   */
+  public static final int RESPONSES_SLOTS = 8;
 
   /** One Responses API stream event: {@code event:} and {@code data:}, the type in both. */
   public static String responsesEvent(String type, long sequence, JsonObject fields) {
@@ -220,20 +233,79 @@ public final class GenerationEncoder {
     return "event: " + type + "\ndata: " + data.encode() + "\n\n";
   }
 
-  /** A delta as {@code response.output_text.delta}; everything else is the client's own. */
+  /**
+   * A delta as {@code response.output_text.delta}; a tool-call chunk as {@code
+   * response.output_item.added} for a call it starts and {@code
+   * response.function_call_arguments.delta} for what it adds; everything else is the client's own.
+   */
   private String responses(GenerationEvent event) {
-    if (event.type() != EventType.DELTA || event.text().isEmpty()) {
+    if (event.type() == EventType.DELTA && !event.text().isEmpty()) {
+      return responsesEvent(
+          "response.output_text.delta",
+          responsesSequence(event.seq(), 0),
+          new JsonObject()
+              .put("item_id", responseItemId(id))
+              .put("output_index", 0)
+              .put("content_index", 0)
+              .put("delta", event.text())
+              .put("logprobs", new JsonArray()));
+    }
+    if (event.type() != EventType.TOOL_CALL) {
       return "";
     }
-    return responsesEvent(
-        "response.output_text.delta",
-        event.seq() + RESPONSES_PREAMBLE,
-        new JsonObject()
-            .put("item_id", responseItemId(id))
-            .put("output_index", 0)
-            .put("content_index", 0)
-            .put("delta", event.text())
-            .put("logprobs", new JsonArray()));
+    StringBuilder out = new StringBuilder();
+    int k = 0;
+    for (Object d : toolCallDeltas(event.data())) {
+      if (!(d instanceof JsonObject delta)) {
+        continue;
+      }
+      int index = delta.getInteger("index", 0);
+      JsonObject function = delta.getJsonObject("function", new JsonObject());
+      if (delta.getString("id") != null) {
+        out.append(
+            responsesEvent(
+                "response.output_item.added",
+                responsesSequence(event.seq(), k++),
+                new JsonObject()
+                    .put("output_index", index + 1)
+                    .put(
+                        "item",
+                        new JsonObject()
+                            .put("type", "function_call")
+                            .put("id", responseCallId(id, index))
+                            .put("call_id", delta.getString("id"))
+                            .put("name", function.getString("name", ""))
+                            .put("arguments", "")
+                            .put("status", "in_progress"))));
+      }
+      String arguments = function.getString("arguments", "");
+      if (!arguments.isEmpty()) {
+        out.append(
+            responsesEvent(
+                "response.function_call_arguments.delta",
+                responsesSequence(event.seq(), k++),
+                new JsonObject()
+                    .put("item_id", responseCallId(id, index))
+                    .put("output_index", index + 1)
+                    .put("delta", arguments)));
+      }
+    }
+    return out.toString();
+  }
+
+  /** The {@code tool_calls} deltas of an upstream's chunk, or none. */
+  private static JsonArray toolCallDeltas(String chunk) {
+    try {
+      JsonArray choices = new JsonObject(chunk).getJsonArray("choices", new JsonArray());
+      return choices.isEmpty()
+          ? new JsonArray()
+          : choices
+              .getJsonObject(0)
+              .getJsonObject("delta", new JsonObject())
+              .getJsonArray("tool_calls", new JsonArray());
+    } catch (RuntimeException e) {
+      return new JsonArray();
+    }
   }
 
   /**

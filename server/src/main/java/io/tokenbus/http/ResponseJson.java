@@ -20,15 +20,31 @@ final class ResponseJson {
       Object maxOutputTokens,
       Object temperature,
       Object topP,
-      Object metadata) {
+      Object metadata,
+      Object tools,
+      Object toolChoice) {
     static Echo of(JsonObject body) {
       return new Echo(
           body.getValue("instructions"),
           body.getValue("max_output_tokens"),
           body.getValue("temperature"),
           body.getValue("top_p"),
-          body.getValue("metadata"));
+          body.getValue("metadata"),
+          body.getValue("tools"),
+          body.getValue("tool_choice"));
     }
+  }
+
+  /** The {@code index}th function call of a generation, from its assembled chat tool call. */
+  static JsonObject functionCall(String generationId, int index, JsonObject call) {
+    JsonObject function = call.getJsonObject("function", new JsonObject());
+    return new JsonObject()
+        .put("type", "function_call")
+        .put("id", GenerationEncoder.responseCallId(generationId, index))
+        .put("call_id", call.getString("id"))
+        .put("name", function.getString("name"))
+        .put("arguments", function.getString("arguments", ""))
+        .put("status", "completed");
   }
 
   static JsonObject text(String text) {
@@ -74,8 +90,8 @@ final class ResponseJson {
         .put("store", false)
         .put("temperature", echo.temperature() == null ? 1.0 : echo.temperature())
         .put("text", new JsonObject().put("format", new JsonObject().put("type", "text")))
-        .put("tool_choice", "auto")
-        .put("tools", new JsonArray())
+        .put("tool_choice", echo.toolChoice() == null ? "auto" : echo.toolChoice())
+        .put("tools", echo.tools() == null ? new JsonArray() : echo.tools())
         .put("top_p", echo.topP() == null ? 1.0 : echo.topP())
         .put("truncation", "disabled")
         .put("usage", usage(usage))
@@ -87,7 +103,12 @@ final class ResponseJson {
    * The response of a finished generation: {@code completed}; {@code incomplete} when it stopped at
    * its token limit; {@code failed} (with its error) or {@code cancelled} otherwise.
    */
-  static JsonObject finished(GenerationInfo info, Echo echo, GenerationSnapshot snapshot) {
+  static JsonObject finished(
+      GenerationInfo info,
+      Echo echo,
+      GenerationSnapshot snapshot,
+      JsonArray toolCalls,
+      boolean streamed) {
     GenerationEvent terminal = snapshot.terminal();
     boolean done = terminal.type() == EventType.DONE;
     boolean truncated = done && "length".equals(terminal.finishReason());
@@ -96,8 +117,13 @@ final class ResponseJson {
             ? (truncated ? "incomplete" : "completed")
             : terminal.type() == EventType.ERROR ? "failed" : "cancelled";
     JsonArray output = new JsonArray();
-    if (!snapshot.text().isEmpty() || done) {
+    // A stream announced its message item first, whatever followed; a whole response has one
+    // only when there is text, or nothing else.
+    if (streamed || !snapshot.text().isEmpty() || toolCalls.isEmpty()) {
       output.add(message(info.id(), done ? "completed" : "incomplete", snapshot.text()));
+    }
+    for (int i = 0; i < toolCalls.size(); i++) {
+      output.add(functionCall(info.id(), i, toolCalls.getJsonObject(i)));
     }
     JsonObject response = response(info, echo, status, output, terminal.usage());
     if (truncated) {

@@ -15,6 +15,7 @@ import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
 import io.tokenbus.generation.LogFold;
+import io.tokenbus.generation.ToolCallAssembler;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
@@ -76,7 +77,7 @@ final class ResponsesHandler {
 
   /** The chat-completions request a Responses request stands for; a 400 for what it cannot. */
   static JsonObject chatBody(JsonObject body) {
-    for (String unsupported : new String[] {"previous_response_id", "tools", "conversation"}) {
+    for (String unsupported : new String[] {"previous_response_id", "conversation"}) {
       Object value = body.getValue(unsupported);
       if (value != null && !(value instanceof JsonArray array && array.isEmpty())) {
         throw ApiException.badRequest(
@@ -99,7 +100,13 @@ final class ResponsesHandler {
       messages.add(new JsonObject().put("role", "user").put("content", text));
     } else if (input instanceof JsonArray items && !items.isEmpty()) {
       for (int i = 0; i < items.size(); i++) {
-        messages.add(message(items.getValue(i), i));
+        Object item = items.getValue(i);
+        String type = item instanceof JsonObject o ? o.getString("type", "message") : "message";
+        switch (type) {
+          case "function_call" -> functionCall((JsonObject) item, i, messages);
+          case "function_call_output" -> messages.add(functionOutput((JsonObject) item, i));
+          default -> messages.add(message(item, i));
+        }
       }
     } else {
       throw ApiException.badRequest(
@@ -109,6 +116,7 @@ final class ResponsesHandler {
     }
     JsonObject chat =
         new JsonObject().put("model", body.getValue("model")).put("messages", messages);
+    tools(body, chat);
     for (String kept : new String[] {"temperature", "top_p", "metadata", "store", "user"}) {
       if (body.getValue(kept) != null) {
         chat.put(kept, body.getValue(kept));
@@ -121,6 +129,102 @@ final class ResponsesHandler {
       chat.put("mock_tokens_per_second", body.getValue("mock_tokens_per_second"));
     }
     return chat;
+  }
+
+  /**
+   * Function tools as chat tools ({@code {type, name, description, parameters, strict}} to {@code
+   * {type: function, function: {...}}}), {@code tool_choice} and {@code parallel_tool_calls}; any
+   * other kind of tool (the hosted ones) is a 400.
+   */
+  private static void tools(JsonObject body, JsonObject chat) {
+    Object tools = body.getValue("tools");
+    if (tools == null) {
+      return;
+    }
+    if (!(tools instanceof JsonArray list)) {
+      throw ApiException.badRequest("invalid_tools", "'tools' must be an array", "tools");
+    }
+    JsonArray chatTools = new JsonArray();
+    for (int i = 0; i < list.size(); i++) {
+      if (!(list.getValue(i) instanceof JsonObject tool)
+          || !"function".equals(tool.getString("type"))
+          || !(tool.getValue("name") instanceof String name)) {
+        throw ApiException.badRequest(
+            "unsupported_parameter",
+            "tools["
+                + i
+                + "] must be a function tool with a 'name': tokenbus serves no hosted tools",
+            "tools");
+      }
+      JsonObject function = new JsonObject().put("name", name);
+      for (String key : new String[] {"description", "parameters", "strict"}) {
+        if (tool.getValue(key) != null) {
+          function.put(key, tool.getValue(key));
+        }
+      }
+      chatTools.add(new JsonObject().put("type", "function").put("function", function));
+    }
+    if (!chatTools.isEmpty()) {
+      chat.put("tools", chatTools);
+    }
+    Object choice = body.getValue("tool_choice");
+    if (choice instanceof String mode) {
+      chat.put("tool_choice", mode);
+    } else if (choice instanceof JsonObject forced && forced.getValue("name") instanceof String n) {
+      chat.put(
+          "tool_choice",
+          new JsonObject()
+              .put("type", "function")
+              .put("function", new JsonObject().put("name", n)));
+    }
+    if (body.getValue("parallel_tool_calls") instanceof Boolean parallel) {
+      chat.put("parallel_tool_calls", parallel);
+    }
+  }
+
+  /**
+   * A {@code function_call} item (the model's call, sent back): a tool call of the assistant
+   * message before it, or of a new one.
+   */
+  private static void functionCall(JsonObject item, int index, JsonArray messages) {
+    if (!(item.getValue("call_id") instanceof String callId)
+        || !(item.getValue("name") instanceof String name)) {
+      throw ApiException.badRequest(
+          "invalid_input", "input[" + index + "] must have a 'call_id' and a 'name'", "input");
+    }
+    JsonObject call =
+        new JsonObject()
+            .put("id", callId)
+            .put("type", "function")
+            .put(
+                "function",
+                new JsonObject()
+                    .put("name", name)
+                    .put("arguments", item.getString("arguments", "")));
+    JsonObject last = messages.isEmpty() ? null : messages.getJsonObject(messages.size() - 1);
+    if (last != null
+        && "assistant".equals(last.getString("role"))
+        && last.containsKey("tool_calls")) {
+      last.getJsonArray("tool_calls").add(call);
+    } else {
+      messages.add(
+          new JsonObject()
+              .put("role", "assistant")
+              .putNull("content")
+              .put("tool_calls", new JsonArray().add(call)));
+    }
+  }
+
+  /** A {@code function_call_output} item: the tool's answer, as a {@code tool} message. */
+  private static JsonObject functionOutput(JsonObject item, int index) {
+    if (!(item.getValue("call_id") instanceof String callId)
+        || !(item.getValue("output") instanceof String output)) {
+      throw ApiException.badRequest(
+          "invalid_input",
+          "input[" + index + "] must have a 'call_id' and a string 'output'",
+          "input");
+    }
+    return new JsonObject().put("role", "tool").put("tool_call_id", callId).put("content", output);
   }
 
   /** An {@code input} item: a message, its content a string or {@code input_text} parts. */
@@ -171,6 +275,7 @@ final class ResponsesHandler {
     private final GenerationInfo info;
     private final ResponseJson.Echo echo;
     private final StringBuilder text = new StringBuilder();
+    private final ToolCallAssembler calls = new ToolCallAssembler();
     private GenerationEvent terminal;
     private boolean started;
     private boolean answeredWithError;
@@ -226,10 +331,15 @@ final class ResponsesHandler {
       if (restarted || answeredWithError) {
         return;
       }
+      GenerationEvent reset = null;
       for (GenerationEvent event : events.events()) {
+        calls.add(event);
         switch (event.type()) {
           case DELTA -> text.append(event.text());
-          case RESET -> restarted = true;
+          case RESET -> {
+            restarted = true;
+            reset = event;
+          }
           default -> {
             if (event.terminal()) {
               terminal = event;
@@ -243,7 +353,7 @@ final class ResponsesHandler {
         // and this client stops watching (the generation goes on for the others).
         event(
             "error",
-            GenerationEncoder.RESPONSES_PREAMBLE + events.events().get(0).seq(),
+            GenerationEncoder.responsesSequence(reset.seq(), 0),
             new JsonObject()
                 .put("code", "answer_restarted")
                 .put("message", "The answer restarted; its text so far is void")
@@ -274,13 +384,15 @@ final class ResponsesHandler {
         super.end();
         return;
       }
-      long next = terminal.seq() + GenerationEncoder.RESPONSES_PREAMBLE + 1;
+      long next = GenerationEncoder.responsesSequence(terminal.seq(), 0);
       String id = GenerationEncoder.responseItemId(info.id());
       String whole = text.toString();
+      JsonArray toolCalls = calls.result();
+      GenerationSnapshot ended = new LogFoldOf(info, whole, terminal).snapshot();
       if (terminal.type() == EventType.DONE) {
         event(
             "response.output_text.done",
-            next,
+            next++,
             new JsonObject()
                 .put("item_id", id)
                 .put("output_index", 0)
@@ -289,7 +401,7 @@ final class ResponsesHandler {
                 .put("logprobs", new JsonArray()));
         event(
             "response.content_part.done",
-            next + 1,
+            next++,
             new JsonObject()
                 .put("item_id", id)
                 .put("output_index", 0)
@@ -297,24 +409,37 @@ final class ResponsesHandler {
                 .put("part", ResponseJson.text(whole)));
         event(
             "response.output_item.done",
-            next + 2,
+            next++,
             new JsonObject()
                 .put("output_index", 0)
                 .put("item", ResponseJson.message(info.id(), "completed", whole)));
-        GenerationSnapshot done = new LogFoldOf(info, whole, terminal).snapshot();
-        JsonObject completed = ResponseJson.finished(info, echo, done);
+        for (int i = 0; i < toolCalls.size(); i++) {
+          JsonObject item = ResponseJson.functionCall(info.id(), i, toolCalls.getJsonObject(i));
+          event(
+              "response.function_call_arguments.done",
+              next++,
+              new JsonObject()
+                  .put("item_id", item.getString("id"))
+                  .put("output_index", i + 1)
+                  .put("arguments", item.getString("arguments")));
+          event(
+              "response.output_item.done",
+              next++,
+              new JsonObject().put("output_index", i + 1).put("item", item));
+        }
+        JsonObject completed = ResponseJson.finished(info, echo, ended, toolCalls, true);
         event(
             completed.getString("status").equals("incomplete")
                 ? "response.incomplete"
                 : "response.completed",
-            next + 3,
+            next,
             new JsonObject().put("response", completed));
       } else {
-        GenerationSnapshot ended = new LogFoldOf(info, whole, terminal).snapshot();
         event(
             "response.failed",
             next,
-            new JsonObject().put("response", ResponseJson.finished(info, echo, ended)));
+            new JsonObject()
+                .put("response", ResponseJson.finished(info, echo, ended, toolCalls, true)));
       }
       super.end();
     }
@@ -334,6 +459,7 @@ final class ResponsesHandler {
     private final GenerationInfo info;
     private final ResponseJson.Echo echo;
     private final LogFold fold = new LogFold();
+    private final ToolCallAssembler calls = new ToolCallAssembler();
     private boolean gap;
 
     WholeOutput(
@@ -360,6 +486,7 @@ final class ResponsesHandler {
     @Override
     public void write(Encoded<GenerationEvent> events) {
       for (GenerationEvent event : events.events()) {
+        calls.add(event);
         if (event.seq() == fold.lastSeq() + 1) {
           fold.add(event);
         } else if (event.seq() > fold.lastSeq()) {
@@ -399,7 +526,9 @@ final class ResponsesHandler {
                 }
                 response
                     .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                    .end(ResponseJson.finished(info, echo, ar.result()).encode());
+                    .end(
+                        ResponseJson.finished(info, echo, ar.result(), calls.result(), false)
+                            .encode());
               });
     }
 

@@ -15,13 +15,19 @@ import com.openai.models.responses.ResponseOutputMessage;
 import com.openai.models.responses.ResponseStatus;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.tokenbus.provider.MockText;
+import io.tokenbus.support.FakeOpenAi;
 import io.tokenbus.support.SseClient;
 import io.tokenbus.support.SseEvent;
 import io.tokenbus.support.TestHub;
+import io.tokenbus.support.UpstreamScript;
+import io.tokenbus.support.UpstreamScript.Answer;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -169,6 +175,99 @@ class ResponsesTest {
       assertEquals(event.event(), event.json().getString("type"));
       last = sequence;
     }
+  }
+
+  @Test
+  @DisplayName(
+      "function tools: the call is a function_call item, streamed as its arguments' deltas; its"
+          + " output goes back as a tool message")
+  void functionCalls(Vertx vertx) {
+    FakeOpenAi upstream = await(FakeOpenAi.start(vertx));
+    TestHub hub = await(TestHub.start(vertx, Map.of("OPENAI_BASE_URL", upstream.baseUrl())));
+    Answer call =
+        Answer.toolCall("call_abc123", "get_weather", List.of("{\"loc", "ation\":", " \"Paris\"}"));
+    upstream.respondInOrder(call, call, UpstreamScript.Answer.of(List.of("Sunny", ".")));
+    JsonObject tool =
+        new JsonObject()
+            .put("type", "function")
+            .put("name", "get_weather")
+            .put("parameters", new JsonObject().put("type", "object"));
+    JsonObject request =
+        new JsonObject()
+            .put("model", "gpt-4o")
+            .put("input", "Weather in Paris?")
+            .put("tools", new JsonArray().add(tool));
+
+    JsonObject whole = await(hub.post("/v1/responses", request)).bodyAsJsonObject();
+    JsonArray output = whole.getJsonArray("output");
+    assertEquals(1, output.size(), whole.encode());
+    JsonObject item = output.getJsonObject(0);
+    assertEquals("function_call", item.getString("type"));
+    assertEquals("call_abc123", item.getString("call_id"));
+    assertEquals("get_weather", item.getString("name"));
+    assertEquals("{\"location\": \"Paris\"}", item.getString("arguments"));
+    JsonArray sentTools = upstream.requests().items().get(0).body().getJsonArray("tools");
+    assertEquals(
+        "get_weather", sentTools.getJsonObject(0).getJsonObject("function").getString("name"));
+
+    SseClient sse =
+        await(
+            SseClient.post(
+                SseClient.client(vertx),
+                hub.port(),
+                "/v1/responses",
+                request.copy().put("stream", true).encode()));
+    await(sse.ended());
+    StringBuilder arguments = new StringBuilder();
+    String done = null;
+    for (SseEvent event : sse.events().items()) {
+      JsonObject data = event.json();
+      switch (event.event()) {
+        case "response.function_call_arguments.delta" -> arguments.append(data.getString("delta"));
+        case "response.function_call_arguments.done" -> done = data.getString("arguments");
+        case "response.completed" ->
+            assertEquals(
+                "function_call",
+                data.getJsonObject("response")
+                    .getJsonArray("output")
+                    .getJsonObject(1)
+                    .getString("type"));
+        default -> {}
+      }
+    }
+    assertEquals("{\"location\": \"Paris\"}", arguments.toString());
+    assertEquals(arguments.toString(), done);
+
+    JsonObject followUp =
+        new JsonObject()
+            .put("model", "gpt-4o")
+            .put(
+                "input",
+                new JsonArray()
+                    .add(new JsonObject().put("role", "user").put("content", "Weather in Paris?"))
+                    .add(item)
+                    .add(
+                        new JsonObject()
+                            .put("type", "function_call_output")
+                            .put("call_id", "call_abc123")
+                            .put("output", "{\"sky\": \"clear\"}")))
+            .put("tools", new JsonArray().add(tool));
+    JsonObject answered = await(hub.post("/v1/responses", followUp)).bodyAsJsonObject();
+    assertEquals(
+        "Sunny.",
+        answered
+            .getJsonArray("output")
+            .getJsonObject(0)
+            .getJsonArray("content")
+            .getJsonObject(0)
+            .getString("text"));
+    JsonArray sent = upstream.requests().items().get(2).body().getJsonArray("messages");
+    assertEquals("assistant", sent.getJsonObject(1).getString("role"));
+    assertEquals(
+        "call_abc123",
+        sent.getJsonObject(1).getJsonArray("tool_calls").getJsonObject(0).getString("id"));
+    assertEquals("tool", sent.getJsonObject(2).getString("role"));
+    assertEquals("call_abc123", sent.getJsonObject(2).getString("tool_call_id"));
   }
 
   @Test
