@@ -1,7 +1,7 @@
 // The tokenbus chat page: create or open a session, join under a name, and follow the session's
 // event stream (GET /v1/sessions/{id}/events). EventSource reconnects by itself with Last-Event-ID,
 // so a network drop resumes where it stopped; a reload starts from the session's state.
-import { render } from '/markdown.js';
+import { renderInto } from '/markdown.js';
 import { chatUrl, forgetChat, onRecentChange, recentChats, rememberChat, retitleChat } from '/recent.js';
 
 const $ = id => document.getElementById(id);
@@ -185,23 +185,91 @@ function messageElement(message) {
   const content = document.createElement('div');
   content.className = 'content';
   element.append(author, content);
+  if (message.role === 'assistant') {
+    const copy = copyButton('Copy', 'Copy answer', () => messages.get(message.id)?.data.content ?? '');
+    copy.classList.add('copy-answer');
+    copy.hidden = true; // until the answer is finished
+    element.append(copy);
+  }
   return element;
 }
 
+// ---- copying: an answer's Markdown, a code block's text ----
+async function copyText(text) {
+  try {
+    if (navigator.clipboard?.writeText) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // denied (no focus, no permission): try the old way below
+  }
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.readOnly = true;
+  area.className = 'visually-hidden';
+  document.body.append(area);
+  area.select();
+  let copied = false;
+  try {
+    copied = document.execCommand('copy');
+  } catch {
+    copied = false;
+  }
+  area.remove();
+  return copied;
+}
+
+function copyButton(label, description, text) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'secondary copy';
+  button.textContent = label;
+  button.setAttribute('aria-label', description);
+  button.addEventListener('click', async () => {
+    const copied = await copyText(text());
+    button.textContent = copied ? 'Copied' : 'Copy failed';
+    setTimeout(() => { button.textContent = label; }, 2000);
+  });
+  return button;
+}
+
+function addCodeCopyButtons(content) {
+  for (const block of content.querySelectorAll('.code-block')) {
+    const code = block.querySelector('code');
+    block.prepend(copyButton('Copy', 'Copy code', () => code.textContent));
+  }
+}
+
+// How long painting a message takes (render, sanitize, assign), for the browser test that checks a
+// long answer streams smoothly.
+const renderStats = { count: 0, totalMs: 0, maxMs: 0 };
+window.tokenbusRenderStats = renderStats;
+
 function paint(entry) {
+  const started = performance.now();
   const { data, element } = entry;
   element.dataset.status = data.status ?? '';
   element.classList.toggle('mine', data.role === 'user' && data.author === name);
-  element.querySelector('.content').innerHTML = render(data.content)
-    + (data.status === 'stopped' ? '<p class="note">(stopped)</p>' : '')
-    + (data.status === 'failed' ? `<p class="note error">(failed${data.error ? ': ' + escapeText(data.error) : ''})</p>` : '');
+  const content = element.querySelector('.content');
+  content.querySelectorAll(':scope > .note').forEach(old => old.remove());
+  renderInto(content, data.content, addCodeCopyButtons); // only sanitized nodes, see markdown.js
+  if (data.status === 'stopped') content.append(note('(stopped)'));
+  if (data.status === 'failed') content.append(note(`(failed${data.error ? ': ' + data.error : ''})`, 'error'));
+  const copy = element.querySelector('.copy-answer');
+  if (copy) copy.hidden = data.status !== 'completed';
   entry.painted = true;
+  const took = performance.now() - started;
+  renderStats.count += 1;
+  renderStats.totalMs += took;
+  renderStats.maxMs = Math.max(renderStats.maxMs, took);
 }
 
-function escapeText(text) {
-  const span = document.createElement('span');
-  span.textContent = text;
-  return span.innerHTML;
+function note(text, extra) {
+  const p = document.createElement('p');
+  p.className = extra ? `note ${extra}` : 'note';
+  p.textContent = text;
+  return p;
 }
 
 let paintQueued = new Set();

@@ -394,9 +394,10 @@ public final class HttpServerVerticle extends VerticleBase {
     // The chat page (src/main/resources/webroot): plain files, no build step.
     // A strict Content-Security-Policy as a second line behind the page's own escaping: no inline
     // script, no other origin. Files are small and unhashed, so they are served uncached.
-    // Top-level files only, so that a GET on an API path still gets the API's own 404 or 405.
+    // Top-level files and the vendored libraries (webroot/vendor/<library>/<file>) only, so that a
+    // GET on an API path still gets the API's own 404 or 405.
     router
-        .getWithRegex("/(?!v1$)[^/]*")
+        .getWithRegex("/(?!v1$)[^/]*|/vendor/[^/]+/[^/]+")
         .handler(
             ctx -> {
               ctx.response()
