@@ -281,6 +281,7 @@ function schedulePaint(entry) {
       paintQueued.forEach(paint);
       paintQueued = new Set();
       if (stick) scrollDown();
+      else $('jump').hidden = false; // an answer goes on growing below
     });
   }
 }
@@ -295,12 +296,57 @@ function addMessage(message) {
   if (messages.has(message.id)) {
     return;
   }
+  const above = [...messages.keys()].at(-1);
   const entry = { data: { ...message }, element: messageElement(message) };
+  quoteQuestion(entry, above);
+  // Someone reading further up is not pulled down: they are told what is new instead.
+  const stick = nearBottom() || (message.role === 'user' && message.author === name);
   messages.set(message.id, entry);
   $('messages').append(entry.element);
   paint(entry);
-  scrollDown();
+  if (stick) {
+    $('messages').querySelector('.unread-marker')?.remove(); // they have seen what it marked
+    scrollDown();
+  } else {
+    markUnread(entry.element);
+  }
   updateStop();
+}
+
+// Questions posted while the assistant answered are queued, so an answer can come after other
+// messages: it then quotes the question it replies to.
+function quoteQuestion(entry, above) {
+  const replyTo = entry.data.reply_to;
+  const question = messages.get(replyTo);
+  if (entry.data.role !== 'assistant' || !question || replyTo === above) return;
+  const text = question.data.content.trim().replace(/\s+/g, ' ');
+  const quote = document.createElement('blockquote');
+  quote.className = 'reply-to';
+  quote.textContent = `${question.data.author}: ${text.length > 140 ? `${text.slice(0, 139)}…` : text}`;
+  quote.setAttribute('aria-label', `In reply to ${question.data.author}`);
+  entry.element.querySelector('.content').before(quote);
+}
+
+// ---- reading further up: a marker before the first unread message, a way back down ----
+function markUnread(element) {
+  if (!$('messages').querySelector('.unread-marker')) {
+    const marker = document.createElement('div');
+    marker.className = 'unread-marker';
+    marker.setAttribute('role', 'separator');
+    marker.textContent = 'New messages';
+    element.before(marker);
+  }
+  $('jump').hidden = false;
+}
+
+function watchScrolling() {
+  $('messages').addEventListener('scroll', () => {
+    if (nearBottom()) $('jump').hidden = true;
+  }, { passive: true });
+  $('jump').addEventListener('click', () => {
+    scrollDown();
+    $('jump').hidden = true;
+  });
 }
 
 // The recent chats list shows the session's title, or its first question when it has none.
@@ -485,6 +531,7 @@ async function showShareLinks() {
 
 function chat() {
   show('chat');
+  watchScrolling();
   showShareLinks();
   if (readOnly) {
     $('composer').hidden = true;

@@ -64,6 +64,7 @@ class ChatMarkdownTest {
   private FakeOpenAi openai;
   private TestHub hub;
   private final List<Browser> browsers = new ArrayList<>();
+  private String sessionId;
 
   @BeforeEach
   void start(Vertx vertx) {
@@ -209,7 +210,83 @@ class ChatMarkdownTest {
         count(ann, "#messages .message[data-role=assistant] pre code.language-python"));
   }
 
+  @Test
+  @DisplayName("answers to queued questions quote the question they reply to")
+  void queuedAnswersQuoteTheirQuestion() {
+    openai.respond(
+        Answer.of(pieces("An answer that takes a little while to write.", 4)).interval(40));
+    Browser ann = chatAs("Ann");
+    for (String question : List.of("first question", "second question", "third question")) {
+      post("Ann", question);
+    }
+    ann.waitUntil(
+        d ->
+            d.findElements(
+                        By.cssSelector(
+                            "#messages .message[data-role=assistant][data-status=completed]"))
+                    .size()
+                == 3,
+        ANSWER_SECONDS,
+        "the three answers complete");
+    @SuppressWarnings("unchecked")
+    List<String> quotes =
+        (List<String>)
+            ann.script(
+                "return Array.from(document.querySelectorAll('#messages .message[data-role=assistant]'))"
+                    + ".map(m => m.querySelector('.reply-to')?.textContent ?? '')");
+    assertEquals(
+        List.of("", "Ann: second question", "Ann: third question"),
+        quotes,
+        "Q1 A1 Q2 Q3 A2 A3: the first answer follows its question, the other two quote theirs");
+    ann.screenshot("chat-queued-quotes");
+  }
+
+  @Test
+  @DisplayName(
+      "someone reading further up stays there, sees a new-messages marker and can jump to the latest")
+  void unreadMarkerAndJump() {
+    openai.respond(Answer.of(pieces("A long line of an answer.\n\n".repeat(60), 30)).interval(5));
+    Browser ann = chatAs("Ann");
+    post("Ann", "fill the page");
+    awaitCompleted(ann);
+    assertEquals(
+        false,
+        ann.driver().findElement(By.id("jump")).isDisplayed(),
+        "at the bottom: no jump button");
+    ann.script("document.getElementById('messages').scrollTop = 0");
+    post("Bob", "a question while Ann reads");
+    ann.waitUntil(d -> d.findElement(By.id("jump")).isDisplayed(), PAGE_SECONDS, "#jump shows");
+    assertEquals(
+        "a question while Ann reads",
+        ann.script(
+            "return document.querySelector('#messages .unread-marker').nextElementSibling.querySelector('.content').textContent.trim()"),
+        "the marker stands before the first unread message");
+    assertEquals(
+        0L, ann.script("return document.getElementById('messages').scrollTop"), "not pulled down");
+    ann.driver().findElement(By.id("jump")).click();
+    ann.waitUntil(
+        d ->
+            (Boolean)
+                ann.script(
+                    "const b = document.getElementById('messages'); return b.scrollHeight - b.scrollTop - b.clientHeight < 80"),
+        PAGE_SECONDS,
+        "#jump scrolls to the latest");
+    ann.waitUntil(
+        d -> !d.findElement(By.id("jump")).isDisplayed(),
+        PAGE_SECONDS,
+        "#jump hides at the bottom");
+  }
+
   // ---- steps ----
+
+  private void post(String author, String question) {
+    var posted =
+        await(
+            hub.post(
+                "/v1/sessions/" + sessionId + "/messages",
+                new JsonObject().put("author", author).put("content", question)));
+    assertEquals(202, posted.statusCode(), posted.bodyAsString());
+  }
 
   private Browser chatAs(String name) {
     var created =
@@ -218,13 +295,10 @@ class ChatMarkdownTest {
                 "/v1/sessions",
                 new JsonObject().put("title", "Markdown").put("model", "gpt-4o-mini")));
     assertEquals(201, created.statusCode(), created.bodyAsString());
+    sessionId = created.bodyAsJsonObject().getString("id");
     Browser browser = Browser.start();
     browsers.add(browser);
-    browser.open(
-        "http://127.0.0.1:"
-            + hub.port()
-            + "/?session="
-            + created.bodyAsJsonObject().getString("id"));
+    browser.open("http://127.0.0.1:" + hub.port() + "/?session=" + sessionId);
     browser.waitUntil(
         d -> d.findElement(By.id("name-form")).isDisplayed(), PAGE_SECONDS, "#name-form shows");
     browser.driver().findElement(By.id("name")).sendKeys(name);
