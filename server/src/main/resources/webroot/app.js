@@ -529,6 +529,43 @@ async function showShareLinks() {
   }
 }
 
+// A new name takes effect at once: the stream reconnects under it (the old name leaves after the
+// hub's presence grace), and the browser remembers it; nothing else in storage changes.
+function offerRename() {
+  const form = $('rename-form');
+  const open = () => {
+    $('new-name').value = name;
+    form.hidden = false;
+    $('rename').hidden = true;
+    $('new-name').focus();
+    $('new-name').select();
+  };
+  const close = () => {
+    form.hidden = true;
+    $('rename').hidden = false;
+    $('rename').focus();
+  };
+  $('rename').hidden = false;
+  $('rename').addEventListener('click', open);
+  $('rename-cancel').addEventListener('click', close);
+  form.addEventListener('keydown', event => {
+    if (event.key === 'Escape') close();
+  });
+  form.addEventListener('submit', event => {
+    event.preventDefault();
+    const value = $('new-name').value.trim();
+    if (value && value !== name) {
+      name = value;
+      localStorage.setItem(NAME_KEY, name);
+      source.close();
+      connect();
+      messages.forEach(({ data, element }) => element.classList.toggle('mine', data.role === 'user' && data.author === name));
+      renderPeople();
+    }
+    close();
+  });
+}
+
 function chat() {
   show('chat');
   watchScrolling();
@@ -539,6 +576,7 @@ function chat() {
     connect();
     return;
   }
+  offerRename();
   const input = $('input');
   $('composer').addEventListener('submit', async event => {
     event.preventDefault();

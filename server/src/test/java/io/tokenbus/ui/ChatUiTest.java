@@ -28,6 +28,7 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.openqa.selenium.By;
+import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 
@@ -237,6 +238,51 @@ class ChatUiTest {
         "after a reload the message still shows its <script> as text");
     completedAnswer(bob);
     assertNothingRan(bob);
+  }
+
+  @Test
+  @DisplayName(
+      "a person changes their name in the chat: others see the new name, the browser keeps it"
+          + " and its recent chats, and a reload stays under it")
+  void changeName() {
+    Chat chat = annCreatesAndBobJoins(false);
+    Browser ann = chat.ann();
+    Browser bob = chat.bob();
+    Object recentBefore = ann.script("return localStorage.getItem('tokenbus.recent')");
+
+    ann.driver().findElement(By.id("rename")).click();
+    WebElement field = ann.driver().findElement(By.id("new-name"));
+    assertEquals("Ann", field.getDomProperty("value"), "the form starts from the current name");
+    field.clear();
+    field.sendKeys("Annie", Keys.ENTER);
+    for (Browser browser : List.of(ann, bob)) {
+      browser.waitUntil(
+          d -> participants(browser).contains("Annie") && !participants(browser).contains("Ann"),
+          PAGE_SECONDS,
+          "#participants lists Annie instead of Ann");
+    }
+    assertEquals("Annie", ann.script("return localStorage.getItem('tokenbus.name')"));
+    assertEquals(
+        recentBefore,
+        ann.script("return localStorage.getItem('tokenbus.recent')"),
+        "the recent chats are kept");
+    send(ann, "Hello under my new name");
+    bob.waitUntil(
+        d ->
+            userMessages(shown(bob)).stream()
+                .anyMatch(m -> m.author().equals("Annie") && m.text().contains("new name")),
+        PAGE_SECONDS,
+        "Bob sees Annie's message");
+
+    ann.driver().navigate().refresh();
+    awaitLive(ann);
+    ann.waitUntil(
+        d -> participants(ann).contains("Annie"), PAGE_SECONDS, "after a reload Ann is Annie");
+    assertFalse(
+        ann.driver()
+            .findElements(By.cssSelector("#messages .message.mine[data-role=user]"))
+            .isEmpty(),
+        "her message is shown as hers");
   }
 
   // ---- steps ----
