@@ -209,7 +209,12 @@ class ChatUiTest {
     Browser ann = chat.ann();
     Browser bob = chat.bob();
     String hostile =
-        "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> [link](javascript:alert(1))";
+        "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> [link](javascript:alert(1))"
+            // Markdown's own ways in (one line: Enter sends): an image, an autolink, entity-spelled
+            // and data: targets, SVG.
+            + " ![pic](x\" onerror=\"window.__xss=6) <javascript:window.__xss=7>"
+            + " [tab](jav&#x09;ascript:window.__xss=8) [data](data:text/html,<b>x</b>)"
+            + " <svg onload=\"window.__xss=9\"></svg> [ok](https://example.com)";
 
     send(ann, hostile);
     for (Browser browser : List.of(ann, bob)) {
@@ -532,8 +537,16 @@ class ChatUiTest {
     assertEquals(
         0L,
         browser.script(
-            "return document.querySelectorAll('#messages .content script, #messages .content img').length"),
+            "return document.querySelectorAll('#messages .content script, #messages .content img,"
+                + " #messages .content svg, #messages .content [onerror], #messages .content [onload]').length"),
         "no element made from a message's HTML");
+    assertEquals(
+        0L,
+        browser.script(
+            "return Array.from(document.querySelectorAll('#messages .content a[href]'))"
+                + ".filter(a => !/^(https?:|mailto:)/.test(a.href)"
+                + " || a.rel !== 'noopener noreferrer nofollow' || a.target !== '_blank').length"),
+        "a message's links go to http(s) or mailto only, in a new tab, without opener or referrer");
   }
 
   // ---- reading the page and the API ----
