@@ -9,15 +9,11 @@ import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.fanout.Encoded;
 import io.tokenbus.fanout.Viewer;
-import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationEncoder;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
-import io.tokenbus.generation.LogFold;
-import io.tokenbus.generation.ToolCallAssembler;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
@@ -157,109 +153,33 @@ final class ChatCompletionsHandler {
   }
 
   /**
-   * A non-streaming completion: writes nothing until the end, then one {@code chat.completion}.
-   * Tool-call deltas are assembled into the message's {@code tool_calls} on the way.
+   * A non-streaming completion: one {@code chat.completion}, its tool-call deltas assembled into
+   * the message's {@code tool_calls}; an error or a cancel answered with its status.
    */
-  private static final class CompletionOutput implements ViewerOutput<GenerationEvent> {
-    private final HttpServerResponse response;
-    private final GenerationStore store;
-    private final GenerationInfo info;
-    private final ToolCallAssembler toolCalls = new ToolCallAssembler();
-
-    /**
-     * The answer, folded as its events arrive, so that the end needs no read of the store: a
-     * finished generation may be evicted at once (another tenant's huge ones past {@code
-     * generation.max-retained-bytes}) before a read would find it.
-     */
-    private final LogFold fold = new LogFold();
-
-    /** An event was missing from what arrived: the store's snapshot is read instead. */
-    private boolean gap;
+  private static final class CompletionOutput extends WholeAnswerOutput {
 
     CompletionOutput(HttpServerResponse response, GenerationStore store, GenerationInfo info) {
-      this.response = response;
-      this.store = store;
-      this.info = info;
+      super(response, store, info);
     }
 
     @Override
-    public WireFormat format() {
-      return WireFormat.NONE;
-    }
-
-    @Override
-    public boolean writeQueueFull() {
-      return false;
-    }
-
-    @Override
-    public void write(Encoded<GenerationEvent> events) {
-      for (GenerationEvent event : events.events()) {
-        toolCalls.add(event);
-        if (event.seq() == fold.lastSeq() + 1) {
-          fold.add(event);
-        } else if (event.seq() > fold.lastSeq()) {
-          gap = true;
-        }
-      }
-    }
-
-    @Override
-    public void write(Buffer head) {}
-
-    @Override
-    public void onDrain(Runnable action) {}
-
-    @Override
-    public void end() {
-      GenerationSnapshot folded = fold.snapshot(info);
-      (!gap && folded.terminal() != null
-              ? Future.succeededFuture(folded)
-              : store.snapshot(info.id()))
-          .onComplete(
-              ar -> {
-                if (response.closed()) {
-                  return;
-                }
-                if (ar.failed() || ar.result() == null) {
-                  ErrorHandler.render(
-                      response,
-                      Failure.internal("The generation's result is no longer available"),
-                      null);
-                  return;
-                }
-                GenerationEvent terminal = ar.result().terminal();
-                switch (terminal.type()) {
-                  case DONE ->
-                      response
-                          .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                          .end(
-                              GenerationJson.chatCompletion(ar.result(), toolCalls.result())
-                                  .encode());
-                  case ERROR -> ErrorHandler.render(response, terminal.failure(), null);
-                  default ->
-                      ErrorHandler.render(
-                          response,
-                          new Failure(
-                              409,
-                              "invalid_request_error",
-                              "generation_cancelled",
-                              "Generation " + info.id() + " was cancelled"),
-                          null);
-                }
-              });
-    }
-
-    @Override
-    public void stalled() {
-      lost("stalled"); // it never is: nothing is written before the end
-    }
-
-    @Override
-    public void lost(String reason) {
-      if (!response.closed()) {
-        ErrorHandler.render(
-            response, Failure.internal("The generation could not be followed: " + reason), null);
+    void answer(GenerationSnapshot finished) {
+      GenerationEvent terminal = finished.terminal();
+      switch (terminal.type()) {
+        case DONE ->
+            response
+                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .end(GenerationJson.chatCompletion(finished, toolCalls.result()).encode());
+        case ERROR -> ErrorHandler.render(response, terminal.failure(), null);
+        default ->
+            ErrorHandler.render(
+                response,
+                new Failure(
+                    409,
+                    "invalid_request_error",
+                    "generation_cancelled",
+                    "Generation " + info.id() + " was cancelled"),
+                null);
       }
     }
   }

@@ -3,20 +3,16 @@ package io.tokenbus.http;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.EventType;
-import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
 import io.tokenbus.fanout.Encoded;
 import io.tokenbus.fanout.Viewer;
-import io.tokenbus.fanout.ViewerOutput;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationEncoder;
 import io.tokenbus.generation.GenerationInfo;
 import io.tokenbus.generation.GenerationSnapshot;
 import io.tokenbus.generation.GenerationStore;
-import io.tokenbus.generation.LogFold;
 import io.tokenbus.generation.ToolCallAssembler;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
@@ -452,97 +448,32 @@ final class ResponsesHandler {
     }
   }
 
-  /** A response not streamed: nothing until the end, then the whole response object. */
-  private static final class WholeOutput implements ViewerOutput<GenerationEvent> {
-    private final HttpServerResponse response;
-    private final GenerationStore store;
-    private final GenerationInfo info;
+  /**
+   * A response not streamed: the whole response object at the end; a generation that failed before
+   * any text answers with its HTTP error, as chat completions do.
+   */
+  private static final class WholeOutput extends WholeAnswerOutput {
     private final ResponseJson.Echo echo;
-    private final LogFold fold = new LogFold();
-    private final ToolCallAssembler calls = new ToolCallAssembler();
-    private boolean gap;
 
     WholeOutput(
         HttpServerResponse response,
         GenerationStore store,
         GenerationInfo info,
         ResponseJson.Echo echo) {
-      this.response = response;
-      this.store = store;
-      this.info = info;
+      super(response, store, info);
       this.echo = echo;
     }
 
     @Override
-    public WireFormat format() {
-      return WireFormat.NONE;
-    }
-
-    @Override
-    public boolean writeQueueFull() {
-      return false;
-    }
-
-    @Override
-    public void write(Encoded<GenerationEvent> events) {
-      for (GenerationEvent event : events.events()) {
-        calls.add(event);
-        if (event.seq() == fold.lastSeq() + 1) {
-          fold.add(event);
-        } else if (event.seq() > fold.lastSeq()) {
-          gap = true;
-        }
+    void answer(GenerationSnapshot finished) {
+      GenerationEvent terminal = finished.terminal();
+      if (terminal.type() == EventType.ERROR && finished.text().isEmpty()) {
+        ErrorHandler.render(response, terminal.failure(), null);
+        return;
       }
-    }
-
-    @Override
-    public void write(Buffer head) {}
-
-    @Override
-    public void onDrain(Runnable action) {}
-
-    @Override
-    public void end() {
-      GenerationSnapshot folded = fold.snapshot(info);
-      (!gap && folded.terminal() != null
-              ? Future.succeededFuture(folded)
-              : store.snapshot(info.id()))
-          .onComplete(
-              ar -> {
-                if (response.closed()) {
-                  return;
-                }
-                if (ar.failed() || ar.result() == null) {
-                  ErrorHandler.render(
-                      response,
-                      Failure.internal("The generation's result is no longer available"),
-                      null);
-                  return;
-                }
-                GenerationEvent terminal = ar.result().terminal();
-                if (terminal.type() == EventType.ERROR && ar.result().text().isEmpty()) {
-                  ErrorHandler.render(response, terminal.failure(), null);
-                  return;
-                }
-                response
-                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                    .end(
-                        ResponseJson.finished(info, echo, ar.result(), calls.result(), false)
-                            .encode());
-              });
-    }
-
-    @Override
-    public void stalled() {
-      lost("stalled");
-    }
-
-    @Override
-    public void lost(String reason) {
-      if (!response.closed()) {
-        ErrorHandler.render(
-            response, Failure.internal("The generation could not be followed: " + reason), null);
-      }
+      response
+          .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+          .end(ResponseJson.finished(info, echo, finished, toolCalls.result(), false).encode());
     }
   }
 }
