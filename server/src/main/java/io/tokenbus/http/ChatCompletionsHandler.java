@@ -3,11 +3,9 @@ package io.tokenbus.http;
 import io.tokenbus.auth.Authenticator;
 import io.tokenbus.auth.Principal;
 import io.tokenbus.auth.Scope;
-import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.Failure;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
-import io.tokenbus.fanout.Encoded;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationEncoder;
@@ -78,77 +76,21 @@ final class ChatCompletionsHandler {
   }
 
   /**
-   * A streamed chat completion: role chunk, content chunks, finish chunk, optional usage, [DONE].
+   * A streamed chat completion: role chunk, content chunks, finish chunk, optional usage, [DONE]; a
+   * reset ends it with the error chunk its encoding holds.
    */
-  private static final class ChatStreamOutput extends SseOutput<GenerationEvent> {
+  private static final class ChatStreamOutput extends AnswerStreamOutput {
     private final GenerationEncoder encoder;
-    private final String id;
-    private boolean started;
-    private boolean answeredWithError;
-    private boolean restarted;
-    private Viewer<GenerationEvent> viewer;
 
     ChatStreamOutput(Streams streams, RoutingContext ctx, WireFormat format, GenerationInfo info) {
-      super(streams, ctx, format);
+      super(streams, ctx, format, info);
       this.encoder = new GenerationEncoder(info);
-      this.id = info.id();
     }
 
     @Override
-    public void write(Encoded<GenerationEvent> events) {
-      if (!started) {
-        // Retries before the first token do not commit the answer's status: the headers wait for
-        // real output.
-        GenerationEvent first =
-            events.events().stream()
-                .filter(e -> e.type() != EventType.RECOVERY)
-                .findFirst()
-                .orElse(null);
-        if (first == null) {
-          return;
-        }
-        started = true;
-        if (first.type() == EventType.ERROR) {
-          answeredWithError = true;
-          ErrorHandler.render(response, first.failure(), null);
-          return;
-        }
-        SseOutput.prepare(response, id);
-        JsonObject role = new JsonObject().put("role", "assistant").put("content", "");
-        response.write(Buffer.buffer("data: " + encoder.chunk(role, null).encode() + "\n\n"));
-      }
-      if (restarted) {
-        return;
-      }
-      super.write(events);
-      if (events.events().stream().anyMatch(e -> e.type() == EventType.RESET)) {
-        // Text already streamed cannot be taken back in this format: the stream ends with the error
-        // chunk that says so, and this client stops watching (the generation goes on for the
-        // others).
-        restarted = true;
-        super.end();
-        if (viewer != null) {
-          viewer.close();
-        }
-      }
-    }
-
-    @Override
-    void watch(Viewer<GenerationEvent> viewer) {
-      this.viewer = viewer;
-      super.watch(viewer);
-    }
-
-    @Override
-    public void end() {
-      if (restarted) {
-        return;
-      }
-      if (!answeredWithError) {
-        super.end();
-      } else {
-        super.closed();
-      }
+    void opened() {
+      JsonObject role = new JsonObject().put("role", "assistant").put("content", "");
+      response.write(Buffer.buffer("data: " + encoder.chunk(role, null).encode() + "\n\n"));
     }
   }
 

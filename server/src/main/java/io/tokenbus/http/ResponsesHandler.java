@@ -5,7 +5,6 @@ import io.tokenbus.auth.Scope;
 import io.tokenbus.bus.EventType;
 import io.tokenbus.bus.GenerationEvent;
 import io.tokenbus.bus.GenerationRequest;
-import io.tokenbus.fanout.Encoded;
 import io.tokenbus.fanout.Viewer;
 import io.tokenbus.fanout.WireFormat;
 import io.tokenbus.generation.GenerationEncoder;
@@ -267,20 +266,14 @@ final class ResponsesHandler {
   }
 
   /** A streamed response: the events around the deltas are this client's, the deltas shared. */
-  private static final class StreamOutput extends SseOutput<GenerationEvent> {
-    private final GenerationInfo info;
+  private static final class StreamOutput extends AnswerStreamOutput {
     private final ResponseJson.Echo echo;
     private final StringBuilder text = new StringBuilder();
     private final ToolCallAssembler calls = new ToolCallAssembler();
     private GenerationEvent terminal;
-    private boolean started;
-    private boolean answeredWithError;
-    private boolean restarted;
-    private Viewer<GenerationEvent> viewer;
 
     StreamOutput(Streams streams, RoutingContext ctx, GenerationInfo info, ResponseJson.Echo echo) {
-      super(streams, ctx, WireFormat.RESPONSES);
-      this.info = info;
+      super(streams, ctx, WireFormat.RESPONSES, info);
       this.echo = echo;
     }
 
@@ -289,95 +282,51 @@ final class ResponsesHandler {
     }
 
     @Override
-    public void write(Encoded<GenerationEvent> events) {
-      if (!started) {
-        GenerationEvent first =
-            events.events().stream()
-                .filter(e -> e.type() != EventType.RECOVERY)
-                .findFirst()
-                .orElse(null);
-        if (first == null) {
-          return;
-        }
-        started = true;
-        if (first.type() == EventType.ERROR) {
-          answeredWithError = true; // before any output: the HTTP status says it
-          ErrorHandler.render(response, first.failure(), null);
-          return;
-        }
-        SseOutput.prepare(response, info.id());
-        JsonObject inProgress = ResponseJson.response(info, echo, "in_progress", null, null);
-        event("response.created", 0, new JsonObject().put("response", inProgress));
-        event("response.in_progress", 1, new JsonObject().put("response", inProgress));
-        event(
-            "response.output_item.added",
-            2,
-            new JsonObject()
-                .put("output_index", 0)
-                .put("item", ResponseJson.message(info.id(), "in_progress", "")));
-        event(
-            "response.content_part.added",
-            3,
-            new JsonObject()
-                .put("item_id", GenerationEncoder.responseItemId(info.id()))
-                .put("output_index", 0)
-                .put("content_index", 0)
-                .put("part", ResponseJson.text("")));
-      }
-      if (restarted || answeredWithError) {
-        return;
-      }
-      GenerationEvent reset = null;
-      for (GenerationEvent event : events.events()) {
-        calls.add(event);
-        switch (event.type()) {
-          case DELTA -> text.append(event.text());
-          case RESET -> {
-            restarted = true;
-            reset = event;
-          }
-          default -> {
-            if (event.terminal()) {
-              terminal = event;
-            }
-          }
-        }
-      }
-      super.write(events);
-      if (restarted) {
-        // Streamed text cannot be taken back in this API: the stream ends with an error event,
-        // and this client stops watching (the generation goes on for the others).
-        event(
-            "error",
-            GenerationEncoder.responsesSequence(reset.seq(), 0),
-            new JsonObject()
-                .put("code", "answer_restarted")
-                .put("message", "The answer restarted; its text so far is void")
-                .putNull("param"));
-        super.end();
-        if (viewer != null) {
-          viewer.close();
-        }
-      }
+    void opened() {
+      JsonObject inProgress = ResponseJson.response(info, echo, "in_progress", null, null);
+      event("response.created", 0, new JsonObject().put("response", inProgress));
+      event("response.in_progress", 1, new JsonObject().put("response", inProgress));
+      event(
+          "response.output_item.added",
+          2,
+          new JsonObject()
+              .put("output_index", 0)
+              .put("item", ResponseJson.message(info.id(), "in_progress", "")));
+      event(
+          "response.content_part.added",
+          3,
+          new JsonObject()
+              .put("item_id", GenerationEncoder.responseItemId(info.id()))
+              .put("output_index", 0)
+              .put("content_index", 0)
+              .put("part", ResponseJson.text("")));
     }
 
     @Override
-    void watch(Viewer<GenerationEvent> viewer) {
-      this.viewer = viewer;
-      super.watch(viewer);
+    void seen(GenerationEvent event) {
+      calls.add(event);
+      if (event.type() == EventType.DELTA) {
+        text.append(event.text());
+      } else if (event.terminal()) {
+        terminal = event;
+      }
+    }
+
+    /** The stream ends with an error event saying so. */
+    @Override
+    void restartedAt(GenerationEvent reset) {
+      event(
+          "error",
+          GenerationEncoder.responsesSequence(reset.seq(), 0),
+          new JsonObject()
+              .put("code", "answer_restarted")
+              .put("message", "The answer restarted; its text so far is void")
+              .putNull("param"));
     }
 
     @Override
-    public void end() {
-      if (restarted) {
-        return;
-      }
-      if (answeredWithError) {
-        super.closed();
-        return;
-      }
-      if (terminal == null || response.closed()) {
-        super.end();
+    void closing() {
+      if (terminal == null) {
         return;
       }
       long next = GenerationEncoder.responsesSequence(terminal.seq(), 0);
@@ -437,7 +386,6 @@ final class ResponsesHandler {
             new JsonObject()
                 .put("response", ResponseJson.finished(info, echo, ended, toolCalls, true)));
       }
-      super.end();
     }
   }
 
